@@ -1,0 +1,88 @@
+"""The weekly report: what the analysis finds, what the digest shows.
+
+Versioned and JSON-serializable; ids are strings. Stored per subscriber-week
+and read back for week-over-week deltas and trends.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+SCHEMA_VERSION = 1
+
+
+class PassiveFollow(BaseModel):
+    user_id: str
+    username: str | None = None
+    reasons: list[str] = []
+    followed_since: datetime | None = None
+    follows_back: bool = False
+    last_interaction_at: datetime | None = None
+    rank_score: float = 0.0
+
+
+class AutoDmReceived(BaseModel):
+    sender_id: str
+    sender_username: str | None = None
+    event_id: str
+    conversation_id: str | None = None
+    confidence: float = Field(ge=0.0, le=1.0)
+    reasons: list[str] = []
+
+
+class AutoDmSent(BaseModel):
+    fingerprint: str
+    recipient_ids: list[str]
+    count: int
+    reasons: list[str] = []
+
+
+class AutoDms(BaseModel):
+    received: list[AutoDmReceived] = []
+    sent: list[AutoDmSent] = []
+
+
+class UnansweredMention(BaseModel):
+    tweet_id: str
+    author_id: str
+    author_username: str | None = None
+    created_at: datetime | None = None
+    text: str = ""
+
+
+class Conversation(BaseModel):
+    """One of the five concrete conversations the digest suggests."""
+
+    kind: Literal["answer_mention", "greet_followee", "welcome_follower"]
+    user_id: str
+    username: str | None = None
+    url: str
+    reason: str
+
+
+class Challenge(BaseModel):
+    """The "@reply to everyone you follow" challenge."""
+
+    followees: int = 0
+    interacted: int = 0
+    share: float | None = None
+
+
+class WeeklyReport(BaseModel):
+    schema_version: int = SCHEMA_VERSION
+    subscriber_id: str
+    username: str | None = None
+    week: str
+    generated_at: datetime
+    passive_follows: list[PassiveFollow] = []
+    auto_dms: AutoDms = AutoDms()
+    unanswered_mentions: list[UnansweredMention] = []
+    conversations: list[Conversation] = []
+    challenge: Challenge = Challenge()
+    # Metric name -> value; None means "could not be measured this week".
+    metrics: dict[str, float | int | None] = {}
+    deltas: dict[str, float | None] = {}
+    unavailable: list[str] = []
