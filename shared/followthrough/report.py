@@ -22,6 +22,9 @@ class PassiveFollow(BaseModel):
     follows_back: bool = False
     last_interaction_at: datetime | None = None
     rank_score: float = 0.0
+    # None: not known (no post counts for this account)
+    active: bool | None = None
+    mentioned_you: bool = False
 
 
 class AutoDmReceived(BaseModel):
@@ -31,6 +34,7 @@ class AutoDmReceived(BaseModel):
     conversation_id: str | None = None
     confidence: float = Field(ge=0.0, le=1.0)
     reasons: list[str] = []
+    sent_at: datetime | None = None
 
 
 class AutoDmSent(BaseModel):
@@ -38,6 +42,7 @@ class AutoDmSent(BaseModel):
     recipient_ids: list[str]
     count: int
     reasons: list[str] = []
+    last_sent_at: datetime | None = None
 
 
 class AutoDms(BaseModel):
@@ -51,6 +56,10 @@ class UnansweredMention(BaseModel):
     author_username: str | None = None
     created_at: datetime | None = None
     text: str = ""
+    url: str | None = None
+    # a reply that came after the grace period: the mention still counts as
+    # unanswered in the metrics, but the digest does not ask for an answer
+    replied_at: datetime | None = None
 
 
 class Conversation(BaseModel):
@@ -69,6 +78,18 @@ class Challenge(BaseModel):
     followees: int = 0
     interacted: int = 0
     share: float | None = None
+    window_days: int | None = None
+    # this week's share last, earlier weeks before it (oldest first)
+    trend: list[float | None] = []
+
+
+class HashtagChat(BaseModel):
+    """A hashtag the subscriber used several times within an hour alongside others."""
+
+    hashtag: str
+    started_at: datetime
+    posts: int
+    participants: int
 
 
 class WeeklyReport(BaseModel):
@@ -86,3 +107,8 @@ class WeeklyReport(BaseModel):
     metrics: dict[str, float | int | None] = {}
     deltas: dict[str, float | None] = {}
     unavailable: list[str] = []
+    window_start: datetime | None = None
+    window_end: datetime | None = None
+    hashtag_chats: list[HashtagChat] = []
+    # metric name -> values over the last weeks, oldest first, this week last
+    trends: dict[str, list[float | None]] = {}

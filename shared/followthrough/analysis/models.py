@@ -26,9 +26,16 @@ class History(BaseModel):
     ledger: dict[str, Interaction] = {}
     # earlier reports, oldest first (at most the last 8 weeks)
     previous_reports: list[WeeklyReport] = []
+    # DM conversation id -> its first message time, for conversations seen in
+    # earlier weeks: a message in one of them is never a conversation opener,
+    # even when the 30 days of DMs X serves no longer reach its start
+    known_dm_conversations: dict[str, datetime] = {}
 
 
 class AnalysisResult(BaseModel):
     report: WeeklyReport
     # only the ledger rows that changed this week, for the pipeline to write
     ledger_updates: dict[str, Interaction] = {}
+    # DM conversations first seen this week (id -> first message time), for
+    # the pipeline to add to ``History.known_dm_conversations``
+    dm_conversation_updates: dict[str, datetime] = {}

@@ -1,0 +1,20 @@
+"""EventBridge hourly schedule -> one collect message per subscriber due this hour."""
+
+from dataclasses import asdict
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser import event_parser
+from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from followthrough import steps
+
+logger = Logger(service="dispatch")
+
+
+@logger.inject_lambda_context
+@steps.metrics.log_metrics
+@event_parser(model=EventBridgeModel)
+def handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
+    return asdict(steps.run_dispatch(event.time))

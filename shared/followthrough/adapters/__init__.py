@@ -1,0 +1,1 @@
+"""Adapters: each talks to exactly one outside system (X, DynamoDB, SES, SQS, KMS)."""

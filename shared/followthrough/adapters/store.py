@@ -1,0 +1,334 @@
+"""DynamoDB: the only module that reads or writes the table.
+
+One table, generic ``pk``/``sk`` keys (see docs/decisions.md):
+
+| pk | sk | what |
+| --- | --- | --- |
+| ``SUB#<id>`` | ``PROFILE`` | the subscriber; ``gsi1pk = DUE#<weekday>#<hour>`` only while they receive digests |
+| ``SUB#<id>`` | ``TOKEN`` | encrypted X tokens, versioned for conditional writes |
+| ``SUB#<id>`` | ``CURSORS`` | the collector's cursors |
+| ``SUB#<id>`` | ``GRAPH#following#<n>`` / ``GRAPH#followers#<n>`` | known follow edges, gzip JSON chunks |
+| ``SUB#<id>`` | ``RECENT`` | recent activity (no DM text), gzip JSON |
+| ``SUB#<id>`` | ``FOLLOWEE#<user id>`` | last interaction with a followee (the ledger) |
+| ``SUB#<id>`` | ``WEEK#<yyyy-Www>`` | the weekly report and the X spend |
+| ``SUB#<id>`` | ``DIGEST#<yyyy-Www>`` | the rendered digest and its send state |
+| ``XUSER#<id>`` / ``EMAIL#<address>`` | ``SUBSCRIBER`` | uniqueness: which subscriber owns this X account / address |
+| ``SUPPRESSED#<address>`` | ``SUPPRESSED`` | bounced or complained addresses |
+"""
+
+from __future__ import annotations
+
+import gzip
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import Any
+
+import boto3
+from boto3.dynamodb.conditions import Attr, Key
+from botocore.exceptions import ClientError
+
+from followthrough.activity import Activity
+from followthrough.analysis.models import Interaction
+from followthrough.cursors import Cursors, Spend
+from followthrough.report import WeeklyReport
+from followthrough.subscriber import Subscriber
+
+# user id -> [ISO time the edge was first seen (None: before the first collection), username]
+Graph = dict[str, list[str | None]]
+
+GRAPH_CHUNK = 12_000  # follow edges per item, well under DynamoDB's 400 KB item limit once gzipped
+
+
+def _sub(subscriber_id: str) -> str:
+    return f"SUB#{subscriber_id}"
+
+
+def _pack(value: Any) -> bytes:
+    return gzip.compress(json.dumps(value, separators=(",", ":"), default=str).encode(), compresslevel=6)
+
+
+def _unpack(blob: Any) -> Any:
+    raw = blob.value if hasattr(blob, "value") else blob
+    return json.loads(gzip.decompress(bytes(raw)))
+
+
+def _subscriber(item: dict[str, Any]) -> Subscriber:
+    return Subscriber.model_validate({k: v for k, v in item.items() if k not in {"pk", "sk", "gsi1pk", "gsi1sk"}})
+
+
+class ConcurrentUpdate(Exception):
+    """A conditional write lost to another writer; re-read and decide again."""
+
+
+@dataclass
+class StoredTokens:
+    ciphertext: bytes
+    expires_at: float
+    version: int
+
+
+@dataclass
+class Store:
+    table_name: str
+
+    @cached_property
+    def table(self) -> Any:
+        return boto3.resource("dynamodb").Table(self.table_name)
+
+    # -- subscribers ---------------------------------------------------------------------------
+
+    def put_subscriber(self, subscriber: Subscriber, *, reference: datetime | None = None) -> None:
+        item: dict[str, Any] = {"pk": _sub(subscriber.subscriber_id), "sk": "PROFILE",
+                                **json.loads(subscriber.model_dump_json())}
+        if subscriber.receives_digest:
+            item["gsi1pk"] = subscriber.due_slot(reference or datetime.now(UTC))
+            item["gsi1sk"] = subscriber.subscriber_id
+        self.table.put_item(Item=item)
+
+    def get_subscriber(self, subscriber_id: str) -> Subscriber | None:
+        item = self.table.get_item(Key={"pk": _sub(subscriber_id), "sk": "PROFILE"}, ConsistentRead=True).get("Item")
+        return _subscriber(item) if item else None
+
+    def due_subscribers(self, slot: str) -> Iterator[Subscriber]:
+        """Subscribers due in this UTC hour slot: a query of the sparse ``due`` index, never a scan."""
+        kwargs: dict[str, Any] = {"IndexName": "due", "KeyConditionExpression": Key("gsi1pk").eq(slot)}
+        while True:
+            page = self.table.query(**kwargs)
+            for item in page.get("Items", []):
+                yield _subscriber(item)
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def claim_dispatch(self, subscriber_id: str, week: str, next_slot: str | None) -> bool:
+        """Mark the subscriber dispatched for ``week``; False when an earlier run already did."""
+        update = "SET last_dispatched_week = :w"
+        values: dict[str, Any] = {":w": week}
+        if next_slot:
+            update += ", gsi1pk = :slot"
+            values[":slot"] = next_slot
+        try:
+            self.table.update_item(
+                Key={"pk": _sub(subscriber_id), "sk": "PROFILE"},
+                UpdateExpression=update,
+                ConditionExpression=Attr("pk").exists()
+                & (Attr("last_dispatched_week").not_exists() | Attr("last_dispatched_week").ne(week)),
+                ExpressionAttributeValues=values,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def update_subscriber(self, subscriber_id: str, **fields: Any) -> None:
+        """Set profile fields; keeps the due index in step with whether they receive digests."""
+        current = self.get_subscriber(subscriber_id)
+        if current is None:
+            raise KeyError(subscriber_id)
+        self.put_subscriber(current.model_copy(update=fields))
+
+    # -- tokens --------------------------------------------------------------------------------
+
+    def get_tokens(self, subscriber_id: str) -> StoredTokens | None:
+        item = self.table.get_item(Key={"pk": _sub(subscriber_id), "sk": "TOKEN"}, ConsistentRead=True).get("Item")
+        if not item:
+            return None
+        blob = item["ciphertext"]
+        return StoredTokens(bytes(blob.value if hasattr(blob, "value") else blob), float(item["expires_at"]),
+                            int(item["version"]))
+
+    def put_tokens(self, subscriber_id: str, ciphertext: bytes, expires_at: float, *,
+                   expected_version: int | None) -> int:
+        """Write rotated tokens; only if nobody else rotated them since ``expected_version`` was read."""
+        version = (expected_version or 0) + 1
+        condition = Attr("pk").not_exists() if expected_version is None else Attr("version").eq(expected_version)
+        try:
+            self.table.put_item(
+                Item={"pk": _sub(subscriber_id), "sk": "TOKEN", "ciphertext": ciphertext,
+                      "expires_at": str(expires_at), "version": version},
+                ConditionExpression=condition,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                raise ConcurrentUpdate(f"tokens of {subscriber_id} changed concurrently") from None
+            raise
+        return version
+
+    def take_token_lease(self, subscriber_id: str, version: int, now: float, lease_s: int) -> bool:
+        """Claim the right to refresh tokens at ``version`` for ``lease_s`` seconds."""
+        try:
+            self.table.update_item(
+                Key={"pk": _sub(subscriber_id), "sk": "TOKEN"},
+                UpdateExpression="SET lease_until = :until",
+                ConditionExpression=Attr("version").eq(version)
+                & (Attr("lease_until").not_exists() | Attr("lease_until").lt(int(now))),
+                ExpressionAttributeValues={":until": int(now) + lease_s},
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    # -- collector state -----------------------------------------------------------------------
+
+    def get_cursors(self, subscriber_id: str) -> Cursors:
+        item = self.table.get_item(Key={"pk": _sub(subscriber_id), "sk": "CURSORS"}, ConsistentRead=True).get("Item")
+        return Cursors.model_validate(_unpack(item["blob"])) if item else Cursors()
+
+    def put_cursors(self, subscriber_id: str, cursors: Cursors) -> None:
+        self.table.put_item(Item={"pk": _sub(subscriber_id), "sk": "CURSORS",
+                                  "blob": _pack(cursors.model_dump(mode="json"))})
+
+    def get_graph(self, subscriber_id: str, which: str) -> Graph:
+        """Known edges of ``following`` or ``followers``: user id -> [ISO time first seen or None, username]."""
+        edges: Graph = {}
+        for item in self._query_prefix(subscriber_id, f"GRAPH#{which}#"):
+            edges.update(_unpack(item["blob"]))
+        return edges
+
+    def put_graph(self, subscriber_id: str, which: str, edges: Graph) -> None:
+        ids = list(edges)
+        chunks = [ids[i:i + GRAPH_CHUNK] for i in range(0, len(ids), GRAPH_CHUNK)] or [[]]
+        old = {item["sk"] for item in self._query_prefix(subscriber_id, f"GRAPH#{which}#", keys_only=True)}
+        with self.table.batch_writer() as batch:
+            for n, chunk in enumerate(chunks):
+                sk = f"GRAPH#{which}#{n:04d}"
+                old.discard(sk)
+                batch.put_item(Item={"pk": _sub(subscriber_id), "sk": sk,
+                                     "blob": _pack({i: edges[i] for i in chunk})})
+            for sk in old:
+                batch.delete_item(Key={"pk": _sub(subscriber_id), "sk": sk})
+
+    def get_recent(self, subscriber_id: str) -> Activity | None:
+        item = self.table.get_item(Key={"pk": _sub(subscriber_id), "sk": "RECENT"}, ConsistentRead=True).get("Item")
+        return Activity.model_validate(_unpack(item["blob"])) if item else None
+
+    def put_recent(self, subscriber_id: str, activity: Activity) -> None:
+        self.table.put_item(Item={"pk": _sub(subscriber_id), "sk": "RECENT",
+                                  "blob": _pack(activity.model_dump(mode="json"))})
+
+    # -- ledger and reports --------------------------------------------------------------------
+
+    def get_ledger(self, subscriber_id: str) -> dict[str, Interaction]:
+        return {
+            str(item["sk"]).removeprefix("FOLLOWEE#"): Interaction(at=item["at"], kind=item["kind"])
+            for item in self._query_prefix(subscriber_id, "FOLLOWEE#")
+        }
+
+    def put_ledger_updates(self, subscriber_id: str, updates: dict[str, Interaction]) -> None:
+        with self.table.batch_writer() as batch:
+            for user_id, interaction in updates.items():
+                batch.put_item(Item={"pk": _sub(subscriber_id), "sk": f"FOLLOWEE#{user_id}",
+                                     "at": interaction.at.isoformat(), "kind": interaction.kind})
+
+    def put_week(self, subscriber_id: str, week: str, report: WeeklyReport, spend: Spend) -> None:
+        self.table.update_item(
+            Key={"pk": _sub(subscriber_id), "sk": f"WEEK#{week}"},
+            UpdateExpression="SET report = :r, spend = :s, spend_usd = :u",
+            ExpressionAttributeValues={":r": _pack(report.model_dump(mode="json")),
+                                       ":s": spend.model_dump_json(), ":u": str(spend.total_usd)},
+        )
+
+    def put_week_spend(self, subscriber_id: str, week: str, spend: Spend) -> None:
+        self.table.update_item(
+            Key={"pk": _sub(subscriber_id), "sk": f"WEEK#{week}"},
+            UpdateExpression="SET spend = :s, spend_usd = :u",
+            ExpressionAttributeValues={":s": spend.model_dump_json(), ":u": str(spend.total_usd)},
+        )
+
+    def get_week_spend(self, subscriber_id: str, week: str) -> Spend | None:
+        item = self.table.get_item(Key={"pk": _sub(subscriber_id), "sk": f"WEEK#{week}"},
+                                   ConsistentRead=True).get("Item")
+        return Spend.model_validate_json(item["spend"]) if item and "spend" in item else None
+
+    def mark_week(self, subscriber_id: str, week: str, status: str, reason: str = "") -> None:
+        """Record why a subscriber-week ended as it did (a digest sent, or why not)."""
+        self.table.update_item(
+            Key={"pk": _sub(subscriber_id), "sk": f"WEEK#{week}"},
+            UpdateExpression="SET #s = :s, reason = :r, status_at = :t",
+            ExpressionAttributeNames={"#s": "status"},
+            ExpressionAttributeValues={":s": status, ":r": reason, ":t": datetime.now(UTC).isoformat()},
+        )
+
+    def week_status(self, subscriber_id: str, week: str) -> tuple[str, str] | None:
+        item = self.table.get_item(Key={"pk": _sub(subscriber_id), "sk": f"WEEK#{week}"},
+                                   ConsistentRead=True).get("Item")
+        if not item or "status" not in item:
+            return None
+        return str(item["status"]), str(item.get("reason", ""))
+
+    def set_run_flag(self, week: str, flag: str, reason: str) -> None:
+        """A fact about this week's whole run (e.g. X credits exhausted), kept for two weeks."""
+        expires = int(datetime.now(UTC).timestamp()) + 14 * 86400
+        self.table.put_item(Item={"pk": f"RUN#{week}", "sk": f"FLAG#{flag}", "reason": reason, "ttl": expires})
+
+    def run_flag(self, week: str, flag: str) -> str | None:
+        item = self.table.get_item(Key={"pk": f"RUN#{week}", "sk": f"FLAG#{flag}"}, ConsistentRead=True).get("Item")
+        return str(item["reason"]) if item else None
+
+    def get_week(self, subscriber_id: str, week: str) -> tuple[WeeklyReport, Spend] | None:
+        item = self.table.get_item(Key={"pk": _sub(subscriber_id), "sk": f"WEEK#{week}"},
+                                   ConsistentRead=True).get("Item")
+        if not item or "report" not in item:
+            return None
+        return WeeklyReport.model_validate(_unpack(item["report"])), Spend.model_validate_json(item["spend"])
+
+    def recent_reports(self, subscriber_id: str, limit: int = 8, before_week: str | None = None) -> list[WeeklyReport]:
+        """Up to ``limit`` stored reports, oldest first, optionally only weeks before ``before_week``."""
+        condition = Key("pk").eq(_sub(subscriber_id))
+        condition &= Key("sk").between("WEEK#", f"WEEK#{before_week}") if before_week else Key("sk").begins_with(
+            "WEEK#")
+        page = self.table.query(KeyConditionExpression=condition, ScanIndexForward=False, Limit=limit + 1)
+        reports = [WeeklyReport.model_validate(_unpack(i["report"])) for i in page.get("Items", [])
+                   if i["sk"] != f"WEEK#{before_week}" and "report" in i]
+        return list(reversed(reports[:limit]))
+
+    def put_digest(self, subscriber_id: str, week: str, raw_message: bytes) -> None:
+        """Keep the rendered message before sending, so what was sent can always be shown."""
+        self.table.put_item(Item={"pk": _sub(subscriber_id), "sk": f"DIGEST#{week}",
+                                  "message": gzip.compress(raw_message), "rendered_at": datetime.now(UTC).isoformat()})
+
+    def get_digest(self, subscriber_id: str, week: str) -> bytes | None:
+        item = self.table.get_item(Key={"pk": _sub(subscriber_id), "sk": f"DIGEST#{week}"}).get("Item")
+        if not item:
+            return None
+        blob = item["message"]
+        return gzip.decompress(bytes(blob.value if hasattr(blob, "value") else blob))
+
+    def suppress(self, email: str, reason: str) -> None:
+        self.table.put_item(Item={"pk": f"SUPPRESSED#{email.lower()}", "sk": "SUPPRESSED", "reason": reason,
+                                  "at": datetime.now(UTC).isoformat()})
+
+    def is_suppressed(self, email: str) -> bool:
+        item = self.table.get_item(Key={"pk": f"SUPPRESSED#{email.lower()}", "sk": "SUPPRESSED"}).get("Item")
+        return item is not None
+
+    # -- helpers -------------------------------------------------------------------------------
+
+    def _query_prefix(self, subscriber_id: str, prefix: str, *, keys_only: bool = False) -> Iterator[dict[str, Any]]:
+        condition = Key("pk").eq(_sub(subscriber_id))
+        if prefix:
+            condition &= Key("sk").begins_with(prefix)
+        kwargs: dict[str, Any] = {"KeyConditionExpression": condition, "ConsistentRead": True}
+        if keys_only:
+            kwargs["ProjectionExpression"] = "pk, sk"
+        while True:
+            page = self.table.query(**kwargs)
+            yield from page.get("Items", [])
+            if "LastEvaluatedKey" not in page:
+                return
+            kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def delete_everything(self, subscriber_id: str) -> int:
+        """Delete every item of the subscriber (profile, tokens, history, ledger); returns how many."""
+        count = 0
+        with self.table.batch_writer() as batch:
+            for item in self._query_prefix(subscriber_id, "", keys_only=True):
+                batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+                count += 1
+        return count

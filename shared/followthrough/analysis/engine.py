@@ -1,0 +1,143 @@
+"""``analyze``: one subscriber's activity and history in, the weekly report out."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from followthrough.activity import Activity, FollowEdge
+from followthrough.analysis.config import AnalysisConfig
+from followthrough.analysis.conversations import pick_conversations
+from followthrough.analysis.dms import find_auto_dms
+from followthrough.analysis.follows import new_followers_not_greeted, passive_follows, people
+from followthrough.analysis.interactions import merge_ledger, subscriber_touches
+from followthrough.analysis.mentions import check_mentions
+from followthrough.analysis.models import AnalysisResult, History
+from followthrough.analysis.posting import hashtag_chats, posting_metrics
+from followthrough.analysis.score import deltas, engagement_score, trends
+from followthrough.report import AutoDms, Challenge, HashtagChat, PassiveFollow, WeeklyReport
+
+# the collector names inputs after X's endpoints; the analysis after what they hold
+_INPUT_NAMES = {"tweets": "posts", "liked_tweets": "likes", "users_following": "following",
+                "users_followers": "followers", "dm": "dm_events", "dms": "dm_events"}
+
+_POST_METRICS = ("posts", "originals", "thread_posts", "replies", "quotes", "retweets", "broadcasts",
+                 "conversation_share", "posts_per_day", "busiest_day_posts", "heavy_days", "bursts", "twittiarrhea",
+                 "links_shared", "own_links", "self_promotion_share", "hashtag_chats")
+
+
+def analyze(
+    activity: Activity,
+    history: History,
+    config: AnalysisConfig | None = None,
+    *,
+    week: str,
+    own_domains: Iterable[str] = (),
+) -> AnalysisResult:
+    """The weekly report and the followee-ledger rows that changed.
+
+    Metrics are measured over ``activity.window_start`` .. ``collected_at``;
+    passive follows over ``passive_window_days`` with the ledger filling in
+    what earlier weeks saw. Inputs named in ``activity.unavailable`` make the
+    metrics built on them None (unavailable), never zero.
+    """
+    cfg = config or AnalysisConfig()
+    now, start = activity.collected_at, activity.window_start
+    me = activity.subscriber.id
+    missing = {_INPUT_NAMES.get(name, name) for name in activity.unavailable}
+    has = {name: name not in missing for name in ("posts", "mentions", "likes", "dm_events", "following",
+                                                  "followers")}
+    unavailable = set(missing)
+
+    who = people(activity.subscriber, activity.following, activity.followers, activity.accounts,
+                 following_known=has["following"], followers_known=has["followers"])
+    usernames = who.username
+
+    likes_checked = has["likes"] and all(like.author_id for like in activity.likes)
+    if has["likes"] and not likes_checked:
+        unavailable.add("like_authors")
+    touches = subscriber_touches(activity)
+    merged, ledger_updates = merge_ledger(history.ledger, touches, who.followees)
+    mentions = check_mentions(activity.mentions, activity.posts, me, usernames, cfg, start, now)
+    metrics: dict[str, float | int | None] = {}
+
+    # passive follows and the challenge need the following list and the posts
+    passive: list[PassiveFollow] = []
+    passive_count, challenge = 0, Challenge(window_days=cfg.passive_window_days)
+    if has["following"] and has["posts"]:
+        passive, passive_count, challenge = passive_follows(
+            who, merged, mentions.authors if has["mentions"] else set(), cfg, now, likes_checked=likes_checked,
+            limit=max(cfg.list_limit or len(who.followees), cfg.conversations))
+    metrics["followees"] = len(who.followees) if has["following"] else activity.subscriber.following_count
+    metrics["followers"] = len(who.followers) if has["followers"] else activity.subscriber.followers_count
+    metrics["passive_follows"] = passive_count if challenge.share is not None else None
+    metrics["interacted_followees"] = challenge.interacted if challenge.share is not None else None
+    metrics["challenge_share"] = challenge.share
+    following, followers = metrics["followees"], metrics["followers"]
+    if following is None or followers is None:
+        metrics["following_follower_ratio"] = metrics["following_ratio_warning"] = None
+    else:
+        ratio = following / max(followers, 1)
+        metrics["following_follower_ratio"] = round(ratio, 3)
+        metrics["following_ratio_warning"] = int(following >= cfg.ratio_warning_min_following
+                                                 and ratio >= cfg.ratio_warning)
+
+    # new followers: only when the collector could tell when follows began
+    new: list[FollowEdge] = []
+    not_greeted: list[FollowEdge] = []
+    follow_times_known = any(e.since is not None for e in who.followers.values())
+    if has["followers"] and (follow_times_known or not who.followers):
+        new, not_greeted = new_followers_not_greeted(who, touches, merged, cfg, start)
+        metrics["new_followers"], metrics["new_followers_not_greeted"] = len(new), len(not_greeted)
+    else:
+        metrics["new_followers"] = metrics["new_followers_not_greeted"] = None
+        if has["followers"]:
+            unavailable.add("follow_times")
+
+    chats: list[HashtagChat] = []
+    if has["posts"]:
+        metrics.update(posting_metrics(activity.posts, me, own_domains, cfg, start, now))
+        chats = hashtag_chats(activity.posts, activity.mentions, me, cfg, start, now)
+        metrics["hashtag_chats"] = len(chats)
+    else:
+        metrics.update(dict.fromkeys(_POST_METRICS))
+
+    mentions_ok = has["mentions"] and has["posts"]
+    metrics["mentions_received"] = mentions.received if mentions_ok else None
+    metrics["mentions_due"] = mentions.due if mentions_ok else None
+    metrics["unanswered_mentions"] = len(mentions.unanswered) if mentions_ok else None
+    metrics["response_rate"] = mentions.response_rate if mentions_ok else None
+    metrics["median_response_hours"] = mentions.median_response_hours if mentions_ok else None
+    if not mentions_ok:
+        mentions.unanswered = []
+
+    dms = find_auto_dms(activity.dm_events, me, history.known_dm_conversations, who.follower_since, usernames,
+                        cfg, start, now)
+    metrics["dm_conversations_started"] = dms.openers_received if has["dm_events"] else None
+    metrics["auto_dms_received"] = len(dms.received) if has["dm_events"] else None
+    metrics["auto_dms_sent"] = len(dms.sent) if has["dm_events"] else None
+    metrics["engagement_score"] = engagement_score(metrics, cfg)
+
+    challenge.trend = [r.challenge.share for r in history.previous_reports[-(cfg.trend_weeks - 1):]] + [
+        challenge.share] if cfg.trend_weeks > 1 else [challenge.share]
+    limit = cfg.list_limit
+    report = WeeklyReport(
+        subscriber_id=me,
+        username=activity.subscriber.username,
+        week=week,
+        generated_at=now,
+        window_start=start,
+        window_end=now,
+        passive_follows=passive[:limit],
+        auto_dms=AutoDms(received=dms.received[:limit], sent=dms.sent[:limit]),
+        unanswered_mentions=mentions.unanswered[:limit],
+        conversations=pick_conversations(mentions.unanswered, passive, not_greeted, usernames, now,
+                                         cfg.conversations),
+        challenge=challenge,
+        metrics=metrics,
+        deltas=deltas(metrics, history.previous_reports),
+        trends=trends(metrics, history.previous_reports, cfg.trend_weeks),
+        hashtag_chats=chats[:limit],
+        unavailable=sorted(unavailable),
+    )
+    return AnalysisResult(report=report, ledger_updates=ledger_updates,
+                          dm_conversation_updates=dms.new_conversations if has["dm_events"] else {})

@@ -1,0 +1,169 @@
+"""Passive follows, the "@reply everyone you follow" challenge, new followers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from followthrough.activity import Account, FollowEdge
+from followthrough.analysis.config import AnalysisConfig
+from followthrough.analysis.interactions import Touch
+from followthrough.analysis.wording import duration, join_words
+from followthrough.report import Challenge, PassiveFollow
+
+_PAST_TENSE = {"reply": "a reply", "mention": "a mention", "retweet": "a retweet", "quote": "a quote",
+               "like": "a like", "dm": "a DM"}
+
+
+@dataclass
+class People:
+    """Who follows whom, as far as the activity tells."""
+
+    subscriber_id: str
+    followees: dict[str, FollowEdge]
+    followers: dict[str, FollowEdge]
+    accounts: dict[str, Account]
+    following_known: bool
+    followers_known: bool
+
+    def account(self, user_id: str) -> Account | None:
+        found = self.accounts.get(user_id)
+        if found is not None:
+            return found
+        edge = self.followees.get(user_id) or self.followers.get(user_id)
+        return edge.account if edge else None
+
+    def username(self, user_id: str) -> str | None:
+        account = self.account(user_id)
+        return account.username if account else None
+
+    def follower_since(self, user_id: str) -> datetime | None:
+        """When they were first seen following the subscriber (None: not a follower, or not known)."""
+        edge = self.followers.get(user_id)
+        return edge.since if edge else None
+
+
+def people(subscriber: Account, following: list[FollowEdge], followers: list[FollowEdge],
+           accounts: dict[str, Account], *, following_known: bool, followers_known: bool) -> People:
+    me = subscriber.id
+    return People(
+        subscriber_id=me,
+        followees={e.account.id: e for e in following if e.account.id != me},
+        followers={e.account.id: e for e in followers if e.account.id != me},
+        accounts=accounts,
+        following_known=following_known,
+        followers_known=followers_known,
+    )
+
+
+def posts_per_day(account: Account | None, now: datetime) -> float | None:
+    if account is None or account.post_count is None or account.created_at is None:
+        return None
+    age_days = max((now - account.created_at).total_seconds() / 86400, 1.0)
+    return account.post_count / age_days
+
+
+def passive_follows(
+    who: People, merged: dict[str, Touch], mentioned_by: set[str], cfg: AnalysisConfig, now: datetime,
+    *, likes_checked: bool, limit: int | None
+) -> tuple[list[PassiveFollow], int, Challenge]:
+    """The best ``limit`` "talk to" candidates among passive follows, how many there are, and the challenge."""
+    cutoff = now - timedelta(days=cfg.passive_window_days)
+    too_new = now - timedelta(days=cfg.new_follow_grace_days)
+    interacted = 0
+    # (-score, followed since (unknown = oldest), id): a large account has thousands of
+    # passive follows, so reasons are written only for those that make the list
+    ranked: list[tuple[float, float, str]] = []
+    for user_id, edge in who.followees.items():
+        last = merged.get(user_id)
+        if last is not None and last[0] >= cutoff:
+            interacted += 1
+            continue
+        since = edge.since
+        if since is not None and since > too_new:
+            continue
+        rate = posts_per_day(who.account(user_id), now)
+        tenure_days = (now - since).days if since is not None else cfg.passive_window_days
+        score = (
+            cfg.rank_w_mentioned_you * (user_id in mentioned_by)
+            + cfg.rank_w_follows_back * (user_id in who.followers)
+            + cfg.rank_w_active * (rate is not None and rate >= cfg.active_posts_per_day)
+            + cfg.rank_w_tenure * min(tenure_days / 365, 1.0)
+        )
+        ranked.append((-score, since.timestamp() if since is not None else float("-inf"), user_id))
+    ranked.sort()
+    followees = len(who.followees)
+    challenge = Challenge(
+        followees=followees,
+        interacted=interacted,
+        share=round(interacted / followees, 4) if followees else None,
+        window_days=cfg.passive_window_days,
+    )
+    listed = [_explain(who, user_id, -score, merged.get(user_id), mentioned_by, cfg, now, likes_checked=likes_checked)
+              for score, _, user_id in ranked[:limit]]
+    return listed, len(ranked), challenge
+
+
+def _explain(who: People, user_id: str, score: float, last: Touch | None, mentioned_by: set[str],
+             cfg: AnalysisConfig, now: datetime, *, likes_checked: bool) -> PassiveFollow:
+    kinds = ["reply", "mention", "retweet", "quote", "like", "DM"]
+    verbs = ["replied", "mentioned", "retweeted", "quoted", "liked", "DMed"]
+    if not likes_checked:
+        kinds.remove("like")
+        verbs.remove("liked")
+    untouched_note = "" if likes_checked else " (likes could not be checked)"
+    since = who.followees[user_id].since
+    account = who.account(user_id)
+    rate = posts_per_day(account, now)
+    active = None if rate is None else rate >= cfg.active_posts_per_day
+    follows_back = user_id in who.followers
+    mentioned_you = user_id in mentioned_by
+    reasons: list[str] = []
+    if since is not None:
+        reasons.append(f"followed {duration(now - since)} ago")
+    if last is None and since is not None:
+        reasons.append(f"never {join_words(verbs)}{untouched_note}")
+    elif last is None:
+        reasons.append(f"no {join_words(kinds)} from you in the last {cfg.passive_window_days} days{untouched_note}")
+    else:
+        reasons.append(f"your last interaction was {_PAST_TENSE[last[1]]} {duration(now - last[0])} ago")
+    if who.followers_known:
+        reasons.append("follows you back" if follows_back else "does not follow you back")
+    if mentioned_you:
+        reasons.append("mentioned you recently")
+    if rate is not None and active:
+        reasons.append(f"posts about {rate:.1f} times a day")
+    elif rate is not None:
+        reasons.append("rarely posts")
+    return PassiveFollow(
+        user_id=user_id,
+        username=account.username if account else None,
+        reasons=reasons,
+        followed_since=since,
+        follows_back=follows_back,
+        last_interaction_at=last[0] if last else None,
+        rank_score=round(score, 3),
+        active=active,
+        mentioned_you=mentioned_you,
+    )
+
+
+def new_followers_not_greeted(
+    who: People, touches: dict[str, Touch], merged: dict[str, Touch], cfg: AnalysisConfig,
+    window_start: datetime
+) -> tuple[list[FollowEdge], list[FollowEdge]]:
+    """Followers first seen this week, and those of them the subscriber has not greeted, newest first.
+
+    A follow is seen at the weekly collection after it happened, so a
+    greeting up to ``follow_seen_slack_days`` before it was seen counts.
+    """
+    slack = timedelta(days=cfg.follow_seen_slack_days)
+    new = sorted((e for e in who.followers.values() if e.since is not None and e.since >= window_start),
+                 key=lambda e: (e.since.timestamp() if e.since else 0.0, e.account.id), reverse=True)
+    not_greeted = []
+    for edge in new:
+        user_id, since = edge.account.id, edge.since or window_start
+        latest = max((t[0] for t in (touches.get(user_id), merged.get(user_id)) if t is not None), default=None)
+        if latest is None or latest < since - slack:
+            not_greeted.append(edge)
+    return new, not_greeted

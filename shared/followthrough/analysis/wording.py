@@ -1,0 +1,47 @@
+"""Friendly words for reasons and suggestions: durations, handles, links to X."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+
+def plural(n: int, word: str, words: str | None = None) -> str:
+    return f"{n} {word if n == 1 else (words or word + 's')}"
+
+
+def duration(span: timedelta) -> str:
+    """'3 hours', '5 days', '6 weeks', '14 months', '2 years': coarse on purpose."""
+    days = span.total_seconds() / 86400
+    if days < 1:
+        return plural(max(int(span.total_seconds() // 3600), 1), "hour")
+    if days < 14:
+        return plural(int(days), "day")
+    if days < 60:
+        return plural(int(days // 7), "week")
+    if days < 730:
+        return plural(int(days // 30.44), "month")
+    return plural(int(days // 365.25), "year")
+
+
+def ago(span: timedelta) -> str:
+    return "today" if span.total_seconds() < 86400 else f"{duration(span)} ago"
+
+
+def handle(username: str | None, fallback: str = "this account") -> str:
+    return f"@{username}" if username else fallback
+
+
+def person_url(user_id: str, username: str | None) -> str:
+    # x.com/i/user/<id> redirects to the profile when the username is unknown
+    return f"https://x.com/{username}" if username else f"https://x.com/i/user/{user_id}"
+
+
+def post_url(post_id: str, username: str | None) -> str:
+    return f"https://x.com/{username}/status/{post_id}" if username else f"https://x.com/i/status/{post_id}"
+
+
+def join_words(items: list[str]) -> str:
+    """'a', 'a or b', 'a, b or c'."""
+    if len(items) <= 1:
+        return "".join(items)
+    return f"{', '.join(items[:-1])} or {items[-1]}"

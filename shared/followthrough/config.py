@@ -1,0 +1,85 @@
+"""Environment, parsed once into pydantic models.
+
+The only module besides the adapters' factories that reads ``os.environ``.
+Defaults are the embedded local setup (moto + the X stand-in), so ``make demo``
+needs no configuration at all.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field, HttpUrl
+
+
+class XPrices(BaseModel):
+    """Pay-per-use prices in USD per resource returned (see x-api-facts.md)."""
+
+    post: float = 0.005
+    user: float = 0.010
+    dm_event: float = 0.010
+    like: float = 0.001
+
+
+class CollectorConfig(BaseModel):
+    weekly_budget_usd: float = Field(1.50, gt=0)
+    # The first collection reads history the ledger needs; it is allowed more.
+    first_run_budget_usd: float = Field(30.0, gt=0)
+    first_run_lookback_days: int = Field(90, ge=7, le=365)
+    # Re-read the whole followers list at most this often when counts drift.
+    full_followers_reread_weeks: int = Field(8, ge=1)
+    # Never read more than this many followers in one run (large accounts).
+    followers_read_cap: int = Field(5000, ge=1)
+    dm_window_days: int = 30
+    prices: XPrices = XPrices()
+
+
+class Settings(BaseModel):
+    table_name: str = "followthrough"
+    collect_queue_url: str = ""
+    digest_queue_url: str = ""
+    sender_email: str = "digest@followthrough.example"
+    x_api_base_url: str = "https://api.twitter.com"
+    x_client_id: str = "followthrough-local"
+    x_client_secret: str = ""
+    public_base_url: HttpUrl = HttpUrl("http://127.0.0.1:8000")
+    signing_key: str = Field("local-development-signing-key-change-me", min_length=16, repr=False)
+    token_kms_key_id: str = ""
+    ses_configuration_set: str = ""
+    default_digest_day: int = Field(0, ge=0, le=6)
+    collector: CollectorConfig = CollectorConfig()
+
+
+_ENV = {
+    "TABLE_NAME": "table_name",
+    "COLLECT_QUEUE_URL": "collect_queue_url",
+    "DIGEST_QUEUE_URL": "digest_queue_url",
+    "SENDER_EMAIL": "sender_email",
+    "X_API_BASE_URL": "x_api_base_url",
+    "X_CLIENT_ID": "x_client_id",
+    "X_CLIENT_SECRET": "x_client_secret",
+    "PUBLIC_BASE_URL": "public_base_url",
+    "SIGNING_KEY": "signing_key",
+    "TOKEN_KMS_KEY_ID": "token_kms_key_id",
+    "SES_CONFIGURATION_SET": "ses_configuration_set",
+    "DEFAULT_DIGEST_DAY": "default_digest_day",
+}
+_COLLECTOR_ENV = {
+    "WEEKLY_BUDGET_USD": "weekly_budget_usd",
+    "FIRST_RUN_BUDGET_USD": "first_run_budget_usd",
+}
+
+
+def settings_from(environ: dict[str, str]) -> Settings:
+    values: dict[str, object] = {field: environ[name] for name, field in _ENV.items() if environ.get(name)}
+    collector = {field: environ[name] for name, field in _COLLECTOR_ENV.items() if environ.get(name)}
+    if collector:
+        values["collector"] = CollectorConfig.model_validate(collector)
+    return Settings.model_validate(values)
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    """The process's settings; cached, so call ``settings.cache_clear()`` after changing the environment."""
+    return settings_from(dict(os.environ))

@@ -1,0 +1,71 @@
+"""What the collector remembers between runs, per subscriber and endpoint."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from pydantic import BaseModel
+
+
+class EndpointCursor(BaseModel):
+    # newest post id seen (posts, mentions): the next run's since_id
+    since_id: str | None = None
+    # newest ids seen at the top of a newest-first list (likes, DMs, follows):
+    # reading stops at the first of these
+    known_head: list[str] = []
+    # pagination token to resume an interrupted read (429 / budget) without re-reading
+    resume_token: str | None = None
+    # the head of the interrupted read, kept until the read completes
+    pending_head: list[str] = []
+    # the week the resume state belongs to: a later week starts afresh
+    resume_week: str | None = None
+    # how many new items the last complete read found: sizes the next first page
+    last_new: int = 0
+    completed_at: datetime | None = None
+
+
+    def start_week(self, week: str, *, paged_by_since_id: bool) -> bool:
+        """Drop resume state left by an earlier week; True when something was dropped (a gap).
+
+        Resuming an old pagination would skip everything newer than where it
+        began, so an unfinished read is only resumed within its own week.
+        """
+        if self.resume_week == week or not (self.resume_token or self.pending_head):
+            self.resume_week = week
+            return False
+        if self.pending_head:
+            if paged_by_since_id:
+                self.since_id = self.pending_head[0]
+            else:
+                self.known_head = self.pending_head + self.known_head
+        self.resume_token = None
+        self.pending_head = []
+        self.resume_week = week
+        return True
+
+
+class Cursors(BaseModel):
+    endpoints: dict[str, EndpointCursor] = {}
+    last_full_followers_read: datetime | None = None
+    version: int = 0
+
+    def get(self, endpoint: str) -> EndpointCursor:
+        return self.endpoints.setdefault(endpoint, EndpointCursor())
+
+
+class Spend(BaseModel):
+    """X API spend of one subscriber-week, by endpoint."""
+
+    requests: dict[str, int] = {}
+    resources: dict[str, int] = {}
+    usd: dict[str, float] = {}
+    skipped: list[str] = []
+
+    @property
+    def total_usd(self) -> float:
+        return round(sum(self.usd.values()), 4)
+
+    def add(self, endpoint: str, resources: int, usd: float) -> None:
+        self.requests[endpoint] = self.requests.get(endpoint, 0) + 1
+        self.resources[endpoint] = self.resources.get(endpoint, 0) + resources
+        self.usd[endpoint] = round(self.usd.get(endpoint, 0.0) + usd, 6)

@@ -1,0 +1,119 @@
+"""Local AWS: moto's server on a loopback port, with the resources template.yaml declares.
+
+``TABLE``, ``QUEUES`` mirror template.yaml (tests/test_template.py keeps them
+in step), so the demo and the integration tests run against the same shapes
+as a deployment.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import urllib.request
+from dataclasses import dataclass, field
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+
+REGION = "us-east-1"
+
+TABLE: dict[str, Any] = {
+    "AttributeDefinitions": [
+        {"AttributeName": "pk", "AttributeType": "S"},
+        {"AttributeName": "sk", "AttributeType": "S"},
+        {"AttributeName": "gsi1pk", "AttributeType": "S"},
+        {"AttributeName": "gsi1sk", "AttributeType": "S"},
+    ],
+    "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+    "GlobalSecondaryIndexes": [{
+        "IndexName": "due",
+        "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"}, {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
+        "Projection": {"ProjectionType": "ALL"},
+    }],
+    "BillingMode": "PAY_PER_REQUEST",
+}
+TTL_ATTRIBUTE = "ttl"
+# queue name -> (visibility timeout s, max receives before the DLQ)
+QUEUES = {"collect": (900, 5), "digest": (120, 5)}
+
+
+@dataclass
+class LocalAws:
+    """Resource names and the endpoint of a running moto server."""
+
+    endpoint_url: str
+    table_name: str = "followthrough"
+    sender_email: str = "digest@followthrough.example"
+    queue_urls: dict[str, str] = field(default_factory=dict)
+    server: ThreadedMotoServer | None = None
+
+    def environ(self) -> dict[str, str]:
+        """Environment for the handlers and boto3 (boto3 honours AWS_ENDPOINT_URL itself)."""
+        endpoint = {"AWS_ENDPOINT_URL": self.endpoint_url} if self.endpoint_url else {}
+        return {
+            **endpoint,
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+            "TABLE_NAME": self.table_name,
+            "COLLECT_QUEUE_URL": self.queue_urls.get("collect", ""),
+            "DIGEST_QUEUE_URL": self.queue_urls.get("digest", ""),
+            "SENDER_EMAIL": self.sender_email,
+        }
+
+    def sent_emails(self) -> list[dict[str, Any]]:
+        """Messages in moto's SES outbox, read over HTTP from the server's model dump."""
+        with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/data.json", timeout=10) as response:  # noqa: S310
+            data = json.load(response)
+        return list(data.get("ses", {}).get("RawMessage", []))
+
+    def stop(self) -> None:
+        if self.server is not None:
+            self.server.stop()
+            self.server = None
+
+
+def start_moto() -> ThreadedMotoServer:
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    return server
+
+
+def create_resources(aws: LocalAws) -> LocalAws:
+    """Create the table, the queues (each with a DLQ) and the SES identity in the account at ``aws``."""
+    session = boto3.session.Session(region_name=REGION, aws_access_key_id="testing",
+                                    aws_secret_access_key="testing")  # noqa: S106
+    endpoint = aws.endpoint_url or None  # None: in-process moto (mock_aws) intercepts the calls
+    dynamodb = session.client("dynamodb", endpoint_url=endpoint)
+    dynamodb.create_table(TableName=aws.table_name, **TABLE)
+    dynamodb.update_time_to_live(TableName=aws.table_name,
+                                 TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
+    sqs = session.client("sqs", endpoint_url=endpoint)
+    for name, (visibility, max_receives) in QUEUES.items():
+        dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        aws.queue_urls[name] = sqs.create_queue(QueueName=name, Attributes={
+            "VisibilityTimeout": str(visibility),
+            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)}),
+        })["QueueUrl"]
+        aws.queue_urls[f"{name}-dlq"] = dlq_url
+    session.client("ses", endpoint_url=endpoint).verify_email_identity(EmailAddress=aws.sender_email)
+    return aws
+
+
+def start_local_aws() -> LocalAws:
+    """Start moto's server on a free loopback port and create the resources in it."""
+    server = start_moto()
+    host, port = server.get_host_and_port()
+    aws = LocalAws(endpoint_url=f"http://{host}:{port}", server=server)
+    return create_resources(aws)
+
+
+def apply_environ(aws: LocalAws, extra: dict[str, str] | None = None) -> None:
+    """Point this process at the local AWS (and clear cached settings and clients)."""
+    os.environ.update(aws.environ())
+    os.environ.update(extra or {})
+    from followthrough import steps
+
+    steps.reset()

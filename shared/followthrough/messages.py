@@ -1,0 +1,23 @@
+"""Bodies of the queue messages between the functions, validated on both ends."""
+
+from __future__ import annotations
+
+from pydantic import BaseModel, Field
+
+WEEK_PATTERN = r"^\d{4}-W\d{2}$"
+
+
+class CollectRequest(BaseModel):
+    """dispatch -> collect: read this subscriber's week."""
+
+    subscriber_id: str = Field(min_length=1, max_length=64)
+    week: str = Field(pattern=WEEK_PATTERN)
+    # how many times the work was put back on the queue after X's rate limit
+    requeues: int = Field(0, ge=0)
+
+
+class DigestRequest(BaseModel):
+    """collect -> digest: the report for this subscriber-week is stored; mail it."""
+
+    subscriber_id: str = Field(min_length=1, max_length=64)
+    week: str = Field(pattern=WEEK_PATTERN)

@@ -1,0 +1,106 @@
+"""Wire models (xmodels) -> normalized activity (activity).
+
+Pure functions. DM text is reduced here to a fingerprint and flags; nothing
+downstream ever sees it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from datetime import datetime
+
+from followthrough import masking
+from followthrough.activity import Account, DmEvent, Like, Post, PostKind
+from followthrough.xmodels import XDmEvent, XTweet, XUser
+
+
+def account(user: XUser) -> Account:
+    metrics = user.public_metrics
+    return Account(
+        id=user.id,
+        username=user.username,
+        name=user.name or None,
+        created_at=user.created_at,
+        followers_count=metrics.followers_count if metrics else None,
+        following_count=metrics.following_count if metrics else None,
+        post_count=metrics.tweet_count if metrics else None,
+    )
+
+
+def accounts(users: Iterable[XUser]) -> dict[str, Account]:
+    return {u.id: account(u) for u in users}
+
+
+def post(tweet: XTweet, authors_of: dict[str, str] | None = None, default_time: datetime | None = None) -> Post:
+    """Normalize one post.
+
+    ``authors_of`` maps referenced post ids to their authors (from
+    ``includes.tweets``), which is how quotes and retweets name whom they
+    interact with.
+    """
+    authors_of = authors_of or {}
+    refs = {r.type: r.id for r in tweet.referenced_tweets}
+    kind: PostKind = "original"
+    if "retweeted" in refs:
+        kind = "retweet"
+    elif "quoted" in refs:
+        kind = "quote"
+    elif "replied_to" in refs or tweet.in_reply_to_user_id:
+        kind = "reply"
+    entities = tweet.entities
+    created = tweet.created_at or default_time
+    if created is None:
+        raise ValueError(f"post {tweet.id} has no created_at; ask for tweet.fields=created_at")
+    return Post(
+        id=tweet.id,
+        author_id=tweet.author_id or "",
+        created_at=created,
+        text=tweet.text,
+        conversation_id=tweet.conversation_id,
+        kind=kind,
+        in_reply_to_user_id=tweet.in_reply_to_user_id,
+        replied_to_id=refs.get("replied_to"),
+        quoted_id=refs.get("quoted"),
+        quoted_author_id=authors_of.get(refs["quoted"]) if "quoted" in refs else None,
+        retweeted_id=refs.get("retweeted"),
+        retweeted_author_id=authors_of.get(refs["retweeted"]) if "retweeted" in refs else None,
+        mentioned_ids=[m.id for m in entities.mentions if m.id] if entities else [],
+        mentioned_usernames=[m.username for m in entities.mentions] if entities else [],
+        urls=[u.expanded_url or u.url for u in entities.urls] if entities else [],
+        hashtags=[h.tag for h in entities.hashtags] if entities else [],
+    )
+
+
+def posts(tweets: Iterable[XTweet], included: Iterable[XTweet] = ()) -> list[Post]:
+    authors_of = {t.id: t.author_id for t in included if t.author_id}
+    return [post(t, authors_of) for t in tweets]
+
+
+def like(tweet: XTweet, seen_at: datetime) -> Like:
+    return Like(post_id=tweet.id, author_id=tweet.author_id, post_created_at=tweet.created_at, seen_at=seen_at)
+
+
+def dm_event(event: XDmEvent) -> DmEvent:
+    """Keep what the automated-DM detector needs; drop the text."""
+    text = event.text or ""
+    if event.created_at is None or event.sender_id is None or event.dm_conversation_id is None:
+        raise ValueError(
+            f"DM event {event.id} lacks created_at, sender_id or dm_conversation_id; "
+            "ask for dm_event.fields=created_at,sender_id,dm_conversation_id"
+        )
+    participants = list(event.participant_ids)
+    if not participants and "-" in event.dm_conversation_id:
+        # one-to-one conversation ids are "<low id>-<high id>"
+        participants = event.dm_conversation_id.split("-")
+    return DmEvent(
+        id=event.id,
+        event_type=event.event_type,
+        conversation_id=event.dm_conversation_id,
+        sender_id=event.sender_id,
+        created_at=event.created_at,
+        participant_ids=participants,
+        fingerprint=masking.fingerprint(text) if text else None,
+        has_link=masking.has_link(text),
+        has_call_to_action=masking.has_call_to_action(text),
+        word_count=len(text.split()),
+    )

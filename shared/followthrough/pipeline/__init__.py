@@ -1,0 +1,1 @@
+"""The weekly pipeline's steps (dispatch, collect, digest): adapters + domain, wired together."""

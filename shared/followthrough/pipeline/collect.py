@@ -1,0 +1,260 @@
+"""Collect one subscriber's week: read X incrementally, analyze, store; the handler then queues the digest."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Literal, TypeVar
+
+from followthrough import normalize
+from followthrough.activity import Account, Activity, DmEvent, FollowEdge, Post
+from followthrough.adapters.store import Graph, Store
+from followthrough.adapters.x import PageResult, XAuthRevoked, XClient, XCreditsExhausted, XMalformed, XRateLimited
+from followthrough.analysis import History, analyze
+from followthrough.config import CollectorConfig
+from followthrough.cursors import Cursors, Spend
+from followthrough.messages import CollectRequest
+from followthrough.pipeline.reads import Budget, BudgetExhausted, ListRead, fetch_for, read_since, read_until_known
+from followthrough.pipeline.tokens import TokenKeeper
+from followthrough.report import WeeklyReport
+from followthrough.subscriber import Subscriber
+from followthrough.xmodels import XUser
+
+log = logging.getLogger(__name__)
+
+RECENT_DAYS = 14  # posts, mentions and likes kept for the next run's analysis (a week + the answer grace)
+MENTIONS_FIRST_RUN_DAYS = 14
+CREDITS_FLAG = "credits_exhausted"
+FOLLOW_LISTS = ("following", "followers")
+
+Status = Literal["collected", "rate_limited", "needs_reauth", "credits_exhausted", "not_receiving", "unknown"]
+
+# Reads in order of value for money: conversations first, then the cheap
+# likes, then the dearer follow lists and DMs.
+READ_ORDER = ("tweets", "mentions", "liked_tweets", "following", "dm_events", "followers")
+
+T = TypeVar("T")
+_EPOCH = datetime.min.replace(tzinfo=UTC)
+
+
+@dataclass
+class CollectResult:
+    status: Status
+    subscriber_id: str
+    week: str
+    retry_in_s: int = 0
+    reason: str = ""
+    spend: Spend = field(default_factory=Spend)
+    counts: dict[str, int] = field(default_factory=dict)
+    report: WeeklyReport | None = None
+
+
+@dataclass
+class Collector:
+    store: Store
+    tokens: TokenKeeper
+    make_client: Callable[[str], XClient]
+    config: CollectorConfig
+    send_reconnect_email: Callable[[Subscriber], None]
+    now: Callable[[], datetime] = lambda: datetime.now(UTC)
+
+    def run(self, request: CollectRequest) -> CollectResult:
+        sid, week = request.subscriber_id, request.week
+        subscriber = self.store.get_subscriber(sid)
+        if subscriber is None:
+            return CollectResult("unknown", sid, week, reason="subscriber no longer exists")
+        if not subscriber.receives_digest:
+            reason = f"not receiving digests (status {subscriber.status})"
+            self.store.mark_week(sid, week, "skipped", reason)
+            return CollectResult("not_receiving", sid, week, reason=reason)
+        exhausted = self.store.run_flag(week, CREDITS_FLAG)
+        if exhausted:
+            self.store.mark_week(sid, week, "credits_exhausted", exhausted)
+            return CollectResult("credits_exhausted", sid, week, reason=exhausted)
+        try:
+            client = self.make_client(self.tokens.access_token(sid))
+            return self._collect(subscriber, client, week)
+        except XAuthRevoked as exc:
+            return self._revoked(subscriber, week, str(exc))
+        except XCreditsExhausted as exc:
+            self.store.set_run_flag(week, CREDITS_FLAG, str(exc))
+            self.store.mark_week(sid, week, "credits_exhausted", str(exc))
+            return CollectResult("credits_exhausted", sid, week, reason=str(exc))
+
+    def _revoked(self, subscriber: Subscriber, week: str, reason: str) -> CollectResult:
+        """Stop collecting every week; ask the subscriber, once, to reconnect."""
+        first_time = subscriber.reconnect_email_sent_at is None
+        self.store.update_subscriber(subscriber.subscriber_id, status="needs_reauth",
+                                     reconnect_email_sent_at=subscriber.reconnect_email_sent_at or self.now())
+        if first_time:
+            self.send_reconnect_email(subscriber)
+        self.store.mark_week(subscriber.subscriber_id, week, "needs_reauth", reason)
+        return CollectResult("needs_reauth", subscriber.subscriber_id, week, reason=reason)
+
+    def _collect(self, subscriber: Subscriber, client: XClient, week: str) -> CollectResult:
+        sid = subscriber.subscriber_id
+        now = self.now()
+        first_run = subscriber.first_collected_at is None
+        # a second run in the same week (a requeue after a rate limit) spends from the same budget
+        budget = Budget(self.config.first_run_budget_usd if first_run else self.config.weekly_budget_usd,
+                        self.config.prices, self.store.get_week_spend(sid, week) or Spend())
+        cursors = self.store.get_cursors(sid)
+        graphs = {which: self.store.get_graph(sid, which) for which in FOLLOW_LISTS}
+        me = client.me().data
+        budget.charge("users_me", 1)
+        reads: dict[str, ListRead] = {}
+        result = CollectResult("collected", sid, week, spend=budget.spend)
+        try:
+            for endpoint in READ_ORDER:
+                cursor = cursors.get(endpoint)
+                if cursor.start_week(week, paged_by_since_id=endpoint in ("tweets", "mentions")):
+                    budget.spend.skipped.append(f"{endpoint}: an unfinished read from an earlier week was dropped")
+                try:
+                    reads[endpoint] = self._read(endpoint, client, me, cursors, graphs, budget, now)
+                except BudgetExhausted:
+                    budget.spend.skipped.append(f"{endpoint}: the weekly X budget of ${budget.limit_usd:.2f} "
+                                                "was reached")
+                except XMalformed as exc:
+                    budget.spend.skipped.append(f"{endpoint}: {exc}")
+                    log.error("malformed X payload", extra={"subscriber_id": sid, "endpoint": endpoint})
+        except XRateLimited as exc:
+            # Keep what was read and where each read stopped; the handler puts
+            # the work back on the queue until X's window resets.
+            self._merge(sid, cursors, reads, graphs, now, me, unavailable=[])
+            retry = max(int((exc.reset_at or now.timestamp() + 60) - now.timestamp()), 1)
+            self.store.put_week_spend(sid, week, budget.spend)
+            self.store.mark_week(sid, week, "rate_limited", f"{exc.endpoint}: retry in {retry}s")
+            result.status, result.retry_in_s, result.reason = "rate_limited", retry, str(exc)
+            return result
+        except Exception:
+            self._merge(sid, cursors, reads, graphs, now, me, unavailable=[])
+            self.store.put_week_spend(sid, week, budget.spend)
+            raise
+        activity = self._merge(sid, cursors, reads, graphs, now, me,
+                               unavailable=[s.split(":")[0] for s in budget.spend.skipped])
+        history = History(ledger=self.store.get_ledger(sid),
+                          previous_reports=self.store.recent_reports(sid, before_week=week))
+        analysis = analyze(activity, history, week=week, own_domains=list(subscriber.own_domains))
+        self.store.put_ledger_updates(sid, analysis.ledger_updates)
+        self.store.put_week(sid, week, analysis.report, budget.spend)
+        self.store.mark_week(sid, week, "collected")
+        if first_run:
+            self.store.update_subscriber(sid, first_collected_at=now)
+        result.report = analysis.report
+        result.counts = {k: len(v.items) for k, v in reads.items()}
+        return result
+
+    def _read(self, endpoint: str, client: XClient, me: XUser, cursors: Cursors, graphs: dict[str, Graph],
+              budget: Budget, now: datetime) -> ListRead:
+        cursor = cursors.get(endpoint)
+        fetch = fetch_for(client, endpoint, me.id)
+        if endpoint == "tweets":
+            return read_since(endpoint, fetch, cursor, budget,
+                              now - timedelta(days=self.config.first_run_lookback_days))
+        if endpoint == "mentions":
+            return read_since(endpoint, fetch, cursor, budget, now - timedelta(days=MENTIONS_FIRST_RUN_DAYS))
+        if endpoint in FOLLOW_LISTS:
+            return self._read_follows(endpoint, fetch, cursors, graphs[endpoint], me, budget, now)
+        head = set(cursor.known_head)
+        return read_until_known(endpoint, fetch, cursor, budget, head.__contains__)
+
+    def _read_follows(self, endpoint: str, fetch: Callable[..., PageResult], cursors: Cursors, known: Graph,
+                      me: XUser, budget: Budget, now: datetime) -> ListRead:
+        """New follows or followers down to the first known one, checked against X's counts.
+
+        A list is re-read whole only when the counts say someone is gone: at
+        once for following (the passive-follow list must be right), at most
+        every few weeks for followers (who left matters less than who came).
+        """
+        cursor = cursors.get(endpoint)
+        metrics = me.public_metrics
+        reported = None if metrics is None else (
+            metrics.following_count if endpoint == "following" else metrics.followers_count)
+        cap = self.config.followers_read_cap if endpoint == "followers" else None
+        full = not known
+        if not full and reported is not None and reported < len(known) + 1:
+            if endpoint == "following":
+                full = True
+            elif reported <= self.config.followers_read_cap:
+                last = cursors.last_full_followers_read
+                full = last is None or now - last >= timedelta(weeks=self.config.full_followers_reread_weeks)
+        if full:
+            cursor.completed_at = None  # full pages for a full read
+            out = read_until_known(endpoint, fetch, cursor, budget, lambda _id: False, cap=cap)
+            out.full = True
+            if endpoint == "followers":
+                cursors.last_full_followers_read = now
+        else:
+            expected = max((reported or 0) - len(known), 0) + 1
+            out = read_until_known(endpoint, fetch, cursor, budget, known.__contains__, expected_new=expected)
+        cursor.completed_at = now
+        return out
+
+    def _merge(self, sid: str, cursors: Cursors, reads: dict[str, ListRead], graphs: dict[str, Graph],
+               now: datetime, me: XUser, *, unavailable: list[str]) -> Activity:
+        """Fold what was read into the stored state; returns everything the analysis needs."""
+        recent = self.store.get_recent(sid)
+        me_account = normalize.account(me)
+        includes = [t for r in reads.values() for t in r.includes]
+
+        def items(endpoint: str) -> list:
+            return reads[endpoint].items if endpoint in reads else []
+
+        new_posts = normalize.posts(items("tweets"), includes)
+        new_mentions = normalize.posts(items("mentions"))
+        new_likes = [normalize.like(t, now) for t in items("liked_tweets")]
+        new_dms = [normalize.dm_event(e) for e in items("dm_events")]
+        for which in FOLLOW_LISTS:
+            if which in reads:
+                stamp = now.isoformat() if graphs[which] else None  # the first read cannot tell when
+                fresh: Graph = {u.id: [graphs[which].get(u.id, [stamp])[0], u.username] for u in reads[which].items}
+                graphs[which] = fresh if reads[which].full else {**graphs[which], **fresh}
+                self.store.put_graph(sid, which, graphs[which])
+
+        recent_cut = now - timedelta(days=RECENT_DAYS)
+        activity = Activity(
+            subscriber=me_account, collected_at=now, window_start=now - timedelta(days=7),
+            posts=_merged(recent.posts if recent else [], new_posts, _EPOCH, _created, _id),
+            mentions=_merged(recent.mentions if recent else [], new_mentions, recent_cut, _created, _id),
+            likes=_merged(recent.likes if recent else [], new_likes, _EPOCH, lambda like: like.seen_at,
+                          lambda like: like.post_id),
+            dm_events=_merged(recent.dm_events if recent else [], new_dms,
+                              now - timedelta(days=self.config.dm_window_days), _created, _id),
+            following=_edges(graphs["following"]),
+            followers=_edges(graphs["followers"]),
+            unavailable=sorted(set(unavailable)),
+        )
+        # What the next run needs besides the ledger: two weeks of posts,
+        # mentions and likes, a DM window; the follow lists live in GRAPH items.
+        self.store.put_recent(sid, activity.model_copy(update={
+            "posts": [p for p in activity.posts if p.created_at >= recent_cut],
+            "likes": [like for like in activity.likes if like.seen_at >= recent_cut],
+            "following": [], "followers": [],
+        }))
+        self.store.put_cursors(sid, cursors)
+        return activity
+
+
+def _merged(old: Iterable[T], new: Iterable[T], keep_from: datetime, when: Callable[[T], datetime],
+            key: Callable[[T], str]) -> list[T]:
+    """Old and new items by id (new wins), those from ``keep_from`` on, oldest first."""
+    by_id: dict[str, T] = {}
+    for item in (*old, *new):
+        by_id[key(item)] = item
+    return sorted((x for x in by_id.values() if when(x) >= keep_from), key=when)
+
+
+def _created(item: Post | DmEvent) -> datetime:
+    return item.created_at
+
+
+def _id(item: Post | DmEvent) -> str:
+    return item.id
+
+
+def _edges(graph: Graph) -> list[FollowEdge]:
+    return [FollowEdge(account=Account(id=user_id, username=username),
+                       since=datetime.fromisoformat(since) if since else None)
+            for user_id, (since, username) in graph.items()]

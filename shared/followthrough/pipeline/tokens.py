@@ -1,0 +1,57 @@
+"""Fresh X access tokens for a subscriber, refreshed before expiry and never lost.
+
+X's refresh tokens are single-use: two processes refreshing at once would
+log the subscriber out. A short lease (a conditional write) makes one of
+them refresh while the other waits for the result; the rotated pair is
+written with a version check so no write can overwrite a newer one.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+
+from followthrough.adapters.store import ConcurrentUpdate, Store
+from followthrough.adapters.tokens import TokenCipher
+from followthrough.adapters.x import TokenSet, XAuthRevoked, XOAuth
+
+REFRESH_MARGIN_S = 300
+
+
+@dataclass
+class TokenKeeper:
+    store: Store
+    cipher: TokenCipher
+    oauth: XOAuth
+    now: Callable[[], datetime]
+    wait: Callable[[float], None] = time.sleep
+    lease_s: int = 30
+
+    def save(self, subscriber_id: str, tokens: TokenSet, *, expected_version: int | None) -> int:
+        plaintext = json.dumps({"access": tokens.access_token, "refresh": tokens.refresh_token})
+        return self.store.put_tokens(subscriber_id, self.cipher.encrypt(plaintext), tokens.expires_at,
+                                     expected_version=expected_version)
+
+    def access_token(self, subscriber_id: str) -> str:
+        """A token valid for at least a few minutes; raises ``XAuthRevoked`` if X refuses to refresh."""
+        for _ in range(10):
+            stored = self.store.get_tokens(subscriber_id)
+            if stored is None:
+                raise XAuthRevoked(f"no X tokens stored for subscriber {subscriber_id}")
+            pair = json.loads(self.cipher.decrypt(stored.ciphertext))
+            now = self.now().timestamp()
+            if stored.expires_at - now > REFRESH_MARGIN_S:
+                return str(pair["access"])
+            if not self.store.take_token_lease(subscriber_id, stored.version, now, self.lease_s):
+                self.wait(0.5)  # another process is refreshing: use its result
+                continue
+            fresh = self.oauth.refresh(pair["refresh"])
+            try:
+                self.save(subscriber_id, fresh, expected_version=stored.version)
+            except ConcurrentUpdate:
+                continue
+            return fresh.access_token
+        raise TimeoutError(f"tokens of subscriber {subscriber_id} stayed locked by another refresh")

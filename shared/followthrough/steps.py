@@ -1,0 +1,176 @@
+"""The weekly steps, wired to AWS and X from the settings: what each Lambda handler calls.
+
+Everything is built on first use, never at import time, so tests can start
+moto first and cold starts stay short.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from aws_lambda_powertools import Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+from followthrough.adapters.mailer import Mailer
+from followthrough.adapters.queue import Queue
+from followthrough.adapters.store import Store
+from followthrough.adapters.tokens import cipher_for
+from followthrough.adapters.x import XClient, XOAuth
+from followthrough.config import Settings, settings
+from followthrough.email import build_message
+from followthrough.messages import CollectRequest, DigestRequest
+from followthrough.pipeline.collect import Collector, CollectResult
+from followthrough.pipeline.digest import DigestSender
+from followthrough.pipeline.dispatch import DispatchResult, dispatch
+from followthrough.pipeline.tokens import TokenKeeper
+from followthrough.subscriber import Subscriber
+
+log = logging.getLogger(__name__)
+metrics = Metrics(namespace="Followthrough")
+
+MAX_REQUEUES = 20
+SQS_MAX_DELAY_S = 900
+IDEMPOTENCY_DAYS = 35
+
+
+@cache
+def store() -> Store:
+    return Store(settings().table_name)
+
+
+@cache
+def mailer() -> Mailer:
+    config = settings()
+    return Mailer(sender=config.sender_email, configuration_set=config.ses_configuration_set)
+
+
+def oauth(config: Settings | None = None, redirect_uri: str = "") -> XOAuth:
+    config = config or settings()
+    return XOAuth(client_id=config.x_client_id, client_secret=config.x_client_secret,
+                  base_url=config.x_api_base_url, redirect_uri=redirect_uri)
+
+
+@cache
+def token_keeper() -> TokenKeeper:
+    config = settings()
+    return TokenKeeper(store=store(), cipher=cipher_for(config.token_kms_key_id, config.signing_key),
+                       oauth=oauth(config), now=lambda: datetime.now(UTC))
+
+
+def send_reconnect_email(subscriber: Subscriber) -> None:
+    config = settings()
+    text = ("Hello,\n\nX no longer accepts the connection Followthrough had to your account, so this week's "
+            "digest could not be made. Sign in again to reconnect (it takes a minute):\n\n"
+            f"{str(config.public_base_url).rstrip('/')}/\n\nUntil then we will not try again or write again.\n")
+    raw = build_message(sender=config.sender_email, recipient=subscriber.email,
+                        subject="Reconnect your X account to keep your weekly digest", text=text)
+    mailer().send(subscriber.email, raw)
+
+
+@cache
+def collector() -> Collector:
+    config = settings()
+    return Collector(
+        store=store(), tokens=token_keeper(),
+        make_client=lambda access_token: XClient(access_token, base_url=config.x_api_base_url),
+        config=config.collector, send_reconnect_email=send_reconnect_email,
+    )
+
+
+@cache
+def collect_queue() -> Queue:
+    return Queue(settings().collect_queue_url)
+
+
+@cache
+def digest_queue() -> Queue:
+    return Queue(settings().digest_queue_url)
+
+
+def reset() -> None:
+    """Forget every client and service built so far (after the environment changed)."""
+    settings.cache_clear()
+    for factory in (store, mailer, token_keeper, collector, collect_queue, digest_queue, digest_sender,
+                    _idempotency_config, _send_once):
+        factory.cache_clear()
+
+
+def run_dispatch(at: datetime) -> DispatchResult:
+    result = dispatch(store(), collect_queue(), at)
+    metrics.add_metric(name="SubscribersQueued", unit=MetricUnit.Count, value=result.queued)
+    return result
+
+
+def run_collect(request: CollectRequest) -> CollectResult:
+    """Collect one subscriber-week, then queue the digest, or the same work again after X's rate limit."""
+    result = collector().run(request)
+    if result.status == "collected":
+        digest_queue().send(DigestRequest(subscriber_id=request.subscriber_id, week=request.week))
+    elif result.status == "rate_limited":
+        if request.requeues >= MAX_REQUEUES:
+            raise RuntimeError(f"subscriber {request.subscriber_id} still rate-limited after {MAX_REQUEUES} requeues")
+        collect_queue().send(request.model_copy(update={"requeues": request.requeues + 1}),
+                             delay_seconds=min(result.retry_in_s, SQS_MAX_DELAY_S))
+    elif result.status == "credits_exhausted":
+        metrics.add_metric(name="XCreditsExhausted", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name=f"Collect_{result.status}", unit=MetricUnit.Count, value=1)
+    metrics.add_metric(name="XSpendMilliUSD", unit=MetricUnit.Count, value=round(result.spend.total_usd * 1000))
+    log.info("collected", extra={"subscriber_id": result.subscriber_id, "week": result.week,
+                                 "status": result.status, "spend_usd": result.spend.total_usd,
+                                 "counts": result.counts})
+    return result
+
+
+@cache
+def digest_sender() -> DigestSender:
+    config = settings()
+    return DigestSender(store=store(), mailer=mailer(), public_base_url=str(config.public_base_url),
+                        signing_key=config.signing_key)
+
+
+@cache
+def _idempotency_config() -> Any:
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+    return IdempotencyConfig(event_key_jmespath="[subscriber_id, week]",
+                             expires_after_seconds=IDEMPOTENCY_DAYS * 86400,
+                             raise_on_no_idempotency_key=True)
+
+
+@cache
+def _send_once() -> Any:
+    """``DigestSender.send`` behind Powertools idempotency, keyed by subscriber and ISO week.
+
+    A redelivered message, a retried Lambda or a second scheduled run finds the
+    completed record and returns its stored result instead of mailing again;
+    a send that raised leaves no record, so its retry still sends once.
+    """
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
+
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings().table_name, key_attr="pk", sort_key_attr="sk",
+        static_pk_value="IDEMPOTENCY#digest", expiry_attr="ttl",
+    )
+
+    @idempotent_function(data_keyword_argument="request", persistence_store=persistence,
+                         config=_idempotency_config())
+    def send(request: DigestRequest) -> dict[str, Any]:
+        return asdict(digest_sender().send(request))
+
+    return send
+
+
+def run_digest(request: DigestRequest, context: Any = None) -> dict[str, Any]:
+    if context is not None:
+        # an in-progress record then expires with the invocation, so a crashed
+        # send is retried instead of being blocked for weeks
+        _idempotency_config().register_lambda_context(context)
+    result: dict[str, Any] = _send_once()(request=request)
+    metrics.add_metric(name=f"Digest_{result['outcome']}", unit=MetricUnit.Count, value=1)
+    log.info("digest", extra={"subscriber_id": request.subscriber_id, "week": request.week,
+                              "outcome": result["outcome"], "reason": result["reason"]})
+    return result

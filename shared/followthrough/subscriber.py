@@ -1,0 +1,69 @@
+"""The subscriber: who gets a digest, when, and in what state."""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from typing import Literal
+from zoneinfo import ZoneInfo, available_timezones
+
+from pydantic import BaseModel, Field, field_validator
+
+SubscriberStatus = Literal["pending", "active", "unsubscribed", "needs_reauth"]
+
+WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
+
+
+class Subscriber(BaseModel):
+    subscriber_id: str
+    email: str
+    x_user_id: str | None = None
+    username: str | None = None
+    status: SubscriberStatus = "pending"
+    email_confirmed: bool = False
+    suppressed: bool = False
+    digest_day: int = Field(0, ge=0, le=6, description="0 = Monday")
+    digest_hour: int = Field(8, ge=0, le=23, description="local hour the digest should arrive")
+    time_zone: str = "UTC"
+    consent_version: str | None = None
+    consent_at: datetime | None = None
+    own_domains: list[str] = []
+    created_at: datetime
+    last_dispatched_week: str | None = None
+    first_collected_at: datetime | None = None
+    reconnect_email_sent_at: datetime | None = None
+
+    @field_validator("time_zone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        if value not in available_timezones() and value != "UTC":
+            raise ValueError(f"unknown time zone {value!r}")
+        return value
+
+    @property
+    def receives_digest(self) -> bool:
+        return self.status == "active" and self.email_confirmed and not self.suppressed
+
+    def due_slot(self, reference: datetime) -> str:
+        """The UTC hour-of-week slot this subscriber is due in, for the week of ``reference``.
+
+        Computed from the local day and hour, so daylight saving time moves the
+        UTC slot; the dispatcher recomputes it every week.
+        """
+        zone = ZoneInfo(self.time_zone)
+        local_ref = reference.astimezone(zone)
+        monday = (local_ref - timedelta(days=local_ref.weekday())).date()
+        local_due = datetime(monday.year, monday.month, monday.day, self.digest_hour, tzinfo=zone) + timedelta(
+            days=self.digest_day
+        )
+        return slot_of(local_due)
+
+
+def slot_of(moment: datetime) -> str:
+    """``DUE#<weekday>#<hour>`` in UTC: the dispatcher's GSI partition for that hour."""
+    utc = moment.astimezone(ZoneInfo("UTC"))
+    return f"DUE#{utc.weekday()}#{utc.hour:02d}"
+
+
+def iso_week(moment: datetime) -> str:
+    year, week, _ = moment.isocalendar()
+    return f"{year}-W{week:02d}"

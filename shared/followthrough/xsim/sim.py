@@ -1,0 +1,446 @@
+"""The simulated X: accounts, tokens, OAuth codes, a clock, a meter, faults and rate limits.
+
+Transport-free: ``XSim.handle`` takes a method, a request target, headers and a
+body and returns a ``SimResponse``; ``server.XSimServer`` puts it on a socket.
+All state changes happen under one lock, so the threaded server is safe.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import random
+import secrets
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+from followthrough.xsim.account import SyntheticAccount, WeekDelta
+from followthrough.xsim.api import (
+    ACCESS_TOKEN_TTL_S,
+    API_ENDPOINTS,
+    AUTH_CODE_TTL_S,
+    DEFAULT_SCOPES,
+    ENDPOINTS,
+    RATE_LIMITS,
+    RATE_WINDOW_S,
+    SimResponse,
+    TokenError,
+    dispatch,
+)
+from followthrough.xsim.generator import advance_week, default_anchor
+
+
+class Meter:
+    """Requests and resources served, per endpoint, since the last ``reset`` (one "run")."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        with self._lock:
+            self._requests = dict.fromkeys(ENDPOINTS, 0)
+            self._resources = dict.fromkeys(ENDPOINTS, 0)
+            self._seen: dict[str, set[str]] = {e: set() for e in ENDPOINTS}
+            self._twice = dict.fromkeys(ENDPOINTS, 0)
+
+    def request(self, endpoint: str) -> None:
+        with self._lock:
+            self._requests[endpoint] = self._requests.get(endpoint, 0) + 1
+
+    def served(self, endpoint: str, resources: int, primary_ids: Iterable[str]) -> None:
+        """``resources`` counts everything returned (data and includes); ids are the page's own items."""
+        with self._lock:
+            self._resources[endpoint] = self._resources.get(endpoint, 0) + resources
+            seen = self._seen.setdefault(endpoint, set())
+            for rid in primary_ids:
+                if rid in seen:
+                    self._twice[endpoint] = self._twice.get(endpoint, 0) + 1
+                else:
+                    seen.add(rid)
+
+    def duplicates(self, endpoint: str) -> int:
+        """How many items of ``endpoint`` were served again after their first time in this run."""
+        with self._lock:
+            return self._twice.get(endpoint, 0)
+
+    def snapshot(self) -> dict[str, dict[str, int]]:
+        with self._lock:
+            return {
+                e: {
+                    "requests": self._requests.get(e, 0),
+                    "resources": self._resources.get(e, 0),
+                    "resource_ids_returned_twice": self._twice.get(e, 0),
+                }
+                for e in self._requests
+            }
+
+
+@dataclass
+class _Injected:
+    status: int
+    times: int
+    after: int
+    reset_in: int
+
+
+@dataclass
+class FaultDecision:
+    status: int | None = None  # fail with this status
+    reset_in: int = 60
+    delay_s: float = 0.0
+    truncate: bool = False
+
+
+@dataclass
+class _RandomFaults:
+    rate: float
+    statuses: tuple[int, ...]
+    rng: random.Random
+    delay_s: float
+    truncate_rate: float
+    endpoints: frozenset[str]
+
+
+class Faults:
+    """Injected failures: exact ones for unit tests, seeded random ones for soak tests."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._queue: dict[str, list[_Injected]] = {}
+        self._random: _RandomFaults | None = None
+
+    def inject(self, endpoint: str, status: int, times: int = 1, after: int = 0, reset_in: int = 60) -> None:
+        """The next ``times`` requests to ``endpoint``, after ``after`` untouched ones, fail with ``status``."""
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r}; one of {', '.join(ENDPOINTS)}")
+        if not 400 <= status <= 599:
+            raise ValueError(f"fault status must be 4xx or 5xx, not {status}")
+        if times < 1 or after < 0:
+            raise ValueError("times must be >= 1 and after >= 0")
+        with self._lock:
+            self._queue.setdefault(endpoint, []).append(_Injected(status, times, after, reset_in))
+
+    def random(
+        self,
+        rate: float,
+        statuses: tuple[int, ...] = (429, 503),
+        seed: int = 0,
+        delay_s: float = 0.0,
+        truncate_rate: float = 0.0,
+        endpoints: Iterable[str] | None = None,
+    ) -> None:
+        """Each API request fails with probability ``rate`` (a status from ``statuses``), is slowed by
+        ``delay_s`` with probability ``rate``, and has its body cut mid-JSON with probability ``truncate_rate``.
+        The OAuth token endpoint is spared unless named in ``endpoints``."""
+        if not 0.0 <= rate <= 1.0 or not 0.0 <= truncate_rate <= 1.0:
+            raise ValueError("rates are probabilities between 0 and 1")
+        chosen = frozenset(endpoints) if endpoints is not None else frozenset(API_ENDPOINTS)
+        unknown = chosen - set(ENDPOINTS)
+        if unknown:
+            raise ValueError(f"unknown endpoints {sorted(unknown)}")
+        with self._lock:
+            self._random = _RandomFaults(rate, tuple(statuses), random.Random(seed), delay_s, truncate_rate, chosen)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._queue.clear()
+            self._random = None
+
+    def pending(self, endpoint: str) -> int:
+        """Injected failures still to come for ``endpoint``."""
+        with self._lock:
+            return sum(f.times for f in self._queue.get(endpoint, []))
+
+    def decide(self, endpoint: str) -> FaultDecision:
+        with self._lock:
+            queue = self._queue.get(endpoint)
+            if queue:
+                head = queue[0]
+                if head.after > 0:
+                    head.after -= 1
+                else:
+                    head.times -= 1
+                    if head.times == 0:
+                        queue.pop(0)
+                    return FaultDecision(status=head.status, reset_in=head.reset_in)
+            chaos = self._random
+            if chaos is None or endpoint not in chaos.endpoints:
+                return FaultDecision()
+            rng = chaos.rng
+            decision = FaultDecision()
+            if rng.random() < chaos.rate and chaos.statuses:
+                decision.status = rng.choice(chaos.statuses)
+                decision.reset_in = rng.randrange(5, 120)
+            if chaos.delay_s and rng.random() < chaos.rate:
+                decision.delay_s = chaos.delay_s
+            if chaos.truncate_rate and rng.random() < chaos.truncate_rate:
+                decision.truncate = True
+            return decision
+
+
+@dataclass
+class RateWindow:
+    limit: int
+    used: int
+    reset_at: datetime
+
+
+class RateLimiter:
+    """Per-user, per-endpoint 15-minute windows on the simulation clock."""
+
+    def __init__(self, limits: Mapping[str, int]) -> None:
+        self.limits = dict(limits)
+        self._windows: dict[tuple[str, str], RateWindow] = {}
+        self._lock = threading.Lock()
+
+    def hit(self, user_key: str, endpoint: str, now: datetime) -> RateWindow:
+        limit = self.limits.get(endpoint, 0)
+        with self._lock:
+            window = self._windows.get((user_key, endpoint))
+            if window is None or now >= window.reset_at:
+                window = RateWindow(limit=limit, used=0, reset_at=now + timedelta(seconds=RATE_WINDOW_S))
+                self._windows[(user_key, endpoint)] = window
+            window.used += 1
+            return RateWindow(window.limit, window.used, window.reset_at)
+
+    def reset(self) -> None:
+        with self._lock:
+            self._windows.clear()
+
+
+@dataclass
+class AccessToken:
+    user_id: str
+    scopes: frozenset[str]
+    expires_at: datetime
+    revoked: bool = False
+
+
+@dataclass
+class RefreshToken:
+    user_id: str
+    scopes: frozenset[str]
+    used: bool = False
+    revoked: bool = False
+
+
+@dataclass
+class AuthCode:
+    user_id: str
+    client_id: str
+    redirect_uri: str
+    scopes: frozenset[str]
+    challenge: str
+    method: str
+    issued_at: datetime
+    used: bool = False
+
+
+@dataclass
+class OAuthClient:
+    client_id: str
+    client_secret: str | None = None
+
+
+def pkce_challenge(verifier: str) -> str:
+    """The S256 code challenge for ``verifier`` (RFC 7636)."""
+    digest = hashlib.sha256(verifier.encode("ascii")).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+@dataclass
+class _Clock:
+    base: datetime | None
+    realtime: bool
+    started: float = field(default_factory=time.monotonic)
+    offset_s: float = 0.0
+
+
+class XSim:
+    """The simulated X world.
+
+    ``anchor`` is the simulation's "now" at start; without it the clock starts
+    at the anchor of the first account added (or the current hour). With
+    ``realtime`` the clock also moves with the wall clock; ``advance`` moves it
+    by hand (token and code expiry, rate-limit windows and the 30-day DM
+    window all use it).
+    """
+
+    def __init__(
+        self,
+        anchor: datetime | None = None,
+        *,
+        enforce_rate_limits: bool = False,
+        realtime: bool = True,
+        rate_limits: Mapping[str, int] | None = None,
+    ) -> None:
+        self.accounts: dict[str, SyntheticAccount] = {}
+        self.meter = Meter()
+        self.faults = Faults()
+        self.enforce_rate_limits = enforce_rate_limits
+        self.rate_limiter = RateLimiter(rate_limits or RATE_LIMITS)
+        self.lock = threading.RLock()
+        self._clock = _Clock(base=anchor.astimezone(UTC) if anchor else None, realtime=realtime)
+        self._access: dict[str, AccessToken] = {}
+        self._refresh: dict[str, RefreshToken] = {}
+        self._codes: dict[str, AuthCode] = {}
+        self._clients: dict[str, OAuthClient] = {}
+        # derived per-account indexes: (user id, name) -> (account version, index)
+        self.cache: dict[tuple[str, str], tuple[int, object]] = {}
+
+    # ----- clock ------------------------------------------------------------
+
+    def now(self) -> datetime:
+        clock = self._clock
+        base = clock.base or default_anchor()
+        elapsed = time.monotonic() - clock.started if clock.realtime else 0.0
+        return base + timedelta(seconds=elapsed + clock.offset_s)
+
+    def advance(self, delta: timedelta | float) -> datetime:
+        """Move the clock forward by ``delta`` (seconds or a timedelta); returns the new now."""
+        seconds = delta.total_seconds() if isinstance(delta, timedelta) else float(delta)
+        if seconds < 0:
+            raise ValueError("the simulation clock only moves forward")
+        with self.lock:
+            self._clock.offset_s += seconds
+        return self.now()
+
+    # ----- accounts ---------------------------------------------------------
+
+    def add_account(self, account: SyntheticAccount) -> str:
+        with self.lock:
+            if self._clock.base is None:
+                self._clock.base = account.anchor
+                self._clock.started = time.monotonic()
+            self.accounts[account.user_id] = account
+            return account.user_id
+
+    def advance_week(self, seed: int) -> dict[str, WeekDelta]:
+        """One more week for every account, and the clock a week on."""
+        with self.lock:
+            deltas = {uid: advance_week(acc, seed + i) for i, (uid, acc) in enumerate(self.accounts.items())}
+            self._clock.offset_s += timedelta(days=7).total_seconds()
+            self.cache.clear()
+            return deltas
+
+    def find_user(self, user_id: str) -> object | None:
+        for account in self.accounts.values():
+            user = account.users.get(user_id)
+            if user is not None:
+                return user
+        return None
+
+    # ----- tokens and OAuth ---------------------------------------------------
+
+    def register_client(self, client_id: str, client_secret: str | None = None) -> None:
+        """Once any client is registered, the token endpoint accepts only registered ones."""
+        with self.lock:
+            self._clients[client_id] = OAuthClient(client_id, client_secret)
+
+    def issue_tokens(self, user_id: str, scopes: Iterable[str] = DEFAULT_SCOPES) -> tuple[str, str]:
+        """A fresh (access, refresh) pair for a seeded account, as if it had just authorized the app."""
+        with self.lock:
+            if user_id not in self.accounts:
+                raise KeyError(f"no seeded account with user id {user_id}")
+            return self._new_pair(user_id, frozenset(scopes))
+
+    def _new_pair(self, user_id: str, scopes: frozenset[str]) -> tuple[str, str]:
+        access = secrets.token_urlsafe(48)
+        refresh = secrets.token_urlsafe(48)
+        self._access[access] = AccessToken(user_id, scopes, self.now() + timedelta(seconds=ACCESS_TOKEN_TTL_S))
+        self._refresh[refresh] = RefreshToken(user_id, scopes)
+        return access, refresh
+
+    def revoke(self, user_id: str) -> None:
+        """The subscriber revoked the app: every token issued so far stops working."""
+        with self.lock:
+            for token in self._access.values():
+                if token.user_id == user_id:
+                    token.revoked = True
+            for refresh in self._refresh.values():
+                if refresh.user_id == user_id:
+                    refresh.revoked = True
+
+    def authenticate(self, access_token: str) -> AccessToken | None:
+        token = self._access.get(access_token)
+        if token is None or token.revoked or self.now() >= token.expires_at:
+            return None
+        return token
+
+    def issue_code(
+        self, user_id: str, client_id: str, redirect_uri: str, scopes: Iterable[str], challenge: str, method: str
+    ) -> str:
+        with self.lock:
+            code = secrets.token_urlsafe(32)
+            self._codes[code] = AuthCode(
+                user_id, client_id, redirect_uri, frozenset(scopes), challenge, method, self.now()
+            )
+            return code
+
+    def known_clients(self) -> frozenset[str]:
+        return frozenset(self._clients)
+
+    def check_client(self, client_id: str | None, client_secret: str | None) -> str:
+        if not client_id:
+            raise TokenError(401, "invalid_client", "Missing valid authorization header")
+        if self._clients:
+            client = self._clients.get(client_id)
+            if client is None or (client.client_secret is not None and client.client_secret != client_secret):
+                raise TokenError(401, "invalid_client", "Missing valid authorization header")
+        return client_id
+
+    def exchange_code(self, client_id: str, code: str, redirect_uri: str, verifier: str) -> dict[str, object]:
+        with self.lock:
+            grant = self._codes.get(code)
+            if grant is None or grant.used or grant.client_id != client_id:
+                raise TokenError(400, "invalid_request", "Value passed for the authorization code was invalid.")
+            grant.used = True  # single use, even when the rest of the request is wrong
+            if (self.now() - grant.issued_at).total_seconds() > AUTH_CODE_TTL_S:
+                raise TokenError(400, "invalid_request", "Value passed for the authorization code was invalid.")
+            if redirect_uri != grant.redirect_uri:
+                raise TokenError(400, "invalid_request", "Value passed for the redirect uri did not match.")
+            expected = pkce_challenge(verifier) if grant.method == "S256" else verifier
+            if not verifier or not secrets.compare_digest(expected, grant.challenge):
+                raise TokenError(400, "invalid_request", "Value passed for the code verifier did not match.")
+            return self._token_body(grant.user_id, grant.scopes)
+
+    def refresh(self, client_id: str, refresh_token: str) -> dict[str, object]:
+        with self.lock:
+            grant = self._refresh.get(refresh_token)
+            if grant is None or grant.used:
+                raise TokenError(400, "invalid_request", "Value passed for the token was invalid.")
+            if grant.revoked:
+                raise TokenError(400, "invalid_grant", "Value passed for the token was revoked.")
+            grant.used = True
+            return self._token_body(grant.user_id, grant.scopes)
+
+    def revoke_token(self, token: str) -> None:
+        with self.lock:
+            if token in self._access:
+                self._access[token].revoked = True
+            if token in self._refresh:
+                self._refresh[token].revoked = True
+
+    def _token_body(self, user_id: str, scopes: frozenset[str]) -> dict[str, object]:
+        access, refresh = self._new_pair(user_id, scopes)
+        body: dict[str, object] = {
+            "token_type": "bearer",
+            "expires_in": ACCESS_TOKEN_TTL_S,
+            "access_token": access,
+            "scope": " ".join(sorted(scopes)),
+        }
+        if "offline.access" in scopes:  # as on X: no refresh token without offline.access
+            body["refresh_token"] = refresh
+        else:
+            del self._refresh[refresh]
+        return body
+
+    # ----- requests -----------------------------------------------------------
+
+    def handle(self, method: str, target: str, headers: Mapping[str, str], body: bytes = b"") -> SimResponse:
+        """Answer one HTTP request (``target`` is the path with its query string)."""
+        return dispatch(self, method, target, {k.lower(): v for k, v in headers.items()}, body)

@@ -1,0 +1,55 @@
+"""Shared fixtures: in-process moto for unit tests, the real moto server for integration tests."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+from moto import mock_aws
+
+from followthrough import steps
+from followthrough.local.aws import LocalAws, create_resources
+
+SAMPLES_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "x-api-samples")
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
+    """In-process moto with the project's table, queues and SES identity; settings point at them."""
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        local = create_resources(LocalAws(endpoint_url=""))
+        for name, value in local.environ().items():
+            monkeypatch.setenv(name, value)
+        steps.reset()
+        yield local
+    steps.reset()
+
+
+class CallRecorder:
+    """Records every AWS API operation boto3 makes, via botocore's event system."""
+
+    def __init__(self) -> None:
+        self.operations: list[str] = []
+
+    def __call__(self, event_name: str, **_: object) -> None:
+        # event_name: "before-call.<service>.<Operation>"
+        self.operations.append(event_name.split(".", 2)[2])
+
+
+@pytest.fixture
+def aws_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[CallRecorder]:
+    """Every boto3 client created while the fixture is active reports its calls."""
+    import boto3.session
+
+    recorder = CallRecorder()
+    original = boto3.session.Session.client
+
+    def client(self: boto3.session.Session, *args: object, **kwargs: object) -> object:
+        made = original(self, *args, **kwargs)  # type: ignore[arg-type]
+        made.meta.events.register("before-call.*.*", recorder)
+        return made
+
+    monkeypatch.setattr(boto3.session.Session, "client", client)
+    yield recorder

@@ -1,0 +1,159 @@
+"""digest: MIME structure and headers, hostile names escaped, exactly once per subscriber-week, suppression."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from typing import Any
+
+import boto3
+from moto.backends import get_backend
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from followthrough.cursors import Spend
+from followthrough.links import read_token
+from followthrough.local.aws import LocalAws
+from followthrough.local.lambda_runtime import drain, load_function
+from followthrough.messages import DigestRequest
+from followthrough.report import AutoDmReceived, AutoDms, Conversation, PassiveFollow, WeeklyReport
+from followthrough.steps import settings, store
+from tests.factories import MONDAY_8, subscriber
+
+WEEK = "2026-W48"
+
+
+def _outbox() -> list[Any]:
+    return list(get_backend("ses")[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
+
+
+def _report(**fields: Any) -> WeeklyReport:
+    values: dict[str, Any] = {
+        "subscriber_id": "sub-1", "username": "person1", "week": WEEK, "generated_at": MONDAY_8,
+        "passive_follows": [PassiveFollow(user_id="77", username="quiet_one", reasons=["followed 9 months, never talked"])],
+        "auto_dms": AutoDms(received=[AutoDmReceived(sender_id="88", sender_username="growthbot", event_id="5",
+                                                     confidence=0.9, reasons=["same text as 3 other senders"])]),
+        "conversations": [Conversation(kind="greet_followee", user_id="77", username="quiet_one",
+                                       url="https://x.com/quiet_one", reason="You follow them and never said hello.")],
+    }
+    values.update(fields)
+    return WeeklyReport(**values)
+
+
+def _queue_digest(aws: LocalAws, times: int = 1) -> None:
+    sqs = boto3.client("sqs")
+    for _ in range(times):
+        sqs.send_message(QueueUrl=aws.queue_urls["digest"],
+                         MessageBody=DigestRequest(subscriber_id="sub-1", week=WEEK).model_dump_json())
+
+
+def _prepare(report: WeeklyReport | None = None, **sub_fields: Any) -> None:
+    store().put_subscriber(subscriber(1, **sub_fields), reference=MONDAY_8)
+    store().put_week("sub-1", WEEK, report or _report(), Spend(skipped=["likes: the weekly X budget was reached"]))
+
+
+def test_sent_message_is_multipart_alternative_with_one_click_unsubscribe(aws: LocalAws) -> None:
+    _prepare()
+    _queue_digest(aws)
+    drain("digest", aws.queue_urls["digest"])
+    [sent] = _outbox()
+    message = email.message_from_string(sent.raw_data, policy=email.policy.default)
+    assert message.get_content_type() == "multipart/alternative"
+    assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
+    assert message["To"] == "person1@example.com" and message["From"] == aws.sender_email
+    assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
+    url = message["List-Unsubscribe"].strip("<>")
+    assert url.startswith("http") and "/unsubscribe?token=" in url
+    assert read_token(settings().signing_key, "unsubscribe", url.split("token=")[1]) == "sub-1"
+    html = message.get_body(preferencelist=("html",)).get_content()
+    text = message.get_body(preferencelist=("plain",)).get_content()
+    for body in (html, text):
+        assert "quiet_one" in body and "growthbot" in body and "budget" in body
+    assert len(html.encode()) <= 60_000
+    assert store().week_status("sub-1", WEEK) == ("sent", sent.id)
+    assert store().get_digest("sub-1", WEEK) is not None
+
+
+def test_hostile_names_and_text_are_escaped_in_html(aws: LocalAws) -> None:
+    evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
+    _prepare(_report(
+        username=evil,
+        passive_follows=[PassiveFollow(user_id="77", username=evil, reasons=[evil])],
+        conversations=[Conversation(kind="answer_mention", user_id="9", username=evil,
+                                    url="https://x.com/i/status/1", reason=evil)],
+    ))
+    _queue_digest(aws)
+    drain("digest", aws.queue_urls["digest"])
+    [sent] = _outbox()
+    html = email.message_from_string(sent.raw_data, policy=email.policy.default).get_body(
+        preferencelist=("html",)).get_content()
+    assert "<script>" not in html and "<img src=x" not in html
+    assert "&lt;script&gt;" in html
+
+
+def test_five_redeliveries_send_exactly_one_digest(aws: LocalAws) -> None:
+    _prepare()
+    _queue_digest(aws, times=5)
+    module = load_function("digest")
+    stats = drain("digest", aws.queue_urls["digest"], batch_size=2, module=module)
+    assert stats.delivered == 5 and stats.failed == 0
+    assert len(_outbox()) == 1
+
+
+def test_a_failed_send_is_retried_and_still_sends_once(aws: LocalAws, monkeypatch: Any) -> None:
+    _prepare()
+    from followthrough.adapters import mailer as mailer_module
+
+    real_send = mailer_module.Mailer.send
+    calls = {"n": 0}
+
+    def flaky(self: Any, recipient: str, raw: bytes) -> str:
+        calls["n"] += 1
+        if calls["n"] == 1:
+            raise ConnectionError("SES hiccup")
+        return real_send(self, recipient, raw)
+
+    monkeypatch.setattr(mailer_module.Mailer, "send", flaky)
+    _queue_digest(aws)
+    first = drain("digest", aws.queue_urls["digest"])
+    assert first.failed == 1 and _outbox() == []
+    # SQS redelivers the failed message after its visibility timeout; the
+    # same request arriving again (twice, for good measure) stands in for that
+    _queue_digest(aws, times=2)
+    drain("digest", aws.queue_urls["digest"])
+    assert len(_outbox()) == 1 and calls["n"] == 2
+
+
+def test_unconfirmed_or_suppressed_addresses_get_nothing(aws: LocalAws) -> None:
+    _prepare(email_confirmed=False)
+    _queue_digest(aws)
+    drain("digest", aws.queue_urls["digest"])
+    assert _outbox() == []
+    assert store().week_status("sub-1", WEEK)[0] == "no_digest"  # type: ignore[index]
+
+    store().put_subscriber(subscriber(1), reference=MONDAY_8)
+    store().suppress("person1@example.com", "bounce")
+    store().put_week("sub-1", "2026-W49", _report(week="2026-W49"), Spend())
+    boto3.client("sqs").send_message(QueueUrl=aws.queue_urls["digest"], MessageBody=DigestRequest(
+        subscriber_id="sub-1", week="2026-W49").model_dump_json())
+    drain("digest", aws.queue_urls["digest"])
+    assert _outbox() == []
+    assert "suppressed" in store().week_status("sub-1", "2026-W49")[1]  # type: ignore[index]
+
+
+def test_poison_message_fails_alone(aws: LocalAws) -> None:
+    _prepare()
+    sqs = boto3.client("sqs")
+    sqs.send_message(QueueUrl=aws.queue_urls["digest"], MessageBody='{"subscriber_id": "sub-1"}')
+    _queue_digest(aws)
+    stats = drain("digest", aws.queue_urls["digest"])
+    assert stats.failed == 1 and stats.delivered == 1 and len(_outbox()) == 1
+
+
+def test_sample_event_parses(aws: LocalAws) -> None:
+    import json
+
+    with open("events/digest.json") as f:
+        event = json.load(f)
+    module = load_function("digest")
+    record = module.DigestRecord.model_validate(event["Records"][0])
+    assert record.body.subscriber_id == "sub-demo" and record.body.week == "2026-W48"
