@@ -42,6 +42,7 @@ class Post(BaseModel):
     replied_to_id: str | None = None
     quoted_id: str | None = None
     quoted_author_id: str | None = None
+    quoted_author_username: str | None = None
     retweeted_id: str | None = None
     retweeted_author_id: str | None = None
     mentioned_ids: list[str] = []

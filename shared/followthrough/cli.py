@@ -10,16 +10,19 @@ from __future__ import annotations
 
 import argparse
 import gc
+import importlib
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from followthrough.analysis import AnalysisConfig, History, analyze
 from followthrough.analysis.html import render_html
 from followthrough.archive import ArchiveError, read_archive
 from followthrough.report import WeeklyReport
+from followthrough.subscriber import iso_week
 
 EXIT_USAGE = 2
 
@@ -34,11 +37,6 @@ def _when(text: str) -> datetime:
     except ValueError:
         raise argparse.ArgumentTypeError(f"not an ISO date or time: {text!r}") from None
     return value if value.tzinfo else value.replace(tzinfo=UTC)
-
-
-def iso_week(moment: datetime) -> str:
-    year, week, _ = moment.isocalendar()
-    return f"{year}-W{week:02d}"
 
 
 def _write(path: Path, text: str) -> None:
@@ -113,7 +111,22 @@ def run_audit(args: argparse.Namespace) -> int:
     return 0
 
 
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [_add_audit]
+def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = sub.add_parser(
+        "demo", help="run the weekly audit end to end on this machine (moto + the local X stand-in)",
+        description="Start moto's server and the local X stand-in, register a demo subscriber, run "
+                    "dispatch -> collect -> digest through the real handlers, and write the digest.")
+    parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: %(default)s)")
+    parser.add_argument("--seed", type=int, default=7, help="synthetic account seed (default: %(default)s)")
+    parser.set_defaults(run=lambda args: _local("demo").main(str(args.out), seed=args.seed))
+
+
+def _local(name: str) -> Any:
+    """Local-only modules (they need moto) are imported only when their command runs."""
+    return importlib.import_module(f"followthrough.local.{name}")
+
+
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [_add_audit, _add_demo]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -19,8 +19,10 @@ class EndpointCursor(BaseModel):
     pending_head: list[str] = []
     # the week the resume state belongs to: a later week starts afresh
     resume_week: str | None = None
-    # how many new items the last complete read found: sizes the next first page
+    # how many new items the last complete read found
     last_new: int = 0
+    # how many new items a week usually brings: sizes the next first page
+    weekly_estimate: int | None = None
     completed_at: datetime | None = None
 
 

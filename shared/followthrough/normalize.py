@@ -6,6 +6,7 @@ downstream ever sees it.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable
 from datetime import datetime
 
@@ -31,12 +32,25 @@ def accounts(users: Iterable[XUser]) -> dict[str, Account]:
     return {u.id: account(u) for u in users}
 
 
+_STATUS_URL = re.compile(r"^https?://(?:www\.|mobile\.)?(?:x|twitter)\.com/(\w{1,15})/status/(\d+)", re.IGNORECASE)
+
+
+def _quoted_username(tweet: XTweet, quoted_id: str) -> str | None:
+    """A quote carries the quoted post's URL, which names its author: no expansion (and no cost) needed."""
+    for url in tweet.entities.urls if tweet.entities else []:
+        match = _STATUS_URL.match(url.expanded_url or "")
+        if match and match.group(2) == quoted_id:
+            return match.group(1)
+    return None
+
+
 def post(tweet: XTweet, authors_of: dict[str, str] | None = None, default_time: datetime | None = None) -> Post:
     """Normalize one post.
 
-    ``authors_of`` maps referenced post ids to their authors (from
-    ``includes.tweets``), which is how quotes and retweets name whom they
-    interact with.
+    Whom a quote or retweet interacts with comes from ``authors_of`` (referenced
+    post id -> author, from ``includes.tweets`` when asked for), else from the
+    post itself: a retweet mentions the original author first ("RT @ann: …"),
+    and a quote links to the quoted post.
     """
     authors_of = authors_of or {}
     refs = {r.type: r.id for r in tweet.referenced_tweets}
@@ -62,13 +76,33 @@ def post(tweet: XTweet, authors_of: dict[str, str] | None = None, default_time: 
         replied_to_id=refs.get("replied_to"),
         quoted_id=refs.get("quoted"),
         quoted_author_id=authors_of.get(refs["quoted"]) if "quoted" in refs else None,
+        quoted_author_username=_quoted_username(tweet, refs["quoted"]) if "quoted" in refs else None,
         retweeted_id=refs.get("retweeted"),
-        retweeted_author_id=authors_of.get(refs["retweeted"]) if "retweeted" in refs else None,
+        retweeted_author_id=(authors_of.get(refs["retweeted"]) or _retweeted_author(tweet)) if "retweeted" in refs
+        else None,
         mentioned_ids=[m.id for m in entities.mentions if m.id] if entities else [],
         mentioned_usernames=[m.username for m in entities.mentions] if entities else [],
         urls=[u.expanded_url or u.url for u in entities.urls] if entities else [],
         hashtags=[h.tag for h in entities.hashtags] if entities else [],
     )
+
+
+def _retweeted_author(tweet: XTweet) -> str | None:
+    if tweet.text.startswith("RT @") and tweet.entities and tweet.entities.mentions:
+        return tweet.entities.mentions[0].id
+    return None
+
+
+def resolve_quoted_authors(posts: list[Post], id_by_username: dict[str, str]) -> list[Post]:
+    """Fill ``quoted_author_id`` from the quoted author's username where the id is not known."""
+    out = []
+    for p in posts:
+        if p.quoted_author_id is None and p.quoted_author_username:
+            user_id = id_by_username.get(p.quoted_author_username.lower())
+            if user_id:
+                p = p.model_copy(update={"quoted_author_id": user_id})
+        out.append(p)
+    return out
 
 
 def posts(tweets: Iterable[XTweet], included: Iterable[XTweet] = ()) -> list[Post]:

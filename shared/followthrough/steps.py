@@ -7,6 +7,7 @@ moto first and cold starts stay short.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import cache
@@ -31,6 +32,22 @@ from followthrough.subscriber import Subscriber
 
 log = logging.getLogger(__name__)
 metrics = Metrics(namespace="Followthrough")
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+_clock: list[Callable[[], datetime]] = [wall_clock]
+
+
+def now() -> datetime:
+    """The time the steps act at: the wall clock, or a simulation's clock in local runs."""
+    return _clock[0]()
+
+
+def set_clock(clock: Callable[[], datetime]) -> None:
+    _clock[0] = clock
+
 
 MAX_REQUEUES = 20
 SQS_MAX_DELAY_S = 900
@@ -58,7 +75,7 @@ def oauth(config: Settings | None = None, redirect_uri: str = "") -> XOAuth:
 def token_keeper() -> TokenKeeper:
     config = settings()
     return TokenKeeper(store=store(), cipher=cipher_for(config.token_kms_key_id, config.signing_key),
-                       oauth=oauth(config), now=lambda: datetime.now(UTC))
+                       oauth=oauth(config), now=now)
 
 
 def send_reconnect_email(subscriber: Subscriber) -> None:
@@ -77,7 +94,7 @@ def collector() -> Collector:
     return Collector(
         store=store(), tokens=token_keeper(),
         make_client=lambda access_token: XClient(access_token, base_url=config.x_api_base_url),
-        config=config.collector, send_reconnect_email=send_reconnect_email,
+        config=config.collector, send_reconnect_email=send_reconnect_email, now=now,
     )
 
 
@@ -129,7 +146,7 @@ def run_collect(request: CollectRequest) -> CollectResult:
 def digest_sender() -> DigestSender:
     config = settings()
     return DigestSender(store=store(), mailer=mailer(), public_base_url=str(config.public_base_url),
-                        signing_key=config.signing_key)
+                        signing_key=config.signing_key, now=now)
 
 
 @cache

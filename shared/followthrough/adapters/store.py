@@ -9,6 +9,7 @@ One table, generic ``pk``/``sk`` keys (see docs/decisions.md):
 | ``SUB#<id>`` | ``CURSORS`` | the collector's cursors |
 | ``SUB#<id>`` | ``GRAPH#following#<n>`` / ``GRAPH#followers#<n>`` | known follow edges, gzip JSON chunks |
 | ``SUB#<id>`` | ``RECENT`` | recent activity (no DM text), gzip JSON |
+| ``SUB#<id>`` | ``DMCONVERSATIONS`` | DM conversations seen before (id -> first message), gzip JSON |
 | ``SUB#<id>`` | ``FOLLOWEE#<user id>`` | last interaction with a followee (the ledger) |
 | ``SUB#<id>`` | ``WEEK#<yyyy-Www>`` | the weekly report and the X spend |
 | ``SUB#<id>`` | ``DIGEST#<yyyy-Www>`` | the rendered digest and its send state |
@@ -211,6 +212,20 @@ class Store:
     def put_recent(self, subscriber_id: str, activity: Activity) -> None:
         self.table.put_item(Item={"pk": _sub(subscriber_id), "sk": "RECENT",
                                   "blob": _pack(activity.model_dump(mode="json"))})
+
+    def get_dm_conversations(self, subscriber_id: str) -> dict[str, datetime]:
+        """DM conversations seen in earlier weeks: id -> first message time."""
+        item = self.table.get_item(Key={"pk": _sub(subscriber_id), "sk": "DMCONVERSATIONS"},
+                                   ConsistentRead=True).get("Item")
+        return {k: datetime.fromisoformat(v) for k, v in _unpack(item["blob"]).items()} if item else {}
+
+    def add_dm_conversations(self, subscriber_id: str, updates: dict[str, datetime]) -> None:
+        if not updates:
+            return
+        known = self.get_dm_conversations(subscriber_id)
+        known.update(updates)
+        self.table.put_item(Item={"pk": _sub(subscriber_id), "sk": "DMCONVERSATIONS",
+                                  "blob": _pack({k: v.isoformat() for k, v in known.items()})})
 
     # -- ledger and reports --------------------------------------------------------------------
 

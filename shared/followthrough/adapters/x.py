@@ -32,9 +32,6 @@ TWEET_FIELDS = [
 ]
 USER_FIELDS = ["created_at", "public_metrics"]
 DM_FIELDS = ["id", "event_type", "text", "created_at", "sender_id", "dm_conversation_id", "participant_ids"]
-# Authors of quoted/retweeted posts come back in includes.tweets; that is
-# all the analysis needs to credit an interaction to a followee.
-POST_EXPANSIONS = ["referenced_tweets.id"]
 
 
 class XRateLimited(Exception):
@@ -222,7 +219,7 @@ class XClient:
               pagination_token: str | None = None, max_results: int = 100) -> PageResult:
         body = self._call("tweets", self._client.get_users_tweets, user_id, since_id=since_id,
                           start_time=start_time, pagination_token=pagination_token, max_results=max_results,
-                          tweet_fields=TWEET_FIELDS, expansions=POST_EXPANSIONS)
+                          tweet_fields=TWEET_FIELDS)
         page: TweetPage = self._parse(TweetPage, body, "tweets")
         return PageResult(page, len(page.data) + len(page.includes.tweets))
 

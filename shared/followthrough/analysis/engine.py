@@ -112,13 +112,13 @@ def analyze(
 
     dms = find_auto_dms(activity.dm_events, me, history.known_dm_conversations, who.follower_since, usernames,
                         cfg, start, now)
-    metrics["dm_conversations_started"] = dms.openers_received if has["dm_events"] else None
+    metrics["dm_openers_received"] = dms.openers_received if has["dm_events"] else None
     metrics["auto_dms_received"] = len(dms.received) if has["dm_events"] else None
     metrics["auto_dms_sent"] = len(dms.sent) if has["dm_events"] else None
     metrics["engagement_score"] = engagement_score(metrics, cfg)
 
-    challenge.trend = [r.challenge.share for r in history.previous_reports[-(cfg.trend_weeks - 1):]] + [
-        challenge.share] if cfg.trend_weeks > 1 else [challenge.share]
+    earlier = history.previous_reports[-(cfg.trend_weeks - 1):] if cfg.trend_weeks > 1 else []
+    challenge.trend = [r.challenge.share for r in earlier] + [challenge.share]
     limit = cfg.list_limit
     report = WeeklyReport(
         subscriber_id=me,

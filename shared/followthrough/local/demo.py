@@ -41,6 +41,7 @@ class DemoWorld:
     def close(self) -> None:
         self.x_server.stop()
         self.aws.stop()
+        steps.set_clock(steps.wall_clock)
 
 
 def say(message: str) -> None:
@@ -53,16 +54,21 @@ QUIET = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING
 
 
 def start_world(seed: int = DEMO_SEED, now: datetime | None = None, profile: str = "demo",
-                quiet: bool = True) -> DemoWorld:
-    """Start moto and the X stand-in, point this process at them, and register the demo subscriber."""
+                quiet: bool = True, aws: LocalAws | None = None) -> DemoWorld:
+    """Start the X stand-in (and moto's server unless ``aws`` is given), point this process at them,
+    and register the demo subscriber. The steps run on the stand-in's clock, so a simulated week
+    later is a week later for tokens and cursors too."""
     now = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
-    aws = start_local_aws()
-    sim = XSim(anchor=now)
+    aws = aws or start_local_aws()
+    sim = XSim(anchor=now, realtime=False)
     user_id = sim.add_account(generate_account(seed, profile, anchor=now))
     x_server = XSimServer(sim)
     x_server.start()
     apply_environ(aws, {"X_API_BASE_URL": x_server.base_url, **(QUIET if quiet else {})})
+    steps.set_clock(sim.now)
+    config = steps.settings()
+    sim.register_client(config.x_client_id, config.x_client_secret or None)
     account = sim.accounts[user_id]
     subscriber = Subscriber(
         subscriber_id=f"sub-{user_id}", email=DEMO_EMAIL, x_user_id=user_id, username=account.me.username,
@@ -97,7 +103,7 @@ def write_outputs(world: DemoWorld, week: str, out: Path) -> Path | None:
     for subtype, name in (("html", "digest.html"), ("plain", "digest.txt")):
         part = message.get_body(preferencelist=(subtype,))
         if part is not None:
-            (out / name).write_text(part.get_content(), encoding="utf-8")  # type: ignore[attr-defined]
+            (out / name).write_text(part.get_content(), encoding="utf-8")
     return out
 
 
@@ -126,7 +132,8 @@ def main(out_dir: str = "out", seed: int = DEMO_SEED) -> int:
             f"{counts.get('liked_tweets', 0)} likes, {counts.get('dm_events', 0)} DM events, "
             f"{counts.get('following', 0)} followees, {counts.get('followers', 0)} followers "
             f"({sum(spend.requests.values())} requests, ${spend.total_usd:.2f})")
-        say(f"  passive follows found: {len(report.passive_follows)} "
+        say(f"  passive follows found: {report.metrics.get('passive_follows')} of "
+            f"{report.metrics.get('followees')} followees "
             f"(e.g. {', '.join('@' + (p.username or p.user_id) for p in report.passive_follows[:3])})")
         say(f"  automated DMs found: {len(report.auto_dms.received)} received, "
             f"{len(report.auto_dms.sent)} sent by the subscriber")

@@ -134,10 +134,15 @@ class Collector:
             raise
         activity = self._merge(sid, cursors, reads, graphs, now, me,
                                unavailable=[s.split(":")[0] for s in budget.spend.skipped])
+        if first_run:
+            # the first digest covers all the DMs X still serves: all of it is news to the subscriber
+            activity.window_start = now - timedelta(days=self.config.dm_window_days)
         history = History(ledger=self.store.get_ledger(sid),
-                          previous_reports=self.store.recent_reports(sid, before_week=week))
+                          previous_reports=self.store.recent_reports(sid, before_week=week),
+                          known_dm_conversations=self.store.get_dm_conversations(sid))
         analysis = analyze(activity, history, week=week, own_domains=list(subscriber.own_domains))
         self.store.put_ledger_updates(sid, analysis.ledger_updates)
+        self.store.add_dm_conversations(sid, analysis.dm_conversation_updates)
         self.store.put_week(sid, week, analysis.report, budget.spend)
         self.store.mark_week(sid, week, "collected")
         if first_run:
@@ -158,7 +163,10 @@ class Collector:
         if endpoint in FOLLOW_LISTS:
             return self._read_follows(endpoint, fetch, cursors, graphs[endpoint], me, budget, now)
         head = set(cursor.known_head)
-        return read_until_known(endpoint, fetch, cursor, budget, head.__contains__)
+        out = read_until_known(endpoint, fetch, cursor, budget, head.__contains__,
+                               expected_new=cursor.weekly_estimate if head else None)
+        cursor.weekly_estimate = _weekly_volume(endpoint, out, now, first_read=not head)
+        return out
 
     def _read_follows(self, endpoint: str, fetch: Callable[..., PageResult], cursors: Cursors, known: Graph,
                       me: XUser, budget: Budget, now: datetime) -> ListRead:
@@ -214,6 +222,10 @@ class Collector:
                 self.store.put_graph(sid, which, graphs[which])
 
         recent_cut = now - timedelta(days=RECENT_DAYS)
+        # Quotes name their author by username (from the quoted post's URL):
+        # the follow lists say which account that is, at no extra cost.
+        id_by_username = {str(v[1]).lower(): k for g in graphs.values() for k, v in g.items() if v[1]}
+        new_posts = normalize.resolve_quoted_authors(new_posts, id_by_username)
         activity = Activity(
             subscriber=me_account, collected_at=now, window_start=now - timedelta(days=7),
             posts=_merged(recent.posts if recent else [], new_posts, _EPOCH, _created, _id),
@@ -244,6 +256,20 @@ def _merged(old: Iterable[T], new: Iterable[T], keep_from: datetime, when: Calla
     for item in (*old, *new):
         by_id[key(item)] = item
     return sorted((x for x in by_id.values() if when(x) >= keep_from), key=when)
+
+
+def _weekly_volume(endpoint: str, read: ListRead, now: datetime, *, first_read: bool) -> int:
+    """How many new likes or DM events a week brings, to size next week's first page.
+
+    A first read returns the whole history, so only its last seven days count;
+    likes carry no time, but people mostly like recent posts, so the liked
+    post's time stands in.
+    """
+    if not first_read:
+        return len(read.items)
+    week_ago = now - timedelta(days=7)
+    times = [item.created_at for item in read.items]
+    return sum(1 for t in times if t is not None and t >= week_ago)
 
 
 def _created(item: Post | DmEvent) -> datetime:

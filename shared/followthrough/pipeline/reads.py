@@ -107,15 +107,22 @@ def read_until_known(endpoint: str, fetch: Callable[..., PageResult], cursor: En
                      cap: int | None = None) -> ListRead:
     """A newest-first list (likes, DM events, following, followers) down to the first id already known.
 
-    ``expected_new`` sizes the first page (for follow lists: the change in
-    the count X reports); later pages are small, since what is left to find
-    is usually little. ``cap`` bounds how many items one run may read.
+    The first page is sized to what is expected to be new (``expected_new``;
+    for follow lists the change in X's counts, otherwise the last steady
+    week's volume) plus a margin; when that was not enough, later pages are a
+    quarter of it, since the known part is probably close. Without an
+    expectation (a first or full read) pages are as large as X allows.
+    ``cap`` bounds how many items one run may read.
     """
     out = ListRead()
     token = cursor.resume_token
-    guess = expected_new if expected_new is not None else cursor.last_new
-    first_size = max(guess + max(2, guess // 10), 1) if cursor.completed_at else PAGE_LIMITS[endpoint][1]
-    size = first_size
+    low, high = PAGE_LIMITS[endpoint]
+    if expected_new is None:
+        size = high
+        next_size = high
+    else:
+        size = expected_new + max(2, expected_new // 10)
+        next_size = max(size // 4, low, 5)
     while True:
         if cap is not None and len(out.items) >= cap:
             break
@@ -134,9 +141,7 @@ def read_until_known(endpoint: str, fetch: Callable[..., PageResult], cursor: En
         cursor.resume_token = token
         if reached_known or not token:
             break
-        # Still new items after a full page: the guess was low. Keep pages
-        # small while we're probably near the known part; grow otherwise.
-        size = max(size // 4, 5) if cursor.completed_at else size
+        size = next_size
     cursor.resume_token = None
     if cursor.pending_head:
         cursor.known_head = cursor.pending_head

@@ -515,7 +515,7 @@ class _Includes:
         if not user_id or user_id in self.users:
             return
         found = (self.account.users.get(user_id) if self.account else None) or self.sim.find_user(user_id)
-        if isinstance(found, XUser):
+        if found is not None:
             self.users[user_id] = project(user_wire(found), self.user_fields)
 
     def tweet(self, tweet: XTweet) -> None:
@@ -694,7 +694,7 @@ def _users_lookup(sim: XSim, query: Mapping[str, str]) -> Served:
     errors: list[dict[str, Any]] = []
     for uid in ids:
         user = sim.find_user(uid)
-        if isinstance(user, XUser):
+        if user is not None:
             found.append(project(user_wire(user), fields))
         else:
             errors.append(not_found_user(uid, "ids"))

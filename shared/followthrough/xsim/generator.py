@@ -489,9 +489,13 @@ class _Gen:
         for i, answer in enumerate(texts.CHAT_ANSWERS[: rng.randrange(3, 6)]):
             mine.append(self.tweet(self.me, minute(5 + 10 * i, 14 + 10 * i), answer, hashtags=[tag]))
         others = [self.others_post(p, minute(0, 55), hashtags=[tag]) for p in participants]
-        for other in rng.sample(others, 2):
-            reply_at = (other.created_at or start) + timedelta(minutes=rng.randrange(1, 5))
-            mine.append(self.tweet(self.me, reply_at, rng.choice(texts.REPLY_BODIES), reply_to=other, hashtags=[tag]))
+        answered = rng.sample(others, 2)
+        for other in others:  # answer two, like the rest: either way they show up in what X serves
+            at = (other.created_at or start) + timedelta(minutes=rng.randrange(1, 5))
+            if other in answered:
+                mine.append(self.tweet(self.me, at, rng.choice(texts.REPLY_BODIES), reply_to=other, hashtags=[tag]))
+            else:
+                self.like(other, at)
         chat_mentions: list[XTweet] = []
         for p in rng.sample(participants, 3):
             body = rng.choice(texts.CHAT_OTHERS)
@@ -813,12 +817,14 @@ def _generate(seed: int, profile: str, anchor: datetime | None) -> SyntheticAcco
 
     # Follow graph: followees, then followers (mutuals are followees who follow back).
     week = prof.weekly
-    for i in range(prof.following):
+    # the planted "thanks for the follow" pair are followed later; the second already follows the subscriber
+    thanked = len(texts.THANKS_FOR_FOLLOW)
+    for i in range(prof.following - thanked):
         user = gen.new_user()
         gen.add_followee(user, gen.follow_time(since, user, recent=i < week.new_follows * 8))
     followees = [u.id for u in acc.following]
     mutuals = rng.sample(followees, min(int(prof.following * prof.mutual_share), prof.followers))
-    planted_new_followers = prof.auto_dm_senders + prof.own_auto_dm_recipients
+    planted_new_followers = prof.auto_dm_senders + prof.own_auto_dm_recipients + thanked - 1
     for i, uid in enumerate(mutuals):
         user = acc.users[uid]
         gen.add_follower(user, gen.follow_time(since, user, recent=i < week.new_followers * 2))
@@ -900,7 +906,9 @@ def _plant_dm_negatives(gen: _Gen, rng: random.Random, active: list[str], mutual
         gen.st.active.append(user.id)
         gen.st.protected.add(user.id)
         event = gen.dm(user.id, me.id, followed + timedelta(minutes=rng.randrange(20, 180)), thanks)
-        gen.dm(me.id, user.id, (event.created_at or followed) + timedelta(hours=rng.randrange(1, 9)), answer)
+        answered = (event.created_at or followed) + timedelta(hours=rng.randrange(1, 9))
+        gen.dm(me.id, user.id, answered, answer)
+        gen.dm(user.id, me.id, answered + timedelta(minutes=rng.randrange(5, 240)), texts.THANKS_WRITE_BACK[i])
         neg.thanks_for_follow_sender_ids.append(user.id)
         neg.thanks_for_follow_event_ids.append(event.id)
     # A long real exchange that starts with a link, with a long-time follower.
@@ -1025,7 +1033,20 @@ def _derive_truth(acc: SyntheticAccount) -> None:
 
 
 def advance_week(account: SyntheticAccount, seed: int) -> WeekDelta:
-    """Add one week of activity after ``account.anchor`` and move the anchor a week on (in place)."""
+    """Add one week of activity after ``account.anchor`` and move the anchor a week on (in place).
+
+    Returns what was new; it is also appended to ``account.weeks``.
+    """
+    paused = gc.isenabled()
+    gc.disable()
+    try:
+        return _advance_week(account, seed)
+    finally:
+        if paused:
+            gc.enable()
+
+
+def _advance_week(account: SyntheticAccount, seed: int) -> WeekDelta:
     prof = PROFILES[account.profile]
     state = account.state
     if not isinstance(state, _State):

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from followthrough.xmodels import XUser
 from followthrough.xsim.account import SyntheticAccount, WeekDelta
 from followthrough.xsim.api import (
     ACCESS_TOKEN_TTL_S,
@@ -327,7 +328,8 @@ class XSim:
             self.cache.clear()
             return deltas
 
-    def find_user(self, user_id: str) -> object | None:
+    def find_user(self, user_id: str) -> XUser | None:
+        """Any user of any seeded account's world."""
         for account in self.accounts.values():
             user = account.users.get(user_id)
             if user is not None:

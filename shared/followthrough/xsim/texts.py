@@ -428,6 +428,10 @@ THANKS_REPLIES = (
     "Glad to follow, I really like what you write about support teams.",
     "Of course! Your posts on design reviews are great, keep going.",
 )
+THANKS_WRITE_BACK = (
+    "ha, thank you! talk soon",
+    "means a lot coming from you, have a good week",
+)
 FRIEND_EXCHANGE = (
     ("friend", "are you going to the meetup on thursday?"),
     ("me", "planning to, if the release does not slip again"),
