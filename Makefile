@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint types unit integration browser preview serve bench build deploy clean
+.PHONY: venv demo test lint types preview serve bench build deploy soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -32,3 +32,11 @@ types: $(STAMP)
 
 clean:
 	rm -rf $(VENV) out .aws-sam .pytest_cache .mypy_cache .ruff_cache
+
+## Render the demo subscriber's digest to out/digest.{html,txt,eml}.
+preview: $(STAMP)
+	$(BIN)/followthrough preview --out out
+
+## The sign-up API on http://127.0.0.1:$${PORT:-8000}, with moto and the local X stand-in.
+serve: $(STAMP)
+	$(BIN)/followthrough serve

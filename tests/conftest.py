@@ -53,3 +53,26 @@ def aws_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[CallRecorder]:
 
     monkeypatch.setattr(boto3.session.Session, "client", client)
     yield recorder
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[object]:
+    """Headless Debian chromium through Playwright (never a downloaded browser).
+
+    Missing chromium skips locally; with CI=true it fails the run instead.
+    """
+    chromium = "/usr/bin/chromium"
+    if not os.path.exists(chromium):
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"{chromium} is missing: .ci/run must install Debian's chromium")
+        pytest.skip(f"{chromium} is not installed (apt-get install chromium)")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(
+            executable_path=chromium, headless=True,
+            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+        )
+        yield launched
+        launched.close()

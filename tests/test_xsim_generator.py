@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import itertools
 import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
@@ -123,7 +124,7 @@ def test_large_profile_is_fast() -> None:
 
 def test_everything_is_newest_first_and_before_the_anchor(demo: SyntheticAccount) -> None:
     def descending(values: list[object]) -> bool:
-        return all(a > b for a, b in zip(values, values[1:], strict=False))  # type: ignore[operator]
+        return all(a > b for a, b in itertools.pairwise(values))  # type: ignore[operator]
 
     for tweets in (demo.posts, demo.mentions):
         assert descending([int(t.id) for t in tweets])
@@ -193,8 +194,14 @@ def test_passive_follows_never_appear_in_the_subscribers_actions(demo: Synthetic
     assert not truth.passive_follow_ids & set(targets)
     assert truth.passive_follow_ids == following - set(targets)
     # and the interacted ones really were interacted with, in the ways the truth says
-    kind_names = {"reply": "reply", "mention": "mention", "like": "like", "dm": "dm",
-                  "retweet": "retweeted", "quote": "quoted"}
+    kind_names = {
+        "reply": "reply",
+        "mention": "mention",
+        "like": "like",
+        "dm": "dm",
+        "retweet": "retweeted",
+        "quote": "quoted",
+    }
     assert set(truth.followee_interactions) == following & set(targets)
     for uid, kinds in truth.followee_interactions.items():
         assert {kind_names[k] for k in kinds} <= targets[uid]
@@ -389,8 +396,15 @@ def test_advance_week_adds_one_typical_week() -> None:
     assert metrics.followers_count == len(acc.followers) == 1000 + 25 - 3
     assert metrics.following_count == len(acc.following) == 1015
     assert delta.new_resource_count == sum(
-        len(ids) for ids in (delta.post_ids, delta.mention_ids, delta.liked_post_ids, delta.dm_event_ids,
-                             delta.new_following_ids, delta.new_follower_ids)
+        len(ids)
+        for ids in (
+            delta.post_ids,
+            delta.mention_ids,
+            delta.liked_post_ids,
+            delta.dm_event_ids,
+            delta.new_following_ids,
+            delta.new_follower_ids,
+        )
     )
     # truth follows the data: the week's answers moved mentions out of "unanswered"
     assert set(delta.late_answered_mention_ids) <= acc.truth.answered_mention_ids

@@ -23,6 +23,11 @@ class EndpointCursor(BaseModel):
     last_new: int = 0
     # how many new items a week usually brings: sizes the next first page
     weekly_estimate: int | None = None
+    # follow lists: the count X reported at the last read, and how many left
+    # since (new found minus the growth of the count): together they size the
+    # next read even when only part of a huge list is known
+    last_reported: int | None = None
+    lost_estimate: int = 0
     completed_at: datetime | None = None
 
 
@@ -61,7 +66,10 @@ class Spend(BaseModel):
     requests: dict[str, int] = {}
     resources: dict[str, int] = {}
     usd: dict[str, float] = {}
+    # reads not made, "<endpoint>: <why>": what they feed is unavailable this week
     skipped: list[str] = []
+    # things the subscriber should know about this week's reading, nothing missing
+    notes: list[str] = []
 
     @property
     def total_usd(self) -> float:

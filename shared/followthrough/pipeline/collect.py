@@ -170,34 +170,54 @@ class Collector:
 
     def _read_follows(self, endpoint: str, fetch: Callable[..., PageResult], cursors: Cursors, known: Graph,
                       me: XUser, budget: Budget, now: datetime) -> ListRead:
-        """New follows or followers down to the first known one, checked against X's counts.
+        """New follows or followers down to the first known one, then a check against X's counts.
 
-        A list is re-read whole only when the counts say someone is gone: at
-        once for following (the passive-follow list must be right), at most
-        every few weeks for followers (who left matters less than who came).
+        The first page is sized from the growth of the count X reports plus
+        last week's departures, so a steady week reads little more than who is
+        new. When the counts say someone is gone, the list is re-read whole:
+        following at once (a passive-follow suggestion must not name someone
+        already unfollowed), followers at most every few weeks (who left
+        matters less than who came); either only when the budget covers it.
         """
         cursor = cursors.get(endpoint)
         metrics = me.public_metrics
         reported = None if metrics is None else (
             metrics.following_count if endpoint == "following" else metrics.followers_count)
         cap = self.config.followers_read_cap if endpoint == "followers" else None
-        full = not known
-        if not full and reported is not None and reported < len(known) + 1:
-            if endpoint == "following":
-                full = True
-            elif reported <= self.config.followers_read_cap:
-                last = cursors.last_full_followers_read
-                full = last is None or now - last >= timedelta(weeks=self.config.full_followers_reread_weeks)
-        if full:
-            cursor.completed_at = None  # full pages for a full read
-            out = read_until_known(endpoint, fetch, cursor, budget, lambda _id: False, cap=cap)
-            out.full = True
-            if endpoint == "followers":
-                cursors.last_full_followers_read = now
+        if not known:
+            out = self._full_read(endpoint, fetch, cursors, budget, now, cap)
         else:
-            expected = max((reported or 0) - len(known), 0) + 1
+            growth = (reported - cursor.last_reported if reported is not None and cursor.last_reported is not None
+                      else (reported or 0) - len(known))
+            expected = max(growth, 0) + cursor.lost_estimate + 1
             out = read_until_known(endpoint, fetch, cursor, budget, known.__contains__, expected_new=expected)
+            cursor.lost_estimate = max(len(out.items) - max(growth, 0), 0)
+            gone = len(known) + len(out.items) - reported if reported is not None else 0
+            partial = cap is not None and reported is not None and reported > cap
+            if gone > 0 and not partial:
+                last = cursors.last_full_followers_read
+                due = endpoint == "following" or last is None or (
+                    now - last >= timedelta(weeks=self.config.full_followers_reread_weeks))
+                affordable = budget.remaining >= (reported or 0) * budget.price(endpoint)
+                if due and affordable:
+                    out = self._full_read(endpoint, fetch, cursors, budget, now, cap)
+                else:
+                    budget.spend.notes.append(
+                        f"{endpoint}: {gone} account(s) gone from the list; who exactly is known after the next "
+                        "full re-read" + ("" if affordable else " (it does not fit this week's budget)"))
+        cursor.last_reported = reported
         cursor.completed_at = now
+        return out
+
+    @staticmethod
+    def _full_read(endpoint: str, fetch: Callable[..., PageResult], cursors: Cursors, budget: Budget,
+                   now: datetime, cap: int | None) -> ListRead:
+        cursor = cursors.get(endpoint)
+        out = read_until_known(endpoint, fetch, cursor, budget, lambda _id: False, cap=cap)
+        out.full = True
+        cursor.lost_estimate = 0
+        if endpoint == "followers":
+            cursors.last_full_followers_read = now
         return out
 
     def _merge(self, sid: str, cursors: Cursors, reads: dict[str, ListRead], graphs: dict[str, Graph],

@@ -113,7 +113,12 @@ class WeekDelta:
 
 @dataclass
 class SyntheticAccount:
-    """One subscriber's X world. Every list is newest first, as X serves it."""
+    """One subscriber's X world. Every list is newest first, as X serves it.
+
+    DM events carry ``participant_ids`` only on ParticipantsJoin/Leave events,
+    as on X; a one-to-one conversation names both people in its id
+    ("<lower id>-<higher id>").
+    """
 
     seed: int
     profile: str

@@ -931,8 +931,7 @@ def _authorize(sim: XSim, method: str, params: Mapping[str, str]) -> SimResponse
     )
     scopes = "".join(f"<li>{html.escape(s)}</li>" for s in params["scope"].split())
     content = (
-        "<h1>Authorize app</h1>"
-        f"<p><strong>{html.escape(params['client_id'])}</strong> wants to access your X account.</p>"
+        f"<h1>{html.escape(params['client_id'])} wants to access your X account</h1>"
         f'<p>It will be able to:</p><ul class="scopes">{scopes}</ul>'
         '<form method="post" action="/i/oauth2/authorize">'
         f"{hidden}"

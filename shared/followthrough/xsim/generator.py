@@ -469,6 +469,8 @@ class _Gen:
                 self.acc.truth.self_reply_ids.add(post.id)
                 made.append(post)
                 parent = post
+        # more followees to mention than originals to mention them in: they get a like instead
+        required.setdefault("like", []).extend(required.pop("mention", []))
         self.acc.posts.extend(made)
         return made
 
@@ -1035,7 +1037,9 @@ def _derive_truth(acc: SyntheticAccount) -> None:
 def advance_week(account: SyntheticAccount, seed: int) -> WeekDelta:
     """Add one week of activity after ``account.anchor`` and move the anchor a week on (in place).
 
-    Returns what was new; it is also appended to ``account.weeks``.
+    Returns what was new; it is also appended to ``account.weeks``. For an
+    account a running server is serving, call ``XSim.advance_week`` instead: it
+    holds the simulation's lock and moves its clock along.
     """
     paused = gc.isenabled()
     gc.disable()

@@ -10,18 +10,26 @@ reuses its connection as it would against X.
 
 from __future__ import annotations
 
+import json
+import logging
 import threading
 import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
+from followthrough.xsim.api import SimResponse, problem
 from followthrough.xsim.sim import XSim
 
 __all__ = ["XSim", "XSimServer"]
 
+log = logging.getLogger(__name__)
+
 
 class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
+    # headers and body go out as separate writes; without TCP_NODELAY a keep-alive client waits
+    # out a delayed ACK (~40 ms) on every response
+    disable_nagle_algorithm = True
     server_version = "xsim/1"
     sys_version = ""
     sim: XSim  # set on the subclass each server makes
@@ -29,7 +37,12 @@ class _Handler(BaseHTTPRequestHandler):
     def _answer(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
-        response = self.sim.handle(self.command, self.path, dict(self.headers.items()), body)
+        try:
+            response = self.sim.handle(self.command, self.path, dict(self.headers.items()), body)
+        except Exception:
+            # a bug in the stand-in must look like X having a bad moment, not like a dropped connection
+            log.exception("xsim failed on %s %s", self.command, self.path.split("?", 1)[0])
+            response = SimResponse(500, {"content-type": "application/json"}, json.dumps(problem(500)).encode())
         if response.delay_s:
             time.sleep(response.delay_s)
         self.send_response(response.status)
@@ -52,6 +65,8 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # the default backlog of 5 makes bursts of parallel clients wait out a SYN retry (1 s)
+    request_queue_size = 128
 
 
 class XSimServer:
@@ -75,7 +90,9 @@ class XSimServer:
             return self
         handler = type("XSimHandler", (_Handler,), {"sim": self.sim})
         self._server = _Server((self.host, self.port), handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="xsim", daemon=True)
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.05}, name="xsim", daemon=True
+        )
         self._thread.start()
         return self
 
