@@ -138,3 +138,47 @@ def test_malformed_payload_is_a_clear_error_for_that_read_only(world: DemoWorld)
     assert result.status == "collected"
     assert any(s.startswith("mentions:") and "JSON" in s for s in result.spend.skipped), result.spend.skipped
     assert result.report is not None and "mentions" in result.report.unavailable
+
+
+def test_server_errors_are_retried_a_bounded_number_of_times(world: DemoWorld) -> None:
+    world.sim.faults.inject("mentions", 503, times=2)
+    result = steps.run_collect(_request(world))
+    assert result.status == "collected"
+    assert world.sim.meter.snapshot()["mentions"]["requests"] >= 3
+
+    world.sim.faults.inject("dm_events", 503, times=10)
+    from followthrough.adapters.x import XUnavailable
+
+    with pytest.raises(XUnavailable):
+        steps.run_collect(_request(world, "2026-W49"))
+    assert world.sim.faults.pending("dm_events") == 7  # 1 try + 2 retries, then it gave up
+
+
+def test_budget_stops_reads_in_order_of_value_and_records_what_was_skipped(world: DemoWorld,
+                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FIRST_RUN_BUDGET_USD", "0.30")
+    steps.reset()
+    result = steps.run_collect(_request(world))
+    assert result.status == "collected"
+    assert result.spend.total_usd <= 0.30
+    skipped = {s.split(":")[0] for s in result.spend.skipped}
+    assert "followers" in skipped and "tweets" not in skipped
+    assert result.report is not None and "followers" in result.report.unavailable
+    stored = store().get_week(world.subscriber.subscriber_id, "2026-W48")
+    assert stored is not None and stored[1].skipped == result.spend.skipped
+
+
+def test_poison_message_goes_to_the_dlq_without_blocking_the_batch(world: DemoWorld) -> None:
+    from followthrough.local.lambda_runtime import drain, queue_depth
+
+    sqs = boto3.client("sqs")
+    url = world.aws.queue_urls["collect"]
+    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "0"})  # failures come back at once
+    sqs.send_message(QueueUrl=url, MessageBody="{not json")
+    sqs.send_message(QueueUrl=url, MessageBody=_request(world).model_dump_json())
+    first = drain("collect", url, max_batches=1)
+    assert first.delivered == 1 and first.failed == 1
+    assert len(_messages(world.aws, "digest")) == 1  # the good one went through
+    for _ in range(6):  # the poison keeps failing: after 5 receives SQS moves it to the DLQ
+        drain("collect", url, max_batches=1)
+    assert queue_depth(world.aws.queue_urls["collect-dlq"]) == 1 and queue_depth(url) == 0

@@ -338,6 +338,28 @@ def test_tricky_dm_negatives(demo: SyntheticAccount) -> None:
         assert fingerprints[masking.fingerprint(event.text or "")] == {event.sender_id}
 
 
+@pytest.mark.parametrize("seed", range(8))
+def test_planted_conversations_hold_only_their_script(seed: int) -> None:
+    """Ordinary DM traffic never lands in a planted conversation, whatever the seed or anchor."""
+    acc = generate_account(seed, "demo", ANCHOR + timedelta(days=seed * 11, hours=seed))
+    advance_week(acc, seed)
+    truth = acc.truth
+    threads: dict[str, list[XDmEvent]] = defaultdict(list)
+    for event in acc.dm_events:
+        threads[event.dm_conversation_id or ""].append(event)
+    by_id = {e.id: e for e in acc.dm_events}
+    for event_id in truth.auto_dm_event_ids:
+        assert threads[by_id[event_id].dm_conversation_id or ""] == [by_id[event_id]]
+    for event_id in truth.own_auto_dm_event_ids:
+        assert threads[by_id[event_id].dm_conversation_id or ""][-1].id == event_id  # the opener
+    neg = truth.dm_negatives
+    assert threads[neg.long_exchange_conversation_id][-1].id == neg.long_exchange_first_event_id
+    for event_id in neg.thanks_for_follow_event_ids:
+        assert len(threads[by_id[event_id].dm_conversation_id or ""]) == 3
+    friend = by_id[neg.friend_link_event_id].dm_conversation_id or ""
+    assert len(threads[friend]) == 6
+
+
 def test_hashtag_chat_bursts(demo: SyntheticAccount) -> None:
     chats = demo.truth.hashtag_chats
     assert len(chats) >= 2

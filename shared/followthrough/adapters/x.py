@@ -7,6 +7,7 @@ subscribers, budgets or storage.
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -168,7 +169,8 @@ class XClient:
     access_token: str = field(repr=False)
     base_url: str = "https://api.twitter.com"
     max_retries: int = 2
-    sleep: Callable[[float], None] = field(default=lambda s: None, repr=False)
+    # backoff between retries of a 5xx: short, bounded (max_retries), well inside a Lambda timeout
+    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     _client: tweepy.Client = field(init=False, repr=False)
 
     def __post_init__(self) -> None:

@@ -660,7 +660,7 @@ class _Gen:
 
     def group_conversation(self, start: datetime, end: datetime) -> int:
         rng = self.rng
-        pool = self.st.strangers + self.st.follower_only
+        pool = [uid for uid in self.st.strangers + self.st.follower_only if uid not in self.st.protected]
         members = rng.sample(pool, 3)
         at = self.between(start, end - timedelta(days=2))
         conv = self.snowflake(at)
@@ -696,8 +696,7 @@ class _Gen:
         rng = self.rng
         sender = self.new_user(newest=start, ascii_name=True)
         followed = self.between(start, end - timedelta(minutes=30))
-        self.add_follower(sender, followed)
-        self.st.protected.add(sender.id)
+        self.add_follower(sender, followed, planted=True)
         template = texts.AUTO_DM_TEMPLATES[family % len(texts.AUTO_DM_TEMPLATES)]
         slug = sender.username.lower()
         text = template.format(
@@ -716,8 +715,7 @@ class _Gen:
         rng = self.rng
         recipient = self.new_user(newest=start, ascii_name=True)
         followed = self.between(start, end - timedelta(hours=3))
-        self.add_follower(recipient, followed)
-        self.st.protected.add(recipient.id)
+        self.add_follower(recipient, followed, planted=True)
         text = texts.OWN_AUTO_DM_TEMPLATE.format(
             recipient=(recipient.name or "there").split()[0],
             url=f"https://newsletter.{self.acc.own_domains[0]}/?ref={rng.randrange(100, 9999)}",
@@ -729,13 +727,16 @@ class _Gen:
 
     # ----- follow graph -----------------------------------------------------
 
-    def add_follower(self, user: XUser, at: datetime) -> None:
+    def add_follower(self, user: XUser, at: datetime, *, planted: bool = False) -> None:
+        """``planted`` followers play one scripted part and stay out of the random pools."""
         while at in self.follower_instants:
             at += timedelta(seconds=1)
         self.follower_instants.add(at)
         self.acc.follower_times[user.id] = at
         self.acc.followers.append(user)
-        if user.id not in self.acc.follow_times:
+        if planted:
+            self.st.protected.add(user.id)
+        elif user.id not in self.acc.follow_times:
             self.st.follower_only.append(user.id)
 
     def add_followee(self, user: XUser, at: datetime) -> None:
@@ -949,6 +950,8 @@ def _fill_dms(gen: _Gen, rng: random.Random, required: list[str], start: datetim
             partner = rng.choice(st.follower_only)
         else:
             partner = rng.choice(st.strangers)
+        if partner in st.protected:
+            continue  # planted conversations keep exactly their scripted messages
         gen.conversation(partner, start, end, min(rng.randrange(2, 9), target - have), me_first=rng.random() < 0.5)
 
 
