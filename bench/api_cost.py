@@ -110,7 +110,8 @@ def main(argv: list[str] | None = None) -> int:
     args.out.write_text(json.dumps({"profiles": results}, indent=2))
     typical = results.get("typical", {}).get("steady")
     if typical:
-        ok = typical["cost_usd"] <= 1.15 * typical["lower_bound_usd"] and typical["naive_usd"] >= 15 * typical["cost_usd"]
+        cost, lower, naive = typical["cost_usd"], typical["lower_bound_usd"], typical["naive_usd"]
+        ok = cost <= 1.15 * lower and naive >= 15 * cost
         print(f"typical steady week: {typical['cost_usd'] / typical['lower_bound_usd']:.2f}x the lower bound "
               f"(target <= 1.15), {typical['naive_usd'] / typical['cost_usd']:.1f}x cheaper than naive "
               f"(target >= 15): {'met' if ok else 'NOT met'}")

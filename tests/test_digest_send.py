@@ -29,7 +29,8 @@ def _outbox() -> list[Any]:
 def _report(**fields: Any) -> WeeklyReport:
     values: dict[str, Any] = {
         "subscriber_id": "sub-1", "username": "person1", "week": WEEK, "generated_at": MONDAY_8,
-        "passive_follows": [PassiveFollow(user_id="77", username="quiet_one", reasons=["followed 9 months, never talked"])],
+        "passive_follows": [PassiveFollow(user_id="77", username="quiet_one",
+                                          reasons=["followed 9 months, never talked"])],
         "auto_dms": AutoDms(received=[AutoDmReceived(sender_id="88", sender_username="growthbot", event_id="5",
                                                      confidence=0.9, reasons=["same text as 3 other senders"])]),
         "conversations": [Conversation(kind="greet_followee", user_id="77", username="quiet_one",

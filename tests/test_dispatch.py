@@ -23,8 +23,8 @@ def _queued(aws: LocalAws) -> list[CollectRequest]:
         if not got:
             return out
         out += [CollectRequest.model_validate_json(m["Body"]) for m in got]
-        sqs.delete_message_batch(QueueUrl=aws.queue_urls["collect"],
-                                 Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)])
+        entries = [{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(got)]
+        sqs.delete_message_batch(QueueUrl=aws.queue_urls["collect"], Entries=entries)
 
 
 def test_queues_due_subscribers_only_and_never_scans(aws: LocalAws, aws_calls: CallRecorder) -> None:

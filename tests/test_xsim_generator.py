@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import copy
 import itertools
-import time
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 
@@ -111,14 +110,11 @@ def test_demo_profile_is_big_enough_and_counts_match(demo: SyntheticAccount) -> 
     assert len({u.id for u in demo.followers}) == len(demo.followers)
 
 
-def test_large_profile_is_fast() -> None:
-    started = time.perf_counter()
+def test_large_profile_has_its_sizes() -> None:
+    # its speed is a benchmark's business (bench/api_cost.py runs it), not a timed test's
     acc = generate_account(1, "large", ANCHOR)
-    elapsed = time.perf_counter() - started
     assert len(acc.following) == 5000
     assert len(acc.followers) == 50000
-    # "well under 2 s" on a developer machine; the bound leaves room for a loaded CI runner
-    assert elapsed < 2.5, f"large profile took {elapsed:.2f}s"
     assert len(acc.posts) > 3200  # more than X lets a reader reach
 
 

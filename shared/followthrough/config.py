@@ -48,6 +48,10 @@ class Settings(BaseModel):
     token_kms_key_id: str = ""
     ses_configuration_set: str = ""
     default_digest_day: int = Field(0, ge=0, le=6)
+    # at most one confirmation email per address in this many seconds (sign-up abuse limit)
+    confirmation_cooldown_s: int = Field(600, ge=0)
+    # ``followthrough serve``: the local sign-up server's port (0 picks a free one)
+    serve_port: int = Field(8000, ge=0, le=65535)
     collector: CollectorConfig = CollectorConfig()
 
 
@@ -64,6 +68,8 @@ _ENV = {
     "TOKEN_KMS_KEY_ID": "token_kms_key_id",
     "SES_CONFIGURATION_SET": "ses_configuration_set",
     "DEFAULT_DIGEST_DAY": "default_digest_day",
+    "CONFIRMATION_COOLDOWN_S": "confirmation_cooldown_s",
+    "PORT": "serve_port",
 }
 _COLLECTOR_ENV = {
     "WEEKLY_BUDGET_USD": "weekly_budget_usd",

@@ -13,7 +13,10 @@ One table, generic ``pk``/``sk`` keys (see docs/decisions.md):
 | ``SUB#<id>`` | ``FOLLOWEE#<user id>`` | last interaction with a followee (the ledger) |
 | ``SUB#<id>`` | ``WEEK#<yyyy-Www>`` | the weekly report and the X spend |
 | ``SUB#<id>`` | ``DIGEST#<yyyy-Www>`` | the rendered digest and its send state |
+| ``SUB#<id>`` | ``PENDING`` | a sign-up change waiting for the email confirmation (TTL) |
 | ``XUSER#<id>`` / ``EMAIL#<address>`` | ``SUBSCRIBER`` | uniqueness: which subscriber owns this X account / address |
+| ``EMAIL#<address>`` | ``CONFIRMATION`` | when the last confirmation email went out (cooldown, TTL) |
+| ``OAUTH#<sha256 of state>`` | ``STATE`` | a sign-up between the form and X's callback: PKCE verifier, choices (TTL) |
 | ``SUPPRESSED#<address>`` | ``SUPPRESSED`` | bounced or complained addresses |
 """
 
@@ -25,7 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import Any
+from typing import Any, Literal
 
 import boto3
 from boto3.dynamodb.conditions import Attr, Key
@@ -45,6 +48,18 @@ GRAPH_CHUNK = 12_000  # follow edges per item, well under DynamoDB's 400 KB item
 
 def _sub(subscriber_id: str) -> str:
     return f"SUB#{subscriber_id}"
+
+
+UniqueKind = Literal["XUSER", "EMAIL"]
+
+
+def _unique(kind: UniqueKind, value: str) -> str:
+    # addresses compare case-insensitively, as the suppression list does
+    return f"{kind}#{value.lower() if kind == 'EMAIL' else value}"
+
+
+def _epoch() -> int:
+    return int(datetime.now(UTC).timestamp())
 
 
 def _pack(value: Any) -> bytes:
@@ -322,6 +337,107 @@ class Store:
     def is_suppressed(self, email: str) -> bool:
         item = self.table.get_item(Key={"pk": f"SUPPRESSED#{email.lower()}", "sk": "SUPPRESSED"}).get("Item")
         return item is not None
+
+    # -- sign-up -------------------------------------------------------------------------------
+
+    def put_new_subscriber(self, subscriber: Subscriber, *, expires_at: int) -> None:
+        """A sign-up that has not reached X yet; DynamoDB drops it at ``expires_at`` unless a later
+        ``put_subscriber`` (which writes the whole item, without ``ttl``) makes it permanent."""
+        item: dict[str, Any] = {"pk": _sub(subscriber.subscriber_id), "sk": "PROFILE", "ttl": expires_at,
+                                **json.loads(subscriber.model_dump_json())}
+        self.table.put_item(Item=item, ConditionExpression=Attr("pk").not_exists())
+
+    def put_oauth_state(self, state_key: str, payload: str, *, expires_at: int) -> None:
+        self.table.put_item(Item={"pk": f"OAUTH#{state_key}", "sk": "STATE", "payload": payload, "ttl": expires_at},
+                            ConditionExpression=Attr("pk").not_exists())
+
+    def take_oauth_state(self, state_key: str) -> tuple[str, int] | None:
+        """Read and delete in one call, so a state works once: (payload, expires_at) or None."""
+        old = self.table.delete_item(Key={"pk": f"OAUTH#{state_key}", "sk": "STATE"},
+                                     ReturnValues="ALL_OLD").get("Attributes")
+        return (str(old["payload"]), int(old["ttl"])) if old else None
+
+    def owner(self, kind: UniqueKind, value: str, *, now: int | None = None) -> str | None:
+        """The subscriber that owns this X user id or email address, if any."""
+        item = self.table.get_item(Key={"pk": _unique(kind, value), "sk": "SUBSCRIBER"},
+                                   ConsistentRead=True).get("Item")
+        if not item or ("ttl" in item and int(item["ttl"]) < (now if now is not None else _epoch())):
+            return None
+        return str(item["subscriber_id"])
+
+    def claim(self, kind: UniqueKind, value: str, subscriber_id: str, *, expires_at: int | None = None,
+              now: int | None = None) -> str:
+        """Make ``subscriber_id`` the owner unless another subscriber owns it; returns the owner.
+
+        A claim whose ``ttl`` has passed counts as free (DynamoDB deletes expired items late)."""
+        item: dict[str, Any] = {"pk": _unique(kind, value), "sk": "SUBSCRIBER", "subscriber_id": subscriber_id}
+        if expires_at is not None:
+            item["ttl"] = expires_at
+        now = now if now is not None else _epoch()
+        for _ in range(3):
+            try:
+                self.table.put_item(Item=item, ConditionExpression=Attr("pk").not_exists()
+                                    | Attr("subscriber_id").eq(subscriber_id) | Attr("ttl").lt(now))
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                current = self.owner(kind, value, now=now)
+                if current is not None:
+                    return current
+                continue  # released between the write and the read: try again
+            return subscriber_id
+        raise ConcurrentUpdate(f"{kind} ownership kept changing")
+
+    def release(self, kind: UniqueKind, value: str, subscriber_id: str) -> None:
+        """Give up ownership, only if ``subscriber_id`` still holds it."""
+        try:
+            self.table.delete_item(Key={"pk": _unique(kind, value), "sk": "SUBSCRIBER"},
+                                   ConditionExpression=Attr("subscriber_id").eq(subscriber_id))
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
+
+    def take_confirmation_slot(self, email: str, *, now: int, cooldown_s: int) -> bool:
+        """True if no confirmation email went to this address in the last ``cooldown_s`` seconds
+        (and records this one); False while the cooldown runs."""
+        try:
+            self.table.put_item(
+                Item={"pk": _unique("EMAIL", email), "sk": "CONFIRMATION", "sent_at": now,
+                      "ttl": now + cooldown_s},
+                ConditionExpression=Attr("pk").not_exists() | Attr("ttl").lte(now),
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+                return False
+            raise
+        return True
+
+    def forget_confirmation_slot(self, email: str) -> None:
+        self.table.delete_item(Key={"pk": _unique("EMAIL", email), "sk": "CONFIRMATION"})
+
+    def put_pending_change(self, subscriber_id: str, payload: str, ciphertext: bytes, *, expires_at: int) -> None:
+        self.table.put_item(Item={"pk": _sub(subscriber_id), "sk": "PENDING", "payload": payload,
+                                  "ciphertext": ciphertext, "ttl": expires_at})
+
+    def get_pending_change(self, subscriber_id: str, *, now: int | None = None) -> tuple[str, bytes] | None:
+        item = self.table.get_item(Key={"pk": _sub(subscriber_id), "sk": "PENDING"}, ConsistentRead=True).get("Item")
+        if not item or int(item["ttl"]) < (now if now is not None else _epoch()):
+            return None
+        blob = item["ciphertext"]
+        return str(item["payload"]), bytes(blob.value if hasattr(blob, "value") else blob)
+
+    def delete_pending_change(self, subscriber_id: str) -> None:
+        self.table.delete_item(Key={"pk": _sub(subscriber_id), "sk": "PENDING"})
+
+    def forget_history(self, subscriber_id: str) -> int:
+        """Delete what was collected and reported (the X account changed); keeps profile, tokens, pending."""
+        count = 0
+        with self.table.batch_writer() as batch:
+            for item in self._query_prefix(subscriber_id, "", keys_only=True):
+                if item["sk"] not in {"PROFILE", "TOKEN", "PENDING"}:
+                    batch.delete_item(Key={"pk": item["pk"], "sk": item["sk"]})
+                    count += 1
+        return count
 
     # -- helpers -------------------------------------------------------------------------------
 

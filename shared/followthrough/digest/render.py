@@ -1,13 +1,34 @@
-"""Report -> subject, HTML and plain text, with Jinja2 (autoescaped: names and posts are hostile input)."""
+"""Report -> subject, HTML and plain text, with Jinja2.
+
+The HTML template is autoescaped (names and posts are hostile input) and its
+stylesheet is inlined with css-inline, so mail clients that drop ``<style>``
+(Gmail's apps, Outlook) show the same layout. The plain-text template is not
+HTML-escaped (it cannot run markup, and "&amp;" in a name would be wrong);
+what escaping means for plain text is done for both parts instead: control
+and bidirectional-override characters in any value are flattened, so a
+display name cannot start fake lines or reverse the text around it.
+"""
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from functools import cache
+from typing import Any
 
+import css_inline
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
+from followthrough.digest.view import DigestView, build_view, short
 from followthrough.report import WeeklyReport
+
+# Gmail clips messages over 102 KB. Every list in the view is capped and every
+# name and post shortened, so even the largest report stays under this (tested).
+HTML_LIMIT_BYTES = 60_000
+
+# C0/C1 controls and the bidi embedding/override/isolate marks (Trojan Source, RLO tricks)
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]+")
 
 
 @dataclass(frozen=True)
@@ -25,35 +46,52 @@ class RenderedDigest:
     images: dict[str, bytes] = field(default_factory=dict)
 
 
+def flatten(value: Any) -> Any:
+    """Every interpolated string on one line, without direction overrides; markup we built is left alone."""
+    if isinstance(value, str) and not isinstance(value, Markup):
+        return _UNSAFE.sub(" ", value)
+    return value
+
+
 @cache
 def _environment() -> Environment:
     return Environment(
         loader=PackageLoader("followthrough", "templates"),
-        # HTML templates escape everything; plain-text ones cannot run markup,
-        # and escaping there would only print "&amp;" in people's names
         autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True, default=False),
         undefined=StrictUndefined,
+        finalize=flatten,
         trim_blocks=True,
         lstrip_blocks=True,
+        keep_trailing_newline=True,
     )
+
+
+@cache
+def _inliner() -> css_inline.CSSInliner:
+    # no remote stylesheets: rendering never touches the network
+    return css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
 
 def subject_for(report: WeeklyReport) -> str:
     n = len(report.conversations)
-    who = f"@{report.username}" if report.username else "you"
-    return f"Your week on X, {who}: {n} conversation{'s' if n != 1 else ''} to have"
+    who = f", @{short(report.username, 30)}" if report.username else ""
+    what = f"{n} conversation{'s' if n != 1 else ''} to have" if n else "a quiet week"
+    return flatten(f"Your week on X{who}: {what}")
+
+
+def render_view(view: DigestView, links: DigestLinks) -> tuple[str, str]:
+    """HTML (CSS inlined) and plain text of a digest."""
+    env = _environment()
+    context = {"v": view, "links": links}
+    html = _inliner().inline(env.get_template("digest.html.j2").render(**context))
+    text = env.get_template("digest.txt.j2").render(**context)
+    return html, text
 
 
 def render_digest(report: WeeklyReport, previous: list[WeeklyReport], links: DigestLinks,
                   unavailable_reasons: list[str] | None = None) -> RenderedDigest:
-    env = _environment()
-    context = {
-        "report": report,
-        "previous": previous,
-        "links": links,
-        "unavailable_reasons": unavailable_reasons or [],
-        "metrics": report.metrics,
-    }
-    html = env.get_template("digest.html.j2").render(**context)
-    text = env.get_template("digest.txt.j2").render(**context)
+    """The digest of ``report``; ``previous`` are earlier reports (oldest first) for the trends,
+    ``unavailable_reasons`` why reads were skipped this week (e.g. the budget was reached)."""
+    view = build_view(report, previous, unavailable_reasons)
+    html, text = render_view(view, links)
     return RenderedDigest(subject=subject_for(report), html=html, text=text)

@@ -145,6 +145,7 @@ class DmReceived:
 @dataclass(frozen=True)
 class Dms:
     received: list[DmReceived]
+    total: int
     more_received: int
     sent_warnings: list[str]
     measured: bool
@@ -312,7 +313,7 @@ def _dms(report: WeeklyReport) -> Dms:
                        "X's rules don't allow automated DMs to new followers, and people rarely answer a "
                        "template. Write to them in your own words instead.")
         warnings.append(warning)
-    return Dms(received=received, more_received=total_received - len(received), sent_warnings=warnings,
+    return Dms(received=received, total=total_received, more_received=total_received - len(received), sent_warnings=warnings,
                measured=report.metrics.get("auto_dms_received", 0) is not None)
 
 
@@ -468,7 +469,8 @@ def build_view(report: WeeklyReport, previous: list[WeeklyReport], skipped: list
         preheader = "A quiet week: say hello to someone you follow."
     elif named:
         others = len(conversations) - 1
-        preheader = f"Talk with {named[0]}{f' and {plural(others, 'other')}' if others else ''} this week."
+        also = f" and {plural(others, 'other')}" if others else ""
+        preheader = f"Talk with {named[0]}{also} this week."
     else:
         preheader = f"{plural(len(conversations), 'conversation')} to have this week."
     if score is not None:

@@ -1,0 +1,119 @@
+"""What the sign-up pages accept: the form's fields, the links' query strings, and their error messages.
+
+Each input is an ``Annotated`` type that Powertools validates (``enable_validation``)
+and documents in the OpenAPI document; the messages are what a person reads
+next to the field when a value is refused.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import cache
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Cookie, Form, Query
+from pydantic import AfterValidator, BaseModel, EmailStr, Field
+
+from followthrough.subscriber import WEEKDAYS, Subscriber
+
+# Bump the version whenever the wording changes: each subscriber records the version they agreed to.
+CONSENT_VERSION = "2026-11-22"
+CONSENT_TEXT = (
+    "I agree that Followthrough links my X account to this email address, reads my activity on X "
+    "(posts, replies, mentions, likes, follows, followers and direct messages) once a week, and emails "
+    "me a weekly digest. I can unsubscribe, or delete everything stored about me, at any time."
+)
+
+CSRF_COOKIE = "ft_csrf"
+TOKEN_MAX = 512  # signed links are ~100 characters; anything far longer is not ours
+DEFAULT_HOUR = 8
+
+# Regions of the IANA database whose zones people live in (not the legacy aliases such as "US/Eastern").
+_REGIONS = ("Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian", "Pacific")
+
+
+@cache
+def time_zones() -> dict[str, list[str]]:
+    """Region -> zone names, for the form's grouped list."""
+    from zoneinfo import available_timezones
+
+    grouped: dict[str, list[str]] = {"": ["UTC"]}
+    for name in sorted(available_timezones()):
+        region = name.split("/", 1)[0]
+        if region in _REGIONS and "/" in name:
+            grouped.setdefault(region, []).append(name)
+    return grouped
+
+
+def _known_zone(value: str) -> str:
+    if not any(value in zones for zones in time_zones().values()):
+        raise ValueError("choose a time zone from the list")
+    return value
+
+
+def _not_blank(value: str) -> str:
+    if not value.strip():
+        raise ValueError("this link is incomplete")
+    return value.strip()
+
+
+EmailField = Annotated[EmailStr, Form(max_length=254, description="where the digest and the confirmation go")]
+ConsentField = Annotated[Literal["yes"], Form(description=f"consent version {CONSENT_VERSION}: {CONSENT_TEXT}")]
+DayField = Annotated[int, Form(ge=0, le=6, description="0 = Monday")]
+HourField = Annotated[int, Form(ge=0, le=23, description="local hour the digest should arrive")]
+ZoneField = Annotated[str, AfterValidator(_known_zone), Form(max_length=64, description="IANA time zone")]
+CsrfField = Annotated[str, Form(max_length=TOKEN_MAX, description="anti-forgery token from the page's form")]
+CsrfCookie = Annotated[str | None, Cookie(max_length=TOKEN_MAX, description="anti-forgery cookie")]
+LinkToken = Annotated[str, AfterValidator(_not_blank), Query(max_length=TOKEN_MAX, description="signed link token")]
+FormLinkToken = Annotated[str, AfterValidator(_not_blank), Form(max_length=TOKEN_MAX,
+                                                               description="signed link token")]
+OptionalLinkToken = Annotated[str | None, Query(max_length=TOKEN_MAX, description="signed link token")]
+OptionalFormToken = Annotated[str | None, Form(alias="token", max_length=TOKEN_MAX,
+                                               description="signed link token")]
+OneClick = Annotated[str | None, Form(alias="List-Unsubscribe", max_length=64,
+                                      description="RFC 8058: List-Unsubscribe=One-Click")]
+OAuthState = Annotated[str, AfterValidator(_not_blank), Query(max_length=TOKEN_MAX,
+                                                              description="the state sent to X")]
+OAuthCode = Annotated[str | None, Query(max_length=TOKEN_MAX, description="X's authorization code")]
+OAuthError = Annotated[str | None, Query(max_length=200, description="X's error, e.g. access_denied")]
+
+
+class SignupForm(BaseModel):
+    """A validated sign-up form."""
+
+    email: str
+    digest_day: int = Field(ge=0, le=6)
+    digest_hour: int = Field(DEFAULT_HOUR, ge=0, le=23)
+    time_zone: str
+    consent_version: str
+    consent_at: datetime
+
+
+# Field -> what to tell the person when the value is refused (by pydantic error type; "" = any other).
+FIELD_MESSAGES: dict[str, dict[str, str]] = {
+    "email": {"missing": "Enter your email address.",
+              "": "Enter an email address like name@example.com."},
+    "consent": {"": "Tick the box to agree that your X account will be linked to this email address. "
+                    "Followthrough cannot send a digest without it."},
+    "digest_day": {"": "Choose the day the digest should arrive."},
+    "digest_hour": {"": "Choose the time the digest should arrive."},
+    "time_zone": {"": "Choose your time zone from the list."},
+}
+FIELD_ORDER = ["email", "digest_day", "digest_hour", "time_zone", "consent"]
+
+
+def field_errors(errors: list[dict[str, object]]) -> dict[str, str]:
+    """Powertools/pydantic errors -> one message per form field, in the form's order."""
+    found: dict[str, str] = {}
+    for error in errors:
+        loc = error.get("loc") or ()
+        name = str(loc[-1]) if isinstance(loc, (list, tuple)) and loc else ""
+        if name in FIELD_MESSAGES and name not in found:
+            messages = FIELD_MESSAGES[name]
+            found[name] = messages.get(str(error.get("type")), messages[""])
+    return {name: found[name] for name in FIELD_ORDER if name in found}
+
+
+def describe_schedule(subscriber: Subscriber | SignupForm) -> str:
+    """"Mondays at 08:00 (Europe/Paris)"."""
+    return f"{WEEKDAYS[subscriber.digest_day]}s at {subscriber.digest_hour:02d}:00 ({subscriber.time_zone})"
