@@ -4,6 +4,11 @@ PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
+# aws-sam-cli pins boto3 and pydantic versions that clash with the project's,
+# so it lives in a virtual environment of its own.
+SAM_VENV := .venv-sam
+SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
+SAM_STAMP := $(SAM_VENV)/.installed
 
 .PHONY: venv demo test lint types preview serve bench build deploy soak clean
 
@@ -15,6 +20,12 @@ $(STAMP): pyproject.toml
 
 venv: $(STAMP)
 
+$(SAM_STAMP):
+	$(PYTHON) -m venv $(SAM_VENV)
+	$(SAM_VENV)/bin/python -m pip install --quiet --upgrade pip
+	$(SAM_VENV)/bin/python -m pip install --quiet 'aws-sam-cli>=1.130,<2'
+	touch $(SAM_STAMP)
+
 ## The weekly audit end to end on one machine: moto + the local X stand-in.
 demo: $(STAMP)
 	$(BIN)/followthrough demo --out out
@@ -23,9 +34,10 @@ demo: $(STAMP)
 test: lint types
 	$(BIN)/pytest -q
 
-lint: $(STAMP)
+lint: $(STAMP) $(SAM_STAMP)
 	$(BIN)/ruff check shared functions tests bench
 	$(BIN)/cfn-lint template.yaml
+	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM) validate --lint
 
 types: $(STAMP)
 	$(BIN)/mypy
@@ -40,3 +52,12 @@ preview: $(STAMP)
 ## The sign-up API on http://127.0.0.1:$${PORT:-8000}, with moto and the local X stand-in.
 serve: $(STAMP)
 	$(BIN)/followthrough serve
+
+## Build every function and the dependencies layer for Lambda (python3.12, arm64) without Docker.
+build: $(SAM_STAMP)
+	PYTHON=$(abspath $(SAM_VENV))/bin/python $(SAM) build
+	@echo "Unzipped sizes:"; du -sh .aws-sam/build/*/
+
+## Deploy to the AWS account of your credentials: guided (asks and saves the parameters) the first time.
+deploy: build
+	if grep -q '^parameter_overrides' samconfig.toml; then $(SAM) deploy; else $(SAM) deploy --guided; fi

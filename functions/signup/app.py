@@ -1,21 +1,28 @@
-"""HTTP API: the sign-up form and the subscriber lifecycle (stub route until the sign-up issue)."""
+"""HttpApi: the sign-up form and the subscriber lifecycle (confirm, unsubscribe, delete).
+
+Routes and pages live in ``followthrough.signup.web``; oversized, non-UTF-8 and
+forged form posts are refused before Powertools parses them.
+"""
 
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from followthrough.signup import web
 
 logger = Logger(service="signup")
 app = APIGatewayHttpResolver(enable_validation=True)
+app.include_router(web.router)
 
 
-@app.get("/")
-def form() -> Response[str]:
-    return Response(status_code=200, content_type=content_types.TEXT_HTML,
-                    body="<!doctype html><title>Followthrough</title><h1>Sign-up opens soon</h1>")
+@app.get("/openapi.json", include_in_schema=False)
+def openapi() -> Response[str]:
+    return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=web.openapi_document(app))
 
 
-@logger.inject_lambda_context
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
 def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return app.resolve(event, context)
+    return web.refuse_early(event) or app.resolve(event, context)

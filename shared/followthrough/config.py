@@ -48,6 +48,10 @@ class Settings(BaseModel):
     token_kms_key_id: str = ""
     ses_configuration_set: str = ""
     default_digest_day: int = Field(0, ge=0, le=6)
+    # first backoff between retries of an X 5xx (doubles each time; bounded retries)
+    x_retry_backoff_s: float = Field(0.5, ge=0, le=5)
+    # longest delay before rate-limited work comes back (SQS allows at most 900 s)
+    max_requeue_delay_s: int = Field(900, ge=0, le=900)
     # at most one confirmation email per address in this many seconds (sign-up abuse limit)
     confirmation_cooldown_s: int = Field(600, ge=0)
     # ``followthrough serve``: the local sign-up server's port (0 picks a free one)
@@ -68,6 +72,8 @@ _ENV = {
     "TOKEN_KMS_KEY_ID": "token_kms_key_id",
     "SES_CONFIGURATION_SET": "ses_configuration_set",
     "DEFAULT_DIGEST_DAY": "default_digest_day",
+    "MAX_REQUEUE_DELAY_S": "max_requeue_delay_s",
+    "X_RETRY_BACKOFF_S": "x_retry_backoff_s",
     "CONFIRMATION_COOLDOWN_S": "confirmation_cooldown_s",
     "PORT": "serve_port",
 }
@@ -85,7 +91,42 @@ def settings_from(environ: dict[str, str]) -> Settings:
     return Settings.model_validate(values)
 
 
+# In AWS the secrets are SSM SecureString parameters, never environment values:
+# the function's environment names the parameter, e.g. X_CLIENT_SECRET_PARAM
+# stands for X_CLIENT_SECRET. Only functions that use a secret are given its name.
+_SECRET_PARAMS = {
+    "X_CLIENT_SECRET_PARAM": "X_CLIENT_SECRET",
+    "SIGNING_KEY_PARAM": "SIGNING_KEY",
+}
+
+
+class SecretUnavailable(Exception):
+    pass
+
+
+def secrets_from_parameters(environ: dict[str, str]) -> dict[str, str]:
+    """The secrets whose SSM parameter names ``environ`` gives, as the variables they stand for (one call)."""
+    wanted = {environ[param]: name for param, name in _SECRET_PARAMS.items()
+              if environ.get(param) and not environ.get(name)}
+    if not wanted:
+        return {}
+    from aws_lambda_powertools.utilities.parameters import SSMProvider
+    from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
+
+    try:
+        values = SSMProvider().get_parameters_by_name({parameter: {} for parameter in wanted}, decrypt=True,
+                                                      max_age=0)
+    except GetParameterError as exc:
+        raise SecretUnavailable(f"cannot read the secrets {sorted(wanted)} from SSM: {exc}") from None
+    return {wanted[parameter]: str(value) for parameter, value in values.items()}
+
+
 @lru_cache(maxsize=1)
 def settings() -> Settings:
-    """The process's settings; cached, so call ``settings.cache_clear()`` after changing the environment."""
-    return settings_from(dict(os.environ))
+    """The process's settings; cached, so call ``settings.cache_clear()`` after changing the environment.
+
+    Secrets named by SSM parameter are read here, on first use (never at import), once per process.
+    """
+    environ = dict(os.environ)
+    environ.update(secrets_from_parameters(environ))
+    return settings_from(environ)

@@ -24,10 +24,12 @@ from followthrough.adapters.x import XClient, XOAuth
 from followthrough.config import Settings, settings
 from followthrough.email import build_message
 from followthrough.messages import CollectRequest, DigestRequest
+from followthrough.pipeline.bounces import FeedbackRecorder, SesNotification
 from followthrough.pipeline.collect import Collector, CollectResult
 from followthrough.pipeline.digest import DigestSender
 from followthrough.pipeline.dispatch import DispatchResult, dispatch
 from followthrough.pipeline.tokens import TokenKeeper
+from followthrough.signup.service import SignupService
 from followthrough.subscriber import Subscriber
 
 log = logging.getLogger(__name__)
@@ -50,7 +52,6 @@ def set_clock(clock: Callable[[], datetime]) -> None:
 
 
 MAX_REQUEUES = 20
-SQS_MAX_DELAY_S = 900
 IDEMPOTENCY_DAYS = 35
 
 
@@ -88,12 +89,26 @@ def send_reconnect_email(subscriber: Subscriber) -> None:
     mailer().send(subscriber.email, raw)
 
 
+def signup_service() -> SignupService:
+    """The sign-up and subscriber lifecycle (built per request from the cached clients: it holds no state)."""
+    config = settings()
+    base = str(config.public_base_url).rstrip("/")
+    return SignupService(
+        store=store(), oauth=oauth(config, redirect_uri=f"{base}/oauth/callback"),
+        make_client=lambda access_token: XClient(access_token, base_url=config.x_api_base_url,
+                                                 backoff_s=config.x_retry_backoff_s),
+        tokens=token_keeper(), mailer=mailer(), public_base_url=base, signing_key=config.signing_key, now=now,
+        confirmation_cooldown_s=config.confirmation_cooldown_s,
+    )
+
+
 @cache
 def collector() -> Collector:
     config = settings()
     return Collector(
         store=store(), tokens=token_keeper(),
-        make_client=lambda access_token: XClient(access_token, base_url=config.x_api_base_url),
+        make_client=lambda access_token: XClient(access_token, base_url=config.x_api_base_url,
+                                                 backoff_s=config.x_retry_backoff_s),
         config=config.collector, send_reconnect_email=send_reconnect_email, now=now,
     )
 
@@ -131,7 +146,7 @@ def run_collect(request: CollectRequest) -> CollectResult:
         if request.requeues >= MAX_REQUEUES:
             raise RuntimeError(f"subscriber {request.subscriber_id} still rate-limited after {MAX_REQUEUES} requeues")
         collect_queue().send(request.model_copy(update={"requeues": request.requeues + 1}),
-                             delay_seconds=min(result.retry_in_s, SQS_MAX_DELAY_S))
+                             delay_seconds=min(result.retry_in_s, settings().max_requeue_delay_s))
     elif result.status == "credits_exhausted":
         metrics.add_metric(name="XCreditsExhausted", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name=f"Collect_{result.status}", unit=MetricUnit.Count, value=1)
@@ -168,9 +183,11 @@ def _send_once() -> Any:
     """
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
 
+    from followthrough.adapters.store import RETRIES
+
     persistence = DynamoDBPersistenceLayer(
         table_name=settings().table_name, key_attr="pk", sort_key_attr="sk",
-        static_pk_value="IDEMPOTENCY#digest", expiry_attr="ttl",
+        static_pk_value="IDEMPOTENCY#digest", expiry_attr="ttl", boto_config=RETRIES,
     )
 
     @idempotent_function(data_keyword_argument="request", persistence_store=persistence,
@@ -191,3 +208,12 @@ def run_digest(request: DigestRequest, context: Any = None) -> dict[str, Any]:
     log.info("digest", extra={"subscriber_id": request.subscriber_id, "week": request.week,
                               "outcome": result["outcome"], "reason": result["reason"]})
     return result
+
+
+def run_bounce(notifications: list[SesNotification]) -> dict[str, Any]:
+    """SES bounces and complaints: suppress the addresses, stop those subscribers' weekly runs."""
+    result = FeedbackRecorder(store=store()).record(notifications)
+    metrics.add_metric(name="AddressesSuppressed", unit=MetricUnit.Count, value=result.suppressed)
+    log.info("ses feedback", extra={"suppressed": result.suppressed, "ignored": result.ignored,
+                                    "subscribers_stopped": result.subscribers_stopped})
+    return asdict(result)

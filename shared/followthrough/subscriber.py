@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from functools import cache
 from typing import Literal
 from zoneinfo import ZoneInfo, available_timezones
 
@@ -35,7 +36,7 @@ class Subscriber(BaseModel):
     @field_validator("time_zone")
     @classmethod
     def _known_zone(cls, value: str) -> str:
-        if value not in available_timezones() and value != "UTC":
+        if value not in known_time_zones():
             raise ValueError(f"unknown time zone {value!r}")
         return value
 
@@ -56,6 +57,12 @@ class Subscriber(BaseModel):
             days=self.digest_day
         )
         return slot_of(local_due)
+
+
+@cache
+def known_time_zones() -> frozenset[str]:
+    """IANA zone names (reading them scans the zone database: once per process)."""
+    return frozenset(available_timezones()) | {"UTC"}
 
 
 def slot_of(moment: datetime) -> str:

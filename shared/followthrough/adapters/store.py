@@ -32,6 +32,7 @@ from typing import Any, Literal
 
 import boto3
 from boto3.dynamodb.conditions import Attr, Key
+from botocore.config import Config
 from botocore.exceptions import ClientError
 
 from followthrough.activity import Activity
@@ -42,6 +43,10 @@ from followthrough.subscriber import Subscriber
 
 # user id -> [ISO time the edge was first seen (None: before the first collection), username]
 Graph = dict[str, list[str | None]]
+
+# Throttling is retried here, with backoff, rather than by redelivering the
+# whole message: a collect that has read from X must not have to read it again.
+RETRIES = Config(retries={"mode": "standard", "max_attempts": 8})
 
 GRAPH_CHUNK = 12_000  # follow edges per item, well under DynamoDB's 400 KB item limit once gzipped
 
@@ -92,7 +97,7 @@ class Store:
 
     @cached_property
     def table(self) -> Any:
-        return boto3.resource("dynamodb").Table(self.table_name)
+        return boto3.resource("dynamodb", config=RETRIES).Table(self.table_name)
 
     # -- subscribers ---------------------------------------------------------------------------
 

@@ -170,6 +170,7 @@ class XClient:
     base_url: str = "https://api.twitter.com"
     max_retries: int = 2
     # backoff between retries of a 5xx: short, bounded (max_retries), well inside a Lambda timeout
+    backoff_s: float = 0.5
     sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
     _client: tweepy.Client = field(init=False, repr=False)
 
@@ -192,18 +193,23 @@ class XClient:
                 if attempt > self.max_retries:
                     raise XUnavailable(f"X answered {exc.response.status_code} on {endpoint} "
                                        f"{attempt} times") from None
-                self.sleep(0.5 * 2 ** (attempt - 1))
+                self.sleep(self.backoff_s * 2 ** (attempt - 1))
             except tweepy.HTTPException as exc:
                 if exc.response is not None and exc.response.status_code == 402:
                     raise XCreditsExhausted(f"X answered 402 on {endpoint}: credits exhausted") from None
                 raise
             except requests.exceptions.JSONDecodeError:
-                raise XMalformed(f"X answered a body that is not JSON on {endpoint}") from None
+                # usually a connection cut mid-body: worth the same bounded retries as a 5xx
+                attempt += 1
+                if attempt > self.max_retries:
+                    raise XMalformed(f"X answered a body that is not JSON on {endpoint}, "
+                                     f"{attempt} times") from None
+                self.sleep(self.backoff_s * 2 ** (attempt - 1))
             except requests.exceptions.ConnectionError as exc:
                 attempt += 1
                 if attempt > self.max_retries:
                     raise XUnavailable(f"could not reach X for {endpoint}: {type(exc).__name__}") from None
-                self.sleep(0.5 * 2 ** (attempt - 1))
+                self.sleep(self.backoff_s * 2 ** (attempt - 1))
 
     @staticmethod
     def _parse(model: Any, body: dict[str, Any], endpoint: str) -> Any:

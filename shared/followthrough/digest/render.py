@@ -75,7 +75,7 @@ def _inliner() -> css_inline.CSSInliner:
 def subject_for(report: WeeklyReport) -> str:
     n = len(report.conversations)
     who = f", @{short(report.username, 30)}" if report.username else ""
-    what = f"{n} conversation{'s' if n != 1 else ''} to have" if n else "a quiet week"
+    what = f"{n} conversation{'s' if n != 1 else ''} to have" if n else "a quiet week, time to say hello"
     return flatten(f"Your week on X{who}: {what}")
 
 

@@ -8,13 +8,14 @@ escape them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from followthrough.analysis.config import AnalysisConfig
 from followthrough.analysis.html import UNAVAILABLE_WORDS
-from followthrough.analysis.wording import duration, join_words, plural
+from followthrough.analysis.wording import duration, plural
 from followthrough.report import AutoDmReceived, Conversation, UnansweredMention, WeeklyReport
 
 TREND_WEEKS = 8
@@ -39,11 +40,16 @@ READ_INPUTS = {"tweets": "posts", "liked_tweets": "likes", "dm_events": "dm_even
                "following": "following", "followers": "followers"}
 
 KIND_LABELS = {"answer_mention": "Answer", "greet_followee": "Say hello", "welcome_follower": "Welcome"}
+KIND_NOBODY = {"answer_mention": "a mention", "greet_followee": "someone you follow",
+               "welcome_follower": "a new follower"}
 KIND_ACTIONS = {"answer_mention": "Reply on X", "greet_followee": "Open their profile",
                 "welcome_follower": "Say hello on X"}
+# an en dash: what a chart or number shows for a week that could not be measured
+NOT_MEASURED = "\u2013"
 X_HOSTS = ("https://x.com/", "https://twitter.com/", "https://mobile.twitter.com/")
 
 # the signals that best explain an automated DM, most telling first
+_PARENTHESES = re.compile(r"\s*\([^)]*\)")
 _DM_REASON_ORDER = ("same text", "right after", "call to action", "link", "never wrote back", "back-and-forth")
 
 
@@ -71,12 +77,12 @@ def profile_url(user_id: str, username: str | None) -> str:
 
 
 def percent(value: float | int | None) -> str:
-    return "–" if value is None else f"{round(float(value) * 100)}%"
+    return NOT_MEASURED if value is None else f"{round(float(value) * 100)}%"
 
 
 def number(value: float | int | None) -> str:
     if value is None:
-        return "–"
+        return NOT_MEASURED
     value = float(value)
     return str(int(value)) if value.is_integer() else f"{value:.1f}"
 
@@ -87,14 +93,14 @@ def week_label(week: str) -> str:
 
 
 def period(start: datetime | None, end: datetime | None) -> str:
-    """'3–10 Jan 2027', '27 Dec 2026 – 3 Jan 2027'."""
+    """'3-10 Jan 2027', '27 Dec 2026 - 3 Jan 2027' (with en dashes)."""
     if start is None or end is None:
         return ""
     if start.year != end.year:
-        return f"{start:%-d %b %Y} – {end:%-d %b %Y}"
+        return f"{start:%-d %b %Y} {NOT_MEASURED} {end:%-d %b %Y}"
     if start.month != end.month:
-        return f"{start:%-d %b} – {end:%-d %b %Y}"
-    return f"{start:%-d}–{end:%-d %b %Y}"
+        return f"{start:%-d %b} {NOT_MEASURED} {end:%-d %b %Y}"
+    return f"{start:%-d}{NOT_MEASURED}{end:%-d %b %Y}"
 
 
 # -- the parts of the digest ---------------------------------------------------------------------------
@@ -102,7 +108,7 @@ def period(start: datetime | None, end: datetime | None) -> str:
 
 @dataclass(frozen=True)
 class Headline:
-    score: str  # "35", or "–" when nothing could be measured
+    score: str  # "35", or NOT_MEASURED
     change: str  # "4 points lower than last week", "" in the first week
     direction: str  # "up", "down", "same" or "new"
     nudge: str  # the one thing that would help most, or ""
@@ -260,7 +266,8 @@ def _conversations(report: WeeklyReport) -> list[ConversationItem]:
     for c in report.conversations:
         fallback = profile_url(c.user_id, c.username)
         items.append(ConversationItem(
-            kind=c.kind, label=KIND_LABELS.get(c.kind, "Talk"), who=handle(c.username, "Someone"),
+            kind=c.kind, label=KIND_LABELS.get(c.kind, "Talk"),
+            who=handle(c.username, KIND_NOBODY.get(c.kind, "someone")),
             url=x_url(c.url, fallback), reason=short(c.reason, 300), quote=_mention_text(c, report.unanswered_mentions),
             action=KIND_ACTIONS.get(c.kind, "Open on X")))
     return items
@@ -287,7 +294,8 @@ def _dm_why(dm: AutoDmReceived) -> str:
     def rank(reason: str) -> int:
         return next((i for i, key in enumerate(_DM_REASON_ORDER) if key in reason), len(_DM_REASON_ORDER))
 
-    telling = [r for r in sorted(dm.reasons, key=rank) if "first message" not in r][:3]
+    telling = [_PARENTHESES.sub("", r).split(" once ")[0] for r in sorted(dm.reasons, key=rank)
+               if "first message" not in r][:3]
     return short("; ".join(telling) or "looks templated", 200)
 
 
@@ -313,8 +321,8 @@ def _dms(report: WeeklyReport) -> Dms:
                        "X's rules don't allow automated DMs to new followers, and people rarely answer a "
                        "template. Write to them in your own words instead.")
         warnings.append(warning)
-    return Dms(received=received, total=total_received, more_received=total_received - len(received), sent_warnings=warnings,
-               measured=report.metrics.get("auto_dms_received", 0) is not None)
+    return Dms(received=received, total=total_received, more_received=total_received - len(received),
+               sent_warnings=warnings, measured=report.metrics.get("auto_dms_received", 0) is not None)
 
 
 def _posting(m: dict[str, float | int | None]) -> tuple[list[str], list[str]]:
@@ -402,28 +410,31 @@ def _charts(history: list[WeeklyReport], cfg: AnalysisConfig) -> list[Chart]:
             legend=[], text_rows=[f"{labels[i]:>4} {number(s):>4}  {_text_bar(s, 100)}" for i, s in enumerate(scores)],
         ))
 
-    talk = [None if r.metrics.get("posts") is None else
-            float((r.metrics.get("replies") or 0) + (r.metrics.get("quotes") or 0)) for r in history]
-    loud = [None if r.metrics.get("posts") is None else float(r.metrics.get("broadcasts") or 0) for r in history]
-    tops = [(t or 0) + (b or 0) for t, b in zip(talk, loud, strict=True)]
-    top = max(tops, default=0)
-    if any(t is not None for t in talk) and top > 0:
-        def pair(t: float | None, b: float | None) -> str:
-            return "–" if t is None else f"{number(t)}/{number(b)}"
-
-        now_talk, now_loud = talk[-1], loud[-1]
-        summary = ("Not measured this week." if now_talk is None else
-                   f"This week {plural(int(now_talk), 'reply or quote', 'replies and quotes')} and "
-                   f"{plural(int(now_loud or 0), 'broadcast')}.")
-        charts.append(Chart(
-            title="Replies vs. broadcasts",
-            summary=summary,
-            bars=[Bar(labels[i], pair(t, b), _bar_height(t, top), _bar_height(b, top), current=i == last)
-                  for i, (t, b) in enumerate(zip(talk, loud, strict=True))],
-            legend=[("talk", "replies and quotes"), ("loud", "broadcasts")],
-            text_rows=[f"{labels[i]:>4} {pair(t, b):>7}  {_text_bar(t, top)}{'░' * len(_text_bar(b, top))}"
-                       for i, (t, b) in enumerate(zip(talk, loud, strict=True))],
-        ))
+    # shares, not counts: the first digest covers a month, later ones a week
+    mixes: list[tuple[int, int] | None] = []
+    for r in history:
+        if r.metrics.get("posts") is None:
+            mixes.append(None)
+        else:
+            talk = int(r.metrics.get("replies") or 0) + int(r.metrics.get("quotes") or 0)
+            mixes.append((talk, int(r.metrics.get("broadcasts") or 0)))
+    if any(mixes) and any(sum(mix) for mix in mixes if mix):
+        bars, rows = [], []
+        for i, mix in enumerate(mixes):
+            share = mix[0] / sum(mix) if mix and sum(mix) else None
+            talk_px = _bar_height(share, 1.0) if share else 0
+            rest_px = CHART_HEIGHT_PX - talk_px if mix and sum(mix) else 0
+            bars.append(Bar(labels[i], percent(share), talk_px, rest_px, current=i == last))
+            text_talk = _text_bar(share, 1.0)
+            counts = f"{mix[0]}/{mix[1]}" if mix else NOT_MEASURED
+            rows.append(f"{labels[i]:>4} {percent(share):>4} {counts:>7}  "
+                        f"{text_talk}{'░' * ((20 - len(text_talk)) if share is not None else 0)}")
+        now = mixes[-1]
+        summary = ("Not measured this week." if now is None else
+                   f"This week {plural(now[0], 'reply or quote', 'replies and quotes')} and "
+                   f"{plural(now[1], 'broadcast')}.")
+        charts.append(Chart(title="Replies vs. broadcasts", summary=summary, bars=bars,
+                            legend=[("talk", "replies and quotes"), ("loud", "broadcasts")], text_rows=rows))
 
     rates = _series(history, "response_rate")
     if any(r is not None for r in rates):
@@ -461,10 +472,10 @@ def build_view(report: WeeklyReport, previous: list[WeeklyReport], skipped: list
     cfg = config or AnalysisConfig()
     m = report.metrics
     score = m.get("engagement_score")
-    change, direction = _change(report.deltas.get("engagement_score") if previous else None)
-    history = [r for r in previous if r.week < report.week][-(TREND_WEEKS - 1):] + [report]
+    change, direction = _change(report.deltas.get("engagement_score"))
+    history = [*[r for r in previous if r.week < report.week][-(TREND_WEEKS - 1):], report]
     conversations = _conversations(report)
-    named = [c.who for c in conversations if c.who != "Someone"]
+    named = [c.who for c in conversations if c.who.startswith("@")]
     if not conversations:
         preheader = "A quiet week: say hello to someone you follow."
     elif named:

@@ -9,8 +9,13 @@ from __future__ import annotations
 
 import json
 import os
+import socket
+import subprocess
+import sys
+import time
 import urllib.request
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -46,7 +51,7 @@ class LocalAws:
     table_name: str = "followthrough"
     sender_email: str = "digest@followthrough.example"
     queue_urls: dict[str, str] = field(default_factory=dict)
-    server: ThreadedMotoServer | None = None
+    server: ThreadedMotoServer | subprocess.Popen[bytes] | None = None
 
     def environ(self) -> dict[str, str]:
         """Environment for the handlers and boto3 (boto3 honours AWS_ENDPOINT_URL itself)."""
@@ -69,9 +74,12 @@ class LocalAws:
         return list(data.get("ses", {}).get("RawMessage", []))
 
     def stop(self) -> None:
-        if self.server is not None:
+        if isinstance(self.server, subprocess.Popen):
+            self.server.terminate()
+            self.server.wait(timeout=10)
+        elif self.server is not None:
             self.server.stop()
-            self.server = None
+        self.server = None
 
 
 def start_moto() -> ThreadedMotoServer:
@@ -102,8 +110,33 @@ def create_resources(aws: LocalAws) -> LocalAws:
     return aws
 
 
-def start_local_aws() -> LocalAws:
-    """Start moto's server on a free loopback port and create the resources in it."""
+def start_moto_process() -> tuple[subprocess.Popen[bytes], str]:
+    """moto's server in its own process: twice as fast under load as a thread competing for our GIL."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    binary = Path(sys.executable).with_name("moto_server")
+    process = subprocess.Popen([str(binary), "-H", "127.0.0.1", "-p", str(port)],  # noqa: S603
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            with urllib.request.urlopen(f"{url}/moto-api/data.json", timeout=1):  # noqa: S310
+                return process, url
+        except OSError:
+            if process.poll() is not None:
+                raise RuntimeError(f"moto_server exited with {process.returncode}") from None
+            time.sleep(0.1)
+    process.kill()
+    raise TimeoutError("moto_server did not start within 30 s")
+
+
+def start_local_aws(*, separate_process: bool = False) -> LocalAws:
+    """Start moto's server on a free loopback port (a thread, or its own process) and create the resources."""
+    if separate_process:
+        process, url = start_moto_process()
+        return create_resources(LocalAws(endpoint_url=url, server=process))
     server = start_moto()
     host, port = server.get_host_and_port()
     aws = LocalAws(endpoint_url=f"http://{host}:{port}", server=server)

@@ -9,11 +9,11 @@ receives), so local runs exercise the same semantics as a deployment.
 from __future__ import annotations
 
 import importlib.util
-import json
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -23,6 +23,10 @@ import boto3
 FUNCTIONS_DIR = Path(__file__).resolve().parents[3] / "functions"
 
 Handler = Callable[[dict[str, Any], Any], Any]
+
+
+class InvocationDied(BaseException):
+    """The Lambda process died mid-invocation (a BaseException, so no per-record handler catches it)."""
 
 
 @dataclass
@@ -42,8 +46,14 @@ class LambdaContext:
         return self.timeout_ms
 
 
+@cache
+def warm_function(name: str) -> ModuleType:
+    """The function's module, imported once, as a warm Lambda container keeps it."""
+    return load_function(name)
+
+
 def load_function(name: str) -> ModuleType:
-    """Import ``functions/<name>/app.py`` under a unique module name."""
+    """Import ``functions/<name>/app.py`` under a unique module name (a cold start)."""
     path = FUNCTIONS_DIR / name / "app.py"
     spec = importlib.util.spec_from_file_location(f"functions_{name}_app", path)
     if spec is None or spec.loader is None:
@@ -54,7 +64,7 @@ def load_function(name: str) -> ModuleType:
 
 
 def invoke(name: str, event: dict[str, Any], module: ModuleType | None = None) -> Any:
-    handler: Handler = (module or load_function(name)).handler
+    handler: Handler = (module or warm_function(name)).handler
     return handler(event, LambdaContext(function_name=f"followthrough-{name}"))
 
 
@@ -91,7 +101,7 @@ def drain(name: str, queue_url: str, *, batch_size: int = 10, max_batches: int =
     """Feed the queue to the function until it is empty (or ``max_batches``)."""
     sqs = boto3.client("sqs")
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-    module = module or load_function(name)
+    module = module or warm_function(name)
     stats = DrainStats()
     while stats.batches < max_batches:
         received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=batch_size, WaitTimeSeconds=wait_s,
@@ -102,8 +112,8 @@ def drain(name: str, queue_url: str, *, batch_size: int = 10, max_batches: int =
         try:
             response = invoke(name, sqs_event(received, arn), module) or {}
             failed_ids = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
-        except Exception:
-            # the whole invocation failed: every message comes back
+        except (Exception, InvocationDied):
+            # the whole invocation failed (or its process died): every message comes back
             failed_ids = {m["MessageId"] for m in received}
         done = [m for m in received if m["MessageId"] not in failed_ids]
         for n in range(0, len(done), 10):
@@ -122,7 +132,3 @@ def queue_depth(queue_url: str) -> int:
     attrs = boto3.client("sqs").get_queue_attributes(
         QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
     return sum(int(v) for v in attrs["Attributes"].values())
-
-
-def to_json(value: Any) -> str:
-    return json.dumps(value, default=str, indent=2)

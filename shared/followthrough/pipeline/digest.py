@@ -11,8 +11,9 @@ from followthrough.adapters.mailer import Mailer
 from followthrough.adapters.store import Store
 from followthrough.digest import DigestLinks, render_digest
 from followthrough.email import build_message
-from followthrough.links import link, make_token
+from followthrough.links import link
 from followthrough.messages import DigestRequest
+from followthrough.pipeline.bounces import ses_tags_header
 
 Outcome = Literal["sent", "skipped"]
 
@@ -28,7 +29,12 @@ class DigestResult:
 
 @dataclass
 class DigestSender:
-    """Renders, stores, then sends. Exactly-once is the caller's idempotency wrapper plus the stored state."""
+    """Renders, stores, then sends.
+
+    Exactly once per subscriber-week: the caller's idempotency wrapper, plus
+    the week's stored status, so even a run after the idempotency record has
+    expired (or a manual re-queue) never mails the same week twice.
+    """
 
     store: Store
     mailer: Mailer
@@ -41,6 +47,9 @@ class DigestSender:
         subscriber = self.store.get_subscriber(sid)
         if subscriber is None:
             return DigestResult("skipped", sid, week, "subscriber no longer exists")
+        status = self.store.week_status(sid, week)
+        if status is not None and status[0] == "sent":
+            return DigestResult("sent", sid, week, "already sent", message_id=status[1])
         if self.store.is_suppressed(subscriber.email):
             return self._skip(sid, week, "the address bounced or complained and is suppressed")
         if not subscriber.receives_digest:
@@ -56,13 +65,13 @@ class DigestSender:
             delete=link(self.public_base_url, "delete", self.signing_key, sid),
         )
         rendered = render_digest(report, previous, links, unavailable_reasons=spend.skipped)
-        one_click = f"{self.public_base_url.rstrip('/')}/unsubscribe?token=" + make_token(
-            self.signing_key, "unsubscribe", sid)
         raw = build_message(
             sender=self.mailer.sender, recipient=subscriber.email, subject=rendered.subject,
             text=rendered.text, html=rendered.html, images=rendered.images, now=self.now(),
-            headers={"List-Unsubscribe": f"<{one_click}>",
-                     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click"},
+            # RFC 8058 one-click: mail clients POST "List-Unsubscribe=One-Click" to the same signed link
+            headers={"List-Unsubscribe": f"<{links.unsubscribe}>",
+                     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                     **ses_tags_header(sid)},
         )
         self.store.put_digest(sid, week, raw)
         message_id = self.mailer.send(subscriber.email, raw)

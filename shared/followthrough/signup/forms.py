@@ -63,7 +63,8 @@ DayField = Annotated[int, Form(ge=0, le=6, description="0 = Monday")]
 HourField = Annotated[int, Form(ge=0, le=23, description="local hour the digest should arrive")]
 ZoneField = Annotated[str, AfterValidator(_known_zone), Form(max_length=64, description="IANA time zone")]
 CsrfField = Annotated[str, Form(max_length=TOKEN_MAX, description="anti-forgery token from the page's form")]
-CsrfCookie = Annotated[str | None, Cookie(max_length=TOKEN_MAX, description="anti-forgery cookie")]
+# no length limit here: a mangled cookie is replaced, never a reason to refuse the page
+CsrfCookie = Annotated[str | None, Cookie(description="anti-forgery cookie")]
 LinkToken = Annotated[str, AfterValidator(_not_blank), Query(max_length=TOKEN_MAX, description="signed link token")]
 FormLinkToken = Annotated[str, AfterValidator(_not_blank), Form(max_length=TOKEN_MAX,
                                                                description="signed link token")]

@@ -784,11 +784,13 @@ def _api(
     except InvalidRequest as err:
         return _json(400, invalid_request(err), rate_headers(), endpoint)
     body, resources, ids = served
-    sim.meter.served(endpoint, resources, ids)
     response = _json(200, body, rate_headers(), endpoint)
     response.delay_s = fault.delay_s
     if fault.truncate:
+        # a body cut mid-JSON delivers nothing: the reader must ask again, which is not a re-read
         response.body = response.body[: max(len(response.body) // 2, 1)]
+    else:
+        sim.meter.served(endpoint, resources, ids)
     return response
 
 

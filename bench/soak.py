@@ -1,0 +1,55 @@
+"""``make soak``: the whole pipeline with many subscribers and injected faults (not part of the tests).
+
+    .venv/bin/python bench/soak.py [--subscribers 1000] [--seed 1] [--x-fault-rate 0.05] ...
+
+Writes out/soak.json and prints a summary; exits 1 when an invariant is broken.
+See followthrough.local.soak for what it does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import fields
+from pathlib import Path
+
+from followthrough.local.soak import SoakConfig, run_soak
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    defaults = SoakConfig()
+    for f in fields(SoakConfig):
+        if f.name == "profiles":
+            continue
+        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(getattr(defaults, f.name)),
+                            default=getattr(defaults, f.name))
+    parser.add_argument("--out", type=Path, default=Path("out/soak.json"))
+    args = parser.parse_args(argv)
+    config = SoakConfig(**{f.name: getattr(args, f.name) for f in fields(SoakConfig) if f.name != "profiles"})
+    summary = run_soak(config, out=args.out)
+    broken = False
+    print()
+    for week in summary["weeks"]:
+        print(f"week {week['week']}: {week['digests_sent']}/{week['due']} digests sent, "
+              f"{len(week['duplicates'])} duplicates, {len(week['missing'])} without a digest "
+              f"({len(week['missing_without_reason'])} without a recorded reason), DLQ {week['dead_letters']}, "
+              f"X resources read twice {week['x_resources_read_twice']}, redriven {week['redriven_from_dlq']}")
+        print(f"  X per subscriber: requests {week['x_requests_per_subscriber']}, "
+              f"cost ${week['x_cost_usd_per_subscriber']}")
+        reasons: dict[str, int] = {}
+        for why in week["missing"].values():
+            reasons[why.split(" (")[0][:80]] = reasons.get(why.split(" (")[0][:80], 0) + 1
+        for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
+            print(f"    {n:5d} x {why}")
+        broken |= bool(week["duplicates"] or week["missing_without_reason"] or week["unreceiving_mailed"]
+                       or any(week["dead_letters"].values()) or week["x_resources_read_twice"])
+    print(f"faults: {summary['faults']}")
+    print(f"Lambda CPU s per subscriber-week: {summary['lambda_cpu_s_per_subscriber']}; DynamoDB per "
+          f"subscriber-week: {summary['dynamodb_per_subscriber']}; wall {summary['wall_s']}s")
+    print(f"wrote {args.out}; invariants {'BROKEN' if broken else 'hold'}")
+    return 1 if broken else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

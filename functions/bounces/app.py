@@ -1,0 +1,50 @@
+"""SES bounce and complaint events (EventBridge, or SNS) -> the address goes on the suppression list."""
+
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from aws_lambda_powertools.utilities.parser.models import (
+    EventBridgeModel,
+    SnsModel,
+    SnsNotificationModel,
+    SnsRecordModel,
+)
+from aws_lambda_powertools.utilities.typing import LambdaContext
+from pydantic import Json
+
+from followthrough import steps
+from followthrough.pipeline.bounces import SesNotification
+
+logger = Logger(service="bounces")
+
+
+class SesEventBridgeEvent(EventBridgeModel):
+    """SES event destination -> EventBridge ("Email Bounced", "Email Complaint Received")."""
+
+    detail: SesNotification
+
+
+class SesSnsNotification(SnsNotificationModel):
+    Message: Json[SesNotification]  # type: ignore[assignment]
+
+
+class SesSnsRecord(SnsRecordModel):
+    Sns: SesSnsNotification
+
+
+class SesSnsEvent(SnsModel):
+    """SES event destination (or identity feedback) -> SNS topic -> this function."""
+
+    Records: list[SesSnsRecord]  # type: ignore[assignment]
+
+
+def notifications(event: dict[str, Any]) -> list[SesNotification]:
+    if "Records" in event:
+        return [record.Sns.Message for record in SesSnsEvent.model_validate(event).Records]
+    return [SesEventBridgeEvent.model_validate(event).detail]
+
+
+@logger.inject_lambda_context
+@steps.metrics.log_metrics
+def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    return steps.run_bounce(notifications(event))

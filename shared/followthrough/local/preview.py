@@ -1,0 +1,57 @@
+"""``make preview``: the demo subscriber's digest, exactly as it would be sent.
+
+Runs the demo world (moto + the X stand-in, the real handlers) for a few
+simulated weeks, so the digest has trends to draw, and writes the last
+week's message as ``digest.html``, ``digest.txt`` and ``digest.eml`` (the
+whole MIME message SES received).
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from pathlib import Path
+
+from followthrough import steps
+from followthrough.local.aws import LocalAws
+from followthrough.local.demo import DEMO_SEED, run_week, say, start_world, write_outputs
+
+DEFAULT_WEEKS = 8
+
+
+def preview(out: Path, *, seed: int = DEMO_SEED, weeks: int = DEFAULT_WEEKS,
+            aws: LocalAws | None = None) -> tuple[str, Path | None]:
+    """Run ``weeks`` weekly cycles of the demo world (in moto's server, or ``aws`` when given);
+    returns the last week and where its digest was written."""
+    if weeks < 1:
+        raise ValueError("weeks must be at least 1")
+    # the first week starts now and later ones move the stand-in's clock forward, as a deployment would live them
+    world = start_world(seed, quiet=True, aws=aws)
+    try:
+        week = ""
+        for n in range(weeks):
+            if n:
+                world.sim.advance_week(seed=seed * 1000 + n)
+            week = run_week(world, at=world.sim.now())["week"]
+        return week, write_outputs(world, week, out)
+    finally:
+        world.close()
+        steps.reset()
+
+
+def main(out_dir: str = "out", seed: int = DEMO_SEED, weeks: int = DEFAULT_WEEKS) -> int:
+    started = time.monotonic()
+    out = Path(out_dir)
+    say(f"Rendering the demo subscriber's digest after {weeks} simulated week{'s' if weeks != 1 else ''}...")
+    week, written = preview(out, seed=seed, weeks=weeks)
+    if written is None:
+        say(f"No digest was sent for {week}; run `followthrough demo` to see why.")
+        return 1
+    html = out / "digest.html"
+    say(f"Week {week}: wrote {html} ({html.stat().st_size / 1024:.1f} KB), {out / 'digest.txt'}, "
+        f"{out / 'digest.eml'} in {time.monotonic() - started:.1f}s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

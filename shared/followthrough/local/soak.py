@@ -1,0 +1,399 @@
+"""The whole pipeline under load and faults: many subscribers, two weekly cycles, nothing lost.
+
+Starts moto's server and the X stand-in, registers N subscribers (each with
+its own generated account; a mix of profiles; some unconfirmed, some
+unsubscribed, one with a revoked token, one whose address bounces), then runs
+weekly cycles (dispatch -> collect -> digest) through the real handlers and
+moto's SQS (batches, partial batch failures, redelivery after the visibility
+timeout, the DLQ after max receives), while seeded faults hit X (429s with
+reset times, 503s, slow and truncated responses), DynamoDB and SES
+(throttling, through botocore's retries), and handler processes die after
+part of a batch. Then the faults stop, the DLQs are redriven and the cycle
+is run again to finish the remaining work. Every invariant is checked and
+reported; ``bench/soak.py`` is the command, ``tests/test_soak.py`` the small
+version.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import statistics
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass, field
+from datetime import UTC, datetime, timedelta
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from followthrough import steps
+from followthrough.adapters.x import TokenSet
+from followthrough.local.aws import LocalAws, apply_environ, start_local_aws
+from followthrough.local.demo import QUIET
+from followthrough.local.faults import AwsFaults
+from followthrough.local.lambda_runtime import InvocationDied, drain, invoke, queue_depth, scheduled_event
+from followthrough.subscriber import Subscriber, iso_week
+from followthrough.xsim import XSim, XSimServer, generate_account
+
+START = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # a Monday
+SLOTS = 3  # subscribers are spread over three consecutive hours of the same day
+
+
+@dataclass
+class SoakConfig:
+    subscribers: int = 1000
+    seed: int = 1
+    weeks: int = 2
+    profiles: dict[str, float] = field(default_factory=lambda: {"small": 0.7, "typical": 0.28, "large": 0.02})
+    unconfirmed_share: float = 0.03
+    unsubscribed_share: float = 0.03
+    x_fault_rate: float = 0.05  # 429 or 503
+    x_slow_s: float = 0.01
+    x_truncate_rate: float = 0.01
+    aws_fault_rate: float = 0.05  # DynamoDB and SES throttling, before botocore's retries
+    crash_rate: float = 0.02  # an invocation dies after processing a record
+    visibility_s: int = 2
+    progress_every_s: float = 2.0
+
+
+@dataclass
+class Population:
+    receiving: list[str] = field(default_factory=list)
+    not_receiving: dict[str, str] = field(default_factory=dict)  # id -> why
+    revoked: str = ""
+    bouncing: str = ""
+    emails: dict[str, str] = field(default_factory=dict)  # id -> address
+
+
+@dataclass
+class Meters:
+    cpu_s: float = 0.0
+    dynamodb_reads: int = 0
+    dynamodb_writes: int = 0
+    crashes: int = 0
+    invocations: Counter[str] = field(default_factory=Counter)
+
+
+READS = {"GetItem", "Query", "BatchGetItem", "Scan"}
+WRITES = {"PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"}
+
+
+class Soak:
+    def __init__(self, config: SoakConfig, say: Callable[[str], None] = print) -> None:
+        self.config = config
+        self.say = say
+        self.rng = random.Random(config.seed)
+        self.meters = Meters()
+        self.started = time.monotonic()
+        self.aws: LocalAws | None = None
+        self.sim: XSim | None = None
+        self.server: XSimServer | None = None
+        self.population = Population()
+        self.aws_faults = AwsFaults(rate=config.aws_fault_rate, seed=config.seed)
+        self._faults_on = False
+        self._lock = threading.Lock()
+        self._last_progress = 0.0
+
+    # -- setting up --------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.say(f"starting moto and the X stand-in; generating {self.config.subscribers} accounts...")
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        self.aws = start_local_aws(separate_process=True)
+        self.sim = XSim(anchor=START, realtime=False)
+        self.server = XSimServer(self.sim)
+        self.server.start()
+        apply_environ(self.aws, {**QUIET, "X_API_BASE_URL": self.server.base_url, "MAX_REQUEUE_DELAY_S": "1",
+                                 "X_RETRY_BACKOFF_S": "0.01"})
+        steps.set_clock(self.sim.now)
+        sqs = boto3.client("sqs")
+        for name in ("collect", "digest"):
+            sqs.set_queue_attributes(QueueUrl=self.aws.queue_urls[name],
+                                     Attributes={"VisibilityTimeout": str(self.config.visibility_s)})
+        self.sim.register_client(steps.settings().x_client_id, steps.settings().x_client_secret or None)
+        boto3._get_default_session().events.register("before-call.dynamodb", self._count_dynamodb,
+                                                      unique_id="soak-dynamodb-meter")
+        self._register_subscribers()
+
+    def _count_dynamodb(self, event_name: str = "", **_: Any) -> None:
+        operation = event_name.rsplit(".", 1)[-1]
+        with self._lock:
+            if operation in READS:
+                self.meters.dynamodb_reads += 1
+            elif operation in WRITES:
+                self.meters.dynamodb_writes += 1
+
+    def _register_subscribers(self) -> None:
+        assert self.sim is not None
+        config, pop, store = self.config, self.population, steps.store()
+        profiles, weights = zip(*config.profiles.items(), strict=True)
+        n = config.subscribers
+        revoked_user = ""
+        special = {"unconfirmed": set(range(1, n, max(int(1 / config.unconfirmed_share), 2)))
+                   if config.unconfirmed_share else set(),
+                   "unsubscribed": set(range(2, n, max(int(1 / config.unsubscribed_share), 2)))
+                   if config.unsubscribed_share else set()}
+        for i in range(n):
+            profile = "small" if i < 2 else self.rng.choices(profiles, weights)[0]
+            account = generate_account(config.seed * 100_000 + i, profile, anchor=START)
+            user_id = self.sim.add_account(account)
+            sid = f"sub-{i:05d}"
+            email = f"subscriber{i}@example.com"
+            status, confirmed = "active", True
+            if i in special["unconfirmed"]:
+                status, confirmed = "pending", False
+                pop.not_receiving[sid] = "email never confirmed (status pending)"
+            elif i in special["unsubscribed"]:
+                status = "unsubscribed"
+                pop.not_receiving[sid] = "unsubscribed"
+            elif i == 0:
+                pop.revoked = sid
+                revoked_user = user_id
+            elif i == 3:
+                pop.bouncing = sid
+                email = "bounce@simulator.example"
+            if status == "active":
+                pop.receiving.append(sid)
+            pop.emails[sid] = email
+            subscriber = Subscriber(
+                subscriber_id=sid, email=email, x_user_id=user_id, username=account.me.username, status=status,
+                email_confirmed=confirmed, digest_day=START.weekday(), digest_hour=START.hour + i % SLOTS,
+                time_zone="UTC", consent_version="soak", consent_at=START, created_at=START,
+                own_domains=list(account.own_domains))
+            store.put_subscriber(subscriber, reference=START)
+            access, refresh = self.sim.issue_tokens(user_id)
+            steps.token_keeper().save(sid, TokenSet(access, refresh, START.timestamp() + 7200), expected_version=None)
+            self.progress(f"registered {i + 1}/{n}")
+        self.sim.revoke(revoked_user)
+
+    # -- faults ------------------------------------------------------------------------------
+
+    @contextmanager
+    def faults(self) -> Iterator[None]:
+        assert self.sim is not None
+        c = self.config
+        self.sim.faults.random(rate=c.x_fault_rate, statuses=(429, 503), seed=c.seed, delay_s=c.x_slow_s,
+                               truncate_rate=c.x_truncate_rate)
+        self.aws_faults.install()
+        steps.reset()
+        self._faults_on = True
+        try:
+            yield
+        finally:
+            self._faults_on = False
+            self.sim.faults.clear()
+            self.aws_faults.uninstall()
+            steps.reset()
+
+    def _dying(self, run: Callable[..., Any]) -> Callable[..., Any]:
+        """``run`` that sometimes kills its process right after finishing a record."""
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            result = run(*args, **kwargs)
+            if self._faults_on and self.rng.random() < self.config.crash_rate:
+                self.meters.crashes += 1
+                raise InvocationDied("the handler process died after this record")
+            return result
+        return wrapped
+
+    # -- running -----------------------------------------------------------------------------
+
+    def progress(self, phase: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last_progress >= self.config.progress_every_s:
+            self._last_progress = now
+            faults = (sum(v["requests"] for v in self._x_meter().values()), self.aws_faults.total, self.meters.crashes)
+            self.say(f"[{now - self.started:7.1f}s] {phase} | collect runs {self.meters.invocations['collect']}, "
+                     f"digest runs {self.meters.invocations['digest']} | X requests {faults[0]}, "
+                     f"AWS faults {faults[1]}, crashes {faults[2]}")
+
+    def _x_meter(self) -> dict[str, dict[str, int]]:
+        return self.sim.meter.snapshot() if self.sim else {}
+
+    def _invoke_timed(self, name: str, fn: Callable[[], Any]) -> Any:
+        started = time.process_time()
+        try:
+            return fn()
+        finally:
+            self.meters.cpu_s += time.process_time() - started
+            self.meters.invocations[name] += 1
+
+    def cycle(self, week_start: datetime, label: str) -> None:
+        """Dispatch every slot of the week, then feed the queues to the functions until they are empty."""
+        assert self.aws is not None
+        urls = self.aws.queue_urls
+        for slot in range(SLOTS):
+            at = week_start + timedelta(hours=slot)
+            for attempt in range(3):  # EventBridge retries a failed asynchronous invocation twice
+                try:
+                    self._invoke_timed("dispatch", partial(invoke, "dispatch", scheduled_event(at)))
+                    break
+                except Exception:
+                    if attempt == 2:
+                        raise
+        original_collect, original_digest = steps.run_collect, steps.run_digest
+        steps.run_collect, steps.run_digest = self._dying(original_collect), self._dying(original_digest)
+        try:
+            idle_since = None
+            while True:
+                busy = 0
+                for name, batch in (("collect", 5), ("digest", 10)):
+                    stats = self._invoke_timed(name, partial(drain, name, urls[name], batch_size=batch,
+                                                             max_batches=20))
+                    busy += stats.batches
+                self.progress(f"{label}: queues collect {queue_depth(urls['collect'])}, "
+                              f"digest {queue_depth(urls['digest'])}")
+                if busy:
+                    idle_since = None
+                    continue
+                if queue_depth(urls["collect"]) + queue_depth(urls["digest"]) == 0:
+                    break
+                idle_since = idle_since or time.monotonic()
+                time.sleep(0.2)  # messages in flight or delayed: they come back by themselves
+        finally:
+            steps.run_collect, steps.run_digest = original_collect, original_digest
+
+    def redrive_dead_letters(self) -> int:
+        """Move DLQ messages back to their queues (the operator's redrive after the faults stop)."""
+        assert self.aws is not None
+        sqs, moved = boto3.client("sqs"), 0
+        for name in ("collect", "digest"):
+            dlq = self.aws.queue_urls[f"{name}-dlq"]
+            while True:
+                got = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
+                if not got:
+                    break
+                for m in got:
+                    sqs.send_message(QueueUrl=self.aws.queue_urls[name], MessageBody=m["Body"])
+                    sqs.delete_message(QueueUrl=dlq, ReceiptHandle=m["ReceiptHandle"])
+                    moved += 1
+        return moved
+
+    # -- checking ----------------------------------------------------------------------------
+
+    def digests_by_recipient(self) -> Counter[str]:
+        assert self.aws is not None
+        counts: Counter[str] = Counter()
+        for message in self.aws.sent_emails():
+            if "Your week on X" in message.get("raw_data", "") or "digest" in message.get("raw_data", "").lower():
+                for address in set(message.get("destinations", [])):
+                    counts[address] += 1
+        return counts
+
+    def check_week(self, week: str, before: Counter[str]) -> dict[str, Any]:
+        assert self.aws is not None
+        store, pop = steps.store(), self.population
+        after = self.digests_by_recipient()
+        sent = after - before
+        by_sid = {sid: sent.get(email, 0) for sid, email in pop.emails.items()}
+        duplicates = {sid: n for sid, n in by_sid.items() if n > 1}
+        expected = [sid for sid in pop.receiving if sid not in (pop.revoked,)]
+        suppressed = {sid for sid in pop.receiving if store.is_suppressed(pop.emails[sid])}
+        missing: dict[str, str] = {}
+        for sid in expected:
+            if by_sid[sid] == 0:
+                status = store.week_status(sid, week)
+                reason = f"{status[0]}: {status[1]}" if status else "NO RECORDED REASON"
+                if sid in suppressed:
+                    reason = f"suppressed address ({reason})"
+                missing[sid] = reason
+        for sid, why in pop.not_receiving.items():
+            if by_sid[sid]:
+                duplicates[sid] = by_sid[sid]  # mailed although it must not be
+            missing[sid] = why
+        revoked_status = store.week_status(pop.revoked, week)
+        missing[pop.revoked] = f"{revoked_status[0]}: {revoked_status[1]}" if revoked_status else "NO RECORDED REASON"
+        spends = [s for s in (store.get_week_spend(sid, week) for sid in expected) if s]
+        usd = sorted(s.total_usd for s in spends)
+        requests = sorted(sum(s.requests.values()) for s in spends)
+        x_meter = self._x_meter()
+        return {
+            "week": week,
+            "due": len(expected),
+            "digests_sent": sum(1 for sid in expected if by_sid[sid] == 1),
+            "duplicates": duplicates,
+            "missing": missing,
+            "missing_without_reason": sorted(sid for sid, why in missing.items() if "NO RECORDED REASON" in why),
+            "unreceiving_mailed": sorted(sid for sid in pop.not_receiving if by_sid[sid]),
+            "dead_letters": {name: queue_depth(self.aws.queue_urls[f"{name}-dlq"]) for name in ("collect", "digest")},
+            "x_resources_read_twice": sum(v.get("resource_ids_returned_twice", 0) for v in x_meter.values()),
+            "x_requests_per_subscriber": _spread(requests),
+            "x_cost_usd_per_subscriber": _spread(usd),
+        }
+
+    def bounce(self) -> None:
+        """SES reports the bouncing address (as its notification would) -> suppression list."""
+        email = self.population.emails[self.population.bouncing]
+        run_bounce = getattr(steps, "run_bounce", None)
+        if run_bounce is not None:
+            run_bounce(email)
+        else:
+            steps.store().suppress(email, "bounce")
+
+    def close(self) -> None:
+        boto3._get_default_session().events.unregister("before-call.dynamodb", unique_id="soak-dynamodb-meter")
+        if self.server:
+            self.server.stop()
+        if self.aws:
+            self.aws.stop()
+        steps.set_clock(steps.wall_clock)
+        steps.reset()
+
+
+def _spread(values: list[float] | list[int]) -> dict[str, float]:
+    if not values:
+        return {"median": 0.0, "p95": 0.0, "max": 0.0}
+    ordered = sorted(values)
+    return {"median": round(float(statistics.median(ordered)), 4),
+            "p95": round(float(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]), 4),
+            "max": round(float(ordered[-1]), 4)}
+
+
+def run_soak(config: SoakConfig, say: Callable[[str], None] = print, out: Path | None = None) -> dict[str, Any]:
+    soak = Soak(config, say)
+    weeks: list[dict[str, Any]] = []
+    try:
+        soak.start()
+        assert soak.sim is not None
+        for n in range(config.weeks):
+            week_start = START + timedelta(days=7 * n)
+            if n:
+                soak.sim.advance_week(seed=config.seed + n)
+            week = iso_week(week_start)
+            soak.sim.meter.reset()
+            before = soak.digests_by_recipient()
+            with soak.faults():
+                soak.cycle(week_start, f"week {week} (faults on)")
+            redriven = soak.redrive_dead_letters()
+            soak.cycle(week_start, f"week {week} (faults off, {redriven} redriven)")
+            result = soak.check_week(week, before)
+            result["redriven_from_dlq"] = redriven
+            weeks.append(result)
+            soak.progress(f"week {week} done: {result['digests_sent']}/{result['due']} digests, "
+                          f"{len(result['duplicates'])} duplicates", force=True)
+            if n == 0:
+                soak.bounce()
+        subscribers = max(len(soak.population.receiving), 1)
+        summary = {
+            "config": asdict(config),
+            "weeks": weeks,
+            "faults": {"x": {"rate": config.x_fault_rate, "truncate_rate": config.x_truncate_rate},
+                       "aws_injected": dict(soak.aws_faults.injected), "handler_crashes": soak.meters.crashes},
+            "lambda_cpu_s_per_subscriber": round(soak.meters.cpu_s / subscribers / config.weeks, 4),
+            "dynamodb_per_subscriber": {"reads": round(soak.meters.dynamodb_reads / subscribers / config.weeks, 1),
+                                        "writes": round(soak.meters.dynamodb_writes / subscribers / config.weeks, 1)},
+            "invocations": dict(soak.meters.invocations),
+            "wall_s": round(time.monotonic() - soak.started, 1),
+        }
+    finally:
+        soak.close()
+    if out is not None:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        out.write_text(json.dumps(summary, indent=2, default=str))
+    return summary

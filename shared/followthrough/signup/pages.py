@@ -1,0 +1,64 @@
+"""The sign-up pages and the confirmation email, rendered with Jinja2 (autoescaped: every field is hostile input)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cache
+
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from followthrough.signup.forms import CONSENT_TEXT, DEFAULT_HOUR, time_zones
+from followthrough.subscriber import WEEKDAYS
+
+
+@dataclass(frozen=True)
+class Action:
+    """A page's one button: a POST form with hidden fields."""
+
+    url: str
+    label: str
+    fields: Mapping[str, str] = field(default_factory=dict)
+    danger: bool = False
+
+
+@cache
+def _environment() -> Environment:
+    return Environment(
+        loader=PackageLoader("followthrough", "templates/signup"),
+        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True, default=False),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+
+
+def signup_form(*, csrf_token: str, values: Mapping[str, str] | None = None,
+                errors: Mapping[str, str] | None = None, default_day: int = 0) -> str:
+    """The sign-up page; ``values`` refill the fields after a refusal, ``errors`` sit next to them."""
+    shown = {"email": "", "digest_day": str(default_day), "digest_hour": str(DEFAULT_HOUR), "time_zone": "UTC",
+             "consent": ""}
+    shown.update({k: v for k, v in (values or {}).items() if k in shown})
+    return _environment().get_template("form.html.j2").render(
+        title="Sign up", csrf_token=csrf_token, values=shown, errors=dict(errors or {}), weekdays=WEEKDAYS,
+        time_zones=time_zones(), consent_text=CONSENT_TEXT)
+
+
+def message(title: str, paragraphs: Sequence[str], *, action: Action | None = None, back: bool = False) -> str:
+    """A page that tells one thing, optionally with one button."""
+    return _environment().get_template("message.html.j2").render(
+        title=title, paragraphs=list(paragraphs), action=action, back=back)
+
+
+def confirmation_email(*, username: str, confirm_url: str, public_base_url: str) -> tuple[str, str]:
+    """(text, HTML) of the double opt-in email."""
+    env = _environment()
+    context = {"username": username, "confirm_url": confirm_url, "public_base_url": public_base_url}
+    return (env.get_template("confirm_email.txt.j2").render(**context),
+            env.get_template("confirm_email.html.j2").render(**context))
+
+
+def mask_email(address: str) -> str:
+    """``p•••@example.com``: enough to recognise one's own address on a page reached through a link."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}•••@{domain}" if domain else "•••"

@@ -1,0 +1,387 @@
+"""The subscriber lifecycle: sign up through X, confirm the address, unsubscribe, delete.
+
+Who is who: X's OAuth proves the X account, the confirmation link proves the
+address. A sign-up never lets anyone redirect someone else's digest: while a
+subscriber receives digests, a sign-up that changes their address or X account
+waits in a ``PENDING`` item until the new pairing is confirmed by email; an
+address that never confirmed carries no weight and is taken over by the next
+sign-up that uses it. Nothing here logs a token, a code, a verifier, a state
+or an address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from hmac import compare_digest
+from typing import Any, Literal, Protocol
+from urllib.parse import urlencode, urlsplit, urlunsplit
+
+from pydantic import BaseModel
+
+from followthrough.adapters.store import ConcurrentUpdate, Store, UniqueKind
+from followthrough.adapters.x import (
+    TokenSet,
+    XAuthRevoked,
+    XCreditsExhausted,
+    XMalformed,
+    XOAuth,
+    XRateLimited,
+    XUnavailable,
+)
+from followthrough.email import build_message
+from followthrough.links import MAX_AGE_S, InvalidLink, Purpose, link, read_token
+from followthrough.signup import pages
+from followthrough.signup.csrf import fingerprint
+from followthrough.signup.forms import SignupForm
+from followthrough.subscriber import Subscriber
+from followthrough.xmodels import XUser
+
+log = logging.getLogger(__name__)
+
+STATE_TTL_S = 600  # from the form to X's callback
+NEW_SIGNUP_TTL_S = 86400  # a sign-up that never came back from X disappears after a day
+CONFIRM_TTL_S = MAX_AGE_S["confirm"]
+
+
+class SignupError(Exception):
+    """An expected refusal: shown to the person as a page with this status, title and message."""
+
+    def __init__(self, status: int, title: str, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.title = title
+        self.message = message
+
+
+def _invalid_link(exc: InvalidLink) -> SignupError:
+    expired = "expired" in str(exc)
+    return SignupError(400, "This link has expired" if expired else "This link is not valid",
+                       ("The link is too old to use. " if expired else
+                        "The link is incomplete or was changed. ")
+                       + "Use the newest link from our emails, or sign up again on the first page.")
+
+
+class Mailer(Protocol):
+    sender: str
+
+    def send(self, recipient: str, raw_message: bytes) -> str: ...
+
+
+class Me(Protocol):
+    def me(self) -> Any: ...
+
+
+class Tokens(Protocol):
+    """What the sign-up needs of ``pipeline.tokens.TokenKeeper``."""
+
+    cipher: Any
+
+    def save(self, subscriber_id: str, tokens: TokenSet, *, expected_version: int | None) -> int: ...
+
+
+class PendingSignup(BaseModel):
+    """What the OAuth state item holds between the form and X's callback."""
+
+    subscriber_id: str
+    form: SignupForm
+    code_verifier: str
+    browser: str  # csrf.fingerprint of the browser's nonce
+    expires_at: datetime
+
+
+class ProfileChange(BaseModel):
+    """A sign-up's outcome for one subscriber: applied at once, or after the address is confirmed."""
+
+    email: str
+    x_user_id: str
+    username: str
+    digest_day: int
+    digest_hour: int
+    time_zone: str
+    consent_version: str
+    consent_at: datetime
+
+    @classmethod
+    def of(cls, form: SignupForm, me: XUser) -> ProfileChange:
+        return cls(email=form.email, x_user_id=me.id, username=me.username, digest_day=form.digest_day,
+                   digest_hour=form.digest_hour, time_zone=form.time_zone,
+                   consent_version=form.consent_version, consent_at=form.consent_at)
+
+
+Mailed = Literal["sent", "cooldown", "suppressed", "not_needed"]
+
+
+@dataclass
+class Completed:
+    """How a sign-in ended: ``ready`` (nothing to confirm), ``check_email`` or ``confirm_change``."""
+
+    outcome: Literal["ready", "check_email", "confirm_change"]
+    subscriber: Subscriber
+    mailed: Mailed
+    email: str
+
+
+def email_domain(address: str) -> str:
+    """The only part of an address that goes into logs."""
+    return address.rpartition("@")[2].lower()
+
+
+def _state_key(state: str) -> str:
+    return hashlib.sha256(("followthrough-oauth-state:" + state).encode()).hexdigest()
+
+
+def _same_address(a: str, b: str) -> bool:
+    return a.lower() == b.lower()
+
+
+@dataclass
+class SignupService:
+    store: Store
+    oauth: XOAuth
+    make_client: Callable[[str], Me]
+    tokens: Tokens
+    mailer: Mailer
+    public_base_url: str
+    signing_key: str
+    now: Callable[[], datetime]
+    confirmation_cooldown_s: int = 600
+
+    # -- the form and X's callback ------------------------------------------------------------
+
+    def start(self, form: SignupForm, browser_nonce: str) -> str:
+        """Record the sign-up and return X's authorization URL to redirect the browser to."""
+        now = self.now()
+        epoch = int(now.timestamp())
+        owner = self.store.owner("EMAIL", form.email, now=epoch)
+        created = False
+        if owner is None:
+            owner, created = self._new_pending(form, now)
+        url, state, verifier = self.oauth.authorization_url()
+        pending = PendingSignup(subscriber_id=owner, form=form, code_verifier=verifier,
+                                browser=fingerprint(browser_nonce), expires_at=now + timedelta(seconds=STATE_TTL_S))
+        self.store.put_oauth_state(_state_key(state), pending.model_dump_json(), expires_at=epoch + STATE_TTL_S)
+        log.info("sign-up started", extra={"subscriber_id": owner, "new_subscriber": created,
+                                           "email_domain": email_domain(form.email)})
+        return url
+
+    def _new_pending(self, form: SignupForm, now: datetime) -> tuple[str, bool]:
+        epoch = int(now.timestamp())
+        subscriber = Subscriber(subscriber_id=uuid.uuid4().hex, email=form.email, status="pending",
+                                digest_day=form.digest_day, digest_hour=form.digest_hour, time_zone=form.time_zone,
+                                consent_version=form.consent_version, consent_at=form.consent_at, created_at=now)
+        expires = epoch + NEW_SIGNUP_TTL_S
+        self.store.put_new_subscriber(subscriber, expires_at=expires)
+        owner = self.store.claim("EMAIL", form.email, subscriber.subscriber_id, expires_at=expires, now=epoch)
+        if owner != subscriber.subscriber_id:  # a concurrent sign-up with the same address won
+            self.store.delete_everything(subscriber.subscriber_id)
+            return owner, False
+        return owner, True
+
+    def complete(self, *, state: str, code: str | None, error: str | None, browser_nonce: str | None) -> Completed:
+        """X redirected back: check the state, exchange the code, link the account."""
+        taken = self.store.take_oauth_state(_state_key(state))
+        now = self.now()
+        if taken is None:
+            raise SignupError(400, "This sign-in cannot be used",
+                              "This sign-in link was already used, has expired, or did not come from X. "
+                              "Start again from the sign-up page.")
+        pending = PendingSignup.model_validate_json(taken[0])
+        if pending.expires_at < now:
+            raise SignupError(400, "This sign-in has expired",
+                              "More than ten minutes passed since you filled in the form. Start again.")
+        if not browser_nonce or not compare_digest(pending.browser, fingerprint(browser_nonce)):
+            raise SignupError(400, "This sign-in was started elsewhere",
+                              "It came back to a different browser than the one that filled in the form, or "
+                              "cookies are blocked. Start again from the sign-up page in this browser.")
+        if error:
+            raise SignupError(400, "You did not connect your X account",
+                              "X reports that the connection was cancelled, so nothing was linked. "
+                              "You can start again at any time.")
+        if not code:
+            raise SignupError(400, "X did not send a sign-in code", "Start again from the sign-up page.")
+        tokens = self._exchange(code, state, pending.code_verifier)
+        me = self._me(tokens)
+        result = self._link(pending.subscriber_id, ProfileChange.of(pending.form, me), tokens)
+        log.info("sign-in completed", extra={"subscriber_id": result.subscriber.subscriber_id,
+                                             "outcome": result.outcome, "mailed": result.mailed,
+                                             "email_domain": email_domain(result.email)})
+        return result
+
+    def _exchange(self, code: str, state: str, verifier: str) -> TokenSet:
+        # oauthlib only reads the code and state from this URL, but refuses anything that is not https;
+        # the redirect_uri the token request sends is the handler's own (the real callback URL)
+        callback = urlsplit(self.oauth.redirect_uri)
+        response = urlunsplit(("https", callback.netloc, callback.path, urlencode({"code": code, "state": state}), ""))
+        try:
+            return self.oauth.exchange_code(response, verifier, state)
+        except XAuthRevoked:
+            raise SignupError(400, "X did not accept this sign-in",
+                              "The sign-in code was refused (it is only valid for 30 seconds). "
+                              "Start again from the sign-up page.") from None
+
+    def _me(self, tokens: TokenSet) -> XUser:
+        try:
+            user: XUser = self.make_client(tokens.access_token).me().data
+        except (XUnavailable, XRateLimited, XCreditsExhausted, XMalformed, XAuthRevoked) as exc:
+            log.warning("users/me failed during sign-in", extra={"error": type(exc).__name__})
+            raise SignupError(503, "X is not answering right now",
+                              "We could not read your X account. Please try again in a few minutes.") from None
+        return user
+
+    # -- linking -------------------------------------------------------------------------------
+
+    def _link(self, email_owner_id: str, change: ProfileChange, tokens: TokenSet) -> Completed:
+        now = self.now()
+        epoch = int(now.timestamp())
+        by_account = self.store.owner("XUSER", change.x_user_id, now=epoch)
+        target = self.store.get_subscriber(by_account) if by_account else None
+        by_address = self.store.get_subscriber(email_owner_id)
+        if target is None:
+            target = by_address
+        elif by_address is not None and by_address.subscriber_id != target.subscriber_id:
+            if by_address.email_confirmed:
+                raise SignupError(409, "This email address is already in use",
+                                  "Another subscription uses this address. Choose another address, or delete "
+                                  "that subscription first (the link is at the bottom of every digest).")
+            # an address nobody confirmed is no one's yet: the sign-up that proved its X account takes it
+            self._forget(by_address)
+        if target is None:  # the form's pending subscriber expired in the meantime
+            target = Subscriber(subscriber_id=uuid.uuid4().hex, email=change.email, created_at=now)
+
+        if (target.email_confirmed and _same_address(target.email, change.email)
+                and target.x_user_id == change.x_user_id):
+            updated = self._apply(target, change, tokens, confirmed=True)
+            return Completed("ready", updated, "not_needed", change.email)
+        if target.receives_digest:
+            ciphertext = self.tokens.cipher.encrypt(json.dumps(
+                {"access": tokens.access_token, "refresh": tokens.refresh_token,
+                 "expires_at": tokens.expires_at, "scope": tokens.scope}))
+            self.store.put_pending_change(target.subscriber_id, change.model_dump_json(), ciphertext,
+                                          expires_at=epoch + CONFIRM_TTL_S)
+            mailed = self._send_confirmation(target.subscriber_id, change)
+            return Completed("confirm_change", target, mailed, change.email)
+        updated = self._apply(target, change, tokens, confirmed=False)
+        return Completed("check_email", updated, self._send_confirmation(updated.subscriber_id, change), change.email)
+
+    def _apply(self, target: Subscriber, change: ProfileChange, tokens: TokenSet, *, confirmed: bool) -> Subscriber:
+        """Point ``target`` at the X account and address of ``change`` and store the new tokens."""
+        sid = target.subscriber_id
+        epoch = int(self.now().timestamp())
+        keys: list[tuple[UniqueKind, str]] = [("XUSER", change.x_user_id), ("EMAIL", change.email)]
+        for n, (kind, value) in enumerate(keys):
+            if self.store.claim(kind, value, sid, now=epoch) != sid:
+                for done_kind, done_value in keys[:n]:
+                    if (done_kind, done_value) not in {("XUSER", target.x_user_id), ("EMAIL", target.email)}:
+                        self.store.release(done_kind, done_value, sid)
+                raise SignupError(409, "This X account or address is already in use",
+                                  "Another subscription uses it. Delete that subscription first "
+                                  "(the link is at the bottom of every digest), then sign up again.")
+        account_changed = target.x_user_id is not None and target.x_user_id != change.x_user_id
+        if account_changed and target.x_user_id:
+            self.store.release("XUSER", target.x_user_id, sid)
+            self.store.forget_history(sid)  # what was collected belongs to the other account
+        if not _same_address(target.email, change.email):
+            self.store.release("EMAIL", target.email, sid)
+        self._save_tokens(sid, tokens)
+        fields: dict[str, Any] = {
+            **change.model_dump(), "email_confirmed": confirmed,
+            "status": "active" if confirmed else "pending",
+            "reconnect_email_sent_at": None,
+        }
+        if account_changed:
+            fields["first_collected_at"] = None
+        updated = target.model_copy(update=fields)
+        self.store.put_subscriber(updated, reference=self.now())
+        return updated
+
+    def _save_tokens(self, subscriber_id: str, tokens: TokenSet) -> None:
+        for _ in range(3):
+            stored = self.store.get_tokens(subscriber_id)
+            try:
+                self.tokens.save(subscriber_id, tokens, expected_version=stored.version if stored else None)
+            except ConcurrentUpdate:
+                continue  # the collector refreshed at that moment: replace its result too
+            return
+        raise ConcurrentUpdate(f"tokens of {subscriber_id} kept changing")
+
+    def _forget(self, subscriber: Subscriber) -> None:
+        if subscriber.x_user_id:
+            self.store.release("XUSER", subscriber.x_user_id, subscriber.subscriber_id)
+        self.store.release("EMAIL", subscriber.email, subscriber.subscriber_id)
+        deleted = self.store.delete_everything(subscriber.subscriber_id)
+        log.info("subscriber deleted", extra={"subscriber_id": subscriber.subscriber_id, "items": deleted})
+
+    def _send_confirmation(self, subscriber_id: str, change: ProfileChange) -> Mailed:
+        epoch = int(self.now().timestamp())
+        if self.store.is_suppressed(change.email):
+            return "suppressed"
+        if not self.store.take_confirmation_slot(change.email, now=epoch, cooldown_s=self.confirmation_cooldown_s):
+            return "cooldown"
+        confirm = link(self.public_base_url, "confirm", self.signing_key, subscriber_id)
+        text, html = pages.confirmation_email(username=change.username, confirm_url=confirm,
+                                              public_base_url=self.public_base_url)
+        raw = build_message(sender=self.mailer.sender, recipient=change.email, now=self.now(), text=text, html=html,
+                            subject=f"Confirm your weekly Followthrough digest for @{change.username}")
+        self.mailer.send(change.email, raw)
+        return "sent"
+
+    # -- links from emails ---------------------------------------------------------------------
+
+    def subscriber_for(self, purpose: Purpose, token: str) -> Subscriber | None:
+        """The subscriber a valid link token names (None if they are gone); ``SignupError`` if invalid."""
+        try:
+            subscriber_id = read_token(self.signing_key, purpose, token)
+        except InvalidLink as exc:
+            raise _invalid_link(exc) from None
+        return self.store.get_subscriber(subscriber_id)
+
+    def confirm(self, token: str) -> Subscriber:
+        """The address is confirmed: apply what waited for it and start the digests. Idempotent."""
+        subscriber = self.subscriber_for("confirm", token)
+        if subscriber is None:
+            raise SignupError(404, "This sign-up no longer exists",
+                              "It was deleted, or never finished. You can sign up again on the first page.")
+        sid = subscriber.subscriber_id
+        waiting = self.store.get_pending_change(sid, now=int(self.now().timestamp()))
+        if waiting is not None:
+            change = ProfileChange.model_validate_json(waiting[0])
+            stored = json.loads(self.tokens.cipher.decrypt(waiting[1]))
+            tokens = TokenSet(stored["access"], stored["refresh"], float(stored["expires_at"]), stored["scope"])
+            subscriber = self._apply(subscriber, change, tokens, confirmed=True)
+            self.store.delete_pending_change(sid)
+        elif subscriber.x_user_id is None:
+            raise SignupError(400, "Connect your X account first",
+                              "This sign-up never reached X. Start again from the sign-up page.")
+        elif not subscriber.email_confirmed or subscriber.status == "pending":
+            subscriber = subscriber.model_copy(update={
+                "email_confirmed": True, "status": "active" if subscriber.status == "pending" else subscriber.status})
+            self.store.put_subscriber(subscriber, reference=self.now())
+        log.info("address confirmed", extra={"subscriber_id": sid, "status": subscriber.status})
+        return subscriber
+
+    def unsubscribe(self, token: str) -> Subscriber | None:
+        """No more digests. Idempotent; a subscriber who is gone is unsubscribed already."""
+        subscriber = self.subscriber_for("unsubscribe", token)
+        if subscriber is None:
+            return None
+        self.store.delete_pending_change(subscriber.subscriber_id)
+        if subscriber.status != "unsubscribed":
+            subscriber = subscriber.model_copy(update={"status": "unsubscribed"})
+            self.store.put_subscriber(subscriber, reference=self.now())
+            log.info("unsubscribed", extra={"subscriber_id": subscriber.subscriber_id})
+        return subscriber
+
+    def delete(self, token: str) -> bool:
+        """Delete everything stored about the subscriber; False if there was nothing left. Idempotent."""
+        subscriber = self.subscriber_for("delete", token)
+        if subscriber is None:
+            return False
+        self.store.forget_confirmation_slot(subscriber.email)
+        self._forget(subscriber)
+        return True

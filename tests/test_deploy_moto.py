@@ -1,0 +1,162 @@
+"""The translated template deployed into moto's CloudFormation: the stack comes up with its table,
+queues, roles, functions and hourly rule, wired to each other, and the deployed dispatch function's
+environment reaches the deployed table and queue.
+
+moto's CloudFormation skips the resource types it does not model (the HTTP
+API, SES, alarms, SNS subscriptions) and some properties (the table's TTL and
+point-in-time recovery, the functions' architecture); test_template.py checks
+those statically.
+"""
+
+from __future__ import annotations
+
+import ast
+import io
+import json
+import warnings
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+from moto import mock_aws
+
+from followthrough import steps
+from followthrough.local.lambda_runtime import LambdaContext, load_function, scheduled_event
+from followthrough.messages import CollectRequest
+from tests.factories import MONDAY_8, subscriber
+from tests.test_template import CODE_BUCKET, REGION, code_key, resources_of, translated
+
+STACK = "followthrough"
+PARAMETERS = {"SenderEmail": "digest@followthrough.example", "XClientId": "x-client-id"}
+
+
+@dataclass
+class Stack:
+    resources: dict[str, dict[str, str]]  # logical id -> the stack's resource summary
+    outputs: dict[str, str]
+
+    def physical(self, logical_id: str) -> str:
+        return self.resources[logical_id]["PhysicalResourceId"]
+
+
+def _zip(files: dict[str, str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name, text in files.items():
+            archive.writestr(name, text)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    template = translated()
+    with pytest.MonkeyPatch.context() as patch, mock_aws():
+        patch.delenv("AWS_ENDPOINT_URL", raising=False)
+        for name, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
+                            "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+            patch.setenv(name, value)
+        # what `sam deploy` uploads: a zip per function and layer
+        s3 = boto3.client("s3")
+        s3.create_bucket(Bucket=CODE_BUCKET)
+        for logical_id in {**resources_of(template, "AWS::Lambda::Function"),
+                           **resources_of(template, "AWS::Lambda::LayerVersion")}:
+            s3.put_object(Bucket=CODE_BUCKET, Key=code_key(logical_id),
+                          Body=_zip({"app.py": "def handler(event, context):\n    return None\n"}))
+        cloudformation = boto3.client("cloudformation")
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message="Tried to parse .* not supported by moto")
+            cloudformation.create_stack(
+                StackName=STACK, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"],
+                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()])
+            [described] = cloudformation.describe_stacks(StackName=STACK)["Stacks"]
+            assert described["StackStatus"] == "CREATE_COMPLETE", described.get("StackStatusReason")
+            summaries = cloudformation.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
+            yield Stack({r["LogicalResourceId"]: r for r in summaries},
+                        {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])})
+    steps.reset()
+
+
+def test_the_table_is_on_demand_with_the_due_index(stack: Stack) -> None:
+    dynamodb = boto3.client("dynamodb")
+    name = stack.physical("Table")
+    table = dynamodb.describe_table(TableName=name)["Table"]
+    assert [i["IndexName"] for i in table["GlobalSecondaryIndexes"]] == ["due"]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert stack.outputs["TableName"] == name
+
+
+def test_work_queues_redrive_to_their_dead_letter_queues(stack: Stack) -> None:
+    sqs = boto3.client("sqs")
+    for work, dead_letter in (("CollectQueue", "CollectDeadLetterQueue"), ("DigestQueue", "DigestDeadLetterQueue")):
+        attributes = sqs.get_queue_attributes(QueueUrl=stack.physical(work), AttributeNames=["All"])["Attributes"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=stack.physical(dead_letter),
+                                           AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        redrive = json.loads(attributes["RedrivePolicy"])
+        assert redrive["deadLetterTargetArn"] == dlq_arn and int(redrive["maxReceiveCount"]) == 5
+    assert "BouncesDeadLetterQueue" in stack.resources
+
+
+def test_each_function_has_its_own_role_with_its_own_policy(stack: Stack) -> None:
+    iam = boto3.client("iam")
+    lambda_ = boto3.client("lambda")
+    table_arn = boto3.client("dynamodb").describe_table(TableName=stack.physical("Table"))["Table"]["TableArn"]
+    roles = set()
+    for logical_id in ("DispatchFunction", "CollectFunction", "DigestFunction", "SignupFunction", "BouncesFunction"):
+        function = lambda_.get_function_configuration(FunctionName=stack.physical(logical_id))
+        assert function["Runtime"] == "python3.12"
+        role_name = function["Role"].rsplit("/", 1)[1]
+        assert role_name == stack.physical(logical_id.removesuffix("Function") + "Role")
+        roles.add(role_name)
+        [policy_name] = iam.list_role_policies(RoleName=role_name)["PolicyNames"]
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=policy_name)["PolicyDocument"]
+        if isinstance(document, str):
+            # moto keeps a CloudFormation role's inline policy as a dict and answers with its repr
+            document = ast.literal_eval(document)
+        resources = {r for s in document["Statement"] for r in
+                     (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
+        assert table_arn in resources or f"{table_arn}/index/due" in resources
+        assert "*" not in resources
+    assert len(roles) == 5
+
+
+def test_the_hourly_rule_targets_the_dispatch_function(stack: Stack) -> None:
+    events = boto3.client("events")
+    rule = events.describe_rule(Name=stack.physical("DispatchFunctionHourly"))
+    assert rule["ScheduleExpression"] == "cron(0 * * * ? *)" and rule["State"] == "ENABLED"
+    [target] = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    function = boto3.client("lambda").get_function_configuration(FunctionName=stack.physical("DispatchFunction"))
+    assert target["Arn"] == function["FunctionArn"]
+
+
+def test_queues_feed_their_functions_and_logs_are_kept(stack: Stack) -> None:
+    lambda_ = boto3.client("lambda")
+    sqs = boto3.client("sqs")
+    for function, queue in (("CollectFunction", "CollectQueue"), ("DigestFunction", "DigestQueue")):
+        [mapping] = lambda_.list_event_source_mappings(FunctionName=stack.physical(function))["EventSourceMappings"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=stack.physical(queue),
+                                             AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        assert mapping["EventSourceArn"] == queue_arn
+    groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix="/aws/")["logGroups"]
+    retention = {g["logGroupName"]: g.get("retentionInDays") for g in groups}
+    for name in ("dispatch", "collect", "digest", "signup", "bounces"):
+        assert retention[f"/aws/lambda/{STACK}-{name}"] == 30
+    assert stack.physical("TokenKey") in {k["KeyId"] for k in boto3.client("kms").list_keys()["Keys"]}
+
+
+def test_the_deployed_dispatch_environment_reaches_the_deployed_table_and_queue(
+        stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    configuration = boto3.client("lambda").get_function_configuration(FunctionName=stack.physical("DispatchFunction"))
+    environment: dict[str, Any] = configuration["Environment"]["Variables"]
+    for name, value in environment.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    steps.reset()
+    steps.store().put_subscriber(subscriber(1), reference=MONDAY_8)
+    result = load_function("dispatch").handler(scheduled_event(MONDAY_8), LambdaContext("followthrough-dispatch"))
+    assert result["queued"] == 1
+    [message] = boto3.client("sqs").receive_message(QueueUrl=stack.physical("CollectQueue"))["Messages"]
+    assert CollectRequest.model_validate_json(message["Body"]).subscriber_id == "sub-1"
+    steps.reset()

@@ -1,0 +1,201 @@
+"""Shared pieces of the sign-up tests (no tests here): a world with the X stand-in, and a visitor that
+drives the real handler with HttpApi events built the way ``make serve`` builds them."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+import html
+import logging
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import cache
+from http.cookies import SimpleCookie
+from types import ModuleType
+from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
+
+import boto3
+import pytest
+import requests
+from moto.backends import get_backend
+from moto.core import DEFAULT_ACCOUNT_ID
+
+from followthrough import steps
+from followthrough.local.aws import LocalAws
+from followthrough.local.lambda_runtime import invoke, load_function
+from followthrough.local.serve import http_event, http_response
+from followthrough.xsim import XSim, XSimServer, generate_account
+from followthrough.xsim.account import SyntheticAccount
+
+PUBLIC = "http://127.0.0.1:8000"  # never contacted: the visitor hands callback URLs to the handler itself
+
+
+@dataclass
+class Page:
+    status: int
+    headers: dict[str, str]
+    body: str
+    set_cookies: list[str]
+
+    @property
+    def text(self) -> str:
+        """The main content as plain text (what a person reads)."""
+        main = self.body.split("<main", 1)[-1].split("</main>", 1)[0]
+        return html.unescape(re.sub(r"\s+", " ", re.sub(r"<[^>]+>", " ", main.split(">", 1)[-1]))).strip()
+
+    def field(self, name: str) -> str:
+        found = re.search(rf'name="{re.escape(name)}" value="([^"]*)"', self.body)
+        assert found, f"no hidden field {name} on the page"
+        return html.unescape(found.group(1))
+
+
+@dataclass
+class Visitor:
+    """A browser without JavaScript: keeps cookies, sends forms, follows nothing by itself."""
+
+    function: ModuleType
+    cookies: dict[str, str] = field(default_factory=dict)
+
+    def request(self, method: str, target: str, *, form: dict[str, str] | None = None, body: bytes | None = None,
+                headers: dict[str, str] | None = None, send_cookies: bool = True) -> Page:
+        sent = {"host": "127.0.0.1:8000", "user-agent": "tests", **(headers or {})}
+        if form is not None:
+            body = urlencode(form).encode()
+            sent.setdefault("content-type", "application/x-www-form-urlencoded")
+        if send_cookies and self.cookies:
+            sent["cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        event = http_event(method, target, sent, body or b"")
+        return self.invoke(event)
+
+    def invoke(self, event: dict[str, Any]) -> Page:
+        status, headers, raw = http_response(invoke("signup", event, self.function))
+        set_cookies = [v for k, v in headers if k.lower() == "set-cookie"]
+        for value in set_cookies:
+            jar: SimpleCookie = SimpleCookie()
+            jar.load(value)
+            self.cookies.update({k: m.value for k, m in jar.items()})
+        return Page(status, {k.lower(): v for k, v in headers if k.lower() != "set-cookie"}, raw.decode(),
+                    set_cookies)
+
+    def get(self, target: str, **kwargs: Any) -> Page:
+        return self.request("GET", target, **kwargs)
+
+    def post(self, target: str, **kwargs: Any) -> Page:
+        return self.request("POST", target, **kwargs)
+
+    def form_token(self) -> str:
+        return self.get("/").field("csrf_token")
+
+    def start(self, address: str, **choices: str) -> Page:
+        form = {"email": address, "consent": "yes", "digest_day": "1", "digest_hour": "8", "time_zone": "UTC",
+                "csrf_token": self.form_token(), **choices}
+        return self.post("/signup", form=form)
+
+
+def path_of(url: str) -> str:
+    parts = urlsplit(url)
+    return parts.path + (f"?{parts.query}" if parts.query else "")
+
+
+@dataclass
+class World:
+    aws: LocalAws
+    sim: XSim
+    x_server: XSimServer
+    function: ModuleType
+    accounts: list[SyntheticAccount]
+
+    def visitor(self) -> Visitor:
+        return Visitor(self.function)
+
+    def authorize(self, location: str, account: SyntheticAccount, decision: str = "allow") -> str:
+        """Pass the stand-in's authorization page; returns the callback target (path and query)."""
+        assert location.startswith(self.x_server.base_url + "/i/oauth2/authorize"), location
+        params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+        # this is the browser's side: its request lines (state, challenge) are not the function's logs
+        quieted = {name: logging.getLogger(name) for name in ("urllib3.connectionpool", "responses")}
+        levels = {name: logger.level for name, logger in quieted.items()}
+        for logger in quieted.values():
+            logger.setLevel(logging.WARNING)
+        try:
+            page = requests.get(location, timeout=10)
+            assert page.status_code == 200 and "Authorize app" in page.text
+            answer = requests.post(f"{self.x_server.base_url}/i/oauth2/authorize", timeout=10, allow_redirects=False,
+                                   data={**params, "user_id": account.user_id, "decision": decision})
+        finally:
+            for name, logger in quieted.items():
+                logger.setLevel(levels[name])
+        assert answer.status_code == 302, answer.text
+        callback = answer.headers["location"]
+        assert callback.startswith(f"{PUBLIC}/oauth/callback?"), callback
+        return path_of(callback)
+
+    def sign_up(self, visitor: Visitor, address: str, account: SyntheticAccount, **choices: str) -> Page:
+        started = visitor.start(address, **choices)
+        assert started.status == 303, started.text
+        return visitor.get(self.authorize(started.headers["location"], account))
+
+
+@cache
+def _accounts() -> tuple[SyntheticAccount, ...]:
+    # generated once per run: the sign-up only reads who they are
+    return tuple(generate_account(31 + n, "small") for n in range(3))
+
+
+@pytest.fixture(scope="module")
+def function() -> ModuleType:
+    return load_function("signup")
+
+
+@pytest.fixture
+def world(aws: LocalAws, function: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+    sim = XSim(realtime=True)
+    accounts = list(_accounts())
+    for account in accounts:
+        sim.add_account(account)
+    x_server = XSimServer(sim).start()
+    monkeypatch.setenv("X_API_BASE_URL", x_server.base_url)
+    monkeypatch.setenv("PUBLIC_BASE_URL", PUBLIC)
+    monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
+    steps.reset()
+    sim.register_client(steps.settings().x_client_id, None)
+    yield World(aws, sim, x_server, function, accounts)
+    x_server.stop()
+    steps.reset()
+
+
+def outbox() -> list[Any]:
+    """Messages in in-process moto's SES outbox."""
+    return list(get_backend("ses")[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
+
+
+def mail_text(raw: str) -> str:
+    message = email.message_from_string(raw, policy=email.policy.default)
+    part = message.get_body(preferencelist=("plain",))
+    assert part is not None
+    return str(part.get_content())  # type: ignore[attr-defined]
+
+
+def confirm_link(raw: str) -> str:
+    found = re.search(r"(https?://\S+/confirm\?token=\S+)", mail_text(raw))
+    assert found, "no confirmation link in the email"
+    return found.group(1)
+
+
+def table_items() -> list[dict[str, Any]]:
+    """Every item of the table, sorted: to show that a refused request changed nothing."""
+    table = boto3.resource("dynamodb").Table(steps.settings().table_name)
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {}
+    while True:
+        page = table.scan(**kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return sorted(items, key=lambda i: (i["pk"], i["sk"]))
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def profiles() -> list[dict[str, Any]]:
+    return [i for i in table_items() if i["sk"] == "PROFILE"]
