@@ -42,8 +42,10 @@ def main(argv: list[str] | None = None) -> int:
             reasons[why.split(" (")[0][:80]] = reasons.get(why.split(" (")[0][:80], 0) + 1
         for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
             print(f"    {n:5d} x {why}")
+        print(f"  reconnect emails to the revoked subscriber so far: {week['reconnect_emails_to_revoked']}")
         broken |= bool(week["duplicates"] or week["missing_without_reason"] or week["unreceiving_mailed"]
-                       or any(week["dead_letters"].values()) or week["x_resources_read_twice"])
+                       or any(week["dead_letters"].values()) or week["x_resources_read_twice"]
+                       or week["reconnect_emails_to_revoked"] != 1)
     print(f"faults: {summary['faults']}")
     print(f"Lambda CPU s per subscriber-week: {summary['lambda_cpu_s_per_subscriber']}; DynamoDB per "
           f"subscriber-week: {summary['dynamodb_per_subscriber']}; wall {summary['wall_s']}s")

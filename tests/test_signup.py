@@ -25,13 +25,13 @@ from tests.test_signup_kit import (  # noqa: F401 (fixtures)
     PUBLIC,
     World,
     confirm_link,
-    function,
+    function_fixture,
     mail_text,
     outbox,
     path_of,
     profiles,
     table_items,
-    world,
+    world_fixture,
 )
 
 EVENTS = Path(__file__).resolve().parents[1] / "events"
@@ -166,6 +166,15 @@ def test_sign_up_confirm_and_unsubscribe_with_one_click(world: World) -> None:
     assert len(outbox()) == 1
 
 
+def test_one_click_unsubscribe_also_accepts_a_multipart_body(world: World) -> None:
+    sid = _signed_up(world)
+    token = make_token(steps.settings().signing_key, "unsubscribe", sid)
+    body = b'--b1\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--b1--\r\n'
+    page = world.visitor().post(f"/unsubscribe?token={token}", body=body,
+                                headers={"content-type": "multipart/form-data; boundary=b1"})
+    assert page.status == 200 and steps.store().get_subscriber(sid).status == "unsubscribed"  # type: ignore[union-attr]
+
+
 def test_the_unsubscribe_page_form_posts_the_token(world: World) -> None:
     sid = _signed_up(world)
     visitor = world.visitor()
@@ -279,6 +288,14 @@ def test_cancelling_on_x_links_nothing(world: World) -> None:
     page = visitor.get(world.authorize(started.headers["location"], world.accounts[0], decision="deny"))
     assert page.status == 400 and "did not connect" in page.text
     assert steps.store().owner("XUSER", world.accounts[0].user_id) is None and outbox() == []
+
+
+def test_x_failing_after_the_code_exchange_links_nothing_and_says_so(world: World) -> None:
+    world.sim.faults.inject("users_me", 503, times=5)
+    page = world.sign_up(world.visitor(), "ada@example.com", world.accounts[0])
+    assert page.status == 503 and "X is not answering" in page.text
+    assert steps.store().owner("XUSER", world.accounts[0].user_id) is None and outbox() == []
+    assert not [i for i in table_items() if i["sk"] == "TOKEN"]
 
 
 def test_delete_removes_everything_stored_for_the_subscriber(world: World) -> None:

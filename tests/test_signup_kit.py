@@ -1,5 +1,8 @@
 """Shared pieces of the sign-up tests (no tests here): a world with the X stand-in, and a visitor that
-drives the real handler with HttpApi events built the way ``make serve`` builds them."""
+drives the real handler with HttpApi events built the way ``make serve`` builds them.
+
+Test modules import the fixtures ``world_fixture`` and ``function_fixture``; pytest knows them as
+``world`` and ``function``."""
 
 from __future__ import annotations
 
@@ -144,13 +147,13 @@ def _accounts() -> tuple[SyntheticAccount, ...]:
     return tuple(generate_account(31 + n, "small") for n in range(3))
 
 
-@pytest.fixture(scope="module")
-def function() -> ModuleType:
+@pytest.fixture(scope="module", name="function")
+def function_fixture() -> ModuleType:
     return load_function("signup")
 
 
-@pytest.fixture
-def world(aws: LocalAws, function: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+@pytest.fixture(name="world")
+def world_fixture(aws: LocalAws, function: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     sim = XSim(realtime=True)
     accounts = list(_accounts())
     for account in accounts:

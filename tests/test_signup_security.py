@@ -25,11 +25,11 @@ from tests.test_signup_kit import (  # noqa: F401 (fixtures)
     Visitor,
     World,
     confirm_link,
-    function,
+    function_fixture,
     outbox,
     path_of,
     table_items,
-    world,
+    world_fixture,
 )
 
 SCRIPT = '"><script>alert(1)</script><img src=x onerror=alert(2)>'

@@ -22,13 +22,22 @@ from __future__ import annotations
 import re
 import zipfile
 import zlib
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import IO, Annotated, Any, NotRequired, TypeVar, cast
 
-from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field, TypeAdapter, ValidationError
+from pydantic import (
+    AliasChoices,
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    TypeAdapter,
+    ValidationError,
+    with_config,
+)
+from typing_extensions import TypedDict
 
 from followthrough import masking
 from followthrough.activity import Account, Activity, DmEvent, FollowEdge, Like, Post, PostKind
@@ -42,6 +51,8 @@ _MONTHS = {m: i for i, m in enumerate(
     ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)}
 _PREFIX = re.compile(rb"\A\s*window\.YTD\.\w+\.part\d+\s*=\s*")
 _MANIFEST_PREFIX = re.compile(rb"\A\s*window\.__THAR_CONFIG\s*=\s*")
+_HEAD_BYTES = 4096  # far more than a prefix takes
+_ASCII_WHITESPACE = b" \t\n\r\x0b\x0c"  # what bytes.rstrip() strips
 _STATUS_URL = re.compile(r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/(\w{1,15})/status(?:es)?/(\d+)", re.I)
 
 
@@ -68,10 +79,11 @@ def _archive_time(value: Any) -> Any:
         if len(value) == 30 and value[3] == " " and value[19] == " ":
             _, month, day, clock, offset, year = value.split()
             hour, minute, second = clock.split(":")
+            moment = datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second), tzinfo=UTC)
+            if offset == "+0000":  # what archives hold: no shift to work out
+                return moment
             sign = -1 if offset[0] == "-" else 1
-            shift = sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
-            return datetime(int(year), _MONTHS[month], int(day), int(hour), int(minute), int(second),
-                            tzinfo=UTC) - shift
+            return moment - sign * timedelta(hours=int(offset[1:3]), minutes=int(offset[3:5]))
         moment = datetime.fromisoformat(value)
     except (KeyError, ValueError) as exc:
         raise ValueError(f"unreadable time {value!r}") from exc
@@ -96,47 +108,51 @@ class _AccountEntry(BaseModel):
     account: ArchiveAccount
 
 
-class ArchiveMention(BaseModel):
-    model_config = _LENIENT
-    id: str = Field("", validation_alias=AliasChoices("id_str", "id"))
-    screen_name: str = ""
+# Tweets, likes and DMs are validated into plain dicts (TypedDicts): a large archive holds tens of
+# thousands of entries that only pass through on their way to the activity, and dicts are several
+# times cheaper to build and to free than models. The keys are the field names; the aliases are X's.
+
+@with_config(_LENIENT)
+class ArchiveMention(TypedDict, total=False):
+    id: Annotated[str, Field(validation_alias=AliasChoices("id_str", "id"))]
+    screen_name: str
 
 
-class ArchiveUrl(BaseModel):
-    model_config = _LENIENT
-    url: str = ""
-    expanded_url: str | None = None
+@with_config(_LENIENT)
+class ArchiveUrl(TypedDict, total=False):
+    url: str
+    expanded_url: str | None
 
 
-class ArchiveHashtag(BaseModel):
-    model_config = _LENIENT
+@with_config(_LENIENT)
+class ArchiveHashtag(TypedDict):
     text: str
 
 
-class ArchiveEntities(BaseModel):
-    model_config = _LENIENT
-    user_mentions: list[ArchiveMention] = []
-    urls: list[ArchiveUrl] = []
-    hashtags: list[ArchiveHashtag] = []
+@with_config(_LENIENT)
+class ArchiveEntities(TypedDict, total=False):
+    user_mentions: list[ArchiveMention]
+    urls: list[ArchiveUrl]
+    hashtags: list[ArchiveHashtag]
 
 
-class ArchiveTweet(BaseModel):
-    model_config = _LENIENT
-    id: str = Field(validation_alias=AliasChoices("id_str", "id"))
-    full_text: str = Field("", validation_alias=AliasChoices("full_text", "text"))
+@with_config(_LENIENT)
+class ArchiveTweet(TypedDict):
+    id: Annotated[str, Field(validation_alias=AliasChoices("id_str", "id"))]
+    full_text: NotRequired[Annotated[str, Field(validation_alias=AliasChoices("full_text", "text"))]]
     created_at: ArchiveTime
-    in_reply_to_status_id: str | None = Field(
-        None, validation_alias=AliasChoices("in_reply_to_status_id_str", "in_reply_to_status_id"))
-    in_reply_to_user_id: str | None = Field(
-        None, validation_alias=AliasChoices("in_reply_to_user_id_str", "in_reply_to_user_id"))
-    in_reply_to_screen_name: str | None = None
-    quoted_status_id: str | None = Field(
-        None, validation_alias=AliasChoices("quoted_status_id_str", "quoted_status_id"))
-    entities: ArchiveEntities = ArchiveEntities()
+    in_reply_to_status_id: NotRequired[Annotated[str | None, Field(
+        validation_alias=AliasChoices("in_reply_to_status_id_str", "in_reply_to_status_id"))]]
+    in_reply_to_user_id: NotRequired[Annotated[str | None, Field(
+        validation_alias=AliasChoices("in_reply_to_user_id_str", "in_reply_to_user_id"))]]
+    in_reply_to_screen_name: NotRequired[str | None]
+    quoted_status_id: NotRequired[Annotated[str | None, Field(
+        validation_alias=AliasChoices("quoted_status_id_str", "quoted_status_id"))]]
+    entities: NotRequired[ArchiveEntities]
 
 
-class _TweetEntry(BaseModel):
-    model_config = _LENIENT
+@with_config(_LENIENT)
+class _TweetEntry(TypedDict):
     tweet: ArchiveTweet
 
 
@@ -158,51 +174,50 @@ class ArchiveFollowEdge(FollowEdge):
     account: ArchiveFollowAccount = Field(validation_alias=AliasChoices("following", "follower"))
 
 
-class ArchiveLike(BaseModel):
-    model_config = _LENIENT
-    tweet_id: str = Field(validation_alias="tweetId")
-    expanded_url: str | None = Field(None, validation_alias="expandedUrl")
+@with_config(_LENIENT)
+class ArchiveLike(TypedDict):
+    tweet_id: Annotated[str, Field(validation_alias="tweetId")]
+    expanded_url: NotRequired[Annotated[str | None, Field(validation_alias="expandedUrl")]]
 
 
-class _LikeEntry(BaseModel):
-    model_config = _LENIENT
+@with_config(_LENIENT)
+class _LikeEntry(TypedDict):
     like: ArchiveLike
 
 
-class ArchiveMessage(BaseModel):
+@with_config(_LENIENT)
+class ArchiveMessage(TypedDict):
     """A ``messageCreate`` entry; its text is turned into a fingerprint and flags, then dropped."""
 
-    model_config = _LENIENT
     id: str
-    sender_id: str = Field(validation_alias="senderId")
-    recipient_id: str | None = Field(None, validation_alias="recipientId")
-    text: str = ""
-    created_at: ArchiveTime = Field(validation_alias="createdAt")
+    sender_id: Annotated[str, Field(validation_alias="senderId")]
+    recipient_id: NotRequired[Annotated[str | None, Field(validation_alias="recipientId")]]
+    text: NotRequired[str]
+    created_at: Annotated[ArchiveTime, Field(validation_alias="createdAt")]
 
 
-class ArchiveJoin(BaseModel):
-    model_config = _LENIENT
-    participants: list[str] = Field(default_factory=list,
-                                    validation_alias=AliasChoices("participantsSnapshot", "userIds"))
+@with_config(_LENIENT)
+class ArchiveJoin(TypedDict, total=False):
+    participants: Annotated[list[str], Field(validation_alias=AliasChoices("participantsSnapshot", "userIds"))]
 
 
-class ArchiveDmItem(BaseModel):
+@with_config(_LENIENT)
+class ArchiveDmItem(TypedDict, total=False):
     """One entry of a conversation; only messages and joins matter (reactions, renames... are skipped)."""
 
-    model_config = _LENIENT
-    message: ArchiveMessage | None = Field(None, validation_alias="messageCreate")
-    join: ArchiveJoin | None = Field(None, validation_alias=AliasChoices("joinConversation", "participantsJoin"))
+    message: Annotated[ArchiveMessage | None, Field(validation_alias="messageCreate")]
+    join: Annotated[ArchiveJoin | None, Field(validation_alias=AliasChoices("joinConversation", "participantsJoin"))]
 
 
-class ArchiveConversation(BaseModel):
-    model_config = _LENIENT
-    conversation_id: str = Field(validation_alias="conversationId")
-    messages: list[ArchiveDmItem] = []
+@with_config(_LENIENT)
+class ArchiveConversation(TypedDict):
+    conversation_id: Annotated[str, Field(validation_alias="conversationId")]
+    messages: NotRequired[list[ArchiveDmItem]]
 
 
-class _DmEntry(BaseModel):
-    model_config = _LENIENT
-    conversation: ArchiveConversation = Field(validation_alias="dmConversation")
+@with_config(_LENIENT)
+class _DmEntry(TypedDict):
+    conversation: Annotated[ArchiveConversation, Field(validation_alias="dmConversation")]
 
 
 class _ArchiveInfo(BaseModel):
@@ -215,8 +230,13 @@ class _Manifest(BaseModel):
     archive_info: _ArchiveInfo = Field(default_factory=_ArchiveInfo, validation_alias="archiveInfo")
 
 
-E = TypeVar("E", bound=BaseModel)
+E = TypeVar("E")
 _ADAPTERS: dict[type, TypeAdapter[Any]] = {}
+# the activity's own models, built many at a time from plain dicts (much faster than one at a time)
+_POSTS: TypeAdapter[list[Post]] = TypeAdapter(list[Post])
+_LIKES: TypeAdapter[list[Like]] = TypeAdapter(list[Like])
+_DM_EVENTS: TypeAdapter[list[DmEvent]] = TypeAdapter(list[DmEvent])
+_ACCOUNTS: TypeAdapter[dict[str, Account]] = TypeAdapter(dict[str, Account])
 
 
 def _adapter(entry: type[E]) -> TypeAdapter[list[E]]:
@@ -262,11 +282,29 @@ class _Source:
         found = [(int(m.group(1) or 0), name) for name in self._members if (m := rx.match(name))]
         return [self._members[name] for _, name in sorted(found)]
 
-    def read(self, member: str) -> bytes:
+    def _open(self, member: str) -> IO[bytes]:
+        if self._zip is not None:
+            return self._zip.open(member)
+        return (self._root / Path(member).name).open("rb")
+
+    def read(self, member: str, prefix: re.Pattern[bytes] | None = None) -> bytes | None:
+        """The file's bytes, or with ``prefix`` those after it (None when the file does not start with it).
+
+        The data files are megabytes long: the part after the prefix is read
+        straight into its own buffer rather than sliced (copied) out of the whole.
+        """
         try:
-            if self._zip is not None:
-                return self._zip.read(member)
-            return (self._root / Path(member).name).read_bytes()
+            with self._open(member) as stream:
+                if prefix is None:
+                    return stream.read()
+                head = stream.read(_HEAD_BYTES)
+                found = prefix.match(head)
+                if found is not None and found.end() < len(head):
+                    stream.seek(found.end())
+                    return stream.read()
+                data = head + stream.read()  # the prefix may go on past the head: match the whole
+                found = prefix.match(data)
+                return None if found is None else data[found.end():]
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
             raise ArchiveError(f"{member}: could not be read ({exc})") from None
 
@@ -281,17 +319,19 @@ def _problem(exc: ValidationError) -> str:
     return f"unexpected content at entry {where}: {first['msg']}{more}"
 
 
-def _parse(source: _Source, member: str, entry: type[E], prefix: re.Pattern[bytes] = _PREFIX) -> list[E]:
-    data = source.read(member)
-    head = prefix.match(data)
-    if head is None:
+def _parse(source: _Source, member: str, entry: type[E]) -> list[E]:
+    body = source.read(member, _PREFIX)
+    if body is None:
         raise ArchiveError(f"{member}: does not start like an X archive data file "
                            "('window.YTD.<name>.part0 = [...]'); the file may be damaged")
-    end = len(data.rstrip())
-    if data[end - 1:end] == b";":
+    # without trailing whitespace and a trailing ";" (the body is copied only when there are any)
+    end = len(body)
+    while end and body[end - 1] in _ASCII_WHITESPACE:
         end -= 1
-    body = data[head.end():end]
-    del data
+    if body[end - 1:end] == b";":
+        end -= 1
+    if end < len(body):
+        body = body[:end]
     try:
         return _adapter(entry).validate_json(body)
     except ValidationError as exc:
@@ -303,8 +343,8 @@ def _parse_all(source: _Source, pattern: str, entry: type[E]) -> list[E] | None:
     members = source.find(pattern)
     if not members:
         return None
-    out: list[E] = []
-    for member in members:
+    out = _parse(source, members[0], entry)
+    for member in members[1:]:
         out.extend(_parse(source, member, entry))
     return out
 
@@ -313,19 +353,22 @@ def _manifest_time(source: _Source) -> datetime | None:
     members = source.find("manifest")
     if not members:
         return None
-    data = source.read(members[0])
-    head = _MANIFEST_PREFIX.match(data)
-    if head is None:
+    body = source.read(members[0], _MANIFEST_PREFIX)
+    if body is None:
         raise ArchiveError(f"{members[0]}: does not start with 'window.__THAR_CONFIG ='; the file may be damaged")
     try:
-        info = _Manifest.model_validate_json(data[head.end():].rstrip().rstrip(b";")).archive_info
+        info = _Manifest.model_validate_json(body.rstrip().rstrip(b";")).archive_info
     except ValidationError as exc:
         raise ArchiveError(f"{members[0]}: {_problem(exc)}") from None
     return info.generation_date
 
 
-def _post(tweet: ArchiveTweet, subscriber_id: str, ids_by_name: dict[str, str]) -> Post:
-    text, entities = tweet.full_text, tweet.entities
+def _post(tweet: ArchiveTweet, subscriber_id: str, ids_by_name: dict[str, str]) -> dict[str, Any]:
+    """The ``Post`` fields of one of the subscriber's tweets."""
+    text = tweet.get("full_text", "")
+    entities = tweet.get("entities", {})
+    mentions = entities.get("user_mentions", [])
+    urls = entities.get("urls", [])
     kind: PostKind = "original"
     retweeted_author = quoted_id = quoted_author = None
     if text.startswith("RT @"):
@@ -333,67 +376,75 @@ def _post(tweet: ArchiveTweet, subscriber_id: str, ids_by_name: dict[str, str]) 
         name = text[4:].split(":", 1)[0].strip().lower()
         retweeted_author = ids_by_name.get(name)
     else:
-        quoted_id = tweet.quoted_status_id
-        for url in entities.urls:
-            found = _STATUS_URL.match(url.expanded_url or "")
+        quoted_id = tweet.get("quoted_status_id")
+        for url in urls:
+            found = _STATUS_URL.match(url.get("expanded_url") or "")
             if found:
                 quoted_id, quoted_author = found.group(2), ids_by_name.get(found.group(1).lower())
                 break
         if quoted_id:
             kind = "quote"
-        elif tweet.in_reply_to_status_id or tweet.in_reply_to_user_id:
+        elif tweet.get("in_reply_to_status_id") or tweet.get("in_reply_to_user_id"):
             kind = "reply"
-    return Post(
-        id=tweet.id,
-        author_id=subscriber_id,
-        created_at=tweet.created_at,
-        text=text,
-        kind=kind,
-        in_reply_to_user_id=tweet.in_reply_to_user_id,
-        replied_to_id=tweet.in_reply_to_status_id,
-        quoted_id=quoted_id,
-        quoted_author_id=quoted_author,
-        retweeted_author_id=retweeted_author,
-        mentioned_ids=[m.id for m in entities.user_mentions if m.id and m.id != "-1"],
-        mentioned_usernames=[m.screen_name for m in entities.user_mentions if m.screen_name],
-        urls=[u.expanded_url or u.url for u in entities.urls if u.expanded_url or u.url],
-        hashtags=[h.text for h in entities.hashtags],
-    )
+    return {
+        "id": tweet["id"],
+        "author_id": subscriber_id,
+        "created_at": tweet["created_at"],
+        "text": text,
+        "kind": kind,
+        "in_reply_to_user_id": tweet.get("in_reply_to_user_id"),
+        "replied_to_id": tweet.get("in_reply_to_status_id"),
+        "quoted_id": quoted_id,
+        "quoted_author_id": quoted_author,
+        "retweeted_author_id": retweeted_author,
+        "mentioned_ids": [m["id"] for m in mentions if m.get("id") and m["id"] != "-1"],
+        "mentioned_usernames": [m["screen_name"] for m in mentions if m.get("screen_name")],
+        "urls": [u.get("expanded_url") or u.get("url") for u in urls if u.get("expanded_url") or u.get("url")],
+        "hashtags": [h["text"] for h in entities.get("hashtags", [])],
+    }
 
 
-def _dm_events(conversations: list[_DmEntry], keep: Callable[[datetime], bool], cut: datetime
-                ) -> tuple[list[DmEvent], dict[str, datetime]]:
-    """DM events to keep, and the conversations that began before ``cut`` (id -> first message time).
+def _dm_events(conversations: list[_DmEntry], cut: datetime, end: datetime
+               ) -> tuple[list[DmEvent], dict[str, datetime]]:
+    """DM events from ``cut`` to ``end``, and the conversations that began before ``cut`` (id -> first message time).
 
     A conversation that began before the kept period must not look new when
     its next message comes: the analysis is told it is known.
     """
-    events: list[DmEvent] = []
+    rows: list[dict[str, Any]] = []
     earlier: dict[str, datetime] = {}
     for entry in conversations:
-        conversation = entry.conversation
+        conversation = entry["conversation"]
+        conversation_id = conversation["conversation_id"]
         people: set[str] = set()
         first: datetime | None = None
-        for item in conversation.messages:
-            if item.message is not None:
-                people.add(item.message.sender_id)
-                if item.message.recipient_id:
-                    people.add(item.message.recipient_id)
-                if first is None or item.message.created_at < first:
-                    first = item.message.created_at
-            if item.join is not None:
-                people.update(item.join.participants)
+        kept: list[ArchiveMessage] = []
+        for item in conversation.get("messages", ()):
+            message = item.get("message")
+            if message is not None:
+                people.add(message["sender_id"])
+                recipient = message.get("recipient_id")
+                if recipient:
+                    people.add(recipient)
+                at = message["created_at"]
+                if first is None or at < first:
+                    first = at
+                if cut <= at <= end:
+                    kept.append(message)
+            join = item.get("join")
+            if join is not None:
+                people.update(join.get("participants", ()))
         if first is not None and first < cut:
-            earlier[conversation.conversation_id] = first
+            earlier[conversation_id] = first
         participants = sorted(people)
-        for item in conversation.messages:
-            message = item.message
-            if message is None or not keep(message.created_at):
-                continue
-            events.append(DmEvent(
-                id=message.id, conversation_id=conversation.conversation_id, sender_id=message.sender_id,
-                created_at=message.created_at, participant_ids=participants, **masking.dm_signals(message.text)))
-    return events, earlier
+        for message in kept:
+            # the message's own dict becomes the event's: its text is replaced by the signals
+            row = cast(dict[str, Any], message)
+            row.update(masking.dm_signals(row.pop("text", "")))
+            row["conversation_id"] = conversation_id
+            row["participant_ids"] = participants
+            rows.append(row)
+    return _DM_EVENTS.validate_python(rows), earlier
 
 
 @dataclass
@@ -441,62 +492,77 @@ def _load(source: _Source, as_of: datetime | None, window_days: float, lookback_
     generated = _manifest_time(source)
     tweet_entries = _parse_all(source, "tweets?", _TweetEntry)
     like_entries = _parse_all(source, "like", _LikeEntry)
-    following = _parse_all(source, "following", ArchiveFollowEdge)
-    followers = _parse_all(source, "follower", ArchiveFollowEdge)
     dm_entries = _parse_all(source, "direct-messages(?:-group)?", _DmEntry)
+    missing = {name for name, found in (("posts", tweet_entries), ("likes", like_entries), ("dm_events", dm_entries))
+               if found is None}
 
-    tweets = [e.tweet for e in tweet_entries or ()]
+    tweets = [e["tweet"] for e in tweet_entries or ()]
     if as_of is None:
-        times = [t.created_at for t in tweets] + [
-            item.message.created_at for e in dm_entries or () for item in e.conversation.messages if item.message]
-        as_of = generated or (max(times) if times else datetime.now(UTC))
+        as_of = generated
+    if as_of is None:
+        times = [t["created_at"] for t in tweets] + [
+            message["created_at"] for e in dm_entries or () for item in e["conversation"].get("messages", ())
+            if (message := item.get("message"))]
+        as_of = max(times) if times else datetime.now(UTC)
     as_of = as_of.astimezone(UTC) if as_of.tzinfo else as_of.replace(tzinfo=UTC)
     cut = as_of - timedelta(days=lookback_days)
-
-    def keep(at: datetime) -> bool:
-        return cut <= at <= as_of
 
     # usernames the archive reveals: mentions, reply targets, the subscriber
     names: dict[str, str] = {}
     for tweet in tweets:
-        for mention in tweet.entities.user_mentions:
-            if mention.id and mention.id != "-1" and mention.screen_name:
-                names[mention.id] = mention.screen_name
-        if tweet.in_reply_to_user_id and tweet.in_reply_to_screen_name:
-            names[tweet.in_reply_to_user_id] = tweet.in_reply_to_screen_name
+        entities = tweet.get("entities")
+        if entities:
+            for mention in entities.get("user_mentions", ()):
+                user_id, name = mention.get("id"), mention.get("screen_name")
+                if user_id and user_id != "-1" and name:
+                    names[user_id] = name
+        replied_to, name = tweet.get("in_reply_to_user_id"), tweet.get("in_reply_to_screen_name")
+        if replied_to and name:
+            names[replied_to] = name
     if me.username:
         names[me.account_id] = me.username
     ids_by_name = {name.lower(): user_id for user_id, name in names.items()}
 
-    posts = [_post(t, me.account_id, ids_by_name) for t in tweets if keep(t.created_at)]
-    posts.sort(key=lambda p: p.created_at)
-    likes: list[Like] = []
+    post_rows = [_post(t, me.account_id, ids_by_name) for t in tweets if cut <= t["created_at"] <= as_of]
+    post_rows.sort(key=lambda p: p["created_at"])
+    posts = _POSTS.validate_python(post_rows)
+    like_rows: list[dict[str, Any]] = []
     for entry in like_entries or ():
-        liked_at = snowflake_time(entry.like.tweet_id)
-        if liked_at is None or not keep(liked_at):
+        like = entry["like"]
+        liked_at = snowflake_time(like["tweet_id"])
+        if liked_at is None or not cut <= liked_at <= as_of:
             continue
-        found = _STATUS_URL.match(entry.like.expanded_url or "")
+        found = _STATUS_URL.match(like.get("expanded_url") or "")
         author = ids_by_name.get(found.group(1).lower()) if found else None
-        likes.append(Like(post_id=entry.like.tweet_id, author_id=author, post_created_at=liked_at, seen_at=liked_at))
+        like_rows.append({"post_id": like["tweet_id"], "author_id": author, "post_created_at": liked_at,
+                          "seen_at": liked_at})
+    likes = _LIKES.validate_python(like_rows)
+    dm_events, earlier = _dm_events(dm_entries or [], cut, as_of)
+    post_count = len(tweets) if tweet_entries is not None else None
+    # The files as read are done with. Freed now, their memory goes to the follow lists, read last: the
+    # largest part of an archive, whose fresh memory would otherwise cost a page fault every 4 KB.
+    del tweet_entries, tweets, like_entries, like_rows, post_rows, dm_entries
+    following = _parse_all(source, "following", ArchiveFollowEdge)
+    followers = _parse_all(source, "follower", ArchiveFollowEdge)
+    missing.update(name for name, found in (("following", following), ("followers", followers)) if found is None)
 
-    missing = {"posts": tweet_entries, "likes": like_entries, "following": following, "followers": followers,
-               "dm_events": dm_entries}
-    dm_events, earlier = _dm_events(dm_entries or [], keep, cut)
-    activity = Activity(
+    # every part is a validated model already: validating the whole again would only check them again
+    activity = Activity.model_construct(
         subscriber=Account(id=me.account_id, username=me.username, name=me.display_name,
                            created_at=me.created_at,
                            following_count=len(following) if following is not None else None,
                            followers_count=len(followers) if followers is not None else None,
-                           post_count=len(tweets) if tweet_entries is not None else None),
+                           post_count=post_count),
         collected_at=as_of,
         window_start=as_of - timedelta(days=window_days),
         posts=posts,
         likes=likes,
         dm_events=dm_events,
         # usernames stay in ``accounts``: the follow lists hold only ids
-        following=list(following or ()),
-        followers=list(followers or ()),
-        accounts={user_id: Account(id=user_id, username=name) for user_id, name in names.items()},
-        unavailable=sorted({"mentions", *(name for name, found in missing.items() if found is None)}),
+        following=following or [],
+        followers=followers or [],
+        accounts=_ACCOUNTS.validate_python({user_id: {"id": user_id, "username": name}
+                                            for user_id, name in names.items()}),
+        unavailable=sorted({"mentions", *missing}),
     )
     return Archive(activity, earlier)

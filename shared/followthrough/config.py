@@ -42,7 +42,7 @@ class Settings(BaseModel):
     sender_email: str = "digest@followthrough.example"
     x_api_base_url: str = "https://api.twitter.com"
     x_client_id: str = "followthrough-local"
-    x_client_secret: str = ""
+    x_client_secret: str = Field("", repr=False)
     public_base_url: HttpUrl = HttpUrl("http://127.0.0.1:8000")
     signing_key: str = Field("local-development-signing-key-change-me", min_length=16, repr=False)
     token_kms_key_id: str = ""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel
 
@@ -29,6 +30,9 @@ class EndpointCursor(BaseModel):
     last_reported: int | None = None
     lost_estimate: int = 0
     completed_at: datetime | None = None
+    # the week whose read finished: a rerun in that week (a redelivered or
+    # requeued message) does not ask again for what it already has
+    done_week: str | None = None
 
 
     def start_week(self, week: str, *, paged_by_since_id: bool) -> bool:
@@ -53,6 +57,9 @@ class EndpointCursor(BaseModel):
 
 class Cursors(BaseModel):
     endpoints: dict[str, EndpointCursor] = {}
+    # users/me as read at the start of ``me_week``: a rerun that week reuses it
+    me: dict[str, Any] | None = None
+    me_week: str | None = None
     last_full_followers_read: datetime | None = None
     version: int = 0
 

@@ -28,4 +28,6 @@ def build_message(*, sender: str, recipient: str, subject: str, text: str, html:
                 raise TypeError("the HTML part went missing")
             for cid, png in images.items():
                 html_part.add_related(png, maintype="image", subtype="png", cid=f"<{cid}>")
-    return message.as_bytes()
+    # RFC 5322 allows 998-character lines; folding at 78 would turn a long
+    # List-Unsubscribe URL into an encoded word that mail clients do not read
+    return message.as_bytes(policy=message.policy.clone(max_line_length=998))

@@ -27,28 +27,57 @@ CALL_TO_ACTION = re.compile(
     r"dm me|book a call|register)\b",
     re.IGNORECASE,
 )
-# the same words matched on lower-cased text: several times faster than IGNORECASE
+# the same words matched on lower-cased text: several times faster than IGNORECASE; and on ASCII text,
+# where Unicode and ASCII word boundaries are the same, faster still with ASCII classes
 _CALL_TO_ACTION_LOWER = re.compile(CALL_TO_ACTION.pattern)
+_CALL_TO_ACTION_ASCII = re.compile(CALL_TO_ACTION.pattern, re.ASCII)
+
+# Most DMs are ASCII. For them the last steps of masking (lower-casing, punctuation to spaces, one space
+# between words) run on bytes: one translate, then split and join, several times faster than the regex.
+# The table is derived from ``_PUNCT`` itself; whitespace becomes a plain space, as it only separates words.
+_ASCII_DIGITS = b"0123456789"
+_NOT_CAPITAL_OR_DIGIT = bytes(b for b in range(256) if not (0x41 <= b <= 0x5A or 0x30 <= b <= 0x39))
+_ASCII_FOLD = bytes(
+    0x20 if _PUNCT.match(char) or char.isspace() else ord(char) for char in (chr(b).lower() for b in range(128))
+) + bytes(range(128, 256))
+
+
+def _masked(text: str, low: str) -> bytes:
+    """``mask(text)`` as UTF-8, given ``text.lower()``."""
+    # Each substitution is skipped when a cheap test shows it cannot match:
+    # most DMs have no link, handle, digit or capital past the first letter.
+    out = _URL.sub(" <url> ", text) if "http" in low or "www." in low else text
+    if "@" in out:
+        out = _HANDLE.sub(" <handle> ", out)
+    if not out.isascii():
+        if not out[1:].islower():  # a name is a capital word, never the very first one
+            out = _NAME.sub(" <name> ", out)
+        out = _NUMBER.sub(" <num> ", out)
+        out = _PUNCT.sub(" ", out.lower())
+        return " ".join(out.split()).encode("utf-8")
+    raw = out.encode("ascii")
+    marks = raw.translate(None, _NOT_CAPITAL_OR_DIGIT)  # one pass finds both
+    if marks:
+        capitals = marks.translate(None, _ASCII_DIGITS)
+        if len(capitals) > (0x41 <= raw[0] <= 0x5A):  # a capital past the first letter
+            out = _NAME.sub(" <name> ", out)
+            raw = out.encode("ascii")
+        if len(capitals) < len(marks):  # a digit
+            raw = _NUMBER.sub(" <num> ", out).encode("ascii")
+    raw = raw.translate(_ASCII_FOLD)
+    if b"  " in raw or raw[:1] == b" " or raw[-1:] == b" ":  # else the words are one space apart already
+        raw = b" ".join(raw.split())
+    return raw
 
 
 def mask(text: str) -> str:
     """Masked, lower-cased text; masking twice gives the same text as once."""
-    # Each substitution is skipped when a cheap test shows it cannot match:
-    # most DMs have no link, handle or capital past the first word.
-    low = text.lower()
-    out = _URL.sub(" <url> ", text) if "http" in low or "www." in low else text
-    if "@" in out:
-        out = _HANDLE.sub(" <handle> ", out)
-    if not out.islower():
-        out = _NAME.sub(" <name> ", out)
-    out = _NUMBER.sub(" <num> ", out)
-    out = _PUNCT.sub(" ", out.lower())
-    return " ".join(out.split())
+    return _masked(text, text.lower()).decode("utf-8")
 
 
 def fingerprint(text: str) -> str:
     """A short stable hash of the masked text."""
-    return hashlib.sha256(mask(text).encode("utf-8")).hexdigest()[:16]
+    return hashlib.sha256(_masked(text, text.lower())).hexdigest()[:16]
 
 
 def has_link(text: str) -> bool:
@@ -57,7 +86,11 @@ def has_link(text: str) -> bool:
 
 
 def has_call_to_action(text: str) -> bool:
-    return bool(_CALL_TO_ACTION_LOWER.search(text.lower()))
+    return _call_to_action(text.lower())
+
+
+def _call_to_action(low: str) -> bool:
+    return bool((_CALL_TO_ACTION_ASCII if low.isascii() else _CALL_TO_ACTION_LOWER).search(low))
 
 
 class DmSignals(TypedDict):
@@ -71,9 +104,12 @@ class DmSignals(TypedDict):
 
 def dm_signals(text: str) -> DmSignals:
     """The fingerprint and flags of a DM text, ready for ``DmEvent(**...)``; the text itself is not kept."""
+    if not text:
+        return {"fingerprint": None, "has_link": False, "has_call_to_action": False, "word_count": 0}
+    low = text.lower()  # once for all four
     return {
-        "fingerprint": fingerprint(text) if text else None,
-        "has_link": has_link(text),
-        "has_call_to_action": has_call_to_action(text),
+        "fingerprint": hashlib.sha256(_masked(text, low)).hexdigest()[:16],
+        "has_link": ("http" in low or "www." in low) and bool(_URL.search(text)),
+        "has_call_to_action": _call_to_action(low),
         "word_count": len(text.split()),
     }

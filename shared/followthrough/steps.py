@@ -69,7 +69,7 @@ def mailer() -> Mailer:
 def oauth(config: Settings | None = None, redirect_uri: str = "") -> XOAuth:
     config = config or settings()
     return XOAuth(client_id=config.x_client_id, client_secret=config.x_client_secret,
-                  base_url=config.x_api_base_url, redirect_uri=redirect_uri)
+                  base_url=config.x_api_base_url, redirect_uri=redirect_uri, now=lambda: now().timestamp())
 
 
 @cache
@@ -81,6 +81,9 @@ def token_keeper() -> TokenKeeper:
 
 def send_reconnect_email(subscriber: Subscriber) -> None:
     config = settings()
+    if store().is_suppressed(subscriber.email):
+        log.info("reconnect email not sent: address suppressed", extra={"subscriber_id": subscriber.subscriber_id})
+        return
     text = ("Hello,\n\nX no longer accepts the connection Followthrough had to your account, so this week's "
             "digest could not be made. Sign in again to reconnect (it takes a minute):\n\n"
             f"{str(config.public_base_url).rstrip('/')}/\n\nUntil then we will not try again or write again.\n")

@@ -91,12 +91,13 @@ class TokenSet:
     scope: str = ""
 
     @classmethod
-    def from_oauth(cls, token: dict[str, Any]) -> TokenSet:
+    def from_oauth(cls, token: dict[str, Any], now: float) -> TokenSet:
+        """From X's token response; expiry counts from ``now`` (the caller's clock, not oauthlib's)."""
         scope = token.get("scope", "")
         return cls(
             access_token=token["access_token"],
             refresh_token=token["refresh_token"],
-            expires_at=float(token.get("expires_at") or 0),
+            expires_at=now + float(token.get("expires_in") or 0),
             scope=" ".join(scope) if isinstance(scope, list) else str(scope),
         )
 
@@ -112,6 +113,7 @@ class XOAuth:
     client_secret: str
     base_url: str = "https://api.twitter.com"
     redirect_uri: str = ""
+    now: Callable[[], float] = time.time
 
     def handler(self) -> tweepy.OAuth2UserHandler:
         handler = tweepy.OAuth2UserHandler(
@@ -141,7 +143,7 @@ class XOAuth:
             token = handler.fetch_token(authorization_response)
         except Exception as exc:  # oauthlib raises many types; the message never holds the token
             raise XAuthRevoked(f"X refused the authorization code: {type(exc).__name__}") from None
-        return TokenSet.from_oauth(token)
+        return TokenSet.from_oauth(token, self.now())
 
     def refresh(self, refresh_token: str) -> TokenSet:
         handler = self.handler()
@@ -151,7 +153,7 @@ class XOAuth:
                                           client_id=self.client_id)
         except Exception as exc:
             raise XAuthRevoked(f"X refused the refresh token: {type(exc).__name__}") from None
-        return TokenSet.from_oauth(token)
+        return TokenSet.from_oauth(token, self.now())
 
 
 @dataclass

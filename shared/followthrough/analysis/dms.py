@@ -14,6 +14,10 @@ from followthrough.analysis.wording import plural
 from followthrough.report import AutoDmReceived, AutoDmSent
 
 
+def _time_order(event: DmEvent) -> tuple[float, str]:
+    return event.created_at.timestamp(), event.id
+
+
 @dataclass
 class DmFindings:
     received: list[AutoDmReceived] = field(default_factory=list)
@@ -40,19 +44,39 @@ def find_auto_dms(
     """
     me = subscriber_id
     out = DmFindings()
-    messages = sorted((e for e in events if e.event_type == "MessageCreate"),
-                      key=lambda e: (e.created_at.timestamp(), e.id))
-    conversations: dict[str, list[DmEvent]] = defaultdict(list)
+    min_words = cfg.duplicate_min_words
+    messages = [e for e in events if e.event_type == "MessageCreate"]
+    messages.sort(key=_time_order)
+    conversations: dict[str, list[DmEvent]] = {}
     partners: dict[str, str] = {}
-    senders_of: dict[str, set[str]] = defaultdict(set)
+    senders_of: dict[str, set[str]] = {}
+    # the subscriber's texts long enough to count, per conversation: the candidates for automated DMs sent
+    mine: dict[str, list[DmEvent]] = {}
     for event in messages:
-        conversations[event.conversation_id].append(event)
-        if event.conversation_id not in partners:
+        conversation_id = event.conversation_id
+        thread = conversations.get(conversation_id)
+        if thread is None:
+            conversations[conversation_id] = [event]
+        else:
+            thread.append(event)
+        if conversation_id not in partners:
             partner = dm_partner(event, me)
             if partner is not None:
-                partners[event.conversation_id] = partner
-        if event.fingerprint and event.word_count >= cfg.duplicate_min_words:
-            senders_of[event.fingerprint].add(event.sender_id)
+                partners[conversation_id] = partner
+        fp = event.fingerprint
+        if fp and event.word_count >= min_words:
+            sender = event.sender_id
+            senders = senders_of.get(fp)
+            if senders is None:
+                senders_of[fp] = {sender}
+            else:
+                senders.add(sender)
+            if sender == me:
+                own = mine.get(conversation_id)
+                if own is None:
+                    mine[conversation_id] = [event]
+                else:
+                    own.append(event)
 
     slack = timedelta(days=cfg.follow_seen_slack_days)
     delay = timedelta(hours=cfg.follow_dm_max_delay_hours)
@@ -107,14 +131,16 @@ def find_auto_dms(
 
     # the subscriber's side: one masked text to many people
     sends: dict[str, list[tuple[DmEvent, str]]] = defaultdict(list)
-    for conversation_id, thread in conversations.items():
+    for conversation_id in conversations:
         partner = partners.get(conversation_id)
-        if partner is None:
+        own = mine.get(conversation_id)
+        if partner is None or own is None:
             continue
-        for event in thread:
-            if event.sender_id == me and event.fingerprint and event.word_count >= cfg.duplicate_min_words:
-                sends[event.fingerprint].append((event, partner))
+        for event in own:
+            sends[event.fingerprint or ""].append((event, partner))
     for fingerprint, group in sends.items():
+        if len(group) < cfg.auto_dm_sent_min_recipients:
+            continue  # fewer messages than the recipients needed (most texts are sent once)
         recipients = sorted({partner for _, partner in group})
         if len(recipients) < cfg.auto_dm_sent_min_recipients:
             continue

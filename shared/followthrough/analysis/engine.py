@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from itertools import repeat
+from operator import attrgetter, is_not
 
 from followthrough.activity import Activity, FollowEdge
 from followthrough.analysis.config import AnalysisConfig
@@ -20,6 +22,7 @@ from followthrough.report import AutoDms, Challenge, HashtagChat, PassiveFollow,
 _INPUT_NAMES = {"tweets": "posts", "liked_tweets": "likes", "users_following": "following",
                 "users_followers": "followers", "dm": "dm_events", "dms": "dm_events"}
 
+_SINCE = attrgetter("since")
 _POST_METRICS = ("posts", "originals", "thread_posts", "replies", "quotes", "retweets", "broadcasts",
                  "conversation_share", "posts_per_day", "busiest_day_posts", "heavy_days", "bursts", "twittiarrhea",
                  "links_shared", "own_links", "self_promotion_share", "hashtag_chats")
@@ -84,7 +87,8 @@ def analyze(
     # new followers: only when the collector could tell when follows began
     new: list[FollowEdge] = []
     not_greeted: list[FollowEdge] = []
-    follow_times_known = any(e.since is not None for e in who.followers.values())
+    # any edge with a known time (looked at in C: a large account has tens of thousands of followers)
+    follow_times_known = any(map(is_not, map(_SINCE, who.followers.values()), repeat(None)))
     if has["followers"] and (follow_times_known or not who.followers):
         new, not_greeted = new_followers_not_greeted(who, touches, merged, cfg, start)
         metrics["new_followers"], metrics["new_followers_not_greeted"] = len(new), len(not_greeted)

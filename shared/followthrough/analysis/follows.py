@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from operator import attrgetter
 
 from followthrough.activity import Account, FollowEdge
 from followthrough.analysis.config import AnalysisConfig
@@ -11,6 +12,7 @@ from followthrough.analysis.interactions import Touch
 from followthrough.analysis.wording import duration, join_words
 from followthrough.report import Challenge, PassiveFollow
 
+_ACCOUNT_ID = attrgetter("account.id")
 _PAST_TENSE = {"reply": "a reply", "mention": "a mention", "retweet": "a retweet", "quote": "a quote",
                "like": "a like", "dm": "a DM"}
 
@@ -43,13 +45,21 @@ class People:
         return edge.since if edge else None
 
 
+def _by_id(edges: list[FollowEdge], me: str) -> dict[str, FollowEdge]:
+    """Account id -> edge (the last one of an id wins), without the subscriber."""
+    # built in C: a large account's follower list has tens of thousands of edges
+    found = dict(zip(map(_ACCOUNT_ID, edges), edges, strict=True))
+    found.pop(me, None)
+    return found
+
+
 def people(subscriber: Account, following: list[FollowEdge], followers: list[FollowEdge],
            accounts: dict[str, Account], *, following_known: bool, followers_known: bool) -> People:
     me = subscriber.id
     return People(
         subscriber_id=me,
-        followees={e.account.id: e for e in following if e.account.id != me},
-        followers={e.account.id: e for e in followers if e.account.id != me},
+        followees=_by_id(following, me),
+        followers=_by_id(followers, me),
         accounts=accounts,
         following_known=following_known,
         followers_known=followers_known,
@@ -74,6 +84,11 @@ def passive_follows(
     # (-score, followed since (unknown = oldest), id): a large account has thousands of
     # passive follows, so reasons are written only for those that make the list
     ranked: list[tuple[float, float, str]] = []
+    # thousands of followees: what the loop reads is looked up once
+    accounts, followers = who.accounts, who.followers
+    w_mentioned, w_follows_back, w_active, w_tenure = (
+        cfg.rank_w_mentioned_you, cfg.rank_w_follows_back, cfg.rank_w_active, cfg.rank_w_tenure)
+    active_rate, unknown_tenure = cfg.active_posts_per_day, cfg.passive_window_days
     for user_id, edge in who.followees.items():
         last = merged.get(user_id)
         if last is not None and last[0] >= cutoff:
@@ -82,13 +97,16 @@ def passive_follows(
         since = edge.since
         if since is not None and since > too_new:
             continue
-        rate = posts_per_day(who.account(user_id), now)
-        tenure_days = (now - since).days if since is not None else cfg.passive_window_days
+        account = accounts.get(user_id)  # as ``who.account``: the followee's edge knows it otherwise
+        if account is None:
+            account = edge.account
+        rate = None if account.post_count is None else posts_per_day(account, now)
+        tenure_days = (now - since).days if since is not None else unknown_tenure
         score = (
-            cfg.rank_w_mentioned_you * (user_id in mentioned_by)
-            + cfg.rank_w_follows_back * (user_id in who.followers)
-            + cfg.rank_w_active * (rate is not None and rate >= cfg.active_posts_per_day)
-            + cfg.rank_w_tenure * min(tenure_days / 365, 1.0)
+            w_mentioned * (user_id in mentioned_by)
+            + w_follows_back * (user_id in followers)
+            + w_active * (rate is not None and rate >= active_rate)
+            + w_tenure * min(tenure_days / 365, 1.0)
         )
         ranked.append((-score, since.timestamp() if since is not None else float("-inf"), user_id))
     ranked.sort()

@@ -63,9 +63,17 @@ def subscriber_touches(activity: Activity, *, use_likes: bool = True) -> dict[st
     if use_likes:
         for like in activity.likes:
             note(like.author_id, like.seen_at, "like")
+    # a conversation's partner, worked out once per conversation (and again only if its participants differ)
+    partners: dict[str, tuple[list[str], str | None]] = {}
     for event in activity.dm_events:
         if event.sender_id == me and event.event_type == "MessageCreate":
-            note(dm_partner(event, me), event.created_at, "dm")
+            known = partners.get(event.conversation_id)
+            if known is not None and known[0] == event.participant_ids:
+                partner = known[1]
+            else:
+                partner = dm_partner(event, me)
+                partners[event.conversation_id] = (event.participant_ids, partner)
+            note(partner, event.created_at, "dm")
     return latest
 
 

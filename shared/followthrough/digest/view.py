@@ -48,8 +48,8 @@ KIND_ACTIONS = {"answer_mention": "Reply on X", "greet_followee": "Open their pr
 NOT_MEASURED = "\u2013"
 X_HOSTS = ("https://x.com/", "https://twitter.com/", "https://mobile.twitter.com/")
 
-# the signals that best explain an automated DM, most telling first
 _PARENTHESES = re.compile(r"\s*\([^)]*\)")
+# the signals that best explain an automated DM, most telling first
 _DM_REASON_ORDER = ("same text", "right after", "call to action", "link", "never wrote back", "back-and-forth")
 
 
@@ -255,10 +255,10 @@ def _nudge(m: dict[str, float | int | None], report: WeeklyReport, cfg: Analysis
 def _mention_text(conversation: Conversation, mentions: list[UnansweredMention]) -> str:
     if conversation.kind != "answer_mention":
         return ""
-    for mention in mentions:
-        if mention.url == conversation.url or (mention.author_id == conversation.user_id and mention.text):
-            return short(mention.text, QUOTE_CHARS)
-    return ""
+    same_post = [m for m in mentions if m.url == conversation.url]
+    same_author = [m for m in mentions if m.author_id == conversation.user_id]
+    match = next(iter(same_post or same_author), None)
+    return short(match.text, QUOTE_CHARS) if match else ""
 
 
 def _conversations(report: WeeklyReport) -> list[ConversationItem]:
@@ -475,6 +475,7 @@ def build_view(report: WeeklyReport, previous: list[WeeklyReport], skipped: list
     change, direction = _change(report.deltas.get("engagement_score"))
     history = [*[r for r in previous if r.week < report.week][-(TREND_WEEKS - 1):], report]
     conversations = _conversations(report)
+    posting, posting_warnings = _posting(m)
     named = [c.who for c in conversations if c.who.startswith("@")]
     if not conversations:
         preheader = "A quiet week: say hello to someone you follow."
@@ -496,8 +497,8 @@ def build_view(report: WeeklyReport, previous: list[WeeklyReport], skipped: list
         more=_more(report),
         charts=_charts(history, cfg) if len(history) >= 2 else [],
         dms=_dms(report),
-        posting=_posting(m)[0],
-        posting_warnings=_posting(m)[1],
+        posting=posting,
+        posting_warnings=posting_warnings,
         challenge=_challenge(report),
         not_measured=_not_measured(report, skipped or []),
     )

@@ -19,6 +19,7 @@ from typing import Any
 
 import boto3
 from botocore.awsrequest import AWSResponse
+from botocore.retries.standard import ExponentialBackoff
 
 # service -> (content type, body) of the throttling error it answers with
 ERRORS: dict[str, tuple[str, bytes]] = {
@@ -71,14 +72,23 @@ class AwsFaults:
         return AWSResponse(request.url if request is not None else "", 400,
                            {"content-type": content_type, "x-amzn-requestid": "soak"}, _Body(body))
 
+    # botocore waits up to 20 s between throttled attempts; a soak run compresses
+    # that time as it compresses SQS delays, keeping the number of attempts
+    backoff_scale: float = 0.01
+    _saved_backoff: dict[str, float] = field(default_factory=dict)
+
     def install(self) -> AwsFaults:
         for service in self.services:
             self._events().register(f"before-send.{service}", self._maybe_fail, unique_id=f"soak-fault-{service}")
+        config = ExponentialBackoff._DEFAULT_BACKOFF_CONFIG
+        self._saved_backoff = dict(config)
+        config["throttling_base_scale"] = self._saved_backoff["throttling_base_scale"] * self.backoff_scale
         return self
 
     def uninstall(self) -> None:
         for service in self.services:
             self._events().unregister(f"before-send.{service}", unique_id=f"soak-fault-{service}")
+        ExponentialBackoff._DEFAULT_BACKOFF_CONFIG.update(self._saved_backoff)
 
     @property
     def total(self) -> int:

@@ -129,6 +129,8 @@ def drain(name: str, queue_url: str, *, batch_size: int = 10, max_batches: int =
 
 
 def queue_depth(queue_url: str) -> int:
+    """Messages waiting, in flight or delayed: all that will still reach the function."""
     attrs = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])
+        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
+                                            "ApproximateNumberOfMessagesDelayed"])
     return sum(int(v) for v in attrs["Attributes"].values())

@@ -5,7 +5,7 @@ payload 2.0 event and calls ``functions/signup/app.handler`` in-process, then
 turns the handler's result back into an HTTP response. moto's server stands
 in for AWS (DynamoDB, SES) and the X stand-in, seeded with a few synthetic
 accounts, for X's authorization page and token endpoint. Confirmation emails
-land in moto's SES outbox.
+land in moto's SES outbox, shown as text at ``/_local/outbox``.
 
 The access log prints the method, the path and the status only: query strings
 carry OAuth codes and signed tokens.
@@ -14,6 +14,8 @@ carry OAuth codes and signed tokens.
 from __future__ import annotations
 
 import base64
+import email
+import email.policy
 import logging
 import os
 import sys
@@ -23,10 +25,13 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
+
+import requests
 
 from followthrough import steps
 from followthrough.local.aws import LocalAws, start_local_aws
@@ -36,6 +41,7 @@ from followthrough.xsim import XSim, XSimServer, generate_account
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit; the function refuses far less
 # HttpApi passes these bodies as text; every other body arrives base64-encoded (forms included)
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
+OUTBOX_PATH = "/_local/outbox"  # answered by this server, never by the function
 SEED = 21
 ACCOUNTS = 3
 
@@ -109,8 +115,13 @@ class _Handler(BaseHTTPRequestHandler):
     sys_version = ""
     function: ModuleType
     lock: threading.Lock
+    aws: LocalAws
 
     def _answer(self) -> None:
+        if self.command == "GET" and urlsplit(self.path).path == OUTBOX_PATH:
+            body = outbox_text(self.aws).encode()
+            self._send(200, [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")], body)
+            return
         length = int(self.headers.get("content-length") or 0)
         if length > MAX_REQUEST_BYTES:
             self._send(413, [("Content-Type", "text/plain; charset=utf-8")], b"Request body too large\n")
@@ -142,6 +153,20 @@ class _Handler(BaseHTTPRequestHandler):
         return  # the default line quotes the request line, query string included
 
 
+def outbox_text(aws: LocalAws) -> str:
+    """moto's SES outbox as plain text, newest first: where ``make serve`` users find their confirmation link."""
+    sent = aws.sent_emails()
+    if not sent:
+        return "No emails sent yet.\n"
+    parts = []
+    for raw in reversed(sent):
+        message = email.message_from_string(raw.get("raw_data", ""), policy=email.policy.default)
+        body = message.get_body(preferencelist=("plain",))
+        text = body.get_content() if isinstance(body, EmailMessage) else ""
+        parts.append(f"To: {message['To']}\nSubject: {message['Subject']}\n\n{text}")
+    return ("\n" + "-" * 72 + "\n").join(parts)
+
+
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
@@ -167,6 +192,9 @@ class SignupServer:
         self.thread.join(timeout=5)
         self.x_server.stop()
         if self.owns_aws:
+            # moto keeps its accounts in this process after the server stops: forget them, so the next
+            # local server (or an in-process mock) starts empty
+            requests.post(f"{self.aws.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
             self.aws.stop()
         for name, value in self._saved_environ.items():
             if value is None:
@@ -197,7 +225,8 @@ def start_server(port: int = 0, *, seed: int = SEED, accounts: int = ACCOUNTS, a
     steps.reset()
     config = steps.settings()
     sim.register_client(config.x_client_id, config.x_client_secret or None)
-    handler = type("SignupHandler", (_Handler,), {"function": load_function("signup"), "lock": threading.Lock()})
+    handler = type("SignupHandler", (_Handler,), {"function": load_function("signup"), "lock": threading.Lock(),
+                                                  "aws": aws})
     httpd.RequestHandlerClass = handler
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="serve", daemon=True)
     thread.start()
@@ -218,7 +247,7 @@ def main(port: int | None = None) -> int:
     print(f"Sign-up form: {server.url}/", flush=True)
     print(f"  OpenAPI document: {server.url}/openapi.json", flush=True)
     print(f"  X stand-in at {server.x_server.base_url} (accounts: {accounts})", flush=True)
-    print(f"  confirmation emails: moto's SES outbox, {server.aws.endpoint_url}/moto-api/data.json", flush=True)
+    print(f"  emails sent (confirmation links): {server.url}{OUTBOX_PATH}", flush=True)
     print("Ctrl-C to stop.", flush=True)
     try:
         while True:

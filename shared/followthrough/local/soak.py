@@ -16,6 +16,8 @@ version.
 
 from __future__ import annotations
 
+import email
+import email.policy
 import json
 import logging
 import random
@@ -38,12 +40,20 @@ from followthrough.adapters.x import TokenSet
 from followthrough.local.aws import LocalAws, apply_environ, start_local_aws
 from followthrough.local.demo import QUIET
 from followthrough.local.faults import AwsFaults
-from followthrough.local.lambda_runtime import InvocationDied, drain, invoke, queue_depth, scheduled_event
+from followthrough.local.lambda_runtime import (
+    FUNCTIONS_DIR,
+    InvocationDied,
+    drain,
+    invoke,
+    queue_depth,
+    scheduled_event,
+)
 from followthrough.subscriber import Subscriber, iso_week
 from followthrough.xsim import XSim, XSimServer, generate_account
 
 START = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # a Monday
-SLOTS = 3  # subscribers are spread over three consecutive hours of the same day
+SLOTS = 3
+DIGEST_SUBJECT = "Your week on X"  # subscribers are spread over three consecutive hours of the same day
 
 
 @dataclass
@@ -277,14 +287,20 @@ class Soak:
 
     # -- checking ----------------------------------------------------------------------------
 
-    def digests_by_recipient(self) -> Counter[str]:
+    def emails_by_recipient(self, kind: str) -> Counter[str]:
+        """How many emails of ``kind`` ("digest" or "reconnect") each address got, from moto's outbox."""
         assert self.aws is not None
         counts: Counter[str] = Counter()
         for message in self.aws.sent_emails():
-            if "Your week on X" in message.get("raw_data", "") or "digest" in message.get("raw_data", "").lower():
+            subject = email.message_from_string(message.get("raw_data", ""), policy=email.policy.default)["Subject"]
+            is_digest = str(subject or "").startswith(DIGEST_SUBJECT)
+            if is_digest == (kind == "digest") and (is_digest or "Reconnect" in str(subject)):
                 for address in set(message.get("destinations", [])):
                     counts[address] += 1
         return counts
+
+    def digests_by_recipient(self) -> Counter[str]:
+        return self.emails_by_recipient("digest")
 
     def check_week(self, week: str, before: Counter[str]) -> dict[str, Any]:
         assert self.aws is not None
@@ -294,21 +310,14 @@ class Soak:
         by_sid = {sid: sent.get(email, 0) for sid, email in pop.emails.items()}
         duplicates = {sid: n for sid, n in by_sid.items() if n > 1}
         expected = [sid for sid in pop.receiving if sid not in (pop.revoked,)]
-        suppressed = {sid for sid in pop.receiving if store.is_suppressed(pop.emails[sid])}
         missing: dict[str, str] = {}
-        for sid in expected:
+        for sid in [*expected, pop.revoked]:
             if by_sid[sid] == 0:
-                status = store.week_status(sid, week)
-                reason = f"{status[0]}: {status[1]}" if status else "NO RECORDED REASON"
-                if sid in suppressed:
-                    reason = f"suppressed address ({reason})"
-                missing[sid] = reason
+                missing[sid] = self._reason(sid, week)
         for sid, why in pop.not_receiving.items():
             if by_sid[sid]:
                 duplicates[sid] = by_sid[sid]  # mailed although it must not be
             missing[sid] = why
-        revoked_status = store.week_status(pop.revoked, week)
-        missing[pop.revoked] = f"{revoked_status[0]}: {revoked_status[1]}" if revoked_status else "NO RECORDED REASON"
         spends = [s for s in (store.get_week_spend(sid, week) for sid in expected) if s]
         usd = sorted(s.total_usd for s in spends)
         requests = sorted(sum(s.requests.values()) for s in spends)
@@ -321,20 +330,38 @@ class Soak:
             "missing": missing,
             "missing_without_reason": sorted(sid for sid, why in missing.items() if "NO RECORDED REASON" in why),
             "unreceiving_mailed": sorted(sid for sid in pop.not_receiving if by_sid[sid]),
+            "reconnect_emails_to_revoked": self.emails_by_recipient("reconnect").get(pop.emails[pop.revoked], 0),
             "dead_letters": {name: queue_depth(self.aws.queue_urls[f"{name}-dlq"]) for name in ("collect", "digest")},
             "x_resources_read_twice": sum(v.get("resource_ids_returned_twice", 0) for v in x_meter.values()),
             "x_requests_per_subscriber": _spread(requests),
             "x_cost_usd_per_subscriber": _spread(usd),
         }
 
+    @staticmethod
+    def _reason(sid: str, week: str) -> str:
+        """Why ``sid`` got no digest in ``week``: the week's record, else why it was not due at all."""
+        store = steps.store()
+        status = store.week_status(sid, week)
+        if status:
+            return f"{status[0]}: {status[1]}"
+        profile = store.get_subscriber(sid)
+        if profile is None:
+            return "NO RECORDED REASON (no profile)"
+        if profile.suppressed or store.is_suppressed(profile.email):
+            return "not dispatched: address suppressed after a bounce or complaint"
+        if not profile.receives_digest:
+            return f"not dispatched: status {profile.status}"
+        return "NO RECORDED REASON"
+
     def bounce(self) -> None:
-        """SES reports the bouncing address (as its notification would) -> suppression list."""
+        """SES reports the bouncing address: its EventBridge event goes through the bounces function."""
         email = self.population.emails[self.population.bouncing]
-        run_bounce = getattr(steps, "run_bounce", None)
-        if run_bounce is not None:
-            run_bounce(email)
-        else:
-            steps.store().suppress(email, "bounce")
+        sample = json.loads((FUNCTIONS_DIR.parent / "events" / "bounce.json").read_text())
+        detail = sample["detail"]
+        detail["bounce"]["bouncedRecipients"][0]["emailAddress"] = email
+        detail["mail"]["destination"] = [email]
+        detail["mail"]["tags"] = {"subscriber": [self.population.bouncing]}
+        self._invoke_timed("bounces", partial(invoke, "bounces", sample))
 
     def close(self) -> None:
         boto3._get_default_session().events.unregister("before-call.dynamodb", unique_id="soak-dynamodb-meter")

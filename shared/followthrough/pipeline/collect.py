@@ -29,7 +29,8 @@ MENTIONS_FIRST_RUN_DAYS = 14
 CREDITS_FLAG = "credits_exhausted"
 FOLLOW_LISTS = ("following", "followers")
 
-Status = Literal["collected", "rate_limited", "needs_reauth", "credits_exhausted", "not_receiving", "unknown"]
+Status = Literal["collected", "rate_limited", "needs_reauth", "credits_exhausted", "not_receiving", "unknown",
+                 "superseded"]
 
 # Reads in order of value for money: conversations first, then the cheap
 # likes, then the dearer follow lists and DMs.
@@ -69,13 +70,29 @@ class Collector:
             reason = f"not receiving digests (status {subscriber.status})"
             self.store.mark_week(sid, week, "skipped", reason)
             return CollectResult("not_receiving", sid, week, reason=reason)
+        done = self.store.week_status(sid, week)
+        if done is not None and done[0] in ("collected", "sent"):
+            # a redelivered message: the week is read and analyzed; only the digest may still be owed
+            return CollectResult("collected", sid, week, reason="already collected this week")
+        cursors = self.store.get_cursors(sid)
+        if cursors.me_week is not None and cursors.me_week > week:
+            # a message from an earlier week arriving after a later week's run:
+            # reading now would mix the weeks up
+            reason = f"superseded: week {cursors.me_week} was already collected"
+            self.store.mark_week(sid, week, "superseded", reason)
+            return CollectResult("superseded", sid, week, reason=reason)
         exhausted = self.store.run_flag(week, CREDITS_FLAG)
         if exhausted:
             self.store.mark_week(sid, week, "credits_exhausted", exhausted)
             return CollectResult("credits_exhausted", sid, week, reason=exhausted)
         try:
-            client = self.make_client(self.tokens.access_token(sid))
-            return self._collect(subscriber, client, week)
+            try:
+                return self._collect(subscriber, self.make_client(self.tokens.access_token(sid)), week)
+            except XAuthRevoked:
+                # X refused the access token (revoked, or expired early): one
+                # refresh tells a lapsed token from a revoked grant
+                fresh = self.tokens.access_token(sid, force_refresh=True)
+                return self._collect(subscriber, self.make_client(fresh), week)
         except XAuthRevoked as exc:
             return self._revoked(subscriber, week, str(exc))
         except XCreditsExhausted as exc:
@@ -102,17 +119,24 @@ class Collector:
                         self.config.prices, self.store.get_week_spend(sid, week) or Spend())
         cursors = self.store.get_cursors(sid)
         graphs = {which: self.store.get_graph(sid, which) for which in FOLLOW_LISTS}
-        me = client.me().data
-        budget.charge("users_me", 1)
+        if cursors.me is not None and cursors.me_week == week:
+            me = XUser.model_validate(cursors.me)
+        else:
+            me = client.me().data
+            budget.charge("users_me", 1)
+            cursors.me, cursors.me_week = me.model_dump(mode="json"), week
         reads: dict[str, ListRead] = {}
         result = CollectResult("collected", sid, week, spend=budget.spend)
         try:
             for endpoint in READ_ORDER:
                 cursor = cursors.get(endpoint)
+                if cursor.done_week == week:
+                    continue  # read completely by an earlier attempt this week
                 if cursor.start_week(week, paged_by_since_id=endpoint in ("tweets", "mentions")):
                     budget.spend.skipped.append(f"{endpoint}: an unfinished read from an earlier week was dropped")
                 try:
                     reads[endpoint] = self._read(endpoint, client, me, cursors, graphs, budget, now)
+                    cursor.done_week = week
                 except BudgetExhausted:
                     budget.spend.skipped.append(f"{endpoint}: the weekly X budget of ${budget.limit_usd:.2f} "
                                                 "was reached")

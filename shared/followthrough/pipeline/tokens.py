@@ -35,15 +35,18 @@ class TokenKeeper:
         return self.store.put_tokens(subscriber_id, self.cipher.encrypt(plaintext), tokens.expires_at,
                                      expected_version=expected_version)
 
-    def access_token(self, subscriber_id: str) -> str:
-        """A token valid for at least a few minutes; raises ``XAuthRevoked`` if X refuses to refresh."""
+    def access_token(self, subscriber_id: str, *, force_refresh: bool = False) -> str:
+        """A token valid for at least a few minutes; raises ``XAuthRevoked`` if X refuses to refresh.
+
+        ``force_refresh`` refreshes even a token that looks fresh (X answered 401 to it).
+        """
         for _ in range(10):
             stored = self.store.get_tokens(subscriber_id)
             if stored is None:
                 raise XAuthRevoked(f"no X tokens stored for subscriber {subscriber_id}")
             pair = json.loads(self.cipher.decrypt(stored.ciphertext))
             now = self.now().timestamp()
-            if stored.expires_at - now > REFRESH_MARGIN_S:
+            if stored.expires_at - now > REFRESH_MARGIN_S and not force_refresh:
                 return str(pair["access"])
             if not self.store.take_token_lease(subscriber_id, stored.version, now, self.lease_s):
                 self.wait(0.5)  # another process is refreshing: use its result
@@ -54,4 +57,6 @@ class TokenKeeper:
             except ConcurrentUpdate:
                 continue
             return fresh.access_token
+        if force_refresh:
+            raise XAuthRevoked(f"tokens of subscriber {subscriber_id} could not be refreshed")
         raise TimeoutError(f"tokens of subscriber {subscriber_id} stayed locked by another refresh")

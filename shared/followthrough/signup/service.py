@@ -25,15 +25,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 from pydantic import BaseModel
 
 from followthrough.adapters.store import ConcurrentUpdate, Store, UniqueKind
-from followthrough.adapters.x import (
-    TokenSet,
-    XAuthRevoked,
-    XCreditsExhausted,
-    XMalformed,
-    XOAuth,
-    XRateLimited,
-    XUnavailable,
-)
+from followthrough.adapters.x import TokenSet, XAuthRevoked, XOAuth
 from followthrough.email import build_message
 from followthrough.links import MAX_AGE_S, InvalidLink, Purpose, link, read_token
 from followthrough.signup import pages
@@ -228,7 +220,7 @@ class SignupService:
     def _me(self, tokens: TokenSet) -> XUser:
         try:
             user: XUser = self.make_client(tokens.access_token).me().data
-        except (XUnavailable, XRateLimited, XCreditsExhausted, XMalformed, XAuthRevoked) as exc:
+        except Exception as exc:  # whatever X answered, the sign-in cannot go on; the message may quote input
             log.warning("users/me failed during sign-in", extra={"error": type(exc).__name__})
             raise SignupError(503, "X is not answering right now",
                               "We could not read your X account. Please try again in a few minutes.") from None

@@ -275,7 +275,7 @@ def _completed_page(done: Completed) -> str:
     }[done.mailed]
     if done.outcome == "ready":
         return pages.message("You are all set", [
-            f"@{sub.username} is connected again. Your digest arrives on {describe_schedule(sub)}.",
+            f"@{sub.username} is connected. Your digest arrives on {describe_schedule(sub)}.",
             "Nothing else to do."])
     if done.outcome == "confirm_change":
         return pages.message("Check your email", [
