@@ -4,18 +4,15 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
-from aws_lambda_powertools.utilities.parser.models import SqsRecordModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
-from pydantic import Json
 
 from followthrough import steps
-from followthrough.messages import CollectRequest
+from followthrough.messages import CollectRequest, SqsRecord
 
 logger = Logger(service="collect")
 
 
-class CollectRecord(SqsRecordModel):
-    body: Json[CollectRequest]  # type: ignore[assignment]
+CollectRecord = SqsRecord[CollectRequest]
 
 
 processor = BatchProcessor(event_type=EventType.SQS, model=CollectRecord)

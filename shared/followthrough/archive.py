@@ -418,7 +418,8 @@ def _dm_events(conversations: list[_DmEntry], cut: datetime, end: datetime
         conversation_id = conversation["conversation_id"]
         people: set[str] = set()
         first: datetime | None = None
-        kept: list[ArchiveMessage] = []
+        kept: list[tuple[float, ArchiveMessage]] = []
+        opened = float("inf")  # when the first kept message was sent
         for item in conversation.get("messages", ()):
             message = item.get("message")
             if message is not None:
@@ -430,17 +431,22 @@ def _dm_events(conversations: list[_DmEntry], cut: datetime, end: datetime
                 if first is None or at < first:
                     first = at
                 if cut <= at <= end:
-                    kept.append(message)
+                    # timed as the analysis orders messages (``find_auto_dms``)
+                    stamp = at.timestamp()
+                    opened = min(opened, stamp)
+                    kept.append((stamp, message))
             join = item.get("join")
             if join is not None:
                 people.update(join.get("participants", ()))
         if first is not None and first < cut:
             earlier[conversation_id] = first
         participants = sorted(people)
-        for message in kept:
-            # the message's own dict becomes the event's: its text is replaced by the signals
+        for stamp, message in kept:
+            # The message's own dict becomes the event's: its text is replaced by the signals. Only the
+            # first message of a conversation is ever judged as an opener, so only it (or those sent at
+            # the same moment) needs the costlier link and call-to-action flags.
             row = cast(dict[str, Any], message)
-            row.update(masking.dm_signals(row.pop("text", "")))
+            row.update(masking.dm_signals(row.pop("text", ""), flags=stamp == opened))
             row["conversation_id"] = conversation_id
             row["participant_ids"] = participants
             rows.append(row)
@@ -559,8 +565,8 @@ def _load(source: _Source, as_of: datetime | None, window_days: float, lookback_
         likes=likes,
         dm_events=dm_events,
         # usernames stay in ``accounts``: the follow lists hold only ids
-        following=following or [],
-        followers=followers or [],
+        following=cast(list[FollowEdge], following or []),
+        followers=cast(list[FollowEdge], followers or []),
         accounts=_ACCOUNTS.validate_python({user_id: {"id": user_id, "username": name}
                                             for user_id, name in names.items()}),
         unavailable=sorted({"mentions", *missing}),

@@ -12,6 +12,9 @@ from functools import lru_cache
 
 from pydantic import BaseModel, Field, HttpUrl
 
+# X's API and OAuth hosts; anything else configured as the API base is a stand-in
+X_HOSTS = ("https://api.twitter.com", "https://twitter.com")
+
 
 class XPrices(BaseModel):
     """Pay-per-use prices in USD per resource returned (see x-api-facts.md)."""

@@ -102,14 +102,18 @@ class DmSignals(TypedDict):
     word_count: int
 
 
-def dm_signals(text: str) -> DmSignals:
-    """The fingerprint and flags of a DM text, ready for ``DmEvent(**...)``; the text itself is not kept."""
+def dm_signals(text: str, *, flags: bool = True) -> DmSignals:
+    """The fingerprint and flags of a DM text, ready for ``DmEvent(**...)``; the text itself is not kept.
+
+    ``flags=False`` leaves ``has_link`` and ``has_call_to_action`` False without looking: for a
+    message the automated-DM detector never judges (one that does not open its conversation).
+    """
     if not text:
         return {"fingerprint": None, "has_link": False, "has_call_to_action": False, "word_count": 0}
     low = text.lower()  # once for all four
     return {
         "fingerprint": hashlib.sha256(_masked(text, low)).hexdigest()[:16],
-        "has_link": ("http" in low or "www." in low) and bool(_URL.search(text)),
-        "has_call_to_action": _call_to_action(low),
+        "has_link": flags and ("http" in low or "www." in low) and bool(_URL.search(text)),
+        "has_call_to_action": flags and _call_to_action(low),
         "word_count": len(text.split()),
     }

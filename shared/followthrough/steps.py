@@ -1,7 +1,9 @@
 """The weekly steps, wired to AWS and X from the settings: what each Lambda handler calls.
 
 Everything is built on first use, never at import time, so tests can start
-moto first and cold starts stay short.
+moto first and cold starts stay short. For the same reason each step imports
+its modules inside the function that needs them: the sign-up API never loads
+the analysis, the collector never loads the sign-up pages.
 """
 
 from __future__ import annotations
@@ -11,26 +13,26 @@ from collections.abc import Callable
 from dataclasses import asdict
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
-from followthrough.adapters.mailer import Mailer
-from followthrough.adapters.queue import Queue
-from followthrough.adapters.store import Store
-from followthrough.adapters.tokens import cipher_for
-from followthrough.adapters.x import XClient, XOAuth
 from followthrough.config import Settings, settings
-from followthrough.email import build_message
 from followthrough.messages import CollectRequest, DigestRequest
-from followthrough.pipeline.bounces import FeedbackRecorder, SesNotification
-from followthrough.pipeline.collect import Collector, CollectResult
-from followthrough.pipeline.digest import DigestSender
-from followthrough.pipeline.dispatch import DispatchResult, dispatch
-from followthrough.pipeline.tokens import TokenKeeper
-from followthrough.signup.service import SignupService
-from followthrough.subscriber import Subscriber
+
+if TYPE_CHECKING:
+    from followthrough.adapters.mailer import Mailer
+    from followthrough.adapters.queue import Queue
+    from followthrough.adapters.store import Store
+    from followthrough.adapters.x import XClient, XOAuth
+    from followthrough.pipeline.bounces import SesNotification
+    from followthrough.pipeline.collect import Collector, CollectResult
+    from followthrough.pipeline.digest import DigestSender
+    from followthrough.pipeline.dispatch import DispatchResult
+    from followthrough.pipeline.tokens import TokenKeeper
+    from followthrough.signup.service import SignupService
+    from followthrough.subscriber import Subscriber
 
 log = logging.getLogger(__name__)
 metrics = Metrics(namespace="Followthrough")
@@ -57,29 +59,47 @@ IDEMPOTENCY_DAYS = 35
 
 @cache
 def store() -> Store:
+    from followthrough.adapters.store import Store
+
     return Store(settings().table_name)
 
 
 @cache
 def mailer() -> Mailer:
+    from followthrough.adapters.mailer import Mailer
+
     config = settings()
     return Mailer(sender=config.sender_email, configuration_set=config.ses_configuration_set)
 
 
 def oauth(config: Settings | None = None, redirect_uri: str = "") -> XOAuth:
+    from followthrough.adapters.x import XOAuth
+
     config = config or settings()
     return XOAuth(client_id=config.x_client_id, client_secret=config.x_client_secret,
                   base_url=config.x_api_base_url, redirect_uri=redirect_uri, now=lambda: now().timestamp())
 
 
+def x_client(access_token: str) -> XClient:
+    from followthrough.adapters.x import XClient
+
+    config = settings()
+    return XClient(access_token, base_url=config.x_api_base_url, backoff_s=config.x_retry_backoff_s)
+
+
 @cache
 def token_keeper() -> TokenKeeper:
+    from followthrough.adapters.tokens import cipher_for
+    from followthrough.pipeline.tokens import TokenKeeper
+
     config = settings()
     return TokenKeeper(store=store(), cipher=cipher_for(config.token_kms_key_id, config.signing_key),
                        oauth=oauth(config), now=now)
 
 
 def send_reconnect_email(subscriber: Subscriber) -> None:
+    from followthrough.email import build_message
+
     config = settings()
     if store().is_suppressed(subscriber.email):
         log.info("reconnect email not sent: address suppressed", extra={"subscriber_id": subscriber.subscriber_id})
@@ -94,12 +114,12 @@ def send_reconnect_email(subscriber: Subscriber) -> None:
 
 def signup_service() -> SignupService:
     """The sign-up and subscriber lifecycle (built per request from the cached clients: it holds no state)."""
+    from followthrough.signup.service import SignupService
+
     config = settings()
     base = str(config.public_base_url).rstrip("/")
     return SignupService(
-        store=store(), oauth=oauth(config, redirect_uri=f"{base}/oauth/callback"),
-        make_client=lambda access_token: XClient(access_token, base_url=config.x_api_base_url,
-                                                 backoff_s=config.x_retry_backoff_s),
+        store=store(), oauth=oauth(config, redirect_uri=f"{base}/oauth/callback"), make_client=x_client,
         tokens=token_keeper(), mailer=mailer(), public_base_url=base, signing_key=config.signing_key, now=now,
         confirmation_cooldown_s=config.confirmation_cooldown_s,
     )
@@ -107,22 +127,23 @@ def signup_service() -> SignupService:
 
 @cache
 def collector() -> Collector:
-    config = settings()
-    return Collector(
-        store=store(), tokens=token_keeper(),
-        make_client=lambda access_token: XClient(access_token, base_url=config.x_api_base_url,
-                                                 backoff_s=config.x_retry_backoff_s),
-        config=config.collector, send_reconnect_email=send_reconnect_email, now=now,
-    )
+    from followthrough.pipeline.collect import Collector
+
+    return Collector(store=store(), tokens=token_keeper(), make_client=x_client, config=settings().collector,
+                     send_reconnect_email=send_reconnect_email, now=now)
 
 
 @cache
 def collect_queue() -> Queue:
+    from followthrough.adapters.queue import Queue
+
     return Queue(settings().collect_queue_url)
 
 
 @cache
 def digest_queue() -> Queue:
+    from followthrough.adapters.queue import Queue
+
     return Queue(settings().digest_queue_url)
 
 
@@ -135,6 +156,8 @@ def reset() -> None:
 
 
 def run_dispatch(at: datetime) -> DispatchResult:
+    from followthrough.pipeline.dispatch import dispatch
+
     result = dispatch(store(), collect_queue(), at)
     metrics.add_metric(name="SubscribersQueued", unit=MetricUnit.Count, value=result.queued)
     return result
@@ -162,6 +185,8 @@ def run_collect(request: CollectRequest) -> CollectResult:
 
 @cache
 def digest_sender() -> DigestSender:
+    from followthrough.pipeline.digest import DigestSender
+
     config = settings()
     return DigestSender(store=store(), mailer=mailer(), public_base_url=str(config.public_base_url),
                         signing_key=config.signing_key, now=now)
@@ -215,6 +240,8 @@ def run_digest(request: DigestRequest, context: Any = None) -> dict[str, Any]:
 
 def run_bounce(notifications: list[SesNotification]) -> dict[str, Any]:
     """SES bounces and complaints: suppress the addresses, stop those subscribers' weekly runs."""
+    from followthrough.pipeline.bounces import FeedbackRecorder
+
     result = FeedbackRecorder(store=store()).record(notifications)
     metrics.add_metric(name="AddressesSuppressed", unit=MetricUnit.Count, value=result.suppressed)
     log.info("ses feedback", extra={"suppressed": result.suppressed, "ignored": result.ignored,

@@ -17,6 +17,7 @@ import tweepy
 from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth
 
+from followthrough.config import X_HOSTS
 from followthrough.xmodels import DmEventPage, TweetPage, UserPage, XUserResponse
 
 # tweepy logs full request headers (the bearer token) at DEBUG, requests-oauthlib
@@ -24,7 +25,6 @@ from followthrough.xmodels import DmEventPage, TweetPage, UserPage, XUserRespons
 for _name in ("tweepy", "requests_oauthlib", "oauthlib"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
-X_HOSTS = ("https://api.twitter.com", "https://twitter.com")
 TOKEN_URL = "https://api.twitter.com/2/oauth2/token"  # noqa: S105 (a URL, not a secret)
 SCOPES = ["tweet.read", "users.read", "follows.read", "like.read", "dm.read", "offline.access"]
 

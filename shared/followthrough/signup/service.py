@@ -30,6 +30,7 @@ from followthrough.email import build_message
 from followthrough.links import MAX_AGE_S, InvalidLink, Purpose, link, read_token
 from followthrough.signup import pages
 from followthrough.signup.csrf import fingerprint
+from followthrough.signup.errors import SignupError
 from followthrough.signup.forms import SignupForm
 from followthrough.subscriber import Subscriber
 from followthrough.xmodels import XUser
@@ -39,16 +40,6 @@ log = logging.getLogger(__name__)
 STATE_TTL_S = 600  # from the form to X's callback
 NEW_SIGNUP_TTL_S = 86400  # a sign-up that never came back from X disappears after a day
 CONFIRM_TTL_S = MAX_AGE_S["confirm"]
-
-
-class SignupError(Exception):
-    """An expected refusal: shown to the person as a page with this status, title and message."""
-
-    def __init__(self, status: int, title: str, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.title = title
-        self.message = message
 
 
 def _invalid_link(exc: InvalidLink) -> SignupError:

@@ -14,7 +14,7 @@ import binascii
 import logging
 import traceback
 from collections.abc import Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
 
 from aws_lambda_powertools.event_handler import Response
@@ -33,8 +33,9 @@ from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from followthrough import steps
-from followthrough.adapters.x import X_HOSTS
+from followthrough.config import X_HOSTS
 from followthrough.signup import csrf, pages
+from followthrough.signup.errors import SignupError
 from followthrough.signup.forms import (
     CONSENT_VERSION,
     CSRF_COOKIE,
@@ -57,7 +58,9 @@ from followthrough.signup.forms import (
     describe_schedule,
     field_errors,
 )
-from followthrough.signup.service import Completed, SignupError
+
+if TYPE_CHECKING:
+    from followthrough.signup.service import Completed
 
 log = logging.getLogger(__name__)
 # At DEBUG, Powertools' resolver logs the validated route arguments (link tokens, OAuth codes and states) and
