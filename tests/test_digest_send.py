@@ -7,7 +7,6 @@ import email.policy
 from typing import Any
 
 import boto3
-import pytest
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 
