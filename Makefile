@@ -10,7 +10,7 @@ SAM_VENV := .venv-sam
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 SAM_STAMP := $(SAM_VENV)/.installed
 
-.PHONY: venv demo test lint types preview serve bench build deploy soak clean
+.PHONY: venv demo test lint types preview serve build deploy soak clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,3 +61,7 @@ build: $(SAM_STAMP)
 ## Deploy to the AWS account of your credentials: guided (asks and saves the parameters) the first time.
 deploy: build
 	if grep -q '^parameter_overrides' samconfig.toml; then $(SAM) deploy; else $(SAM) deploy --guided; fi
+
+## The reliability and scale run (not part of the tests): writes out/soak.json.
+soak: $(STAMP)
+	$(BIN)/python bench/soak.py

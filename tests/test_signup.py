@@ -301,6 +301,10 @@ def test_x_failing_after_the_code_exchange_links_nothing_and_says_so(world: Worl
 def test_delete_removes_everything_stored_for_the_subscriber(world: World) -> None:
     sid = _signed_up(world)
     store = steps.store()
+    stored = store.get_tokens(sid)
+    assert stored is not None
+    pair = json.loads(steps.token_keeper().cipher.decrypt(stored.ciphertext))
+    assert world.sim.authenticate(pair["access"]) is not None
     store.put_cursors(sid, store.get_cursors(sid))
     store.put_graph(sid, "following", {"42": [None, "someone"]})
     store.mark_week(sid, "2026-W48", "sent", "m-1")
@@ -309,6 +313,7 @@ def test_delete_removes_everything_stored_for_the_subscriber(world: World) -> No
     assert asked.status == 200 and "Delete everything?" in asked.text and 'action="/delete"' in asked.body
     done = visitor.post("/delete", form={"token": asked.field("token"), "csrf_token": asked.field("csrf_token")})
     assert done.status == 200 and "Everything is deleted" in done.text
+    assert world.sim.authenticate(pair["access"]) is None  # X forgot our access too
     left = json.dumps(table_items(), default=str)
     assert sid not in left and "ada@example.com" not in left and world.accounts[0].user_id not in left
     again = visitor.post("/delete", form={"token": asked.field("token"), "csrf_token": asked.field("csrf_token")})

@@ -26,6 +26,7 @@ for _name in ("tweepy", "requests_oauthlib", "oauthlib"):
     logging.getLogger(_name).setLevel(logging.WARNING)
 
 TOKEN_URL = "https://api.twitter.com/2/oauth2/token"  # noqa: S105 (a URL, not a secret)
+REVOKE_URL = "https://api.twitter.com/2/oauth2/revoke"
 SCOPES = ["tweet.read", "users.read", "follows.read", "like.read", "dm.read", "offline.access"]
 
 TWEET_FIELDS = [
@@ -144,6 +145,17 @@ class XOAuth:
         except Exception as exc:  # oauthlib raises many types; the message never holds the token
             raise XAuthRevoked(f"X refused the authorization code: {type(exc).__name__}") from None
         return TokenSet.from_oauth(token, self.now())
+
+    def revoke(self, token: str, hint: str) -> bool:
+        """Ask X to forget a token (the grant goes with the refresh token); False if X did not confirm."""
+        handler = self.handler()
+        auth = HTTPBasicAuth(self.client_id, self.client_secret) if self.client_secret else None
+        try:
+            response = handler.post(REVOKE_URL, data={"token": token, "token_type_hint": hint,
+                                                      "client_id": self.client_id}, auth=auth, timeout=10)
+        except requests.RequestException:
+            return False
+        return response.status_code == 200
 
     def refresh(self, refresh_token: str) -> TokenSet:
         handler = self.handler()

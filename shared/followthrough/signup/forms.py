@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Cookie, Form, Query
 from pydantic import AfterValidator, BaseModel, EmailStr, Field
 
-from followthrough.subscriber import WEEKDAYS, Subscriber
+from followthrough.subscriber import WEEKDAYS, Subscriber, known_time_zones
 
 # Bump the version whenever the wording changes: each subscriber records the version they agreed to.
 CONSENT_VERSION = "2026-11-22"
@@ -35,10 +35,8 @@ _REGIONS = ("Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", 
 @cache
 def time_zones() -> dict[str, list[str]]:
     """Region -> zone names, for the form's grouped list."""
-    from zoneinfo import available_timezones
-
     grouped: dict[str, list[str]] = {"": ["UTC"]}
-    for name in sorted(available_timezones()):
+    for name in sorted(known_time_zones()):
         region = name.split("/", 1)[0]
         if region in _REGIONS and "/" in name:
             grouped.setdefault(region, []).append(name)

@@ -366,5 +366,21 @@ class SignupService:
         if subscriber is None:
             return False
         self.store.forget_confirmation_slot(subscriber.email)
+        self._revoke_x_tokens(subscriber.subscriber_id)
         self._forget(subscriber)
         return True
+
+    def _revoke_x_tokens(self, subscriber_id: str) -> None:
+        """Leaving means X forgets our access too; a failure there never blocks deleting our copy."""
+        stored = self.store.get_tokens(subscriber_id)
+        if stored is None:
+            return
+        try:
+            pair = json.loads(self.tokens.cipher.decrypt(stored.ciphertext))
+        except Exception:  # an undecryptable token is as good as gone
+            log.warning("stored X tokens could not be decrypted for revocation", extra={"subscriber_id": subscriber_id})
+            return
+        revoked = [self.oauth.revoke(pair["refresh"], "refresh_token"),
+                   self.oauth.revoke(pair["access"], "access_token")]
+        log.info("X tokens revoked" if all(revoked) else "X did not confirm the revocation",
+                 extra={"subscriber_id": subscriber_id})
