@@ -393,16 +393,28 @@ def busy_world() -> World:
     return w
 
 
-def test_five_conversations_in_order_mentions_then_greetings_then_welcomes() -> None:
+def test_five_conversations_mix_mentions_greetings_and_welcomes() -> None:
     report = busy_world().analyze(config=AnalysisConfig(conversations=5)).report
     assert [(c.kind, c.user_id) for c in report.conversations] == [
-        ("answer_mention", "5"), ("answer_mention", "6"), ("greet_followee", "3"), ("greet_followee", "2"),
-        ("welcome_follower", "4")]
-    first, _, greet, _, welcome = report.conversations
+        ("answer_mention", "5"), ("answer_mention", "6"), ("greet_followee", "3"), ("welcome_follower", "4"),
+        ("greet_followee", "2")]
+    first, _, greet, welcome, _ = report.conversations
     assert first.url == "https://x.com/eve/status/900"
     assert first.reason.startswith("@eve mentioned you 3 days ago")
     assert greet.url == "https://x.com/cy" and "You've followed @cy for 16 months" in greet.reason
     assert welcome.url == "https://x.com/di"
+
+
+def test_waiting_mentions_leave_room_for_a_greeting_and_a_welcome() -> None:
+    w = busy_world()
+    for n in range(6):
+        w.mention(f"{60 + n}", ago(days=3, hours=n), text=f"@me question {n}?")
+    conversations = w.analyze(config=AnalysisConfig(conversations=5)).report.conversations
+    kinds = [c.kind for c in conversations]
+    assert kinds.count("answer_mention") == 3 and kinds[:3] == ["answer_mention"] * 3
+    assert "greet_followee" in kinds and "welcome_follower" in kinds
+    only_mentions = w.analyze(config=AnalysisConfig(conversations=5, conversation_mentions=5)).report
+    assert [c.kind for c in only_mentions.conversations] == ["answer_mention"] * 5
 
 
 def test_report_json_has_the_agreed_keys_with_string_ids() -> None:

@@ -109,8 +109,10 @@ class AnalysisConfig(BaseModel):
     ``list_limit`` (100) caps each list in the report (passive follows,
     automated DMs, unanswered mentions) so a stored report stays small; the
     metrics always count everything. ``conversations`` (5) is how many
-    conversations the digest suggests; ``trend_weeks`` (8) how many weeks the
-    trends span, this one included.
+    conversations the digest suggests, of which at most
+    ``conversation_mentions`` (3) answer mentions while there are people to
+    greet or welcome (a village has more than one kind of conversation);
+    ``trend_weeks`` (8) how many weeks the trends span, this one included.
     """
 
     model_config = ConfigDict(frozen=True, extra="forbid")
@@ -160,4 +162,5 @@ class AnalysisConfig(BaseModel):
 
     list_limit: int | None = Field(100, ge=1)
     conversations: int = Field(5, ge=0)
+    conversation_mentions: int = Field(3, ge=0)
     trend_weeks: int = Field(8, ge=1)

@@ -135,7 +135,7 @@ def analyze(
         auto_dms=AutoDms(received=dms.received[:limit], sent=dms.sent[:limit]),
         unanswered_mentions=mentions.unanswered[:limit],
         conversations=pick_conversations(mentions.unanswered, passive, not_greeted, usernames, now,
-                                         cfg.conversations),
+                                         cfg.conversations, cfg.conversation_mentions),
         challenge=challenge,
         metrics=metrics,
         deltas=deltas(metrics, history.previous_reports),
