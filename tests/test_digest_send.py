@@ -160,7 +160,8 @@ def test_sample_event_parses(aws: LocalAws) -> None:
     assert record.body.subscriber_id == "sub-demo" and record.body.week == "2026-W48"
 
 
-def test_list_unsubscribe_is_https_when_the_public_url_is(aws: LocalAws, monkeypatch: Any) -> None:
+def _sent_from_https_deployment(aws: LocalAws, monkeypatch: Any) -> Any:
+    """The one digest sent by a deployment whose public URL is https."""
     from followthrough import steps
 
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://followthrough.example")
@@ -169,6 +170,13 @@ def test_list_unsubscribe_is_https_when_the_public_url_is(aws: LocalAws, monkeyp
     _queue_digest(aws)
     drain("digest", aws.queue_urls["digest"])
     [sent] = _outbox()
+    return sent
+
+
+def test_list_unsubscribe_is_https_when_the_public_url_is(aws: LocalAws, monkeypatch: Any) -> None:
+    from followthrough import steps
+
+    sent = _sent_from_https_deployment(aws, monkeypatch)
     message = email.message_from_string(sent.raw_data, policy=email.policy.default)
     url = message["List-Unsubscribe"].removeprefix("<").removesuffix(">")
     assert url.startswith("https://followthrough.example/unsubscribe?token=")
@@ -206,14 +214,7 @@ def test_the_stored_digest_is_the_message_that_was_sent(aws: LocalAws) -> None:
 
 
 def test_list_unsubscribe_header_is_sent_as_a_plain_url(aws: LocalAws, monkeypatch: Any) -> None:
-    from followthrough import steps
-
-    monkeypatch.setenv("PUBLIC_BASE_URL", "https://followthrough.example")
-    steps.reset()
-    _prepare()
-    _queue_digest(aws)
-    drain("digest", aws.queue_urls["digest"])
-    [sent] = _outbox()
+    sent = _sent_from_https_deployment(aws, monkeypatch)
     # the raw header, as a mail client sees it: no encoded-words, no folding inside the URL
     header = next(line for line in sent.raw_data.splitlines() if line.startswith("List-Unsubscribe:"))
     assert header.startswith("List-Unsubscribe: <https://followthrough.example/unsubscribe?token=")

@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-from jinja2 import Environment, StrictUndefined
-
 from followthrough.analysis.wording import person_url
 from followthrough.report import WeeklyReport
+from followthrough.templating import environment
 
 # what each unavailable input means for the reader
 UNAVAILABLE_WORDS = {
@@ -83,13 +82,12 @@ else p.user_id }}</a></td><td>{{ p.reasons|join(", ") }}</td></tr>
 </body></html>
 """
 
-_ENV = Environment(autoescape=True, undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True)
-_PAGE = _ENV.from_string(_TEMPLATE)
+
 
 
 def render_html(report: WeeklyReport) -> str:
     """The report as one self-contained page; every value is HTML-escaped."""
-    return _PAGE.render(
+    return environment().from_string(_TEMPLATE).render(
         report=report,
         m=report.metrics,
         words=UNAVAILABLE_WORDS,

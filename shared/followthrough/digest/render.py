@@ -17,11 +17,12 @@ from functools import cache
 from typing import Any
 
 import css_inline
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 from markupsafe import Markup
 
 from followthrough.digest.view import DigestView, build_view, short
 from followthrough.report import WeeklyReport
+from followthrough.templating import environment
 
 # Gmail clips messages over 102 KB. Every list in the view is capped and every
 # name and post shortened, so even the largest report stays under this (tested).
@@ -53,17 +54,8 @@ def flatten(value: Any) -> Any:
     return value
 
 
-@cache
 def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("followthrough", "templates"),
-        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True, default=False),
-        undefined=StrictUndefined,
-        finalize=flatten,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
+    return environment("templates", finalize=flatten)
 
 
 @cache

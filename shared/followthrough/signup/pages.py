@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import cache
 
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from jinja2 import Environment
 
 from followthrough.signup.forms import CONSENT_TEXT, DEFAULT_HOUR, time_zones
 from followthrough.subscriber import WEEKDAYS
+from followthrough.templating import environment
 
 
 @dataclass(frozen=True)
@@ -22,15 +22,8 @@ class Action:
     danger: bool = False
 
 
-@cache
 def _environment() -> Environment:
-    return Environment(
-        loader=PackageLoader("followthrough", "templates/signup"),
-        autoescape=select_autoescape(enabled_extensions=("html.j2",), default_for_string=True, default=False),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
+    return environment("templates/signup")
 
 
 def signup_form(*, csrf_token: str, values: Mapping[str, str] | None = None,
