@@ -3,7 +3,9 @@
 The archive is the ``.zip`` X lets users download (Settings > Your account >
 Download an archive of your data), or its unpacked folder. Each data file is
 ``window.YTD.<name>.part<N> = [ ... ]``; only the files and fields the
-analysis needs are read, one file at a time, into pydantic models.
+analysis needs are read, one file at a time, and validated by pydantic: the
+follow lists straight into the activity's models, tweets, likes and DMs into
+plain dicts (TypedDicts) that the activity's models are then built from.
 
 What an archive cannot tell, and how it is handled:
 
@@ -15,6 +17,9 @@ What an archive cannot tell, and how it is handled:
   ``twitter.com/i/web/status/<id>``): such likes cannot be tied to anyone.
 
 DM texts are reduced to a fingerprint and flags at once (``masking.dm_signals``).
+The link and call-to-action flags are worked out only for the first message of
+each conversation, the only one the automated-DM detector judges: the other
+messages keep them False.
 """
 
 from __future__ import annotations
@@ -418,7 +423,7 @@ def _dm_events(conversations: list[_DmEntry], cut: datetime, end: datetime
         conversation_id = conversation["conversation_id"]
         people: set[str] = set()
         first: datetime | None = None
-        kept: list[tuple[float, ArchiveMessage]] = []
+        kept: list[tuple[float, dict[str, Any]]] = []
         opened = float("inf")  # when the first kept message was sent
         for item in conversation.get("messages", ()):
             message = item.get("message")
@@ -431,21 +436,20 @@ def _dm_events(conversations: list[_DmEntry], cut: datetime, end: datetime
                 if first is None or at < first:
                     first = at
                 if cut <= at <= end:
-                    # timed as the analysis orders messages (``find_auto_dms``)
-                    stamp = at.timestamp()
-                    opened = min(opened, stamp)
-                    kept.append((stamp, message))
+                    stamp = at.timestamp()  # the analysis orders messages by it
+                    if stamp < opened:
+                        opened = stamp
+                    kept.append((stamp, message))  # type: ignore[arg-type]  # becomes the event's row below
             join = item.get("join")
             if join is not None:
                 people.update(join.get("participants", ()))
         if first is not None and first < cut:
             earlier[conversation_id] = first
         participants = sorted(people)
-        for stamp, message in kept:
+        for stamp, row in kept:
             # The message's own dict becomes the event's: its text is replaced by the signals. Only the
             # first message of a conversation is ever judged as an opener, so only it (or those sent at
             # the same moment) needs the costlier link and call-to-action flags.
-            row = cast(dict[str, Any], message)
             row.update(masking.dm_signals(row.pop("text", ""), flags=stamp == opened))
             row["conversation_id"] = conversation_id
             row["participant_ids"] = participants
@@ -498,9 +502,9 @@ def _load(source: _Source, as_of: datetime | None, window_days: float, lookback_
     generated = _manifest_time(source)
     tweet_entries = _parse_all(source, "tweets?", _TweetEntry)
     like_entries = _parse_all(source, "like", _LikeEntry)
+    following = _parse_all(source, "following", ArchiveFollowEdge)
+    followers = _parse_all(source, "follower", ArchiveFollowEdge)
     dm_entries = _parse_all(source, "direct-messages(?:-group)?", _DmEntry)
-    missing = {name for name, found in (("posts", tweet_entries), ("likes", like_entries), ("dm_events", dm_entries))
-               if found is None}
 
     tweets = [e["tweet"] for e in tweet_entries or ()]
     if as_of is None:
@@ -544,21 +548,15 @@ def _load(source: _Source, as_of: datetime | None, window_days: float, lookback_
                           "seen_at": liked_at})
     likes = _LIKES.validate_python(like_rows)
     dm_events, earlier = _dm_events(dm_entries or [], cut, as_of)
-    post_count = len(tweets) if tweet_entries is not None else None
-    # The files as read are done with. Freed now, their memory goes to the follow lists, read last: the
-    # largest part of an archive, whose fresh memory would otherwise cost a page fault every 4 KB.
-    del tweet_entries, tweets, like_entries, like_rows, post_rows, dm_entries
-    following = _parse_all(source, "following", ArchiveFollowEdge)
-    followers = _parse_all(source, "follower", ArchiveFollowEdge)
-    missing.update(name for name, found in (("following", following), ("followers", followers)) if found is None)
-
+    missing = {"posts": tweet_entries, "likes": like_entries, "following": following, "followers": followers,
+               "dm_events": dm_entries}
     # every part is a validated model already: validating the whole again would only check them again
     activity = Activity.model_construct(
         subscriber=Account(id=me.account_id, username=me.username, name=me.display_name,
                            created_at=me.created_at,
                            following_count=len(following) if following is not None else None,
                            followers_count=len(followers) if followers is not None else None,
-                           post_count=post_count),
+                           post_count=len(tweets) if tweet_entries is not None else None),
         collected_at=as_of,
         window_start=as_of - timedelta(days=window_days),
         posts=posts,
@@ -569,6 +567,6 @@ def _load(source: _Source, as_of: datetime | None, window_days: float, lookback_
         followers=cast(list[FollowEdge], followers or []),
         accounts=_ACCOUNTS.validate_python({user_id: {"id": user_id, "username": name}
                                             for user_id, name in names.items()}),
-        unavailable=sorted({"mentions", *missing}),
+        unavailable=sorted({"mentions", *(name for name, found in missing.items() if found is None)}),
     )
     return Archive(activity, earlier)

@@ -36,14 +36,25 @@ _CALL_TO_ACTION_ASCII = re.compile(CALL_TO_ACTION.pattern, re.ASCII)
 # between words) run on bytes: one translate, then split and join, several times faster than the regex.
 # The table is derived from ``_PUNCT`` itself; whitespace becomes a plain space, as it only separates words.
 _ASCII_DIGITS = b"0123456789"
+_PLAIN = re.compile(r"[A-Za-z][a-z ]*")
 _NOT_CAPITAL_OR_DIGIT = bytes(b for b in range(256) if not (0x41 <= b <= 0x5A or 0x30 <= b <= 0x39))
 _ASCII_FOLD = bytes(
     0x20 if _PUNCT.match(char) or char.isspace() else ord(char) for char in (chr(b).lower() for b in range(128))
 ) + bytes(range(128, 256))
 
 
+def _plain(text: str) -> bool:
+    """Words of letters one space apart, a capital only at the start ("Sounds good see you there").
+
+    Such a text has nothing to mask: its masked text is itself lower-cased.
+    """
+    return _PLAIN.fullmatch(text) is not None and "  " not in text and text[-1] != " "
+
+
 def _masked(text: str, low: str) -> bytes:
     """``mask(text)`` as UTF-8, given ``text.lower()``."""
+    if _plain(text):
+        return low.encode("ascii")
     # Each substitution is skipped when a cheap test shows it cannot match:
     # most DMs have no link, handle, digit or capital past the first letter.
     out = _URL.sub(" <url> ", text) if "http" in low or "www." in low else text
@@ -111,9 +122,10 @@ def dm_signals(text: str, *, flags: bool = True) -> DmSignals:
     if not text:
         return {"fingerprint": None, "has_link": False, "has_call_to_action": False, "word_count": 0}
     low = text.lower()  # once for all four
+    plain = _plain(text)
     return {
-        "fingerprint": hashlib.sha256(_masked(text, low)).hexdigest()[:16],
+        "fingerprint": hashlib.sha256(low.encode("ascii") if plain else _masked(text, low)).hexdigest()[:16],
         "has_link": flags and ("http" in low or "www." in low) and bool(_URL.search(text)),
         "has_call_to_action": flags and _call_to_action(low),
-        "word_count": len(text.split()),
+        "word_count": text.count(" ") + 1 if plain else len(text.split()),
     }

@@ -133,8 +133,5 @@ def dm_event(event: XDmEvent) -> DmEvent:
         sender_id=event.sender_id,
         created_at=event.created_at,
         participant_ids=participants,
-        fingerprint=masking.fingerprint(text) if text else None,
-        has_link=masking.has_link(text),
-        has_call_to_action=masking.has_call_to_action(text),
-        word_count=len(text.split()),
+        **masking.dm_signals(text),
     )

@@ -106,9 +106,17 @@ def find_auto_dms(
         if opener.has_call_to_action:
             score += cfg.w_call_to_action
             reasons.append('contains a call to action ("check out", "subscribe", ...)')
-        my_reply = next((e.created_at for e in thread if e.sender_id == me), None)
-        wrote_back = my_reply is not None and any(
-            e.sender_id == partner and e.created_at > my_reply for e in thread)
+        my_reply: datetime | None = None
+        for event in thread:
+            if event.sender_id == me:
+                my_reply = event.created_at
+                break
+        wrote_back = False
+        if my_reply is not None:
+            for event in thread:
+                if event.sender_id == partner and event.created_at > my_reply:
+                    wrote_back = True
+                    break
         if not wrote_back:
             score += cfg.w_no_follow_up
             reasons.append("you replied and they never wrote back" if my_reply else "no back-and-forth followed")
