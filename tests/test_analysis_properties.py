@@ -82,7 +82,7 @@ def test_a_followee_replied_to_yesterday_is_never_passive(world: tuple[World, Hi
     w, history = world
     if not w.following:
         w.follow(FOLLOWEES[0])
-    target = data.draw(st.sampled_from([e.account.id for e in w.following]))
+    target = data.draw(st.sampled_from([e.user_id for e in w.following]))
     w.reply(ago(days=1), to=target)
     result = w.analyze(history, UNLIMITED)
     assert target not in {p.user_id for p in result.report.passive_follows}
@@ -94,7 +94,7 @@ def test_a_followee_replied_to_yesterday_is_never_passive(world: tuple[World, Hi
 def test_ledger_updates_only_move_forward_and_only_for_followees(world: tuple[World, History]) -> None:
     w, history = world
     result = w.analyze(history)
-    followees = {e.account.id for e in w.following}
+    followees = {e.user_id for e in w.following}
     for user_id, row in result.ledger_updates.items():
         assert user_id in followees
         stored = history.ledger.get(user_id)

@@ -52,14 +52,14 @@ class World:
     def follow(self, user_id: str, *, since: datetime | None = None, follows_back: bool = False,
                follower_since: datetime | None = None, **person: object) -> Account:
         account = self.person(user_id, **person)  # type: ignore[arg-type]
-        self.following.append(FollowEdge(account=account, since=since))
+        self.following.append(FollowEdge(user_id=account.id, username=account.username, since=since))
         if follows_back:
-            self.followers.append(FollowEdge(account=account, since=follower_since))
+            self.followers.append(FollowEdge(user_id=account.id, username=account.username, since=follower_since))
         return account
 
     def follower(self, user_id: str, *, since: datetime | None = None, **person: object) -> Account:
         account = self.person(user_id, **person)  # type: ignore[arg-type]
-        self.followers.append(FollowEdge(account=account, since=since))
+        self.followers.append(FollowEdge(user_id=account.id, username=account.username, since=since))
         return account
 
     def post(self, at: datetime, *, kind: PostKind = "original", to: str | None = None, mentions: tuple[str, ...] = (),

@@ -145,7 +145,7 @@ def test_the_archive_becomes_activity(tmp_path: Path, build: Builder) -> None:
     assert activity.posts[0].hashtags == ["python"] and activity.posts[0].urls == ["https://www.me.dev/p/1"]
     assert [(like.author_id, like.seen_at.date()) for like in activity.likes] == [
         ("203", (GENERATED - timedelta(days=10)).date()), (None, (GENERATED - timedelta(days=5)).date())]
-    assert [e.account.id for e in activity.following] == ["201", "202", "203", "204", "208"]
+    assert [e.user_id for e in activity.following] == ["201", "202", "203", "204", "208"]
     assert [e.since for e in activity.followers] == [None, None, None]
     assert activity.accounts["201"].username == "ann" and activity.accounts["203"].username == "cy"
     assert activity.unavailable == ["mentions"]

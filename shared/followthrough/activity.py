@@ -76,13 +76,19 @@ class DmEvent(BaseModel):
 
 
 class FollowEdge(BaseModel):
-    """One entry of a following/followers list.
+    """One entry of a following/followers list: who, and since when.
 
     ``since`` is when the collector first saw the edge; ``None`` means it was
     already there on the first collection, so we do not know when it began.
+    Flat on purpose: a large account has tens of thousands of these, and X's
+    list entries carry little more than an id and a username (``accounts``
+    holds whatever else is known about a person).
     """
 
-    account: Account
+    model_config = ConfigDict(frozen=True)
+
+    user_id: str
+    username: str | None = None
     since: datetime | None = None
 
 

@@ -34,6 +34,7 @@ from typing import IO, Annotated, Any, NotRequired, TypeVar, cast
 
 from pydantic import (
     AliasChoices,
+    AliasPath,
     BaseModel,
     BeforeValidator,
     ConfigDict,
@@ -161,13 +162,6 @@ class _TweetEntry(TypedDict):
     tweet: ArchiveTweet
 
 
-class ArchiveFollowAccount(Account):
-    """An entry of following.js / follower.js, validated straight into the activity's account model."""
-
-    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
-    id: str = Field(validation_alias=AliasChoices("accountId", "id"))
-
-
 class ArchiveFollowEdge(FollowEdge):
     """``{"following": {"accountId", "userLink"}}`` or ``{"follower": {...}}`` as a ``FollowEdge``.
 
@@ -175,8 +169,9 @@ class ArchiveFollowEdge(FollowEdge):
     tens of thousands of objects twice.
     """
 
-    model_config = ConfigDict(extra="ignore", populate_by_name=True)
-    account: ArchiveFollowAccount = Field(validation_alias=AliasChoices("following", "follower"))
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+    user_id: str = Field(validation_alias=AliasChoices(AliasPath("following", "accountId"),
+                                                       AliasPath("follower", "accountId"), "user_id"))
 
 
 @with_config(_LENIENT)

@@ -76,10 +76,10 @@ def _greet(follow: PassiveFollow, now: datetime) -> Conversation:
 
 
 def _welcome(edge: FollowEdge, usernames: Callable[[str], str | None], now: datetime) -> Conversation:
-    username = edge.account.username or usernames(edge.account.id)
+    username = edge.username or usernames(edge.user_id)
     when = ago(now - edge.since) if edge.since else "recently"
     return Conversation(
-        kind="welcome_follower", user_id=edge.account.id, username=username,
-        url=person_url(edge.account.id, username),
+        kind="welcome_follower", user_id=edge.user_id, username=username,
+        url=person_url(edge.user_id, username),
         reason=f"{handle(username, 'Someone new')} started following you ({when}). "
                "A quick hello goes a long way.")

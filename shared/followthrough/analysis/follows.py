@@ -12,7 +12,7 @@ from followthrough.analysis.interactions import Touch
 from followthrough.analysis.wording import duration, join_words
 from followthrough.report import Challenge, PassiveFollow
 
-_ACCOUNT_ID = attrgetter("account.id")
+_USER_ID = attrgetter("user_id")
 _PAST_TENSE = {"reply": "a reply", "mention": "a mention", "retweet": "a retweet", "quote": "a quote",
                "like": "a like", "dm": "a DM"}
 
@@ -33,7 +33,7 @@ class People:
         if found is not None:
             return found
         edge = self.followees.get(user_id) or self.followers.get(user_id)
-        return edge.account if edge else None
+        return Account(id=edge.user_id, username=edge.username) if edge else None
 
     def username(self, user_id: str) -> str | None:
         account = self.account(user_id)
@@ -48,7 +48,7 @@ class People:
 def _by_id(edges: list[FollowEdge], me: str) -> dict[str, FollowEdge]:
     """Account id -> edge (the last one of an id wins), without the subscriber."""
     # built in C: a large account's follower list has tens of thousands of edges
-    found = dict(zip(map(_ACCOUNT_ID, edges), edges, strict=True))
+    found = dict(zip(map(_USER_ID, edges), edges, strict=True))
     found.pop(me, None)
     return found
 
@@ -97,10 +97,8 @@ def passive_follows(
         since = edge.since
         if since is not None and since > too_new:
             continue
-        account = accounts.get(user_id)  # as ``who.account``: the followee's edge knows it otherwise
-        if account is None:
-            account = edge.account
-        rate = None if account.post_count is None else posts_per_day(account, now)
+        account = accounts.get(user_id)  # a follow list entry knows no post count
+        rate = None if account is None or account.post_count is None else posts_per_day(account, now)
         tenure_days = (now - since).days if since is not None else unknown_tenure
         score = (
             w_mentioned * (user_id in mentioned_by)
@@ -177,10 +175,10 @@ def new_followers_not_greeted(
     """
     slack = timedelta(days=cfg.follow_seen_slack_days)
     new = sorted((e for e in who.followers.values() if e.since is not None and e.since >= window_start),
-                 key=lambda e: (e.since.timestamp() if e.since else 0.0, e.account.id), reverse=True)
+                 key=lambda e: (e.since.timestamp() if e.since else 0.0, e.user_id), reverse=True)
     not_greeted = []
     for edge in new:
-        user_id, since = edge.account.id, edge.since or window_start
+        user_id, since = edge.user_id, edge.since or window_start
         latest = max((t[0] for t in (touches.get(user_id), merged.get(user_id)) if t is not None), default=None)
         if latest is None or latest < since - slack:
             not_greeted.append(edge)

@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeVar
 
 from followthrough import normalize
-from followthrough.activity import Account, Activity, DmEvent, FollowEdge, Post
+from followthrough.activity import Activity, DmEvent, FollowEdge, Post
 from followthrough.adapters.store import Graph, Store
 from followthrough.adapters.x import PageResult, XAuthRevoked, XClient, XCreditsExhausted, XMalformed, XRateLimited
 from followthrough.analysis import History, analyze
@@ -325,6 +325,5 @@ def _id(item: Post | DmEvent) -> str:
 
 
 def _edges(graph: Graph) -> list[FollowEdge]:
-    return [FollowEdge(account=Account(id=user_id, username=username),
-                       since=datetime.fromisoformat(since) if since else None)
+    return [FollowEdge(user_id=user_id, username=username, since=datetime.fromisoformat(since) if since else None)
             for user_id, (since, username) in graph.items()]
