@@ -65,7 +65,15 @@ def load_function(name: str) -> ModuleType:
 
 def invoke(name: str, event: dict[str, Any], module: ModuleType | None = None) -> Any:
     handler: Handler = (module or warm_function(name)).handler
-    return handler(event, LambdaContext(function_name=f"followthrough-{name}"))
+    try:
+        return handler(event, LambdaContext(function_name=f"followthrough-{name}"))
+    finally:
+        # With POWERTOOLS_METRICS_DISABLED (quiet local runs) Powertools keeps
+        # the metrics instead of flushing them, then prints them every 100
+        # values anyway; each invocation starts empty, as in Lambda.
+        from followthrough import steps
+
+        steps.metrics.clear_metrics()
 
 
 def scheduled_event(at: datetime) -> dict[str, Any]:
