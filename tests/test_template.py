@@ -23,7 +23,7 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
-from followthrough import config
+from followthrough import config, steps
 from followthrough.local import aws as local_aws
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -234,9 +234,14 @@ def test_every_queue_has_a_dead_letter_queue_and_lambda_can_finish_before_a_mess
 def test_alarms_watch_every_dead_letter_queue_and_every_function() -> None:
     template = translated()
     alarms = resources_of(template, "AWS::CloudWatch::Alarm").values()
-    watched = {(a["Properties"]["Namespace"], ref_id(a["Properties"]["Dimensions"][0]["Value"])) for a in alarms}
+    watched = {(a["Properties"]["Namespace"], ref_id(a["Properties"]["Dimensions"][0]["Value"]))
+               for a in alarms if a["Properties"]["Namespace"].startswith("AWS/")}
     dead_letter = {k for k in resources_of(template, "AWS::SQS::Queue") if k.endswith("DeadLetterQueue")}
     assert {("AWS/SQS", q) for q in dead_letter} | {("AWS/Lambda", f) for f in FUNCTION_IDS} == watched
+    # X's 402 (credits exhausted) stops collection for everyone: someone must hear of it
+    [credits] = [a["Properties"] for a in alarms if a["Properties"]["Namespace"] == "Followthrough"]
+    assert credits["MetricName"] == steps.CREDITS_METRIC
+    assert credits["Dimensions"] == [{"Name": "service", "Value": "collect"}]
     for alarm in alarms:
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
         assert alarm["Properties"]["TreatMissingData"] == "notBreaching"

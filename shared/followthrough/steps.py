@@ -54,6 +54,8 @@ def set_clock(clock: Callable[[], datetime]) -> None:
 
 
 MAX_REQUEUES = 20
+# template.yaml alarms on this metric (dimension service=collect)
+CREDITS_METRIC = "XCreditsExhausted"
 IDEMPOTENCY_DAYS = 35
 
 
@@ -174,7 +176,7 @@ def run_collect(request: CollectRequest) -> CollectResult:
         collect_queue().send(request.model_copy(update={"requeues": request.requeues + 1}),
                              delay_seconds=min(result.retry_in_s, settings().max_requeue_delay_s))
     elif result.status == "credits_exhausted":
-        metrics.add_metric(name="XCreditsExhausted", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=CREDITS_METRIC, unit=MetricUnit.Count, value=1)
     metrics.add_metric(name=f"Collect_{result.status}", unit=MetricUnit.Count, value=1)
     metrics.add_metric(name="XSpendMilliUSD", unit=MetricUnit.Count, value=round(result.spend.total_usd * 1000))
     log.info("collected", extra={"subscriber_id": result.subscriber_id, "week": result.week,
