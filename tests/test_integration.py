@@ -61,7 +61,13 @@ def test_first_week_mails_a_digest_naming_planted_findings(world: DemoWorld, tmp
     reachable = {e.sender_id for e in account.dm_events
                  if e.id in truth.auto_dm_event_ids and e.created_at and e.created_at >= served_window}
     assert reachable and flagged == reachable
-    assert {p.user_id for p in report.passive_follows} <= truth.passive_follow_ids
+    # no one the subscriber interacted with in the 90-day window is called passive...
+    window = NOW - timedelta(days=90)
+    for follow in report.passive_follows:
+        latest = truth.followee_interactions.get(follow.user_id, {})
+        assert all(at < window for at in latest.values()), (follow.user_id, latest)
+    # ...and people never talked to are found
+    assert {p.user_id for p in report.passive_follows} & truth.passive_follow_ids
     assert queue_depth(world.aws.queue_urls["collect-dlq"]) == 0
     assert queue_depth(world.aws.queue_urls["digest-dlq"]) == 0
 

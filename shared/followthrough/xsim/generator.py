@@ -783,7 +783,8 @@ def _generate(seed: int, profile: str, anchor: datetime | None) -> SyntheticAcco
         raise ValueError(f"unknown profile {profile!r}; choose one of {sorted(PROFILES)}")
     prof = PROFILES[profile]
     anchor = (anchor or default_anchor()).astimezone(UTC)
-    rng = random.Random(f"followthrough-xsim:{seed}:{profile}:{anchor.isoformat()}")
+    # the anchor only places the account in time: the same seed is the same people and story
+    rng = random.Random(f"followthrough-xsim:{seed}:{profile}")
     state = _State()
     truth = PlantedFacts()
     placeholder = XUser.model_construct(id="0", username="placeholder", name="")
