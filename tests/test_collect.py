@@ -123,6 +123,11 @@ def test_revoked_token_marks_needs_reauth_and_mails_one_reconnect_email(world: D
     assert list(store().due_subscribers(world.subscriber.due_slot(NOW))) == []
     again = steps.run_collect(_request(world, "2026-W49"))
     assert again.status == "not_receiving" and len(_outbox()) == 1
+    # the same week's message redelivered keeps the first, better reason
+    redelivered = steps.run_collect(_request(world))
+    assert redelivered.status == "not_receiving"
+    status = store().week_status(world.subscriber.subscriber_id, "2026-W48")
+    assert status is not None and status[0] == "needs_reauth" and "refresh" in status[1]
 
 
 def test_expired_access_token_is_refreshed_through_oauth(world: DemoWorld) -> None:

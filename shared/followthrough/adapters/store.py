@@ -281,14 +281,28 @@ class Store:
                                    ConsistentRead=True).get("Item")
         return Spend.model_validate_json(item["spend"]) if item and "spend" in item else None
 
-    def mark_week(self, subscriber_id: str, week: str, status: str, reason: str = "") -> None:
-        """Record why a subscriber-week ended as it did (a digest sent, or why not)."""
-        self.table.update_item(
-            Key={"pk": _sub(subscriber_id), "sk": f"WEEK#{week}"},
-            UpdateExpression="SET #s = :s, reason = :r, status_at = :t",
-            ExpressionAttributeNames={"#s": "status"},
-            ExpressionAttributeValues={":s": status, ":r": reason, ":t": datetime.now(UTC).isoformat()},
-        )
+    def mark_week(self, subscriber_id: str, week: str, status: str, reason: str = "", *,
+                  keep_earlier: bool = False) -> None:
+        """Record why a subscriber-week ended as it did (a digest sent, or why not).
+
+        ``keep_earlier`` leaves a status already recorded this week alone: a
+        redelivered message must not replace "needs_reauth: X refused …" with
+        the vaguer "not receiving digests" that the first attempt caused.
+        """
+        kwargs: dict[str, Any] = {}
+        if keep_earlier:
+            kwargs["ConditionExpression"] = Attr("status").not_exists()
+        try:
+            self.table.update_item(
+                Key={"pk": _sub(subscriber_id), "sk": f"WEEK#{week}"},
+                UpdateExpression="SET #s = :s, reason = :r, status_at = :t",
+                ExpressionAttributeNames={"#s": "status"},
+                ExpressionAttributeValues={":s": status, ":r": reason, ":t": datetime.now(UTC).isoformat()},
+                **kwargs,
+            )
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def week_status(self, subscriber_id: str, week: str) -> tuple[str, str] | None:
         item = self.table.get_item(Key={"pk": _sub(subscriber_id), "sk": f"WEEK#{week}"},

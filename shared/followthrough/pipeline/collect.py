@@ -68,7 +68,7 @@ class Collector:
             return CollectResult("unknown", sid, week, reason="subscriber no longer exists")
         if not subscriber.receives_digest:
             reason = f"not receiving digests (status {subscriber.status})"
-            self.store.mark_week(sid, week, "skipped", reason)
+            self.store.mark_week(sid, week, "skipped", reason, keep_earlier=True)
             return CollectResult("not_receiving", sid, week, reason=reason)
         done = self.store.week_status(sid, week)
         if done is not None and done[0] in ("collected", "sent"):
