@@ -40,7 +40,7 @@ TABLE: dict[str, Any] = {
 }
 TTL_ATTRIBUTE = "ttl"
 # queue name -> (visibility timeout s, max receives before the DLQ)
-QUEUES = {"collect": (900, 5), "digest": (120, 5)}
+QUEUES = {"collect": (3600, 5), "digest": (360, 5)}  # 6x the functions' timeouts, as AWS advises
 
 
 @dataclass
