@@ -1,8 +1,9 @@
 """The whole pipeline under load and faults: many subscribers, two weekly cycles, nothing lost.
 
-Starts moto's server and the X stand-in, registers N subscribers (each with
-its own generated account; a mix of profiles; some unconfirmed, some
-unsubscribed, one with a revoked token, one whose address bounces), then runs
+Starts moto's server and the X stand-in, signs up N subscribers through the
+sign-up service (form, X's consent page, callback, confirmation link; each
+with its own generated account; a mix of profiles; some never confirm, some
+unsubscribe, one revokes the app, one's address bounces), then runs
 weekly cycles (dispatch -> collect -> digest) through the real handlers and
 moto's SQS (batches, partial batch failures, redelivery after the visibility
 timeout, the DLQ after max receives), while seeded faults hit X (429s with
@@ -21,6 +22,7 @@ import email.policy
 import json
 import logging
 import random
+import secrets
 import statistics
 import threading
 import time
@@ -32,11 +34,12 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import boto3
 
 from followthrough import steps
-from followthrough.adapters.x import TokenSet
+from followthrough.links import make_token
 from followthrough.local.aws import LocalAws, apply_environ, start_local_aws
 from followthrough.local.demo import QUIET
 from followthrough.local.faults import AwsFaults
@@ -48,7 +51,7 @@ from followthrough.local.lambda_runtime import (
     queue_depth,
     scheduled_event,
 )
-from followthrough.subscriber import Subscriber, iso_week
+from followthrough.subscriber import iso_week
 from followthrough.xsim import XSim, XSimServer, generate_account
 
 START = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # a Monday
@@ -141,8 +144,10 @@ class Soak:
                 self.meters.dynamodb_writes += 1
 
     def _register_subscribers(self) -> None:
+        """Every subscriber signs up through the sign-up service: form, X's consent page, callback,
+        then the confirmation link (or not: unconfirmed ones), then the unsubscribe link for some."""
         assert self.sim is not None
-        config, pop, store = self.config, self.population, steps.store()
+        config, pop = self.config, self.population
         profiles, weights = zip(*config.profiles.items(), strict=True)
         n = config.subscribers
         revoked_user = ""
@@ -154,34 +159,48 @@ class Soak:
             profile = "small" if i < 2 else self.rng.choices(profiles, weights)[0]
             account = generate_account(config.seed * 100_000 + i, profile, anchor=START)
             user_id = self.sim.add_account(account)
-            sid = f"sub-{i:05d}"
-            email = f"subscriber{i}@example.com"
-            status, confirmed = "active", True
+            email = "bounce@simulator.example" if i == 3 else f"subscriber{i}@example.com"
+            sid = self._sign_up(user_id, email, digest_hour=START.hour + i % SLOTS,
+                                confirm=i not in special["unconfirmed"])
             if i in special["unconfirmed"]:
-                status, confirmed = "pending", False
                 pop.not_receiving[sid] = "email never confirmed (status pending)"
             elif i in special["unsubscribed"]:
-                status = "unsubscribed"
+                self._service().unsubscribe(make_token(steps.settings().signing_key, "unsubscribe", sid))
                 pop.not_receiving[sid] = "unsubscribed"
-            elif i == 0:
-                pop.revoked = sid
-                revoked_user = user_id
-            elif i == 3:
-                pop.bouncing = sid
-                email = "bounce@simulator.example"
-            if status == "active":
+            else:
                 pop.receiving.append(sid)
+                if i == 0:
+                    pop.revoked, revoked_user = sid, user_id
+                elif i == 3:
+                    pop.bouncing = sid
             pop.emails[sid] = email
-            subscriber = Subscriber(
-                subscriber_id=sid, email=email, x_user_id=user_id, username=account.me.username, status=status,
-                email_confirmed=confirmed, digest_day=START.weekday(), digest_hour=START.hour + i % SLOTS,
-                time_zone="UTC", consent_version="soak", consent_at=START, created_at=START,
-                own_domains=list(account.own_domains))
-            store.put_subscriber(subscriber, reference=START)
-            access, refresh = self.sim.issue_tokens(user_id)
-            steps.token_keeper().save(sid, TokenSet(access, refresh, START.timestamp() + 7200), expected_version=None)
-            self.progress(f"registered {i + 1}/{n}")
+            self.progress(f"signed up {i + 1}/{n}")
         self.sim.revoke(revoked_user)
+
+    @staticmethod
+    def _service() -> Any:
+        return steps.signup_service()
+
+    def _sign_up(self, user_id: str, email: str, *, digest_hour: int, confirm: bool) -> str:
+        """The sign-up flow a browser drives, step for step, minus the browser."""
+        assert self.sim is not None
+        from followthrough.signup.forms import CONSENT_VERSION, SignupForm
+
+        service = self._service()
+        browser = secrets.token_hex(16)
+        form = SignupForm(email=email, digest_day=START.weekday(), digest_hour=digest_hour, time_zone="UTC",
+                          consent_version=CONSENT_VERSION, consent_at=steps.now())
+        authorize = urlsplit(service.start(form, browser))
+        # X's consent page, approved for this account
+        consent = self.sim.handle("POST", authorize.path, {"content-type": "application/x-www-form-urlencoded"},
+                                  f"{authorize.query}&{urlencode({'user_id': user_id})}".encode())
+        back = parse_qs(urlsplit(consent.headers["location"]).query)
+        done = service.complete(state=back["state"][0], code=back["code"][0], error=None, browser_nonce=browser)
+        sid: str = done.subscriber.subscriber_id
+        if confirm:
+            # the link in the confirmation email carries exactly this token
+            service.confirm(make_token(steps.settings().signing_key, "confirm", sid))
+        return sid
 
     # -- faults ------------------------------------------------------------------------------
 
