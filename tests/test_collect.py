@@ -187,3 +187,15 @@ def test_poison_message_goes_to_the_dlq_without_blocking_the_batch(world: DemoWo
     for _ in range(6):  # the poison keeps failing: after 5 receives SQS moves it to the DLQ
         drain("collect", url, max_batches=1)
     assert queue_depth(world.aws.queue_urls["collect-dlq"]) == 1 and queue_depth(url) == 0
+
+
+def test_sample_event_parses_through_the_handler_model() -> None:
+    import json
+
+    from followthrough.local.lambda_runtime import load_function
+
+    with open("events/collect.json") as f:
+        event = json.load(f)
+    record = load_function("collect").CollectRecord.model_validate(event["Records"][0])
+    assert record.body == CollectRequest(subscriber_id="sub-demo", week="2026-W48", requeues=0)
+    assert record.messageId == event["Records"][0]["messageId"]
