@@ -31,10 +31,9 @@ from followthrough.config import XPrices
 from followthrough.local.aws import LocalAws, create_resources
 from followthrough.local.demo import start_world
 from followthrough.messages import CollectRequest
+from followthrough.pipeline.reads import PRICE_OF
 from followthrough.subscriber import iso_week
 
-PRICE_OF = {"users_me": "user", "tweets": "post", "mentions": "post", "liked_tweets": "like",
-            "following": "user", "followers": "user", "dm_events": "dm_event", "users_lookup": "user"}
 ANCHOR = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 

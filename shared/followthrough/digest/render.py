@@ -64,11 +64,15 @@ def _inliner() -> css_inline.CSSInliner:
     return css_inline.CSSInliner(keep_style_tags=False, load_remote_stylesheets=False)
 
 
+# every digest's subject starts so (the soak run tells digests from other mail by it)
+SUBJECT_PREFIX = "Your week on X"
+
+
 def subject_for(report: WeeklyReport) -> str:
     n = len(report.conversations)
     who = f", @{short(report.username, 30)}" if report.username else ""
     what = f"{n} conversation{'s' if n != 1 else ''} to have" if n else "a quiet week, time to say hello"
-    return flatten(f"Your week on X{who}: {what}")
+    return flatten(f"{SUBJECT_PREFIX}{who}: {what}")
 
 
 def render_view(view: DigestView, links: DigestLinks) -> tuple[str, str]:

@@ -39,6 +39,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import boto3
 
 from followthrough import steps
+from followthrough.digest.render import SUBJECT_PREFIX
 from followthrough.links import make_token
 from followthrough.local.aws import LocalAws, apply_environ, start_local_aws
 from followthrough.local.demo import QUIET
@@ -55,8 +56,7 @@ from followthrough.subscriber import iso_week
 from followthrough.xsim import XSim, XSimServer, generate_account
 
 START = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # a Monday
-SLOTS = 3
-DIGEST_SUBJECT = "Your week on X"  # subscribers are spread over three consecutive hours of the same day
+SLOTS = 3  # subscribers are spread over three consecutive hours of the same day
 
 
 @dataclass
@@ -165,7 +165,7 @@ class Soak:
             if i in special["unconfirmed"]:
                 pop.not_receiving[sid] = "email never confirmed (status pending)"
             elif i in special["unsubscribed"]:
-                self._service().unsubscribe(make_token(steps.settings().signing_key, "unsubscribe", sid))
+                steps.signup_service().unsubscribe(make_token(steps.settings().signing_key, "unsubscribe", sid))
                 pop.not_receiving[sid] = "unsubscribed"
             else:
                 pop.receiving.append(sid)
@@ -177,16 +177,12 @@ class Soak:
             self.progress(f"signed up {i + 1}/{n}")
         self.sim.revoke(revoked_user)
 
-    @staticmethod
-    def _service() -> Any:
-        return steps.signup_service()
-
     def _sign_up(self, user_id: str, email: str, *, digest_hour: int, confirm: bool) -> str:
         """The sign-up flow a browser drives, step for step, minus the browser."""
         assert self.sim is not None
         from followthrough.signup.forms import CONSENT_VERSION, SignupForm
 
-        service = self._service()
+        service = steps.signup_service()
         browser = secrets.token_hex(16)
         form = SignupForm(email=email, digest_day=START.weekday(), digest_hour=digest_hour, time_zone="UTC",
                           consent_version=CONSENT_VERSION, consent_at=steps.now())
@@ -312,7 +308,7 @@ class Soak:
         counts: Counter[str] = Counter()
         for message in self.aws.sent_emails():
             subject = email.message_from_string(message.get("raw_data", ""), policy=email.policy.default)["Subject"]
-            is_digest = str(subject or "").startswith(DIGEST_SUBJECT)
+            is_digest = str(subject or "").startswith(SUBJECT_PREFIX)
             if is_digest == (kind == "digest") and (is_digest or "Reconnect" in str(subject)):
                 for address in set(message.get("destinations", [])):
                     counts[address] += 1

@@ -87,12 +87,12 @@ class Collector:
             return CollectResult("credits_exhausted", sid, week, reason=exhausted)
         try:
             try:
-                return self._collect(subscriber, self.make_client(self.tokens.access_token(sid)), week)
+                return self._collect(subscriber, self.make_client(self.tokens.access_token(sid)), week, cursors)
             except XAuthRevoked:
                 # X refused the access token (revoked, or expired early): one
                 # refresh tells a lapsed token from a revoked grant
                 fresh = self.tokens.access_token(sid, force_refresh=True)
-                return self._collect(subscriber, self.make_client(fresh), week)
+                return self._collect(subscriber, self.make_client(fresh), week, cursors)
         except XAuthRevoked as exc:
             return self._revoked(subscriber, week, str(exc))
         except XCreditsExhausted as exc:
@@ -110,14 +110,14 @@ class Collector:
         self.store.mark_week(subscriber.subscriber_id, week, "needs_reauth", reason)
         return CollectResult("needs_reauth", subscriber.subscriber_id, week, reason=reason)
 
-    def _collect(self, subscriber: Subscriber, client: XClient, week: str) -> CollectResult:
+    def _collect(self, subscriber: Subscriber, client: XClient, week: str, cursors: Cursors) -> CollectResult:
+        """Read, merge and analyze; ``cursors`` as ``run`` read them (and as a failed attempt left them)."""
         sid = subscriber.subscriber_id
         now = self.now()
         first_run = subscriber.first_collected_at is None
         # a second run in the same week (a requeue after a rate limit) spends from the same budget
         budget = Budget(self.config.first_run_budget_usd if first_run else self.config.weekly_budget_usd,
                         self.config.prices, self.store.get_week_spend(sid, week) or Spend())
-        cursors = self.store.get_cursors(sid)
         graphs = {which: self.store.get_graph(sid, which) for which in FOLLOW_LISTS}
         if cursors.me is not None and cursors.me_week == week:
             me = XUser.model_validate(cursors.me)
