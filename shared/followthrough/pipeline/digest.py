@@ -64,7 +64,8 @@ class DigestSender:
             unsubscribe=link(self.public_base_url, "unsubscribe", self.signing_key, sid),
             delete=link(self.public_base_url, "delete", self.signing_key, sid),
         )
-        rendered = render_digest(report, previous, links, unavailable_reasons=spend.skipped)
+        # what the collector could not read, and what it could not tell (e.g. who unfollowed)
+        rendered = render_digest(report, previous, links, unavailable_reasons=spend.skipped + spend.notes)
         raw = build_message(
             sender=self.mailer.sender, recipient=subscriber.email, subject=rendered.subject,
             text=rendered.text, html=rendered.html, images=rendered.images, now=self.now(),
