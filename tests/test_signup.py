@@ -333,6 +333,8 @@ def test_the_openapi_document_describes_every_route(world: World) -> None:
     assert form["schema"]["$ref"].startswith("#/components/schemas/")
     body = document["components"]["schemas"][form["schema"]["$ref"].rsplit("/", 1)[1]]
     assert set(body["required"]) >= {"email", "consent", "digest_day", "digest_hour", "time_zone", "csrf_token"}
+    # the zone list is what lets a client (and schemathesis) offer valid values
+    assert {"UTC", "Europe/Paris", "America/Los_Angeles"} <= set(body["properties"]["time_zone"]["enum"])
 
 
 @pytest.mark.parametrize("name", ["signup-form.json", "signup-post.json", "signup-unsubscribe-one-click.json"])

@@ -19,13 +19,13 @@ from aws_lambda_powertools import Metrics
 from aws_lambda_powertools.metrics import MetricUnit
 
 from followthrough.config import Settings, settings
-from followthrough.messages import CollectRequest, DigestRequest
 
 if TYPE_CHECKING:
     from followthrough.adapters.mailer import Mailer
     from followthrough.adapters.queue import Queue
     from followthrough.adapters.store import Store
     from followthrough.adapters.x import XClient, XOAuth
+    from followthrough.messages import CollectRequest, DigestRequest
     from followthrough.pipeline.bounces import SesNotification
     from followthrough.pipeline.collect import Collector, CollectResult
     from followthrough.pipeline.digest import DigestSender
@@ -167,6 +167,8 @@ def run_dispatch(at: datetime) -> DispatchResult:
 
 def run_collect(request: CollectRequest) -> CollectResult:
     """Collect one subscriber-week, then queue the digest, or the same work again after X's rate limit."""
+    from followthrough.messages import DigestRequest
+
     result = collector().run(request)
     if result.status == "collected":
         digest_queue().send(DigestRequest(subscriber_id=request.subscriber_id, week=request.week))

@@ -59,9 +59,8 @@ EmailField = Annotated[EmailStr, Form(max_length=254, description="where the dig
 ConsentField = Annotated[Literal["yes"], Form(description=f"consent version {CONSENT_VERSION}: {CONSENT_TEXT}")]
 DayField = Annotated[int, Form(ge=0, le=6, description="0 = Monday")]
 HourField = Annotated[int, Form(ge=0, le=23, description="local hour the digest should arrive")]
-ZoneField = Annotated[str, AfterValidator(_known_zone), Form(
-    max_length=64, description="IANA time zone",
-    json_schema_extra={"enum": [zone for zones in time_zones().values() for zone in zones]})]
+# The zones' enum is added by web.openapi_document: listing them here would read the list on every cold start.
+ZoneField = Annotated[str, AfterValidator(_known_zone), Form(max_length=64, description="IANA time zone")]
 CsrfField = Annotated[str, Form(max_length=TOKEN_MAX, description="anti-forgery token from the page's form")]
 # no length limit here: a mangled cookie is replaced, never a reason to refuse the page
 CsrfCookie = Annotated[str | None, Cookie(description="anti-forgery cookie")]

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-
-from jinja2 import Environment
+from typing import TYPE_CHECKING
 
 from followthrough.signup.forms import CONSENT_TEXT, DEFAULT_HOUR, time_zones
 from followthrough.subscriber import WEEKDAYS
 from followthrough.templating import environment
+
+if TYPE_CHECKING:
+    from jinja2 import Environment
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import json
 import logging
 import traceback
 from collections.abc import Mapping
@@ -57,6 +58,7 @@ from followthrough.signup.forms import (
     ZoneField,
     describe_schedule,
     field_errors,
+    time_zones,
 )
 
 if TYPE_CHECKING:
@@ -356,8 +358,12 @@ def delete(token: FormLinkToken, csrf_token: CsrfField, ft_csrf: CsrfCookie = No
 
 def openapi_document(app: Any) -> str:
     """The API's OpenAPI document, for ``GET /openapi.json``."""
-    document: str = app.get_openapi_json_schema(
+    document = json.loads(app.get_openapi_json_schema(
         title="Followthrough sign-up", version="1.0.0",
         description="The sign-up form and the subscriber lifecycle: X OAuth 2.0 with PKCE, double opt-in, "
-                    "unsubscribe (RFC 8058 one-click) and deletion.")
-    return document
+                    "unsubscribe (RFC 8058 one-click) and deletion."))
+    zones = [zone for group in time_zones().values() for zone in group]
+    for schema in document.get("components", {}).get("schemas", {}).values():
+        if "time_zone" in schema.get("properties", {}):
+            schema["properties"]["time_zone"]["enum"] = zones
+    return json.dumps(document)
