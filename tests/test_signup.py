@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import re
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
@@ -237,11 +237,19 @@ def test_another_x_account_for_a_confirmed_address_changes_nothing_until_confirm
     steps.store().put_cursors(sid, steps.store().get_cursors(sid))  # some collected state of the old account
     first, second = world.accounts[0], world.accounts[1]
     page = world.sign_up(world.visitor(), "ada@example.com", second)
-    assert page.status == 200 and "Check your email" in page.text
+    # the cooldown holds back a second email; the first one's link is about the first account
+    assert page.status == 200 and "about an earlier request" in page.text and len(outbox()) == 1
+    assert world.visitor().get(path_of(confirm_link(outbox()[0].raw_data))).status == 200
     sub = steps.store().get_subscriber(sid)
     assert sub is not None and sub.x_user_id == first.user_id and _due(sid)  # someone else's account waits
     assert steps.store().owner("XUSER", second.user_id) is None
-    assert world.visitor().get(path_of(confirm_link(outbox()[-1].raw_data))).status == 200
+    steps.set_clock(lambda: steps.wall_clock() + timedelta(minutes=11))
+    try:
+        page = world.sign_up(world.visitor(), "ada@example.com", second)
+        assert page.status == 200 and "We sent a link" in page.text and len(outbox()) == 2
+        assert world.visitor().get(path_of(confirm_link(outbox()[-1].raw_data))).status == 200
+    finally:
+        steps.set_clock(steps.wall_clock)
     sub = steps.store().get_subscriber(sid)
     assert sub is not None and sub.x_user_id == second.user_id and sub.username == second.username
     assert steps.store().owner("XUSER", second.user_id) == sid and steps.store().owner("XUSER", first.user_id) is None
@@ -258,7 +266,16 @@ def test_an_address_nobody_confirmed_goes_to_the_account_that_signs_in_with_it(w
     assert page.status == 200 and "Check your email" in page.text
     assert steps.store().get_subscriber(squatter) is None  # type: ignore[arg-type]
     assert steps.store().owner("XUSER", first.user_id) is None
+    # the squatter's email was the address's one email for a few minutes, and mine@'s link confirms mine@ only
+    assert "about an earlier request" in page.text
     assert world.visitor().get(path_of(confirm_link(outbox()[-1].raw_data))).status == 200
+    assert steps.store().get_subscriber(mine).email == "mine@example.com"  # type: ignore[union-attr]
+    steps.set_clock(lambda: steps.wall_clock() + timedelta(minutes=11))
+    try:
+        assert "We sent a link" in world.sign_up(world.visitor(), "shared@example.com", second).text
+        assert world.visitor().get(path_of(confirm_link(outbox()[-1].raw_data))).status == 200
+    finally:
+        steps.set_clock(steps.wall_clock)
     sub = steps.store().get_subscriber(mine)
     assert sub is not None and sub.email == "shared@example.com" and len(profiles()) == 1
 
@@ -280,6 +297,36 @@ def test_confirmation_emails_to_one_address_have_a_cooldown(world: World) -> Non
     sub = steps.store().get_subscriber(steps.store().owner("EMAIL", "ada@example.com"))  # type: ignore[arg-type]
     assert sub is not None and sub.digest_day == 2 and not sub.email_confirmed  # the first link still works
     assert world.visitor().get(path_of(confirm_link(outbox()[0].raw_data))).status == 200
+
+
+def test_an_earlier_confirmation_link_never_confirms_a_later_address(world: World) -> None:
+    """Double opt-in: whoever holds the first address's link must not confirm a second address with it."""
+    sid = _signed_up(world, "ada@example.com", n=0)
+    first_link = path_of(confirm_link(outbox()[-1].raw_data))
+    page = world.sign_up(world.visitor(), "victim@example.com", world.accounts[0])
+    assert page.status == 200 and "Check your email" in page.text and len(outbox()) == 2
+    assert world.visitor().get(first_link).status == 200  # confirms ada@, which is confirmed already
+    sub = steps.store().get_subscriber(sid)
+    assert sub is not None and sub.email == "ada@example.com" and steps.store().get_pending_change(sid)
+    assert world.visitor().get(path_of(confirm_link(outbox()[-1].raw_data))).status == 200
+    sub = steps.store().get_subscriber(sid)
+    assert sub is not None and sub.email == "victim@example.com" and sub.receives_digest
+    refused = world.visitor().get(first_link)  # now about an address the subscription no longer has
+    assert refused.status == 410 and "earlier email" in refused.text
+    sub = steps.store().get_subscriber(sid)
+    assert sub is not None and sub.email == "victim@example.com"
+
+
+def test_a_confirmation_token_must_say_what_it_confirms(world: World) -> None:
+    sid = _signed_up(world, "ada@example.com", n=0)
+    with pytest.raises(ValueError, match="names what it confirms"):
+        make_token(steps.settings().signing_key, "confirm", sid)
+    # a token of the old shape (no digest) is refused like a forged one
+    from itsdangerous import URLSafeTimedSerializer
+
+    bare = URLSafeTimedSerializer(steps.settings().signing_key, salt="followthrough-links").dumps(
+        {"p": "confirm", "s": sid})
+    assert world.visitor().get("/confirm?token=" + str(bare)).status == 400
 
 
 def test_cancelling_on_x_links_nothing(world: World) -> None:

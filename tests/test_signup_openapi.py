@@ -20,7 +20,7 @@ from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 
 from followthrough import steps
-from followthrough.links import make_token
+from followthrough.links import confirmation_digest, make_token
 from followthrough.local.serve import SignupServer, start_server
 from followthrough.signup import csrf
 
@@ -56,7 +56,8 @@ def test_no_request_gets_a_server_error(server: SignupServer, api_schema: Any, m
             case.cookies = {**(case.cookies or {}), "ft_csrf": nonce}
         purpose = case.path.strip("/")
         if purpose in {"confirm", "unsubscribe", "delete"} and chooser.random() < 0.3:
-            token = make_token(steps.settings().signing_key, purpose, f"sub-{chooser.randrange(3)}")
+            confirms = confirmation_digest("a@example.com", "1") if purpose == "confirm" else None
+            token = make_token(steps.settings().signing_key, purpose, f"sub-{chooser.randrange(3)}", confirms=confirms)
             if isinstance(case.query, dict) and "token" in case.query:
                 case.query["token"] = token
             if isinstance(case.body, dict) and "token" in case.body:

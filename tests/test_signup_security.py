@@ -17,7 +17,7 @@ import pytest
 from itsdangerous import TimestampSigner
 
 from followthrough import steps
-from followthrough.links import make_token
+from followthrough.links import confirmation_digest, make_token
 from followthrough.local.serve import http_event
 from followthrough.signup.web import MAX_BODY_BYTES
 from tests.test_signup_kit import (  # noqa: F401 (fixtures)
@@ -108,21 +108,27 @@ def test_a_state_older_than_ten_minutes_is_refused(world: World, monkeypatch: py
 # -- signed links ------------------------------------------------------------------------------
 
 
+def _token(key: str, purpose: str, sid: str) -> str:
+    confirms = confirmation_digest("ada@example.com", "1") if purpose == "confirm" else None
+    return make_token(key, purpose, sid, confirms=confirms)  # type: ignore[arg-type]
+
+
 def _forgeries(sid: str, purpose: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
     key = steps.settings().signing_key
-    good = make_token(key, purpose, sid)  # type: ignore[arg-type]
+    good = _token(key, purpose, sid)
     other = {"confirm": "unsubscribe", "unsubscribe": "delete", "delete": "confirm"}[purpose]
     with monkeypatch.context() as patched:  # a token signed 500 days ago
         past = int((datetime.now(UTC) - timedelta(days=500)).timestamp())
         patched.setattr(TimestampSigner, "get_timestamp", lambda self: past)
-        expired = make_token(key, purpose, sid)  # type: ignore[arg-type]
+        expired = _token(key, purpose, sid)
+    payload = {"p": purpose, "s": "someone-else", **({"c": "0" * 32} if purpose == "confirm" else {})}
     return {
         "garbage": "hello",
         "tampered": good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB"),
-        "other key": make_token("another-deployment-secret-key", purpose, sid),  # type: ignore[arg-type]
-        "other purpose": make_token(key, other, sid),  # type: ignore[arg-type]
+        "other key": _token("another-deployment-secret-key", purpose, sid),
+        "other purpose": _token(key, other, sid),
         "other subscriber": good.replace(good.split(".")[0], base64.urlsafe_b64encode(
-            json.dumps({"p": purpose, "s": "someone-else"}).encode()).decode().rstrip("=")),
+            json.dumps(payload).encode()).decode().rstrip("=")),
         "expired": expired,
         "script": SCRIPT,
     }

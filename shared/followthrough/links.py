@@ -1,11 +1,15 @@
 """Signed, expiring links in emails: confirm, unsubscribe, delete.
 
 itsdangerous signs ``{purpose, subscriber}`` with the deployment's secret;
-a token made for one purpose never works for another.
+a token made for one purpose never works for another. A confirmation link also
+names (by digest: links end up in logs) the address and X account it was sent
+about, so it confirms exactly that, never a change made after it was sent.
 """
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
 from typing import Literal
 from urllib.parse import urlencode
 
@@ -28,12 +32,29 @@ def _serializer(secret: str) -> URLSafeTimedSerializer:
     return URLSafeTimedSerializer(secret, salt="followthrough-links")
 
 
-def make_token(secret: str, purpose: Purpose, subscriber_id: str) -> str:
-    return str(_serializer(secret).dumps({"p": purpose, "s": subscriber_id}))
+def confirmation_digest(address: str, x_user_id: str | None) -> str:
+    """What a confirmation link says it confirms: enough to tell two apart, nothing to read back."""
+    linked = f"{address.lower()}\n{x_user_id or ''}"
+    return hashlib.sha256(("followthrough-confirms:" + linked).encode()).hexdigest()[:32]
 
 
-def read_token(secret: str, purpose: Purpose, token: str, *, max_age_s: int | None = None) -> str:
-    """The subscriber id in a valid ``token`` for ``purpose``; raises ``InvalidLink`` otherwise."""
+@dataclass(frozen=True)
+class SignedLink:
+    subscriber_id: str
+    confirms: str | None  # a confirmation link's ``confirmation_digest``
+
+
+def make_token(secret: str, purpose: Purpose, subscriber_id: str, *, confirms: str | None = None) -> str:
+    if (purpose == "confirm") != (confirms is not None):
+        raise ValueError("a confirmation link, and only one, names what it confirms")
+    payload = {"p": purpose, "s": subscriber_id}
+    if confirms is not None:
+        payload["c"] = confirms
+    return str(_serializer(secret).dumps(payload))
+
+
+def read_link(secret: str, purpose: Purpose, token: str, *, max_age_s: int | None = None) -> SignedLink:
+    """What a valid ``token`` for ``purpose`` says; raises ``InvalidLink`` otherwise."""
     try:
         data = _serializer(secret).loads(token, max_age=max_age_s if max_age_s is not None else MAX_AGE_S[purpose])
     except SignatureExpired:
@@ -42,9 +63,18 @@ def read_token(secret: str, purpose: Purpose, token: str, *, max_age_s: int | No
         raise InvalidLink("this link is not valid") from None
     if not isinstance(data, dict) or data.get("p") != purpose or not isinstance(data.get("s"), str):
         raise InvalidLink("this link is not valid") from None
-    return str(data["s"])
+    confirms = data.get("c")
+    if (purpose == "confirm") != isinstance(confirms, str):
+        raise InvalidLink("this link is not valid") from None
+    return SignedLink(str(data["s"]), confirms)
 
 
-def link(base_url: str, purpose: Purpose, secret: str, subscriber_id: str) -> str:
+def read_token(secret: str, purpose: Purpose, token: str, *, max_age_s: int | None = None) -> str:
+    """The subscriber id in a valid ``token`` for ``purpose``; raises ``InvalidLink`` otherwise."""
+    return read_link(secret, purpose, token, max_age_s=max_age_s).subscriber_id
+
+
+def link(base_url: str, purpose: Purpose, secret: str, subscriber_id: str, *, confirms: str | None = None) -> str:
     """``<base>/<purpose>?token=…``"""
-    return f"{base_url.rstrip('/')}/{purpose}?{urlencode({'token': make_token(secret, purpose, subscriber_id)})}"
+    token = make_token(secret, purpose, subscriber_id, confirms=confirms)
+    return f"{base_url.rstrip('/')}/{purpose}?{urlencode({'token': token})}"

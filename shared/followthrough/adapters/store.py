@@ -416,20 +416,21 @@ class Store:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def take_confirmation_slot(self, email: str, *, now: int, cooldown_s: int) -> bool:
-        """True if no confirmation email went to this address in the last ``cooldown_s`` seconds
-        (and records this one); False while the cooldown runs."""
+    def take_confirmation_slot(self, email: str, *, now: int, cooldown_s: int, confirms: str) -> str | None:
+        """Records a confirmation email about ``confirms`` to this address and returns None, unless one went
+        in the last ``cooldown_s`` seconds: then returns what that one confirms."""
         try:
             self.table.put_item(
-                Item={"pk": _unique("EMAIL", email), "sk": "CONFIRMATION", "sent_at": now,
+                Item={"pk": _unique("EMAIL", email), "sk": "CONFIRMATION", "sent_at": now, "confirms": confirms,
                       "ttl": now + cooldown_s},
                 ConditionExpression=Attr("pk").not_exists() | Attr("ttl").lte(now),
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
-                return False
+                return str(exc.response.get("Item", {}).get("confirms", {}).get("S", ""))
             raise
-        return True
+        return None
 
     def forget_confirmation_slot(self, email: str) -> None:
         self.table.delete_item(Key={"pk": _unique("EMAIL", email), "sk": "CONFIRMATION"})

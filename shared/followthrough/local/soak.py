@@ -40,7 +40,7 @@ import boto3
 
 from followthrough import steps
 from followthrough.digest.render import SUBJECT_PREFIX
-from followthrough.links import make_token
+from followthrough.links import confirmation_digest, make_token
 from followthrough.local.aws import LocalAws, apply_environ, start_local_aws
 from followthrough.local.demo import QUIET
 from followthrough.local.faults import AwsFaults
@@ -195,7 +195,8 @@ class Soak:
         sid: str = done.subscriber.subscriber_id
         if confirm:
             # the link in the confirmation email carries exactly this token
-            service.confirm(make_token(steps.settings().signing_key, "confirm", sid))
+            confirms = confirmation_digest(email, done.subscriber.x_user_id)
+            service.confirm(make_token(steps.settings().signing_key, "confirm", sid, confirms=confirms))
         return sid
 
     # -- faults ------------------------------------------------------------------------------

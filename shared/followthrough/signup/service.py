@@ -27,7 +27,15 @@ from pydantic import BaseModel
 from followthrough.adapters.store import ConcurrentUpdate, Store, UniqueKind
 from followthrough.adapters.x import TokenSet, XAuthRevoked, XOAuth
 from followthrough.email import build_message
-from followthrough.links import MAX_AGE_S, InvalidLink, Purpose, link, read_token
+from followthrough.links import (
+    MAX_AGE_S,
+    InvalidLink,
+    Purpose,
+    SignedLink,
+    confirmation_digest,
+    link,
+    read_link,
+)
 from followthrough.signup import pages
 from followthrough.signup.csrf import fingerprint
 from followthrough.signup.errors import SignupError
@@ -97,7 +105,8 @@ class ProfileChange(BaseModel):
                    consent_version=form.consent_version, consent_at=form.consent_at)
 
 
-Mailed = Literal["sent", "cooldown", "suppressed", "not_needed"]
+# "cooldown": a link about the same went out minutes ago; "cooldown_other": one about something else did
+Mailed = Literal["sent", "cooldown", "cooldown_other", "suppressed", "not_needed"]
 
 
 @dataclass
@@ -304,9 +313,12 @@ class SignupService:
         epoch = int(self.now().timestamp())
         if self.store.is_suppressed(change.email):
             return "suppressed"
-        if not self.store.take_confirmation_slot(change.email, now=epoch, cooldown_s=self.confirmation_cooldown_s):
-            return "cooldown"
-        confirm = link(self.public_base_url, "confirm", self.signing_key, subscriber_id)
+        confirms = confirmation_digest(change.email, change.x_user_id)
+        earlier = self.store.take_confirmation_slot(change.email, now=epoch, cooldown_s=self.confirmation_cooldown_s,
+                                                    confirms=f"{subscriber_id} {confirms}")
+        if earlier is not None:
+            return "cooldown" if earlier == f"{subscriber_id} {confirms}" else "cooldown_other"
+        confirm = link(self.public_base_url, "confirm", self.signing_key, subscriber_id, confirms=confirms)
         text, html = pages.confirmation_email(username=change.username, confirm_url=confirm,
                                               public_base_url=self.public_base_url)
         raw = build_message(sender=self.mailer.sender, recipient=change.email, now=self.now(), text=text, html=html,
@@ -316,31 +328,37 @@ class SignupService:
 
     # -- links from emails ---------------------------------------------------------------------
 
-    def subscriber_for(self, purpose: Purpose, token: str) -> Subscriber | None:
-        """The subscriber a valid link token names (None if they are gone); ``SignupError`` if invalid."""
+    def _read(self, purpose: Purpose, token: str) -> SignedLink:
         try:
-            subscriber_id = read_token(self.signing_key, purpose, token)
+            return read_link(self.signing_key, purpose, token)
         except InvalidLink as exc:
             raise _invalid_link(exc) from None
-        return self.store.get_subscriber(subscriber_id)
+
+    def subscriber_for(self, purpose: Purpose, token: str) -> Subscriber | None:
+        """The subscriber a valid link token names (None if they are gone); ``SignupError`` if invalid."""
+        return self.store.get_subscriber(self._read(purpose, token).subscriber_id)
 
     def confirm(self, token: str) -> Subscriber:
         """The address is confirmed: apply what waited for it and start the digests. Idempotent."""
-        subscriber = self.subscriber_for("confirm", token)
+        sent = self._read("confirm", token)
+        subscriber = self.store.get_subscriber(sent.subscriber_id)
         if subscriber is None:
             raise SignupError(404, "This sign-up no longer exists",
                               "It was deleted, or never finished. You can sign up again on the first page.")
         sid = subscriber.subscriber_id
         waiting = self.store.get_pending_change(sid, now=int(self.now().timestamp()))
-        if waiting is not None:
-            change = ProfileChange.model_validate_json(waiting[0])
+        change = ProfileChange.model_validate_json(waiting[0]) if waiting is not None else None
+        if waiting is not None and change is not None and sent.confirms == confirmation_digest(change.email,
+                                                                                               change.x_user_id):
             stored = json.loads(self.tokens.cipher.decrypt(waiting[1]))
             tokens = TokenSet(stored["access"], stored["refresh"], float(stored["expires_at"]), stored["scope"])
             subscriber = self._apply(subscriber, change, tokens, confirmed=True)
             self.store.delete_pending_change(sid)
-        elif subscriber.x_user_id is None:
-            raise SignupError(400, "Connect your X account first",
-                              "This sign-up never reached X. Start again from the sign-up page.")
+        elif sent.confirms != confirmation_digest(subscriber.email, subscriber.x_user_id):
+            # an older email's link: it must never confirm an address or account it was not sent about
+            raise SignupError(410, "This link is from an earlier email",
+                              "The sign-up changed after this email was sent. Use the link in the newest "
+                              "confirmation email, or sign up again on the first page.")
         elif not subscriber.email_confirmed or subscriber.status == "pending":
             subscriber = subscriber.model_copy(update={
                 "email_confirmed": True, "status": "active" if subscriber.status == "pending" else subscriber.status})

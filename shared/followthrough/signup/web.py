@@ -82,7 +82,8 @@ router = Router()
 def _html_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
     described = {200: "the page", 303: "on to X's authorization page", 400: "a refused request, explained",
                  403: "the form did not come from this site", 404: "nothing stored for this link",
-                 409: "the X account or address belongs to another subscription", 413: "the body is too large",
+                 409: "the X account or address belongs to another subscription",
+                 410: "a confirmation link from an email about an earlier request", 413: "the body is too large",
                  415: "an unsupported body type", 422: "the form again, with a message at each refused field",
                  503: "X is not answering"}
     page: dict[str, OpenAPIResponseContentSchema | OpenAPIResponseContentModel] = {
@@ -274,6 +275,10 @@ def _completed_page(done: Completed) -> str:
         "sent": f"We sent a link to {done.email}. Open it to confirm your address (it works for three days).",
         "cooldown": f"We sent a link to {done.email} a few minutes ago; it is still valid. Check your inbox and "
                     "spam folder. To stop abuse we send at most one every few minutes.",
+        "cooldown_other": f"We sent a link to {done.email} a few minutes ago, about an earlier request; it does "
+                          "not confirm this one. To stop abuse we send at most one every few minutes: sign up "
+                          f"again in {max(1, -(-steps.settings().confirmation_cooldown_s // 60))} minutes and we "
+                          "will send a link for this request.",
         "suppressed": f"Emails to {done.email} bounced or were reported before, so we cannot send to it. "
                       "Sign up again with another address.",
         "not_needed": "",
@@ -291,7 +296,7 @@ def _completed_page(done: Completed) -> str:
 
 
 @router.get("/confirm", summary="Confirm the email address (double opt-in)",
-            responses=_html_responses(200, 400, 404, 409))
+            responses=_html_responses(200, 400, 404, 409, 410))
 def confirm(token: LinkToken) -> Response[str]:
     sub = steps.signup_service().confirm(token)
     if sub.receives_digest:
