@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import json
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 
 import boto3
+import pytest
 
 from followthrough.local.aws import LocalAws
 from followthrough.local.lambda_runtime import invoke, scheduled_event
 from followthrough.messages import CollectRequest
 from followthrough.steps import store
+from followthrough.subscriber import Subscriber
 from tests.conftest import CallRecorder
 from tests.factories import MONDAY_8, subscriber
 
@@ -70,3 +72,44 @@ def test_sample_event_parses_through_the_handler_model(aws: LocalAws) -> None:
         event = json.load(f)
     result = invoke("dispatch", event)
     assert result["slot"] == "DUE#0#08" and result["queued"] == 0
+
+
+def test_a_field_update_keeps_an_edit_made_meanwhile_and_the_due_index_in_step(aws: LocalAws) -> None:
+    s = store()
+    s.put_subscriber(subscriber(1), reference=MONDAY_8)
+    stale = s.get_subscriber("sub-1")
+    # the sign-up changes the address while the collector holds its older copy
+    s.put_subscriber(subscriber(1, email="new@example.com"), reference=MONDAY_8)
+    assert stale is not None and stale.email != "new@example.com"
+    s.update_subscriber("sub-1", first_collected_at=MONDAY_8)
+    updated = s.get_subscriber("sub-1")
+    assert updated is not None and updated.email == "new@example.com" and updated.first_collected_at == MONDAY_8
+    assert [x.subscriber_id for x in s.due_subscribers("DUE#0#08")] == ["sub-1"]
+
+    s.update_subscriber("sub-1", suppressed=True)  # a bounce: out of the due index
+    assert list(s.due_subscribers("DUE#0#08")) == []
+    s.update_subscriber("sub-1", suppressed=False)
+    assert s.get_subscriber("sub-1").receives_digest  # type: ignore[union-attr]
+    assert len(list(s.due_subscribers(subscriber(1).due_slot(datetime.now(UTC))))) == 1
+
+
+def test_a_field_update_reads_again_when_the_digest_decision_changed_meanwhile(aws: LocalAws,
+                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
+    s = store()
+    s.put_subscriber(subscriber(1), reference=MONDAY_8)
+    real_get = s.get_subscriber
+    reads: list[str] = []
+
+    def get_then_unsubscribe(subscriber_id: str) -> Subscriber | None:
+        found = real_get(subscriber_id)
+        if not reads:  # between this read and the write, the subscriber unsubscribes
+            s.put_subscriber(subscriber(1, status="unsubscribed"), reference=MONDAY_8)
+        reads.append(subscriber_id)
+        return found
+
+    monkeypatch.setattr(s, "get_subscriber", get_then_unsubscribe)
+    s.update_subscriber("sub-1", first_collected_at=MONDAY_8)
+    assert len(reads) == 2  # the first write was refused
+    after = real_get("sub-1")
+    assert after is not None and after.status == "unsubscribed" and after.first_collected_at == MONDAY_8
+    assert list(s.due_subscribers("DUE#0#08")) == []

@@ -146,11 +146,39 @@ class Store:
         return True
 
     def update_subscriber(self, subscriber_id: str, **fields: Any) -> None:
-        """Set profile fields; keeps the due index in step with whether they receive digests."""
-        current = self.get_subscriber(subscriber_id)
-        if current is None:
-            raise KeyError(subscriber_id)
-        self.put_subscriber(current.model_copy(update=fields))
+        """Set these profile fields and no others, so an edit made meanwhile (a sign-up) is kept.
+
+        The due index follows whether they receive digests; if what decides that changed
+        between the read and the write, the write is refused and done again on a fresh read.
+        """
+        for _ in range(5):
+            current = self.get_subscriber(subscriber_id)
+            if current is None:
+                raise KeyError(subscriber_id)
+            updated = current.model_copy(update=fields)
+            values = json.loads(updated.model_dump_json(include=set(fields)))
+            # not #n…/:v…: boto3's condition builder numbers its own placeholders with those
+            names = {f"#field{n}": name for n, name in enumerate(values)}
+            expression_values = {f":value{n}": value for n, value in enumerate(values.values())}
+            update = "SET " + ", ".join(f"#field{n} = :value{n}" for n in range(len(values)))
+            if updated.receives_digest and not current.receives_digest:
+                update += ", gsi1pk = :slot, gsi1sk = :sid"
+                expression_values |= {":slot": updated.due_slot(datetime.now(UTC)), ":sid": subscriber_id}
+            elif current.receives_digest and not updated.receives_digest:
+                update += " REMOVE gsi1pk, gsi1sk"
+            condition = Attr("pk").exists()
+            for name in ("status", "email_confirmed", "suppressed"):
+                condition &= Attr(name).eq(getattr(current, name))
+            try:
+                self.table.update_item(Key={"pk": _sub(subscriber_id), "sk": "PROFILE"}, UpdateExpression=update,
+                                       ConditionExpression=condition, ExpressionAttributeNames=names,
+                                       ExpressionAttributeValues=expression_values)
+            except ClientError as exc:
+                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                    raise
+                continue
+            return
+        raise ConcurrentUpdate(f"the profile of {subscriber_id} kept changing")
 
     # -- tokens --------------------------------------------------------------------------------
 
