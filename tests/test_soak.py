@@ -7,21 +7,30 @@ retries), and handler processes dying after part of a batch.
 
 from __future__ import annotations
 
+import os
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from followthrough import steps
 from followthrough.local.soak import SoakConfig, run_soak
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture(scope="module")
-def summary() -> dict[str, Any]:
+def summary() -> Iterator[dict[str, Any]]:
     config = SoakConfig(subscribers=24, seed=7, weeks=2, profiles={"small": 1.0}, unconfirmed_share=0.1,
                         unsubscribed_share=0.1, x_fault_rate=0.2, x_slow_s=0.005, x_truncate_rate=0.05,
                         aws_fault_rate=0.2, crash_rate=0.1, progress_every_s=3600)
-    return run_soak(config, say=lambda _line: None)
+    saved = dict(os.environ)
+    try:
+        yield run_soak(config, say=lambda _line: None)
+    finally:  # the run points the environment at its own moto and X stand-in, both gone now
+        os.environ.clear()
+        os.environ.update(saved)
+        steps.reset()
 
 
 def test_faults_really_happened(summary: dict[str, Any]) -> None:
