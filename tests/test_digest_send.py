@@ -219,3 +219,21 @@ def test_list_unsubscribe_header_is_sent_as_a_plain_url(aws: LocalAws, monkeypat
     header = next(line for line in sent.raw_data.splitlines() if line.startswith("List-Unsubscribe:"))
     assert header.startswith("List-Unsubscribe: <https://followthrough.example/unsubscribe?token=")
     assert header.endswith(">") and "=?" not in header
+
+
+def test_a_digest_reads_its_week_once(aws: LocalAws, monkeypatch: Any) -> None:
+    from followthrough import steps
+
+    _prepare()
+    table = store().table
+    week_reads: list[str] = []
+    real_get_item = table.get_item
+
+    def get_item(**kwargs: Any) -> Any:
+        if kwargs["Key"]["sk"].startswith("WEEK#"):
+            week_reads.append(kwargs["Key"]["sk"])
+        return real_get_item(**kwargs)
+
+    monkeypatch.setattr(table, "get_item", get_item)
+    assert steps.digest_sender().send(DigestRequest(subscriber_id="sub-1", week=WEEK)).outcome == "sent"
+    assert week_reads == [f"WEEK#{WEEK}"]

@@ -84,6 +84,20 @@ class ConcurrentUpdate(Exception):
     """A conditional write lost to another writer; re-read and decide again."""
 
 
+@dataclass(frozen=True)
+class StoredWeek:
+    status: str | None  # collected, rate_limited, sent, no_digest, ...
+    reason: str  # why (or the message id of a sent digest)
+    packed_report: Any
+    spend_json: str | None
+
+    def report(self) -> tuple[WeeklyReport, Spend] | None:
+        """The report and the X spend, parsed only when asked for."""
+        if self.packed_report is None or self.spend_json is None:
+            return None
+        return WeeklyReport.model_validate(_unpack(self.packed_report)), Spend.model_validate_json(self.spend_json)
+
+
 @dataclass
 class StoredTokens:
     ciphertext: bytes
@@ -332,12 +346,19 @@ class Store:
             if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
                 raise
 
-    def week_status(self, subscriber_id: str, week: str) -> tuple[str, str] | None:
+    def stored_week(self, subscriber_id: str, week: str) -> StoredWeek | None:
+        """The ``WEEK#`` item in one read: what happened to the week, and its report if one was stored."""
         item = self.table.get_item(Key={"pk": _sub(subscriber_id), "sk": f"WEEK#{week}"},
                                    ConsistentRead=True).get("Item")
-        if not item or "status" not in item:
+        if not item:
             return None
-        return str(item["status"]), str(item.get("reason", ""))
+        return StoredWeek(status=str(item["status"]) if "status" in item else None,
+                          reason=str(item.get("reason", "")), packed_report=item.get("report"),
+                          spend_json=str(item["spend"]) if "spend" in item else None)
+
+    def week_status(self, subscriber_id: str, week: str) -> tuple[str, str] | None:
+        stored = self.stored_week(subscriber_id, week)
+        return None if stored is None or stored.status is None else (stored.status, stored.reason)
 
     def set_run_flag(self, week: str, flag: str, reason: str) -> None:
         """A fact about this week's whole run (e.g. X credits exhausted), kept for two weeks."""
@@ -349,11 +370,8 @@ class Store:
         return str(item["reason"]) if item else None
 
     def get_week(self, subscriber_id: str, week: str) -> tuple[WeeklyReport, Spend] | None:
-        item = self.table.get_item(Key={"pk": _sub(subscriber_id), "sk": f"WEEK#{week}"},
-                                   ConsistentRead=True).get("Item")
-        if not item or "report" not in item:
-            return None
-        return WeeklyReport.model_validate(_unpack(item["report"])), Spend.model_validate_json(item["spend"])
+        stored = self.stored_week(subscriber_id, week)
+        return stored.report() if stored else None
 
     def recent_reports(self, subscriber_id: str, limit: int = 8, before_week: str | None = None) -> list[WeeklyReport]:
         """Up to ``limit`` stored reports, oldest first, optionally only weeks before ``before_week``."""

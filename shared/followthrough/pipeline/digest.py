@@ -47,15 +47,15 @@ class DigestSender:
         subscriber = self.store.get_subscriber(sid)
         if subscriber is None:
             return DigestResult("skipped", sid, week, "subscriber no longer exists")
-        status = self.store.week_status(sid, week)
-        if status is not None and status[0] == "sent":
-            return DigestResult("sent", sid, week, "already sent", message_id=status[1])
+        stored_week = self.store.stored_week(sid, week)
+        if stored_week is not None and stored_week.status == "sent":
+            return DigestResult("sent", sid, week, "already sent", message_id=stored_week.reason)
         if self.store.is_suppressed(subscriber.email):
             return self._skip(sid, week, "the address bounced or complained and is suppressed")
         if not subscriber.receives_digest:
             return self._skip(sid, week, f"not receiving digests (status {subscriber.status}, "
                                          f"email confirmed: {subscriber.email_confirmed})")
-        stored = self.store.get_week(sid, week)
+        stored = stored_week.report() if stored_week else None
         if stored is None:
             return self._skip(sid, week, "no report was stored for this week")
         report, spend = stored
