@@ -132,7 +132,7 @@ def test_sign_up_confirm_and_unsubscribe_with_one_click(world: World) -> None:
     sub = steps.store().get_subscriber(sid)
     assert sub is not None and sub.status == "pending" and not sub.email_confirmed and not _due(sid)
     assert sub.x_user_id == account.user_id and sub.username == account.username
-    assert "ttl" not in next(p for p in profiles() if p["subscriber_id"] == sid)
+    assert "ttl" in next(p for p in profiles() if p["subscriber_id"] == sid)  # until it is confirmed
 
     tokens = _decrypted_tokens(sid)  # stored encrypted, and they work on X
     assert world.sim.authenticate(tokens["access"]) is not None
@@ -164,6 +164,24 @@ def test_sign_up_confirm_and_unsubscribe_with_one_click(world: World) -> None:
         sub = steps.store().get_subscriber(sid)
         assert sub is not None and sub.status == "unsubscribed" and not _due(sid)
     assert len(outbox()) == 1
+
+
+def test_a_sign_up_nobody_confirms_expires_with_its_tokens_and_a_confirmed_one_stays(world: World) -> None:
+    def expiring() -> dict[str, int]:
+        return {i["sk"] if i["sk"] != "SUBSCRIBER" else i["pk"].split("#")[0]: int(i["ttl"])
+                for i in table_items() if "ttl" in i and i["sk"] in {"PROFILE", "TOKEN", "SUBSCRIBER"}}
+
+    before = int(datetime.now(UTC).timestamp())
+    assert world.sign_up(world.visitor(), "ada@example.com", world.accounts[0]).status == 200
+    waiting = expiring()
+    assert set(waiting) == {"PROFILE", "TOKEN", "XUSER", "EMAIL"}  # everything that names the person
+    # a day after the confirmation link (three days) stopped working
+    assert all(before + 4 * 86400 <= ttl <= before + 4 * 86400 + 60 for ttl in waiting.values())
+    assert world.visitor().get(path_of(confirm_link(outbox()[-1].raw_data))).status == 200
+    assert expiring() == {}
+    sid = steps.store().owner("EMAIL", "ada@example.com")
+    assert sid is not None and steps.store().get_subscriber(sid).receives_digest  # type: ignore[union-attr]
+    assert steps.store().get_tokens(sid) is not None
 
 
 def test_one_click_unsubscribe_also_accepts_a_multipart_body(world: World) -> None:

@@ -115,9 +115,13 @@ class Store:
 
     # -- subscribers ---------------------------------------------------------------------------
 
-    def put_subscriber(self, subscriber: Subscriber, *, reference: datetime | None = None) -> None:
+    def put_subscriber(self, subscriber: Subscriber, *, reference: datetime | None = None,
+                       forget_at: int | None = None) -> None:
+        """Write the whole profile; ``forget_at``: DynamoDB deletes it then (a sign-up nobody confirmed)."""
         item: dict[str, Any] = {"pk": _sub(subscriber.subscriber_id), "sk": "PROFILE",
                                 **json.loads(subscriber.model_dump_json())}
+        if forget_at is not None:
+            item["ttl"] = forget_at
         if subscriber.receives_digest:
             item["gsi1pk"] = subscriber.due_slot(reference or datetime.now(UTC))
             item["gsi1sk"] = subscriber.subscriber_id
@@ -205,21 +209,32 @@ class Store:
                             int(item["version"]))
 
     def put_tokens(self, subscriber_id: str, ciphertext: bytes, expires_at: float, *,
-                   expected_version: int | None) -> int:
-        """Write rotated tokens; only if nobody else rotated them since ``expected_version`` was read."""
+                   expected_version: int | None, forget_at: int | None = None) -> int:
+        """Write rotated tokens; only if nobody else rotated them since ``expected_version`` was read.
+
+        ``forget_at``: DynamoDB deletes them then, unless a later write (or ``keep_tokens``) drops it."""
         version = (expected_version or 0) + 1
         condition = Attr("pk").not_exists() if expected_version is None else Attr("version").eq(expected_version)
+        item: dict[str, Any] = {"pk": _sub(subscriber_id), "sk": "TOKEN", "ciphertext": ciphertext,
+                                "expires_at": str(expires_at), "version": version}
+        if forget_at is not None:
+            item["ttl"] = forget_at
         try:
-            self.table.put_item(
-                Item={"pk": _sub(subscriber_id), "sk": "TOKEN", "ciphertext": ciphertext,
-                      "expires_at": str(expires_at), "version": version},
-                ConditionExpression=condition,
-            )
+            self.table.put_item(Item=item, ConditionExpression=condition)
         except ClientError as exc:
             if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
                 raise ConcurrentUpdate(f"tokens of {subscriber_id} changed concurrently") from None
             raise
         return version
+
+    def keep_tokens(self, subscriber_id: str) -> None:
+        """The sign-up was confirmed: its tokens stay (no ``ttl``)."""
+        try:
+            self.table.update_item(Key={"pk": _sub(subscriber_id), "sk": "TOKEN"}, UpdateExpression="REMOVE #ttl",
+                                   ConditionExpression=Attr("pk").exists(), ExpressionAttributeNames={"#ttl": "ttl"})
+        except ClientError as exc:
+            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                raise
 
     def take_token_lease(self, subscriber_id: str, version: int, now: float, lease_s: int) -> bool:
         """Claim the right to refresh tokens at ``version`` for ``lease_s`` seconds."""

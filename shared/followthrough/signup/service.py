@@ -48,6 +48,7 @@ log = logging.getLogger(__name__)
 STATE_TTL_S = 600  # from the form to X's callback
 NEW_SIGNUP_TTL_S = 86400  # a sign-up that never came back from X disappears after a day
 CONFIRM_TTL_S = MAX_AGE_S["confirm"]
+UNCONFIRMED_TTL_S = CONFIRM_TTL_S + 86400  # a day after its confirmation link expired
 
 
 def _invalid_link(exc: InvalidLink) -> SignupError:
@@ -73,7 +74,8 @@ class Tokens(Protocol):
 
     cipher: Any
 
-    def save(self, subscriber_id: str, tokens: TokenSet, *, expected_version: int | None) -> int: ...
+    def save(self, subscriber_id: str, tokens: TokenSet, *, expected_version: int | None,
+             forget_at: int | None = None) -> int: ...
 
 
 class PendingSignup(BaseModel):
@@ -126,6 +128,12 @@ def email_domain(address: str) -> str:
 
 def _state_key(state: str) -> str:
     return hashlib.sha256(("followthrough-oauth-state:" + state).encode()).hexdigest()
+
+
+def _in_use() -> SignupError:
+    return SignupError(409, "This X account or address is already in use",
+                       "Another subscription uses it. Delete that subscription first "
+                       "(the link is at the bottom of every digest), then sign up again.")
 
 
 def _same_address(a: str, b: str) -> bool:
@@ -265,22 +273,24 @@ class SignupService:
         """Point ``target`` at the X account and address of ``change`` and store the new tokens."""
         sid = target.subscriber_id
         epoch = int(self.now().timestamp())
+        # A sign-up nobody confirms leaves nothing behind (tokens included) once its link has expired;
+        # a subscriber who was ever confirmed or collected keeps their record until they delete it.
+        brand_new = not confirmed and not target.email_confirmed and target.first_collected_at is None
+        forget_at = epoch + UNCONFIRMED_TTL_S if brand_new else None
         keys: list[tuple[UniqueKind, str]] = [("XUSER", change.x_user_id), ("EMAIL", change.email)]
         for n, (kind, value) in enumerate(keys):
-            if self.store.claim(kind, value, sid, now=epoch) != sid:
+            if self.store.claim(kind, value, sid, expires_at=forget_at, now=epoch) != sid:
                 for done_kind, done_value in keys[:n]:
                     if (done_kind, done_value) not in {("XUSER", target.x_user_id), ("EMAIL", target.email)}:
                         self.store.release(done_kind, done_value, sid)
-                raise SignupError(409, "This X account or address is already in use",
-                                  "Another subscription uses it. Delete that subscription first "
-                                  "(the link is at the bottom of every digest), then sign up again.")
+                raise _in_use()
         account_changed = target.x_user_id is not None and target.x_user_id != change.x_user_id
         if account_changed and target.x_user_id:
             self.store.release("XUSER", target.x_user_id, sid)
             self.store.forget_history(sid)  # what was collected belongs to the other account
         if not _same_address(target.email, change.email):
             self.store.release("EMAIL", target.email, sid)
-        self._save_tokens(sid, tokens)
+        self._save_tokens(sid, tokens, forget_at=forget_at)
         fields: dict[str, Any] = {
             **change.model_dump(), "email_confirmed": confirmed,
             "status": "active" if confirmed else "pending",
@@ -289,18 +299,29 @@ class SignupService:
         if account_changed:
             fields["first_collected_at"] = None
         updated = target.model_copy(update=fields)
-        self.store.put_subscriber(updated, reference=self.now())
+        self.store.put_subscriber(updated, reference=self.now(), forget_at=forget_at)
         return updated
 
-    def _save_tokens(self, subscriber_id: str, tokens: TokenSet) -> None:
+    def _save_tokens(self, subscriber_id: str, tokens: TokenSet, *, forget_at: int | None) -> None:
         for _ in range(3):
             stored = self.store.get_tokens(subscriber_id)
             try:
-                self.tokens.save(subscriber_id, tokens, expected_version=stored.version if stored else None)
+                self.tokens.save(subscriber_id, tokens, expected_version=stored.version if stored else None,
+                                 forget_at=forget_at)
             except ConcurrentUpdate:
                 continue  # the collector refreshed at that moment: replace its result too
             return
         raise ConcurrentUpdate(f"tokens of {subscriber_id} kept changing")
+
+    def _keep(self, subscriber: Subscriber) -> None:
+        """Confirmed: what ``_apply`` gave an expiry (claims, tokens) stays; the profile's own
+        ``put_subscriber`` comes next and drops its expiry."""
+        epoch = int(self.now().timestamp())
+        keys: list[tuple[UniqueKind, str | None]] = [("XUSER", subscriber.x_user_id), ("EMAIL", subscriber.email)]
+        for kind, value in keys:
+            if value and self.store.claim(kind, value, subscriber.subscriber_id, now=epoch) != subscriber.subscriber_id:
+                raise _in_use()
+        self.store.keep_tokens(subscriber.subscriber_id)
 
     def _forget(self, subscriber: Subscriber) -> None:
         if subscriber.x_user_id:
@@ -362,6 +383,7 @@ class SignupService:
         elif not subscriber.email_confirmed or subscriber.status == "pending":
             subscriber = subscriber.model_copy(update={
                 "email_confirmed": True, "status": "active" if subscriber.status == "pending" else subscriber.status})
+            self._keep(subscriber)
             self.store.put_subscriber(subscriber, reference=self.now())
         log.info("address confirmed", extra={"subscriber_id": sid, "status": subscriber.status})
         return subscriber
