@@ -48,7 +48,8 @@ def main(argv: list[str] | None = None) -> int:
                        or week["reconnect_emails_to_revoked"] != 1)
     print(f"faults: {summary['faults']}")
     print(f"Lambda CPU s per subscriber-week: {summary['lambda_cpu_s_per_subscriber']}; DynamoDB per "
-          f"subscriber-week: {summary['dynamodb_per_subscriber']}; wall {summary['wall_s']}s")
+          f"subscriber-week: {summary['dynamodb_per_subscriber']}; wall {summary['wall_s']}s, "
+          f"peak memory {summary['peak_rss_mb']} MB")
     print(f"wrote {args.out}; invariants {'BROKEN' if broken else 'hold'}")
     return 1 if broken else 0
 

@@ -22,6 +22,7 @@ import email.policy
 import json
 import logging
 import random
+import resource
 import secrets
 import statistics
 import threading
@@ -433,6 +434,8 @@ def run_soak(config: SoakConfig, say: Callable[[str], None] = print, out: Path |
                                         "writes": round(soak.meters.dynamodb_writes / subscribers / config.weeks, 1)},
             "invocations": dict(soak.meters.invocations),
             "wall_s": round(time.monotonic() - soak.started, 1),
+            # the X stand-in holds every generated account in memory (a large one is ~180 MB)
+            "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         }
     finally:
         soak.close()
