@@ -75,7 +75,13 @@ class LocalAws:
     def stop(self) -> None:
         if isinstance(self.server, subprocess.Popen):
             self.server.terminate()
-            self.server.wait(timeout=10)
+            try:
+                self.server.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                # moto exits on SIGTERM by raising SystemExit, which then waits for request
+                # threads still holding keep-alive connections open
+                self.server.kill()
+                self.server.wait(timeout=10)
         elif self.server is not None:
             self.server.stop()
         self.server = None

@@ -437,9 +437,9 @@ def run_soak(config: SoakConfig, say: Callable[[str], None] = print, out: Path |
             # the X stand-in holds every generated account in memory (a large one is ~180 MB)
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         }
+        if out is not None:  # before shutting down: an hour's numbers must survive a failed shutdown
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(json.dumps(summary, indent=2, default=str))
     finally:
         soak.close()
-    if out is not None:
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(json.dumps(summary, indent=2, default=str))
     return summary
