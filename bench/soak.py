@@ -31,10 +31,11 @@ def main(argv: list[str] | None = None) -> int:
     broken = False
     print()
     for week in summary["weeks"]:
+        redriven = {queue: len(ids) for queue, ids in week["redriven_from_dlq"].items()}
         print(f"week {week['week']}: {week['digests_sent']}/{week['due']} digests sent, "
               f"{len(week['duplicates'])} duplicates, {len(week['missing'])} without a digest "
               f"({len(week['missing_without_reason'])} without a recorded reason), DLQ {week['dead_letters']}, "
-              f"X resources read twice {week['x_resources_read_twice']}, redriven {week['redriven_from_dlq']}")
+              f"X resources read twice {week['x_resources_read_twice']}, redriven {redriven}")
         print(f"  X per subscriber: requests {week['x_requests_per_subscriber']}, "
               f"cost ${week['x_cost_usd_per_subscriber']}")
         reasons: dict[str, int] = {}
@@ -47,6 +48,8 @@ def main(argv: list[str] | None = None) -> int:
                        or any(week["dead_letters"].values()) or week["x_resources_read_twice"]
                        or week["reconnect_emails_to_revoked"] != 1)
     print(f"faults: {summary['faults']}")
+    for failure, n in list(summary["record_failures"].items())[:8]:
+        print(f"  {n:5d} records failed with {failure}")
     print(f"Lambda CPU s per subscriber-week: {summary['lambda_cpu_s_per_subscriber']}; DynamoDB per "
           f"subscriber-week: {summary['dynamodb_per_subscriber']}; wall {summary['wall_s']}s, "
           f"peak memory {summary['peak_rss_mb']} MB")

@@ -908,3 +908,17 @@ def test_command_line_server_prints_a_working_token() -> None:
     finally:
         process.terminate()
         process.wait(timeout=5)
+
+
+def test_the_meter_counts_a_re_read_per_reader() -> None:
+    from followthrough.xsim.sim import Meter
+
+    meter = Meter()
+    meter.served("followers", 2, ["1", "2"], reader="ada")
+    meter.served("followers", 2, ["1", "2"], reader="bob")  # someone else's list holds the same people
+    assert meter.duplicates("followers") == 0
+    meter.served("followers", 1, ["2"], reader="ada")  # ada reads one of hers again: a re-read
+    assert meter.duplicates("followers") == 1
+    meter.reset()
+    meter.served("followers", 1, ["2"], reader="ada")
+    assert meter.duplicates("followers") == 0

@@ -93,6 +93,8 @@ class Meters:
     dynamodb_writes: int = 0
     crashes: int = 0
     invocations: Counter[str] = field(default_factory=Counter)
+    # "<step>: <exception type>" -> records that raised it (each is redelivered by SQS)
+    record_failures: Counter[str] = field(default_factory=Counter)
 
 
 READS = {"GetItem", "Query", "BatchGetItem", "Scan"}
@@ -220,9 +222,14 @@ class Soak:
             steps.reset()
 
     def _dying(self, run: Callable[..., Any]) -> Callable[..., Any]:
-        """``run`` that sometimes kills its process right after finishing a record."""
+        """``run`` that sometimes kills its process right after finishing a record (and counts what
+        records fail with, so a message that reaches a DLQ can be explained)."""
         def wrapped(*args: Any, **kwargs: Any) -> Any:
-            result = run(*args, **kwargs)
+            try:
+                result = run(*args, **kwargs)
+            except Exception as exc:
+                self.meters.record_failures[f"{run.__name__}: {type(exc).__name__}: {str(exc)[:80]}"] += 1
+                raise
             if self._faults_on and self.rng.random() < self.config.crash_rate:
                 self.meters.crashes += 1
                 raise InvocationDied("the handler process died after this record")
@@ -286,11 +293,12 @@ class Soak:
         finally:
             steps.run_collect, steps.run_digest = original_collect, original_digest
 
-    def redrive_dead_letters(self) -> int:
-        """Move DLQ messages back to their queues (the operator's redrive after the faults stop)."""
+    def redrive_dead_letters(self) -> dict[str, list[str]]:
+        """Move DLQ messages back to their queues (the operator's redrive after the faults stop);
+        returns the subscriber ids moved, by queue."""
         assert self.aws is not None
-        sqs, moved = boto3.client("sqs"), 0
-        for name in ("collect", "digest"):
+        sqs, moved = boto3.client("sqs"), {"collect": [], "digest": []}
+        for name in moved:
             dlq = self.aws.queue_urls[f"{name}-dlq"]
             while True:
                 got = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
@@ -299,7 +307,7 @@ class Soak:
                 for m in got:
                     sqs.send_message(QueueUrl=self.aws.queue_urls[name], MessageBody=m["Body"])
                     sqs.delete_message(QueueUrl=dlq, ReceiptHandle=m["ReceiptHandle"])
-                    moved += 1
+                    moved[name].append(str(json.loads(m["Body"]).get("subscriber_id")))
         return moved
 
     # -- checking ----------------------------------------------------------------------------
@@ -415,7 +423,7 @@ def run_soak(config: SoakConfig, say: Callable[[str], None] = print, out: Path |
             with soak.faults():
                 soak.cycle(week_start, f"week {week} (faults on)")
             redriven = soak.redrive_dead_letters()
-            soak.cycle(week_start, f"week {week} (faults off, {redriven} redriven)")
+            soak.cycle(week_start, f"week {week} (faults off, {sum(map(len, redriven.values()))} redriven)")
             result = soak.check_week(week, before)
             result["redriven_from_dlq"] = redriven
             weeks.append(result)
@@ -433,6 +441,7 @@ def run_soak(config: SoakConfig, say: Callable[[str], None] = print, out: Path |
             "dynamodb_per_subscriber": {"reads": round(soak.meters.dynamodb_reads / subscribers / config.weeks, 1),
                                         "writes": round(soak.meters.dynamodb_writes / subscribers / config.weeks, 1)},
             "invocations": dict(soak.meters.invocations),
+            "record_failures": dict(soak.meters.record_failures.most_common()),
             "wall_s": round(time.monotonic() - soak.started, 1),
             # the X stand-in holds every generated account in memory (a large one is ~180 MB)
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),

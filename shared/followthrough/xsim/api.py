@@ -790,7 +790,7 @@ def _api(
         # a body cut mid-JSON delivers nothing: the reader must ask again, which is not a re-read
         response.body = response.body[: max(len(response.body) // 2, 1)]
     else:
-        sim.meter.served(endpoint, resources, ids)
+        sim.meter.served(endpoint, resources, ids, reader=token.user_id)
     return response
 
 

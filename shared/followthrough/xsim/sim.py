@@ -45,26 +45,28 @@ class Meter:
         with self._lock:
             self._requests = dict.fromkeys(ENDPOINTS, 0)
             self._resources = dict.fromkeys(ENDPOINTS, 0)
-            self._seen: dict[str, set[str]] = {e: set() for e in ENDPOINTS}
+            # (reader, id): two subscribers may well read the same post; one reading it twice is a re-read
+            self._seen: dict[str, set[tuple[str, str]]] = {e: set() for e in ENDPOINTS}
             self._twice = dict.fromkeys(ENDPOINTS, 0)
 
     def request(self, endpoint: str) -> None:
         with self._lock:
             self._requests[endpoint] = self._requests.get(endpoint, 0) + 1
 
-    def served(self, endpoint: str, resources: int, primary_ids: Iterable[str]) -> None:
-        """``resources`` counts everything returned (data and includes); ids are the page's own items."""
+    def served(self, endpoint: str, resources: int, primary_ids: Iterable[str], reader: str = "") -> None:
+        """``resources`` counts everything returned (data and includes); ids are the page's own items,
+        served to ``reader`` (the token's user)."""
         with self._lock:
             self._resources[endpoint] = self._resources.get(endpoint, 0) + resources
             seen = self._seen.setdefault(endpoint, set())
             for rid in primary_ids:
-                if rid in seen:
+                if (reader, rid) in seen:
                     self._twice[endpoint] = self._twice.get(endpoint, 0) + 1
                 else:
-                    seen.add(rid)
+                    seen.add((reader, rid))
 
     def duplicates(self, endpoint: str) -> int:
-        """How many items of ``endpoint`` were served again after their first time in this run."""
+        """How many items of ``endpoint`` were served again to the same reader in this run."""
         with self._lock:
             return self._twice.get(endpoint, 0)
 
