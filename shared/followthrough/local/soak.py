@@ -297,7 +297,8 @@ class Soak:
         """Move DLQ messages back to their queues (the operator's redrive after the faults stop);
         returns the subscriber ids moved, by queue."""
         assert self.aws is not None
-        sqs, moved = boto3.client("sqs"), {"collect": [], "digest": []}
+        sqs = boto3.client("sqs")
+        moved: dict[str, list[str]] = {"collect": [], "digest": []}
         for name in moved:
             dlq = self.aws.queue_urls[f"{name}-dlq"]
             while True:
