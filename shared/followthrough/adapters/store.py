@@ -76,6 +76,11 @@ def _unpack(blob: Any) -> Any:
     return json.loads(gzip.decompress(bytes(raw)))
 
 
+def _condition_failed(exc: ClientError) -> bool:
+    """The write's condition did not hold (someone else got there first); any other error is real."""
+    return bool(exc.response["Error"]["Code"] == "ConditionalCheckFailedException")
+
+
 def _subscriber(item: dict[str, Any]) -> Subscriber:
     return Subscriber.model_validate({k: v for k, v in item.items() if k not in {"pk", "sk", "gsi1pk", "gsi1sk"}})
 
@@ -158,7 +163,7 @@ class Store:
                 ExpressionAttributeValues=values,
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if _condition_failed(exc):
                 return False
             raise
         return True
@@ -192,7 +197,7 @@ class Store:
                                        ConditionExpression=condition, ExpressionAttributeNames=names,
                                        ExpressionAttributeValues=expression_values)
             except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                if not _condition_failed(exc):
                     raise
                 continue
             return
@@ -222,7 +227,7 @@ class Store:
         try:
             self.table.put_item(Item=item, ConditionExpression=condition)
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if _condition_failed(exc):
                 raise ConcurrentUpdate(f"tokens of {subscriber_id} changed concurrently") from None
             raise
         return version
@@ -233,7 +238,7 @@ class Store:
             self.table.update_item(Key={"pk": _sub(subscriber_id), "sk": "TOKEN"}, UpdateExpression="REMOVE #ttl",
                                    ConditionExpression=Attr("pk").exists(), ExpressionAttributeNames={"#ttl": "ttl"})
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not _condition_failed(exc):
                 raise
 
     def take_token_lease(self, subscriber_id: str, version: int, now: float, lease_s: int) -> bool:
@@ -247,7 +252,7 @@ class Store:
                 ExpressionAttributeValues={":until": int(now) + lease_s},
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if _condition_failed(exc):
                 return False
             raise
         return True
@@ -358,7 +363,7 @@ class Store:
                 **kwargs,
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not _condition_failed(exc):
                 raise
 
     def stored_week(self, subscriber_id: str, week: str) -> StoredWeek | None:
@@ -459,7 +464,7 @@ class Store:
                 self.table.put_item(Item=item, ConditionExpression=Attr("pk").not_exists()
                                     | Attr("subscriber_id").eq(subscriber_id) | Attr("ttl").lt(now))
             except ClientError as exc:
-                if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+                if not _condition_failed(exc):
                     raise
                 current = self.owner(kind, value, now=now)
                 if current is not None:
@@ -474,7 +479,7 @@ class Store:
             self.table.delete_item(Key={"pk": _unique(kind, value), "sk": "SUBSCRIBER"},
                                    ConditionExpression=Attr("subscriber_id").eq(subscriber_id))
         except ClientError as exc:
-            if exc.response["Error"]["Code"] != "ConditionalCheckFailedException":
+            if not _condition_failed(exc):
                 raise
 
     def take_confirmation_slot(self, email: str, *, now: int, cooldown_s: int, confirms: str) -> str | None:
@@ -488,7 +493,7 @@ class Store:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ClientError as exc:
-            if exc.response["Error"]["Code"] == "ConditionalCheckFailedException":
+            if _condition_failed(exc):
                 return str(exc.response.get("Item", {}).get("confirms", {}).get("S", ""))
             raise
         return None

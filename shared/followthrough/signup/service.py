@@ -335,10 +335,11 @@ class SignupService:
         if self.store.is_suppressed(change.email):
             return "suppressed"
         confirms = confirmation_digest(change.email, change.x_user_id)
+        about = f"{subscriber_id} {confirms}"
         earlier = self.store.take_confirmation_slot(change.email, now=epoch, cooldown_s=self.confirmation_cooldown_s,
-                                                    confirms=f"{subscriber_id} {confirms}")
+                                                    confirms=about)
         if earlier is not None:
-            return "cooldown" if earlier == f"{subscriber_id} {confirms}" else "cooldown_other"
+            return "cooldown" if earlier == about else "cooldown_other"
         confirm = link(self.public_base_url, "confirm", self.signing_key, subscriber_id, confirms=confirms)
         text, html = pages.confirmation_email(username=change.username, confirm_url=confirm,
                                               public_base_url=self.public_base_url)
