@@ -12,10 +12,10 @@ SAM_STAMP := $(SAM_VENV)/.installed
 
 .PHONY: venv demo test lint types preview serve build deploy soak clean
 
-$(STAMP): pyproject.toml
+$(STAMP): pyproject.toml devkit/pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	$(BIN)/python -m pip install --quiet -e '.[dev]' -e ./devkit
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -28,14 +28,14 @@ $(SAM_STAMP):
 
 ## The weekly audit end to end on one machine: moto + the local X stand-in.
 demo: $(STAMP)
-	$(BIN)/followthrough demo --out out
+	$(BIN)/followthrough-dev demo --out out
 
 ## Lint, types, template lint and the whole test suite.
 test: lint types
 	$(BIN)/pytest -q
 
 lint: $(STAMP) $(SAM_STAMP)
-	$(BIN)/ruff check shared functions tests bench
+	$(BIN)/ruff check shared devkit functions tests bench
 	$(BIN)/cfn-lint template.yaml
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-us-east-1} $(SAM) validate --lint
 
@@ -47,11 +47,11 @@ clean:
 
 ## Render the demo subscriber's digest to out/digest.{html,txt,eml}.
 preview: $(STAMP)
-	$(BIN)/followthrough preview --out out
+	$(BIN)/followthrough-dev preview --out out
 
 ## The sign-up API on http://127.0.0.1:$${PORT:-8000}, with moto and the local X stand-in.
 serve: $(STAMP)
-	$(BIN)/followthrough serve
+	$(BIN)/followthrough-dev serve
 
 ## Build every function and the dependencies layer for Lambda (python3.12, arm64) without Docker.
 build: $(SAM_STAMP)

@@ -28,11 +28,11 @@ from moto import mock_aws
 
 from followthrough import steps
 from followthrough.config import XPrices
-from followthrough.local.aws import LocalAws, create_resources
-from followthrough.local.demo import start_world
 from followthrough.messages import CollectRequest
 from followthrough.pipeline.reads import PRICE_OF
 from followthrough.subscriber import iso_week
+from followthrough_devkit.aws import LocalAws, create_resources
+from followthrough_devkit.demo import start_world
 
 ANCHOR = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 

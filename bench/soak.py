@@ -3,7 +3,7 @@
     .venv/bin/python bench/soak.py [--subscribers 1000] [--seed 1] [--x-fault-rate 0.05] ...
 
 Writes out/soak.json and prints a summary; exits 1 when an invariant is broken.
-See followthrough.local.soak for what it does.
+See followthrough_devkit.soak for what it does.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import sys
 from dataclasses import fields
 from pathlib import Path
 
-from followthrough.local.soak import SoakConfig, run_soak
+from followthrough_devkit.soak import SoakConfig, run_soak
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -9,7 +9,7 @@ import pytest
 from moto import mock_aws
 
 from followthrough import steps
-from followthrough.local.aws import LocalAws, create_resources
+from followthrough_devkit.aws import LocalAws, create_resources
 
 SAMPLES_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "x-api-samples")
 

@@ -15,10 +15,10 @@ from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from followthrough import steps
-from followthrough.local.aws import LocalAws
-from followthrough.local.demo import DemoWorld, start_world
 from followthrough.messages import CollectRequest, DigestRequest
 from followthrough.steps import store
+from followthrough_devkit.aws import LocalAws
+from followthrough_devkit.demo import DemoWorld, start_world
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -174,7 +174,7 @@ def test_budget_stops_reads_in_order_of_value_and_records_what_was_skipped(world
 
 
 def test_poison_message_goes_to_the_dlq_without_blocking_the_batch(world: DemoWorld) -> None:
-    from followthrough.local.lambda_runtime import drain, queue_depth
+    from followthrough_devkit.lambda_runtime import drain, queue_depth
 
     sqs = boto3.client("sqs")
     url = world.aws.queue_urls["collect"]
@@ -192,7 +192,7 @@ def test_poison_message_goes_to_the_dlq_without_blocking_the_batch(world: DemoWo
 def test_sample_event_parses_through_the_handler_model() -> None:
     import json
 
-    from followthrough.local.lambda_runtime import load_function
+    from followthrough_devkit.lambda_runtime import load_function
 
     with open("events/collect.json") as f:
         event = json.load(f)

@@ -1,5 +1,5 @@
 """The functions' build recipe (functions/Makefile, what `sam build` runs): each artifact holds its
-handler and the package without the local-only modules, and every handler imports from the artifact
+handler and the product package (never the dev kit), and every handler imports from the artifact
 alone (the dependencies layer is stood in for by this virtual environment's packages)."""
 
 from __future__ import annotations
@@ -16,12 +16,8 @@ import pytest
 from tests.test_template import FUNCTION_IDS, ROOT, source_template
 
 MAKEFILE = ROOT / "functions" / "Makefile"
-
-
-def local_only() -> list[str]:
-    found = re.search(r"^LOCAL_ONLY := (.+)$", MAKEFILE.read_text(), re.MULTILINE)
-    assert found, "functions/Makefile names no LOCAL_ONLY modules"
-    return found.group(1).split()
+PACKAGE = ROOT / "shared" / "followthrough"
+PRODUCT_FILES = {p.relative_to(PACKAGE) for p in PACKAGE.rglob("*") if p.is_file() and "__pycache__" not in p.parts}
 
 
 @pytest.fixture(scope="module")
@@ -45,13 +41,17 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return built
 
 
-def test_artifacts_hold_the_handler_and_the_package_without_local_only_modules(artifacts: dict[str, Path]) -> None:
+def test_artifacts_hold_the_handler_and_the_product_package_only(artifacts: dict[str, Path]) -> None:
     for logical_id, out in artifacts.items():
         assert (out / "app.py").is_file(), logical_id
         package = out / "followthrough"
         assert (package / "steps.py").is_file() and (package / "templates").is_dir(), logical_id
-        for name in local_only():
-            assert not (package / name).exists(), f"{logical_id} ships {name}"
+        assert not (out / "followthrough_devkit").exists(), f"{logical_id} ships the dev kit"
+        shipped = {p.relative_to(package) for p in package.rglob("*") if p.is_file()}
+        assert shipped == PRODUCT_FILES, f"{logical_id} ships other files than the product package's"
+        for source in package.rglob("*.py"):
+            assert not re.search(r"^\s*(from|import) (moto|followthrough_devkit)\b", source.read_text(),
+                                 re.MULTILINE), f"{source} imports the dev kit"
         assert not list(out.rglob("__pycache__")), "bytecode of the build machine's Python must not ship"
 
 

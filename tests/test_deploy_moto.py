@@ -24,8 +24,8 @@ import pytest
 from moto import mock_aws
 
 from followthrough import steps
-from followthrough.local.lambda_runtime import LambdaContext, load_function, scheduled_event
 from followthrough.messages import CollectRequest
+from followthrough_devkit.lambda_runtime import LambdaContext, load_function, scheduled_event
 from tests.factories import MONDAY_8, subscriber
 from tests.test_template import CODE_BUCKET, REGION, code_key, resources_of, translated
 

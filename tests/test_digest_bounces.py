@@ -15,11 +15,11 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from pydantic import ValidationError
 
 from followthrough.cursors import Spend
-from followthrough.local.aws import LocalAws
-from followthrough.local.lambda_runtime import drain, invoke, load_function, scheduled_event
 from followthrough.messages import DigestRequest
 from followthrough.pipeline.bounces import SesNotification, addresses_to_suppress
 from followthrough.steps import store
+from followthrough_devkit.aws import LocalAws
+from followthrough_devkit.lambda_runtime import drain, invoke, load_function, scheduled_event
 from tests.factories import MONDAY_8, subscriber
 from tests.test_digest_render import typical_report
 

@@ -8,10 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from followthrough.cli import build_parser, main
 from followthrough.digest import HTML_LIMIT_BYTES
-from followthrough.local.aws import LocalAws
-from followthrough.local.preview import preview
+from followthrough_devkit.aws import LocalAws
+from followthrough_devkit.cli import build_parser, main
+from followthrough_devkit.preview import preview
 
 
 def test_preview_writes_the_message_as_it_was_sent(aws: LocalAws, tmp_path: Path) -> None:

@@ -12,11 +12,11 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 from followthrough.cursors import Spend
 from followthrough.links import read_token
-from followthrough.local.aws import LocalAws
-from followthrough.local.lambda_runtime import drain, load_function
 from followthrough.messages import DigestRequest
 from followthrough.report import AutoDmReceived, AutoDms, Conversation, PassiveFollow, WeeklyReport
 from followthrough.steps import settings, store
+from followthrough_devkit.aws import LocalAws
+from followthrough_devkit.lambda_runtime import drain, load_function
 from tests.factories import MONDAY_8, subscriber
 
 WEEK = "2026-W48"

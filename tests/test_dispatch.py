@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
-from followthrough.local.aws import LocalAws
-from followthrough.local.lambda_runtime import invoke, scheduled_event
 from followthrough.messages import CollectRequest
 from followthrough.steps import store
 from followthrough.subscriber import Subscriber
+from followthrough_devkit.aws import LocalAws
+from followthrough_devkit.lambda_runtime import invoke, scheduled_event
 from tests.conftest import CallRecorder
 from tests.factories import MONDAY_8, subscriber
 

@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 
 from followthrough import steps
-from followthrough.local.demo import DemoWorld, run_week, start_world, write_outputs
-from followthrough.local.lambda_runtime import queue_depth
+from followthrough_devkit.demo import DemoWorld, run_week, start_world, write_outputs
+from followthrough_devkit.lambda_runtime import queue_depth
 
 pytestmark = pytest.mark.integration
 

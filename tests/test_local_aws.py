@@ -11,7 +11,7 @@ from boto3.dynamodb.conditions import Attr, Key
 from moto import mock_aws
 from moto.dynamodb.models.table import Table
 
-from followthrough.local import moto_server
+from followthrough_devkit import moto_server
 
 
 def _queries(table: Any) -> list[Callable[[], Any]]:

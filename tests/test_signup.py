@@ -14,12 +14,12 @@ from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2
 
 from followthrough import steps
 from followthrough.adapters.x import SCOPES, TokenSet
-from followthrough.cli import build_parser
 from followthrough.links import link, make_token
-from followthrough.local.lambda_runtime import invoke
 from followthrough.signup.forms import CONSENT_TEXT, CONSENT_VERSION
 from followthrough.signup.service import STATE_TTL_S, _state_key
-from followthrough.xsim import pkce_challenge
+from followthrough_devkit.cli import build_parser
+from followthrough_devkit.lambda_runtime import invoke
+from followthrough_devkit.xsim import pkce_challenge
 from tests import factories
 from tests.test_signup_kit import (  # noqa: F401 (fixtures)
     PUBLIC,
@@ -424,7 +424,7 @@ def test_the_serve_command_is_registered() -> None:
 def test_events_carry_form_bodies_base64_encoded_and_cookies_apart(world: World) -> None:
     visitor = world.visitor()
     token = visitor.form_token()
-    from followthrough.local.serve import http_event
+    from followthrough_devkit.serve import http_event
 
     event = http_event("POST", "/signup?x=1", [("Host", "h"), ("Cookie", f"ft_csrf={visitor.cookies['ft_csrf']}"),
                                               ("Content-Type", "application/x-www-form-urlencoded")],

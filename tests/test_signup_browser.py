@@ -15,7 +15,7 @@ import pytest
 
 from followthrough import steps
 from followthrough.links import link
-from followthrough.local.serve import SignupServer, start_server
+from followthrough_devkit.serve import SignupServer, start_server
 
 pytestmark = pytest.mark.browser
 

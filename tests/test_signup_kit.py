@@ -26,11 +26,11 @@ from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 
 from followthrough import steps
-from followthrough.local.aws import LocalAws
-from followthrough.local.lambda_runtime import invoke, load_function
-from followthrough.local.serve import http_event, http_response
-from followthrough.xsim import XSim, XSimServer, generate_account
-from followthrough.xsim.account import SyntheticAccount
+from followthrough_devkit.aws import LocalAws
+from followthrough_devkit.lambda_runtime import invoke, load_function
+from followthrough_devkit.serve import http_event, http_response
+from followthrough_devkit.xsim import XSim, XSimServer, generate_account
+from followthrough_devkit.xsim.account import SyntheticAccount
 
 PUBLIC = "http://127.0.0.1:8000"  # never contacted: the visitor hands callback URLs to the handler itself
 

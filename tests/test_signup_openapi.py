@@ -21,8 +21,8 @@ from schemathesis.generation import GenerationMode
 
 from followthrough import steps
 from followthrough.links import confirmation_digest, make_token
-from followthrough.local.serve import SignupServer, start_server
 from followthrough.signup import csrf
+from followthrough_devkit.serve import SignupServer, start_server
 
 pytestmark = pytest.mark.integration
 

@@ -18,8 +18,8 @@ from itsdangerous import TimestampSigner
 
 from followthrough import steps
 from followthrough.links import confirmation_digest, make_token
-from followthrough.local.serve import http_event
 from followthrough.signup.web import MAX_BODY_BYTES
+from followthrough_devkit.serve import http_event
 from tests.test_signup_kit import (  # noqa: F401 (fixtures)
     Page,
     Visitor,

@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from followthrough import steps
-from followthrough.local.soak import SoakConfig, run_soak
+from followthrough_devkit.soak import SoakConfig, run_soak
 
 pytestmark = pytest.mark.integration
 

@@ -24,7 +24,7 @@ from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
 from followthrough import config, steps
-from followthrough.local import aws as local_aws
+from followthrough_devkit import aws as local_aws
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"

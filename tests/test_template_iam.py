@@ -32,12 +32,12 @@ from followthrough import config, links, steps
 from followthrough.adapters import mailer as mailer_module
 from followthrough.adapters.x import TokenSet
 from followthrough.cursors import Spend
-from followthrough.local.aws import LocalAws, create_resources
-from followthrough.local.lambda_runtime import drain, load_function, scheduled_event
 from followthrough.messages import CollectRequest, DigestRequest
 from followthrough.report import Conversation, PassiveFollow, WeeklyReport
 from followthrough.subscriber import Subscriber
-from followthrough.xsim import XSim, XSimServer, generate_account
+from followthrough_devkit.aws import LocalAws, create_resources
+from followthrough_devkit.lambda_runtime import drain, load_function, scheduled_event
+from followthrough_devkit.xsim import XSim, XSimServer, generate_account
 from tests.factories import MONDAY_8, subscriber
 from tests.test_template import (
     ACCOUNT,
@@ -376,7 +376,7 @@ SCENARIOS: dict[str, Callable[[Deployment, XSim], None]] = {
 
 
 def _context(name: str) -> Any:
-    from followthrough.local.lambda_runtime import LambdaContext
+    from followthrough_devkit.lambda_runtime import LambdaContext
 
     return LambdaContext(function_name=f"followthrough-{name}")
 

@@ -13,9 +13,9 @@ import pytest
 from followthrough.adapters.store import ConcurrentUpdate
 from followthrough.adapters.tokens import LocalCipher, TokenDecryptError
 from followthrough.adapters.x import TokenSet, XAuthRevoked
-from followthrough.local.aws import LocalAws
 from followthrough.pipeline.tokens import TokenKeeper
 from followthrough.steps import store
+from followthrough_devkit.aws import LocalAws
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 

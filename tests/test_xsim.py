@@ -19,8 +19,8 @@ import tweepy
 from requests.adapters import HTTPAdapter
 
 from followthrough.xmodels import XDmEvent, XPage, XTweet, XUser, XUserResponse
-from followthrough.xsim import SyntheticAccount, XSim, XSimServer, generate_account, pkce_challenge
-from followthrough.xsim import api as xsim_api
+from followthrough_devkit.xsim import SyntheticAccount, XSim, XSimServer, generate_account, pkce_challenge
+from followthrough_devkit.xsim import api as xsim_api
 
 ANCHOR = datetime(2026, 9, 1, 12, tzinfo=UTC)
 SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "x-api-samples"
@@ -892,7 +892,7 @@ def test_unknown_paths_and_users(http: requests.Session, base_url: str, demo: Sy
 
 def test_command_line_server_prints_a_working_token() -> None:
     process = subprocess.Popen(
-        [sys.executable, "-m", "followthrough.xsim", "--port", "0", "--seed", "3", "--profile", "small"],
+        [sys.executable, "-m", "followthrough_devkit.xsim", "--port", "0", "--seed", "3", "--profile", "small"],
         stdout=subprocess.PIPE,
         text=True,
     )
@@ -911,7 +911,7 @@ def test_command_line_server_prints_a_working_token() -> None:
 
 
 def test_the_meter_counts_a_re_read_per_reader() -> None:
-    from followthrough.xsim.sim import Meter
+    from followthrough_devkit.xsim.sim import Meter
 
     meter = Meter()
     meter.served("followers", 2, ["1", "2"], reader="ada")

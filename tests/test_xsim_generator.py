@@ -11,7 +11,7 @@ import pytest
 
 from followthrough import masking
 from followthrough.xmodels import XDmEvent, XTweet
-from followthrough.xsim import SyntheticAccount, advance_week, generate_account
+from followthrough_devkit.xsim import SyntheticAccount, advance_week, generate_account
 
 ANCHOR = datetime(2026, 9, 1, 12, tzinfo=UTC)
 

@@ -10,13 +10,11 @@ from __future__ import annotations
 
 import argparse
 import gc
-import importlib
 import sys
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
 
 from followthrough.analysis import AnalysisConfig, History, analyze
 from followthrough.analysis.html import render_html
@@ -111,53 +109,7 @@ def run_audit(args: argparse.Namespace) -> int:
     return 0
 
 
-def _add_demo(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser(
-        "demo", help="run the weekly audit end to end on this machine (moto + the local X stand-in)",
-        description="Start moto's server and the local X stand-in, register a demo subscriber, run "
-                    "dispatch -> collect -> digest through the real handlers, and write the digest.")
-    parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=7, help="synthetic account seed (default: %(default)s)")
-    parser.set_defaults(run=lambda args: _local("demo").main(str(args.out), seed=args.seed))
-
-
-def _preview_weeks(text: str) -> int:
-    if not text.isdigit() or not 1 <= int(text) <= 26:
-        raise argparse.ArgumentTypeError(f"between 1 and 26 weeks, not {text!r}")
-    return int(text)
-
-
-def _add_preview(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser(
-        "preview", help="render the demo subscriber's digest as it would be sent (moto + the local X stand-in)",
-        description="Run the demo world for a few simulated weeks (so the digest has trends to draw) and "
-                    "write the last week's digest as digest.html, digest.txt and digest.eml (the MIME message).")
-    parser.add_argument("--out", type=Path, default=Path("out"), help="output folder (default: %(default)s)")
-    parser.add_argument("--seed", type=int, default=7, help="synthetic account seed (default: %(default)s)")
-    parser.add_argument("--weeks", type=_preview_weeks, default=8, metavar="N",
-                        help="simulated weeks to run, 1-26 (default: %(default)s)")
-    parser.set_defaults(run=lambda args: _local("preview").main(str(args.out), seed=args.seed, weeks=args.weeks))
-
-
-def _add_serve(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
-    parser = sub.add_parser(
-        "serve", help="run the sign-up API on 127.0.0.1 (moto + the local X stand-in)",
-        description="Serve the sign-up form and the subscriber lifecycle the way API Gateway runs them: each "
-                    "request becomes an HttpApi event for functions/signup. moto stands in for AWS and the local "
-                    "X stand-in for X's authorization page.")
-    parser.add_argument("--port", type=int, default=None,
-                        help="port on 127.0.0.1 (default: $PORT, else 8000; 0 picks a free one)")
-    parser.set_defaults(run=lambda args: _local("serve").main(args.port))
-
-
-def _local(name: str) -> Any:
-    """Local-only modules (they need moto) are imported only when their command runs."""
-    return importlib.import_module(f"followthrough.local.{name}")
-
-
-SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [_add_audit, _add_demo]
-SUBCOMMANDS.append(_add_preview)
-SUBCOMMANDS.append(_add_serve)
+SUBCOMMANDS: list[Callable[[argparse._SubParsersAction[argparse.ArgumentParser]], None]] = [_add_audit]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ partition it asked for; moto's own code still does everything else (key
 conditions, filters, order, limits, pagination), so the answers are the same
 (``tests/test_local_aws.py`` compares them with unpatched moto's).
 
-Run as ``python -m followthrough.local.moto_server -H 127.0.0.1 -p <port>``
+Run as ``python -m followthrough_devkit.moto_server -H 127.0.0.1 -p <port>``
 (``start_moto_process``); in-process moto is left as it is.
 """
 

@@ -27,8 +27,8 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 from followthrough.xmodels import XDmEvent, XEntities, XTweet, XUser
 
 if TYPE_CHECKING:
-    from followthrough.xsim.account import SyntheticAccount
-    from followthrough.xsim.sim import XSim
+    from followthrough_devkit.xsim.account import SyntheticAccount
+    from followthrough_devkit.xsim.sim import XSim
 
 
 def _names(text: str) -> frozenset[str]:

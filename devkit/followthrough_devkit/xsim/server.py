@@ -17,8 +17,8 @@ import time
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
 
-from followthrough.xsim.api import SimResponse, problem
-from followthrough.xsim.sim import XSim
+from followthrough_devkit.xsim.api import SimResponse, problem
+from followthrough_devkit.xsim.sim import XSim
 
 __all__ = ["XSim", "XSimServer"]
 

@@ -19,10 +19,10 @@ from typing import Any
 
 from followthrough import steps
 from followthrough.adapters.x import TokenSet
-from followthrough.local.aws import LocalAws, apply_environ, start_local_aws
-from followthrough.local.lambda_runtime import drain, invoke, scheduled_event
 from followthrough.subscriber import Subscriber, iso_week
-from followthrough.xsim import XSim, XSimServer, generate_account
+from followthrough_devkit.aws import LocalAws, apply_environ, start_local_aws
+from followthrough_devkit.lambda_runtime import drain, invoke, scheduled_event
+from followthrough_devkit.xsim import XSim, XSimServer, generate_account
 
 DEMO_SEED = 7
 DEMO_EMAIL = "you@example.com"

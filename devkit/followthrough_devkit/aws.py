@@ -120,8 +120,8 @@ def start_moto_process() -> tuple[subprocess.Popen[bytes], str]:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
-    # followthrough.local.moto_server: moto's server with queries that read one partition, not the whole table
-    process = subprocess.Popen([sys.executable, "-m", "followthrough.local.moto_server",  # noqa: S603
+    # followthrough_devkit.moto_server: moto's server with queries that read one partition, not the whole table
+    process = subprocess.Popen([sys.executable, "-m", "followthrough_devkit.moto_server",  # noqa: S603
                                 "-H", "127.0.0.1", "-p", str(port)],
                                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     url = f"http://127.0.0.1:{port}"

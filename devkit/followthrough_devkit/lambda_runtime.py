@@ -9,6 +9,7 @@ receives), so local runs exercise the same semantics as a deployment.
 from __future__ import annotations
 
 import importlib.util
+import os
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -20,7 +21,9 @@ from typing import Any
 
 import boto3
 
-FUNCTIONS_DIR = Path(__file__).resolve().parents[3] / "functions"
+# The dev kit runs the real handlers from the checkout it sits in (repo/devkit/followthrough_devkit/);
+# FOLLOWTHROUGH_FUNCTIONS_DIR points elsewhere.
+FUNCTIONS_DIR = Path(os.environ.get("FOLLOWTHROUGH_FUNCTIONS_DIR") or Path(__file__).resolve().parents[2] / "functions")
 
 Handler = Callable[[dict[str, Any], Any], Any]
 

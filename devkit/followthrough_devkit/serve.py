@@ -34,9 +34,9 @@ from urllib.parse import parse_qs, urlsplit
 import requests
 
 from followthrough import steps
-from followthrough.local.aws import LocalAws, start_local_aws
-from followthrough.local.lambda_runtime import invoke, load_function
-from followthrough.xsim import XSim, XSimServer, generate_account
+from followthrough_devkit.aws import LocalAws, start_local_aws
+from followthrough_devkit.lambda_runtime import invoke, load_function
+from followthrough_devkit.xsim import XSim, XSimServer, generate_account
 
 MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit; the function refuses far less
 # HttpApi passes these bodies as text; every other body arrives base64-encoded (forms included)
@@ -240,7 +240,7 @@ def main(port: int | None = None) -> int:
     try:
         server = start_server(port, environ={"POWERTOOLS_LOG_LEVEL": "WARNING"})
     except OSError as exc:
-        print(f"followthrough serve: error: cannot listen on 127.0.0.1:{port} ({exc.strerror or exc})",
+        print(f"followthrough-dev serve: error: cannot listen on 127.0.0.1:{port} ({exc.strerror or exc})",
               file=sys.stderr)
         return 2
     accounts = ", ".join(f"@{a.username}" for a in server.sim.accounts.values())

@@ -1,4 +1,4 @@
-"""Run the X stand-in: ``python -m followthrough.xsim --port 8001 --seed 7 [--profile demo]``."""
+"""Run the X stand-in: ``python -m followthrough_devkit.xsim --port 8001 --seed 7 [--profile demo]``."""
 
 from __future__ import annotations
 
@@ -6,13 +6,13 @@ import argparse
 import threading
 from datetime import datetime
 
-from followthrough.xsim.generator import PROFILES, generate_account
-from followthrough.xsim.server import XSimServer
-from followthrough.xsim.sim import XSim
+from followthrough_devkit.xsim.generator import PROFILES, generate_account
+from followthrough_devkit.xsim.server import XSimServer
+from followthrough_devkit.xsim.sim import XSim
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m followthrough.xsim", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m followthrough_devkit.xsim", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--seed", type=int, default=7)

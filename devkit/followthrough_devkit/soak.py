@@ -42,10 +42,11 @@ import boto3
 from followthrough import steps
 from followthrough.digest.render import SUBJECT_PREFIX
 from followthrough.links import confirmation_digest, make_token
-from followthrough.local.aws import LocalAws, apply_environ, start_local_aws
-from followthrough.local.demo import QUIET
-from followthrough.local.faults import AwsFaults
-from followthrough.local.lambda_runtime import (
+from followthrough.subscriber import iso_week
+from followthrough_devkit.aws import LocalAws, apply_environ, start_local_aws
+from followthrough_devkit.demo import QUIET
+from followthrough_devkit.faults import AwsFaults
+from followthrough_devkit.lambda_runtime import (
     FUNCTIONS_DIR,
     InvocationDied,
     drain,
@@ -53,8 +54,7 @@ from followthrough.local.lambda_runtime import (
     queue_depth,
     scheduled_event,
 )
-from followthrough.subscriber import iso_week
-from followthrough.xsim import XSim, XSimServer, generate_account
+from followthrough_devkit.xsim import XSim, XSimServer, generate_account
 
 START = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # a Monday
 SLOTS = 3  # subscribers are spread over three consecutive hours of the same day

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
 from followthrough.xmodels import XUser
-from followthrough.xsim.account import SyntheticAccount, WeekDelta
-from followthrough.xsim.api import (
+from followthrough_devkit.xsim.account import SyntheticAccount, WeekDelta
+from followthrough_devkit.xsim.api import (
     ACCESS_TOKEN_TTL_S,
     API_ENDPOINTS,
     AUTH_CODE_TTL_S,
@@ -31,7 +31,7 @@ from followthrough.xsim.api import (
     TokenError,
     dispatch,
 )
-from followthrough.xsim.generator import advance_week, default_anchor
+from followthrough_devkit.xsim.generator import advance_week, default_anchor
 
 
 class Meter:

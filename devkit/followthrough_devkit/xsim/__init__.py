@@ -4,10 +4,10 @@
 tokens, a meter, faults and a clock; ``XSimServer`` serves it on 127.0.0.1.
 """
 
-from followthrough.xsim.account import HashtagChat, PlantedFacts, SyntheticAccount, WeekDelta
-from followthrough.xsim.generator import PROFILES, advance_week, generate_account
-from followthrough.xsim.server import XSimServer
-from followthrough.xsim.sim import XSim, pkce_challenge
+from followthrough_devkit.xsim.account import HashtagChat, PlantedFacts, SyntheticAccount, WeekDelta
+from followthrough_devkit.xsim.generator import PROFILES, advance_week, generate_account
+from followthrough_devkit.xsim.server import XSimServer
+from followthrough_devkit.xsim.sim import XSim, pkce_challenge
 
 __all__ = [
     "PROFILES",

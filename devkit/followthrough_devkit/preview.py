@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 from followthrough import steps
-from followthrough.local.aws import LocalAws
-from followthrough.local.demo import DEMO_SEED, run_week, say, start_world, write_outputs
+from followthrough_devkit.aws import LocalAws
+from followthrough_devkit.demo import DEMO_SEED, run_week, say, start_world, write_outputs
 
 DEFAULT_WEEKS = 8
 
@@ -45,7 +45,7 @@ def main(out_dir: str = "out", seed: int = DEMO_SEED, weeks: int = DEFAULT_WEEKS
     say(f"Rendering the demo subscriber's digest after {weeks} simulated week{'s' if weeks != 1 else ''}...")
     week, written = preview(out, seed=seed, weeks=weeks)
     if written is None:
-        say(f"No digest was sent for {week}; run `followthrough demo` to see why.")
+        say(f"No digest was sent for {week}; run `followthrough-dev demo` to see why.")
         return 1
     html = out / "digest.html"
     say(f"Week {week}: wrote {html} ({html.stat().st_size / 1024:.1f} KB), {out / 'digest.txt'}, "

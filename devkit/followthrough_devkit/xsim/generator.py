@@ -39,8 +39,8 @@ from followthrough.xmodels import (
     XUser,
     XUserMetrics,
 )
-from followthrough.xsim import texts
-from followthrough.xsim.account import DmNegatives, HashtagChat, PlantedFacts, SyntheticAccount, WeekDelta
+from followthrough_devkit.xsim import texts
+from followthrough_devkit.xsim.account import DmNegatives, HashtagChat, PlantedFacts, SyntheticAccount, WeekDelta
 
 TWITTER_EPOCH_MS = 1288834974657
 _FIRST_SNOWFLAKE = datetime(2010, 11, 5, tzinfo=UTC)
