@@ -83,6 +83,9 @@ def ref_id(node: Any) -> str:
 # -- intrinsic functions -----------------------------------------------------------------------
 
 
+_NO_VALUE = object()  # what Ref AWS::NoValue resolves to: dropped from the list or mapping holding it
+
+
 class Intrinsics:
     """Resolves CloudFormation intrinsic functions against known physical values.
 
@@ -92,10 +95,33 @@ class Intrinsics:
     through a test unresolved.
     """
 
-    def __init__(self, refs: dict[str, str], attrs: dict[str, str]) -> None:
+    def __init__(self, refs: dict[str, str], attrs: dict[str, str],
+                 conditions: dict[str, Any] | None = None) -> None:
         self.refs = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
                      "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "followthrough", **refs}
         self.attrs = attrs
+        # the template's Conditions section, evaluated against refs when an Fn::If asks
+        self.conditions = conditions if conditions is not None else source_template().get("Conditions", {})
+
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            raise KeyError(f"the template has no condition {name}")
+        return self._truth(self.conditions[name])
+
+    def _truth(self, node: Any) -> bool:
+        (key, value), = node.items()
+        if key == "Condition":
+            return self.condition(value)
+        if key == "Fn::Equals":
+            left, right = (self.resolve(v) for v in value)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not self._truth(value[0])
+        if key == "Fn::And":
+            return all(self._truth(v) for v in value)
+        if key == "Fn::Or":
+            return any(self._truth(v) for v in value)
+        raise KeyError(f"the test cannot evaluate the condition {key}")
 
     def ref(self, name: str) -> str:
         if name not in self.refs:
@@ -120,13 +146,18 @@ class Intrinsics:
 
     def resolve(self, node: Any) -> Any:
         if isinstance(node, list):
-            return [self.resolve(n) for n in node]
+            return [r for r in (self.resolve(n) for n in node) if r is not _NO_VALUE]
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
             (key, value), = node.items()
+            if key == "Ref" and value == "AWS::NoValue":
+                return _NO_VALUE
             if key == "Ref":
                 return self.ref(value)
+            if key == "Fn::If":
+                name, if_true, if_false = value
+                return self.resolve(if_true if self.condition(name) else if_false)
             if key == "Fn::GetAtt":
                 return self.attr(".".join(value) if isinstance(value, list) else value)
             if key == "Fn::Sub":
@@ -145,7 +176,7 @@ class Intrinsics:
                 return separator.join(str(i) for i in self.resolve(items))
             if key.startswith("Fn::"):
                 raise KeyError(f"the test cannot resolve {key}")
-        return {k: self.resolve(v) for k, v in node.items()}
+        return {k: r for k, r in ((k, self.resolve(v)) for k, v in node.items()) if r is not _NO_VALUE}
 
 
 def parameter_defaults(**given: str) -> dict[str, str]:
