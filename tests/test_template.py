@@ -262,22 +262,93 @@ def test_every_queue_has_a_dead_letter_queue_and_lambda_can_finish_before_a_mess
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
-def test_alarms_watch_every_dead_letter_queue_and_every_function() -> None:
+def _alarms() -> list[dict[str, Any]]:
+    return [a["Properties"] for a in resources_of(translated(), "AWS::CloudWatch::Alarm").values()]
+
+
+def _service_of(template: dict[str, Any], logical_id: str) -> str:
+    return str(template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"])
+
+
+def test_alarms_watch_every_queue_every_function_and_the_ses_reputation() -> None:
     template = translated()
-    alarms = resources_of(template, "AWS::CloudWatch::Alarm").values()
-    watched = {(a["Properties"]["Namespace"], ref_id(a["Properties"]["Dimensions"][0]["Value"]))
-               for a in alarms if a["Properties"]["Namespace"].startswith("AWS/")}
-    dead_letter = {k for k in resources_of(template, "AWS::SQS::Queue") if k.endswith("DeadLetterQueue")}
-    assert {("AWS/SQS", q) for q in dead_letter} | {("AWS/Lambda", f) for f in FUNCTION_IDS} == watched
-    # X's 402 (credits exhausted) stops collection for everyone: someone must hear of it
-    [credits] = [a["Properties"] for a in alarms if a["Properties"]["Namespace"] == "Followthrough"]
-    assert credits["MetricName"] == steps.CREDITS_METRIC
-    assert credits["Dimensions"] == [{"Name": "service", "Value": "collect"}]
+    alarms = _alarms()
+    watched = {(a["Namespace"], a["MetricName"], ref_id(a["Dimensions"][0]["Value"]))
+               for a in alarms if a.get("Namespace", "").startswith("AWS/") and a.get("Dimensions")}
+    queues = resources_of(template, "AWS::SQS::Queue")
+    dead_letter = {k for k in queues if k.endswith("DeadLetterQueue")}
+    polled = {ref_id(m["Properties"]["EventSourceArn"])
+              for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()}
+    assert polled == {"CollectQueue", "DigestQueue"}
+    assert watched == ({("AWS/SQS", "ApproximateNumberOfMessagesVisible", q) for q in dead_letter}
+                       # a stuck queue is seen long before its messages reach the dead-letter queue
+                       | {("AWS/SQS", "ApproximateAgeOfOldestMessage", q) for q in polled}
+                       | {("AWS/Lambda", "Errors", f) for f in FUNCTION_IDS}
+                       | {("AWS/Lambda", "Throttles", f) for f in FUNCTION_IDS})
     for alarm in alarms:
-        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
-        assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
+        if alarm.get("MetricName") == "ApproximateAgeOfOldestMessage":
+            queue = ref_id(alarm["Dimensions"][0]["Value"])
+            receives = queues[queue]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+            # earlier than a failing message's way to the dead-letter queue
+            assert alarm["Threshold"] < receives * queues[queue]["Properties"]["VisibilityTimeout"]
+    # SES reviews an account at a 5 % bounce or a 0.1 % complaint rate and pauses it at 10 % / 0.5 %:
+    # the alarms fire no later than the review, on the account-wide metrics SES acts on
+    reputation = {a["MetricName"]: a for a in alarms if a.get("Namespace") == "AWS/SES"}
+    assert set(reputation) == {"Reputation.BounceRate", "Reputation.ComplaintRate"}
+    assert reputation["Reputation.BounceRate"]["Threshold"] <= 0.05
+    assert reputation["Reputation.ComplaintRate"]["Threshold"] <= 0.001
+    for alarm in reputation.values():
+        assert "Dimensions" not in alarm and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        assert alarm["TreatMissingData"] == "notBreaching"
     subscription = template["Resources"]["AlarmEmailSubscription"]
     assert subscription["Condition"] == "HasAlarmEmail" and subscription["Properties"]["Protocol"] == "email"
+
+
+def test_x_credits_exhausted_is_alarmed() -> None:
+    # X's 402 (credits exhausted) stops collection for everyone: someone must hear of it
+    [credits] = [a for a in _alarms() if a.get("MetricName") == steps.CREDITS_METRIC]
+    assert credits["Namespace"] == "Followthrough"
+    assert credits["Dimensions"] == [{"Name": "service", "Value": "collect"}]
+
+
+def test_record_failures_inside_a_batch_are_alarmed_for_every_batch_function() -> None:
+    from followthrough.messages import RECORD_FAILURES_METRIC
+
+    template = translated()
+    batch_functions = {ref_id(m["Properties"]["FunctionName"])
+                       for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+                       if m["Properties"].get("FunctionResponseTypes") == ["ReportBatchItemFailures"]}
+    alarms = [a for a in _alarms() if a.get("MetricName") == RECORD_FAILURES_METRIC]
+    assert sorted(a["Dimensions"][0]["Value"] for a in alarms) == sorted(
+        _service_of(template, f) for f in batch_functions)
+    for alarm in alarms:
+        assert alarm["Namespace"] == "Followthrough" and alarm["Statistic"] == "Sum"
+        # within minutes, where the dead-letter queue sees a failing record only after five receives
+        assert alarm["Period"] * alarm["EvaluationPeriods"] <= 900
+
+
+def test_every_function_that_sends_email_alarms_on_a_rejected_send() -> None:
+    from followthrough.adapters.mailer import SEND_REJECTED_METRIC
+
+    template = translated()
+    senders = set()
+    for logical_id in FUNCTION_IDS:
+        role = template["Resources"][ref_id(template["Resources"][logical_id]["Properties"]["Role"])]
+        statements = [st for s in iter_statements(role) for st in (s["Fn::If"][1:2] if "Fn::If" in s else [s])]
+        if any("ses:SendRawEmail" in st["Action"] for st in statements):
+            senders.add(_service_of(template, logical_id))
+    assert senders == {"signup", "collect", "digest"}
+    [alarm] = [a for a in _alarms() if "Metrics" in a]
+    stats = {q["Id"]: q["MetricStat"] for q in alarm["Metrics"] if "MetricStat" in q}
+    assert {(m["Metric"]["Namespace"], m["Metric"]["MetricName"]) for m in stats.values()} == {
+        ("Followthrough", SEND_REJECTED_METRIC)}
+    assert {m["Metric"]["Dimensions"][0]["Value"] for m in stats.values()} == senders
+    [expression] = [q for q in alarm["Metrics"] if q.get("ReturnData")]
+    # every sender's count is in the sum, a missing one counts as zero
+    assert sorted(re.findall(r"FILL\((\w+), 0\)", expression["Expression"])) == sorted(stats)
+    assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
 
 
 def test_the_schedule_is_hourly_and_invokes_dispatch() -> None:
