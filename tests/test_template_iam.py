@@ -520,9 +520,21 @@ class Grant:
     condition: tuple[tuple[str, str], ...] = ()
 
 
-def grants(role: dict[str, Any], values: Intrinsics) -> list[Grant]:
+def attached_statements(template: dict[str, Any], role_id: str, values: Intrinsics) -> list[dict[str, Any]]:
+    """The statements of the AWS::IAM::Policy resources attached to the role (those whose condition holds)."""
+    out: list[dict[str, Any]] = []
+    for policy in resources_of(template, "AWS::IAM::Policy").values():
+        if "Condition" in policy and not values.condition(policy["Condition"]):
+            continue
+        if role_id in [ref_id(r) for r in policy["Properties"]["Roles"]]:
+            statements = policy["Properties"]["PolicyDocument"]["Statement"]
+            out += statements if isinstance(statements, list) else [statements]
+    return out
+
+
+def grants(role: dict[str, Any], values: Intrinsics, attached: list[dict[str, Any]] | None = None) -> list[Grant]:
     out = []
-    for statement in values.resolve(list(iter_statements(role))):  # an Fn::If statement: kept or dropped
+    for statement in values.resolve(list(iter_statements(role)) + (attached or [])):
         assert statement["Effect"] == "Allow" and "NotAction" not in statement and "NotResource" not in statement
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resources = values.resolve(statement["Resource"])
@@ -591,8 +603,9 @@ def assert_policy_matches_the_calls(deployment: Deployment, logical_id: str) -> 
                                             "which its code never reads"
     assert not set(environment) & HARNESS_ENV
 
-    role = deployment.template["Resources"][ref_id(deployment.template["Resources"][logical_id]["Properties"]["Role"])]
-    allowed = grants(role, deployment.values)
+    role_id = ref_id(deployment.template["Resources"][logical_id]["Properties"]["Role"])
+    allowed = grants(deployment.template["Resources"][role_id], deployment.values,
+                     attached_statements(deployment.template, role_id, deployment.values))
     assert all(g.resource != "*" and "*" not in g.action for g in allowed), "no wildcard actions or resources"
 
     # every action the code and Lambda need is allowed, on the resources they touch
@@ -619,7 +632,7 @@ def test_environment_and_policy_match_what_the_code_does(logical_id: str, deploy
 
 
 SUBDOMAIN_SENDER = "digest@mail.followthrough.example"
-SENDERS = ["SignupFunction", "DigestFunction"]
+SENDERS = ["SignupFunction", "DigestFunction", "CollectFunction"]
 
 
 @pytest.mark.parametrize("ses_setup", [SesSetup(sender=SUBDOMAIN_SENDER, verified=("followthrough.example",),
@@ -637,7 +650,8 @@ def _digest_grants(**parameters: str) -> list[Grant]:
     values = Intrinsics({**parameter_defaults(**{"SenderEmail": SENDER, "XClientId": X_CLIENT_ID, **parameters}),
                          "EmailConfigurationSet": CONFIGURATION_SET},
                         {"DigestLogGroup.Arn": "log-group", "DigestQueue.Arn": "queue", "Table.Arn": "table"})
-    return grants(translated()["Resources"]["DigestRole"], values)
+    template = translated()
+    return grants(template["Resources"]["DigestRole"], values, attached_statements(template, "DigestRole", values))
 
 
 def test_a_subdomain_sender_needs_sender_identity_and_the_sandbox_needs_ses_sandbox() -> None:
@@ -659,7 +673,8 @@ def test_a_subdomain_sender_needs_sender_identity_and_the_sandbox_needs_ses_sand
     assert not allowed(_digest_grants(SesSandbox="true"), recipient)  # SenderEmail is another address
 
 
-SANDBOX = SesSetup(verified=(SENDER, "person1@example.com", "first@example.com", "second@example.com"),
+SANDBOX = SesSetup(verified=(SENDER, "person1@example.com", "person@example.com", "first@example.com",
+                            "second@example.com"),
                    parameters={"SesSandbox": "true"}, sandbox=True)
 
 
