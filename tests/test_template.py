@@ -434,3 +434,53 @@ def iter_statements(role: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for policy in role["Properties"].get("Policies", []):
         statements = policy["PolicyDocument"]["Statement"]
         yield from statements if isinstance(statements, list) else [statements]
+
+
+# -- the docs say what the template does --------------------------------------------------------
+
+
+def _event_source(template: dict[str, Any], function_id: str) -> dict[str, Any]:
+    [mapping] = [m["Properties"] for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+                 if ref_id(m["Properties"]["FunctionName"]) == function_id]
+    return mapping
+
+
+def test_scaling_notes_and_the_template_agree() -> None:
+    template = translated()
+    notes = (ROOT / "docs" / "scaling.md").read_text()
+    collect_cap = _event_source(template, "CollectFunction")["ScalingConfig"]["MaximumConcurrency"]
+    digest_cap = _event_source(template, "DigestFunction")["ScalingConfig"]["MaximumConcurrency"]
+    dispatch_timeout = template["Resources"]["DispatchFunction"]["Properties"]["Timeout"]
+    assert f"**collect: `MaximumConcurrency` {collect_cap}**" in notes
+    assert f"**digest: `MaximumConcurrency` {digest_cap}**" in notes
+    assert f"**dispatch: `Timeout` {dispatch_timeout} s**" in notes
+    # the notes' popular slot (20,000 subscribers, ≈ 5 s of collect each) drains within its hour,
+    # its digests stay under SES's starting 14 sends a second (≈ 1 s each), and the dispatcher's
+    # ≈ 120 s for the slot has a margin
+    assert "**20,000 subscribers in one hour**" in notes and "≈ 5 s = 100,000 s of work" in notes
+    assert 20_000 * 5 / collect_cap < 3600
+    assert digest_cap * 1 < 14
+    assert dispatch_timeout >= 3 * 120
+
+
+def test_the_readme_counts_the_alarms_the_template_has() -> None:
+    readme = (ROOT / "README.md").read_text()
+    alarms = resources_of(translated(), "AWS::CloudWatch::Alarm")
+    assert set(re.findall(r"(\d+) alarms", readme)) == {str(len(alarms))}
+    section = readme.split("### Alarms", 1)[1].split("###", 1)[0]
+    rows = re.findall(r"^\|[^|]+\| (\d+) \|$", section, flags=re.M)
+    assert sum(int(n) for n in rows) == len(alarms)
+    watched = sum(len([q for q in a["Properties"].get("Metrics", []) if "MetricStat" in q]) or 1
+                  for a in alarms.values())
+    assert f"{len(alarms)} alarms watching {watched} metrics" in readme
+
+
+def test_the_readme_tells_what_samconfig_does() -> None:
+    readme = (ROOT / "README.md").read_text()
+    config = (ROOT / "samconfig.toml").read_text()
+    confirms = re.search(r"^confirm_changeset = (true|false)$", config, flags=re.M)
+    assert confirms is not None
+    if confirms.group(1) == "true":
+        assert "Every `make deploy`, the first and the later ones, shows the change set and asks" in readme
+    # the SSM values are written --value=..., never --value '...' (a generated key may start with "-")
+    assert "--value " not in readme and readme.count("--value=") >= 2

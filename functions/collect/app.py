@@ -29,6 +29,8 @@ def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
     response = process_partial_response(event=event, record_handler=record_handler, processor=processor,
                                         context=context)
     # a record failing inside a batch is no Lambda error: counted, it reaches an alarm within minutes
-    steps.metrics.add_metric(name=RECORD_FAILURES_METRIC, unit=MetricUnit.Count,
-                             value=len(response["batchItemFailures"]))
+    # (published only when there are failures: no data is no failure to the alarm)
+    if response["batchItemFailures"]:
+        steps.metrics.add_metric(name=RECORD_FAILURES_METRIC, unit=MetricUnit.Count,
+                                 value=len(response["batchItemFailures"]))
     return response
