@@ -457,7 +457,7 @@ def test_scaling_notes_and_the_template_agree() -> None:
     # the notes' popular slot (20,000 subscribers, ≈ 5 s of collect each) drains within its hour,
     # its digests stay under SES's starting 14 sends a second (≈ 1 s each), and the dispatcher's
     # ≈ 120 s for the slot has a margin
-    assert "**20,000 subscribers in one hour**" in notes and "≈ 5 s = 100,000 s of work" in notes
+    assert "**20,000 subscribers in one\nhour**" in notes and "≈ 5 s = 100,000 s of work" in notes
     assert 20_000 * 5 / collect_cap < 3600
     assert digest_cap * 1 < 14
     assert dispatch_timeout >= 3 * 120
