@@ -59,8 +59,14 @@ build: $(SAM_STAMP)
 	@echo "Unzipped sizes:"; du -sh .aws-sam/build/*/
 
 ## Deploy to the AWS account of your credentials: guided (asks and saves the parameters) the first time.
-deploy: build
-	if grep -q '^parameter_overrides' samconfig.toml; then $(SAM) deploy; else $(SAM) deploy --guided; fi
+## First checks the region (REGION=..., else samconfig.toml, AWS_REGION, AWS_DEFAULT_REGION, the profile's):
+## its SSM parameters, SES identity and sandbox (devkit/followthrough_devkit/predeploy.py); sam deploys there.
+deploy: $(SAM_STAMP)
+	$(SAM_VENV)/bin/python devkit/followthrough_devkit/predeploy.py $(if $(REGION),--region $(REGION))
+	$(MAKE) build
+	region=$$($(SAM_VENV)/bin/python devkit/followthrough_devkit/predeploy.py --print-region $(if $(REGION),--region $(REGION))) && \
+	if grep -q '^parameter_overrides' samconfig.toml; then $(SAM) deploy --region "$$region"; \
+	else $(SAM) deploy --guided --region "$$region"; fi
 
 ## The reliability and scale run (not part of the tests): writes out/soak.json.
 soak: $(STAMP)

@@ -16,6 +16,7 @@ import json
 import warnings
 import zipfile
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -27,7 +28,7 @@ from followthrough import steps
 from followthrough.messages import CollectRequest
 from followthrough_devkit.lambda_runtime import LambdaContext, load_function, scheduled_event
 from tests.factories import MONDAY_8, subscriber
-from tests.test_template import CODE_BUCKET, REGION, code_key, resources_of, translated
+from tests.test_template import ACCOUNT, CODE_BUCKET, REGION, code_key, resources_of, translated
 
 STACK = "followthrough"
 PARAMETERS = {"SenderEmail": "digest@followthrough.example", "XClientId": "x-client-id"}
@@ -50,8 +51,8 @@ def _zip(files: dict[str, str]) -> bytes:
     return buffer.getvalue()
 
 
-@pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
+@contextmanager
+def deployed(parameters: dict[str, str]) -> Iterator[Stack]:
     template = translated()
     with pytest.MonkeyPatch.context() as patch, mock_aws():
         patch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -70,13 +71,48 @@ def stack() -> Iterator[Stack]:
             warnings.filterwarnings("ignore", message="Tried to parse .* not supported by moto")
             cloudformation.create_stack(
                 StackName=STACK, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"],
-                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in PARAMETERS.items()])
+                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()])
             [described] = cloudformation.describe_stacks(StackName=STACK)["Stacks"]
             assert described["StackStatus"] == "CREATE_COMPLETE", described.get("StackStatusReason")
             summaries = cloudformation.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
             yield Stack({r["LogicalResourceId"]: r for r in summaries},
                         {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])})
     steps.reset()
+
+
+@pytest.fixture(scope="module")
+def stack() -> Iterator[Stack]:
+    with deployed(PARAMETERS) as created:
+        yield created
+
+
+def _policies(role_name: str) -> dict[str, dict[str, Any]]:
+    iam = boto3.client("iam")
+    out = {}
+    for name in iam.list_role_policies(RoleName=role_name)["PolicyNames"]:
+        document = iam.get_role_policy(RoleName=role_name, PolicyName=name)["PolicyDocument"]
+        # moto keeps a CloudFormation role's inline policy as a dict and answers with its repr
+        out[name] = ast.literal_eval(document) if isinstance(document, str) else document
+    return out
+
+
+# first in the file: its own moto, before the module's stack exists (moto's mocks do not nest)
+def test_in_sandbox_mode_only_the_sending_roles_may_address_verified_recipients() -> None:
+    parameters = {**PARAMETERS, "SenderEmail": "digest@mail.followthrough.example",
+                  "SenderIdentity": "followthrough.example", "SesSandbox": "true"}
+    with deployed(parameters) as sandboxed:
+        assert "SesSandboxRecipientsPolicy" in sandboxed.resources
+        for logical_id in ("CollectRole", "DigestRole", "SignupRole", "DispatchRole", "BouncesRole"):
+            policies = _policies(sandboxed.physical(logical_id))
+            sends = logical_id in ("CollectRole", "DigestRole", "SignupRole")
+            assert ("ses-sandbox-recipients" in policies) == sends, logical_id
+            if sends:
+                [statement] = policies["ses-sandbox-recipients"]["Statement"]
+                assert statement["Resource"].endswith(f":{ACCOUNT}:identity/*")
+                assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": parameters["SenderEmail"]}}
+                resources = {r for s in policies[logical_id.removesuffix("Role").lower()]["Statement"]
+                             for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
+                assert f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/followthrough.example" in resources
 
 
 def test_the_table_is_on_demand_with_the_due_index(stack: Stack) -> None:

@@ -83,6 +83,9 @@ def ref_id(node: Any) -> str:
 # -- intrinsic functions -----------------------------------------------------------------------
 
 
+_NO_VALUE = object()  # what Ref AWS::NoValue resolves to: dropped from the list or mapping holding it
+
+
 class Intrinsics:
     """Resolves CloudFormation intrinsic functions against known physical values.
 
@@ -92,10 +95,33 @@ class Intrinsics:
     through a test unresolved.
     """
 
-    def __init__(self, refs: dict[str, str], attrs: dict[str, str]) -> None:
+    def __init__(self, refs: dict[str, str], attrs: dict[str, str],
+                 conditions: dict[str, Any] | None = None) -> None:
         self.refs = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
                      "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "followthrough", **refs}
         self.attrs = attrs
+        # the template's Conditions section, evaluated against refs when an Fn::If asks
+        self.conditions = conditions if conditions is not None else source_template().get("Conditions", {})
+
+    def condition(self, name: str) -> bool:
+        if name not in self.conditions:
+            raise KeyError(f"the template has no condition {name}")
+        return self._truth(self.conditions[name])
+
+    def _truth(self, node: Any) -> bool:
+        (key, value), = node.items()
+        if key == "Condition":
+            return self.condition(value)
+        if key == "Fn::Equals":
+            left, right = (self.resolve(v) for v in value)
+            return str(left) == str(right)
+        if key == "Fn::Not":
+            return not self._truth(value[0])
+        if key == "Fn::And":
+            return all(self._truth(v) for v in value)
+        if key == "Fn::Or":
+            return any(self._truth(v) for v in value)
+        raise KeyError(f"the test cannot evaluate the condition {key}")
 
     def ref(self, name: str) -> str:
         if name not in self.refs:
@@ -120,13 +146,18 @@ class Intrinsics:
 
     def resolve(self, node: Any) -> Any:
         if isinstance(node, list):
-            return [self.resolve(n) for n in node]
+            return [r for r in (self.resolve(n) for n in node) if r is not _NO_VALUE]
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
             (key, value), = node.items()
+            if key == "Ref" and value == "AWS::NoValue":
+                return _NO_VALUE
             if key == "Ref":
                 return self.ref(value)
+            if key == "Fn::If":
+                name, if_true, if_false = value
+                return self.resolve(if_true if self.condition(name) else if_false)
             if key == "Fn::GetAtt":
                 return self.attr(".".join(value) if isinstance(value, list) else value)
             if key == "Fn::Sub":
@@ -145,7 +176,7 @@ class Intrinsics:
                 return separator.join(str(i) for i in self.resolve(items))
             if key.startswith("Fn::"):
                 raise KeyError(f"the test cannot resolve {key}")
-        return {k: self.resolve(v) for k, v in node.items()}
+        return {k: r for k, r in ((k, self.resolve(v)) for k, v in node.items()) if r is not _NO_VALUE}
 
 
 def parameter_defaults(**given: str) -> dict[str, str]:
@@ -231,22 +262,92 @@ def test_every_queue_has_a_dead_letter_queue_and_lambda_can_finish_before_a_mess
         assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
 
 
-def test_alarms_watch_every_dead_letter_queue_and_every_function() -> None:
+def _alarms() -> list[dict[str, Any]]:
+    return [a["Properties"] for a in resources_of(translated(), "AWS::CloudWatch::Alarm").values()]
+
+
+def _service_of(template: dict[str, Any], logical_id: str) -> str:
+    return str(template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"])
+
+
+def test_alarms_watch_every_queue_every_function_and_the_ses_reputation() -> None:
     template = translated()
-    alarms = resources_of(template, "AWS::CloudWatch::Alarm").values()
-    watched = {(a["Properties"]["Namespace"], ref_id(a["Properties"]["Dimensions"][0]["Value"]))
-               for a in alarms if a["Properties"]["Namespace"].startswith("AWS/")}
-    dead_letter = {k for k in resources_of(template, "AWS::SQS::Queue") if k.endswith("DeadLetterQueue")}
-    assert {("AWS/SQS", q) for q in dead_letter} | {("AWS/Lambda", f) for f in FUNCTION_IDS} == watched
-    # X's 402 (credits exhausted) stops collection for everyone: someone must hear of it
-    [credits] = [a["Properties"] for a in alarms if a["Properties"]["Namespace"] == "Followthrough"]
-    assert credits["MetricName"] == steps.CREDITS_METRIC
-    assert credits["Dimensions"] == [{"Name": "service", "Value": "collect"}]
+    alarms = _alarms()
+    watched = {(a["Namespace"], a["MetricName"], ref_id(a["Dimensions"][0]["Value"]))
+               for a in alarms if a.get("Namespace", "").startswith("AWS/") and a.get("Dimensions")}
+    queues = resources_of(template, "AWS::SQS::Queue")
+    dead_letter = {k for k in queues if k.endswith("DeadLetterQueue")}
+    polled = {ref_id(m["Properties"]["EventSourceArn"])
+              for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()}
+    assert polled == {"CollectQueue", "DigestQueue"}
+    assert watched == ({("AWS/SQS", "ApproximateNumberOfMessagesVisible", q) for q in dead_letter}
+                       # a stuck queue is seen long before its messages reach the dead-letter queue
+                       | {("AWS/SQS", "ApproximateAgeOfOldestMessage", q) for q in polled}
+                       | {("AWS/Lambda", "Errors", f) for f in FUNCTION_IDS}
+                       | {("AWS/Lambda", "Throttles", f) for f in FUNCTION_IDS})
     for alarm in alarms:
-        assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]
-        assert alarm["Properties"]["TreatMissingData"] == "notBreaching"
+        if alarm.get("MetricName") == "ApproximateAgeOfOldestMessage":
+            queue = ref_id(alarm["Dimensions"][0]["Value"])
+            receives = queues[queue]["Properties"]["RedrivePolicy"]["maxReceiveCount"]
+            # earlier than a failing message's way to the dead-letter queue
+            assert alarm["Threshold"] < receives * queues[queue]["Properties"]["VisibilityTimeout"]
+    # SES reviews an account at a 5 % bounce or a 0.1 % complaint rate and pauses it at 10 % / 0.5 %:
+    # the alarms fire no later than the review, on the account-wide metrics SES acts on
+    reputation = {a["MetricName"]: a for a in alarms if a.get("Namespace") == "AWS/SES"}
+    assert set(reputation) == {"Reputation.BounceRate", "Reputation.ComplaintRate"}
+    assert reputation["Reputation.BounceRate"]["Threshold"] <= 0.05
+    assert reputation["Reputation.ComplaintRate"]["Threshold"] <= 0.001
+    for alarm in reputation.values():
+        assert "Dimensions" not in alarm and alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    for alarm in alarms:
+        assert alarm["AlarmActions"] == [{"Ref": "AlarmTopic"}]
+        assert alarm["TreatMissingData"] == "notBreaching"
     subscription = template["Resources"]["AlarmEmailSubscription"]
     assert subscription["Condition"] == "HasAlarmEmail" and subscription["Properties"]["Protocol"] == "email"
+
+
+def test_x_credits_exhausted_is_alarmed() -> None:
+    # X's 402 (credits exhausted) stops collection for everyone: someone must hear of it
+    [credits] = [a for a in _alarms() if a.get("MetricName") == steps.CREDITS_METRIC]
+    assert credits["Namespace"] == "Followthrough"
+    assert credits["Dimensions"] == [{"Name": "service", "Value": "collect"}]
+
+
+def test_record_failures_inside_a_batch_are_alarmed_for_every_batch_function() -> None:
+    from followthrough.messages import RECORD_FAILURES_METRIC
+
+    template = translated()
+    batch_functions = {ref_id(m["Properties"]["FunctionName"])
+                       for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+                       if m["Properties"].get("FunctionResponseTypes") == ["ReportBatchItemFailures"]}
+    alarms = [a for a in _alarms() if a.get("MetricName") == RECORD_FAILURES_METRIC]
+    assert sorted(a["Dimensions"][0]["Value"] for a in alarms) == sorted(
+        _service_of(template, f) for f in batch_functions)
+    for alarm in alarms:
+        assert alarm["Namespace"] == "Followthrough" and alarm["Statistic"] == "Sum"
+        # within minutes, where the dead-letter queue sees a failing record only after five receives
+        assert alarm["Period"] * alarm["EvaluationPeriods"] <= 900
+
+
+def test_every_function_that_sends_email_alarms_on_a_rejected_send() -> None:
+    from followthrough.adapters.mailer import SEND_REJECTED_METRIC
+
+    template = translated()
+    senders = set()
+    for logical_id in FUNCTION_IDS:
+        role = template["Resources"][ref_id(template["Resources"][logical_id]["Properties"]["Role"])]
+        if any("ses:SendRawEmail" in st["Action"] for st in iter_statements(role)):
+            senders.add(_service_of(template, logical_id))
+    assert senders == {"signup", "collect", "digest"}
+    [alarm] = [a for a in _alarms() if "Metrics" in a]
+    stats = {q["Id"]: q["MetricStat"] for q in alarm["Metrics"] if "MetricStat" in q}
+    assert {(m["Metric"]["Namespace"], m["Metric"]["MetricName"]) for m in stats.values()} == {
+        ("Followthrough", SEND_REJECTED_METRIC)}
+    assert {m["Metric"]["Dimensions"][0]["Value"] for m in stats.values()} == senders
+    [expression] = [q for q in alarm["Metrics"] if q.get("ReturnData")]
+    # every sender's count is in the sum, a missing one counts as zero
+    assert sorted(re.findall(r"FILL\((\w+), 0\)", expression["Expression"])) == sorted(stats)
+    assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
 
 
 def test_the_schedule_is_hourly_and_invokes_dispatch() -> None:
@@ -333,3 +434,53 @@ def iter_statements(role: dict[str, Any]) -> Iterator[dict[str, Any]]:
     for policy in role["Properties"].get("Policies", []):
         statements = policy["PolicyDocument"]["Statement"]
         yield from statements if isinstance(statements, list) else [statements]
+
+
+# -- the docs say what the template does --------------------------------------------------------
+
+
+def _event_source(template: dict[str, Any], function_id: str) -> dict[str, Any]:
+    [mapping] = [m["Properties"] for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+                 if ref_id(m["Properties"]["FunctionName"]) == function_id]
+    return mapping
+
+
+def test_scaling_notes_and_the_template_agree() -> None:
+    template = translated()
+    notes = (ROOT / "docs" / "scaling.md").read_text()
+    collect_cap = _event_source(template, "CollectFunction")["ScalingConfig"]["MaximumConcurrency"]
+    digest_cap = _event_source(template, "DigestFunction")["ScalingConfig"]["MaximumConcurrency"]
+    dispatch_timeout = template["Resources"]["DispatchFunction"]["Properties"]["Timeout"]
+    assert f"**collect: `MaximumConcurrency` {collect_cap}**" in notes
+    assert f"**digest: `MaximumConcurrency` {digest_cap}**" in notes
+    assert f"**dispatch: `Timeout` {dispatch_timeout} s**" in notes
+    # the notes' popular slot (20,000 subscribers, ≈ 5 s of collect each) drains within its hour,
+    # its digests stay under SES's starting 14 sends a second (≈ 1 s each), and the dispatcher's
+    # ≈ 120 s for the slot has a margin
+    assert "**20,000 subscribers in one\nhour**" in notes and "≈ 5 s = 100,000 s of work" in notes
+    assert 20_000 * 5 / collect_cap < 3600
+    assert digest_cap * 1 < 14
+    assert dispatch_timeout >= 3 * 120
+
+
+def test_the_readme_counts_the_alarms_the_template_has() -> None:
+    readme = (ROOT / "README.md").read_text()
+    alarms = resources_of(translated(), "AWS::CloudWatch::Alarm")
+    assert set(re.findall(r"(\d+) alarms", readme)) == {str(len(alarms))}
+    section = readme.split("### Alarms", 1)[1].split("###", 1)[0]
+    rows = re.findall(r"^\|[^|]+\| (\d+) \|$", section, flags=re.M)
+    assert sum(int(n) for n in rows) == len(alarms)
+    watched = sum(len([q for q in a["Properties"].get("Metrics", []) if "MetricStat" in q]) or 1
+                  for a in alarms.values())
+    assert f"{len(alarms)} alarms watching {watched} metrics" in readme
+
+
+def test_the_readme_tells_what_samconfig_does() -> None:
+    readme = (ROOT / "README.md").read_text()
+    config = (ROOT / "samconfig.toml").read_text()
+    confirms = re.search(r"^confirm_changeset = (true|false)$", config, flags=re.M)
+    assert confirms is not None
+    if confirms.group(1) == "true":
+        assert "Every `make deploy`, the first and the later ones, shows the change set and asks" in readme
+    # the SSM values are written --value=..., never --value '...' (a generated key may start with "-")
+    assert "--value " not in readme and readme.count("--value=") >= 2

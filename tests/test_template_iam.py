@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import os
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from fnmatch import fnmatchcase
@@ -130,6 +130,10 @@ class Deployment:
     monkeypatch: pytest.MonkeyPatch
     extra_env: dict[str, str] = field(default_factory=dict)
 
+    @property
+    def sandbox(self) -> bool:
+        return self.values.condition("InSesSandbox")
+
     def environment(self, logical_id: str) -> dict[str, str]:
         variables = self.template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
         return {k: str(v) for k, v in self.values.resolve(variables).items()}
@@ -173,8 +177,9 @@ def _queue_name(logical_id: str) -> str:
     return logical_id.removesuffix("Queue").lower()
 
 
-def _physical_values(aws: LocalAws, template: dict[str, Any]) -> Intrinsics:
-    refs: dict[str, str] = parameter_defaults(SenderEmail=aws.sender_email, XClientId=X_CLIENT_ID)
+def _physical_values(aws: LocalAws, template: dict[str, Any], parameters: dict[str, str]) -> Intrinsics:
+    refs: dict[str, str] = parameter_defaults(**{"SenderEmail": aws.sender_email, "XClientId": X_CLIENT_ID,
+                                                 **parameters})
     attrs: dict[str, str] = {}
     arn = f"arn:aws:{{}}:{REGION}:{ACCOUNT}:{{}}"
     sqs = boto3.client("sqs")
@@ -208,19 +213,67 @@ def _physical_values(aws: LocalAws, template: dict[str, Any]) -> Intrinsics:
     return Intrinsics(refs, attrs)
 
 
+@dataclass
+class SesSetup:
+    """The account's SES as a deployment meets it: sender, verified identities, template parameters."""
+
+    sender: str = SENDER
+    verified: tuple[str, ...] = (SENDER,)
+    parameters: dict[str, str] = field(default_factory=dict)
+    sandbox: bool = False  # moto does not model the sandbox: ses_as_aws() adds it
+
+
 @pytest.fixture
-def deployment(monkeypatch: pytest.MonkeyPatch, recording: Recording) -> Iterator[Deployment]:
+def ses_setup() -> SesSetup:
+    return SesSetup()
+
+
+def ses_as_aws(monkeypatch: pytest.MonkeyPatch, sandbox: bool) -> None:
+    """moto's SES with two rules of the real one it lacks: a verified domain covers its subdomains
+    (docs.aws.amazon.com/ses/latest/dg/creating-identities.html), and in the sandbox every recipient
+    must be a verified identity too (verify-addresses-and-domains.html), refused with MessageRejected."""
+    from moto.ses.exceptions import MessageRejectedError
+    from moto.ses.models import SESBackend
+
+    def is_verified(self: SESBackend, source: str) -> bool:
+        address = source.rsplit("<", 1)[-1].rstrip(">")
+        return any(identity in self.email_identities for identity in identity_candidates(address))
+
+    monkeypatch.setattr(SESBackend, "_is_verified_address", is_verified)
+    if sandbox:
+        real_send = SESBackend.send_raw_email
+
+        def send_raw_email(self: SESBackend, source: str, destinations: list[str], raw_data: str) -> Any:
+            unverified = [d for d in destinations if not is_verified(self, d)]
+            if unverified:
+                raise MessageRejectedError("Email address is not verified. The following identities failed "
+                                           f"the check in region {REGION.upper()}: {', '.join(unverified)}")
+            return real_send(self, source, destinations, raw_data)
+
+        monkeypatch.setattr(SESBackend, "send_raw_email", send_raw_email)
+
+
+@pytest.fixture
+def deployment(monkeypatch: pytest.MonkeyPatch, recording: Recording, ses_setup: SesSetup) -> Iterator[Deployment]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
     for name, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
                         "AWS_SECRET_ACCESS_KEY": "testing"}.items():
         monkeypatch.setenv(name, value)
+    ses_as_aws(monkeypatch, ses_setup.sandbox)
     with mock_aws():
         # a table name unlike the local default, so a missing TABLE_NAME cannot go unnoticed
         aws = create_resources(LocalAws(endpoint_url="", table_name="followthrough-deployed",
-                                        sender_email=SENDER))
+                                        sender_email=ses_setup.sender))
+        ses = boto3.client("ses")
+        ses.delete_identity(Identity=ses_setup.sender)
+        for identity in ses_setup.verified:
+            if "@" in identity:
+                ses.verify_email_identity(EmailAddress=identity)
+            else:
+                ses.verify_domain_identity(Domain=identity)
         template = translated()
-        yield Deployment(aws, _physical_values(aws, template), template, recording, monkeypatch,
-                         extra_env={"POWERTOOLS_METRICS_DISABLED": "true"})
+        yield Deployment(aws, _physical_values(aws, template, ses_setup.parameters), template, recording,
+                         monkeypatch, extra_env={"POWERTOOLS_METRICS_DISABLED": "true"})
     steps.reset()
     steps.set_clock(steps.wall_clock)
 
@@ -401,8 +454,28 @@ def _arn(service: str, resource: str) -> str:
     return f"arn:aws:{service}:{REGION}:{ACCOUNT}:{resource}"
 
 
-def needs(call: Call) -> list[Need]:
-    """What IAM checks for one API call (the few operations this project makes)."""
+def identity_candidates(address: str) -> list[str]:
+    """The SES identities an address can send as, most specific first: itself, its domain, parent domains."""
+    labels = address.split("@", 1)[-1].split(".")
+    return [address] + [".".join(labels[i:]) for i in range(len(labels) - 1)]
+
+
+def sending_identity(address: str, verified: Collection[str] | None) -> tuple[str, ...]:
+    """The identity ARN(s) IAM checks for ``address``: the most specific verified one, when known."""
+    candidates = identity_candidates(address)
+    if verified is not None:
+        known = [c for c in candidates if c in verified]
+        assert known, f"SES would refuse {address}: none of {candidates} is verified"
+        candidates = known[:1]
+    return tuple(_arn("ses", f"identity/{c}") for c in candidates)
+
+
+def needs(call: Call, verified: Collection[str] | None = None, sandbox: bool = False) -> list[Need]:
+    """What IAM checks for one API call (the few operations this project makes).
+
+    For SES, ``verified`` (the account's verified identities) says which identity SES sends as,
+    and in the ``sandbox`` SES checks each recipient's identity as well (aws/aws-sdk-js#3641).
+    """
     service, op, params = call.service, call.operation, call.params
     if service == "dynamodb":
         if op in ("BatchWriteItem", "BatchGetItem"):
@@ -422,18 +495,21 @@ def needs(call: Call) -> list[Need]:
     if service == "kms":
         key = call.response.get("KeyId") or params["KeyId"]
         key = key if key.startswith("arn:") else _arn("kms", f"key/{key}")
-        context = tuple(sorted((params.get("EncryptionContext") or {}).items()))
+        context = tuple(sorted((f"kms:EncryptionContext:{k}", v)
+                               for k, v in (params.get("EncryptionContext") or {}).items()))
         return [Need(f"kms:{op}", ((key,),), context)]
     if service == "ssm":
         names = params["Names"] if op == "GetParameters" else [params["Name"]]
         return [Need(f"ssm:{op}", tuple((_arn("ssm", f"parameter{n}"),) for n in names))]
     if service == "ses" and op == "SendRawEmail":
         address = params["Source"].rsplit("<", 1)[-1].rstrip(">")
-        groups: list[tuple[str, ...]] = [(_arn("ses", f"identity/{address}"),
-                                          _arn("ses", f"identity/{address.split('@')[1]}"))]
+        groups: list[tuple[str, ...]] = [sending_identity(address, verified)]
         if params.get("ConfigurationSetName"):
             groups.append((_arn("ses", f"configuration-set/{params['ConfigurationSetName']}"),))
-        return [Need("ses:SendRawEmail", tuple(groups))]
+        if sandbox:
+            groups += [sending_identity(r.rsplit("<", 1)[-1].rstrip(">"), verified)
+                       for r in params.get("Destinations", [])]
+        return [Need("ses:SendRawEmail", tuple(groups), (("ses:FromAddress", address),))]
     raise AssertionError(f"the test does not know which IAM action {service}:{op} needs: teach needs()")
 
 
@@ -444,18 +520,31 @@ class Grant:
     condition: tuple[tuple[str, str], ...] = ()
 
 
-def grants(role: dict[str, Any], values: Intrinsics) -> list[Grant]:
+def attached_statements(template: dict[str, Any], role_id: str, values: Intrinsics) -> list[dict[str, Any]]:
+    """The statements of the AWS::IAM::Policy resources attached to the role (those whose condition holds)."""
+    out: list[dict[str, Any]] = []
+    for policy in resources_of(template, "AWS::IAM::Policy").values():
+        if "Condition" in policy and not values.condition(policy["Condition"]):
+            continue
+        if role_id in [ref_id(r) for r in policy["Properties"]["Roles"]]:
+            statements = policy["Properties"]["PolicyDocument"]["Statement"]
+            out += statements if isinstance(statements, list) else [statements]
+    return out
+
+
+def grants(role: dict[str, Any], values: Intrinsics, attached: list[dict[str, Any]] | None = None) -> list[Grant]:
     out = []
-    for statement in iter_statements(role):
+    for statement in values.resolve(list(iter_statements(role)) + (attached or [])):
         assert statement["Effect"] == "Allow" and "NotAction" not in statement and "NotResource" not in statement
         actions = statement["Action"] if isinstance(statement["Action"], list) else [statement["Action"]]
         resources = values.resolve(statement["Resource"])
         resources = resources if isinstance(resources, list) else [resources]
         condition: tuple[tuple[str, str], ...] = ()
         for operator, tests in values.resolve(statement.get("Condition", {})).items():
-            assert operator == "StringEquals" and all(k.startswith("kms:EncryptionContext:") for k in tests), (
+            assert operator == "StringEquals" and all(
+                k.startswith("kms:EncryptionContext:") or k == "ses:FromAddress" for k in tests), (
                 f"the test cannot evaluate the condition {operator} {tests}")
-            condition = tuple(sorted((k.removeprefix("kms:EncryptionContext:"), v) for k, v in tests.items()))
+            condition = tuple(sorted(tests.items()))
         out += [Grant(a, r, condition) for a in actions for r in resources]
     return out
 
@@ -484,10 +573,22 @@ def lambda_needs(template: dict[str, Any], logical_id: str, values: Intrinsics) 
 # -- the test ----------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("logical_id", FUNCTION_IDS)
-def test_environment_and_policy_match_what_the_code_does(logical_id: str, deployment: Deployment,
-                                                         x_world: XSim) -> None:
-    SCENARIOS[logical_id](deployment, x_world)
+def ses_identities() -> set[str]:
+    """The identities verified in moto's SES (the account and region the deployment runs in)."""
+    return set(get_backend("ses")[DEFAULT_ACCOUNT_ID][REGION].email_identities)
+
+
+def could_need(call: Call) -> list[Need]:
+    """For SES, every identity a sender could be verified as: the template grants the address and its
+    domain (and SenderIdentity) because it cannot know which one the deployer verified."""
+    if call.service == "ses" and call.operation == "SendRawEmail":
+        address = call.params["Source"].rsplit("<", 1)[-1].rstrip(">")
+        return [Need("ses:SendRawEmail", ((arn,),), (("ses:FromAddress", address),))
+                for arn in sending_identity(address, None)]
+    return []
+
+
+def assert_policy_matches_the_calls(deployment: Deployment, logical_id: str) -> None:
     recording = deployment.recording
     assert recording.calls, "the scenario made no AWS call"
 
@@ -502,22 +603,117 @@ def test_environment_and_policy_match_what_the_code_does(logical_id: str, deploy
                                             "which its code never reads"
     assert not set(environment) & HARNESS_ENV
 
-    role = deployment.template["Resources"][ref_id(deployment.template["Resources"][logical_id]["Properties"]["Role"])]
-    allowed = grants(role, deployment.values)
+    role_id = ref_id(deployment.template["Resources"][logical_id]["Properties"]["Role"])
+    allowed = grants(deployment.template["Resources"][role_id], deployment.values,
+                     attached_statements(deployment.template, role_id, deployment.values))
     assert all(g.resource != "*" and "*" not in g.action for g in allowed), "no wildcard actions or resources"
 
     # every action the code and Lambda need is allowed, on the resources they touch
-    code_needs = [n for call in recording.calls for n in needs(call)]
+    verified = ses_identities()
+    code_needs = [n for call in recording.calls for n in needs(call, verified, deployment.sandbox)]
     for need in code_needs + lambda_needs(deployment.template, logical_id, deployment.values):
         for group in need.groups:
             assert any(allows(g, need.action, arn, need.context) for g in allowed for arn in group), (
                 f"{logical_id} needs {need.action} on {group[0]} (context {dict(need.context)}), not allowed")
 
     # and nothing broader: every grant is used by the code or by Lambda
-    used = code_needs + lambda_needs(deployment.template, logical_id, deployment.values)
+    used = (code_needs + lambda_needs(deployment.template, logical_id, deployment.values)
+            + [n for call in recording.calls for n in could_need(call)])
     unused = [g for g in allowed
               if not any(allows(g, n.action, arn, n.context) for n in used for group in n.groups for arn in group)]
     assert not unused, f"{logical_id} is allowed what it never does: {unused}"
+
+
+@pytest.mark.parametrize("logical_id", FUNCTION_IDS)
+def test_environment_and_policy_match_what_the_code_does(logical_id: str, deployment: Deployment,
+                                                         x_world: XSim) -> None:
+    SCENARIOS[logical_id](deployment, x_world)
+    assert_policy_matches_the_calls(deployment, logical_id)
+
+
+SUBDOMAIN_SENDER = "digest@mail.followthrough.example"
+SENDERS = ["SignupFunction", "DigestFunction", "CollectFunction"]
+
+
+@pytest.mark.parametrize("ses_setup", [SesSetup(sender=SUBDOMAIN_SENDER, verified=("followthrough.example",),
+                                                parameters={"SenderIdentity": "followthrough.example"})],
+                         ids=["subdomain"])
+@pytest.mark.parametrize("logical_id", SENDERS)
+def test_a_sender_on_a_subdomain_of_the_verified_domain_sends(logical_id: str, deployment: Deployment,
+                                                             x_world: XSim) -> None:
+    SCENARIOS[logical_id](deployment, x_world)
+    assert {m.source for m in outbox()} == {SUBDOMAIN_SENDER}
+    assert_policy_matches_the_calls(deployment, logical_id)
+
+
+def _digest_grants(**parameters: str) -> list[Grant]:
+    values = Intrinsics({**parameter_defaults(**{"SenderEmail": SENDER, "XClientId": X_CLIENT_ID, **parameters}),
+                         "EmailConfigurationSet": CONFIGURATION_SET},
+                        {"DigestLogGroup.Arn": "log-group", "DigestQueue.Arn": "queue", "Table.Arn": "table"})
+    template = translated()
+    return grants(template["Resources"]["DigestRole"], values, attached_statements(template, "DigestRole", values))
+
+
+def test_a_subdomain_sender_needs_sender_identity_and_the_sandbox_needs_ses_sandbox() -> None:
+    call = Call("ses", "SendRawEmail", {"Source": SUBDOMAIN_SENDER, "Destinations": ["person1@example.com"]}, {})
+    [from_subdomain] = needs(call, verified={"followthrough.example", "person1@example.com"}, sandbox=True)
+    sender, recipient = from_subdomain.groups[0], from_subdomain.groups[-1]
+    assert sender == (_arn("ses", "identity/followthrough.example"),)
+    assert recipient == (_arn("ses", "identity/person1@example.com"),)
+
+    def allowed(grants_: list[Grant], group: tuple[str, ...]) -> bool:
+        return any(allows(g, "ses:SendRawEmail", arn, from_subdomain.context) for g in grants_ for arn in group)
+
+    # the policy names the address and its domain, not the parent domain SES sends as
+    assert not allowed(_digest_grants(SenderEmail=SUBDOMAIN_SENDER), sender)
+    assert allowed(_digest_grants(SenderEmail=SUBDOMAIN_SENDER, SenderIdentity="followthrough.example"), sender)
+    # out of the sandbox no recipient identity is granted; in it, any, but only from SenderEmail
+    assert not allowed(_digest_grants(SenderEmail=SUBDOMAIN_SENDER), recipient)
+    assert allowed(_digest_grants(SenderEmail=SUBDOMAIN_SENDER, SesSandbox="true"), recipient)
+    assert not allowed(_digest_grants(SesSandbox="true"), recipient)  # SenderEmail is another address
+
+
+SANDBOX = SesSetup(verified=(SENDER, "person1@example.com", "person@example.com", "first@example.com",
+                            "second@example.com"),
+                   parameters={"SesSandbox": "true"}, sandbox=True)
+
+
+@pytest.mark.parametrize("ses_setup", [SANDBOX], ids=["sandbox"])
+@pytest.mark.parametrize("logical_id", SENDERS)
+def test_in_the_sandbox_verified_recipients_get_mail(logical_id: str, deployment: Deployment,
+                                                     x_world: XSim) -> None:
+    assert deployment.sandbox
+    SCENARIOS[logical_id](deployment, x_world)
+    assert outbox()
+    assert_policy_matches_the_calls(deployment, logical_id)
+
+
+@pytest.mark.parametrize("ses_setup", [SANDBOX], ids=["sandbox"])
+def test_the_first_rejected_send_is_one_clear_log_line_a_metric_and_a_failed_record(
+        deployment: Deployment, x_world: XSim, caplog: pytest.LogCaptureFixture) -> None:
+    from aws_lambda_powertools import Metrics
+
+    from followthrough.messages import RECORD_FAILURES_METRIC
+
+    added: list[tuple[str, float]] = []
+    deployment.monkeypatch.setattr(Metrics, "add_metric",
+                                   lambda self, name, unit, value, resolution=60: added.append((name, value)))
+    deployment.become("DigestFunction")
+    week = "2026-W48"
+    # person1 is a verified recipient, person2 is not: in the sandbox SES refuses the second
+    for n in (1, 2):
+        steps.store().put_subscriber(subscriber(n), reference=MONDAY_8)
+        report = WeeklyReport(subscriber_id=f"sub-{n}", username=f"person{n}", week=week, generated_at=MONDAY_8)
+        steps.store().put_week(f"sub-{n}", week, report, Spend())
+        deployment.send("DigestQueue", DigestRequest(subscriber_id=f"sub-{n}", week=week).model_dump_json())
+    stats = drain("digest", deployment.queue_url("DigestQueue"), module=deployment.function("DigestFunction"))
+    assert (stats.delivered, stats.failed) == (1, 1)
+    assert [set(m.destinations) for m in outbox()] == [{"person1@example.com"}]
+    rejected = [r for r in caplog.records if r.getMessage().startswith("email send rejected by SES")]
+    assert len(rejected) == 1 and rejected[0].levelname == "ERROR"
+    assert "sandbox" in rejected[0].getMessage() and "person2@example.com" not in rejected[0].getMessage()
+    assert (mailer_module.SEND_REJECTED_METRIC, 1) in added and (RECORD_FAILURES_METRIC, 1) in added
+    assert_policy_matches_the_calls(deployment, "DigestFunction")
 
 
 def test_the_recorder_sees_calls_only_inside_handlers(deployment: Deployment, x_world: XSim) -> None:
@@ -537,8 +733,8 @@ def test_needs_and_grants_agree_on_a_policy_that_is_too_narrow() -> None:
     identity_only = [Grant("ses:SendRawEmail", _arn("ses", "identity/mail.example"))]
     assert any(allows(g, need.action, arn, ()) for g in identity_only for arn in need.groups[0])
     assert not any(allows(g, need.action, arn, ()) for g in identity_only for arn in need.groups[1])
-    kms = Need("kms:Decrypt", ((_arn("kms", "key/k"),),), (("purpose", "other"),))
-    grant = Grant("kms:Decrypt", _arn("kms", "key/k"), (("purpose", "x-oauth-token"),))
+    kms = Need("kms:Decrypt", ((_arn("kms", "key/k"),),), (("kms:EncryptionContext:purpose", "other"),))
+    grant = Grant("kms:Decrypt", _arn("kms", "key/k"), (("kms:EncryptionContext:purpose", "x-oauth-token"),))
     assert not allows(grant, kms.action, kms.groups[0][0], kms.context)
 
 

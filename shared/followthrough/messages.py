@@ -7,6 +7,9 @@ from typing import Generic, TypeVar
 from pydantic import BaseModel, ConfigDict, Field, Json
 
 WEEK_PATTERN = r"^\d{4}-W\d{2}$"
+# The batch handlers (collect, digest) count the records that failed inside a batch, which Lambda
+# does not count as errors; template.yaml alarms on it (dimension service=<function>).
+RECORD_FAILURES_METRIC = "RecordsFailed"
 
 
 class CollectRequest(BaseModel):
