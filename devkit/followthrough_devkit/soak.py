@@ -89,8 +89,9 @@ class Population:
 @dataclass
 class Meters:
     cpu_s: float = 0.0
-    dynamodb_reads: int = 0
-    dynamodb_writes: int = 0
+    # "<step> <operation>" -> DynamoDB calls (a call retried by botocore counts once); step "setup" is
+    # the sign-ups and the soak's own checks, not part of a subscriber-week
+    dynamodb_calls: Counter[str] = field(default_factory=Counter)
     crashes: int = 0
     invocations: Counter[str] = field(default_factory=Counter)
     # "<step>: <exception type>" -> records that raised it (each is redelivered by SQS)
@@ -116,6 +117,7 @@ class Soak:
         self._faults_on = False
         self._lock = threading.Lock()
         self._last_progress = 0.0
+        self._step = "setup"  # what the DynamoDB calls made now belong to
 
     # -- setting up --------------------------------------------------------------------------
 
@@ -141,10 +143,20 @@ class Soak:
     def _count_dynamodb(self, event_name: str = "", **_: Any) -> None:
         operation = event_name.rsplit(".", 1)[-1]
         with self._lock:
-            if operation in READS:
-                self.meters.dynamodb_reads += 1
-            elif operation in WRITES:
-                self.meters.dynamodb_writes += 1
+            self.meters.dynamodb_calls[f"{self._step} {operation}"] += 1
+
+    def dynamodb_per_subscriber_week(self, subscriber_weeks: int) -> dict[str, Any]:
+        """The weekly steps' DynamoDB calls (dispatch, collect, digest; retries and redeliveries included)
+        per subscriber-week, reads and writes, and by step and kind of call."""
+        weekly = {k: v for k, v in self.meters.dynamodb_calls.items() if not k.startswith("setup ")}
+        per = max(subscriber_weeks, 1)
+
+        def total(kinds: set[str]) -> float:
+            return round(sum(v for k, v in weekly.items() if k.split(" ")[1] in kinds) / per, 2)
+
+        return {"reads": total(READS), "writes": total(WRITES),
+                "by_call": {k: round(v / per, 2) for k, v in sorted(weekly.items())},
+                "setup_calls": sum(v for k, v in self.meters.dynamodb_calls.items() if k.startswith("setup "))}
 
     def _register_subscribers(self) -> None:
         """Every subscriber signs up through the sign-up service: form, X's consent page, callback,
@@ -252,9 +264,11 @@ class Soak:
 
     def _invoke_timed(self, name: str, fn: Callable[[], Any]) -> Any:
         started = time.process_time()
+        self._step = name
         try:
             return fn()
         finally:
+            self._step = "setup"
             self.meters.cpu_s += time.process_time() - started
             self.meters.invocations[name] += 1
 
@@ -439,8 +453,7 @@ def run_soak(config: SoakConfig, say: Callable[[str], None] = print, out: Path |
             "faults": {"x": {"rate": config.x_fault_rate, "truncate_rate": config.x_truncate_rate},
                        "aws_injected": dict(soak.aws_faults.injected), "handler_crashes": soak.meters.crashes},
             "lambda_cpu_s_per_subscriber": round(soak.meters.cpu_s / subscribers / config.weeks, 4),
-            "dynamodb_per_subscriber": {"reads": round(soak.meters.dynamodb_reads / subscribers / config.weeks, 1),
-                                        "writes": round(soak.meters.dynamodb_writes / subscribers / config.weeks, 1)},
+            "dynamodb_per_subscriber_week": soak.dynamodb_per_subscriber_week(subscribers * config.weeks),
             "invocations": dict(soak.meters.invocations),
             "record_failures": dict(soak.meters.record_failures.most_common()),
             "wall_s": round(time.monotonic() - soak.started, 1),
