@@ -16,7 +16,7 @@ from moto.core import DEFAULT_ACCOUNT_ID
 
 from followthrough import steps
 from followthrough.messages import CollectRequest, DigestRequest
-from followthrough.steps import store
+from followthrough.steps import repositories
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.demo import DemoWorld, start_world
 
@@ -52,7 +52,7 @@ def test_first_run_reads_everything_once_stores_a_report_and_queues_the_digest(w
     assert result.counts["followers"] == len(account.followers)
     for endpoint in ("tweets", "mentions", "liked_tweets", "following", "followers", "dm_events"):
         assert world.sim.meter.duplicates(endpoint) == 0, endpoint
-    stored = store().get_week(world.subscriber.subscriber_id, "2026-W48")
+    stored = repositories().weeks.get_week(world.subscriber.subscriber_id, "2026-W48")
     assert stored is not None and stored[0].week == "2026-W48"
     assert stored[1].total_usd == pytest.approx(result.spend.total_usd)
     [message] = _messages(world.aws, "digest")
@@ -87,7 +87,7 @@ def test_rate_limit_mid_pagination_requeues_and_resumes_without_rereading(world:
                     get_backend("sqs")[DEFAULT_ACCOUNT_ID]["us-east-1"].queues.values() for m in q._messages)
     assert requeued.requeues == 1 and requeued.subscriber_id == world.subscriber.subscriber_id
     assert _messages(world.aws, "digest") == []
-    status = store().week_status(world.subscriber.subscriber_id, "2026-W48")
+    status = repositories().weeks.week_status(world.subscriber.subscriber_id, "2026-W48")
     assert status is not None and status[0] == "rate_limited"
 
     second = steps.run_collect(requeued)
@@ -103,7 +103,7 @@ def test_credits_exhausted_stops_everyone_this_run(world: DemoWorld) -> None:
     world.sim.faults.inject("tweets", 402)
     result = steps.run_collect(_request(world))
     assert result.status == "credits_exhausted"
-    assert store().run_flag("2026-W48", "credits_exhausted")
+    assert repositories().weeks.run_flag("2026-W48", "credits_exhausted")
     requests_before = sum(v["requests"] for v in world.sim.meter.snapshot().values())
     again = steps.run_collect(_request(world))
     assert again.status == "credits_exhausted"
@@ -115,18 +115,18 @@ def test_revoked_token_marks_needs_reauth_and_mails_one_reconnect_email(world: D
     world.sim.revoke(world.subscriber.x_user_id)
     first = steps.run_collect(_request(world))
     assert first.status == "needs_reauth"
-    sub = store().get_subscriber(world.subscriber.subscriber_id)
+    sub = repositories().subscribers.get_subscriber(world.subscriber.subscriber_id)
     assert sub is not None and sub.status == "needs_reauth" and not sub.receives_digest
     assert [set(m.destinations) for m in _outbox()] == [{world.subscriber.email}]
     assert "Reconnect" in _outbox()[0].raw_data
     # next week: not due any more, and a stray message neither crashes nor mails again
-    assert list(store().due_subscribers(world.subscriber.due_slot(NOW))) == []
+    assert list(repositories().subscribers.due_subscribers(world.subscriber.due_slot(NOW))) == []
     again = steps.run_collect(_request(world, "2026-W49"))
     assert again.status == "not_receiving" and len(_outbox()) == 1
     # the same week's message redelivered keeps the first, better reason
     redelivered = steps.run_collect(_request(world))
     assert redelivered.status == "not_receiving"
-    status = store().week_status(world.subscriber.subscriber_id, "2026-W48")
+    status = repositories().weeks.week_status(world.subscriber.subscriber_id, "2026-W48")
     assert status is not None and status[0] == "needs_reauth" and "refresh" in status[1]
 
 
@@ -169,7 +169,7 @@ def test_budget_stops_reads_in_order_of_value_and_records_what_was_skipped(world
     skipped = {s.split(":")[0] for s in result.spend.skipped}
     assert "followers" in skipped and "tweets" not in skipped
     assert result.report is not None and "followers" in result.report.unavailable
-    stored = store().get_week(world.subscriber.subscriber_id, "2026-W48")
+    stored = repositories().weeks.get_week(world.subscriber.subscriber_id, "2026-W48")
     assert stored is not None and stored[1].skipped == result.spend.skipped
 
 

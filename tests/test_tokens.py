@@ -14,7 +14,7 @@ from followthrough.adapters.store import ConcurrentUpdate
 from followthrough.adapters.tokens import LocalCipher, TokenDecryptError
 from followthrough.adapters.x import TokenSet, XAuthRevoked
 from followthrough.pipeline.tokens import TokenKeeper
-from followthrough.steps import store
+from followthrough.steps import repositories
 from followthrough_devkit.aws import LocalAws
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -39,12 +39,12 @@ class FakeX:
 
 
 def _keeper(fake: FakeX) -> TokenKeeper:
-    return TokenKeeper(store=store(), cipher=LocalCipher("test-secret-key-123"), oauth=fake,  # type: ignore[arg-type]
+    return TokenKeeper(stored=repositories().tokens, cipher=LocalCipher("test-secret-key-123"), oauth=fake,  # type: ignore[arg-type]
                        now=lambda: NOW, wait=lambda s: time.sleep(0.05))
 
 
 def _stored_pair(keeper: TokenKeeper) -> dict[str, str]:
-    stored = keeper.store.get_tokens("sub-1")
+    stored = keeper.stored.get_tokens("sub-1")
     assert stored is not None
     return json.loads(keeper.cipher.decrypt(stored.ciphertext))
 
@@ -78,8 +78,8 @@ def test_concurrent_refreshes_refresh_once_and_keep_the_rotated_token(aws: Local
     assert fake.calls == 1 and results == ["a1"] * 4
     assert _stored_pair(keeper) == {"access": "a1", "refresh": "r1"}
     # the stored refresh token is the live one: the next refresh works
-    keeper.store.put_tokens("sub-1", keeper.store.get_tokens("sub-1").ciphertext, NOW.timestamp(),  # type: ignore[union-attr]
-                            expected_version=keeper.store.get_tokens("sub-1").version)  # type: ignore[union-attr]
+    keeper.stored.put_tokens("sub-1", keeper.stored.get_tokens("sub-1").ciphertext, NOW.timestamp(),  # type: ignore[union-attr]
+                            expected_version=keeper.stored.get_tokens("sub-1").version)  # type: ignore[union-attr]
     assert keeper.access_token("sub-1") == "a2"
 
 
@@ -103,7 +103,7 @@ def test_revoked_refresh_token_raises(aws: LocalAws) -> None:
 def test_tokens_are_encrypted_at_rest(aws: LocalAws) -> None:
     keeper = _keeper(FakeX())
     keeper.save("sub-1", TokenSet("secret-access-token", "secret-refresh", 0), expected_version=None)
-    item = keeper.store.table.get_item(Key={"pk": "SUB#sub-1", "sk": "TOKEN"})["Item"]
+    item = keeper.stored.table.get("SUB#sub-1", "TOKEN")
     assert b"secret-access-token" not in bytes(item["ciphertext"].value)
     with pytest.raises(TokenDecryptError):
         LocalCipher("another-key-entirely").decrypt(bytes(item["ciphertext"].value))

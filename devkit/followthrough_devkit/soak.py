@@ -344,7 +344,7 @@ class Soak:
 
     def check_week(self, week: str, before: Counter[str]) -> dict[str, Any]:
         assert self.aws is not None
-        store, pop = steps.store(), self.population
+        weeks, pop = steps.repositories().weeks, self.population
         after = self.digests_by_recipient()
         sent = after - before
         by_sid = {sid: sent.get(email, 0) for sid, email in pop.emails.items()}
@@ -358,7 +358,7 @@ class Soak:
             if by_sid[sid]:
                 duplicates[sid] = by_sid[sid]  # mailed although it must not be
             missing[sid] = why
-        spends = [s for s in (store.get_week_spend(sid, week) for sid in expected) if s]
+        spends = [s for s in (weeks.get_week_spend(sid, week) for sid in expected) if s]
         usd = sorted(s.total_usd for s in spends)
         requests = sorted(sum(s.requests.values()) for s in spends)
         x_meter = self._x_meter()
@@ -380,14 +380,14 @@ class Soak:
     @staticmethod
     def _reason(sid: str, week: str) -> str:
         """Why ``sid`` got no digest in ``week``: the week's record, else why it was not due at all."""
-        store = steps.store()
-        status = store.week_status(sid, week)
+        stored = steps.repositories()
+        status = stored.weeks.week_status(sid, week)
         if status:
             return f"{status[0]}: {status[1]}"
-        profile = store.get_subscriber(sid)
+        profile = stored.subscribers.get_subscriber(sid)
         if profile is None:
             return "NO RECORDED REASON (no profile)"
-        if profile.suppressed or store.is_suppressed(profile.email):
+        if profile.suppressed or stored.suppression.is_suppressed(profile.email):
             return "not dispatched: address suppressed after a bounce or complaint"
         if not profile.receives_digest:
             return f"not dispatched: status {profile.status}"
