@@ -49,7 +49,8 @@ def _queue_digest(aws: LocalAws, times: int = 1) -> None:
 
 def _prepare(report: WeeklyReport | None = None, **sub_fields: Any) -> None:
     repositories().subscribers.put_subscriber(subscriber(1, **sub_fields), reference=MONDAY_8)
-    repositories().weeks.put_week("sub-1", WEEK, report or _report(), Spend(skipped=["likes: the weekly X budget was reached"]))
+    repositories().weeks.put_week("sub-1", WEEK, report or _report(),
+                                  Spend(skipped=["likes: the weekly X budget was reached"]))
 
 
 def test_sent_message_is_multipart_alternative_with_one_click_unsubscribe(aws: LocalAws) -> None:

@@ -46,7 +46,8 @@ def _decrypted_tokens(subscriber_id: str) -> dict[str, str]:
 def _due(subscriber_id: str) -> bool:
     sub = steps.repositories().subscribers.get_subscriber(subscriber_id)
     assert sub is not None
-    return any(s.subscriber_id == subscriber_id for s in steps.repositories().subscribers.due_subscribers(sub.due_slot(steps.now())))
+    due = steps.repositories().subscribers.due_subscribers(sub.due_slot(steps.now()))
+    return any(s.subscriber_id == subscriber_id for s in due)
 
 
 def _signed_up(world: World, address: str = "ada@example.com", n: int = 0, **choices: str) -> str:
@@ -271,7 +272,8 @@ def test_another_x_account_for_a_confirmed_address_changes_nothing_until_confirm
         steps.set_clock(steps.wall_clock)
     sub = steps.repositories().subscribers.get_subscriber(sid)
     assert sub is not None and sub.x_user_id == second.user_id and sub.username == second.username
-    assert steps.repositories().signups.owner("XUSER", second.user_id) == sid and steps.repositories().signups.owner("XUSER", first.user_id) is None
+    signups = steps.repositories().signups
+    assert signups.owner("XUSER", second.user_id) == sid and signups.owner("XUSER", first.user_id) is None
     assert not [i for i in table_items() if i["sk"] == "CURSORS"]  # the old account's history is gone
     assert world.sim.authenticate(_decrypted_tokens(sid)["access"]).user_id == second.user_id  # type: ignore[union-attr]
 
@@ -313,7 +315,8 @@ def test_confirmation_emails_to_one_address_have_a_cooldown(world: World) -> Non
     page = world.sign_up(world.visitor(), "ada@example.com", world.accounts[0], digest_day="2")
     assert page.status == 200 and "a few minutes ago" in page.text
     assert len(outbox()) == 1
-    sub = steps.repositories().subscribers.get_subscriber(steps.repositories().signups.owner("EMAIL", "ada@example.com"))  # type: ignore[arg-type]
+    stored = steps.repositories()
+    sub = stored.subscribers.get_subscriber(stored.signups.owner("EMAIL", "ada@example.com"))  # type: ignore[arg-type]
     assert sub is not None and sub.digest_day == 2 and not sub.email_confirmed  # the first link still works
     assert world.visitor().get(path_of(confirm_link(outbox()[0].raw_data))).status == 200
 

@@ -116,7 +116,8 @@ def test_sign_up_in_a_browser_confirm_then_unsubscribe_and_delete(server: Signup
     _shot(page, "6-delete")
     page.get_by_role("button", name="Delete everything").click()
     page.get_by_role("heading", name="Everything is deleted").wait_for()
-    assert _subscriber(address) is None and steps.repositories().subscribers.get_subscriber(active.subscriber_id) is None
+    subscribers = steps.repositories().subscribers
+    assert _subscriber(address) is None and subscribers.get_subscriber(active.subscriber_id) is None
 
 
 def test_the_form_fits_a_phone_and_a_desktop(server: SignupServer, browser: Any) -> None:

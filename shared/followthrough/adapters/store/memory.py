@@ -8,6 +8,7 @@ until read, as DynamoDB's late TTL deletion leaves them.
 from __future__ import annotations
 
 import copy
+import threading
 from collections.abc import Callable, Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -45,6 +46,8 @@ class MemoryTable:
 
     clock: Clock
     items: dict[tuple[str, str], dict[str, Any]] = field(default_factory=dict)
+    # a conditional write reads, checks and writes under it, as DynamoDB does atomically
+    lock: threading.RLock = field(default_factory=threading.RLock)
 
     def epoch(self) -> int:
         return int(self.clock().timestamp())
@@ -103,9 +106,10 @@ class MemorySubscribers:
         self.table.put(sub_key(subscriber.subscriber_id), "PROFILE", item)
 
     def put_new_subscriber(self, subscriber: Subscriber, *, expires_at: int) -> None:
-        if self._profile(subscriber.subscriber_id) is not None:
-            raise ConcurrentUpdate(f"subscriber {subscriber.subscriber_id} exists")
-        self.table.put(sub_key(subscriber.subscriber_id), "PROFILE", {"subscriber": subscriber, "ttl": expires_at})
+        with self.table.lock:
+            if self._profile(subscriber.subscriber_id) is not None:
+                raise ConcurrentUpdate(f"subscriber {subscriber.subscriber_id} exists")
+            self.table.put(sub_key(subscriber.subscriber_id), "PROFILE", {"subscriber": subscriber, "ttl": expires_at})
 
     def get_subscriber(self, subscriber_id: str) -> Subscriber | None:
         item = self._profile(subscriber_id)
@@ -117,27 +121,29 @@ class MemorySubscribers:
                 yield copy.deepcopy(item["subscriber"])
 
     def claim_dispatch(self, subscriber_id: str, week: str, next_slot: str | None) -> bool:
-        item = self._profile(subscriber_id)
-        if item is None or item["subscriber"].last_dispatched_week == week:
-            return False
-        item["subscriber"] = item["subscriber"].model_copy(update={"last_dispatched_week": week})
-        if next_slot:
-            item["due"] = next_slot
-        self.table.put(sub_key(subscriber_id), "PROFILE", item)
-        return True
+        with self.table.lock:
+            item = self._profile(subscriber_id)
+            if item is None or item["subscriber"].last_dispatched_week == week:
+                return False
+            item["subscriber"] = item["subscriber"].model_copy(update={"last_dispatched_week": week})
+            if next_slot:
+                item["due"] = next_slot
+            self.table.put(sub_key(subscriber_id), "PROFILE", item)
+            return True
 
     def update_subscriber(self, subscriber_id: str, *, current: Subscriber | None = None, **fields: Any) -> None:
-        item = self._profile(subscriber_id)
-        if item is None:
-            raise KeyError(subscriber_id)
-        before: Subscriber = item["subscriber"]
-        updated = before.model_copy(update=fields)
-        item["subscriber"] = Subscriber.model_validate_json(updated.model_dump_json())
-        if updated.receives_digest and not before.receives_digest:
-            item["due"] = updated.due_slot(self.table.clock())
-        elif before.receives_digest and not updated.receives_digest:
-            item.pop("due", None)
-        self.table.put(sub_key(subscriber_id), "PROFILE", item)
+        with self.table.lock:
+            item = self._profile(subscriber_id)
+            if item is None:
+                raise KeyError(subscriber_id)
+            before: Subscriber = item["subscriber"]
+            updated = before.model_copy(update=fields)
+            item["subscriber"] = Subscriber.model_validate_json(updated.model_dump_json())
+            if updated.receives_digest and not before.receives_digest:
+                item["due"] = updated.due_slot(self.table.clock())
+            elif before.receives_digest and not updated.receives_digest:
+                item.pop("due", None)
+            self.table.put(sub_key(subscriber_id), "PROFILE", item)
 
     def forget_history(self, subscriber_id: str) -> int:
         return self._delete(subscriber_id, keep=KEPT_ON_NEW_ACCOUNT)
@@ -163,15 +169,18 @@ class MemoryTokens:
 
     def put_tokens(self, subscriber_id: str, ciphertext: bytes, expires_at: float, *,
                    expected_version: int | None, forget_at: int | None = None) -> int:
-        item = self.table.get(sub_key(subscriber_id), "TOKEN")
-        if (item is not None) if expected_version is None else (item is None or item["version"] != expected_version):
-            raise ConcurrentUpdate(f"tokens of {subscriber_id} changed concurrently")
-        version = (expected_version or 0) + 1
-        fresh: dict[str, Any] = {"ciphertext": bytes(ciphertext), "expires_at": float(expires_at), "version": version}
-        if forget_at is not None:
-            fresh["ttl"] = forget_at
-        self.table.put(sub_key(subscriber_id), "TOKEN", fresh)
-        return version
+        with self.table.lock:
+            item = self.table.get(sub_key(subscriber_id), "TOKEN")
+            current = None if item is None else item["version"]
+            if current != expected_version:
+                raise ConcurrentUpdate(f"tokens of {subscriber_id} changed concurrently")
+            version = (expected_version or 0) + 1
+            fresh: dict[str, Any] = {"ciphertext": bytes(ciphertext), "expires_at": float(expires_at),
+                                     "version": version}
+            if forget_at is not None:
+                fresh["ttl"] = forget_at
+            self.table.put(sub_key(subscriber_id), "TOKEN", fresh)
+            return version
 
     def keep_tokens(self, subscriber_id: str) -> None:
         item = self.table.get(sub_key(subscriber_id), "TOKEN")
@@ -180,11 +189,12 @@ class MemoryTokens:
             self.table.put(sub_key(subscriber_id), "TOKEN", item)
 
     def take_token_lease(self, subscriber_id: str, version: int, now: float, lease_s: int) -> bool:
-        item = self.table.get(sub_key(subscriber_id), "TOKEN")
-        if item is None or item["version"] != version or item.get("lease_until", -1) >= int(now):
-            return False
-        self.table.update(sub_key(subscriber_id), "TOKEN", lease_until=int(now) + lease_s)
-        return True
+        with self.table.lock:
+            item = self.table.get(sub_key(subscriber_id), "TOKEN")
+            if item is None or item["version"] != version or item.get("lease_until", -1) >= int(now):
+                return False
+            self.table.update(sub_key(subscriber_id), "TOKEN", lease_until=int(now) + lease_s)
+            return True
 
 
 @dataclass
@@ -251,10 +261,11 @@ class MemoryWeeks:
 
     def mark_week(self, subscriber_id: str, week: str, status: str, reason: str = "", *,
                   keep_earlier: bool = False) -> None:
-        stored = self.stored_week(subscriber_id, week)
-        if keep_earlier and stored is not None and stored.status is not None:
-            return
-        self._update(subscriber_id, week, **self._status(status, reason))
+        with self.table.lock:
+            stored = self.stored_week(subscriber_id, week)
+            if keep_earlier and stored is not None and stored.status is not None:
+                return
+            self._update(subscriber_id, week, **self._status(status, reason))
 
     def stored_week(self, subscriber_id: str, week: str) -> StoredWeek | None:
         item = self.table.get(sub_key(subscriber_id), week_key(week))
@@ -299,41 +310,46 @@ class MemorySignups:
     table: MemoryTable
 
     def put_oauth_state(self, state_key: str, payload: str, *, expires_at: int) -> None:
-        if self.table.get(f"OAUTH#{state_key}", "STATE") is not None:
-            raise ConcurrentUpdate("this OAuth state exists")
-        self.table.put(f"OAUTH#{state_key}", "STATE", {"payload": payload, "ttl": expires_at})
+        with self.table.lock:
+            if self.table.get(f"OAUTH#{state_key}", "STATE") is not None:
+                raise ConcurrentUpdate("this OAuth state exists")
+            self.table.put(f"OAUTH#{state_key}", "STATE", {"payload": payload, "ttl": expires_at})
 
     def take_oauth_state(self, state_key: str) -> tuple[str, int] | None:
-        old = self.table.delete(f"OAUTH#{state_key}", "STATE")
-        return (old["payload"], old["ttl"]) if old else None
+        with self.table.lock:
+            old = self.table.delete(f"OAUTH#{state_key}", "STATE")
+            return (old["payload"], old["ttl"]) if old else None
 
     def owner(self, kind: UniqueKind, value: str) -> str | None:
         item = self.table.live(unique_key(kind, value), "SUBSCRIBER")
         return str(item["subscriber_id"]) if item else None
 
     def claim(self, kind: UniqueKind, value: str, subscriber_id: str, *, expires_at: int | None = None) -> str:
-        current = self.owner(kind, value)
-        if current is not None and current != subscriber_id:
-            return current
-        item: dict[str, Any] = {"subscriber_id": subscriber_id}
-        if expires_at is not None:
-            item["ttl"] = expires_at
-        self.table.put(unique_key(kind, value), "SUBSCRIBER", item)
-        return subscriber_id
+        with self.table.lock:
+            current = self.owner(kind, value)
+            if current is not None and current != subscriber_id:
+                return current
+            item: dict[str, Any] = {"subscriber_id": subscriber_id}
+            if expires_at is not None:
+                item["ttl"] = expires_at
+            self.table.put(unique_key(kind, value), "SUBSCRIBER", item)
+            return subscriber_id
 
     def release(self, kind: UniqueKind, value: str, subscriber_id: str) -> None:
-        item = self.table.get(unique_key(kind, value), "SUBSCRIBER")
-        if item is not None and item["subscriber_id"] == subscriber_id:
-            self.table.delete(unique_key(kind, value), "SUBSCRIBER")
+        with self.table.lock:
+            item = self.table.get(unique_key(kind, value), "SUBSCRIBER")
+            if item is not None and item["subscriber_id"] == subscriber_id:
+                self.table.delete(unique_key(kind, value), "SUBSCRIBER")
 
     def take_confirmation_slot(self, email: str, *, cooldown_s: int, confirms: str) -> str | None:
-        now = self.table.epoch()
-        earlier = self.table.get(unique_key("EMAIL", email), "CONFIRMATION")
-        if earlier is not None and earlier["ttl"] > now:
-            return str(earlier["confirms"])
-        self.table.put(unique_key("EMAIL", email), "CONFIRMATION",
-                       {"sent_at": now, "confirms": confirms, "ttl": now + cooldown_s})
-        return None
+        with self.table.lock:
+            now = self.table.epoch()
+            earlier = self.table.get(unique_key("EMAIL", email), "CONFIRMATION")
+            if earlier is not None and earlier["ttl"] > now:
+                return str(earlier["confirms"])
+            self.table.put(unique_key("EMAIL", email), "CONFIRMATION",
+                           {"sent_at": now, "confirms": confirms, "ttl": now + cooldown_s})
+            return None
 
     def forget_confirmation_slot(self, email: str) -> None:
         self.table.delete(unique_key("EMAIL", email), "CONFIRMATION")
