@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -39,11 +39,14 @@ from boto3.dynamodb.conditions import Attr, Key
 from followthrough.activity import Activity
 from followthrough.adapters.store.protocols import (
     FOLLOW_LISTS,
+    PREVIOUS_REPORTS,
+    Clock,
     CollectorState,
     DigestState,
     Repositories,
     StoredTokens,
     StoredWeek,
+    reported_weeks,
 )
 from followthrough.adapters.store.table import (
     GRAPH_CHUNK,
@@ -64,9 +67,6 @@ from followthrough.analysis.models import Interaction
 from followthrough.cursors import Cursors, Spend
 from followthrough.report import WeeklyReport
 from followthrough.subscriber import Subscriber
-
-Clock = Callable[[], datetime]
-PREVIOUS_REPORTS = 8
 
 
 def _epoch(clock: Clock) -> int:
@@ -91,8 +91,8 @@ def _week(item: dict[str, Any]) -> StoredWeek:
 
 def _previous(weeks: dict[str, dict[str, Any]], before_week: str | None, limit: int) -> list[WeeklyReport]:
     """Up to ``limit`` reports of the WEEK items (by week), before ``before_week``, oldest first."""
-    chosen = [w for w in sorted(weeks) if (before_week is None or w < before_week) and "report" in weeks[w]]
-    return [WeeklyReport.model_validate(unpack(weeks[w]["report"])) for w in chosen[-limit:]] if limit else []
+    chosen = reported_weeks([w for w, item in weeks.items() if "report" in item], before_week, limit)
+    return [WeeklyReport.model_validate(unpack(weeks[w]["report"])) for w in chosen]
 
 
 @dataclass
@@ -123,7 +123,7 @@ class DynamoSubscribers:
             raise ConcurrentUpdate(f"subscriber {subscriber.subscriber_id} exists")
 
     def get_subscriber(self, subscriber_id: str) -> Subscriber | None:
-        item = self.table.get(**self._key(subscriber_id))
+        item = self.table.get(sub_key(subscriber_id), "PROFILE")
         return _subscriber(item) if item else None
 
     def due_subscribers(self, slot: str) -> Iterator[Subscriber]:
@@ -196,7 +196,7 @@ class DynamoTokens:
         return {"pk": sub_key(subscriber_id), "sk": "TOKEN"}
 
     def get_tokens(self, subscriber_id: str) -> StoredTokens | None:
-        item = self.table.get(**self._key(subscriber_id))
+        item = self.table.get(sub_key(subscriber_id), "TOKEN")
         return _tokens(item) if item else None
 
     def put_tokens(self, subscriber_id: str, ciphertext: bytes, expires_at: float, *,
@@ -339,7 +339,7 @@ class DynamoWeeks:
                   Attr("status").not_exists() if keep_earlier else None)
 
     def stored_week(self, subscriber_id: str, week: str) -> StoredWeek | None:
-        item = self.table.get(**self._key(subscriber_id, week))
+        item = self.table.get(sub_key(subscriber_id), week_key(week))
         return _week(item) if item else None
 
     def week_status(self, subscriber_id: str, week: str) -> tuple[str, str] | None:

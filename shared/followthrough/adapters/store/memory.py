@@ -9,18 +9,21 @@ from __future__ import annotations
 
 import copy
 import threading
-from collections.abc import Callable, Collection, Iterator, Mapping
+from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from followthrough.adapters.store.protocols import (
     FOLLOW_LISTS,
+    PREVIOUS_REPORTS,
+    Clock,
     CollectorState,
     DigestState,
     Repositories,
     StoredTokens,
     StoredWeek,
+    reported_weeks,
 )
 from followthrough.adapters.store.table import (
     KEPT_ON_NEW_ACCOUNT,
@@ -35,9 +38,6 @@ from followthrough.analysis.models import Interaction
 from followthrough.cursors import Cursors, Spend
 from followthrough.report import WeeklyReport
 from followthrough.subscriber import Subscriber
-
-Clock = Callable[[], datetime]
-PREVIOUS_REPORTS = 8
 
 
 @dataclass
@@ -85,8 +85,8 @@ def _stored_week(item: dict[str, Any]) -> StoredWeek:
 
 
 def _previous(weeks: dict[str, dict[str, Any]], before_week: str | None, limit: int) -> list[WeeklyReport]:
-    chosen = [w for w in sorted(weeks) if (before_week is None or w < before_week) and "report" in weeks[w]]
-    return [WeeklyReport.model_validate(weeks[w]["report"]) for w in chosen[-limit:]] if limit else []
+    chosen = reported_weeks([w for w, item in weeks.items() if "report" in item], before_week, limit)
+    return [WeeklyReport.model_validate(weeks[w]["report"]) for w in chosen]
 
 
 @dataclass

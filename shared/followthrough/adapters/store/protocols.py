@@ -8,7 +8,7 @@ injected clock, never the wall clock.
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterator, Mapping
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Protocol
@@ -23,6 +23,14 @@ from followthrough.subscriber import Subscriber
 # user id -> [ISO time the edge was first seen (None: before the first collection), username]
 Graph = dict[str, list[str | None]]
 FOLLOW_LISTS = ("following", "followers")
+Clock = Callable[[], datetime]
+PREVIOUS_REPORTS = 8  # earlier reports a collect or a digest loads (trends, deltas)
+
+
+def reported_weeks(weeks_with_reports: Iterable[str], before_week: str | None, limit: int) -> list[str]:
+    """The last ``limit`` of these weeks before ``before_week`` (all when None), oldest first."""
+    chosen = sorted(w for w in weeks_with_reports if before_week is None or w < before_week)
+    return chosen[-limit:] if limit > 0 else []
 
 
 @dataclass(frozen=True)
