@@ -19,8 +19,11 @@ from followthrough.messages import CollectRequest, DigestRequest
 from followthrough.steps import repositories
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.demo import DemoWorld, start_world
+from tests.conftest import CallRecorder
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+DYNAMODB_CALLS = {"GetItem", "Query", "Scan", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem",
+                  "BatchWriteItem"}
 
 
 @pytest.fixture
@@ -73,6 +76,20 @@ def test_steady_week_reads_only_what_is_new(world: DemoWorld) -> None:
     assert sum(served.values()) <= 1.3 * new + 10, (served, new)
     assert result.counts["followers"] >= len(delta.new_follower_ids)
     assert result.counts["following"] == len(delta.new_following_ids)
+
+
+def test_a_collect_loads_in_one_query_and_saves_in_batches(world: DemoWorld) -> None:
+    steps.run_collect(_request(world, "2026-W48"))
+    world.sim.advance_week(seed=5)
+    aws_calls = CallRecorder()
+    table = steps.repositories().weeks.table.resource  # type: ignore[attr-defined]
+    table.meta.client.meta.events.register("before-call.*.*", aws_calls)
+    result = steps.run_collect(_request(world, "2026-W49"))
+    assert result.status == "collected", result.reason
+    dynamodb = [op for op in aws_calls.operations if op in DYNAMODB_CALLS]
+    # reads: the subscriber's partition in one query, this week's run flag; nothing item by item.
+    # writes: the token refresh a week later (lease, rotated pair), the state in one batch, the week
+    assert sorted(dynamodb) == ["BatchWriteItem", "GetItem", "PutItem", "Query", "UpdateItem", "UpdateItem"]
 
 
 def test_rate_limit_mid_pagination_requeues_and_resumes_without_rereading(world: DemoWorld) -> None:
