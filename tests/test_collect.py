@@ -155,3 +155,28 @@ def test_sample_event_parses_through_the_handler_model() -> None:
     record = load_function("collect").CollectRecord.model_validate(event["Records"][0])
     assert record.body == CollectRequest(subscriber_id="sub-demo", week="2026-W48", requeues=0)
     assert record.messageId == event["Records"][0]["messageId"]
+
+
+def test_the_credits_flag_is_read_once_a_minute_until_it_is_set(twins: Twins,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    from followthrough.pipeline.collect import CREDITS_FLAG, Collector
+
+    weeks = twins.repositories.weeks
+    reads: list[str] = []
+    real_run_flag = weeks.run_flag
+    monkeypatch.setattr(weeks, "run_flag", lambda week, flag: reads.append(week) or real_run_flag(week, flag))
+    at = [NOW]
+    collector = Collector(subscribers=twins.repositories.subscribers, state=twins.repositories.collector_state,
+                          weeks=weeks, tokens=None, make_client=None, config=None,  # type: ignore[arg-type]
+                          send_reconnect_email=None, now=lambda: at[0])  # type: ignore[arg-type]
+    assert collector._credits_exhausted("2026-W48") is None and len(reads) == 1
+    weeks.set_run_flag("2026-W48", CREDITS_FLAG, "X: credits exhausted")  # by another process
+    at[0] += timedelta(seconds=30)
+    assert collector._credits_exhausted("2026-W48") is None and len(reads) == 1
+    at[0] += timedelta(seconds=31)
+    assert collector._credits_exhausted("2026-W48") == "X: credits exhausted" and len(reads) == 2
+    at[0] += timedelta(hours=1)
+    assert collector._credits_exhausted("2026-W48") == "X: credits exhausted" and len(reads) == 2
+    assert collector._credits_exhausted("2026-W49") is None and reads == ["2026-W48", "2026-W48", "2026-W49"]

@@ -35,6 +35,8 @@ log = logging.getLogger(__name__)
 RECENT_DAYS = 14  # posts, mentions and likes kept for the next run's analysis (a week + the answer grace)
 MENTIONS_FIRST_RUN_DAYS = 14
 CREDITS_FLAG = "credits_exhausted"
+# how long a process trusts that X's credits were not exhausted this week before reading the flag again
+CREDITS_UNFLAGGED_TRUSTED_S = 60
 
 Status = Literal["collected", "rate_limited", "needs_reauth", "credits_exhausted", "not_receiving", "unknown",
                  "superseded"]
@@ -72,6 +74,8 @@ class Collector:
     config: CollectorConfig
     send_reconnect_email: Callable[[Subscriber], None]
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # week -> (the credits flag's reason or None, when read): the flag once per batch, not per message
+    _credits_flags: dict[str, tuple[str | None, datetime]] = field(default_factory=dict, init=False, repr=False)
 
     def run(self, request: CollectRequest) -> CollectResult:
         sid, week = request.subscriber_id, request.week
@@ -93,7 +97,7 @@ class Collector:
             reason = f"superseded: week {cursors.me_week} was already collected"
             self.weeks.mark_week(sid, week, "superseded", reason)
             return CollectResult("superseded", sid, week, reason=reason)
-        exhausted = self.weeks.run_flag(week, CREDITS_FLAG)
+        exhausted = self._credits_exhausted(week)
         if exhausted:
             self.weeks.mark_week(sid, week, "credits_exhausted", exhausted)
             return CollectResult("credits_exhausted", sid, week, reason=exhausted)
@@ -110,8 +114,19 @@ class Collector:
             return self._revoked(subscriber, week, str(exc))
         except XCreditsExhausted as exc:
             self.weeks.set_run_flag(week, CREDITS_FLAG, str(exc))
+            self._credits_flags[week] = (str(exc), self.now())
             self.weeks.mark_week(sid, week, "credits_exhausted", str(exc))
             return CollectResult("credits_exhausted", sid, week, reason=str(exc))
+
+    def _credits_exhausted(self, week: str) -> str | None:
+        """Why X's credits ran out this week, if they did. A flag once seen holds for the week; its
+        absence is trusted for a minute (a process that missed it meanwhile gets X's 402 and sets it)."""
+        known = self._credits_flags.get(week)
+        now = self.now()
+        if known is None or (known[0] is None and now - known[1] > timedelta(seconds=CREDITS_UNFLAGGED_TRUSTED_S)):
+            known = (self.weeks.run_flag(week, CREDITS_FLAG), now)
+            self._credits_flags[week] = known
+        return known[0]
 
     def _revoked(self, subscriber: Subscriber, week: str, reason: str) -> CollectResult:
         """Stop collecting every week; ask the subscriber, once, to reconnect."""
