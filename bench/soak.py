@@ -50,9 +50,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"faults: {summary['faults']}")
     for failure, n in list(summary["record_failures"].items())[:8]:
         print(f"  {n:5d} records failed with {failure}")
-    print(f"Lambda CPU s per subscriber-week: {summary['lambda_cpu_s_per_subscriber']}; DynamoDB per "
-          f"subscriber-week: {summary['dynamodb_per_subscriber']}; wall {summary['wall_s']}s, "
+    dynamodb = summary["dynamodb_per_subscriber_week"]
+    print(f"Lambda CPU s per subscriber-week: {summary['lambda_cpu_s_per_subscriber']}; DynamoDB calls per "
+          f"subscriber-week: {dynamodb['reads']} reads, {dynamodb['writes']} writes; wall {summary['wall_s']}s, "
           f"peak memory {summary['peak_rss_mb']} MB")
+    for call, n in dynamodb["by_call"].items():
+        print(f"  {n:6.2f} {call}")
     print(f"wrote {args.out}; invariants {'BROKEN' if broken else 'hold'}")
     return 1 if broken else 0
 

@@ -1,7 +1,8 @@
-"""collect against the X stand-in (HTTP on loopback) and in-process moto.
+"""collect against the X stand-in (HTTP on loopback) and the in-memory twins (tests/twins.py; no AWS).
 
-Incremental reads, cost, rate limits mid-pagination, credits exhausted,
-revoked tokens and malformed payloads.
+Incremental reads, cost, credits exhausted, revoked tokens and malformed
+payloads; what depends on SQS itself (requeue delays, the DLQ) and the calls
+DynamoDB sees are in tests/test_collect_aws.py.
 """
 
 from __future__ import annotations
@@ -9,42 +10,37 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime
 
-import boto3
 import pytest
-from moto.backends import get_backend
-from moto.core import DEFAULT_ACCOUNT_ID
 
 from followthrough import steps
 from followthrough.messages import CollectRequest, DigestRequest
-from followthrough.steps import store
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.demo import DemoWorld, start_world
+from tests.twins import Twins, use_twins
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def world(aws: LocalAws) -> Iterator[DemoWorld]:
-    w = start_world(seed=11, now=NOW, profile="small", aws=aws)
+def twins(monkeypatch: pytest.MonkeyPatch) -> Twins:
+    return use_twins(monkeypatch)
+
+
+@pytest.fixture
+def world(twins: Twins, monkeypatch: pytest.MonkeyPatch) -> Iterator[DemoWorld]:
+    names = LocalAws(endpoint_url="")  # resource names only: no AWS is started, none is called
+    for name in [*names.environ(), "X_API_BASE_URL", "POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_LOG_LEVEL"]:
+        monkeypatch.setenv(name, "")  # start_world's settings are undone after the test
+    w = start_world(seed=11, now=NOW, profile="small", aws=names)
     yield w
     w.close()
-
-
-def _messages(aws: LocalAws, queue: str) -> list[dict]:
-    got = boto3.client("sqs").receive_message(QueueUrl=aws.queue_urls[queue], MaxNumberOfMessages=10,
-                                              AttributeNames=["All"])
-    return got.get("Messages", [])
-
-
-def _outbox() -> list:
-    return list(get_backend("ses")[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
 
 
 def _request(world: DemoWorld, week: str = "2026-W48") -> CollectRequest:
     return CollectRequest(subscriber_id=world.subscriber.subscriber_id, week=week)
 
 
-def test_first_run_reads_everything_once_stores_a_report_and_queues_the_digest(world: DemoWorld) -> None:
+def test_first_run_reads_everything_once_stores_a_report_and_queues_the_digest(world: DemoWorld, twins: Twins) -> None:
     result = steps.run_collect(_request(world))
     assert result.status == "collected", result.reason
     account = world.sim.accounts[world.subscriber.x_user_id]
@@ -52,10 +48,10 @@ def test_first_run_reads_everything_once_stores_a_report_and_queues_the_digest(w
     assert result.counts["followers"] == len(account.followers)
     for endpoint in ("tweets", "mentions", "liked_tweets", "following", "followers", "dm_events"):
         assert world.sim.meter.duplicates(endpoint) == 0, endpoint
-    stored = store().get_week(world.subscriber.subscriber_id, "2026-W48")
+    stored = steps.repositories().weeks.get_week(world.subscriber.subscriber_id, "2026-W48")
     assert stored is not None and stored[0].week == "2026-W48"
     assert stored[1].total_usd == pytest.approx(result.spend.total_usd)
-    [message] = _messages(world.aws, "digest")
+    [message] = twins.queued("digest")
     assert DigestRequest.model_validate_json(message["Body"]).subscriber_id == world.subscriber.subscriber_id
 
 
@@ -75,58 +71,34 @@ def test_steady_week_reads_only_what_is_new(world: DemoWorld) -> None:
     assert result.counts["following"] == len(delta.new_following_ids)
 
 
-def test_rate_limit_mid_pagination_requeues_and_resumes_without_rereading(world: DemoWorld) -> None:
-    world.sim.faults.inject("liked_tweets", 429, after=1, reset_in=120)
-    first = steps.run_collect(_request(world))
-    assert first.status == "rate_limited" and 100 <= first.retry_in_s <= 120
-    # back on the queue, invisible until X's window resets (no sleeping inside Lambda)
-    attrs = boto3.client("sqs").get_queue_attributes(QueueUrl=world.aws.queue_urls["collect"],
-                                                     AttributeNames=["All"])["Attributes"]
-    assert attrs["ApproximateNumberOfMessagesDelayed"] == "1" and _messages(world.aws, "collect") == []
-    requeued = next(CollectRequest.model_validate_json(m.body) for q in
-                    get_backend("sqs")[DEFAULT_ACCOUNT_ID]["us-east-1"].queues.values() for m in q._messages)
-    assert requeued.requeues == 1 and requeued.subscriber_id == world.subscriber.subscriber_id
-    assert _messages(world.aws, "digest") == []
-    status = store().week_status(world.subscriber.subscriber_id, "2026-W48")
-    assert status is not None and status[0] == "rate_limited"
-
-    second = steps.run_collect(requeued)
-    assert second.status == "collected", second.reason
-    for endpoint in ("tweets", "mentions", "liked_tweets", "following", "followers", "dm_events"):
-        assert world.sim.meter.duplicates(endpoint) == 0, endpoint
-    account = world.sim.accounts[world.subscriber.x_user_id]
-    total_likes = world.sim.meter.snapshot()["liked_tweets"]["resources"]
-    assert total_likes == len(account.likes)
-
-
-def test_credits_exhausted_stops_everyone_this_run(world: DemoWorld) -> None:
+def test_credits_exhausted_stops_everyone_this_run(world: DemoWorld, twins: Twins) -> None:
     world.sim.faults.inject("tweets", 402)
     result = steps.run_collect(_request(world))
     assert result.status == "credits_exhausted"
-    assert store().run_flag("2026-W48", "credits_exhausted")
+    assert steps.repositories().weeks.run_flag("2026-W48", "credits_exhausted")
     requests_before = sum(v["requests"] for v in world.sim.meter.snapshot().values())
     again = steps.run_collect(_request(world))
     assert again.status == "credits_exhausted"
     assert sum(v["requests"] for v in world.sim.meter.snapshot().values()) == requests_before
-    assert _messages(world.aws, "digest") == []
+    assert twins.queued("digest") == []
 
 
-def test_revoked_token_marks_needs_reauth_and_mails_one_reconnect_email(world: DemoWorld) -> None:
+def test_revoked_token_marks_needs_reauth_and_mails_one_reconnect_email(world: DemoWorld, twins: Twins) -> None:
     world.sim.revoke(world.subscriber.x_user_id)
     first = steps.run_collect(_request(world))
     assert first.status == "needs_reauth"
-    sub = store().get_subscriber(world.subscriber.subscriber_id)
+    sub = steps.repositories().subscribers.get_subscriber(world.subscriber.subscriber_id)
     assert sub is not None and sub.status == "needs_reauth" and not sub.receives_digest
-    assert [set(m.destinations) for m in _outbox()] == [{world.subscriber.email}]
-    assert "Reconnect" in _outbox()[0].raw_data
+    assert [set(m.destinations) for m in twins.mailer.sent] == [{world.subscriber.email}]
+    assert "Reconnect" in twins.mailer.sent[0].raw_data
     # next week: not due any more, and a stray message neither crashes nor mails again
-    assert list(store().due_subscribers(world.subscriber.due_slot(NOW))) == []
+    assert list(steps.repositories().subscribers.due_subscribers(world.subscriber.due_slot(NOW))) == []
     again = steps.run_collect(_request(world, "2026-W49"))
-    assert again.status == "not_receiving" and len(_outbox()) == 1
+    assert again.status == "not_receiving" and len(twins.mailer.sent) == 1
     # the same week's message redelivered keeps the first, better reason
     redelivered = steps.run_collect(_request(world))
     assert redelivered.status == "not_receiving"
-    status = store().week_status(world.subscriber.subscriber_id, "2026-W48")
+    status = steps.repositories().weeks.week_status(world.subscriber.subscriber_id, "2026-W48")
     assert status is not None and status[0] == "needs_reauth" and "refresh" in status[1]
 
 
@@ -169,24 +141,8 @@ def test_budget_stops_reads_in_order_of_value_and_records_what_was_skipped(world
     skipped = {s.split(":")[0] for s in result.spend.skipped}
     assert "followers" in skipped and "tweets" not in skipped
     assert result.report is not None and "followers" in result.report.unavailable
-    stored = store().get_week(world.subscriber.subscriber_id, "2026-W48")
+    stored = steps.repositories().weeks.get_week(world.subscriber.subscriber_id, "2026-W48")
     assert stored is not None and stored[1].skipped == result.spend.skipped
-
-
-def test_poison_message_goes_to_the_dlq_without_blocking_the_batch(world: DemoWorld) -> None:
-    from followthrough_devkit.lambda_runtime import drain, queue_depth
-
-    sqs = boto3.client("sqs")
-    url = world.aws.queue_urls["collect"]
-    sqs.set_queue_attributes(QueueUrl=url, Attributes={"VisibilityTimeout": "0"})  # failures come back at once
-    sqs.send_message(QueueUrl=url, MessageBody="{not json")
-    sqs.send_message(QueueUrl=url, MessageBody=_request(world).model_dump_json())
-    first = drain("collect", url, max_batches=1)
-    assert first.delivered == 1 and first.failed == 1
-    assert len(_messages(world.aws, "digest")) == 1  # the good one went through
-    for _ in range(6):  # the poison keeps failing: after 5 receives SQS moves it to the DLQ
-        drain("collect", url, max_batches=1)
-    assert queue_depth(world.aws.queue_urls["collect-dlq"]) == 1 and queue_depth(url) == 0
 
 
 def test_sample_event_parses_through_the_handler_model() -> None:
@@ -199,3 +155,28 @@ def test_sample_event_parses_through_the_handler_model() -> None:
     record = load_function("collect").CollectRecord.model_validate(event["Records"][0])
     assert record.body == CollectRequest(subscriber_id="sub-demo", week="2026-W48", requeues=0)
     assert record.messageId == event["Records"][0]["messageId"]
+
+
+def test_the_credits_flag_is_read_once_a_minute_until_it_is_set(twins: Twins,
+                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    from datetime import timedelta
+
+    from followthrough.pipeline.collect import CREDITS_FLAG, Collector
+
+    weeks = twins.repositories.weeks
+    reads: list[str] = []
+    real_run_flag = weeks.run_flag
+    monkeypatch.setattr(weeks, "run_flag", lambda week, flag: reads.append(week) or real_run_flag(week, flag))
+    at = [NOW]
+    collector = Collector(subscribers=twins.repositories.subscribers, state=twins.repositories.collector_state,
+                          weeks=weeks, tokens=None, make_client=None, config=None,  # type: ignore[arg-type]
+                          send_reconnect_email=None, now=lambda: at[0])  # type: ignore[arg-type]
+    assert collector._credits_exhausted("2026-W48") is None and len(reads) == 1
+    weeks.set_run_flag("2026-W48", CREDITS_FLAG, "X: credits exhausted")  # by another process
+    at[0] += timedelta(seconds=30)
+    assert collector._credits_exhausted("2026-W48") is None and len(reads) == 1
+    at[0] += timedelta(seconds=31)
+    assert collector._credits_exhausted("2026-W48") == "X: credits exhausted" and len(reads) == 2
+    at[0] += timedelta(hours=1)
+    assert collector._credits_exhausted("2026-W48") == "X: credits exhausted" and len(reads) == 2
+    assert collector._credits_exhausted("2026-W49") is None and reads == ["2026-W48", "2026-W48", "2026-W49"]

@@ -190,7 +190,7 @@ def test_the_deployed_dispatch_environment_reaches_the_deployed_table_and_queue(
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     steps.reset()
-    steps.store().put_subscriber(subscriber(1), reference=MONDAY_8)
+    steps.repositories().subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
     result = load_function("dispatch").handler(scheduled_event(MONDAY_8), LambdaContext("followthrough-dispatch"))
     assert result["queued"] == 1
     [message] = boto3.client("sqs").receive_message(QueueUrl=stack.physical("CollectQueue"))["Messages"]

@@ -14,7 +14,7 @@ from followthrough.cursors import Spend
 from followthrough.links import read_token
 from followthrough.messages import DigestRequest
 from followthrough.report import AutoDmReceived, AutoDms, Conversation, PassiveFollow, WeeklyReport
-from followthrough.steps import settings, store
+from followthrough.steps import repositories, settings
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.lambda_runtime import drain, load_function
 from tests.factories import MONDAY_8, subscriber
@@ -48,8 +48,9 @@ def _queue_digest(aws: LocalAws, times: int = 1) -> None:
 
 
 def _prepare(report: WeeklyReport | None = None, **sub_fields: Any) -> None:
-    store().put_subscriber(subscriber(1, **sub_fields), reference=MONDAY_8)
-    store().put_week("sub-1", WEEK, report or _report(), Spend(skipped=["likes: the weekly X budget was reached"]))
+    repositories().subscribers.put_subscriber(subscriber(1, **sub_fields), reference=MONDAY_8)
+    repositories().weeks.put_week("sub-1", WEEK, report or _report(),
+                                  Spend(skipped=["likes: the weekly X budget was reached"]))
 
 
 def test_sent_message_is_multipart_alternative_with_one_click_unsubscribe(aws: LocalAws) -> None:
@@ -70,8 +71,8 @@ def test_sent_message_is_multipart_alternative_with_one_click_unsubscribe(aws: L
     for body in (html, text):
         assert "quiet_one" in body and "growthbot" in body and "budget" in body
     assert len(html.encode()) <= 60_000
-    assert store().week_status("sub-1", WEEK) == ("sent", sent.id)
-    assert store().get_digest("sub-1", WEEK) is not None
+    assert repositories().weeks.week_status("sub-1", WEEK) == ("sent", sent.id)
+    assert repositories().weeks.get_digest("sub-1", WEEK) is not None
 
 
 def test_hostile_names_and_text_are_escaped_in_html(aws: LocalAws) -> None:
@@ -129,16 +130,16 @@ def test_unconfirmed_or_suppressed_addresses_get_nothing(aws: LocalAws) -> None:
     _queue_digest(aws)
     drain("digest", aws.queue_urls["digest"])
     assert _outbox() == []
-    assert store().week_status("sub-1", WEEK)[0] == "no_digest"  # type: ignore[index]
+    assert repositories().weeks.week_status("sub-1", WEEK)[0] == "no_digest"  # type: ignore[index]
 
-    store().put_subscriber(subscriber(1), reference=MONDAY_8)
-    store().suppress("person1@example.com", "bounce")
-    store().put_week("sub-1", "2026-W49", _report(week="2026-W49"), Spend())
+    repositories().subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
+    repositories().suppression.suppress("person1@example.com", "bounce")
+    repositories().weeks.put_week("sub-1", "2026-W49", _report(week="2026-W49"), Spend())
     boto3.client("sqs").send_message(QueueUrl=aws.queue_urls["digest"], MessageBody=DigestRequest(
         subscriber_id="sub-1", week="2026-W49").model_dump_json())
     drain("digest", aws.queue_urls["digest"])
     assert _outbox() == []
-    assert "suppressed" in store().week_status("sub-1", "2026-W49")[1]  # type: ignore[index]
+    assert "suppressed" in repositories().weeks.week_status("sub-1", "2026-W49")[1]  # type: ignore[index]
 
 
 def test_poison_message_fails_alone(aws: LocalAws) -> None:
@@ -207,7 +208,7 @@ def test_the_stored_digest_is_the_message_that_was_sent(aws: LocalAws) -> None:
     _queue_digest(aws)
     drain("digest", aws.queue_urls["digest"])
     [sent] = _outbox()
-    stored = store().get_digest("sub-1", WEEK)
+    stored = repositories().weeks.get_digest("sub-1", WEEK)
     assert stored is not None
     assert email.message_from_bytes(stored, policy=email.policy.default)["Message-ID"] == email.message_from_string(
         sent.raw_data, policy=email.policy.default)["Message-ID"]
@@ -225,15 +226,21 @@ def test_a_digest_reads_its_week_once(aws: LocalAws, monkeypatch: Any) -> None:
     from followthrough import steps
 
     _prepare()
-    table = store().table
+    table = repositories().weeks.table.resource  # type: ignore[attr-defined]
     week_reads: list[str] = []
-    real_get_item = table.get_item
+    real_get_item, real_query = table.get_item, table.query
 
     def get_item(**kwargs: Any) -> Any:
         if kwargs["Key"]["sk"].startswith("WEEK#"):
             week_reads.append(kwargs["Key"]["sk"])
         return real_get_item(**kwargs)
 
+    def query(**kwargs: Any) -> Any:
+        got = real_query(**kwargs)
+        week_reads.extend(i["sk"] for i in got.get("Items", []) if i["sk"] == f"WEEK#{WEEK}")
+        return got
+
     monkeypatch.setattr(table, "get_item", get_item)
+    monkeypatch.setattr(table, "query", query)
     assert steps.digest_sender().send(DigestRequest(subscriber_id="sub-1", week=WEEK)).outcome == "sent"
     assert week_reads == [f"WEEK#{WEEK}"]

@@ -57,8 +57,8 @@ def _confirmation_link(server: SignupServer, address: str) -> str:
 
 
 def _subscriber(address: str) -> Any:
-    sid = steps.store().owner("EMAIL", address)
-    return steps.store().get_subscriber(sid) if sid else None
+    sid = steps.repositories().signups.owner("EMAIL", address)
+    return steps.repositories().subscribers.get_subscriber(sid) if sid else None
 
 
 def test_sign_up_in_a_browser_confirm_then_unsubscribe_and_delete(server: SignupServer, page: Any) -> None:
@@ -116,7 +116,8 @@ def test_sign_up_in_a_browser_confirm_then_unsubscribe_and_delete(server: Signup
     _shot(page, "6-delete")
     page.get_by_role("button", name="Delete everything").click()
     page.get_by_role("heading", name="Everything is deleted").wait_for()
-    assert _subscriber(address) is None and steps.store().get_subscriber(active.subscriber_id) is None
+    subscribers = steps.repositories().subscribers
+    assert _subscriber(address) is None and subscribers.get_subscriber(active.subscriber_id) is None
 
 
 def test_the_form_fits_a_phone_and_a_desktop(server: SignupServer, browser: Any) -> None:

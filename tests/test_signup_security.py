@@ -47,7 +47,7 @@ def _active(world: World, address: str = "ada@example.com") -> str:
     visitor = world.visitor()
     assert world.sign_up(visitor, address, world.accounts[0]).status == 200
     assert visitor.get(path_of(confirm_link(outbox()[-1].raw_data))).status == 200
-    sid = steps.store().owner("EMAIL", address)
+    sid = steps.repositories().signups.owner("EMAIL", address)
     assert sid is not None
     return sid
 
@@ -86,7 +86,7 @@ def test_a_replayed_callback_is_refused_and_changes_nothing(world: World) -> Non
 def test_a_callback_in_another_browser_is_refused(world: World) -> None:
     target = _callback(world, world.visitor())
     _refused(world.visitor().get(target), 400, "different browser")
-    assert steps.store().owner("XUSER", world.accounts[0].user_id) is None and outbox() == []
+    assert steps.repositories().signups.owner("XUSER", world.accounts[0].user_id) is None and outbox() == []
 
 
 def test_a_code_older_than_30_seconds_is_refused(world: World) -> None:
@@ -94,7 +94,7 @@ def test_a_code_older_than_30_seconds_is_refused(world: World) -> None:
     target = _callback(world, visitor)
     world.sim.advance(31)
     _refused(visitor.get(target), 400, "30 seconds")
-    assert steps.store().owner("XUSER", world.accounts[0].user_id) is None and outbox() == []
+    assert steps.repositories().signups.owner("XUSER", world.accounts[0].user_id) is None and outbox() == []
 
 
 def test_a_state_older_than_ten_minutes_is_refused(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -269,9 +269,9 @@ def test_no_secret_or_address_reaches_the_logs(world: World, caplog: pytest.LogC
         target = world.authorize(started.headers["location"], world.accounts[0])
         code = parse_qs(urlsplit(target).query)["code"][0]
         assert visitor.get(target).status == 200
-        sid = steps.store().owner("EMAIL", "Secret.Person@example.com")
+        sid = steps.repositories().signups.owner("EMAIL", "Secret.Person@example.com")
         assert sid is not None
-        stored = steps.store().get_tokens(sid)
+        stored = steps.repositories().tokens.get_tokens(sid)
         assert stored is not None
         tokens = json.loads(steps.token_keeper().cipher.decrypt(stored.ciphertext))
         confirm = confirm_link(outbox()[-1].raw_data)

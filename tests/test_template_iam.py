@@ -298,7 +298,7 @@ def x_world(deployment: Deployment) -> Iterator[XSim]:
 
 def scenario_dispatch(d: Deployment, sim: XSim) -> None:
     d.become("DispatchFunction")
-    steps.store().put_subscriber(subscriber(1), reference=MONDAY_8)
+    steps.repositories().subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
     result = d.function("DispatchFunction").handler(scheduled_event(MONDAY_8), _context("dispatch"))
     assert result["queued"] == 1
 
@@ -310,7 +310,7 @@ def scenario_collect(d: Deployment, sim: XSim) -> None:
     sub = Subscriber(subscriber_id="sub-x", email="person@example.com", x_user_id=user_id,
                      username=account.me.username, status="active", email_confirmed=True, digest_day=0,
                      digest_hour=8, time_zone="UTC", created_at=sim.now())
-    steps.store().put_subscriber(sub, reference=sim.now())
+    steps.repositories().subscribers.put_subscriber(sub, reference=sim.now())
     access, refresh = sim.issue_tokens(user_id)
     steps.token_keeper().save(sub.subscriber_id, TokenSet(access, refresh, sim.now().timestamp() + 7200),
                               expected_version=None)
@@ -321,19 +321,19 @@ def scenario_collect(d: Deployment, sim: XSim) -> None:
     sim.faults.inject("liked_tweets", 429, after=1, reset_in=60)
     d.send("CollectQueue", request.model_dump_json())
     drain("collect", d.queue_url("CollectQueue"), module=module)
-    assert steps.store().week_status(sub.subscriber_id, "2026-W48")[0] == "rate_limited"  # type: ignore[index]
+    assert steps.repositories().weeks.week_status(sub.subscriber_id, "2026-W48")[0] == "rate_limited"  # type: ignore[index]
 
     # three hours on, the access token has expired: refreshed, re-encrypted, and the week finishes
     sim.advance(timedelta(hours=3))
     d.send("CollectQueue", request.model_copy(update={"requeues": 1}).model_dump_json())
     drain("collect", d.queue_url("CollectQueue"), module=module)
-    assert steps.store().get_week(sub.subscriber_id, "2026-W48") is not None
+    assert steps.repositories().weeks.get_week(sub.subscriber_id, "2026-W48") is not None
 
     # a steady week: only what is new, within the weekly budget, and the digest is queued
     sim.advance_week(seed=5)
     d.send("CollectQueue", CollectRequest(subscriber_id=sub.subscriber_id, week="2026-W49").model_dump_json())
     drain("collect", d.queue_url("CollectQueue"), module=module)
-    assert steps.store().get_week(sub.subscriber_id, "2026-W49") is not None
+    assert steps.repositories().weeks.get_week(sub.subscriber_id, "2026-W49") is not None
 
     # the subscriber revoked the app: one reconnect email
     sim.revoke(user_id)
@@ -345,12 +345,12 @@ def scenario_collect(d: Deployment, sim: XSim) -> None:
 def scenario_digest(d: Deployment, sim: XSim) -> None:
     d.become("DigestFunction")
     week = "2026-W48"
-    steps.store().put_subscriber(subscriber(1), reference=MONDAY_8)
+    steps.repositories().subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
     report = WeeklyReport(subscriber_id="sub-1", username="person1", week=week, generated_at=MONDAY_8,
                           passive_follows=[PassiveFollow(user_id="77", username="quiet_one", reasons=["never"])],
                           conversations=[Conversation(kind="greet_followee", user_id="77", username="quiet_one",
                                                       url="https://x.com/quiet_one", reason="Say hello.")])
-    steps.store().put_week("sub-1", week, report, Spend())
+    steps.repositories().weeks.put_week("sub-1", week, report, Spend())
     module = d.function("DigestFunction")
 
     # SES fails once: the idempotency record is released and the retry sends, once
@@ -404,7 +404,7 @@ def scenario_signup(d: Deployment, sim: XSim) -> None:
 
 def scenario_bounces(d: Deployment, sim: XSim) -> None:
     d.become("BouncesFunction")
-    steps.store().put_subscriber(subscriber(1), reference=MONDAY_8)
+    steps.repositories().subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
     with open("events/bounce.json") as f:
         detail = json.load(f)["detail"]
     detail["mail"]["tags"] = {"subscriber": ["sub-1"]}
@@ -718,7 +718,7 @@ def test_the_first_rejected_send_is_one_clear_log_line_a_metric_and_a_failed_rec
 
 def test_the_recorder_sees_calls_only_inside_handlers(deployment: Deployment, x_world: XSim) -> None:
     deployment.become("DispatchFunction")
-    steps.store().put_subscriber(subscriber(1), reference=MONDAY_8)  # outside: not recorded
+    steps.repositories().subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)  # outside: not recorded
     assert deployment.recording.calls == [] and deployment.recording.settings_read == set()
     deployment.function("DispatchFunction").handler(scheduled_event(MONDAY_8), _context("dispatch"))
     operations = [(c.service, c.operation) for c in deployment.recording.calls]

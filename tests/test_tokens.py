@@ -10,11 +10,12 @@ from datetime import UTC, datetime
 
 import pytest
 
-from followthrough.adapters.store import ConcurrentUpdate
+from followthrough.adapters.store import ConcurrentUpdate, TokenRepository
+from followthrough.adapters.store.memory import memory_repositories
 from followthrough.adapters.tokens import LocalCipher, TokenDecryptError
 from followthrough.adapters.x import TokenSet, XAuthRevoked
 from followthrough.pipeline.tokens import TokenKeeper
-from followthrough.steps import store
+from followthrough.steps import repositories
 from followthrough_devkit.aws import LocalAws
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -38,25 +39,27 @@ class FakeX:
             return TokenSet(f"a{self.calls}", self.valid_refresh, NOW.timestamp() + 7200)
 
 
-def _keeper(fake: FakeX) -> TokenKeeper:
-    return TokenKeeper(store=store(), cipher=LocalCipher("test-secret-key-123"), oauth=fake,  # type: ignore[arg-type]
+def _keeper(fake: FakeX, stored: TokenRepository | None = None) -> TokenKeeper:
+    """On the in-memory twin unless told otherwise (tests/test_store_contract.py holds both to one contract)."""
+    return TokenKeeper(stored=stored or memory_repositories(lambda: NOW).tokens,
+                       cipher=LocalCipher("test-secret-key-123"), oauth=fake,  # type: ignore[arg-type]
                        now=lambda: NOW, wait=lambda s: time.sleep(0.05))
 
 
 def _stored_pair(keeper: TokenKeeper) -> dict[str, str]:
-    stored = keeper.store.get_tokens("sub-1")
+    stored = keeper.stored.get_tokens("sub-1")
     assert stored is not None
     return json.loads(keeper.cipher.decrypt(stored.ciphertext))
 
 
-def test_fresh_token_is_used_without_refreshing(aws: LocalAws) -> None:
+def test_fresh_token_is_used_without_refreshing() -> None:
     fake = FakeX()
     keeper = _keeper(fake)
     keeper.save("sub-1", TokenSet("a0", "r0", NOW.timestamp() + 3600), expected_version=None)
     assert keeper.access_token("sub-1") == "a0" and fake.calls == 0
 
 
-def test_concurrent_refreshes_refresh_once_and_keep_the_rotated_token(aws: LocalAws) -> None:
+def test_concurrent_refreshes_refresh_once_and_keep_the_rotated_token() -> None:
     fake = FakeX()
     keeper = _keeper(fake)
     keeper.save("sub-1", TokenSet("a0", "r0", NOW.timestamp() + 60), expected_version=None)  # expires soon
@@ -78,12 +81,12 @@ def test_concurrent_refreshes_refresh_once_and_keep_the_rotated_token(aws: Local
     assert fake.calls == 1 and results == ["a1"] * 4
     assert _stored_pair(keeper) == {"access": "a1", "refresh": "r1"}
     # the stored refresh token is the live one: the next refresh works
-    keeper.store.put_tokens("sub-1", keeper.store.get_tokens("sub-1").ciphertext, NOW.timestamp(),  # type: ignore[union-attr]
-                            expected_version=keeper.store.get_tokens("sub-1").version)  # type: ignore[union-attr]
+    keeper.stored.put_tokens("sub-1", keeper.stored.get_tokens("sub-1").ciphertext, NOW.timestamp(),  # type: ignore[union-attr]
+                            expected_version=keeper.stored.get_tokens("sub-1").version)  # type: ignore[union-attr]
     assert keeper.access_token("sub-1") == "a2"
 
 
-def test_a_stale_writer_cannot_overwrite_newer_tokens(aws: LocalAws) -> None:
+def test_a_stale_writer_cannot_overwrite_newer_tokens() -> None:
     keeper = _keeper(FakeX())
     version = keeper.save("sub-1", TokenSet("a0", "r0", 0), expected_version=None)
     keeper.save("sub-1", TokenSet("a1", "r1", 0), expected_version=version)
@@ -92,7 +95,7 @@ def test_a_stale_writer_cannot_overwrite_newer_tokens(aws: LocalAws) -> None:
     assert _stored_pair(keeper)["refresh"] == "r1"
 
 
-def test_revoked_refresh_token_raises(aws: LocalAws) -> None:
+def test_revoked_refresh_token_raises() -> None:
     fake = FakeX(valid_refresh="something-else")
     keeper = _keeper(fake)
     keeper.save("sub-1", TokenSet("a0", "r0", 0), expected_version=None)
@@ -101,9 +104,9 @@ def test_revoked_refresh_token_raises(aws: LocalAws) -> None:
 
 
 def test_tokens_are_encrypted_at_rest(aws: LocalAws) -> None:
-    keeper = _keeper(FakeX())
+    keeper = _keeper(FakeX(), repositories().tokens)
     keeper.save("sub-1", TokenSet("secret-access-token", "secret-refresh", 0), expected_version=None)
-    item = keeper.store.table.get_item(Key={"pk": "SUB#sub-1", "sk": "TOKEN"})["Item"]
+    item = keeper.stored.table.get("SUB#sub-1", "TOKEN")
     assert b"secret-access-token" not in bytes(item["ciphertext"].value)
     with pytest.raises(TokenDecryptError):
         LocalCipher("another-key-entirely").decrypt(bytes(item["ciphertext"].value))

@@ -76,7 +76,7 @@ def start_world(seed: int = DEMO_SEED, now: datetime | None = None, profile: str
         time_zone="UTC", consent_version="demo", consent_at=now, created_at=now,
         own_domains=list(account.own_domains),
     )
-    steps.store().put_subscriber(subscriber, reference=now)
+    steps.repositories().subscribers.put_subscriber(subscriber, reference=now)
     access, refresh = sim.issue_tokens(user_id)
     steps.token_keeper().save(subscriber.subscriber_id, TokenSet(access, refresh, now.timestamp() + 7200),
                               expected_version=None)
@@ -94,7 +94,7 @@ def run_week(world: DemoWorld, at: datetime | None = None) -> dict[str, Any]:
 
 def write_outputs(world: DemoWorld, week: str, out: Path) -> Path | None:
     """Write the digest the subscriber got as .eml, .html and .txt under ``out``."""
-    raw = steps.store().get_digest(world.subscriber.subscriber_id, week)
+    raw = steps.repositories().weeks.get_digest(world.subscriber.subscriber_id, week)
     if raw is None:
         return None
     out.mkdir(parents=True, exist_ok=True)
@@ -117,8 +117,8 @@ def main(out_dir: str = "out", seed: int = DEMO_SEED) -> int:
         say("Running the weekly audit: dispatch -> collect -> digest")
         result = run_week(world)
         week = result["week"]
-        stored = steps.store().get_week(sub.subscriber_id, week)
-        status = steps.store().week_status(sub.subscriber_id, week)
+        stored = steps.repositories().weeks.get_week(sub.subscriber_id, week)
+        status = steps.repositories().weeks.week_status(sub.subscriber_id, week)
         out = write_outputs(world, week, Path(out_dir))
         sent = [m for m in world.aws.sent_emails() if sub.email in m.get("destinations", [])]
         if stored is None or out is None or not sent:

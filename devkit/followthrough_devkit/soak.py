@@ -89,8 +89,9 @@ class Population:
 @dataclass
 class Meters:
     cpu_s: float = 0.0
-    dynamodb_reads: int = 0
-    dynamodb_writes: int = 0
+    # "<step> <operation>" -> DynamoDB calls (a call retried by botocore counts once); step "setup" is
+    # the sign-ups and the soak's own checks, not part of a subscriber-week
+    dynamodb_calls: Counter[str] = field(default_factory=Counter)
     crashes: int = 0
     invocations: Counter[str] = field(default_factory=Counter)
     # "<step>: <exception type>" -> records that raised it (each is redelivered by SQS)
@@ -116,6 +117,7 @@ class Soak:
         self._faults_on = False
         self._lock = threading.Lock()
         self._last_progress = 0.0
+        self._step = "setup"  # what the DynamoDB calls made now belong to
 
     # -- setting up --------------------------------------------------------------------------
 
@@ -141,10 +143,20 @@ class Soak:
     def _count_dynamodb(self, event_name: str = "", **_: Any) -> None:
         operation = event_name.rsplit(".", 1)[-1]
         with self._lock:
-            if operation in READS:
-                self.meters.dynamodb_reads += 1
-            elif operation in WRITES:
-                self.meters.dynamodb_writes += 1
+            self.meters.dynamodb_calls[f"{self._step} {operation}"] += 1
+
+    def dynamodb_per_subscriber_week(self, subscriber_weeks: int) -> dict[str, Any]:
+        """The weekly steps' DynamoDB calls (dispatch, collect, digest; retries and redeliveries included)
+        per subscriber-week, reads and writes, and by step and kind of call."""
+        weekly = {k: v for k, v in self.meters.dynamodb_calls.items() if not k.startswith("setup ")}
+        per = max(subscriber_weeks, 1)
+
+        def total(kinds: set[str]) -> float:
+            return round(sum(v for k, v in weekly.items() if k.split(" ")[1] in kinds) / per, 2)
+
+        return {"reads": total(READS), "writes": total(WRITES),
+                "by_call": {k: round(v / per, 2) for k, v in sorted(weekly.items())},
+                "setup_calls": sum(v for k, v in self.meters.dynamodb_calls.items() if k.startswith("setup "))}
 
     def _register_subscribers(self) -> None:
         """Every subscriber signs up through the sign-up service: form, X's consent page, callback,
@@ -252,9 +264,11 @@ class Soak:
 
     def _invoke_timed(self, name: str, fn: Callable[[], Any]) -> Any:
         started = time.process_time()
+        self._step = name
         try:
             return fn()
         finally:
+            self._step = "setup"
             self.meters.cpu_s += time.process_time() - started
             self.meters.invocations[name] += 1
 
@@ -330,7 +344,7 @@ class Soak:
 
     def check_week(self, week: str, before: Counter[str]) -> dict[str, Any]:
         assert self.aws is not None
-        store, pop = steps.store(), self.population
+        weeks, pop = steps.repositories().weeks, self.population
         after = self.digests_by_recipient()
         sent = after - before
         by_sid = {sid: sent.get(email, 0) for sid, email in pop.emails.items()}
@@ -344,7 +358,7 @@ class Soak:
             if by_sid[sid]:
                 duplicates[sid] = by_sid[sid]  # mailed although it must not be
             missing[sid] = why
-        spends = [s for s in (store.get_week_spend(sid, week) for sid in expected) if s]
+        spends = [s for s in (weeks.get_week_spend(sid, week) for sid in expected) if s]
         usd = sorted(s.total_usd for s in spends)
         requests = sorted(sum(s.requests.values()) for s in spends)
         x_meter = self._x_meter()
@@ -366,14 +380,14 @@ class Soak:
     @staticmethod
     def _reason(sid: str, week: str) -> str:
         """Why ``sid`` got no digest in ``week``: the week's record, else why it was not due at all."""
-        store = steps.store()
-        status = store.week_status(sid, week)
+        stored = steps.repositories()
+        status = stored.weeks.week_status(sid, week)
         if status:
             return f"{status[0]}: {status[1]}"
-        profile = store.get_subscriber(sid)
+        profile = stored.subscribers.get_subscriber(sid)
         if profile is None:
             return "NO RECORDED REASON (no profile)"
-        if profile.suppressed or store.is_suppressed(profile.email):
+        if profile.suppressed or stored.suppression.is_suppressed(profile.email):
             return "not dispatched: address suppressed after a bounce or complaint"
         if not profile.receives_digest:
             return f"not dispatched: status {profile.status}"
@@ -439,8 +453,7 @@ def run_soak(config: SoakConfig, say: Callable[[str], None] = print, out: Path |
             "faults": {"x": {"rate": config.x_fault_rate, "truncate_rate": config.x_truncate_rate},
                        "aws_injected": dict(soak.aws_faults.injected), "handler_crashes": soak.meters.crashes},
             "lambda_cpu_s_per_subscriber": round(soak.meters.cpu_s / subscribers / config.weeks, 4),
-            "dynamodb_per_subscriber": {"reads": round(soak.meters.dynamodb_reads / subscribers / config.weeks, 1),
-                                        "writes": round(soak.meters.dynamodb_writes / subscribers / config.weeks, 1)},
+            "dynamodb_per_subscriber_week": soak.dynamodb_per_subscriber_week(subscribers * config.weeks),
             "invocations": dict(soak.meters.invocations),
             "record_failures": dict(soak.meters.record_failures.most_common()),
             "wall_s": round(time.monotonic() - soak.started, 1),

@@ -23,7 +23,7 @@ from followthrough.config import Settings, settings
 if TYPE_CHECKING:
     from followthrough.adapters.mailer import Mailer
     from followthrough.adapters.queue import Queue
-    from followthrough.adapters.store import Store
+    from followthrough.adapters.store import Repositories
     from followthrough.adapters.x import XClient, XOAuth
     from followthrough.messages import CollectRequest, DigestRequest
     from followthrough.pipeline.bounces import SesNotification
@@ -60,10 +60,10 @@ IDEMPOTENCY_DAYS = 35
 
 
 @cache
-def store() -> Store:
-    from followthrough.adapters.store import Store
+def repositories() -> Repositories:
+    from followthrough.adapters.store.dynamo import dynamo_repositories
 
-    return Store(settings().table_name)
+    return dynamo_repositories(settings().table_name, now)
 
 
 @cache
@@ -95,7 +95,7 @@ def token_keeper() -> TokenKeeper:
     from followthrough.pipeline.tokens import TokenKeeper
 
     config = settings()
-    return TokenKeeper(store=store(), cipher=cipher_for(config.token_kms_key_id, config.signing_key),
+    return TokenKeeper(stored=repositories().tokens, cipher=cipher_for(config.token_kms_key_id, config.signing_key),
                        oauth=oauth(config), now=now)
 
 
@@ -103,7 +103,7 @@ def send_reconnect_email(subscriber: Subscriber) -> None:
     from followthrough.email import build_message
 
     config = settings()
-    if store().is_suppressed(subscriber.email):
+    if repositories().suppression.is_suppressed(subscriber.email):
         log.info("reconnect email not sent: address suppressed", extra={"subscriber_id": subscriber.subscriber_id})
         return
     text = ("Hello,\n\nX no longer accepts the connection Followthrough had to your account, so this week's "
@@ -120,8 +120,11 @@ def signup_service() -> SignupService:
 
     config = settings()
     base = str(config.public_base_url).rstrip("/")
+    stored = repositories()
     return SignupService(
-        store=store(), oauth=oauth(config, redirect_uri=f"{base}/oauth/callback"), make_client=x_client,
+        subscribers=stored.subscribers, signups=stored.signups, stored_tokens=stored.tokens,
+        suppression=stored.suppression, oauth=oauth(config, redirect_uri=f"{base}/oauth/callback"),
+        make_client=x_client,
         tokens=token_keeper(), mailer=mailer(), public_base_url=base, signing_key=config.signing_key, now=now,
         confirmation_cooldown_s=config.confirmation_cooldown_s,
     )
@@ -131,7 +134,9 @@ def signup_service() -> SignupService:
 def collector() -> Collector:
     from followthrough.pipeline.collect import Collector
 
-    return Collector(store=store(), tokens=token_keeper(), make_client=x_client, config=settings().collector,
+    stored = repositories()
+    return Collector(subscribers=stored.subscribers, state=stored.collector_state, weeks=stored.weeks,
+                     tokens=token_keeper(), make_client=x_client, config=settings().collector,
                      send_reconnect_email=send_reconnect_email, now=now)
 
 
@@ -152,7 +157,7 @@ def digest_queue() -> Queue:
 def reset() -> None:
     """Forget every client and service built so far (after the environment changed)."""
     settings.cache_clear()
-    for factory in (store, mailer, token_keeper, collector, collect_queue, digest_queue, digest_sender,
+    for factory in (repositories, mailer, token_keeper, collector, collect_queue, digest_queue, digest_sender,
                     _idempotency_config, _send_once):
         factory.cache_clear()
 
@@ -160,7 +165,7 @@ def reset() -> None:
 def run_dispatch(at: datetime) -> DispatchResult:
     from followthrough.pipeline.dispatch import dispatch
 
-    result = dispatch(store(), collect_queue(), at)
+    result = dispatch(repositories().subscribers, collect_queue(), at)
     metrics.add_metric(name="SubscribersQueued", unit=MetricUnit.Count, value=result.queued)
     return result
 
@@ -192,7 +197,9 @@ def digest_sender() -> DigestSender:
     from followthrough.pipeline.digest import DigestSender
 
     config = settings()
-    return DigestSender(store=store(), mailer=mailer(), public_base_url=str(config.public_base_url),
+    stored = repositories()
+    return DigestSender(weeks=stored.weeks, suppression=stored.suppression, mailer=mailer(),
+                        public_base_url=str(config.public_base_url),
                         signing_key=config.signing_key, now=now)
 
 
@@ -215,7 +222,7 @@ def _send_once() -> Any:
     """
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
 
-    from followthrough.adapters.store import RETRIES
+    from followthrough.adapters.store.table import RETRIES
 
     persistence = DynamoDBPersistenceLayer(
         table_name=settings().table_name, key_attr="pk", sort_key_attr="sk",
@@ -246,7 +253,8 @@ def run_bounce(notifications: list[SesNotification]) -> dict[str, Any]:
     """SES bounces and complaints: suppress the addresses, stop those subscribers' weekly runs."""
     from followthrough.pipeline.bounces import FeedbackRecorder
 
-    result = FeedbackRecorder(store=store()).record(notifications)
+    stored = repositories()
+    result = FeedbackRecorder(subscribers=stored.subscribers, suppression=stored.suppression).record(notifications)
     metrics.add_metric(name="AddressesSuppressed", unit=MetricUnit.Count, value=result.suppressed)
     log.info("ses feedback", extra={"suppressed": result.suppressed, "ignored": result.ignored,
                                     "subscribers_stopped": result.subscribers_stopped})

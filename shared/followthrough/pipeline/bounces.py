@@ -2,7 +2,7 @@
 
 SES publishes the events of the configuration set the digest is sent with,
 through EventBridge or SNS (the handler accepts both). A hard bounce or a
-complaint puts the address on the suppression list (``Store.suppress``),
+complaint puts the address on the suppression list (``SuppressionRepository.suppress``),
 which every send checks; the digest's ``X-SES-MESSAGE-TAGS`` header names the
 subscriber, so their profile is marked suppressed too and they drop out of
 the weekly dispatch (no more X reads for a digest nobody can receive).
@@ -21,7 +21,7 @@ from typing import Literal
 
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
-from followthrough.adapters.store import Store
+from followthrough.adapters.store import SubscriberRepository, SuppressionRepository
 
 log = logging.getLogger(__name__)
 
@@ -101,7 +101,8 @@ def addresses_to_suppress(notification: SesNotification) -> tuple[list[str], str
 
 @dataclass
 class FeedbackRecorder:
-    store: Store
+    subscribers: SubscriberRepository
+    suppression: SuppressionRepository
 
     def record(self, notifications: list[SesNotification]) -> FeedbackResult:
         """Suppress hard-bounced and complaining addresses; safe to receive the same event twice."""
@@ -112,15 +113,15 @@ class FeedbackRecorder:
                 result.ignored += 1
                 continue
             for address in addresses:
-                self.store.suppress(address, reason)
+                self.suppression.suppress(address, reason)
                 result.suppressed += 1
             ruled_out = {a.lower() for a in addresses}
             for subscriber_id in notification.mail.tags.get(SUBSCRIBER_TAG, []):
-                subscriber = self.store.get_subscriber(subscriber_id)
+                subscriber = self.subscribers.get_subscriber(subscriber_id)
                 # the address may have changed since this message went out
                 if subscriber is None or subscriber.email.lower() not in ruled_out or subscriber.suppressed:
                     continue
-                self.store.update_subscriber(subscriber_id, suppressed=True)
+                self.subscribers.update_subscriber(subscriber_id, current=subscriber, suppressed=True)
                 result.subscribers_stopped.append(subscriber_id)
             log.info("address suppressed", extra={"reason": reason, "message_id": notification.mail.message_id,
                                                   "subscribers": notification.mail.tags.get(SUBSCRIBER_TAG, [])})

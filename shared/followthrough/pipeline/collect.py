@@ -4,13 +4,21 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from typing import Literal, TypeVar
 
 from followthrough import normalize
 from followthrough.activity import Activity, DmEvent, FollowEdge, Post
-from followthrough.adapters.store import Graph, Store
+from followthrough.adapters.store import (
+    CollectorState,
+    CollectorStateRepository,
+    Graph,
+    StoredWeek,
+    SubscriberRepository,
+    WeekRepository,
+)
+from followthrough.adapters.store.protocols import FOLLOW_LISTS
 from followthrough.adapters.x import PageResult, XAuthRevoked, XClient, XCreditsExhausted, XMalformed, XRateLimited
 from followthrough.analysis import History, analyze
 from followthrough.config import CollectorConfig
@@ -27,7 +35,8 @@ log = logging.getLogger(__name__)
 RECENT_DAYS = 14  # posts, mentions and likes kept for the next run's analysis (a week + the answer grace)
 MENTIONS_FIRST_RUN_DAYS = 14
 CREDITS_FLAG = "credits_exhausted"
-FOLLOW_LISTS = ("following", "followers")
+# how long a process trusts that X's credits were not exhausted this week before reading the flag again
+CREDITS_UNFLAGGED_TRUSTED_S = 60
 
 Status = Literal["collected", "rate_limited", "needs_reauth", "credits_exhausted", "not_receiving", "unknown",
                  "superseded"]
@@ -54,71 +63,91 @@ class CollectResult:
 
 @dataclass
 class Collector:
-    store: Store
+    """Load, compute, save: one read of the subscriber's partition, the X reads, the (pure) analysis,
+    then batched writes of the state and one write of the week."""
+
+    subscribers: SubscriberRepository
+    state: CollectorStateRepository
+    weeks: WeekRepository
     tokens: TokenKeeper
     make_client: Callable[[str], XClient]
     config: CollectorConfig
     send_reconnect_email: Callable[[Subscriber], None]
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # week -> (the credits flag's reason or None, when read): the flag once per batch, not per message
+    _credits_flags: dict[str, tuple[str | None, datetime]] = field(default_factory=dict, init=False, repr=False)
 
     def run(self, request: CollectRequest) -> CollectResult:
         sid, week = request.subscriber_id, request.week
-        subscriber = self.store.get_subscriber(sid)
+        state = self.state.load(sid, week)
+        subscriber = state.subscriber
         if subscriber is None:
             return CollectResult("unknown", sid, week, reason="subscriber no longer exists")
         if not subscriber.receives_digest:
             reason = f"not receiving digests (status {subscriber.status})"
-            self.store.mark_week(sid, week, "skipped", reason, keep_earlier=True)
+            self.weeks.mark_week(sid, week, "skipped", reason, keep_earlier=True)
             return CollectResult("not_receiving", sid, week, reason=reason)
-        done = self.store.week_status(sid, week)
-        if done is not None and done[0] in ("collected", "sent"):
+        if state.week is not None and state.week.status in ("collected", "sent"):
             # a redelivered message: the week is read and analyzed; only the digest may still be owed
             return CollectResult("collected", sid, week, reason="already collected this week")
-        cursors = self.store.get_cursors(sid)
+        cursors = state.cursors
         if cursors.me_week is not None and cursors.me_week > week:
             # a message from an earlier week arriving after a later week's run:
             # reading now would mix the weeks up
             reason = f"superseded: week {cursors.me_week} was already collected"
-            self.store.mark_week(sid, week, "superseded", reason)
+            self.weeks.mark_week(sid, week, "superseded", reason)
             return CollectResult("superseded", sid, week, reason=reason)
-        exhausted = self.store.run_flag(week, CREDITS_FLAG)
+        exhausted = self._credits_exhausted(week)
         if exhausted:
-            self.store.mark_week(sid, week, "credits_exhausted", exhausted)
+            self.weeks.mark_week(sid, week, "credits_exhausted", exhausted)
             return CollectResult("credits_exhausted", sid, week, reason=exhausted)
         try:
             try:
-                return self._collect(subscriber, self.make_client(self.tokens.access_token(sid)), week, cursors)
+                token = self.tokens.access_token(sid, loaded=state.tokens)
+                return self._collect(subscriber, self.make_client(token), week, state)
             except XAuthRevoked:
                 # X refused the access token (revoked, or expired early): one
                 # refresh tells a lapsed token from a revoked grant
                 fresh = self.tokens.access_token(sid, force_refresh=True)
-                return self._collect(subscriber, self.make_client(fresh), week, cursors)
+                return self._collect(subscriber, self.make_client(fresh), week, state)
         except XAuthRevoked as exc:
             return self._revoked(subscriber, week, str(exc))
         except XCreditsExhausted as exc:
-            self.store.set_run_flag(week, CREDITS_FLAG, str(exc))
-            self.store.mark_week(sid, week, "credits_exhausted", str(exc))
+            self.weeks.set_run_flag(week, CREDITS_FLAG, str(exc))
+            self._credits_flags[week] = (str(exc), self.now())
+            self.weeks.mark_week(sid, week, "credits_exhausted", str(exc))
             return CollectResult("credits_exhausted", sid, week, reason=str(exc))
+
+    def _credits_exhausted(self, week: str) -> str | None:
+        """Why X's credits ran out this week, if they did. A flag once seen holds for the week; its
+        absence is trusted for a minute (a process that missed it meanwhile gets X's 402 and sets it)."""
+        known = self._credits_flags.get(week)
+        now = self.now()
+        if known is None or (known[0] is None and now - known[1] > timedelta(seconds=CREDITS_UNFLAGGED_TRUSTED_S)):
+            known = (self.weeks.run_flag(week, CREDITS_FLAG), now)
+            self._credits_flags[week] = known
+        return known[0]
 
     def _revoked(self, subscriber: Subscriber, week: str, reason: str) -> CollectResult:
         """Stop collecting every week; ask the subscriber, once, to reconnect."""
         first_time = subscriber.reconnect_email_sent_at is None
-        self.store.update_subscriber(subscriber.subscriber_id, status="needs_reauth",
-                                     reconnect_email_sent_at=subscriber.reconnect_email_sent_at or self.now())
+        self.subscribers.update_subscriber(subscriber.subscriber_id, current=subscriber, status="needs_reauth",
+                                           reconnect_email_sent_at=subscriber.reconnect_email_sent_at or self.now())
         if first_time:
             self.send_reconnect_email(subscriber)
-        self.store.mark_week(subscriber.subscriber_id, week, "needs_reauth", reason)
+        self.weeks.mark_week(subscriber.subscriber_id, week, "needs_reauth", reason)
         return CollectResult("needs_reauth", subscriber.subscriber_id, week, reason=reason)
 
-    def _collect(self, subscriber: Subscriber, client: XClient, week: str, cursors: Cursors) -> CollectResult:
-        """Read, merge and analyze; ``cursors`` as ``run`` read them (and as a failed attempt left them)."""
+    def _collect(self, subscriber: Subscriber, client: XClient, week: str, state: CollectorState) -> CollectResult:
+        """Read, merge, analyze, save; ``state`` as ``run`` loaded it (and as a failed attempt left it)."""
         sid = subscriber.subscriber_id
         now = self.now()
         first_run = subscriber.first_collected_at is None
+        cursors, graphs = state.cursors, state.graphs
         # a second run in the same week (a requeue after a rate limit) spends from the same budget
+        spent = state.week.spend if state.week is not None and state.week.spend is not None else Spend()
         budget = Budget(self.config.first_run_budget_usd if first_run else self.config.weekly_budget_usd,
-                        self.config.prices, self.store.get_week_spend(sid, week) or Spend())
-        graphs = {which: self.store.get_graph(sid, which) for which in FOLLOW_LISTS}
+                        self.config.prices, spent.model_copy(deep=True))
         if cursors.me is not None and cursors.me_week == week:
             me = XUser.model_validate(cursors.me)
         else:
@@ -146,34 +175,46 @@ class Collector:
         except XRateLimited as exc:
             # Keep what was read and where each read stopped; the handler puts
             # the work back on the queue until X's window resets.
-            self._merge(sid, cursors, reads, graphs, now, me, unavailable=[])
+            self._keep(state, reads, now, me, budget.spend, week)
             retry = max(int((exc.reset_at or now.timestamp() + 60) - now.timestamp()), 1)
-            self.store.put_week_spend(sid, week, budget.spend)
-            self.store.mark_week(sid, week, "rate_limited", f"{exc.endpoint}: retry in {retry}s")
+            self.weeks.mark_week(sid, week, "rate_limited", f"{exc.endpoint}: retry in {retry}s")
             result.status, result.retry_in_s, result.reason = "rate_limited", retry, str(exc)
             return result
         except Exception:
-            self._merge(sid, cursors, reads, graphs, now, me, unavailable=[])
-            self.store.put_week_spend(sid, week, budget.spend)
+            self._keep(state, reads, now, me, budget.spend, week)
             raise
-        activity = self._merge(sid, cursors, reads, graphs, now, me,
-                               unavailable=[s.split(":")[0] for s in budget.spend.skipped])
+        activity = self._merge(state, reads, now, me, unavailable=[s.split(":")[0] for s in budget.spend.skipped])
         if first_run:
             # the first digest covers all the DMs X still serves: all of it is news to the subscriber
             activity.window_start = now - timedelta(days=self.config.dm_window_days)
-        history = History(ledger=self.store.get_ledger(sid),
-                          previous_reports=self.store.recent_reports(sid, before_week=week),
-                          known_dm_conversations=self.store.get_dm_conversations(sid))
-        analysis = analyze(activity, history, week=week, own_domains=list(subscriber.own_domains))
-        self.store.put_ledger_updates(sid, analysis.ledger_updates)
-        self.store.add_dm_conversations(sid, analysis.dm_conversation_updates)
-        self.store.put_week(sid, week, analysis.report, budget.spend)
-        self.store.mark_week(sid, week, "collected")
+        history = History(ledger=dict(state.ledger), previous_reports=state.previous_reports,
+                          known_dm_conversations=dict(state.dm_conversations))
+        read_lists = [which for which in FOLLOW_LISTS if which in reads]
+        try:
+            analysis = analyze(activity, history, week=week, own_domains=list(subscriber.own_domains))
+        except Exception:
+            # what was read is kept even if the analysis fails: a retry must not read it again
+            self.state.save(state, graphs=read_lists)
+            self.weeks.put_week_spend(sid, week, budget.spend)
+            raise
+        self.state.save(state, graphs=read_lists, ledger_updates=analysis.ledger_updates,
+                        dm_conversation_updates=analysis.dm_conversation_updates)
+        self.weeks.record_collected(sid, week, analysis.report, budget.spend)
         if first_run:
-            self.store.update_subscriber(sid, first_collected_at=now)
+            self.subscribers.update_subscriber(sid, current=subscriber, first_collected_at=now)
         result.report = analysis.report
         result.counts = {k: len(v.items) for k, v in reads.items()}
         return result
+
+    def _keep(self, state: CollectorState, reads: dict[str, ListRead], now: datetime, me: XUser, spend: Spend,
+              week: str) -> None:
+        """An attempt that stopped early: save what it read and spent, for the next attempt (this
+        process's, after a refresh, or a redelivery's) to continue from."""
+        assert state.subscriber is not None
+        self._merge(state, reads, now, me, unavailable=[])
+        self.state.save(state, graphs=[which for which in FOLLOW_LISTS if which in reads])
+        self.weeks.put_week_spend(state.subscriber.subscriber_id, week, spend)
+        state.week = replace(state.week or StoredWeek(None, "", None, None), spend=spend.model_copy(deep=True))
 
     def _read(self, endpoint: str, client: XClient, me: XUser, cursors: Cursors, graphs: dict[str, Graph],
               budget: Budget, now: datetime) -> ListRead:
@@ -244,10 +285,10 @@ class Collector:
             cursors.last_full_followers_read = now
         return out
 
-    def _merge(self, sid: str, cursors: Cursors, reads: dict[str, ListRead], graphs: dict[str, Graph],
-               now: datetime, me: XUser, *, unavailable: list[str]) -> Activity:
-        """Fold what was read into the stored state; returns everything the analysis needs."""
-        recent = self.store.get_recent(sid)
+    def _merge(self, state: CollectorState, reads: dict[str, ListRead], now: datetime, me: XUser, *,
+               unavailable: list[str]) -> Activity:
+        """Fold what was read into ``state`` (saved by the caller); returns everything the analysis needs."""
+        recent, graphs = state.recent, state.graphs
         me_account = normalize.account(me)
         includes = [t for r in reads.values() for t in r.includes]
 
@@ -263,7 +304,6 @@ class Collector:
                 stamp = now.isoformat() if graphs[which] else None  # the first read cannot tell when
                 fresh: Graph = {u.id: [graphs[which].get(u.id, [stamp])[0], u.username] for u in reads[which].items}
                 graphs[which] = fresh if reads[which].full else {**graphs[which], **fresh}
-                self.store.put_graph(sid, which, graphs[which])
 
         recent_cut = now - timedelta(days=RECENT_DAYS)
         # Quotes name their author by username (from the quoted post's URL):
@@ -283,13 +323,12 @@ class Collector:
             unavailable=sorted(set(unavailable)),
         )
         # What the next run needs besides the ledger: two weeks of posts,
-        # mentions and likes, a DM window; the follow lists live in GRAPH items.
-        self.store.put_recent(sid, activity.model_copy(update={
+        # mentions and likes, a DM window; the follow lists are saved apart.
+        state.recent = activity.model_copy(update={
             "posts": [p for p in activity.posts if p.created_at >= recent_cut],
             "likes": [like for like in activity.likes if like.seen_at >= recent_cut],
             "following": [], "followers": [],
-        }))
-        self.store.put_cursors(sid, cursors)
+        })
         return activity
 
 

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from followthrough.adapters.mailer import Mailer
-from followthrough.adapters.store import Store
+from followthrough.adapters.store import SuppressionRepository, WeekRepository
 from followthrough.digest import DigestLinks, render_digest
 from followthrough.email import build_message
 from followthrough.links import link
@@ -36,7 +36,8 @@ class DigestSender:
     expired (or a manual re-queue) never mails the same week twice.
     """
 
-    store: Store
+    weeks: WeekRepository
+    suppression: SuppressionRepository
     mailer: Mailer
     public_base_url: str
     signing_key: str
@@ -44,13 +45,13 @@ class DigestSender:
 
     def send(self, request: DigestRequest) -> DigestResult:
         sid, week = request.subscriber_id, request.week
-        subscriber = self.store.get_subscriber(sid)
+        loaded = self.weeks.for_digest(sid, week)
+        subscriber, stored_week = loaded.subscriber, loaded.week
         if subscriber is None:
             return DigestResult("skipped", sid, week, "subscriber no longer exists")
-        stored_week = self.store.stored_week(sid, week)
         if stored_week is not None and stored_week.status == "sent":
             return DigestResult("sent", sid, week, "already sent", message_id=stored_week.reason)
-        if self.store.is_suppressed(subscriber.email):
+        if self.suppression.is_suppressed(subscriber.email):
             return self._skip(sid, week, "the address bounced or complained and is suppressed")
         if not subscriber.receives_digest:
             return self._skip(sid, week, f"not receiving digests (status {subscriber.status}, "
@@ -59,7 +60,7 @@ class DigestSender:
         if stored is None:
             return self._skip(sid, week, "no report was stored for this week")
         report, spend = stored
-        previous = self.store.recent_reports(sid, before_week=week)
+        previous = loaded.previous_reports
         links = DigestLinks(
             unsubscribe=link(self.public_base_url, "unsubscribe", self.signing_key, sid),
             delete=link(self.public_base_url, "delete", self.signing_key, sid),
@@ -74,11 +75,11 @@ class DigestSender:
                      "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
                      **ses_tags_header(sid)},
         )
-        self.store.put_digest(sid, week, raw)
+        self.weeks.put_digest(sid, week, raw)
         message_id = self.mailer.send(subscriber.email, raw)
-        self.store.mark_week(sid, week, "sent", message_id)
+        self.weeks.mark_week(sid, week, "sent", message_id)
         return DigestResult("sent", sid, week, message_id=message_id)
 
     def _skip(self, sid: str, week: str, reason: str) -> DigestResult:
-        self.store.mark_week(sid, week, "no_digest", reason)
+        self.weeks.mark_week(sid, week, "no_digest", reason)
         return DigestResult("skipped", sid, week, reason)

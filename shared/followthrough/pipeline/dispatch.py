@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from followthrough.adapters.queue import Queue
-from followthrough.adapters.store import Store
+from followthrough.adapters.store import SubscriberRepository
 from followthrough.messages import CollectRequest
 from followthrough.subscriber import iso_week, slot_of
 
@@ -20,7 +20,7 @@ class DispatchResult:
     already_dispatched: int
 
 
-def dispatch(store: Store, queue: Queue, at: datetime) -> DispatchResult:
+def dispatch(subscribers: SubscriberRepository, queue: Queue, at: datetime) -> DispatchResult:
     """Queue this hour's subscribers; safe to run twice (a second run queues nobody again).
 
     Messages go out before subscribers are marked, so a crash in between can
@@ -28,11 +28,11 @@ def dispatch(store: Store, queue: Queue, at: datetime) -> DispatchResult:
     either way.
     """
     slot, week = slot_of(at), iso_week(at)
-    due = [s for s in store.due_subscribers(slot) if s.receives_digest]
+    due = [s for s in subscribers.due_subscribers(slot) if s.receives_digest]
     fresh = [s for s in due if s.last_dispatched_week != week]
     queue.send_all(CollectRequest(subscriber_id=s.subscriber_id, week=week) for s in fresh)
     next_week = at + timedelta(days=7)
     for subscriber in fresh:
-        store.claim_dispatch(subscriber.subscriber_id, week, subscriber.due_slot(next_week))
+        subscribers.claim_dispatch(subscriber.subscriber_id, week, subscriber.due_slot(next_week))
     return DispatchResult(slot=slot, week=week, due=len(due), queued=len(fresh),
                           already_dispatched=len(due) - len(fresh))

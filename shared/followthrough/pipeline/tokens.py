@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
-from followthrough.adapters.store import ConcurrentUpdate, Store
+from followthrough.adapters.store import ConcurrentUpdate, StoredTokens, TokenRepository
 from followthrough.adapters.tokens import TokenCipher
 from followthrough.adapters.x import TokenSet, XAuthRevoked, XOAuth
 
@@ -23,7 +23,7 @@ REFRESH_MARGIN_S = 300
 
 @dataclass
 class TokenKeeper:
-    store: Store
+    stored: TokenRepository
     cipher: TokenCipher
     oauth: XOAuth
     now: Callable[[], datetime]
@@ -33,23 +33,25 @@ class TokenKeeper:
     def save(self, subscriber_id: str, tokens: TokenSet, *, expected_version: int | None,
              forget_at: int | None = None) -> int:
         plaintext = json.dumps({"access": tokens.access_token, "refresh": tokens.refresh_token})
-        return self.store.put_tokens(subscriber_id, self.cipher.encrypt(plaintext), tokens.expires_at,
+        return self.stored.put_tokens(subscriber_id, self.cipher.encrypt(plaintext), tokens.expires_at,
                                      expected_version=expected_version, forget_at=forget_at)
 
-    def access_token(self, subscriber_id: str, *, force_refresh: bool = False) -> str:
+    def access_token(self, subscriber_id: str, *, force_refresh: bool = False,
+                     loaded: StoredTokens | None = None) -> str:
         """A token valid for at least a few minutes; raises ``XAuthRevoked`` if X refuses to refresh.
 
-        ``force_refresh`` refreshes even a token that looks fresh (X answered 401 to it).
+        ``force_refresh`` refreshes even a token that looks fresh (X answered 401 to it); ``loaded``:
+        the tokens as the caller just read them (saves a read; later attempts read afresh).
         """
         for _ in range(10):
-            stored = self.store.get_tokens(subscriber_id)
+            stored, loaded = loaded or self.stored.get_tokens(subscriber_id), None
             if stored is None:
                 raise XAuthRevoked(f"no X tokens stored for subscriber {subscriber_id}")
             pair = json.loads(self.cipher.decrypt(stored.ciphertext))
             now = self.now().timestamp()
             if stored.expires_at - now > REFRESH_MARGIN_S and not force_refresh:
                 return str(pair["access"])
-            if not self.store.take_token_lease(subscriber_id, stored.version, now, self.lease_s):
+            if not self.stored.take_token_lease(subscriber_id, stored.version, now, self.lease_s):
                 self.wait(0.5)  # another process is refreshing: use its result
                 continue
             fresh = self.oauth.refresh(pair["refresh"])

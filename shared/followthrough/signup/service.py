@@ -24,7 +24,14 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 from pydantic import BaseModel
 
-from followthrough.adapters.store import ConcurrentUpdate, Store, UniqueKind
+from followthrough.adapters.store import (
+    ConcurrentUpdate,
+    SignupRepository,
+    SubscriberRepository,
+    SuppressionRepository,
+    TokenRepository,
+    UniqueKind,
+)
 from followthrough.adapters.x import TokenSet, XAuthRevoked, XOAuth
 from followthrough.email import build_message
 from followthrough.links import (
@@ -142,7 +149,10 @@ def _same_address(a: str, b: str) -> bool:
 
 @dataclass
 class SignupService:
-    store: Store
+    subscribers: SubscriberRepository
+    signups: SignupRepository
+    stored_tokens: TokenRepository
+    suppression: SuppressionRepository
     oauth: XOAuth
     make_client: Callable[[str], Me]
     tokens: Tokens
@@ -158,14 +168,14 @@ class SignupService:
         """Record the sign-up and return X's authorization URL to redirect the browser to."""
         now = self.now()
         epoch = int(now.timestamp())
-        owner = self.store.owner("EMAIL", form.email, now=epoch)
+        owner = self.signups.owner("EMAIL", form.email)
         created = False
         if owner is None:
             owner, created = self._new_pending(form, now)
         url, state, verifier = self.oauth.authorization_url()
         pending = PendingSignup(subscriber_id=owner, form=form, code_verifier=verifier,
                                 browser=fingerprint(browser_nonce), expires_at=now + timedelta(seconds=STATE_TTL_S))
-        self.store.put_oauth_state(_state_key(state), pending.model_dump_json(), expires_at=epoch + STATE_TTL_S)
+        self.signups.put_oauth_state(_state_key(state), pending.model_dump_json(), expires_at=epoch + STATE_TTL_S)
         log.info("sign-up started", extra={"subscriber_id": owner, "new_subscriber": created,
                                            "email_domain": email_domain(form.email)})
         return url
@@ -176,16 +186,16 @@ class SignupService:
                                 digest_day=form.digest_day, digest_hour=form.digest_hour, time_zone=form.time_zone,
                                 consent_version=form.consent_version, consent_at=form.consent_at, created_at=now)
         expires = epoch + NEW_SIGNUP_TTL_S
-        self.store.put_new_subscriber(subscriber, expires_at=expires)
-        owner = self.store.claim("EMAIL", form.email, subscriber.subscriber_id, expires_at=expires, now=epoch)
+        self.subscribers.put_new_subscriber(subscriber, expires_at=expires)
+        owner = self.signups.claim("EMAIL", form.email, subscriber.subscriber_id, expires_at=expires)
         if owner != subscriber.subscriber_id:  # a concurrent sign-up with the same address won
-            self.store.delete_everything(subscriber.subscriber_id)
+            self.subscribers.delete_everything(subscriber.subscriber_id)
             return owner, False
         return owner, True
 
     def complete(self, *, state: str, code: str | None, error: str | None, browser_nonce: str | None) -> Completed:
         """X redirected back: check the state, exchange the code, link the account."""
-        taken = self.store.take_oauth_state(_state_key(state))
+        taken = self.signups.take_oauth_state(_state_key(state))
         now = self.now()
         if taken is None:
             raise SignupError(400, "This sign-in cannot be used",
@@ -239,9 +249,9 @@ class SignupService:
     def _link(self, email_owner_id: str, change: ProfileChange, tokens: TokenSet) -> Completed:
         now = self.now()
         epoch = int(now.timestamp())
-        by_account = self.store.owner("XUSER", change.x_user_id, now=epoch)
-        target = self.store.get_subscriber(by_account) if by_account else None
-        by_address = self.store.get_subscriber(email_owner_id)
+        by_account = self.signups.owner("XUSER", change.x_user_id)
+        target = self.subscribers.get_subscriber(by_account) if by_account else None
+        by_address = self.subscribers.get_subscriber(email_owner_id)
         if target is None:
             target = by_address
         elif by_address is not None and by_address.subscriber_id != target.subscriber_id:
@@ -262,7 +272,7 @@ class SignupService:
             ciphertext = self.tokens.cipher.encrypt(json.dumps(
                 {"access": tokens.access_token, "refresh": tokens.refresh_token,
                  "expires_at": tokens.expires_at, "scope": tokens.scope}))
-            self.store.put_pending_change(target.subscriber_id, change.model_dump_json(), ciphertext,
+            self.signups.put_pending_change(target.subscriber_id, change.model_dump_json(), ciphertext,
                                           expires_at=epoch + CONFIRM_TTL_S)
             mailed = self._send_confirmation(target.subscriber_id, change)
             return Completed("confirm_change", target, mailed, change.email)
@@ -279,17 +289,17 @@ class SignupService:
         forget_at = epoch + UNCONFIRMED_TTL_S if brand_new else None
         keys: list[tuple[UniqueKind, str]] = [("XUSER", change.x_user_id), ("EMAIL", change.email)]
         for n, (kind, value) in enumerate(keys):
-            if self.store.claim(kind, value, sid, expires_at=forget_at, now=epoch) != sid:
+            if self.signups.claim(kind, value, sid, expires_at=forget_at) != sid:
                 for done_kind, done_value in keys[:n]:
                     if (done_kind, done_value) not in {("XUSER", target.x_user_id), ("EMAIL", target.email)}:
-                        self.store.release(done_kind, done_value, sid)
+                        self.signups.release(done_kind, done_value, sid)
                 raise _in_use()
         account_changed = target.x_user_id is not None and target.x_user_id != change.x_user_id
         if account_changed and target.x_user_id:
-            self.store.release("XUSER", target.x_user_id, sid)
-            self.store.forget_history(sid)  # what was collected belongs to the other account
+            self.signups.release("XUSER", target.x_user_id, sid)
+            self.subscribers.forget_history(sid)  # what was collected belongs to the other account
         if not _same_address(target.email, change.email):
-            self.store.release("EMAIL", target.email, sid)
+            self.signups.release("EMAIL", target.email, sid)
         self._save_tokens(sid, tokens, forget_at=forget_at)
         fields: dict[str, Any] = {
             **change.model_dump(), "email_confirmed": confirmed,
@@ -299,12 +309,12 @@ class SignupService:
         if account_changed:
             fields["first_collected_at"] = None
         updated = target.model_copy(update=fields)
-        self.store.put_subscriber(updated, reference=self.now(), forget_at=forget_at)
+        self.subscribers.put_subscriber(updated, reference=self.now(), forget_at=forget_at)
         return updated
 
     def _save_tokens(self, subscriber_id: str, tokens: TokenSet, *, forget_at: int | None) -> None:
         for _ in range(3):
-            stored = self.store.get_tokens(subscriber_id)
+            stored = self.stored_tokens.get_tokens(subscriber_id)
             try:
                 self.tokens.save(subscriber_id, tokens, expected_version=stored.version if stored else None,
                                  forget_at=forget_at)
@@ -316,27 +326,25 @@ class SignupService:
     def _keep(self, subscriber: Subscriber) -> None:
         """Confirmed: what ``_apply`` gave an expiry (claims, tokens) stays; the profile's own
         ``put_subscriber`` comes next and drops its expiry."""
-        epoch = int(self.now().timestamp())
         keys: list[tuple[UniqueKind, str | None]] = [("XUSER", subscriber.x_user_id), ("EMAIL", subscriber.email)]
         for kind, value in keys:
-            if value and self.store.claim(kind, value, subscriber.subscriber_id, now=epoch) != subscriber.subscriber_id:
+            if value and self.signups.claim(kind, value, subscriber.subscriber_id) != subscriber.subscriber_id:
                 raise _in_use()
-        self.store.keep_tokens(subscriber.subscriber_id)
+        self.stored_tokens.keep_tokens(subscriber.subscriber_id)
 
     def _forget(self, subscriber: Subscriber) -> None:
         if subscriber.x_user_id:
-            self.store.release("XUSER", subscriber.x_user_id, subscriber.subscriber_id)
-        self.store.release("EMAIL", subscriber.email, subscriber.subscriber_id)
-        deleted = self.store.delete_everything(subscriber.subscriber_id)
+            self.signups.release("XUSER", subscriber.x_user_id, subscriber.subscriber_id)
+        self.signups.release("EMAIL", subscriber.email, subscriber.subscriber_id)
+        deleted = self.subscribers.delete_everything(subscriber.subscriber_id)
         log.info("subscriber deleted", extra={"subscriber_id": subscriber.subscriber_id, "items": deleted})
 
     def _send_confirmation(self, subscriber_id: str, change: ProfileChange) -> Mailed:
-        epoch = int(self.now().timestamp())
-        if self.store.is_suppressed(change.email):
+        if self.suppression.is_suppressed(change.email):
             return "suppressed"
         confirms = confirmation_digest(change.email, change.x_user_id)
         about = f"{subscriber_id} {confirms}"
-        earlier = self.store.take_confirmation_slot(change.email, now=epoch, cooldown_s=self.confirmation_cooldown_s,
+        earlier = self.signups.take_confirmation_slot(change.email, cooldown_s=self.confirmation_cooldown_s,
                                                     confirms=about)
         if earlier is not None:
             return "cooldown" if earlier == about else "cooldown_other"
@@ -358,24 +366,24 @@ class SignupService:
 
     def subscriber_for(self, purpose: Purpose, token: str) -> Subscriber | None:
         """The subscriber a valid link token names (None if they are gone); ``SignupError`` if invalid."""
-        return self.store.get_subscriber(self._read(purpose, token).subscriber_id)
+        return self.subscribers.get_subscriber(self._read(purpose, token).subscriber_id)
 
     def confirm(self, token: str) -> Subscriber:
         """The address is confirmed: apply what waited for it and start the digests. Idempotent."""
         sent = self._read("confirm", token)
-        subscriber = self.store.get_subscriber(sent.subscriber_id)
+        subscriber = self.subscribers.get_subscriber(sent.subscriber_id)
         if subscriber is None:
             raise SignupError(404, "This sign-up no longer exists",
                               "It was deleted, or never finished. You can sign up again on the first page.")
         sid = subscriber.subscriber_id
-        waiting = self.store.get_pending_change(sid, now=int(self.now().timestamp()))
+        waiting = self.signups.get_pending_change(sid)
         change = ProfileChange.model_validate_json(waiting[0]) if waiting is not None else None
         if waiting is not None and change is not None and sent.confirms == confirmation_digest(change.email,
                                                                                                change.x_user_id):
             stored = json.loads(self.tokens.cipher.decrypt(waiting[1]))
             tokens = TokenSet(stored["access"], stored["refresh"], float(stored["expires_at"]), stored["scope"])
             subscriber = self._apply(subscriber, change, tokens, confirmed=True)
-            self.store.delete_pending_change(sid)
+            self.signups.delete_pending_change(sid)
         elif sent.confirms != confirmation_digest(subscriber.email, subscriber.x_user_id):
             # an older email's link: it must never confirm an address or account it was not sent about
             raise SignupError(410, "This link is from an earlier email",
@@ -385,7 +393,7 @@ class SignupService:
             subscriber = subscriber.model_copy(update={
                 "email_confirmed": True, "status": "active" if subscriber.status == "pending" else subscriber.status})
             self._keep(subscriber)
-            self.store.put_subscriber(subscriber, reference=self.now())
+            self.subscribers.put_subscriber(subscriber, reference=self.now())
         log.info("address confirmed", extra={"subscriber_id": sid, "status": subscriber.status})
         return subscriber
 
@@ -394,10 +402,10 @@ class SignupService:
         subscriber = self.subscriber_for("unsubscribe", token)
         if subscriber is None:
             return None
-        self.store.delete_pending_change(subscriber.subscriber_id)
+        self.signups.delete_pending_change(subscriber.subscriber_id)
         if subscriber.status != "unsubscribed":
             subscriber = subscriber.model_copy(update={"status": "unsubscribed"})
-            self.store.put_subscriber(subscriber, reference=self.now())
+            self.subscribers.put_subscriber(subscriber, reference=self.now())
             log.info("unsubscribed", extra={"subscriber_id": subscriber.subscriber_id})
         return subscriber
 
@@ -406,14 +414,14 @@ class SignupService:
         subscriber = self.subscriber_for("delete", token)
         if subscriber is None:
             return False
-        self.store.forget_confirmation_slot(subscriber.email)
+        self.signups.forget_confirmation_slot(subscriber.email)
         self._revoke_x_tokens(subscriber.subscriber_id)
         self._forget(subscriber)
         return True
 
     def _revoke_x_tokens(self, subscriber_id: str) -> None:
         """Leaving means X forgets our access too; a failure there never blocks deleting our copy."""
-        stored = self.store.get_tokens(subscriber_id)
+        stored = self.stored_tokens.get_tokens(subscriber_id)
         if stored is None:
             return
         try:

@@ -1,0 +1,349 @@
+"""The repositories' contract, run against both implementations: the in-memory twins and DynamoDB (moto).
+
+What the pipeline and the sign-up rely on: conditional writes, leases, claims,
+TTL-expired items ignored, the due index, one-read loads, deleting everything.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from followthrough.activity import Account, Activity
+from followthrough.adapters.store import ConcurrentUpdate, Repositories
+from followthrough.adapters.store.memory import memory_repositories
+from followthrough.adapters.store.table import GRAPH_CHUNK
+from followthrough.analysis.models import Interaction
+from followthrough.cursors import Cursors, Spend
+from followthrough.report import WeeklyReport
+from tests.factories import MONDAY_8, subscriber
+
+
+class Clock:
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        self.at += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(MONDAY_8)
+
+
+@pytest.fixture(params=["memory", "dynamodb"])
+def repos(request: pytest.FixtureRequest, clock: Clock) -> Iterator[Repositories]:
+    if request.param == "memory":
+        yield memory_repositories(clock)
+        return
+    from followthrough.adapters.store.dynamo import dynamo_repositories
+
+    aws = request.getfixturevalue("aws")  # in-process moto with the project's table
+    yield dynamo_repositories(aws.table_name, clock)
+
+
+def _epoch(clock: Clock, **delta: float) -> int:
+    return int((clock() + timedelta(**delta)).timestamp())
+
+
+def _report(week: str, n: int = 0) -> WeeklyReport:
+    return WeeklyReport(subscriber_id="sub-1", week=week, generated_at=MONDAY_8, metrics={"n": n})
+
+
+# -- subscribers -------------------------------------------------------------------------------
+
+
+def test_a_profile_round_trips_and_only_receivers_are_in_the_due_index(repos: Repositories) -> None:
+    s = repos.subscribers
+    s.put_subscriber(subscriber(1), reference=MONDAY_8)
+    s.put_subscriber(subscriber(2, email_confirmed=False), reference=MONDAY_8)
+    assert s.get_subscriber("sub-1") == subscriber(1)
+    assert s.get_subscriber("nobody") is None
+    assert [x.subscriber_id for x in s.due_subscribers(subscriber(1).due_slot(MONDAY_8))] == ["sub-1"]
+    assert list(s.due_subscribers("DUE#3#08")) == []
+
+
+def test_a_new_subscriber_is_written_once(repos: Repositories, clock: Clock) -> None:
+    repos.subscribers.put_new_subscriber(subscriber(1, status="pending"), expires_at=_epoch(clock, days=1))
+    with pytest.raises(ConcurrentUpdate):
+        repos.subscribers.put_new_subscriber(subscriber(1, status="pending"), expires_at=_epoch(clock, days=1))
+    assert repos.subscribers.get_subscriber("sub-1") == subscriber(1, status="pending")
+
+
+def test_claim_dispatch_works_once_per_week_and_moves_the_due_slot(repos: Repositories) -> None:
+    s = repos.subscribers
+    s.put_subscriber(subscriber(1), reference=MONDAY_8)
+    assert s.claim_dispatch("sub-1", "2026-W48", "DUE#0#09")
+    assert not s.claim_dispatch("sub-1", "2026-W48", "DUE#0#09")
+    assert not s.claim_dispatch("nobody", "2026-W48", None)
+    assert [x.subscriber_id for x in s.due_subscribers("DUE#0#09")] == ["sub-1"]
+    assert list(s.due_subscribers("DUE#0#08")) == []
+    assert s.get_subscriber("sub-1").last_dispatched_week == "2026-W48"  # type: ignore[union-attr]
+    assert s.claim_dispatch("sub-1", "2026-W49", None)
+
+
+def test_update_sets_only_its_fields_and_the_due_index_follows(repos: Repositories) -> None:
+    s = repos.subscribers
+    s.put_subscriber(subscriber(1), reference=MONDAY_8)
+    stale = s.get_subscriber("sub-1")
+    s.put_subscriber(subscriber(1, email="new@example.com"), reference=MONDAY_8)  # an edit meanwhile
+    s.update_subscriber("sub-1", current=stale, first_collected_at=MONDAY_8)
+    updated = s.get_subscriber("sub-1")
+    assert updated is not None and updated.email == "new@example.com" and updated.first_collected_at == MONDAY_8
+    s.update_subscriber("sub-1", suppressed=True)
+    assert list(s.due_subscribers(subscriber(1).due_slot(MONDAY_8))) == []
+    s.update_subscriber("sub-1", suppressed=False)
+    assert [x.subscriber_id for x in s.due_subscribers(subscriber(1).due_slot(MONDAY_8))] == ["sub-1"]
+    with pytest.raises(KeyError):
+        s.update_subscriber("nobody", suppressed=True)
+
+
+def test_an_update_from_a_stale_profile_does_not_put_an_unsubscribed_subscriber_back(repos: Repositories) -> None:
+    s = repos.subscribers
+    s.put_subscriber(subscriber(1), reference=MONDAY_8)
+    stale = s.get_subscriber("sub-1")
+    s.put_subscriber(subscriber(1, status="unsubscribed"), reference=MONDAY_8)
+    s.update_subscriber("sub-1", current=stale, reconnect_email_sent_at=MONDAY_8)
+    assert list(s.due_subscribers(subscriber(1).due_slot(MONDAY_8))) == []
+    assert s.get_subscriber("sub-1").status == "unsubscribed"  # type: ignore[union-attr]
+
+
+def _fill(repos: Repositories, clock: Clock) -> None:
+    """A subscriber with something of every kind in their partition."""
+    repos.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
+    repos.tokens.put_tokens("sub-1", b"secret", 1.0, expected_version=None)
+    repos.signups.put_pending_change("sub-1", "{}", b"c", expires_at=_epoch(clock, days=1))
+    state = repos.collector_state.load("sub-1", "2026-W48")
+    state.graphs["following"] = {"42": [None, "someone"]}
+    repos.collector_state.save(state, graphs=["following"], ledger_updates={"42": Interaction(at=MONDAY_8,
+                                                                                              kind="reply")})
+    repos.weeks.record_collected("sub-1", "2026-W48", _report("2026-W48"), Spend())
+    repos.weeks.put_digest("sub-1", "2026-W48", b"From: x\r\n\r\nhello")
+
+
+def test_forget_history_keeps_profile_tokens_and_pending_change(repos: Repositories, clock: Clock) -> None:
+    _fill(repos, clock)
+    assert repos.subscribers.forget_history("sub-1") > 0
+    state = repos.collector_state.load("sub-1", "2026-W48")
+    assert state.subscriber == subscriber(1) and state.tokens is not None
+    assert state.graphs["following"] == {} and state.ledger == {} and state.week is None
+    assert repos.weeks.get_digest("sub-1", "2026-W48") is None
+    assert repos.signups.get_pending_change("sub-1") == ("{}", b"c")
+
+
+def test_delete_everything_leaves_nothing_of_the_subscriber(repos: Repositories, clock: Clock) -> None:
+    _fill(repos, clock)
+    repos.subscribers.put_subscriber(subscriber(2), reference=MONDAY_8)
+    assert repos.subscribers.delete_everything("sub-1") >= 7
+    assert repos.subscribers.get_subscriber("sub-1") is None and repos.tokens.get_tokens("sub-1") is None
+    assert repos.signups.get_pending_change("sub-1") is None and repos.weeks.stored_week("sub-1", "2026-W48") is None
+    assert repos.collector_state.load("sub-1", "2026-W48").ledger == {}
+    assert repos.subscribers.delete_everything("sub-1") == 0
+    assert repos.subscribers.get_subscriber("sub-2") == subscriber(2)
+
+
+# -- tokens ------------------------------------------------------------------------------------
+
+
+def test_tokens_are_versioned_and_a_stale_version_is_refused(repos: Repositories) -> None:
+    t = repos.tokens
+    assert t.put_tokens("sub-1", b"one", 100.0, expected_version=None) == 1
+    with pytest.raises(ConcurrentUpdate):
+        t.put_tokens("sub-1", b"other", 100.0, expected_version=None)
+    assert t.put_tokens("sub-1", b"two", 200.0, expected_version=1) == 2
+    with pytest.raises(ConcurrentUpdate):
+        t.put_tokens("sub-1", b"late", 300.0, expected_version=1)
+    stored = t.get_tokens("sub-1")
+    assert stored is not None and (stored.ciphertext, stored.expires_at, stored.version) == (b"two", 200.0, 2)
+    t.keep_tokens("sub-1")
+    t.keep_tokens("nobody")  # nothing to keep: no error
+    assert t.get_tokens("sub-1") == stored
+
+
+def test_a_token_lease_is_held_by_one_until_it_expires(repos: Repositories) -> None:
+    t = repos.tokens
+    t.put_tokens("sub-1", b"one", 100.0, expected_version=None)
+    assert t.take_token_lease("sub-1", 1, 1000.0, 30)
+    assert not t.take_token_lease("sub-1", 1, 1010.0, 30)
+    assert not t.take_token_lease("sub-1", 2, 2000.0, 30)  # a version nobody has
+    assert t.take_token_lease("sub-1", 1, 1031.0, 30)
+    assert not t.take_token_lease("nobody", 1, 1000.0, 30)
+
+
+# -- collector state ---------------------------------------------------------------------------
+
+
+def test_a_first_load_has_defaults(repos: Repositories) -> None:
+    state = repos.collector_state.load("sub-1", "2026-W48")
+    assert state.subscriber is None and state.tokens is None and state.week is None
+    assert state.cursors == Cursors() and state.graphs == {"following": {}, "followers": {}}
+    assert state.recent is None and state.dm_conversations == {} and state.ledger == {}
+    assert state.previous_reports == []
+
+
+def test_collector_state_round_trips_and_follow_lists_are_replaced_whole(repos: Repositories) -> None:
+    repos.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
+    state = repos.collector_state.load("sub-1", "2026-W48")
+    state.cursors.get("tweets").since_id = "99"
+    state.graphs["following"] = {str(n): [None, f"u{n}"] for n in range(GRAPH_CHUNK + 5)}  # two chunks
+    state.graphs["followers"] = {"7": ["2026-11-01T00:00:00+00:00", "seven"]}
+    state.recent = Activity(subscriber=Account(id="1001"), collected_at=MONDAY_8, window_start=MONDAY_8)
+    first = datetime(2026, 11, 20, tzinfo=UTC)
+    repos.collector_state.save(state, graphs=["following", "followers"],
+                               ledger_updates={"42": Interaction(at=MONDAY_8, kind="reply")},
+                               dm_conversation_updates={"c1": first})
+    loaded = repos.collector_state.load("sub-1", "2026-W48")
+    assert loaded.subscriber == subscriber(1)
+    assert loaded.cursors.get("tweets").since_id == "99"
+    assert loaded.graphs == state.graphs and loaded.recent == state.recent
+    assert loaded.ledger == {"42": Interaction(at=MONDAY_8, kind="reply")}
+    assert loaded.dm_conversations == {"c1": first}
+
+    loaded.graphs["following"] = {"1": [None, "u1"]}  # a full re-read: everyone else is gone
+    loaded.graphs["followers"] = {}  # not saved below: stays as stored
+    repos.collector_state.save(loaded, graphs=["following"],
+                               ledger_updates={"43": Interaction(at=MONDAY_8, kind="like")},
+                               dm_conversation_updates={"c2": first})
+    again = repos.collector_state.load("sub-1", "2026-W48")
+    assert again.graphs == {"following": {"1": [None, "u1"]}, "followers": state.graphs["followers"]}
+    assert set(again.ledger) == {"42", "43"} and set(again.dm_conversations) == {"c1", "c2"}
+
+
+def test_a_load_brings_this_week_and_up_to_eight_earlier_reports(repos: Repositories) -> None:
+    repos.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
+    for n in range(30, 48):
+        repos.weeks.put_week("sub-1", f"2026-W{n}", _report(f"2026-W{n}", n), Spend())
+    repos.weeks.mark_week("sub-1", "2026-W47", "no_digest", "why")
+    repos.weeks.mark_week("sub-1", "2026-W46", "skipped")  # a status only
+    repos.weeks.put_week_spend("sub-1", "2026-W48", Spend(requests={"tweets": 2}))
+    repos.weeks.put_week("sub-1", "2026-W49", _report("2026-W49"), Spend())  # later: never "previous"
+    repos.weeks.put_digest("sub-1", "2026-W47", b"x" * 1000)
+    state = repos.collector_state.load("sub-1", "2026-W48")
+    assert state.week is not None and state.week.status is None
+    assert state.week.spend == Spend(requests={"tweets": 2}) and state.week.report() is None
+    assert [r.week for r in state.previous_reports] == [f"2026-W{n}" for n in range(40, 48)]
+    assert [r.week for r in repos.weeks.recent_reports("sub-1", limit=3, before_week="2026-W48")] == [
+        "2026-W45", "2026-W46", "2026-W47"]
+    assert [r.week for r in repos.weeks.recent_reports("sub-1", limit=2)] == ["2026-W47", "2026-W49"]
+
+
+# -- weeks -------------------------------------------------------------------------------------
+
+
+def test_a_week_records_its_report_spend_and_status(repos: Repositories) -> None:
+    w = repos.weeks
+    assert w.stored_week("sub-1", "2026-W48") is None and w.week_status("sub-1", "2026-W48") is None
+    w.put_week_spend("sub-1", "2026-W48", Spend(requests={"tweets": 1}))
+    w.mark_week("sub-1", "2026-W48", "rate_limited", "tweets: retry in 60s")
+    assert w.get_week_spend("sub-1", "2026-W48") == Spend(requests={"tweets": 1})
+    assert w.get_week("sub-1", "2026-W48") is None
+    w.record_collected("sub-1", "2026-W48", _report("2026-W48", 3), Spend(requests={"tweets": 2}))
+    assert w.week_status("sub-1", "2026-W48") == ("collected", "")
+    assert w.get_week("sub-1", "2026-W48") == (_report("2026-W48", 3), Spend(requests={"tweets": 2}))
+    w.mark_week("sub-1", "2026-W48", "sent", "message-1")
+    assert w.week_status("sub-1", "2026-W48") == ("sent", "message-1")
+    assert w.get_week("sub-1", "2026-W48") is not None  # the report stays
+
+
+def test_keep_earlier_leaves_a_recorded_status_alone(repos: Repositories) -> None:
+    w = repos.weeks
+    w.mark_week("sub-1", "2026-W48", "skipped", "not receiving", keep_earlier=True)
+    assert w.week_status("sub-1", "2026-W48") == ("skipped", "not receiving")
+    w.mark_week("sub-1", "2026-W48", "needs_reauth", "X refused")
+    w.mark_week("sub-1", "2026-W48", "skipped", "vaguer", keep_earlier=True)
+    assert w.week_status("sub-1", "2026-W48") == ("needs_reauth", "X refused")
+
+
+def test_a_digest_loads_profile_week_and_earlier_reports_at_once(repos: Repositories) -> None:
+    assert repos.weeks.for_digest("sub-1", "2026-W48").subscriber is None
+    repos.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
+    repos.tokens.put_tokens("sub-1", b"t", 1.0, expected_version=None)
+    state = repos.collector_state.load("sub-1", "2026-W48")
+    state.recent = Activity(subscriber=Account(id="1001"), collected_at=MONDAY_8, window_start=MONDAY_8)
+    repos.collector_state.save(state)
+    repos.weeks.put_week("sub-1", "2026-W47", _report("2026-W47"), Spend())
+    repos.weeks.record_collected("sub-1", "2026-W48", _report("2026-W48", 5), Spend(notes=["n"]))
+    loaded = repos.weeks.for_digest("sub-1", "2026-W48")
+    assert loaded.subscriber == subscriber(1)
+    assert loaded.week is not None and loaded.week.status == "collected"
+    assert loaded.week.report() == (_report("2026-W48", 5), Spend(notes=["n"]))
+    assert [r.week for r in loaded.previous_reports] == ["2026-W47"]
+
+
+def test_digests_and_run_flags_are_kept(repos: Repositories) -> None:
+    repos.weeks.put_digest("sub-1", "2026-W48", b"raw message")
+    assert repos.weeks.get_digest("sub-1", "2026-W48") == b"raw message"
+    assert repos.weeks.get_digest("sub-1", "2026-W49") is None
+    assert repos.weeks.run_flag("2026-W48", "credits_exhausted") is None
+    repos.weeks.set_run_flag("2026-W48", "credits_exhausted", "X said no")
+    assert repos.weeks.run_flag("2026-W48", "credits_exhausted") == "X said no"
+
+
+# -- sign-up records ---------------------------------------------------------------------------
+
+
+def test_an_oauth_state_works_once(repos: Repositories, clock: Clock) -> None:
+    g = repos.signups
+    g.put_oauth_state("k", "payload", expires_at=_epoch(clock, minutes=10))
+    with pytest.raises(ConcurrentUpdate):
+        g.put_oauth_state("k", "again", expires_at=_epoch(clock, minutes=10))
+    assert g.take_oauth_state("k") == ("payload", _epoch(clock, minutes=10))
+    assert g.take_oauth_state("k") is None
+
+
+def test_a_claim_is_held_by_one_subscriber_until_released_or_expired(repos: Repositories, clock: Clock) -> None:
+    g = repos.signups
+    assert g.owner("EMAIL", "Ada@Example.com") is None
+    assert g.claim("EMAIL", "Ada@Example.com", "sub-1", expires_at=_epoch(clock, hours=1)) == "sub-1"
+    assert g.claim("EMAIL", "ada@example.com", "sub-2") == "sub-1"  # addresses compare case-insensitively
+    assert g.claim("EMAIL", "ada@example.com", "sub-1") == "sub-1"  # again by the holder: kept
+    assert g.owner("EMAIL", "ADA@example.com") == "sub-1"
+    g.release("EMAIL", "ada@example.com", "sub-2")  # not the holder: nothing happens
+    assert g.owner("EMAIL", "ada@example.com") == "sub-1"
+    g.release("EMAIL", "ada@example.com", "sub-1")
+    assert g.owner("EMAIL", "ada@example.com") is None
+    assert g.claim("XUSER", "1001", "sub-1", expires_at=_epoch(clock, hours=1)) == "sub-1"
+    assert g.owner("XUSER", "1001") == "sub-1" and g.owner("XUSER", "1002") is None
+    clock.advance(hours=2)  # expired, though not deleted yet: free
+    assert g.owner("XUSER", "1001") is None
+    assert g.claim("XUSER", "1001", "sub-2") == "sub-2"
+    assert g.owner("XUSER", "1001") == "sub-2"
+
+
+def test_a_confirmation_slot_holds_for_its_cooldown(repos: Repositories, clock: Clock) -> None:
+    g = repos.signups
+    assert g.take_confirmation_slot("ada@example.com", cooldown_s=600, confirms="about one") is None
+    clock.advance(minutes=5)
+    assert g.take_confirmation_slot("Ada@example.com", cooldown_s=600, confirms="about two") == "about one"
+    clock.advance(minutes=6)
+    assert g.take_confirmation_slot("ada@example.com", cooldown_s=600, confirms="about two") is None
+    g.forget_confirmation_slot("ada@example.com")
+    assert g.take_confirmation_slot("ada@example.com", cooldown_s=600, confirms="about three") is None
+
+
+def test_a_pending_change_is_ignored_once_expired(repos: Repositories, clock: Clock) -> None:
+    g = repos.signups
+    g.put_pending_change("sub-1", "change", b"cipher", expires_at=_epoch(clock, hours=1))
+    assert g.get_pending_change("sub-1") == ("change", b"cipher")
+    clock.advance(hours=2)
+    assert g.get_pending_change("sub-1") is None
+    g.put_pending_change("sub-1", "newer", b"c2", expires_at=_epoch(clock, hours=1))
+    g.delete_pending_change("sub-1")
+    assert g.get_pending_change("sub-1") is None
+    g.delete_pending_change("sub-1")  # already gone: no error
+
+
+# -- suppression -------------------------------------------------------------------------------
+
+
+def test_suppression_is_case_insensitive(repos: Repositories) -> None:
+    assert not repos.suppression.is_suppressed("ada@example.com")
+    repos.suppression.suppress("Ada@Example.com", "bounce: Permanent General")
+    assert repos.suppression.is_suppressed("ada@example.com")
+    assert not repos.suppression.is_suppressed("grace@example.com")
