@@ -23,7 +23,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from followthrough import steps
+from followthrough.bootstrap import from_environment
 from followthrough.messages import CollectRequest
 from followthrough_devkit.lambda_runtime import LambdaContext, load_function, scheduled_event
 from tests.factories import MONDAY_8, subscriber
@@ -76,7 +76,6 @@ def stack() -> Iterator[Stack]:
             summaries = cloudformation.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
             yield Stack({r["LogicalResourceId"]: r for r in summaries},
                         {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])})
-    steps.reset()
 
 
 def test_the_table_is_on_demand_with_the_due_index(stack: Stack) -> None:
@@ -153,10 +152,8 @@ def test_the_deployed_dispatch_environment_reaches_the_deployed_table_and_queue(
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    steps.reset()
-    steps.store().put_subscriber(subscriber(1), reference=MONDAY_8)
+    from_environment().store.put_subscriber(subscriber(1), reference=MONDAY_8)
     result = load_function("dispatch").handler(scheduled_event(MONDAY_8), LambdaContext("followthrough-dispatch"))
     assert result["queued"] == 1
     [message] = boto3.client("sqs").receive_message(QueueUrl=stack.physical("CollectQueue"))["Messages"]
     assert CollectRequest.model_validate_json(message["Body"]).subscriber_id == "sub-1"
-    steps.reset()

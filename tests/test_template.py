@@ -23,7 +23,8 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
-from followthrough import config, steps
+from followthrough import config
+from followthrough.pipeline.collect import CREDITS_METRIC
 from followthrough_devkit import aws as local_aws
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -240,7 +241,7 @@ def test_alarms_watch_every_dead_letter_queue_and_every_function() -> None:
     assert {("AWS/SQS", q) for q in dead_letter} | {("AWS/Lambda", f) for f in FUNCTION_IDS} == watched
     # X's 402 (credits exhausted) stops collection for everyone: someone must hear of it
     [credits] = [a["Properties"] for a in alarms if a["Properties"]["Namespace"] == "Followthrough"]
-    assert credits["MetricName"] == steps.CREDITS_METRIC
+    assert credits["MetricName"] == CREDITS_METRIC
     assert credits["Dimensions"] == [{"Name": "service", "Value": "collect"}]
     for alarm in alarms:
         assert alarm["Properties"]["AlarmActions"] == [{"Ref": "AlarmTopic"}]

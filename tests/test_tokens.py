@@ -13,8 +13,8 @@ import pytest
 from followthrough.adapters.store import ConcurrentUpdate
 from followthrough.adapters.tokens import LocalCipher, TokenDecryptError
 from followthrough.adapters.x import TokenSet, XAuthRevoked
+from followthrough.bootstrap import Services
 from followthrough.pipeline.tokens import TokenKeeper
-from followthrough.steps import store
 from followthrough_devkit.aws import LocalAws
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -38,8 +38,8 @@ class FakeX:
             return TokenSet(f"a{self.calls}", self.valid_refresh, NOW.timestamp() + 7200)
 
 
-def _keeper(fake: FakeX) -> TokenKeeper:
-    return TokenKeeper(store=store(), cipher=LocalCipher("test-secret-key-123"), oauth=fake,  # type: ignore[arg-type]
+def _keeper(services: Services, fake: FakeX) -> TokenKeeper:
+    return TokenKeeper(store=services.store, cipher=LocalCipher("test-secret-key-123"), oauth=fake,  # type: ignore[arg-type]
                        now=lambda: NOW, wait=lambda s: time.sleep(0.05))
 
 
@@ -49,16 +49,16 @@ def _stored_pair(keeper: TokenKeeper) -> dict[str, str]:
     return json.loads(keeper.cipher.decrypt(stored.ciphertext))
 
 
-def test_fresh_token_is_used_without_refreshing(aws: LocalAws) -> None:
+def test_fresh_token_is_used_without_refreshing(aws: LocalAws, services: Services) -> None:
     fake = FakeX()
-    keeper = _keeper(fake)
+    keeper = _keeper(services, fake)
     keeper.save("sub-1", TokenSet("a0", "r0", NOW.timestamp() + 3600), expected_version=None)
     assert keeper.access_token("sub-1") == "a0" and fake.calls == 0
 
 
-def test_concurrent_refreshes_refresh_once_and_keep_the_rotated_token(aws: LocalAws) -> None:
+def test_concurrent_refreshes_refresh_once_and_keep_the_rotated_token(aws: LocalAws, services: Services) -> None:
     fake = FakeX()
-    keeper = _keeper(fake)
+    keeper = _keeper(services, fake)
     keeper.save("sub-1", TokenSet("a0", "r0", NOW.timestamp() + 60), expected_version=None)  # expires soon
     results: list[str] = []
     errors: list[Exception] = []
@@ -83,8 +83,8 @@ def test_concurrent_refreshes_refresh_once_and_keep_the_rotated_token(aws: Local
     assert keeper.access_token("sub-1") == "a2"
 
 
-def test_a_stale_writer_cannot_overwrite_newer_tokens(aws: LocalAws) -> None:
-    keeper = _keeper(FakeX())
+def test_a_stale_writer_cannot_overwrite_newer_tokens(aws: LocalAws, services: Services) -> None:
+    keeper = _keeper(services, FakeX())
     version = keeper.save("sub-1", TokenSet("a0", "r0", 0), expected_version=None)
     keeper.save("sub-1", TokenSet("a1", "r1", 0), expected_version=version)
     with pytest.raises(ConcurrentUpdate):
@@ -92,16 +92,16 @@ def test_a_stale_writer_cannot_overwrite_newer_tokens(aws: LocalAws) -> None:
     assert _stored_pair(keeper)["refresh"] == "r1"
 
 
-def test_revoked_refresh_token_raises(aws: LocalAws) -> None:
+def test_revoked_refresh_token_raises(aws: LocalAws, services: Services) -> None:
     fake = FakeX(valid_refresh="something-else")
-    keeper = _keeper(fake)
+    keeper = _keeper(services, fake)
     keeper.save("sub-1", TokenSet("a0", "r0", 0), expected_version=None)
     with pytest.raises(XAuthRevoked):
         keeper.access_token("sub-1")
 
 
-def test_tokens_are_encrypted_at_rest(aws: LocalAws) -> None:
-    keeper = _keeper(FakeX())
+def test_tokens_are_encrypted_at_rest(aws: LocalAws, services: Services) -> None:
+    keeper = _keeper(services, FakeX())
     keeper.save("sub-1", TokenSet("secret-access-token", "secret-refresh", 0), expected_version=None)
     item = keeper.store.table.get_item(Key={"pk": "SUB#sub-1", "sk": "TOKEN"})["Item"]
     assert b"secret-access-token" not in bytes(item["ciphertext"].value)

@@ -6,7 +6,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from followthrough import steps
+from followthrough.bootstrap import Handler, Services, lambda_handler
 from followthrough.messages import CollectRequest, SqsRecord
 
 logger = Logger(service="collect")
@@ -18,12 +18,16 @@ CollectRecord = SqsRecord[CollectRequest]
 processor = BatchProcessor(event_type=EventType.SQS, model=CollectRecord)
 
 
-def record_handler(record: CollectRecord) -> None:
-    steps.run_collect(record.body)
+def build(services: Services) -> Handler:
+    collect = services.collect
+
+    @logger.inject_lambda_context
+    @services.metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return process_partial_response(event=event, record_handler=lambda record: collect.run(record.body),
+                                        processor=processor, context=context)
+
+    return handler
 
 
-@logger.inject_lambda_context
-@steps.metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(event=event, record_handler=record_handler, processor=processor,
-                                    context=context)
+handler = lambda_handler(build)

@@ -6,7 +6,7 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from followthrough import steps
+from followthrough.bootstrap import Handler, Services, lambda_handler
 from followthrough.messages import DigestRequest, SqsRecord
 
 logger = Logger(service="digest")
@@ -18,9 +18,17 @@ DigestRecord = SqsRecord[DigestRequest]
 processor = BatchProcessor(event_type=EventType.SQS, model=DigestRecord)
 
 
-@logger.inject_lambda_context
-@steps.metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(
-        event=event, record_handler=lambda record: steps.run_digest(record.body, context), processor=processor,
-        context=context)
+def build(services: Services) -> Handler:
+    digest = services.digest
+
+    @logger.inject_lambda_context
+    @services.metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return process_partial_response(
+            event=event, record_handler=lambda record: digest.run(record.body, context), processor=processor,
+            context=context)
+
+    return handler
+
+
+handler = lambda_handler(build)

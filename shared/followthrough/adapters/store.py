@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import gzip
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import cached_property
@@ -63,8 +63,8 @@ def _unique(kind: UniqueKind, value: str) -> str:
     return f"{kind}#{value.lower() if kind == 'EMAIL' else value}"
 
 
-def _epoch() -> int:
-    return int(datetime.now(UTC).timestamp())
+def _wall_clock() -> datetime:
+    return datetime.now(UTC)
 
 
 def _pack(value: Any) -> bytes:
@@ -113,6 +113,11 @@ class StoredTokens:
 @dataclass
 class Store:
     table_name: str
+    # the time items are stamped and expired with: the services' one clock
+    clock: Callable[[], datetime] = _wall_clock
+
+    def _epoch(self) -> int:
+        return int(self.clock().timestamp())
 
     @cached_property
     def table(self) -> Any:
@@ -128,7 +133,7 @@ class Store:
         if forget_at is not None:
             item["ttl"] = forget_at
         if subscriber.receives_digest:
-            item["gsi1pk"] = subscriber.due_slot(reference or datetime.now(UTC))
+            item["gsi1pk"] = subscriber.due_slot(reference or self.clock())
             item["gsi1sk"] = subscriber.subscriber_id
         self.table.put_item(Item=item)
 
@@ -186,7 +191,7 @@ class Store:
             update = "SET " + ", ".join(f"#field{n} = :value{n}" for n in range(len(values)))
             if updated.receives_digest and not current.receives_digest:
                 update += ", gsi1pk = :slot, gsi1sk = :sid"
-                expression_values |= {":slot": updated.due_slot(datetime.now(UTC)), ":sid": subscriber_id}
+                expression_values |= {":slot": updated.due_slot(self.clock()), ":sid": subscriber_id}
             elif current.receives_digest and not updated.receives_digest:
                 update += " REMOVE gsi1pk, gsi1sk"
             condition = Attr("pk").exists()
@@ -359,7 +364,7 @@ class Store:
                 Key={"pk": _sub(subscriber_id), "sk": f"WEEK#{week}"},
                 UpdateExpression="SET #s = :s, reason = :r, status_at = :t",
                 ExpressionAttributeNames={"#s": "status"},
-                ExpressionAttributeValues={":s": status, ":r": reason, ":t": datetime.now(UTC).isoformat()},
+                ExpressionAttributeValues={":s": status, ":r": reason, ":t": self.clock().isoformat()},
                 **kwargs,
             )
         except ClientError as exc:
@@ -382,7 +387,7 @@ class Store:
 
     def set_run_flag(self, week: str, flag: str, reason: str) -> None:
         """A fact about this week's whole run (e.g. X credits exhausted), kept for two weeks."""
-        expires = int(datetime.now(UTC).timestamp()) + 14 * 86400
+        expires = int(self.clock().timestamp()) + 14 * 86400
         self.table.put_item(Item={"pk": f"RUN#{week}", "sk": f"FLAG#{flag}", "reason": reason, "ttl": expires})
 
     def run_flag(self, week: str, flag: str) -> str | None:
@@ -406,7 +411,7 @@ class Store:
     def put_digest(self, subscriber_id: str, week: str, raw_message: bytes) -> None:
         """Keep the rendered message before sending, so what was sent can always be shown."""
         self.table.put_item(Item={"pk": _sub(subscriber_id), "sk": f"DIGEST#{week}",
-                                  "message": gzip.compress(raw_message), "rendered_at": datetime.now(UTC).isoformat()})
+                                  "message": gzip.compress(raw_message), "rendered_at": self.clock().isoformat()})
 
     def get_digest(self, subscriber_id: str, week: str) -> bytes | None:
         item = self.table.get_item(Key={"pk": _sub(subscriber_id), "sk": f"DIGEST#{week}"}).get("Item")
@@ -417,7 +422,7 @@ class Store:
 
     def suppress(self, email: str, reason: str) -> None:
         self.table.put_item(Item={"pk": f"SUPPRESSED#{email.lower()}", "sk": "SUPPRESSED", "reason": reason,
-                                  "at": datetime.now(UTC).isoformat()})
+                                  "at": self.clock().isoformat()})
 
     def is_suppressed(self, email: str) -> bool:
         item = self.table.get_item(Key={"pk": f"SUPPRESSED#{email.lower()}", "sk": "SUPPRESSED"}).get("Item")
@@ -446,7 +451,7 @@ class Store:
         """The subscriber that owns this X user id or email address, if any."""
         item = self.table.get_item(Key={"pk": _unique(kind, value), "sk": "SUBSCRIBER"},
                                    ConsistentRead=True).get("Item")
-        if not item or ("ttl" in item and int(item["ttl"]) < (now if now is not None else _epoch())):
+        if not item or ("ttl" in item and int(item["ttl"]) < (now if now is not None else self._epoch())):
             return None
         return str(item["subscriber_id"])
 
@@ -458,7 +463,7 @@ class Store:
         item: dict[str, Any] = {"pk": _unique(kind, value), "sk": "SUBSCRIBER", "subscriber_id": subscriber_id}
         if expires_at is not None:
             item["ttl"] = expires_at
-        now = now if now is not None else _epoch()
+        now = now if now is not None else self._epoch()
         for _ in range(3):
             try:
                 self.table.put_item(Item=item, ConditionExpression=Attr("pk").not_exists()
@@ -507,7 +512,7 @@ class Store:
 
     def get_pending_change(self, subscriber_id: str, *, now: int | None = None) -> tuple[str, bytes] | None:
         item = self.table.get_item(Key={"pk": _sub(subscriber_id), "sk": "PENDING"}, ConsistentRead=True).get("Item")
-        if not item or int(item["ttl"]) < (now if now is not None else _epoch()):
+        if not item or int(item["ttl"]) < (now if now is not None else self._epoch()):
             return None
         blob = item["ciphertext"]
         return str(item["payload"]), bytes(blob.value if hasattr(blob, "value") else blob)
