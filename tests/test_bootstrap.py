@@ -98,3 +98,25 @@ def test_services_build_each_service_once(aws: LocalAws) -> None:
     services = bootstrap.from_environment()
     assert services.store is services.store and services.collect is services.collect
     assert services.collect.collector.store is services.store is services.digest_sender.store
+
+
+def test_package_log_lines_carry_the_functions_cold_start_and_correlation_id(aws: LocalAws) -> None:
+    import io
+    import json
+
+    from followthrough_devkit.lambda_runtime import invoke
+    from followthrough_devkit.serve import http_event
+
+    module = load_function("signup")
+    lines = io.StringIO()
+    handler = module.logger.registered_handler
+    previous = handler.setStream(lines)
+    try:
+        event = http_event("POST", "/signup", {"content-type": "application/x-www-form-urlencoded"}, b"email=a")
+        invoke("signup", event, module, bootstrap.from_environment())
+    finally:
+        handler.setStream(previous)
+    [refused] = [line for line in map(json.loads, lines.getvalue().splitlines()) if line["message"] == "form refused"]
+    assert refused["name"] == "followthrough.signup.web" and refused["service"] == "signup"
+    assert refused["correlation_id"] == event["requestContext"]["requestId"]
+    assert isinstance(refused["cold_start"], bool) and refused["function_name"] == "followthrough-signup"

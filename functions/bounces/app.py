@@ -12,10 +12,11 @@ from aws_lambda_powertools.utilities.parser.models import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
-from followthrough.bootstrap import Handler, Services, lambda_handler
+from followthrough.bootstrap import Handler, Services, lambda_handler, log_through
 from followthrough.pipeline.bounces import SesNotification
 
 logger = Logger(service="bounces")
+log_through(logger)
 
 
 class SesEventBridgeEvent(EventBridgeModel):

@@ -6,10 +6,11 @@ from aws_lambda_powertools import Logger
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from followthrough.bootstrap import Handler, Services, lambda_handler
+from followthrough.bootstrap import Handler, Services, lambda_handler, log_through
 from followthrough.messages import CollectRequest, SqsRecord
 
 logger = Logger(service="collect")
+log_through(logger)
 
 
 CollectRecord = SqsRecord[CollectRequest]

@@ -8,9 +8,10 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from followthrough.bootstrap import Handler, Services, lambda_handler
+from followthrough.bootstrap import Handler, Services, lambda_handler, log_through
 
 logger = Logger(service="dispatch")
+log_through(logger)
 
 
 def build(services: Services) -> Handler:

@@ -11,10 +11,11 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from followthrough.bootstrap import Handler, Services, lambda_handler
+from followthrough.bootstrap import Handler, Services, lambda_handler, log_through
 from followthrough.signup import web
 
 logger = Logger(service="signup")
+log_through(logger)
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(web.router)
 

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING, Any
 from followthrough.config import Settings, load_settings
 
 if TYPE_CHECKING:
-    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools import Logger, Metrics
 
     from followthrough.adapters.mailer import Mailer
     from followthrough.adapters.queue import Queue
@@ -39,6 +39,7 @@ Clock = Callable[[], datetime]
 Handler = Callable[[Any, Any], Any]
 
 METRICS_NAMESPACE = "Followthrough"
+PACKAGE = "followthrough"
 # what the KMS key's encryption context says a ciphertext is (decrypting needs the same)
 TOKEN_CONTEXT = {"purpose": "x-oauth-token"}
 
@@ -181,6 +182,20 @@ class Services:
 def from_environment(environ: Mapping[str, str] | None = None, clock: Clock = wall_clock) -> Services:
     """Services from the process's environment (secrets named by SSM parameter are read here, once)."""
     return Services(load_settings(os.environ if environ is None else environ), clock)
+
+
+def log_through(logger: Logger) -> None:
+    """The product's module loggers (``followthrough.*``) write through the function's Powertools ``logger``:
+    the same JSON lines, with its ``cold_start``, ``function_name`` and ``correlation_id``.
+
+    Only the product's own loggers: botocore's and Powertools' keep the levels ``signup.web`` pins.
+    """
+    import logging
+
+    from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+
+    logging.getLogger(PACKAGE)  # registered even before a module of the package has logged
+    copy_config_to_registered_loggers(source_logger=logger, include={PACKAGE})
 
 
 def lambda_handler(build: Callable[[Services], Handler]) -> Handler:
