@@ -72,7 +72,7 @@ def start_world(seed: int = DEMO_SEED, now: datetime | None = None, profile: str
     apply_environ(aws, {"X_API_BASE_URL": x_server.base_url, **(QUIET if quiet else {})})
     services = from_environment(clock=sim.now)
     config = services.settings
-    sim.register_client(config.x_client_id, config.x_client_secret or None)
+    sim.register_client(config.require("x_client_id"), config.x_client_secret or None)
     account = sim.accounts[user_id]
     subscriber = Subscriber(
         subscriber_id=f"sub-{user_id}", email=DEMO_EMAIL, x_user_id=user_id, username=account.me.username,

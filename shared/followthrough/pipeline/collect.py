@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import TYPE_CHECKING, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -260,7 +260,7 @@ class Collector:
         me_account = normalize.account(me)
         includes = [t for r in reads.values() for t in r.includes]
 
-        def items(endpoint: str) -> list:
+        def items(endpoint: str) -> list[Any]:
             return reads[endpoint].items if endpoint in reads else []
 
         new_posts = normalize.posts(items("tweets"), includes)

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -129,12 +129,12 @@ class DigestStep:
             static_pk_value="IDEMPOTENCY#digest", expiry_attr="ttl", boto_config=RETRIES,
         )
 
-        @idempotent_function(data_keyword_argument="request", persistence_store=persistence,
+        @idempotent_function(data_keyword_argument="request", persistence_store=persistence,  # type: ignore[untyped-decorator]
                              config=self.idempotency_config)
         def send(request: DigestRequest) -> dict[str, Any]:
             return asdict(self.sender.send(request))
 
-        return send
+        return cast(Callable[..., dict[str, Any]], send)
 
     def run(self, request: DigestRequest, context: Any = None) -> dict[str, Any]:
         if context is not None:

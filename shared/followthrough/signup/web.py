@@ -78,7 +78,7 @@ HTML = "text/html; charset=utf-8"
 # forms that carry the anti-forgery token (POST /unsubscribe is RFC 8058 one-click: its signed token suffices)
 CSRF_PROTECTED = {("POST", "/signup"), ("POST", "/delete")}
 
-router = Router()
+router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves Router.__init__ unannotated
 
 
 def _settings() -> Settings:
@@ -202,7 +202,7 @@ def _check_origin(event: APIGatewayProxyEventV2, config: Settings) -> None:
 # -- errors ------------------------------------------------------------------------------------
 
 
-@router.exception_handler(RequestValidationError)
+@router.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
 def _invalid(exc: RequestValidationError) -> Response[str]:
     event = router.current_event
     if event.http_method == "POST" and event.path == "/signup":
@@ -222,22 +222,22 @@ def _invalid(exc: RequestValidationError) -> Response[str]:
                         "The link is incomplete or was changed. Use the link from our email exactly as it is.")
 
 
-@router.exception_handler(RequestUnsupportedContentType)
+@router.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
 def _unsupported(exc: RequestUnsupportedContentType) -> Response[str]:
     return message_page(415, "That request could not be read", "Send the form from this site's pages.")
 
 
-@router.exception_handler(SignupError)
+@router.exception_handler(SignupError)  # type: ignore[untyped-decorator]
 def _refused(exc: SignupError) -> Response[str]:
     return message_page(exc.status, exc.title, exc.message)
 
 
-@router.exception_handler(NotFoundError)
+@router.exception_handler(NotFoundError)  # type: ignore[untyped-decorator]
 def _not_found(exc: NotFoundError) -> Response[str]:
     return message_page(404, "There is nothing here", "The page you asked for does not exist.")
 
 
-@router.exception_handler(Exception)
+@router.exception_handler(Exception)  # type: ignore[untyped-decorator]
 def _broken(exc: Exception) -> Response[str]:
     # the message of an unexpected exception may quote input (tokens, addresses): log the type and the stack only
     log.error("unhandled error", extra={"error": type(exc).__name__, "path": router.current_event.path,
