@@ -26,7 +26,7 @@ import gzip
 import json
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from functools import cached_property
 from typing import Any, Literal
 
@@ -61,10 +61,6 @@ UniqueKind = Literal["XUSER", "EMAIL"]
 def _unique(kind: UniqueKind, value: str) -> str:
     # addresses compare case-insensitively, as the suppression list does
     return f"{kind}#{value.lower() if kind == 'EMAIL' else value}"
-
-
-def _wall_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def _pack(value: Any) -> bytes:
@@ -114,7 +110,7 @@ class StoredTokens:
 class Store:
     table_name: str
     # the time items are stamped and expired with: the services' one clock
-    clock: Callable[[], datetime] = _wall_clock
+    clock: Callable[[], datetime]
 
     def _epoch(self) -> int:
         return int(self.clock().timestamp())
