@@ -25,13 +25,11 @@ from typing import Any
 
 import boto3
 
-from followthrough.bootstrap import Services, from_environment
+from followthrough.bootstrap import Handler, Services, from_environment
 
 # The dev kit runs the real handlers from the checkout it sits in (repo/devkit/followthrough_devkit/);
 # FOLLOWTHROUGH_FUNCTIONS_DIR points elsewhere.
 FUNCTIONS_DIR = Path(os.environ.get("FOLLOWTHROUGH_FUNCTIONS_DIR") or Path(__file__).resolve().parents[2] / "functions")
-
-Handler = Callable[[dict[str, Any], Any], Any]
 
 
 class InvocationDied(BaseException):

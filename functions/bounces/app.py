@@ -16,7 +16,6 @@ from followthrough.bootstrap import Handler, Services, lambda_handler, log_throu
 from followthrough.pipeline.bounces import SesNotification
 
 logger = Logger(service="bounces")
-log_through(logger)
 
 
 class SesEventBridgeEvent(EventBridgeModel):
@@ -46,6 +45,7 @@ def notifications(event: dict[str, Any]) -> list[SesNotification]:
 
 
 def build(services: Services) -> Handler:
+    log_through(logger)  # the package's log lines are this function's
     bounces = services.bounces
 
     @logger.inject_lambda_context

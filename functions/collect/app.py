@@ -10,7 +10,6 @@ from followthrough.bootstrap import Handler, Services, lambda_handler, log_throu
 from followthrough.messages import CollectRequest, SqsRecord
 
 logger = Logger(service="collect")
-log_through(logger)
 
 
 CollectRecord = SqsRecord[CollectRequest]
@@ -20,6 +19,7 @@ processor = BatchProcessor(event_type=EventType.SQS, model=CollectRecord)
 
 
 def build(services: Services) -> Handler:
+    log_through(logger)  # the package's log lines are this function's
     collect = services.collect
 
     @logger.inject_lambda_context

@@ -10,7 +10,6 @@ from followthrough.bootstrap import Handler, Services, lambda_handler, log_throu
 from followthrough.messages import DigestRequest, SqsRecord
 
 logger = Logger(service="digest")
-log_through(logger)
 
 
 DigestRecord = SqsRecord[DigestRequest]
@@ -20,6 +19,7 @@ processor = BatchProcessor(event_type=EventType.SQS, model=DigestRecord)
 
 
 def build(services: Services) -> Handler:
+    log_through(logger)  # the package's log lines are this function's
     digest = services.digest
 
     @logger.inject_lambda_context

@@ -11,10 +11,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from followthrough.bootstrap import Handler, Services, lambda_handler, log_through
 
 logger = Logger(service="dispatch")
-log_through(logger)
 
 
 def build(services: Services) -> Handler:
+    log_through(logger)  # the package's log lines are this function's
     dispatch = services.dispatch
 
     @logger.inject_lambda_context

@@ -15,7 +15,6 @@ from followthrough.bootstrap import Handler, Services, lambda_handler, log_throu
 from followthrough.signup import web
 
 logger = Logger(service="signup")
-log_through(logger)
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(web.router)
 
@@ -26,6 +25,7 @@ def openapi() -> Response[str]:
 
 
 def build(services: Services) -> Handler:
+    log_through(logger)  # the package's log lines are this function's
     signup, settings = services.signup, services.settings
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
