@@ -165,8 +165,8 @@ def refuse_early(raw_event: Mapping[str, Any], config: Settings) -> dict[str, An
     body = event.body or ""
     # base64 is 4/3 the size: refuse huge bodies before decoding them
     if len(body) > (MAX_BODY_BYTES * 4 // 3 + 4 if event.is_base64_encoded else MAX_BODY_BYTES):
-        return _raw_response(config, 413, "That request is too large", "The form sends far less than this. Go back and "
-                                                               "try again.")
+        return _raw_response(config, 413, "That request is too large",
+                             "The form sends far less than this. Go back and try again.")
     try:
         data = base64.b64decode(body, validate=True) if event.is_base64_encoded else body.encode("utf-8")
         text = data.decode("utf-8")
@@ -174,8 +174,8 @@ def refuse_early(raw_event: Mapping[str, Any], config: Settings) -> dict[str, An
         return _raw_response(config, 400, "That request could not be read",
                              "Its body is not UTF-8 text. Send the form from the sign-up page.")
     if len(data) > MAX_BODY_BYTES:
-        return _raw_response(config, 413, "That request is too large", "The form sends far less than this. Go back and "
-                                                               "try again.")
+        return _raw_response(config, 413, "That request is too large",
+                             "The form sends far less than this. Go back and try again.")
     method = event.request_context.http.method.upper()
     if (method, event.raw_path) in CSRF_PROTECTED:
         content_type = (event.headers.get("content-type") or "").lower()
