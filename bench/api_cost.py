@@ -1,6 +1,6 @@
 """What collecting costs in X API dollars, against what it must cost and what naive reading costs.
 
-For three account profiles, runs the real collector (``steps.run_collect``, in-process moto, the
+For three account profiles, runs the real collector (``Services.collect``, in-process moto, the
 local X stand-in over HTTP) for a first run and then a steady week (the stand-in adds one week of
 activity), and prices what the stand-in's meter says it served:
 
@@ -26,7 +26,6 @@ from pathlib import Path
 
 from moto import mock_aws
 
-from followthrough import steps
 from followthrough.config import XPrices
 from followthrough.messages import CollectRequest
 from followthrough.pipeline.reads import PRICE_OF
@@ -56,7 +55,8 @@ def measure(profile: str, prices: XPrices) -> dict[str, dict[str, float | int]]:
             def run(label: str, lower: float, naive: float) -> None:
                 sim.meter.reset()
                 started = time.perf_counter()
-                result = steps.run_collect(CollectRequest(subscriber_id=sid, week=iso_week(steps.now())))
+                services = world.services
+                result = services.collect.run(CollectRequest(subscriber_id=sid, week=iso_week(services.now())))
                 if result.status != "collected":
                     raise RuntimeError(f"{profile} {label}: {result.status} {result.reason}")
                 snapshot = sim.meter.snapshot()
@@ -83,7 +83,6 @@ def measure(profile: str, prices: XPrices) -> dict[str, dict[str, float | int]]:
             return out
         finally:
             world.close()
-            steps.reset()
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from datetime import datetime
 
 import pytest
 from moto import mock_aws
 
-from followthrough import steps
+from followthrough.bootstrap import Services, from_environment, wall_clock
 from followthrough_devkit.aws import LocalAws, create_resources
 
 SAMPLES_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "x-api-samples")
@@ -22,9 +23,31 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
         local = create_resources(LocalAws(endpoint_url=""))
         for name, value in local.environ().items():
             monkeypatch.setenv(name, value)
-        steps.reset()
         yield local
-    steps.reset()
+
+
+class MovableClock:
+    """The services' clock in tests: the wall clock until a test moves it."""
+
+    def __init__(self) -> None:
+        self.clock: Callable[[], datetime] = wall_clock
+
+    def __call__(self) -> datetime:
+        return self.clock()
+
+    def set(self, clock: Callable[[], datetime]) -> None:
+        self.clock = clock
+
+
+@pytest.fixture
+def clock() -> MovableClock:
+    return MovableClock()
+
+
+@pytest.fixture
+def services(aws: LocalAws, clock: MovableClock) -> Services:
+    """The services the handlers get, built from the environment ``aws`` set, on ``clock``."""
+    return from_environment(clock=clock)
 
 
 class CallRecorder:

@@ -12,18 +12,25 @@ from datetime import UTC, datetime
 
 import pytest
 
-from followthrough import steps
+from followthrough.adapters.store.memory import memory_repositories
+from followthrough.bootstrap import Services
 from followthrough.messages import CollectRequest, DigestRequest
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.demo import DemoWorld, start_world
-from tests.twins import Twins, use_twins
+from tests.twins import Twins, make_twins
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-def twins(monkeypatch: pytest.MonkeyPatch) -> Twins:
-    return use_twins(monkeypatch)
+def twins() -> Twins:
+    return make_twins(lambda: NOW)
+
+
+def _on_twins(twins: Twins, services: Services) -> Services:
+    """The world's services on ``twins``, whose repositories keep the services' clock (the stand-in's)."""
+    twins.repositories = memory_repositories(services.clock)
+    return twins.install(services)
 
 
 @pytest.fixture
@@ -31,7 +38,7 @@ def world(twins: Twins, monkeypatch: pytest.MonkeyPatch) -> Iterator[DemoWorld]:
     names = LocalAws(endpoint_url="")  # resource names only: no AWS is started, none is called
     for name in [*names.environ(), "X_API_BASE_URL", "POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_LOG_LEVEL"]:
         monkeypatch.setenv(name, "")  # start_world's settings are undone after the test
-    w = start_world(seed=11, now=NOW, profile="small", aws=names)
+    w = start_world(seed=11, now=NOW, profile="small", aws=names, adapt=lambda services: _on_twins(twins, services))
     yield w
     w.close()
 
@@ -41,14 +48,14 @@ def _request(world: DemoWorld, week: str = "2026-W48") -> CollectRequest:
 
 
 def test_first_run_reads_everything_once_stores_a_report_and_queues_the_digest(world: DemoWorld, twins: Twins) -> None:
-    result = steps.run_collect(_request(world))
+    result = world.services.collect.run(_request(world))
     assert result.status == "collected", result.reason
     account = world.sim.accounts[world.subscriber.x_user_id]
     assert result.counts["following"] == len(account.following)
     assert result.counts["followers"] == len(account.followers)
     for endpoint in ("tweets", "mentions", "liked_tweets", "following", "followers", "dm_events"):
         assert world.sim.meter.duplicates(endpoint) == 0, endpoint
-    stored = steps.repositories().weeks.get_week(world.subscriber.subscriber_id, "2026-W48")
+    stored = world.services.repositories.weeks.get_week(world.subscriber.subscriber_id, "2026-W48")
     assert stored is not None and stored[0].week == "2026-W48"
     assert stored[1].total_usd == pytest.approx(result.spend.total_usd)
     [message] = twins.queued("digest")
@@ -56,10 +63,10 @@ def test_first_run_reads_everything_once_stores_a_report_and_queues_the_digest(w
 
 
 def test_steady_week_reads_only_what_is_new(world: DemoWorld) -> None:
-    steps.run_collect(_request(world, "2026-W48"))
+    world.services.collect.run(_request(world, "2026-W48"))
     delta = world.sim.advance_week(seed=5)[world.subscriber.x_user_id]
     world.sim.meter.reset()
-    result = steps.run_collect(_request(world, "2026-W49"))
+    result = world.services.collect.run(_request(world, "2026-W49"))
     assert result.status == "collected", result.reason
     snapshot = world.sim.meter.snapshot()
     served = {k: v["resources"] for k, v in snapshot.items()}
@@ -73,11 +80,11 @@ def test_steady_week_reads_only_what_is_new(world: DemoWorld) -> None:
 
 def test_credits_exhausted_stops_everyone_this_run(world: DemoWorld, twins: Twins) -> None:
     world.sim.faults.inject("tweets", 402)
-    result = steps.run_collect(_request(world))
+    result = world.services.collect.run(_request(world))
     assert result.status == "credits_exhausted"
-    assert steps.repositories().weeks.run_flag("2026-W48", "credits_exhausted")
+    assert world.services.repositories.weeks.run_flag("2026-W48", "credits_exhausted")
     requests_before = sum(v["requests"] for v in world.sim.meter.snapshot().values())
-    again = steps.run_collect(_request(world))
+    again = world.services.collect.run(_request(world))
     assert again.status == "credits_exhausted"
     assert sum(v["requests"] for v in world.sim.meter.snapshot().values()) == requests_before
     assert twins.queued("digest") == []
@@ -85,33 +92,33 @@ def test_credits_exhausted_stops_everyone_this_run(world: DemoWorld, twins: Twin
 
 def test_revoked_token_marks_needs_reauth_and_mails_one_reconnect_email(world: DemoWorld, twins: Twins) -> None:
     world.sim.revoke(world.subscriber.x_user_id)
-    first = steps.run_collect(_request(world))
+    first = world.services.collect.run(_request(world))
     assert first.status == "needs_reauth"
-    sub = steps.repositories().subscribers.get_subscriber(world.subscriber.subscriber_id)
+    sub = world.services.repositories.subscribers.get_subscriber(world.subscriber.subscriber_id)
     assert sub is not None and sub.status == "needs_reauth" and not sub.receives_digest
     assert [set(m.destinations) for m in twins.mailer.sent] == [{world.subscriber.email}]
     assert "Reconnect" in twins.mailer.sent[0].raw_data
     # next week: not due any more, and a stray message neither crashes nor mails again
-    assert list(steps.repositories().subscribers.due_subscribers(world.subscriber.due_slot(NOW))) == []
-    again = steps.run_collect(_request(world, "2026-W49"))
+    assert list(world.services.repositories.subscribers.due_subscribers(world.subscriber.due_slot(NOW))) == []
+    again = world.services.collect.run(_request(world, "2026-W49"))
     assert again.status == "not_receiving" and len(twins.mailer.sent) == 1
     # the same week's message redelivered keeps the first, better reason
-    redelivered = steps.run_collect(_request(world))
+    redelivered = world.services.collect.run(_request(world))
     assert redelivered.status == "not_receiving"
-    status = steps.repositories().weeks.week_status(world.subscriber.subscriber_id, "2026-W48")
+    status = world.services.repositories.weeks.week_status(world.subscriber.subscriber_id, "2026-W48")
     assert status is not None and status[0] == "needs_reauth" and "refresh" in status[1]
 
 
 def test_expired_access_token_is_refreshed_through_oauth(world: DemoWorld) -> None:
     world.sim.advance(7200 + 60)  # the stored access token has expired
-    result = steps.run_collect(_request(world))
+    result = world.services.collect.run(_request(world))
     assert result.status == "collected", result.reason
     assert world.sim.meter.snapshot()["oauth_token"]["requests"] == 1
 
 
 def test_malformed_payload_is_a_clear_error_for_that_read_only(world: DemoWorld) -> None:
     world.sim.faults.random(rate=0.0, truncate_rate=1.0, endpoints=["mentions"])
-    result = steps.run_collect(_request(world))
+    result = world.services.collect.run(_request(world))
     assert result.status == "collected"
     assert any(s.startswith("mentions:") and "JSON" in s for s in result.spend.skipped), result.spend.skipped
     assert result.report is not None and "mentions" in result.report.unavailable
@@ -119,7 +126,7 @@ def test_malformed_payload_is_a_clear_error_for_that_read_only(world: DemoWorld)
 
 def test_server_errors_are_retried_a_bounded_number_of_times(world: DemoWorld) -> None:
     world.sim.faults.inject("mentions", 503, times=2)
-    result = steps.run_collect(_request(world))
+    result = world.services.collect.run(_request(world))
     assert result.status == "collected"
     assert world.sim.meter.snapshot()["mentions"]["requests"] >= 3
 
@@ -127,21 +134,22 @@ def test_server_errors_are_retried_a_bounded_number_of_times(world: DemoWorld) -
     from followthrough.adapters.x import XUnavailable
 
     with pytest.raises(XUnavailable):
-        steps.run_collect(_request(world, "2026-W49"))
+        world.services.collect.run(_request(world, "2026-W49"))
     assert world.sim.faults.pending("dm_events") == 7  # 1 try + 2 retries, then it gave up
 
 
-def test_budget_stops_reads_in_order_of_value_and_records_what_was_skipped(world: DemoWorld,
+def test_budget_stops_reads_in_order_of_value_and_records_what_was_skipped(world: DemoWorld, twins: Twins,
                                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("FIRST_RUN_BUDGET_USD", "0.30")
-    steps.reset()
-    result = steps.run_collect(_request(world))
+    world.reload()
+    twins.install(world.services)
+    result = world.services.collect.run(_request(world))
     assert result.status == "collected"
     assert result.spend.total_usd <= 0.30
     skipped = {s.split(":")[0] for s in result.spend.skipped}
     assert "followers" in skipped and "tweets" not in skipped
     assert result.report is not None and "followers" in result.report.unavailable
-    stored = steps.repositories().weeks.get_week(world.subscriber.subscriber_id, "2026-W48")
+    stored = world.services.repositories.weeks.get_week(world.subscriber.subscriber_id, "2026-W48")
     assert stored is not None and stored[1].skipped == result.spend.skipped
 
 

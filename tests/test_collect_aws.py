@@ -10,9 +10,7 @@ import pytest
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from followthrough import steps
 from followthrough.messages import CollectRequest
-from followthrough.steps import repositories
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.demo import DemoWorld, start_world
 from tests.conftest import CallRecorder
@@ -36,12 +34,12 @@ def _messages(aws: LocalAws, queue: str) -> list[dict]:
 
 
 def test_a_collect_loads_in_one_query_and_saves_in_batches(world: DemoWorld) -> None:
-    steps.run_collect(_request(world, "2026-W48"))
+    world.services.collect.run(_request(world, "2026-W48"))
     world.sim.advance_week(seed=5)
     aws_calls = CallRecorder()
-    table = steps.repositories().weeks.table.resource  # type: ignore[attr-defined]
+    table = world.services.repositories.weeks.table.resource  # type: ignore[attr-defined]
     table.meta.client.meta.events.register("before-call.*.*", aws_calls)
-    result = steps.run_collect(_request(world, "2026-W49"))
+    result = world.services.collect.run(_request(world, "2026-W49"))
     assert result.status == "collected", result.reason
     dynamodb = [op for op in aws_calls.operations if op in DYNAMODB_CALLS]
     # reads: the subscriber's partition in one query, this week's run flag; nothing item by item.
@@ -51,7 +49,7 @@ def test_a_collect_loads_in_one_query_and_saves_in_batches(world: DemoWorld) -> 
 
 def test_rate_limit_mid_pagination_requeues_and_resumes_without_rereading(world: DemoWorld) -> None:
     world.sim.faults.inject("liked_tweets", 429, after=1, reset_in=120)
-    first = steps.run_collect(_request(world))
+    first = world.services.collect.run(_request(world))
     assert first.status == "rate_limited" and 100 <= first.retry_in_s <= 120
     # back on the queue, invisible until X's window resets (no sleeping inside Lambda)
     attrs = boto3.client("sqs").get_queue_attributes(QueueUrl=world.aws.queue_urls["collect"],
@@ -61,10 +59,10 @@ def test_rate_limit_mid_pagination_requeues_and_resumes_without_rereading(world:
                     get_backend("sqs")[DEFAULT_ACCOUNT_ID]["us-east-1"].queues.values() for m in q._messages)
     assert requeued.requeues == 1 and requeued.subscriber_id == world.subscriber.subscriber_id
     assert _messages(world.aws, "digest") == []
-    status = repositories().weeks.week_status(world.subscriber.subscriber_id, "2026-W48")
+    status = world.services.repositories.weeks.week_status(world.subscriber.subscriber_id, "2026-W48")
     assert status is not None and status[0] == "rate_limited"
 
-    second = steps.run_collect(requeued)
+    second = world.services.collect.run(requeued)
     assert second.status == "collected", second.reason
     for endpoint in ("tweets", "mentions", "liked_tweets", "following", "followers", "dm_events"):
         assert world.sim.meter.duplicates(endpoint) == 0, endpoint

@@ -45,7 +45,7 @@ def test_artifacts_hold_the_handler_and_the_product_package_only(artifacts: dict
     for logical_id, out in artifacts.items():
         assert (out / "app.py").is_file(), logical_id
         package = out / "followthrough"
-        assert (package / "steps.py").is_file() and (package / "templates").is_dir(), logical_id
+        assert (package / "bootstrap.py").is_file() and (package / "templates").is_dir(), logical_id
         assert not (out / "followthrough_devkit").exists(), f"{logical_id} ships the dev kit"
         shipped = {p.relative_to(package) for p in package.rglob("*") if p.is_file()}
         assert shipped == PRODUCT_FILES, f"{logical_id} ships other files than the product package's"

@@ -24,7 +24,7 @@ import boto3
 import pytest
 from moto import mock_aws
 
-from followthrough import steps
+from followthrough.bootstrap import from_environment
 from followthrough.messages import CollectRequest
 from followthrough_devkit.lambda_runtime import LambdaContext, load_function, scheduled_event
 from tests.factories import MONDAY_8, subscriber
@@ -77,7 +77,6 @@ def deployed(parameters: dict[str, str]) -> Iterator[Stack]:
             summaries = cloudformation.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
             yield Stack({r["LogicalResourceId"]: r for r in summaries},
                         {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])})
-    steps.reset()
 
 
 @pytest.fixture(scope="module")
@@ -189,10 +188,8 @@ def test_the_deployed_dispatch_environment_reaches_the_deployed_table_and_queue(
     for name, value in environment.items():
         monkeypatch.setenv(name, value)
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    steps.reset()
-    steps.repositories().subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
+    from_environment().repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
     result = load_function("dispatch").handler(scheduled_event(MONDAY_8), LambdaContext("followthrough-dispatch"))
     assert result["queued"] == 1
     [message] = boto3.client("sqs").receive_message(QueueUrl=stack.physical("CollectQueue"))["Messages"]
     assert CollectRequest.model_validate_json(message["Body"]).subscriber_id == "sub-1"
-    steps.reset()

@@ -14,10 +14,10 @@ from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 from pydantic import ValidationError
 
+from followthrough.bootstrap import Services
 from followthrough.cursors import Spend
 from followthrough.messages import DigestRequest
 from followthrough.pipeline.bounces import SesNotification, addresses_to_suppress
-from followthrough.steps import repositories
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.lambda_runtime import drain, invoke, load_function, scheduled_event
 from tests.factories import MONDAY_8, subscriber
@@ -35,17 +35,18 @@ def _outbox() -> list[Any]:
     return list(get_backend("ses")[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
 
 
-def _digest(aws: LocalAws, week: str) -> None:
+def _digest(aws: LocalAws, services: Services, week: str) -> None:
     report = typical_report().model_copy(update={"week": week})
-    repositories().weeks.put_week("sub-1", week, report, Spend())
+    services.repositories.weeks.put_week("sub-1", week, report, Spend())
     boto3.client("sqs").send_message(QueueUrl=aws.queue_urls["digest"], MessageBody=DigestRequest(
         subscriber_id="sub-1", week=week).model_dump_json())
     drain("digest", aws.queue_urls["digest"])
 
 
-def test_a_hard_bounce_suppresses_the_address_and_the_next_digest_is_not_sent(aws: LocalAws) -> None:
-    repositories().subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
-    _digest(aws, WEEK)
+def test_a_hard_bounce_suppresses_the_address_and_the_next_digest_is_not_sent(aws: LocalAws,
+                                                                              services: Services) -> None:
+    services.repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
+    _digest(aws, services, WEEK)
     [sent] = _outbox()
     # the digest names its subscriber in an SES message tag, which SES copies into the bounce event
     message = email.message_from_string(sent.raw_data, policy=email.policy.default)
@@ -56,47 +57,47 @@ def test_a_hard_bounce_suppresses_the_address_and_the_next_digest_is_not_sent(aw
     result = invoke("bounces", bounce)
 
     assert result == {"suppressed": 1, "ignored": 0, "subscribers_stopped": ["sub-1"]}
-    assert repositories().suppression.is_suppressed("Person1@Example.com")
-    profile = repositories().subscribers.get_subscriber("sub-1")
+    assert services.repositories.suppression.is_suppressed("Person1@Example.com")
+    profile = services.repositories.subscribers.get_subscriber("sub-1")
     assert profile is not None and profile.suppressed and not profile.receives_digest
     # no longer due: the dispatcher queues no X reads for a digest nobody can receive
     dispatched = invoke("dispatch", scheduled_event(MONDAY_8))
     assert dispatched["queued"] == 0
 
     # a digest already on its way for the next week is not sent either
-    _digest(aws, NEXT_WEEK)
+    _digest(aws, services, NEXT_WEEK)
     assert len(_outbox()) == 1
-    status = repositories().weeks.week_status("sub-1", NEXT_WEEK)
+    status = services.repositories.weeks.week_status("sub-1", NEXT_WEEK)
     assert status is not None and status[0] == "no_digest" and "suppressed" in status[1]
 
 
-def test_a_complaint_through_sns_suppresses_the_address(aws: LocalAws) -> None:
-    repositories().subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
+def test_a_complaint_through_sns_suppresses_the_address(aws: LocalAws, services: Services) -> None:
+    services.repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
     complaint = _event("complaint")
     result = invoke("bounces", complaint)
     assert result["suppressed"] == 1 and result["subscribers_stopped"] == ["sub-1"]
-    assert repositories().suppression.is_suppressed("person1@example.com")
-    _digest(aws, WEEK)
+    assert services.repositories.suppression.is_suppressed("person1@example.com")
+    _digest(aws, services, WEEK)
     assert _outbox() == []
     # the same notification delivered again changes nothing and does not fail
     assert invoke("bounces", complaint) == {"suppressed": 1, "ignored": 0, "subscribers_stopped": []}
 
 
-def test_the_address_is_suppressed_even_when_the_message_named_no_subscriber(aws: LocalAws) -> None:
-    repositories().subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
+def test_the_address_is_suppressed_even_when_the_message_named_no_subscriber(aws: LocalAws, services: Services) -> None:
+    services.repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
     bounce = _event("bounce")
     del bounce["detail"]["mail"]["tags"]["subscriber"]  # e.g. a confirmation email from the sign-up form
     assert invoke("bounces", bounce)["subscribers_stopped"] == []
-    _digest(aws, WEEK)
+    _digest(aws, services, WEEK)
     assert _outbox() == []
 
 
-def test_a_tag_naming_someone_whose_address_changed_leaves_them_subscribed(aws: LocalAws) -> None:
-    repositories().subscribers.put_subscriber(subscriber(1, email="new-address@example.com"), reference=MONDAY_8)
+def test_a_tag_naming_someone_whose_address_changed_leaves_them_subscribed(aws: LocalAws, services: Services) -> None:
+    services.repositories.subscribers.put_subscriber(subscriber(1, email="new-address@example.com"), reference=MONDAY_8)
     invoke("bounces", _event("bounce"))
-    profile = repositories().subscribers.get_subscriber("sub-1")
+    profile = services.repositories.subscribers.get_subscriber("sub-1")
     assert profile is not None and not profile.suppressed
-    _digest(aws, WEEK)
+    _digest(aws, services, WEEK)
     assert len(_outbox()) == 1
 
 
@@ -104,13 +105,13 @@ def test_a_tag_naming_someone_whose_address_changed_leaves_them_subscribed(aws: 
     {"bounceType": "Transient", "bounceSubType": "MailboxFull"},
     {"bounceType": "Undetermined", "bounceSubType": "Undetermined"},
 ])
-def test_soft_bounces_do_not_suppress(aws: LocalAws, change: dict[str, str]) -> None:
-    repositories().subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
+def test_soft_bounces_do_not_suppress(aws: LocalAws, change: dict[str, str], services: Services) -> None:
+    services.repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
     bounce = _event("bounce")
     bounce["detail"]["bounce"].update(change)
     assert invoke("bounces", bounce) == {"suppressed": 0, "ignored": 1, "subscribers_stopped": []}
-    assert not repositories().suppression.is_suppressed("person1@example.com")
-    _digest(aws, WEEK)
+    assert not services.repositories.suppression.is_suppressed("person1@example.com")
+    _digest(aws, services, WEEK)
     assert len(_outbox()) == 1
 
 

@@ -10,11 +10,11 @@ import boto3
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 
+from followthrough.bootstrap import Services, from_environment
 from followthrough.cursors import Spend
 from followthrough.links import read_token
 from followthrough.messages import DigestRequest
 from followthrough.report import AutoDmReceived, AutoDms, Conversation, PassiveFollow, WeeklyReport
-from followthrough.steps import repositories, settings
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.lambda_runtime import drain, load_function
 from tests.factories import MONDAY_8, subscriber
@@ -47,14 +47,14 @@ def _queue_digest(aws: LocalAws, times: int = 1) -> None:
                          MessageBody=DigestRequest(subscriber_id="sub-1", week=WEEK).model_dump_json())
 
 
-def _prepare(report: WeeklyReport | None = None, **sub_fields: Any) -> None:
-    repositories().subscribers.put_subscriber(subscriber(1, **sub_fields), reference=MONDAY_8)
-    repositories().weeks.put_week("sub-1", WEEK, report or _report(),
-                                  Spend(skipped=["likes: the weekly X budget was reached"]))
+def _prepare(services: Services, report: WeeklyReport | None = None, **sub_fields: Any) -> None:
+    services.repositories.subscribers.put_subscriber(subscriber(1, **sub_fields), reference=MONDAY_8)
+    services.repositories.weeks.put_week("sub-1", WEEK, report or _report(),
+                            Spend(skipped=["likes: the weekly X budget was reached"]))
 
 
-def test_sent_message_is_multipart_alternative_with_one_click_unsubscribe(aws: LocalAws) -> None:
-    _prepare()
+def test_sent_message_is_multipart_alternative_with_one_click_unsubscribe(aws: LocalAws, services: Services) -> None:
+    _prepare(services)
     _queue_digest(aws)
     drain("digest", aws.queue_urls["digest"])
     [sent] = _outbox()
@@ -65,19 +65,19 @@ def test_sent_message_is_multipart_alternative_with_one_click_unsubscribe(aws: L
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     url = message["List-Unsubscribe"].strip("<>")
     assert url.startswith("http") and "/unsubscribe?token=" in url
-    assert read_token(settings().signing_key, "unsubscribe", url.split("token=")[1]) == "sub-1"
+    assert read_token(services.settings.signing_key, "unsubscribe", url.split("token=")[1]) == "sub-1"
     html = message.get_body(preferencelist=("html",)).get_content()
     text = message.get_body(preferencelist=("plain",)).get_content()
     for body in (html, text):
         assert "quiet_one" in body and "growthbot" in body and "budget" in body
     assert len(html.encode()) <= 60_000
-    assert repositories().weeks.week_status("sub-1", WEEK) == ("sent", sent.id)
-    assert repositories().weeks.get_digest("sub-1", WEEK) is not None
+    assert services.repositories.weeks.week_status("sub-1", WEEK) == ("sent", sent.id)
+    assert services.repositories.weeks.get_digest("sub-1", WEEK) is not None
 
 
-def test_hostile_names_and_text_are_escaped_in_html(aws: LocalAws) -> None:
+def test_hostile_names_and_text_are_escaped_in_html(aws: LocalAws, services: Services) -> None:
     evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-    _prepare(_report(
+    _prepare(services, _report(
         username=evil,
         passive_follows=[PassiveFollow(user_id="77", username=evil, reasons=[evil])],
         conversations=[Conversation(kind="answer_mention", user_id="9", username=evil,
@@ -92,8 +92,8 @@ def test_hostile_names_and_text_are_escaped_in_html(aws: LocalAws) -> None:
     assert "&lt;script&gt;" in html
 
 
-def test_five_redeliveries_send_exactly_one_digest(aws: LocalAws) -> None:
-    _prepare()
+def test_five_redeliveries_send_exactly_one_digest(aws: LocalAws, services: Services) -> None:
+    _prepare(services)
     _queue_digest(aws, times=5)
     module = load_function("digest")
     stats = drain("digest", aws.queue_urls["digest"], batch_size=2, module=module)
@@ -101,8 +101,8 @@ def test_five_redeliveries_send_exactly_one_digest(aws: LocalAws) -> None:
     assert len(_outbox()) == 1
 
 
-def test_a_failed_send_is_retried_and_still_sends_once(aws: LocalAws, monkeypatch: Any) -> None:
-    _prepare()
+def test_a_failed_send_is_retried_and_still_sends_once(aws: LocalAws, monkeypatch: Any, services: Services) -> None:
+    _prepare(services)
     from followthrough.adapters import mailer as mailer_module
 
     real_send = mailer_module.Mailer.send
@@ -125,25 +125,25 @@ def test_a_failed_send_is_retried_and_still_sends_once(aws: LocalAws, monkeypatc
     assert len(_outbox()) == 1 and calls["n"] == 2
 
 
-def test_unconfirmed_or_suppressed_addresses_get_nothing(aws: LocalAws) -> None:
-    _prepare(email_confirmed=False)
+def test_unconfirmed_or_suppressed_addresses_get_nothing(aws: LocalAws, services: Services) -> None:
+    _prepare(services, email_confirmed=False)
     _queue_digest(aws)
     drain("digest", aws.queue_urls["digest"])
     assert _outbox() == []
-    assert repositories().weeks.week_status("sub-1", WEEK)[0] == "no_digest"  # type: ignore[index]
+    assert services.repositories.weeks.week_status("sub-1", WEEK)[0] == "no_digest"  # type: ignore[index]
 
-    repositories().subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
-    repositories().suppression.suppress("person1@example.com", "bounce")
-    repositories().weeks.put_week("sub-1", "2026-W49", _report(week="2026-W49"), Spend())
+    services.repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
+    services.repositories.suppression.suppress("person1@example.com", "bounce")
+    services.repositories.weeks.put_week("sub-1", "2026-W49", _report(week="2026-W49"), Spend())
     boto3.client("sqs").send_message(QueueUrl=aws.queue_urls["digest"], MessageBody=DigestRequest(
         subscriber_id="sub-1", week="2026-W49").model_dump_json())
     drain("digest", aws.queue_urls["digest"])
     assert _outbox() == []
-    assert "suppressed" in repositories().weeks.week_status("sub-1", "2026-W49")[1]  # type: ignore[index]
+    assert "suppressed" in services.repositories.weeks.week_status("sub-1", "2026-W49")[1]  # type: ignore[index]
 
 
-def test_poison_message_fails_alone(aws: LocalAws) -> None:
-    _prepare()
+def test_poison_message_fails_alone(aws: LocalAws, services: Services) -> None:
+    _prepare(services)
     sqs = boto3.client("sqs")
     sqs.send_message(QueueUrl=aws.queue_urls["digest"], MessageBody='{"subscriber_id": "sub-1"}')
     _queue_digest(aws)
@@ -161,72 +161,64 @@ def test_sample_event_parses(aws: LocalAws) -> None:
     assert record.body.subscriber_id == "sub-demo" and record.body.week == "2026-W48"
 
 
-def _sent_from_https_deployment(aws: LocalAws, monkeypatch: Any) -> Any:
-    """The one digest sent by a deployment whose public URL is https."""
-    from followthrough import steps
-
+def _sent_from_https_deployment(aws: LocalAws, monkeypatch: Any) -> tuple[Any, Services]:
+    """The one digest sent by a deployment whose public URL is https (and that deployment's services)."""
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://followthrough.example")
-    steps.reset()
-    _prepare()
+    services = from_environment()
+    _prepare(services)
     _queue_digest(aws)
-    drain("digest", aws.queue_urls["digest"])
+    drain("digest", aws.queue_urls["digest"], services=services)
     [sent] = _outbox()
-    return sent
+    return sent, services
 
 
 def test_list_unsubscribe_is_https_when_the_public_url_is(aws: LocalAws, monkeypatch: Any) -> None:
-    from followthrough import steps
-
-    sent = _sent_from_https_deployment(aws, monkeypatch)
+    sent, services = _sent_from_https_deployment(aws, monkeypatch)
     message = email.message_from_string(sent.raw_data, policy=email.policy.default)
     url = message["List-Unsubscribe"].removeprefix("<").removesuffix(">")
     assert url.startswith("https://followthrough.example/unsubscribe?token=")
-    assert read_token(settings().signing_key, "unsubscribe", url.split("token=")[1]) == "sub-1"
+    assert read_token(services.settings.signing_key, "unsubscribe", url.split("token=")[1]) == "sub-1"
     # the footer links to the same signed page; each subscriber gets their own token
     html = message.get_body(preferencelist=("html",)).get_content()
     assert f'href="{url}"' in html
-    other = steps.digest_sender()
+    other = services.digest_sender
     from followthrough.links import link
 
     assert link(other.public_base_url, "unsubscribe", other.signing_key, "sub-2") != url
 
 
-def test_a_week_already_sent_is_never_sent_again(aws: LocalAws) -> None:
-    from followthrough import steps
-
-    _prepare()
+def test_a_week_already_sent_is_never_sent_again(aws: LocalAws, services: Services) -> None:
+    _prepare(services)
     request = DigestRequest(subscriber_id="sub-1", week=WEEK)
-    first = steps.digest_sender().send(request)
+    first = services.digest_sender.send(request)
     # straight to the sender, past the idempotency record (as after it expired or a manual re-run)
-    again = steps.digest_sender().send(request)
+    again = services.digest_sender.send(request)
     assert first.outcome == again.outcome == "sent" and again.message_id == first.message_id
     assert len(_outbox()) == 1
 
 
-def test_the_stored_digest_is_the_message_that_was_sent(aws: LocalAws) -> None:
-    _prepare()
+def test_the_stored_digest_is_the_message_that_was_sent(aws: LocalAws, services: Services) -> None:
+    _prepare(services)
     _queue_digest(aws)
     drain("digest", aws.queue_urls["digest"])
     [sent] = _outbox()
-    stored = repositories().weeks.get_digest("sub-1", WEEK)
+    stored = services.repositories.weeks.get_digest("sub-1", WEEK)
     assert stored is not None
     assert email.message_from_bytes(stored, policy=email.policy.default)["Message-ID"] == email.message_from_string(
         sent.raw_data, policy=email.policy.default)["Message-ID"]
 
 
 def test_list_unsubscribe_header_is_sent_as_a_plain_url(aws: LocalAws, monkeypatch: Any) -> None:
-    sent = _sent_from_https_deployment(aws, monkeypatch)
+    sent, _ = _sent_from_https_deployment(aws, monkeypatch)
     # the raw header, as a mail client sees it: no encoded-words, no folding inside the URL
     header = next(line for line in sent.raw_data.splitlines() if line.startswith("List-Unsubscribe:"))
     assert header.startswith("List-Unsubscribe: <https://followthrough.example/unsubscribe?token=")
     assert header.endswith(">") and "=?" not in header
 
 
-def test_a_digest_reads_its_week_once(aws: LocalAws, monkeypatch: Any) -> None:
-    from followthrough import steps
-
-    _prepare()
-    table = repositories().weeks.table.resource  # type: ignore[attr-defined]
+def test_a_digest_reads_its_week_once(aws: LocalAws, monkeypatch: Any, services: Services) -> None:
+    _prepare(services)
+    table = services.repositories.weeks.table.resource  # type: ignore[attr-defined]
     week_reads: list[str] = []
     real_get_item, real_query = table.get_item, table.query
 
@@ -242,5 +234,5 @@ def test_a_digest_reads_its_week_once(aws: LocalAws, monkeypatch: Any) -> None:
 
     monkeypatch.setattr(table, "get_item", get_item)
     monkeypatch.setattr(table, "query", query)
-    assert steps.digest_sender().send(DigestRequest(subscriber_id="sub-1", week=WEEK)).outcome == "sent"
+    assert services.digest_sender.send(DigestRequest(subscriber_id="sub-1", week=WEEK)).outcome == "sent"
     assert week_reads == [f"WEEK#{WEEK}"]

@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import boto3
 import pytest
 
+from followthrough.bootstrap import Services
 from followthrough.messages import CollectRequest
-from followthrough.steps import repositories
 from followthrough.subscriber import Subscriber
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.lambda_runtime import invoke, scheduled_event
@@ -29,8 +29,9 @@ def _queued(aws: LocalAws) -> list[CollectRequest]:
         sqs.delete_message_batch(QueueUrl=aws.queue_urls["collect"], Entries=entries)
 
 
-def test_queues_due_subscribers_only_and_never_scans(aws: LocalAws, aws_calls: CallRecorder) -> None:
-    s = repositories().subscribers
+def test_queues_due_subscribers_only_and_never_scans(aws: LocalAws, aws_calls: CallRecorder,
+                                                     services: Services) -> None:
+    s = services.repositories.subscribers
     for n in range(1, 24):  # 23 due: more than two SendMessageBatch calls
         s.put_subscriber(subscriber(n), reference=MONDAY_8)
     s.put_subscriber(subscriber(30, digest_day=2), reference=MONDAY_8)  # Wednesday
@@ -49,8 +50,8 @@ def test_queues_due_subscribers_only_and_never_scans(aws: LocalAws, aws_calls: C
     assert "Query" in aws_calls.operations
 
 
-def test_second_run_in_the_same_week_queues_nobody(aws: LocalAws) -> None:
-    s = repositories().subscribers
+def test_second_run_in_the_same_week_queues_nobody(aws: LocalAws, services: Services) -> None:
+    s = services.repositories.subscribers
     s.put_subscriber(subscriber(1), reference=MONDAY_8)
     first = invoke("dispatch", scheduled_event(MONDAY_8))
     again = invoke("dispatch", scheduled_event(MONDAY_8 + timedelta(minutes=5)))
@@ -74,8 +75,9 @@ def test_sample_event_parses_through_the_handler_model(aws: LocalAws) -> None:
     assert result["slot"] == "DUE#0#08" and result["queued"] == 0
 
 
-def test_a_field_update_keeps_an_edit_made_meanwhile_and_the_due_index_in_step(aws: LocalAws) -> None:
-    s = repositories().subscribers
+def test_a_field_update_keeps_an_edit_made_meanwhile_and_the_due_index_in_step(aws: LocalAws,
+                                                                               services: Services) -> None:
+    s = services.repositories.subscribers
     s.put_subscriber(subscriber(1), reference=MONDAY_8)
     stale = s.get_subscriber("sub-1")
     # the sign-up changes the address while the collector holds its older copy
@@ -94,8 +96,9 @@ def test_a_field_update_keeps_an_edit_made_meanwhile_and_the_due_index_in_step(a
 
 
 def test_a_field_update_reads_again_when_the_digest_decision_changed_meanwhile(aws: LocalAws,
-                                                                              monkeypatch: pytest.MonkeyPatch) -> None:
-    s = repositories().subscribers
+                                                                              monkeypatch: pytest.MonkeyPatch,
+                                                                              services: Services) -> None:
+    s = services.repositories.subscribers
     s.put_subscriber(subscriber(1), reference=MONDAY_8)
     real_get = s.get_subscriber
     reads: list[str] = []

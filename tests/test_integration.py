@@ -13,7 +13,6 @@ from pathlib import Path
 
 import pytest
 
-from followthrough import steps
 from followthrough_devkit.demo import DemoWorld, run_week, start_world, write_outputs
 from followthrough_devkit.lambda_runtime import queue_depth
 
@@ -28,7 +27,6 @@ def world() -> Iterator[DemoWorld]:
     assert w.aws.endpoint_url.startswith("http://127.0.0.1:")
     yield w
     w.close()
-    steps.reset()
 
 
 def _digests_to(world: DemoWorld) -> list[dict]:
@@ -52,7 +50,7 @@ def test_first_week_mails_a_digest_naming_planted_findings(world: DemoWorld, tmp
     planted_auto_dm = {users[i].username for i in truth.auto_dm_sender_ids if i in users}
     assert any(f"@{name}" in html for name in planted_passive)
     assert any(f"@{name}" in html for name in planted_auto_dm)
-    stored = steps.repositories().weeks.get_week(world.subscriber.subscriber_id, result["week"])
+    stored = world.services.repositories.weeks.get_week(world.subscriber.subscriber_id, result["week"])
     assert stored is not None
     report = stored[0]
     flagged = {d.sender_id for d in report.auto_dms.received}
@@ -89,5 +87,5 @@ def test_next_week_reads_only_the_new_week_and_mails_once_more(world: DemoWorld)
     assert served["tweets"]["resources"] == len(delta.post_ids)
     assert served["mentions"]["resources"] == len(delta.mention_ids)
     assert all(v["resource_ids_returned_twice"] == 0 for v in served.values())
-    report, _ = steps.repositories().weeks.get_week(world.subscriber.subscriber_id, "2026-W49")  # type: ignore[misc]
+    report, _ = world.services.repositories.weeks.get_week(world.subscriber.subscriber_id, "2026-W49")  # type: ignore[misc]
     assert "engagement_score" in report.deltas

@@ -12,8 +12,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from aws_lambda_powertools.utilities.parser.models import APIGatewayProxyEventV2Model
 
-from followthrough import steps
 from followthrough.adapters.x import SCOPES, TokenSet
+from followthrough.bootstrap import wall_clock
 from followthrough.links import link, make_token
 from followthrough.signup.forms import CONSENT_TEXT, CONSENT_VERSION
 from followthrough.signup.service import STATE_TTL_S, _state_key
@@ -37,16 +37,16 @@ from tests.test_signup_kit import (  # noqa: F401 (fixtures)
 EVENTS = Path(__file__).resolve().parents[1] / "events"
 
 
-def _decrypted_tokens(subscriber_id: str) -> dict[str, str]:
-    stored = steps.repositories().tokens.get_tokens(subscriber_id)
+def _decrypted_tokens(world: World, subscriber_id: str) -> dict[str, str]:
+    stored = world.repositories.tokens.get_tokens(subscriber_id)
     assert stored is not None
-    return dict(json.loads(steps.token_keeper().cipher.decrypt(stored.ciphertext)))
+    return dict(json.loads(world.services.token_keeper.cipher.decrypt(stored.ciphertext)))
 
 
-def _due(subscriber_id: str) -> bool:
-    sub = steps.repositories().subscribers.get_subscriber(subscriber_id)
+def _due(world: World, subscriber_id: str) -> bool:
+    sub = world.repositories.subscribers.get_subscriber(subscriber_id)
     assert sub is not None
-    due = steps.repositories().subscribers.due_subscribers(sub.due_slot(steps.now()))
+    due = world.repositories.subscribers.due_subscribers(sub.due_slot(world.services.now()))
     return any(s.subscriber_id == subscriber_id for s in due)
 
 
@@ -56,7 +56,7 @@ def _signed_up(world: World, address: str = "ada@example.com", n: int = 0, **cho
     assert world.sign_up(visitor, address, world.accounts[n], **choices).status == 200
     page = visitor.get(path_of(confirm_link(outbox()[-1].raw_data)))
     assert page.status == 200, page.text
-    owner = steps.repositories().signups.owner("EMAIL", address)
+    owner = world.repositories.signups.owner("EMAIL", address)
     assert owner is not None
     return owner
 
@@ -128,16 +128,16 @@ def test_sign_up_confirm_and_unsubscribe_with_one_click(world: World) -> None:
     account = world.accounts[0]
     page = world.sign_up(visitor, "ada@example.com", account, digest_day="4", time_zone="Asia/Tokyo")
     assert page.status == 200 and "Check your email" in page.text and f"@{account.username}" in page.text
-    sid = steps.repositories().signups.owner("EMAIL", "ada@example.com")
-    assert sid is not None and steps.repositories().signups.owner("XUSER", account.user_id) == sid
-    sub = steps.repositories().subscribers.get_subscriber(sid)
-    assert sub is not None and sub.status == "pending" and not sub.email_confirmed and not _due(sid)
+    sid = world.repositories.signups.owner("EMAIL", "ada@example.com")
+    assert sid is not None and world.repositories.signups.owner("XUSER", account.user_id) == sid
+    sub = world.repositories.subscribers.get_subscriber(sid)
+    assert sub is not None and sub.status == "pending" and not sub.email_confirmed and not _due(world, sid)
     assert sub.x_user_id == account.user_id and sub.username == account.username
     assert "ttl" in next(p for p in profiles() if p["subscriber_id"] == sid)  # until it is confirmed
 
-    tokens = _decrypted_tokens(sid)  # stored encrypted, and they work on X
+    tokens = _decrypted_tokens(world, sid)  # stored encrypted, and they work on X
     assert world.sim.authenticate(tokens["access"]) is not None
-    ciphertext = steps.repositories().tokens.get_tokens(sid)
+    ciphertext = world.repositories.tokens.get_tokens(sid)
     assert ciphertext is not None and tokens["access"].encode() not in ciphertext.ciphertext
 
     [mail] = outbox()
@@ -150,20 +150,20 @@ def test_sign_up_confirm_and_unsubscribe_with_one_click(world: World) -> None:
     for _ in range(2):  # idempotent
         done = visitor.get(path_of(confirm))
         assert done.status == 200 and "Your address is confirmed" in done.text and "Fridays at 08:00" in done.text
-        sub = steps.repositories().subscribers.get_subscriber(sid)
-        assert sub is not None and sub.status == "active" and sub.email_confirmed and _due(sid)
+        sub = world.repositories.subscribers.get_subscriber(sid)
+        assert sub is not None and sub.status == "active" and sub.email_confirmed and _due(world, sid)
 
-    unsubscribe = link(PUBLIC, "unsubscribe", steps.settings().signing_key, sid)
+    unsubscribe = link(PUBLIC, "unsubscribe", world.settings.signing_key, sid)
     asked = world.visitor().get(path_of(unsubscribe))
     assert asked.status == 200 and "Unsubscribe?" in asked.text and "a•••@example.com" in asked.text
     assert asked.field("token") and 'action="/unsubscribe"' in asked.body
-    assert steps.repositories().subscribers.get_subscriber(sid).status == "active"  # type: ignore[union-attr]  # asking changes nothing
+    assert world.repositories.subscribers.get_subscriber(sid).status == "active"  # type: ignore[union-attr]  # asking changes nothing
 
     for _ in range(2):  # RFC 8058: a mail client's POST, no cookie, no page
         gone = world.visitor().post(path_of(unsubscribe), form={"List-Unsubscribe": "One-Click"})
         assert gone.status == 200 and "You are unsubscribed" in gone.text
-        sub = steps.repositories().subscribers.get_subscriber(sid)
-        assert sub is not None and sub.status == "unsubscribed" and not _due(sid)
+        sub = world.repositories.subscribers.get_subscriber(sid)
+        assert sub is not None and sub.status == "unsubscribed" and not _due(world, sid)
     assert len(outbox()) == 1
 
 
@@ -180,124 +180,124 @@ def test_a_sign_up_nobody_confirms_expires_with_its_tokens_and_a_confirmed_one_s
     assert all(before + 4 * 86400 <= ttl <= before + 4 * 86400 + 60 for ttl in waiting.values())
     assert world.visitor().get(path_of(confirm_link(outbox()[-1].raw_data))).status == 200
     assert expiring() == {}
-    sid = steps.repositories().signups.owner("EMAIL", "ada@example.com")
-    assert sid is not None and steps.repositories().subscribers.get_subscriber(sid).receives_digest  # type: ignore[union-attr]
-    assert steps.repositories().tokens.get_tokens(sid) is not None
+    sid = world.repositories.signups.owner("EMAIL", "ada@example.com")
+    assert sid is not None and world.repositories.subscribers.get_subscriber(sid).receives_digest  # type: ignore[union-attr]
+    assert world.repositories.tokens.get_tokens(sid) is not None
 
 
 def test_one_click_unsubscribe_also_accepts_a_multipart_body(world: World) -> None:
     sid = _signed_up(world)
-    token = make_token(steps.settings().signing_key, "unsubscribe", sid)
+    token = make_token(world.settings.signing_key, "unsubscribe", sid)
     body = b'--b1\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--b1--\r\n'
     page = world.visitor().post(f"/unsubscribe?token={token}", body=body,
                                 headers={"content-type": "multipart/form-data; boundary=b1"})
-    assert page.status == 200 and steps.repositories().subscribers.get_subscriber(sid).status == "unsubscribed"  # type: ignore[union-attr]
+    assert page.status == 200 and world.repositories.subscribers.get_subscriber(sid).status == "unsubscribed"  # type: ignore[union-attr]
 
 
 def test_the_unsubscribe_page_form_posts_the_token(world: World) -> None:
     sid = _signed_up(world)
     visitor = world.visitor()
-    asked = visitor.get(path_of(link(PUBLIC, "unsubscribe", steps.settings().signing_key, sid)))
+    asked = visitor.get(path_of(link(PUBLIC, "unsubscribe", world.settings.signing_key, sid)))
     done = visitor.post("/unsubscribe", form={"token": asked.field("token")})
-    assert done.status == 200 and steps.repositories().subscribers.get_subscriber(sid).status == "unsubscribed"  # type: ignore[union-attr]
+    assert done.status == 200 and world.repositories.subscribers.get_subscriber(sid).status == "unsubscribed"  # type: ignore[union-attr]
 
 
 def test_signing_up_again_with_the_same_account_and_address_updates_the_subscriber(world: World) -> None:
     sid = _signed_up(world, "ada@example.com")
-    version = steps.repositories().tokens.get_tokens(sid).version  # type: ignore[union-attr]
-    old = _decrypted_tokens(sid)
+    version = world.repositories.tokens.get_tokens(sid).version  # type: ignore[union-attr]
+    old = _decrypted_tokens(world, sid)
     page = world.sign_up(world.visitor(), "Ada@Example.com", world.accounts[0], digest_day="6", digest_hour="18",
                          time_zone="America/New_York")
     assert page.status == 200 and "You are all set" in page.text and "Sundays at 18:00" in page.text
     assert len(profiles()) == 1 and len(outbox()) == 1  # no duplicate, no second email
-    sub = steps.repositories().subscribers.get_subscriber(sid)
-    assert sub is not None and sub.status == "active" and sub.email_confirmed and _due(sid)
+    sub = world.repositories.subscribers.get_subscriber(sid)
+    assert sub is not None and sub.status == "active" and sub.email_confirmed and _due(world, sid)
     assert (sub.digest_day, sub.digest_hour, sub.time_zone) == (6, 18, "America/New_York")
-    assert steps.repositories().tokens.get_tokens(sid).version == version + 1  # type: ignore[union-attr]
-    assert _decrypted_tokens(sid)["access"] != old["access"]
+    assert world.repositories.tokens.get_tokens(sid).version == version + 1  # type: ignore[union-attr]
+    assert _decrypted_tokens(world, sid)["access"] != old["access"]
 
 
 def test_a_subscriber_who_must_reconnect_signs_in_again_and_is_active(world: World) -> None:
     account = world.accounts[1]
     sub = factories.subscriber(7, email="grace@example.com", x_user_id=account.user_id, username=account.username,
                                status="needs_reauth", reconnect_email_sent_at=datetime.now(UTC))
-    stored = steps.repositories()
+    stored = world.repositories
     stored.subscribers.put_subscriber(sub)
     stored.signups.claim("XUSER", account.user_id, sub.subscriber_id)
     stored.signups.claim("EMAIL", sub.email, sub.subscriber_id)
-    steps.token_keeper().save(sub.subscriber_id, TokenSet("revoked-access", "revoked-refresh", 0.0),
-                              expected_version=None)
+    world.services.token_keeper.save(sub.subscriber_id, TokenSet("revoked-access", "revoked-refresh", 0.0),
+                                     expected_version=None)
     page = world.sign_up(world.visitor(), "grace@example.com", account)
     assert page.status == 200 and "You are all set" in page.text
     again = stored.subscribers.get_subscriber(sub.subscriber_id)
     assert again is not None and again.status == "active" and again.reconnect_email_sent_at is None
-    assert _due(sub.subscriber_id) and len(profiles()) == 1 and outbox() == []
-    assert world.sim.authenticate(_decrypted_tokens(sub.subscriber_id)["access"]) is not None
+    assert _due(world, sub.subscriber_id) and len(profiles()) == 1 and outbox() == []
+    assert world.sim.authenticate(_decrypted_tokens(world, sub.subscriber_id)["access"]) is not None
 
 
 def test_a_new_address_for_an_active_subscriber_waits_for_its_confirmation(world: World) -> None:
     sid = _signed_up(world, "ada@example.com")
     page = world.sign_up(world.visitor(), "ada@new.example", world.accounts[0], digest_day="5")
     assert page.status == 200 and "Check your email" in page.text and "unchanged until you confirm" in page.text
-    sub = steps.repositories().subscribers.get_subscriber(sid)
-    assert sub is not None and sub.email == "ada@example.com" and sub.digest_day == 1 and _due(sid)
+    sub = world.repositories.subscribers.get_subscriber(sid)
+    assert sub is not None and sub.email == "ada@example.com" and sub.digest_day == 1 and _due(world, sid)
     mail = outbox()[-1]
     assert set(mail.destinations) == {"ada@new.example"}
     assert world.visitor().get(path_of(confirm_link(mail.raw_data))).status == 200
-    sub = steps.repositories().subscribers.get_subscriber(sid)
+    sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.email == "ada@new.example" and sub.digest_day == 5 and sub.email_confirmed
-    assert steps.repositories().signups.owner("EMAIL", "ada@new.example") == sid
-    assert steps.repositories().signups.owner("EMAIL", "ada@example.com") is None
+    assert world.repositories.signups.owner("EMAIL", "ada@new.example") == sid
+    assert world.repositories.signups.owner("EMAIL", "ada@example.com") is None
     assert len(profiles()) == 1
 
 
 def test_another_x_account_for_a_confirmed_address_changes_nothing_until_confirmed(world: World) -> None:
     sid = _signed_up(world, "ada@example.com", n=0)
-    collected = steps.repositories().collector_state
+    collected = world.repositories.collector_state
     collected.save(collected.load(sid, "2026-W48"))  # some collected state of the old account
     first, second = world.accounts[0], world.accounts[1]
     page = world.sign_up(world.visitor(), "ada@example.com", second)
     # the cooldown holds back a second email; the first one's link is about the first account
     assert page.status == 200 and "about an earlier request" in page.text and len(outbox()) == 1
     assert world.visitor().get(path_of(confirm_link(outbox()[0].raw_data))).status == 200
-    sub = steps.repositories().subscribers.get_subscriber(sid)
-    assert sub is not None and sub.x_user_id == first.user_id and _due(sid)  # someone else's account waits
-    assert steps.repositories().signups.owner("XUSER", second.user_id) is None
-    steps.set_clock(lambda: steps.wall_clock() + timedelta(minutes=11))
+    sub = world.repositories.subscribers.get_subscriber(sid)
+    assert sub is not None and sub.x_user_id == first.user_id and _due(world, sid)  # someone else's account waits
+    assert world.repositories.signups.owner("XUSER", second.user_id) is None
+    world.clock.set(lambda: wall_clock() + timedelta(minutes=11))
     try:
         page = world.sign_up(world.visitor(), "ada@example.com", second)
         assert page.status == 200 and "We sent a link" in page.text and len(outbox()) == 2
         assert world.visitor().get(path_of(confirm_link(outbox()[-1].raw_data))).status == 200
     finally:
-        steps.set_clock(steps.wall_clock)
-    sub = steps.repositories().subscribers.get_subscriber(sid)
+        world.clock.set(wall_clock)
+    sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.x_user_id == second.user_id and sub.username == second.username
-    signups = steps.repositories().signups
+    signups = world.repositories.signups
     assert signups.owner("XUSER", second.user_id) == sid and signups.owner("XUSER", first.user_id) is None
     assert not [i for i in table_items() if i["sk"] == "CURSORS"]  # the old account's history is gone
-    assert world.sim.authenticate(_decrypted_tokens(sid)["access"]).user_id == second.user_id  # type: ignore[union-attr]
+    assert world.sim.authenticate(_decrypted_tokens(world, sid)["access"]).user_id == second.user_id  # type: ignore[union-attr]
 
 
 def test_an_address_nobody_confirmed_goes_to_the_account_that_signs_in_with_it(world: World) -> None:
     first, second = world.accounts[0], world.accounts[1]
     assert world.sign_up(world.visitor(), "shared@example.com", first).status == 200
-    squatter = steps.repositories().signups.owner("EMAIL", "shared@example.com")
+    squatter = world.repositories.signups.owner("EMAIL", "shared@example.com")
     mine = _signed_up(world, "mine@example.com", n=1)
     page = world.sign_up(world.visitor(), "shared@example.com", second)
     assert page.status == 200 and "Check your email" in page.text
-    assert steps.repositories().subscribers.get_subscriber(squatter) is None  # type: ignore[arg-type]
-    assert steps.repositories().signups.owner("XUSER", first.user_id) is None
+    assert world.repositories.subscribers.get_subscriber(squatter) is None  # type: ignore[arg-type]
+    assert world.repositories.signups.owner("XUSER", first.user_id) is None
     # the squatter's email was the address's one email for a few minutes, and mine@'s link confirms mine@ only
     assert "about an earlier request" in page.text
     assert world.visitor().get(path_of(confirm_link(outbox()[-1].raw_data))).status == 200
-    assert steps.repositories().subscribers.get_subscriber(mine).email == "mine@example.com"  # type: ignore[union-attr]
-    steps.set_clock(lambda: steps.wall_clock() + timedelta(minutes=11))
+    assert world.repositories.subscribers.get_subscriber(mine).email == "mine@example.com"  # type: ignore[union-attr]
+    world.clock.set(lambda: wall_clock() + timedelta(minutes=11))
     try:
         assert "We sent a link" in world.sign_up(world.visitor(), "shared@example.com", second).text
         assert world.visitor().get(path_of(confirm_link(outbox()[-1].raw_data))).status == 200
     finally:
-        steps.set_clock(steps.wall_clock)
-    sub = steps.repositories().subscribers.get_subscriber(mine)
+        world.clock.set(wall_clock)
+    sub = world.repositories.subscribers.get_subscriber(mine)
     assert sub is not None and sub.email == "shared@example.com" and len(profiles()) == 1
 
 
@@ -315,7 +315,7 @@ def test_confirmation_emails_to_one_address_have_a_cooldown(world: World) -> Non
     page = world.sign_up(world.visitor(), "ada@example.com", world.accounts[0], digest_day="2")
     assert page.status == 200 and "a few minutes ago" in page.text
     assert len(outbox()) == 1
-    stored = steps.repositories()
+    stored = world.repositories
     sub = stored.subscribers.get_subscriber(stored.signups.owner("EMAIL", "ada@example.com"))  # type: ignore[arg-type]
     assert sub is not None and sub.digest_day == 2 and not sub.email_confirmed  # the first link still works
     assert world.visitor().get(path_of(confirm_link(outbox()[0].raw_data))).status == 200
@@ -328,25 +328,25 @@ def test_an_earlier_confirmation_link_never_confirms_a_later_address(world: Worl
     page = world.sign_up(world.visitor(), "victim@example.com", world.accounts[0])
     assert page.status == 200 and "Check your email" in page.text and len(outbox()) == 2
     assert world.visitor().get(first_link).status == 200  # confirms ada@, which is confirmed already
-    sub = steps.repositories().subscribers.get_subscriber(sid)
-    assert sub is not None and sub.email == "ada@example.com" and steps.repositories().signups.get_pending_change(sid)
+    sub = world.repositories.subscribers.get_subscriber(sid)
+    assert sub is not None and sub.email == "ada@example.com" and world.repositories.signups.get_pending_change(sid)
     assert world.visitor().get(path_of(confirm_link(outbox()[-1].raw_data))).status == 200
-    sub = steps.repositories().subscribers.get_subscriber(sid)
+    sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.email == "victim@example.com" and sub.receives_digest
     refused = world.visitor().get(first_link)  # now about an address the subscription no longer has
     assert refused.status == 410 and "earlier email" in refused.text
-    sub = steps.repositories().subscribers.get_subscriber(sid)
+    sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.email == "victim@example.com"
 
 
 def test_a_confirmation_token_must_say_what_it_confirms(world: World) -> None:
     sid = _signed_up(world, "ada@example.com", n=0)
     with pytest.raises(ValueError, match="names what it confirms"):
-        make_token(steps.settings().signing_key, "confirm", sid)
+        make_token(world.settings.signing_key, "confirm", sid)
     # a token of the old shape (no digest) is refused like a forged one
     from itsdangerous import URLSafeTimedSerializer
 
-    bare = URLSafeTimedSerializer(steps.settings().signing_key, salt="followthrough-links").dumps(
+    bare = URLSafeTimedSerializer(world.settings.signing_key, salt="followthrough-links").dumps(
         {"p": "confirm", "s": sid})
     assert world.visitor().get("/confirm?token=" + str(bare)).status == 400
 
@@ -356,30 +356,30 @@ def test_cancelling_on_x_links_nothing(world: World) -> None:
     started = visitor.start("ada@example.com")
     page = visitor.get(world.authorize(started.headers["location"], world.accounts[0], decision="deny"))
     assert page.status == 400 and "did not connect" in page.text
-    assert steps.repositories().signups.owner("XUSER", world.accounts[0].user_id) is None and outbox() == []
+    assert world.repositories.signups.owner("XUSER", world.accounts[0].user_id) is None and outbox() == []
 
 
 def test_x_failing_after_the_code_exchange_links_nothing_and_says_so(world: World) -> None:
     world.sim.faults.inject("users_me", 503, times=5)
     page = world.sign_up(world.visitor(), "ada@example.com", world.accounts[0])
     assert page.status == 503 and "X is not answering" in page.text
-    assert steps.repositories().signups.owner("XUSER", world.accounts[0].user_id) is None and outbox() == []
+    assert world.repositories.signups.owner("XUSER", world.accounts[0].user_id) is None and outbox() == []
     assert not [i for i in table_items() if i["sk"] == "TOKEN"]
 
 
 def test_delete_removes_everything_stored_for_the_subscriber(world: World) -> None:
     sid = _signed_up(world)
-    repositories = steps.repositories()
+    repositories = world.repositories
     stored = repositories.tokens.get_tokens(sid)
     assert stored is not None
-    pair = json.loads(steps.token_keeper().cipher.decrypt(stored.ciphertext))
+    pair = json.loads(world.services.token_keeper.cipher.decrypt(stored.ciphertext))
     assert world.sim.authenticate(pair["access"]) is not None
     state = repositories.collector_state.load(sid, "2026-W48")
     state.graphs["following"] = {"42": [None, "someone"]}
     repositories.collector_state.save(state, graphs=["following"])
     repositories.weeks.mark_week(sid, "2026-W48", "sent", "m-1")
     visitor = world.visitor()
-    asked = visitor.get(path_of(link(PUBLIC, "delete", steps.settings().signing_key, sid)))
+    asked = visitor.get(path_of(link(PUBLIC, "delete", world.settings.signing_key, sid)))
     assert asked.status == 200 and "Delete everything?" in asked.text and 'action="/delete"' in asked.body
     done = visitor.post("/delete", form={"token": asked.field("token"), "csrf_token": asked.field("csrf_token")})
     assert done.status == 200 and "Everything is deleted" in done.text
@@ -413,7 +413,7 @@ def test_sample_events_parse_and_run(world: World, name: str) -> None:
     event = APIGatewayProxyEventV2Model.model_validate(raw)
     if name == "signup-unsubscribe-one-click.json":
         sid = _signed_up(world)
-        token = make_token(steps.settings().signing_key, "unsubscribe", sid)
+        token = make_token(world.settings.signing_key, "unsubscribe", sid)
         raw["rawQueryString"], raw["queryStringParameters"] = f"token={token}", {"token": token}
     result = invoke("signup", raw, world.function)
     expected = {"signup-form.json": 200, "signup-post.json": 403, "signup-unsubscribe-one-click.json": 200}[name]

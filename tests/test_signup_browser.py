@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from followthrough import steps
 from followthrough.links import link
 from followthrough_devkit.serve import SignupServer, start_server
 
@@ -56,9 +55,9 @@ def _confirmation_link(server: SignupServer, address: str) -> str:
     raise AssertionError(f"no email to {address} in moto's outbox")
 
 
-def _subscriber(address: str) -> Any:
-    sid = steps.repositories().signups.owner("EMAIL", address)
-    return steps.repositories().subscribers.get_subscriber(sid) if sid else None
+def _subscriber(server: SignupServer, address: str) -> Any:
+    sid = server.services.repositories.signups.owner("EMAIL", address)
+    return server.services.repositories.subscribers.get_subscriber(sid) if sid else None
 
 
 def test_sign_up_in_a_browser_confirm_then_unsubscribe_and_delete(server: SignupServer, page: Any) -> None:
@@ -90,7 +89,7 @@ def test_sign_up_in_a_browser_confirm_then_unsubscribe_and_delete(server: Signup
     page.get_by_role("heading", name="Check your email").wait_for()
     assert address in page.content()
     _shot(page, "3-check-email")
-    pending = _subscriber(address)
+    pending = _subscriber(server, address)
     assert pending is not None and pending.status == "pending" and not pending.email_confirmed
     assert (pending.digest_day, pending.digest_hour, pending.time_zone) == (2, 7, "Europe/Berlin")
 
@@ -98,26 +97,26 @@ def test_sign_up_in_a_browser_confirm_then_unsubscribe_and_delete(server: Signup
     page.get_by_role("heading", name="Your address is confirmed").wait_for()
     assert "Wednesdays at 07:00 (Europe/Berlin)" in page.content()
     _shot(page, "4-confirmed")
-    active = _subscriber(address)
+    active = _subscriber(server, address)
     assert active is not None and active.status == "active" and active.email_confirmed and active.receives_digest
 
     # the unsubscribe link of a digest
-    page.goto(link(server.url, "unsubscribe", steps.settings().signing_key, active.subscriber_id))
+    page.goto(link(server.url, "unsubscribe", server.services.settings.signing_key, active.subscriber_id))
     page.get_by_role("heading", name="Unsubscribe?").wait_for()
     _shot(page, "5-unsubscribe")
     page.get_by_role("button", name="Unsubscribe").click()
     page.get_by_role("heading", name="You are unsubscribed").wait_for()
-    gone = _subscriber(address)
+    gone = _subscriber(server, address)
     assert gone is not None and gone.status == "unsubscribed" and not gone.receives_digest
 
     # the delete link of a digest: its page sets the anti-forgery cookie its form needs
-    page.goto(link(server.url, "delete", steps.settings().signing_key, active.subscriber_id))
+    page.goto(link(server.url, "delete", server.services.settings.signing_key, active.subscriber_id))
     page.get_by_role("heading", name="Delete everything?").wait_for()
     _shot(page, "6-delete")
     page.get_by_role("button", name="Delete everything").click()
     page.get_by_role("heading", name="Everything is deleted").wait_for()
-    subscribers = steps.repositories().subscribers
-    assert _subscriber(address) is None and subscribers.get_subscriber(active.subscriber_id) is None
+    subscribers = server.services.repositories.subscribers
+    assert _subscriber(server, address) is None and subscribers.get_subscriber(active.subscriber_id) is None
 
 
 def test_the_form_fits_a_phone_and_a_desktop(server: SignupServer, browser: Any) -> None:

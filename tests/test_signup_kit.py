@@ -10,6 +10,7 @@ import email
 import email.policy
 import html
 import logging
+import os
 import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -25,12 +26,15 @@ import requests
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from followthrough import steps
+from followthrough.adapters.store import Repositories
+from followthrough.bootstrap import Services, from_environment
+from followthrough.config import Settings
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.lambda_runtime import invoke, load_function
 from followthrough_devkit.serve import http_event, http_response
 from followthrough_devkit.xsim import XSim, XSimServer, generate_account
 from followthrough_devkit.xsim.account import SyntheticAccount
+from tests.conftest import MovableClock
 
 PUBLIC = "http://127.0.0.1:8000"  # never contacted: the visitor hands callback URLs to the handler itself
 
@@ -59,6 +63,7 @@ class Visitor:
     """A browser without JavaScript: keeps cookies, sends forms, follows nothing by itself."""
 
     function: ModuleType
+    services: Services
     cookies: dict[str, str] = field(default_factory=dict)
 
     def request(self, method: str, target: str, *, form: dict[str, str] | None = None, body: bytes | None = None,
@@ -73,7 +78,7 @@ class Visitor:
         return self.invoke(event)
 
     def invoke(self, event: dict[str, Any]) -> Page:
-        status, headers, raw = http_response(invoke("signup", event, self.function))
+        status, headers, raw = http_response(invoke("signup", event, self.function, self.services))
         set_cookies = [v for k, v in headers if k.lower() == "set-cookie"]
         for value in set_cookies:
             jar: SimpleCookie = SimpleCookie()
@@ -109,9 +114,19 @@ class World:
     x_server: XSimServer
     function: ModuleType
     accounts: list[SyntheticAccount]
+    services: Services
+    clock: MovableClock
+
+    @property
+    def repositories(self) -> Repositories:
+        return self.services.repositories
+
+    @property
+    def settings(self) -> Settings:
+        return self.services.settings
 
     def visitor(self) -> Visitor:
-        return Visitor(self.function)
+        return Visitor(self.function, self.services)
 
     def authorize(self, location: str, account: SyntheticAccount, decision: str = "allow") -> str:
         """Pass the stand-in's authorization page; returns the callback target (path and query)."""
@@ -153,7 +168,8 @@ def function_fixture() -> ModuleType:
 
 
 @pytest.fixture(name="world")
-def world_fixture(aws: LocalAws, function: ModuleType, monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def world_fixture(aws: LocalAws, function: ModuleType, clock: MovableClock,
+                  monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
     sim = XSim(realtime=True)
     accounts = list(_accounts())
     for account in accounts:
@@ -162,11 +178,10 @@ def world_fixture(aws: LocalAws, function: ModuleType, monkeypatch: pytest.Monke
     monkeypatch.setenv("X_API_BASE_URL", x_server.base_url)
     monkeypatch.setenv("PUBLIC_BASE_URL", PUBLIC)
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
-    steps.reset()
-    sim.register_client(steps.settings().x_client_id, None)
-    yield World(aws, sim, x_server, function, accounts)
+    services = from_environment(clock=clock)
+    sim.register_client(services.settings.x_client_id, None)
+    yield World(aws, sim, x_server, function, accounts, services, clock)
     x_server.stop()
-    steps.reset()
 
 
 def outbox() -> list[Any]:
@@ -189,7 +204,7 @@ def confirm_link(raw: str) -> str:
 
 def table_items() -> list[dict[str, Any]]:
     """Every item of the table, sorted: to show that a refused request changed nothing."""
-    table = boto3.resource("dynamodb").Table(steps.settings().table_name)
+    table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {}
     while True:

@@ -19,7 +19,6 @@ from hypothesis import HealthCheck, given, settings
 from schemathesis.checks import not_a_server_error
 from schemathesis.generation import GenerationMode
 
-from followthrough import steps
 from followthrough.links import confirmation_digest, make_token
 from followthrough.signup import csrf
 from followthrough_devkit.serve import SignupServer, start_server
@@ -52,12 +51,13 @@ def test_no_request_gets_a_server_error(server: SignupServer, api_schema: Any, m
         if case.method == "POST" and case.path in {"/signup", "/delete"} and isinstance(case.body, dict) \
                 and chooser.random() < 0.5:
             nonce, _ = csrf.browser_nonce(None)
-            case.body["csrf_token"] = csrf.form_token(steps.settings().signing_key, nonce)
+            case.body["csrf_token"] = csrf.form_token(server.services.settings.signing_key, nonce)
             case.cookies = {**(case.cookies or {}), "ft_csrf": nonce}
         purpose = case.path.strip("/")
         if purpose in {"confirm", "unsubscribe", "delete"} and chooser.random() < 0.3:
             confirms = confirmation_digest("a@example.com", "1") if purpose == "confirm" else None
-            token = make_token(steps.settings().signing_key, purpose, f"sub-{chooser.randrange(3)}", confirms=confirms)
+            token = make_token(server.services.settings.signing_key, purpose, f"sub-{chooser.randrange(3)}",
+                               confirms=confirms)
             if isinstance(case.query, dict) and "token" in case.query:
                 case.query["token"] = token
             if isinstance(case.body, dict) and "token" in case.body:

@@ -16,7 +16,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import pytest
 from itsdangerous import TimestampSigner
 
-from followthrough import steps
 from followthrough.links import confirmation_digest, make_token
 from followthrough.signup.web import MAX_BODY_BYTES
 from followthrough_devkit.serve import http_event
@@ -47,7 +46,7 @@ def _active(world: World, address: str = "ada@example.com") -> str:
     visitor = world.visitor()
     assert world.sign_up(visitor, address, world.accounts[0]).status == 200
     assert visitor.get(path_of(confirm_link(outbox()[-1].raw_data))).status == 200
-    sid = steps.repositories().signups.owner("EMAIL", address)
+    sid = world.repositories.signups.owner("EMAIL", address)
     assert sid is not None
     return sid
 
@@ -86,7 +85,7 @@ def test_a_replayed_callback_is_refused_and_changes_nothing(world: World) -> Non
 def test_a_callback_in_another_browser_is_refused(world: World) -> None:
     target = _callback(world, world.visitor())
     _refused(world.visitor().get(target), 400, "different browser")
-    assert steps.repositories().signups.owner("XUSER", world.accounts[0].user_id) is None and outbox() == []
+    assert world.repositories.signups.owner("XUSER", world.accounts[0].user_id) is None and outbox() == []
 
 
 def test_a_code_older_than_30_seconds_is_refused(world: World) -> None:
@@ -94,14 +93,14 @@ def test_a_code_older_than_30_seconds_is_refused(world: World) -> None:
     target = _callback(world, visitor)
     world.sim.advance(31)
     _refused(visitor.get(target), 400, "30 seconds")
-    assert steps.repositories().signups.owner("XUSER", world.accounts[0].user_id) is None and outbox() == []
+    assert world.repositories.signups.owner("XUSER", world.accounts[0].user_id) is None and outbox() == []
 
 
 def test_a_state_older_than_ten_minutes_is_refused(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     visitor = world.visitor()
     target = _callback(world, visitor)
     later = datetime.now(UTC) + timedelta(minutes=11)
-    monkeypatch.setattr(steps, "now", lambda: later)
+    world.clock.set(lambda: later)
     _refused(visitor.get(target), 400, "ten minutes")
 
 
@@ -113,8 +112,8 @@ def _token(key: str, purpose: str, sid: str) -> str:
     return make_token(key, purpose, sid, confirms=confirms)  # type: ignore[arg-type]
 
 
-def _forgeries(sid: str, purpose: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
-    key = steps.settings().signing_key
+def _forgeries(world: World, sid: str, purpose: str, monkeypatch: pytest.MonkeyPatch) -> dict[str, str]:
+    key = world.settings.signing_key
     good = _token(key, purpose, sid)
     other = {"confirm": "unsubscribe", "unsubscribe": "delete", "delete": "confirm"}[purpose]
     with monkeypatch.context() as patched:  # a token signed 500 days ago
@@ -139,7 +138,7 @@ def test_forged_and_expired_link_tokens_are_refused(world: World, purpose: str,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     sid = _active(world)
     before = table_items()
-    for kind, token in _forgeries(sid, purpose, monkeypatch).items():
+    for kind, token in _forgeries(world, sid, purpose, monkeypatch).items():
         expected = "expired" if kind == "expired" else "not valid"
         visitor = world.visitor()
         _refused(visitor.get(f"/{purpose}?" + urlencode({"token": token})), 400, expected)
@@ -165,7 +164,7 @@ def _good_form(visitor: Visitor, **overrides: str) -> dict[str, str]:
 
 def test_posts_without_a_valid_anti_forgery_token_are_refused(world: World) -> None:
     sid = _active(world)
-    delete_token = make_token(steps.settings().signing_key, "delete", sid)
+    delete_token = make_token(world.settings.signing_key, "delete", sid)
     before = table_items()
     visitor = world.visitor()
     form = _good_form(visitor)
@@ -269,14 +268,14 @@ def test_no_secret_or_address_reaches_the_logs(world: World, caplog: pytest.LogC
         target = world.authorize(started.headers["location"], world.accounts[0])
         code = parse_qs(urlsplit(target).query)["code"][0]
         assert visitor.get(target).status == 200
-        sid = steps.repositories().signups.owner("EMAIL", "Secret.Person@example.com")
+        sid = world.repositories.signups.owner("EMAIL", "Secret.Person@example.com")
         assert sid is not None
-        stored = steps.repositories().tokens.get_tokens(sid)
+        stored = world.repositories.tokens.get_tokens(sid)
         assert stored is not None
-        tokens = json.loads(steps.token_keeper().cipher.decrypt(stored.ciphertext))
+        tokens = json.loads(world.services.token_keeper.cipher.decrypt(stored.ciphertext))
         confirm = confirm_link(outbox()[-1].raw_data)
         assert visitor.get(path_of(confirm)).status == 200
-        unsubscribe = make_token(steps.settings().signing_key, "unsubscribe", sid)
+        unsubscribe = make_token(world.settings.signing_key, "unsubscribe", sid)
         assert visitor.post("/unsubscribe?token=" + unsubscribe, form={"List-Unsubscribe": "One-Click"}).status == 200
         _refused(visitor.get("/oauth/callback?" + urlencode({"state": query["state"], "code": code})), 400)
         _refused(visitor.post("/signup", form={"csrf_token": "x" * 40}), 403)

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from followthrough import steps
 from followthrough_devkit.soak import SoakConfig, run_soak
 
 pytestmark = pytest.mark.integration
@@ -30,7 +29,6 @@ def summary() -> Iterator[dict[str, Any]]:
     finally:  # the run points the environment at its own moto and X stand-in, both gone now
         os.environ.clear()
         os.environ.update(saved)
-        steps.reset()
 
 
 def test_faults_really_happened(summary: dict[str, Any]) -> None:

@@ -23,7 +23,8 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
-from followthrough import config, steps
+from followthrough import config
+from followthrough.pipeline.collect import CREDITS_METRIC
 from followthrough_devkit import aws as local_aws
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -308,7 +309,7 @@ def test_alarms_watch_every_queue_every_function_and_the_ses_reputation() -> Non
 
 def test_x_credits_exhausted_is_alarmed() -> None:
     # X's 402 (credits exhausted) stops collection for everyone: someone must hear of it
-    [credits] = [a for a in _alarms() if a.get("MetricName") == steps.CREDITS_METRIC]
+    [credits] = [a for a in _alarms() if a.get("MetricName") == CREDITS_METRIC]
     assert credits["Namespace"] == "Followthrough"
     assert credits["Dimensions"] == [{"Name": "service", "Value": "collect"}]
 

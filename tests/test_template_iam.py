@@ -28,9 +28,10 @@ from moto import mock_aws
 from moto.backends import get_backend
 from moto.core import DEFAULT_ACCOUNT_ID
 
-from followthrough import config, links, steps
+from followthrough import config, links
 from followthrough.adapters import mailer as mailer_module
 from followthrough.adapters.x import TokenSet
+from followthrough.bootstrap import Clock, Services, from_environment, wall_clock
 from followthrough.cursors import Spend
 from followthrough.messages import CollectRequest, DigestRequest
 from followthrough.report import Conversation, PassiveFollow, WeeklyReport
@@ -65,7 +66,8 @@ X_CLIENT_SECRET = "x-client-secret-from-ssm"
 SIGNING_KEY = "signing-key-from-ssm-" + "k" * 32
 API_ID = "a1b2c3d4e5"
 CONFIGURATION_SET = "followthrough-email"
-ALL_SETTING_VARS = set(config._ENV) | set(config._COLLECTOR_ENV) | set(config._SECRET_PARAMS)
+ALL_SETTING_VARS = (set(config.env_names(config.Settings)) | set(config.env_names(config.CollectorConfig))
+                    | set(config._SECRET_PARAMS))
 
 
 # -- recording ---------------------------------------------------------------------------------
@@ -99,8 +101,8 @@ def recording(monkeypatch: pytest.MonkeyPatch) -> Recording:
         return response
 
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)
-    env_of = {field_name: env for env, field_name in config._ENV.items()}
-    collector_env_of = {field_name: env for env, field_name in config._COLLECTOR_ENV.items()}
+    env_of = {field_name: env for env, field_name in config.env_names(config.Settings).items()}
+    collector_env_of = {field_name: env for env, field_name in config.env_names(config.CollectorConfig).items()}
 
     def watching(model: type, names: dict[str, str]) -> Callable[[Any, str], Any]:
         def getattribute(self: Any, name: str) -> Any:
@@ -129,6 +131,8 @@ class Deployment:
     recording: Recording
     monkeypatch: pytest.MonkeyPatch
     extra_env: dict[str, str] = field(default_factory=dict)
+    clock: Clock = wall_clock
+    services: Services | None = None
 
     @property
     def sandbox(self) -> bool:
@@ -144,23 +148,24 @@ class Deployment:
             self.monkeypatch.delenv(name, raising=False)
         for name, value in {**self.environment(logical_id), **self.extra_env}.items():
             self.monkeypatch.setenv(name, value)
-        steps.reset()
+        self.services = from_environment(clock=self.clock)  # the scenario's own, for setting up
 
     def function(self, logical_id: str) -> ModuleType:
-        """The handler module, its ``handler`` recording what each invocation does, each a cold start."""
+        """The handler module, its handlers recording what each invocation does, each a cold start (services
+        built from the function's environment inside the invocation, whatever the caller hands ``build``)."""
         module = load_function(self.template["Resources"][logical_id]["Properties"]["FunctionName"]
                                ["Fn::Sub"].removeprefix("${AWS::StackName}-"))
-        handler = module.handler
+        build = module.build
 
         def recorded(event: dict[str, Any], context: Any) -> Any:
-            steps.reset()
             self.recording.active = True
             try:
-                return handler(event, context)
+                return build(from_environment(clock=self.clock))(event, context)
             finally:
                 self.recording.active = False
 
         module.handler = recorded
+        module.build = lambda _services: recorded
         return module
 
     def queue_url(self, logical_id: str) -> str:
@@ -274,8 +279,6 @@ def deployment(monkeypatch: pytest.MonkeyPatch, recording: Recording, ses_setup:
         template = translated()
         yield Deployment(aws, _physical_values(aws, template, ses_setup.parameters), template, recording,
                          monkeypatch, extra_env={"POWERTOOLS_METRICS_DISABLED": "true"})
-    steps.reset()
-    steps.set_clock(steps.wall_clock)
 
 
 # -- scenarios ---------------------------------------------------------------------------------
@@ -291,14 +294,14 @@ def x_world(deployment: Deployment) -> Iterator[XSim]:
     server = XSimServer(sim).start()
     deployment.extra_env["X_API_BASE_URL"] = server.base_url
     sim.register_client(X_CLIENT_ID, X_CLIENT_SECRET)
-    steps.set_clock(sim.now)
+    deployment.clock = sim.now
     yield sim
     server.stop()
 
 
 def scenario_dispatch(d: Deployment, sim: XSim) -> None:
     d.become("DispatchFunction")
-    steps.repositories().subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
+    d.services.repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
     result = d.function("DispatchFunction").handler(scheduled_event(MONDAY_8), _context("dispatch"))
     assert result["queued"] == 1
 
@@ -310,9 +313,9 @@ def scenario_collect(d: Deployment, sim: XSim) -> None:
     sub = Subscriber(subscriber_id="sub-x", email="person@example.com", x_user_id=user_id,
                      username=account.me.username, status="active", email_confirmed=True, digest_day=0,
                      digest_hour=8, time_zone="UTC", created_at=sim.now())
-    steps.repositories().subscribers.put_subscriber(sub, reference=sim.now())
+    d.services.repositories.subscribers.put_subscriber(sub, reference=sim.now())
     access, refresh = sim.issue_tokens(user_id)
-    steps.token_keeper().save(sub.subscriber_id, TokenSet(access, refresh, sim.now().timestamp() + 7200),
+    d.services.token_keeper.save(sub.subscriber_id, TokenSet(access, refresh, sim.now().timestamp() + 7200),
                               expected_version=None)
     module = d.function("CollectFunction")
     request = CollectRequest(subscriber_id=sub.subscriber_id, week="2026-W48")
@@ -321,19 +324,19 @@ def scenario_collect(d: Deployment, sim: XSim) -> None:
     sim.faults.inject("liked_tweets", 429, after=1, reset_in=60)
     d.send("CollectQueue", request.model_dump_json())
     drain("collect", d.queue_url("CollectQueue"), module=module)
-    assert steps.repositories().weeks.week_status(sub.subscriber_id, "2026-W48")[0] == "rate_limited"  # type: ignore[index]
+    assert d.services.repositories.weeks.week_status(sub.subscriber_id, "2026-W48")[0] == "rate_limited"  # type: ignore[index]
 
     # three hours on, the access token has expired: refreshed, re-encrypted, and the week finishes
     sim.advance(timedelta(hours=3))
     d.send("CollectQueue", request.model_copy(update={"requeues": 1}).model_dump_json())
     drain("collect", d.queue_url("CollectQueue"), module=module)
-    assert steps.repositories().weeks.get_week(sub.subscriber_id, "2026-W48") is not None
+    assert d.services.repositories.weeks.get_week(sub.subscriber_id, "2026-W48") is not None
 
     # a steady week: only what is new, within the weekly budget, and the digest is queued
     sim.advance_week(seed=5)
     d.send("CollectQueue", CollectRequest(subscriber_id=sub.subscriber_id, week="2026-W49").model_dump_json())
     drain("collect", d.queue_url("CollectQueue"), module=module)
-    assert steps.repositories().weeks.get_week(sub.subscriber_id, "2026-W49") is not None
+    assert d.services.repositories.weeks.get_week(sub.subscriber_id, "2026-W49") is not None
 
     # the subscriber revoked the app: one reconnect email
     sim.revoke(user_id)
@@ -345,12 +348,12 @@ def scenario_collect(d: Deployment, sim: XSim) -> None:
 def scenario_digest(d: Deployment, sim: XSim) -> None:
     d.become("DigestFunction")
     week = "2026-W48"
-    steps.repositories().subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
+    d.services.repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
     report = WeeklyReport(subscriber_id="sub-1", username="person1", week=week, generated_at=MONDAY_8,
                           passive_follows=[PassiveFollow(user_id="77", username="quiet_one", reasons=["never"])],
                           conversations=[Conversation(kind="greet_followee", user_id="77", username="quiet_one",
                                                       url="https://x.com/quiet_one", reason="Say hello.")])
-    steps.repositories().weeks.put_week("sub-1", week, report, Spend())
+    d.services.repositories.weeks.put_week("sub-1", week, report, Spend())
     module = d.function("DigestFunction")
 
     # SES fails once: the idempotency record is released and the retry sends, once
@@ -374,7 +377,7 @@ def scenario_signup(d: Deployment, sim: XSim) -> None:
 
     d.become("SignupFunction")
     user_id = sim.add_account(generate_account(31, "small", anchor=sim.now()))
-    visitor = Visitor(d.function("SignupFunction"))
+    visitor = Visitor(d.function("SignupFunction"), d.services)
 
     def sign_up(address: str) -> None:
         started = visitor.start(address)
@@ -404,7 +407,7 @@ def scenario_signup(d: Deployment, sim: XSim) -> None:
 
 def scenario_bounces(d: Deployment, sim: XSim) -> None:
     d.become("BouncesFunction")
-    steps.repositories().subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
+    d.services.repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
     with open("events/bounce.json") as f:
         detail = json.load(f)["detail"]
     detail["mail"]["tags"] = {"subscriber": ["sub-1"]}
@@ -702,11 +705,16 @@ def test_the_first_rejected_send_is_one_clear_log_line_a_metric_and_a_failed_rec
     week = "2026-W48"
     # person1 is a verified recipient, person2 is not: in the sandbox SES refuses the second
     for n in (1, 2):
-        steps.store().put_subscriber(subscriber(n), reference=MONDAY_8)
+        stored = deployment.services.repositories  # type: ignore[union-attr]
+        stored.subscribers.put_subscriber(subscriber(n), reference=MONDAY_8)
         report = WeeklyReport(subscriber_id=f"sub-{n}", username=f"person{n}", week=week, generated_at=MONDAY_8)
-        steps.store().put_week(f"sub-{n}", week, report, Spend())
+        stored.weeks.put_week(f"sub-{n}", week, report, Spend())
         deployment.send("DigestQueue", DigestRequest(subscriber_id=f"sub-{n}", week=week).model_dump_json())
-    stats = drain("digest", deployment.queue_url("DigestQueue"), module=deployment.function("DigestFunction"))
+    module = deployment.function("DigestFunction")
+    # the package's lines stay with the root logger pytest captures (tests/test_bootstrap.py checks that in
+    # Lambda they go through the function's Powertools logger)
+    deployment.monkeypatch.setattr(module, "log_through", lambda logger: None)
+    stats = drain("digest", deployment.queue_url("DigestQueue"), module=module)
     assert (stats.delivered, stats.failed) == (1, 1)
     assert [set(m.destinations) for m in outbox()] == [{"person1@example.com"}]
     rejected = [r for r in caplog.records if r.getMessage().startswith("email send rejected by SES")]
@@ -718,7 +726,8 @@ def test_the_first_rejected_send_is_one_clear_log_line_a_metric_and_a_failed_rec
 
 def test_the_recorder_sees_calls_only_inside_handlers(deployment: Deployment, x_world: XSim) -> None:
     deployment.become("DispatchFunction")
-    steps.repositories().subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)  # outside: not recorded
+    # outside a handler: not recorded
+    deployment.services.repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)  # type: ignore[union-attr]
     assert deployment.recording.calls == [] and deployment.recording.settings_read == set()
     deployment.function("DispatchFunction").handler(scheduled_event(MONDAY_8), _context("dispatch"))
     operations = [(c.service, c.operation) for c in deployment.recording.calls]

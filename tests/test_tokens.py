@@ -14,8 +14,8 @@ from followthrough.adapters.store import ConcurrentUpdate, TokenRepository
 from followthrough.adapters.store.memory import memory_repositories
 from followthrough.adapters.tokens import LocalCipher, TokenDecryptError
 from followthrough.adapters.x import TokenSet, XAuthRevoked
+from followthrough.bootstrap import Services
 from followthrough.pipeline.tokens import TokenKeeper
-from followthrough.steps import repositories
 from followthrough_devkit.aws import LocalAws
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
@@ -103,8 +103,8 @@ def test_revoked_refresh_token_raises() -> None:
         keeper.access_token("sub-1")
 
 
-def test_tokens_are_encrypted_at_rest(aws: LocalAws) -> None:
-    keeper = _keeper(FakeX(), repositories().tokens)
+def test_tokens_are_encrypted_at_rest(aws: LocalAws, services: Services) -> None:
+    keeper = _keeper(FakeX(), services.repositories.tokens)
     keeper.save("sub-1", TokenSet("secret-access-token", "secret-refresh", 0), expected_version=None)
     item = keeper.stored.table.get("SUB#sub-1", "TOKEN")
     assert b"secret-access-token" not in bytes(item["ciphertext"].value)

@@ -1,24 +1,23 @@
 """The steps on in-memory twins: repositories (``adapters/store/memory.py``), queues and the mailer.
 
-For pipeline tests that need no AWS at all: ``use_twins`` points ``steps`` at
-them, so nothing reaches boto3 (there is no moto behind them to answer).
-When the composition root takes its services as arguments, this becomes the
-services object built with twins.
+For pipeline tests that need no AWS at all: ``Twins.install`` puts them into a
+services object before it builds anything, so nothing reaches boto3 (there is
+no moto behind them to answer).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-from functools import cache
+from datetime import datetime
 from typing import Any
 
-import pytest
 from pydantic import BaseModel
 
-from followthrough import steps
 from followthrough.adapters.store import Repositories
 from followthrough.adapters.store.memory import memory_repositories
+from followthrough.adapters.tokens import LocalCipher
+from followthrough.bootstrap import Services
 
 
 @dataclass
@@ -68,14 +67,16 @@ class Twins:
         taken, self.queues[name].messages = self.queues[name].messages, []
         return taken
 
+    def install(self, services: Services) -> Services:
+        """``services`` on these twins from now on: the adapters are set before any is built from settings."""
+        services.repositories = self.repositories  # type: ignore[misc]
+        services.collect_queue = self.queues["collect"]  # type: ignore[assignment,misc]
+        services.digest_queue = self.queues["digest"]  # type: ignore[assignment,misc]
+        services.mailer = self.mailer  # type: ignore[assignment,misc]
+        services.cipher = LocalCipher("twin-token-key-for-tests")  # type: ignore[misc]
+        return services
 
-def use_twins(monkeypatch: pytest.MonkeyPatch) -> Twins:
-    """Point ``steps`` at twins for the rest of the test (``steps.reset()`` keeps them)."""
-    twins = Twins(memory_repositories(steps.now), {"collect": QueueTwin(), "digest": QueueTwin()},
-                  MailerTwin(sender="digest@followthrough.example"))
-    monkeypatch.setattr(steps, "repositories", cache(lambda: twins.repositories))
-    monkeypatch.setattr(steps, "collect_queue", cache(lambda: twins.queues["collect"]))
-    monkeypatch.setattr(steps, "digest_queue", cache(lambda: twins.queues["digest"]))
-    monkeypatch.setattr(steps, "mailer", cache(lambda: twins.mailer))
-    steps.reset()
-    return twins
+
+def make_twins(clock: Callable[[], datetime]) -> Twins:
+    return Twins(memory_repositories(clock), {"collect": QueueTwin(), "digest": QueueTwin()},
+                 MailerTwin(sender="digest@followthrough.example"))

@@ -2,7 +2,8 @@
 
 ``TABLE``, ``QUEUES`` mirror template.yaml (tests/test_template.py keeps them
 in step), so the demo and the integration tests run against the same shapes
-as a deployment.
+as a deployment. The product has no defaults for its deploy-critical settings:
+``LocalAws.environ`` supplies local ones (and the KMS key moto holds).
 """
 
 from __future__ import annotations
@@ -40,6 +41,12 @@ TABLE: dict[str, Any] = {
 TTL_ATTRIBUTE = "ttl"
 # queue name -> (visibility timeout s, max receives before the DLQ)
 QUEUES = {"collect": (3600, 5), "digest": (360, 5)}  # 6x the functions' timeouts, as AWS advises
+# the deploy-critical settings a local run uses (a deployment's come from template.yaml)
+LOCAL_SETTINGS = {
+    "X_CLIENT_ID": "followthrough-local",
+    "PUBLIC_BASE_URL": "http://127.0.0.1:8000",
+    "SIGNING_KEY": "local-development-signing-key-change-me",
+}
 
 
 @dataclass
@@ -50,6 +57,7 @@ class LocalAws:
     table_name: str = "followthrough"
     sender_email: str = "digest@followthrough.example"
     queue_urls: dict[str, str] = field(default_factory=dict)
+    token_key_id: str = ""
     server: ThreadedMotoServer | subprocess.Popen[bytes] | None = None
 
     def environ(self) -> dict[str, str]:
@@ -64,6 +72,8 @@ class LocalAws:
             "COLLECT_QUEUE_URL": self.queue_urls.get("collect", ""),
             "DIGEST_QUEUE_URL": self.queue_urls.get("digest", ""),
             "SENDER_EMAIL": self.sender_email,
+            "TOKEN_KMS_KEY_ID": self.token_key_id,
+            **LOCAL_SETTINGS,
         }
 
     def sent_emails(self) -> list[dict[str, Any]]:
@@ -94,7 +104,8 @@ def start_moto() -> ThreadedMotoServer:
 
 
 def create_resources(aws: LocalAws) -> LocalAws:
-    """Create the table, the queues (each with a DLQ) and the SES identity in the account at ``aws``."""
+    """Create the table, the queues (each with a DLQ), the tokens' KMS key and the SES identity in the account
+    at ``aws``."""
     session = boto3.session.Session(region_name=REGION, aws_access_key_id="testing",
                                     aws_secret_access_key="testing")  # noqa: S106
     endpoint = aws.endpoint_url or None  # None: in-process moto (mock_aws) intercepts the calls
@@ -112,6 +123,8 @@ def create_resources(aws: LocalAws) -> LocalAws:
         })["QueueUrl"]
         aws.queue_urls[f"{name}-dlq"] = dlq_url
     session.client("ses", endpoint_url=endpoint).verify_email_identity(EmailAddress=aws.sender_email)
+    aws.token_key_id = session.client("kms", endpoint_url=endpoint).create_key(
+        Description="followthrough X tokens (local)")["KeyMetadata"]["Arn"]
     return aws
 
 
@@ -150,9 +163,6 @@ def start_local_aws(*, separate_process: bool = False) -> LocalAws:
 
 
 def apply_environ(aws: LocalAws, extra: dict[str, str] | None = None) -> None:
-    """Point this process at the local AWS (and clear cached settings and clients)."""
+    """Point this process (boto3, and services built from the environment after this) at the local AWS."""
     os.environ.update(aws.environ())
     os.environ.update(extra or {})
-    from followthrough import steps
-
-    steps.reset()

@@ -12,13 +12,14 @@ import email.policy
 import logging
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from followthrough import steps
 from followthrough.adapters.x import TokenSet
+from followthrough.bootstrap import Services, from_environment
 from followthrough.subscriber import Subscriber, iso_week
 from followthrough_devkit.aws import LocalAws, apply_environ, start_local_aws
 from followthrough_devkit.lambda_runtime import drain, invoke, scheduled_event
@@ -37,11 +38,15 @@ class DemoWorld:
     x_server: XSimServer
     subscriber: Subscriber
     now: datetime
+    services: Services
+
+    def reload(self) -> None:
+        """Services built again from the environment (after it changed), still on the stand-in's clock."""
+        self.services = from_environment(clock=self.sim.now)
 
     def close(self) -> None:
         self.x_server.stop()
         self.aws.stop()
-        steps.set_clock(steps.wall_clock)
 
 
 def say(message: str) -> None:
@@ -54,10 +59,12 @@ QUIET = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING
 
 
 def start_world(seed: int = DEMO_SEED, now: datetime | None = None, profile: str = "demo",
-                quiet: bool = True, aws: LocalAws | None = None) -> DemoWorld:
+                quiet: bool = True, aws: LocalAws | None = None,
+                adapt: Callable[[Services], object] | None = None) -> DemoWorld:
     """Start the X stand-in (and moto's server unless ``aws`` is given), point this process at them,
-    and register the demo subscriber. The steps run on the stand-in's clock, so a simulated week
-    later is a week later for tokens and cursors too."""
+    and register the demo subscriber. The services run on the stand-in's clock, so a simulated week
+    later is a week later for tokens and cursors too; ``adapt`` may replace some of their adapters
+    before anything is stored (tests put in-memory twins there)."""
     now = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     aws = aws or start_local_aws()
@@ -66,9 +73,11 @@ def start_world(seed: int = DEMO_SEED, now: datetime | None = None, profile: str
     x_server = XSimServer(sim)
     x_server.start()
     apply_environ(aws, {"X_API_BASE_URL": x_server.base_url, **(QUIET if quiet else {})})
-    steps.set_clock(sim.now)
-    config = steps.settings()
-    sim.register_client(config.x_client_id, config.x_client_secret or None)
+    services = from_environment(clock=sim.now)
+    if adapt is not None:
+        adapt(services)
+    config = services.settings
+    sim.register_client(config.require("x_client_id"), config.x_client_secret or None)
     account = sim.accounts[user_id]
     subscriber = Subscriber(
         subscriber_id=f"sub-{user_id}", email=DEMO_EMAIL, x_user_id=user_id, username=account.me.username,
@@ -76,25 +85,25 @@ def start_world(seed: int = DEMO_SEED, now: datetime | None = None, profile: str
         time_zone="UTC", consent_version="demo", consent_at=now, created_at=now,
         own_domains=list(account.own_domains),
     )
-    steps.repositories().subscribers.put_subscriber(subscriber, reference=now)
+    services.repositories.subscribers.put_subscriber(subscriber, reference=now)
     access, refresh = sim.issue_tokens(user_id)
-    steps.token_keeper().save(subscriber.subscriber_id, TokenSet(access, refresh, now.timestamp() + 7200),
-                              expected_version=None)
-    return DemoWorld(aws=aws, sim=sim, x_server=x_server, subscriber=subscriber, now=now)
+    services.token_keeper.save(subscriber.subscriber_id, TokenSet(access, refresh, now.timestamp() + 7200),
+                               expected_version=None)
+    return DemoWorld(aws=aws, sim=sim, x_server=x_server, subscriber=subscriber, now=now, services=services)
 
 
 def run_week(world: DemoWorld, at: datetime | None = None) -> dict[str, Any]:
     """One weekly cycle through the real handlers: schedule -> dispatch -> collect -> digest."""
     at = at or world.now
-    dispatched = invoke("dispatch", scheduled_event(at))
-    collected = drain("collect", world.aws.queue_urls["collect"], batch_size=5)
-    digested = drain("digest", world.aws.queue_urls["digest"], batch_size=10)
+    dispatched = invoke("dispatch", scheduled_event(at), services=world.services)
+    collected = drain("collect", world.aws.queue_urls["collect"], batch_size=5, services=world.services)
+    digested = drain("digest", world.aws.queue_urls["digest"], batch_size=10, services=world.services)
     return {"dispatch": dispatched, "collect": collected, "digest": digested, "week": iso_week(at)}
 
 
 def write_outputs(world: DemoWorld, week: str, out: Path) -> Path | None:
     """Write the digest the subscriber got as .eml, .html and .txt under ``out``."""
-    raw = steps.repositories().weeks.get_digest(world.subscriber.subscriber_id, week)
+    raw = world.services.repositories.weeks.get_digest(world.subscriber.subscriber_id, week)
     if raw is None:
         return None
     out.mkdir(parents=True, exist_ok=True)
@@ -117,8 +126,8 @@ def main(out_dir: str = "out", seed: int = DEMO_SEED) -> int:
         say("Running the weekly audit: dispatch -> collect -> digest")
         result = run_week(world)
         week = result["week"]
-        stored = steps.repositories().weeks.get_week(sub.subscriber_id, week)
-        status = steps.repositories().weeks.week_status(sub.subscriber_id, week)
+        stored = world.services.repositories.weeks.get_week(sub.subscriber_id, week)
+        status = world.services.repositories.weeks.week_status(sub.subscriber_id, week)
         out = write_outputs(world, week, Path(out_dir))
         sent = [m for m in world.aws.sent_emails() if sub.email in m.get("destinations", [])]
         if stored is None or out is None or not sent:

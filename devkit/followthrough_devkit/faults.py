@@ -5,7 +5,7 @@ the throttling error the real service would send, before they reach moto's
 server. Because it sits below botocore's retry handler, each injected error
 goes through the same retries and backoff as a real one; only what is left
 after them reaches the code. Clients created after ``install`` are affected
-(``steps.reset()`` makes the handlers create fresh ones).
+(services built after it create fresh ones).
 """
 
 from __future__ import annotations

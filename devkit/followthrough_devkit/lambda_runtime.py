@@ -4,6 +4,10 @@
 as an SQS event, delete what succeeded, and leave the reported failures to
 come back after their visibility timeout (and reach the DLQ after too many
 receives), so local runs exercise the same semantics as a deployment.
+
+Each handler module's ``build(services)`` makes its handler: given services
+(e.g. on a simulation's clock) are handed to it, otherwise services are built
+from this process's environment for the invocation.
 """
 
 from __future__ import annotations
@@ -21,11 +25,11 @@ from typing import Any
 
 import boto3
 
+from followthrough.bootstrap import Handler, Services, from_environment
+
 # The dev kit runs the real handlers from the checkout it sits in (repo/devkit/followthrough_devkit/);
 # FOLLOWTHROUGH_FUNCTIONS_DIR points elsewhere.
 FUNCTIONS_DIR = Path(os.environ.get("FOLLOWTHROUGH_FUNCTIONS_DIR") or Path(__file__).resolve().parents[2] / "functions")
-
-Handler = Callable[[dict[str, Any], Any], Any]
 
 
 class InvocationDied(BaseException):
@@ -66,17 +70,18 @@ def load_function(name: str) -> ModuleType:
     return module
 
 
-def invoke(name: str, event: dict[str, Any], module: ModuleType | None = None) -> Any:
-    handler: Handler = (module or warm_function(name)).handler
+def invoke(name: str, event: dict[str, Any], module: ModuleType | None = None,
+           services: Services | None = None) -> Any:
+    """Run the function's handler on ``event``, with ``services`` (or services from the environment)."""
+    services = services or from_environment()
+    handler: Handler = (module or warm_function(name)).build(services)
     try:
         return handler(event, LambdaContext(function_name=f"followthrough-{name}"))
     finally:
         # With POWERTOOLS_METRICS_DISABLED (quiet local runs) Powertools keeps
         # the metrics instead of flushing them, then prints them every 100
         # values anyway; each invocation starts empty, as in Lambda.
-        from followthrough import steps
-
-        steps.metrics.clear_metrics()
+        services.metrics.clear_metrics()
 
 
 def scheduled_event(at: datetime) -> dict[str, Any]:
@@ -108,8 +113,11 @@ class DrainStats:
 
 
 def drain(name: str, queue_url: str, *, batch_size: int = 10, max_batches: int = 1000, wait_s: int = 0,
-          module: ModuleType | None = None, on_batch: Callable[[DrainStats], None] | None = None) -> DrainStats:
-    """Feed the queue to the function until it is empty (or ``max_batches``)."""
+          module: ModuleType | None = None, on_batch: Callable[[DrainStats], None] | None = None,
+          services: Services | None = None) -> DrainStats:
+    """Feed the queue to the function until it is empty (or ``max_batches``), with ``services`` (or services
+    from the environment, built once for the drain)."""
+    services = services or from_environment()
     sqs = boto3.client("sqs")
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
     module = module or warm_function(name)
@@ -121,7 +129,7 @@ def drain(name: str, queue_url: str, *, batch_size: int = 10, max_batches: int =
             break
         stats.batches += 1
         try:
-            response = invoke(name, sqs_event(received, arn), module) or {}
+            response = invoke(name, sqs_event(received, arn), module, services) or {}
             failed_ids = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         except (Exception, InvocationDied):
             # the whole invocation failed (or its process died): every message comes back

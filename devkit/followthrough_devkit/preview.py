@@ -12,7 +12,6 @@ import sys
 import time
 from pathlib import Path
 
-from followthrough import steps
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.demo import DEMO_SEED, run_week, say, start_world, write_outputs
 
@@ -36,7 +35,6 @@ def preview(out: Path, *, seed: int = DEMO_SEED, weeks: int = DEFAULT_WEEKS,
         return week, write_outputs(world, week, out)
     finally:
         world.close()
-        steps.reset()
 
 
 def main(out_dir: str = "out", seed: int = DEMO_SEED, weeks: int = DEFAULT_WEEKS) -> int:

@@ -33,7 +33,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from followthrough import steps
+from followthrough.bootstrap import Services, from_environment
+from followthrough.config import settings_from
 from followthrough_devkit.aws import LocalAws, start_local_aws
 from followthrough_devkit.lambda_runtime import invoke, load_function
 from followthrough_devkit.xsim import XSim, XSimServer, generate_account
@@ -116,6 +117,7 @@ class _Handler(BaseHTTPRequestHandler):
     function: ModuleType
     lock: threading.Lock
     aws: LocalAws
+    services: Services
 
     def _answer(self) -> None:
         if self.command == "GET" and urlsplit(self.path).path == OUTBOX_PATH:
@@ -132,7 +134,7 @@ class _Handler(BaseHTTPRequestHandler):
                            source_ip=self.client_address[0])
         # one invocation at a time, as one Lambda instance: the resolver keeps the current event in itself
         with self.lock:
-            result = invoke("signup", event, self.function)
+            result = invoke("signup", event, self.function, self.services)
         self._send(*http_response(result))
 
     def _send(self, status: int, headers: list[tuple[str, str]], body: bytes) -> None:
@@ -183,6 +185,7 @@ class SignupServer:
     x_server: XSimServer
     httpd: _Server
     thread: threading.Thread
+    services: Services
     owns_aws: bool = True
     _saved_environ: dict[str, str | None] = field(default_factory=dict, repr=False)
 
@@ -201,7 +204,6 @@ class SignupServer:
                 os.environ.pop(name, None)
             else:
                 os.environ[name] = value
-        steps.reset()
 
 
 def start_server(port: int = 0, *, seed: int = SEED, accounts: int = ACCOUNTS, aws: LocalAws | None = None,
@@ -222,20 +224,19 @@ def start_server(port: int = 0, *, seed: int = SEED, accounts: int = ACCOUNTS, a
                     "POWERTOOLS_METRICS_DISABLED": "true", **(environ or {})}
     saved = {name: os.environ.get(name) for name in settings_env}
     os.environ.update(settings_env)
-    steps.reset()
-    config = steps.settings()
-    sim.register_client(config.x_client_id, config.x_client_secret or None)
+    services = from_environment()
+    sim.register_client(services.settings.require("x_client_id"), services.settings.x_client_secret or None)
     handler = type("SignupHandler", (_Handler,), {"function": load_function("signup"), "lock": threading.Lock(),
-                                                  "aws": aws})
+                                                  "aws": aws, "services": services})
     httpd.RequestHandlerClass = handler
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="serve", daemon=True)
     thread.start()
-    return SignupServer(url=url, aws=aws, sim=sim, x_server=x_server, httpd=httpd, thread=thread, owns_aws=owns_aws,
-                        _saved_environ=saved)
+    return SignupServer(url=url, aws=aws, sim=sim, x_server=x_server, httpd=httpd, thread=thread, services=services,
+                        owns_aws=owns_aws, _saved_environ=saved)
 
 
 def main(port: int | None = None) -> int:
-    port = steps.settings().serve_port if port is None else port
+    port = settings_from(os.environ).serve_port if port is None else port
     print("Starting moto (local AWS) and the local X stand-in...", flush=True)
     try:
         server = start_server(port, environ={"POWERTOOLS_LOG_LEVEL": "WARNING"})

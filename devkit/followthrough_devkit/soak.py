@@ -39,7 +39,7 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 
 import boto3
 
-from followthrough import steps
+from followthrough.bootstrap import Services, from_environment
 from followthrough.digest.render import SUBJECT_PREFIX
 from followthrough.links import confirmation_digest, make_token
 from followthrough.subscriber import iso_week
@@ -113,6 +113,7 @@ class Soak:
         self.sim: XSim | None = None
         self.server: XSimServer | None = None
         self.population = Population()
+        self._services: Services | None = None
         self.aws_faults = AwsFaults(rate=config.aws_fault_rate, seed=config.seed)
         self._faults_on = False
         self._lock = threading.Lock()
@@ -120,6 +121,19 @@ class Soak:
         self._step = "setup"  # what the DynamoDB calls made now belong to
 
     # -- setting up --------------------------------------------------------------------------
+
+    @property
+    def services(self) -> Services:
+        assert self._services is not None, "start() first"
+        return self._services
+
+    def _build_services(self) -> None:
+        """Services from the environment on the stand-in's clock; records die now and then (``_dying``)."""
+        assert self.sim is not None
+        services = from_environment(clock=self.sim.now)
+        services.collect.run = self._dying("run_collect", services.collect.run)  # type: ignore[method-assign]
+        services.digest.run = self._dying("run_digest", services.digest.run)  # type: ignore[method-assign]
+        self._services = services
 
     def start(self) -> None:
         self.say(f"starting moto and the X stand-in; generating {self.config.subscribers} accounts...")
@@ -130,12 +144,13 @@ class Soak:
         self.server.start()
         apply_environ(self.aws, {**QUIET, "X_API_BASE_URL": self.server.base_url, "MAX_REQUEUE_DELAY_S": "1",
                                  "X_RETRY_BACKOFF_S": "0.01"})
-        steps.set_clock(self.sim.now)
+        self._build_services()
         sqs = boto3.client("sqs")
         for name in ("collect", "digest"):
             sqs.set_queue_attributes(QueueUrl=self.aws.queue_urls[name],
                                      Attributes={"VisibilityTimeout": str(self.config.visibility_s)})
-        self.sim.register_client(steps.settings().x_client_id, steps.settings().x_client_secret or None)
+        settings = self.services.settings
+        self.sim.register_client(settings.require("x_client_id"), settings.x_client_secret or None)
         boto3._get_default_session().events.register("before-call.dynamodb", self._count_dynamodb,
                                                       unique_id="soak-dynamodb-meter")
         self._register_subscribers()
@@ -180,7 +195,8 @@ class Soak:
             if i in special["unconfirmed"]:
                 pop.not_receiving[sid] = "email never confirmed (status pending)"
             elif i in special["unsubscribed"]:
-                steps.signup_service().unsubscribe(make_token(steps.settings().signing_key, "unsubscribe", sid))
+                self.services.signup.unsubscribe(make_token(self.services.settings.require("signing_key"),
+                                                            "unsubscribe", sid))
                 pop.not_receiving[sid] = "unsubscribed"
             else:
                 pop.receiving.append(sid)
@@ -197,10 +213,10 @@ class Soak:
         assert self.sim is not None
         from followthrough.signup.forms import CONSENT_VERSION, SignupForm
 
-        service = steps.signup_service()
+        service = self.services.signup
         browser = secrets.token_hex(16)
         form = SignupForm(email=email, digest_day=START.weekday(), digest_hour=digest_hour, time_zone="UTC",
-                          consent_version=CONSENT_VERSION, consent_at=steps.now())
+                          consent_version=CONSENT_VERSION, consent_at=self.services.now())
         authorize = urlsplit(service.start(form, browser))
         # X's consent page, approved for this account
         consent = self.sim.handle("POST", authorize.path, {"content-type": "application/x-www-form-urlencoded"},
@@ -211,7 +227,8 @@ class Soak:
         if confirm:
             # the link in the confirmation email carries exactly this token
             confirms = confirmation_digest(email, done.subscriber.x_user_id)
-            service.confirm(make_token(steps.settings().signing_key, "confirm", sid, confirms=confirms))
+            service.confirm(make_token(self.services.settings.require("signing_key"), "confirm", sid,
+                                       confirms=confirms))
         return sid
 
     # -- faults ------------------------------------------------------------------------------
@@ -223,7 +240,7 @@ class Soak:
         self.sim.faults.random(rate=c.x_fault_rate, statuses=(429, 503), seed=c.seed, delay_s=c.x_slow_s,
                                truncate_rate=c.x_truncate_rate)
         self.aws_faults.install()
-        steps.reset()
+        self._build_services()  # clients made after install see the faults
         self._faults_on = True
         try:
             yield
@@ -231,16 +248,16 @@ class Soak:
             self._faults_on = False
             self.sim.faults.clear()
             self.aws_faults.uninstall()
-            steps.reset()
+            self._build_services()
 
-    def _dying(self, run: Callable[..., Any]) -> Callable[..., Any]:
+    def _dying(self, name: str, run: Callable[..., Any]) -> Callable[..., Any]:
         """``run`` that sometimes kills its process right after finishing a record (and counts what
         records fail with, so a message that reaches a DLQ can be explained)."""
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             try:
                 result = run(*args, **kwargs)
             except Exception as exc:
-                self.meters.record_failures[f"{run.__name__}: {type(exc).__name__}: {str(exc)[:80]}"] += 1
+                self.meters.record_failures[f"{name}: {type(exc).__name__}: {str(exc)[:80]}"] += 1
                 raise
             if self._faults_on and self.rng.random() < self.config.crash_rate:
                 self.meters.crashes += 1
@@ -280,32 +297,28 @@ class Soak:
             at = week_start + timedelta(hours=slot)
             for attempt in range(3):  # EventBridge retries a failed asynchronous invocation twice
                 try:
-                    self._invoke_timed("dispatch", partial(invoke, "dispatch", scheduled_event(at)))
+                    self._invoke_timed("dispatch", partial(invoke, "dispatch", scheduled_event(at),
+                                                           services=self.services))
                     break
                 except Exception:
                     if attempt == 2:
                         raise
-        original_collect, original_digest = steps.run_collect, steps.run_digest
-        steps.run_collect, steps.run_digest = self._dying(original_collect), self._dying(original_digest)
-        try:
-            idle_since = None
-            while True:
-                busy = 0
-                for name, batch in (("collect", 5), ("digest", 10)):
-                    stats = self._invoke_timed(name, partial(drain, name, urls[name], batch_size=batch,
-                                                             max_batches=20))
-                    busy += stats.batches
-                self.progress(f"{label}: queues collect {queue_depth(urls['collect'])}, "
-                              f"digest {queue_depth(urls['digest'])}")
-                if busy:
-                    idle_since = None
-                    continue
-                if queue_depth(urls["collect"]) + queue_depth(urls["digest"]) == 0:
-                    break
-                idle_since = idle_since or time.monotonic()
-                time.sleep(0.2)  # messages in flight or delayed: they come back by themselves
-        finally:
-            steps.run_collect, steps.run_digest = original_collect, original_digest
+        idle_since = None
+        while True:
+            busy = 0
+            for name, batch in (("collect", 5), ("digest", 10)):
+                stats = self._invoke_timed(name, partial(drain, name, urls[name], batch_size=batch,
+                                                         max_batches=20, services=self.services))
+                busy += stats.batches
+            self.progress(f"{label}: queues collect {queue_depth(urls['collect'])}, "
+                          f"digest {queue_depth(urls['digest'])}")
+            if busy:
+                idle_since = None
+                continue
+            if queue_depth(urls["collect"]) + queue_depth(urls["digest"]) == 0:
+                break
+            idle_since = idle_since or time.monotonic()
+            time.sleep(0.2)  # messages in flight or delayed: they come back by themselves
 
     def redrive_dead_letters(self) -> dict[str, list[str]]:
         """Move DLQ messages back to their queues (the operator's redrive after the faults stop);
@@ -344,7 +357,7 @@ class Soak:
 
     def check_week(self, week: str, before: Counter[str]) -> dict[str, Any]:
         assert self.aws is not None
-        weeks, pop = steps.repositories().weeks, self.population
+        weeks, pop = self.services.repositories.weeks, self.population
         after = self.digests_by_recipient()
         sent = after - before
         by_sid = {sid: sent.get(email, 0) for sid, email in pop.emails.items()}
@@ -377,10 +390,9 @@ class Soak:
             "x_cost_usd_per_subscriber": _spread(usd),
         }
 
-    @staticmethod
-    def _reason(sid: str, week: str) -> str:
+    def _reason(self, sid: str, week: str) -> str:
         """Why ``sid`` got no digest in ``week``: the week's record, else why it was not due at all."""
-        stored = steps.repositories()
+        stored = self.services.repositories
         status = stored.weeks.week_status(sid, week)
         if status:
             return f"{status[0]}: {status[1]}"
@@ -401,7 +413,7 @@ class Soak:
         detail["bounce"]["bouncedRecipients"][0]["emailAddress"] = email
         detail["mail"]["destination"] = [email]
         detail["mail"]["tags"] = {"subscriber": [self.population.bouncing]}
-        self._invoke_timed("bounces", partial(invoke, "bounces", sample))
+        self._invoke_timed("bounces", partial(invoke, "bounces", sample, services=self.services))
 
     def close(self) -> None:
         boto3._get_default_session().events.unregister("before-call.dynamodb", unique_id="soak-dynamodb-meter")
@@ -409,8 +421,6 @@ class Soak:
             self.server.stop()
         if self.aws:
             self.aws.stop()
-        steps.set_clock(steps.wall_clock)
-        steps.reset()
 
 
 def _spread(values: list[float] | list[int]) -> dict[str, float]:

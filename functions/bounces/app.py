@@ -12,7 +12,7 @@ from aws_lambda_powertools.utilities.parser.models import (
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
-from followthrough import steps
+from followthrough.bootstrap import Handler, Services, lambda_handler, log_through
 from followthrough.pipeline.bounces import SesNotification
 
 logger = Logger(service="bounces")
@@ -44,7 +44,16 @@ def notifications(event: dict[str, Any]) -> list[SesNotification]:
     return [SesEventBridgeEvent.model_validate(event).detail]
 
 
-@logger.inject_lambda_context
-@steps.metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return steps.run_bounce(notifications(event))
+def build(services: Services) -> Handler:
+    log_through(logger)  # the package's log lines are this function's
+    bounces = services.bounces
+
+    @logger.inject_lambda_context
+    @services.metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return bounces.run(notifications(event))
+
+    return handler
+
+
+handler = lambda_handler(build)

@@ -3,12 +3,11 @@
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from followthrough import steps
-from followthrough.messages import RECORD_FAILURES_METRIC, DigestRequest, SqsRecord
+from followthrough.bootstrap import Handler, Services, lambda_handler, log_through
+from followthrough.messages import DigestRequest, SqsRecord
 
 logger = Logger(service="digest")
 
@@ -19,15 +18,18 @@ DigestRecord = SqsRecord[DigestRequest]
 processor = BatchProcessor(event_type=EventType.SQS, model=DigestRecord)
 
 
-@logger.inject_lambda_context
-@steps.metrics.log_metrics
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    response = process_partial_response(
-        event=event, record_handler=lambda record: steps.run_digest(record.body, context), processor=processor,
-        context=context)
-    # a record failing inside a batch is no Lambda error: counted, it reaches an alarm within minutes
-    # (published only when there are failures: no data is no failure to the alarm)
-    if response["batchItemFailures"]:
-        steps.metrics.add_metric(name=RECORD_FAILURES_METRIC, unit=MetricUnit.Count,
-                                 value=len(response["batchItemFailures"]))
-    return response
+def build(services: Services) -> Handler:
+    log_through(logger)  # the package's log lines are this function's
+    digest = services.digest
+
+    @logger.inject_lambda_context
+    @services.metrics.log_metrics
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        return services.count_failed_records(process_partial_response(
+            event=event, record_handler=lambda record: digest.run(record.body, context), processor=processor,
+            context=context))
+
+    return handler
+
+
+handler = lambda_handler(build)

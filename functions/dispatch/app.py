@@ -8,13 +8,22 @@ from aws_lambda_powertools.utilities.parser import event_parser
 from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from followthrough import steps
+from followthrough.bootstrap import Handler, Services, lambda_handler, log_through
 
 logger = Logger(service="dispatch")
 
 
-@logger.inject_lambda_context
-@steps.metrics.log_metrics
-@event_parser(model=EventBridgeModel)
-def handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
-    return asdict(steps.run_dispatch(event.time))
+def build(services: Services) -> Handler:
+    log_through(logger)  # the package's log lines are this function's
+    dispatch = services.dispatch
+
+    @logger.inject_lambda_context
+    @services.metrics.log_metrics
+    @event_parser(model=EventBridgeModel)
+    def handler(event: EventBridgeModel, context: LambdaContext) -> dict[str, Any]:
+        return asdict(dispatch.run(event.time))
+
+    return handler
+
+
+handler = lambda_handler(build)

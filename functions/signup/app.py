@@ -11,6 +11,7 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from followthrough.bootstrap import Handler, Services, lambda_handler, log_through
 from followthrough.signup import web
 
 logger = Logger(service="signup")
@@ -23,6 +24,16 @@ def openapi() -> Response[str]:
     return Response(status_code=200, content_type=content_types.APPLICATION_JSON, body=web.openapi_document(app))
 
 
-@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
-def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return web.refuse_early(event) or app.resolve(event, context)
+def build(services: Services) -> Handler:
+    log_through(logger)  # the package's log lines are this function's
+    signup, settings = services.signup, services.settings
+
+    @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
+    def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        app.append_context(signup=signup, settings=settings)
+        return web.refuse_early(event, settings) or app.resolve(event, context)
+
+    return handler
+
+
+handler = lambda_handler(build)

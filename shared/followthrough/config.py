@@ -1,16 +1,15 @@
-"""Environment, parsed once into pydantic models.
+"""Settings: environment variables parsed into pydantic models, each field named by its variable.
 
-The only module besides the adapters' factories that reads ``os.environ``.
-Defaults are the embedded local setup (moto + the X stand-in), so ``make demo``
-needs no configuration at all.
+Deploy-critical settings (table, queues, sender, X client id, public address,
+signing key, KMS key) have no default here: the dev kit supplies local ones.
+``followthrough.bootstrap`` hands this module the environment; it reads none itself.
 """
 
 from __future__ import annotations
 
-import os
-from functools import lru_cache
+from collections.abc import Mapping
 
-from pydantic import BaseModel, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl
 
 # X's API and OAuth hosts; anything else configured as the API base is a stand-in
 X_HOSTS = ("https://api.twitter.com", "https://twitter.com")
@@ -26,9 +25,11 @@ class XPrices(BaseModel):
 
 
 class CollectorConfig(BaseModel):
-    weekly_budget_usd: float = Field(1.50, gt=0)
+    model_config = ConfigDict(populate_by_name=True)
+
+    weekly_budget_usd: float = Field(1.50, gt=0, validation_alias="WEEKLY_BUDGET_USD")
     # The first collection reads history the ledger needs; it is allowed more.
-    first_run_budget_usd: float = Field(30.0, gt=0)
+    first_run_budget_usd: float = Field(30.0, gt=0, validation_alias="FIRST_RUN_BUDGET_USD")
     first_run_lookback_days: int = Field(90, ge=7, le=365)
     # Re-read the whole followers list at most this often when counts drift.
     full_followers_reread_weeks: int = Field(8, ge=1)
@@ -38,60 +39,60 @@ class CollectorConfig(BaseModel):
     prices: XPrices = XPrices()
 
 
+class ConfigurationError(Exception):
+    """A setting the function needs is missing: raised when the services are built (a cold start), never later."""
+
+
+# Deploy-critical settings have no default: ``None`` means "not given to this function" (each function is
+# given only what it needs, template.yaml), and asking for one that is missing is a ConfigurationError.
+Required = str | None
+
+
 class Settings(BaseModel):
-    table_name: str = "followthrough"
-    collect_queue_url: str = ""
-    digest_queue_url: str = ""
-    sender_email: str = "digest@followthrough.example"
-    x_api_base_url: str = "https://api.twitter.com"
-    x_client_id: str = "followthrough-local"
-    x_client_secret: str = Field("", repr=False)
-    public_base_url: HttpUrl = HttpUrl("http://127.0.0.1:8000")
-    signing_key: str = Field("local-development-signing-key-change-me", min_length=16, repr=False)
-    token_kms_key_id: str = ""
-    ses_configuration_set: str = ""
-    default_digest_day: int = Field(0, ge=0, le=6)
+    """Every setting, each field named by its environment variable (``validation_alias``)."""
+
+    model_config = ConfigDict(populate_by_name=True, frozen=True)
+
+    table_name: Required = Field(None, validation_alias="TABLE_NAME")
+    collect_queue_url: Required = Field(None, validation_alias="COLLECT_QUEUE_URL")
+    digest_queue_url: Required = Field(None, validation_alias="DIGEST_QUEUE_URL")
+    sender_email: Required = Field(None, validation_alias="SENDER_EMAIL")
+    x_client_id: Required = Field(None, validation_alias="X_CLIENT_ID")
+    public_base_url: HttpUrl | None = Field(None, validation_alias="PUBLIC_BASE_URL")
+    signing_key: Required = Field(None, min_length=16, repr=False, validation_alias="SIGNING_KEY")
+    token_kms_key_id: Required = Field(None, validation_alias="TOKEN_KMS_KEY_ID")
+    x_client_secret: str = Field("", repr=False, validation_alias="X_CLIENT_SECRET")
+    x_api_base_url: str = Field("https://api.twitter.com", validation_alias="X_API_BASE_URL")
+    ses_configuration_set: str = Field("", validation_alias="SES_CONFIGURATION_SET")
+    default_digest_day: int = Field(0, ge=0, le=6, validation_alias="DEFAULT_DIGEST_DAY")
     # first backoff between retries of an X 5xx (doubles each time; bounded retries)
-    x_retry_backoff_s: float = Field(0.5, ge=0, le=5)
+    x_retry_backoff_s: float = Field(0.5, ge=0, le=5, validation_alias="X_RETRY_BACKOFF_S")
     # longest delay before rate-limited work comes back (SQS allows at most 900 s)
-    max_requeue_delay_s: int = Field(900, ge=0, le=900)
+    max_requeue_delay_s: int = Field(900, ge=0, le=900, validation_alias="MAX_REQUEUE_DELAY_S")
     # at most one confirmation email per address in this many seconds (sign-up abuse limit)
-    confirmation_cooldown_s: int = Field(600, ge=0)
-    # ``followthrough serve``: the local sign-up server's port (0 picks a free one)
-    serve_port: int = Field(8000, ge=0, le=65535)
+    confirmation_cooldown_s: int = Field(600, ge=0, validation_alias="CONFIRMATION_COOLDOWN_S")
+    # ``followthrough-dev serve``: the local sign-up server's port (0 picks a free one)
+    serve_port: int = Field(8000, ge=0, le=65535, validation_alias="PORT")
     collector: CollectorConfig = CollectorConfig()
 
-
-_ENV = {
-    "TABLE_NAME": "table_name",
-    "COLLECT_QUEUE_URL": "collect_queue_url",
-    "DIGEST_QUEUE_URL": "digest_queue_url",
-    "SENDER_EMAIL": "sender_email",
-    "X_API_BASE_URL": "x_api_base_url",
-    "X_CLIENT_ID": "x_client_id",
-    "X_CLIENT_SECRET": "x_client_secret",
-    "PUBLIC_BASE_URL": "public_base_url",
-    "SIGNING_KEY": "signing_key",
-    "TOKEN_KMS_KEY_ID": "token_kms_key_id",
-    "SES_CONFIGURATION_SET": "ses_configuration_set",
-    "DEFAULT_DIGEST_DAY": "default_digest_day",
-    "MAX_REQUEUE_DELAY_S": "max_requeue_delay_s",
-    "X_RETRY_BACKOFF_S": "x_retry_backoff_s",
-    "CONFIRMATION_COOLDOWN_S": "confirmation_cooldown_s",
-    "PORT": "serve_port",
-}
-_COLLECTOR_ENV = {
-    "WEEKLY_BUDGET_USD": "weekly_budget_usd",
-    "FIRST_RUN_BUDGET_USD": "first_run_budget_usd",
-}
+    def require(self, name: str) -> str:
+        """The deploy-critical setting ``name``; a ConfigurationError naming its variable when it is missing."""
+        value = getattr(self, name)
+        if value is None or value == "":
+            alias = type(self).model_fields[name].validation_alias
+            raise ConfigurationError(f"{alias} is not set: this function cannot start without it")
+        return str(value).rstrip("/") if name == "public_base_url" else str(value)
 
 
-def settings_from(environ: dict[str, str]) -> Settings:
-    values: dict[str, object] = {field: environ[name] for name, field in _ENV.items() if environ.get(name)}
-    collector = {field: environ[name] for name, field in _COLLECTOR_ENV.items() if environ.get(name)}
-    if collector:
-        values["collector"] = CollectorConfig.model_validate(collector)
-    return Settings.model_validate(values)
+def env_names(model: type[BaseModel]) -> dict[str, str]:
+    """Environment variable -> field name, as the model's fields name them."""
+    return {str(f.validation_alias): name for name, f in model.model_fields.items() if f.validation_alias}
+
+
+def settings_from(environ: Mapping[str, str]) -> Settings:
+    """Settings from environment variables (an empty value counts as unset)."""
+    values = {name: value for name, value in environ.items() if value}
+    return Settings.model_validate({**values, "collector": CollectorConfig.model_validate(values)})
 
 
 # In AWS the secrets are SSM SecureString parameters, never environment values:
@@ -107,7 +108,7 @@ class SecretUnavailable(Exception):
     pass
 
 
-def secrets_from_parameters(environ: dict[str, str]) -> dict[str, str]:
+def secrets_from_parameters(environ: Mapping[str, str]) -> dict[str, str]:
     """The secrets whose SSM parameter names ``environ`` gives, as the variables they stand for (one call)."""
     wanted = {environ[param]: name for param, name in _SECRET_PARAMS.items()
               if environ.get(param) and not environ.get(name)}
@@ -124,12 +125,11 @@ def secrets_from_parameters(environ: dict[str, str]) -> dict[str, str]:
     return {wanted[parameter]: str(value) for parameter, value in values.items()}
 
 
-@lru_cache(maxsize=1)
-def settings() -> Settings:
-    """The process's settings; cached, so call ``settings.cache_clear()`` after changing the environment.
+def load_settings(environ: Mapping[str, str]) -> Settings:
+    """Settings from ``environ`` (the process's environment), secrets named by SSM parameter read first.
 
-    Secrets named by SSM parameter are read here, on first use (never at import), once per process.
+    Called once per process by ``followthrough.bootstrap`` (a cold start), never at import.
     """
-    environ = dict(os.environ)
-    environ.update(secrets_from_parameters(environ))
-    return settings_from(environ)
+    values = dict(environ)
+    values.update(secrets_from_parameters(values))
+    return settings_from(values)

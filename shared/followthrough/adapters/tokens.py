@@ -1,7 +1,7 @@
-"""Encryption of X tokens at rest: KMS in AWS, a local Fernet key for the embedded default.
+"""Encryption of X tokens at rest with KMS (``KmsCipher``; the dev kit uses moto's KMS).
 
-Two implementations of one small protocol, because the embedded default runs
-without a KMS key and without AWS.
+``LocalCipher`` (Fernet) is the in-memory twin the token tests run on; the
+services never choose it: without a KMS key they do not start.
 """
 
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from dataclasses import dataclass
-from functools import cache
+from functools import cached_property
 from typing import Any, Protocol
 
 import boto3
@@ -51,26 +51,19 @@ class KmsCipher:
     key_id: str
     context: dict[str, str]
 
-    @staticmethod
-    @cache
-    def _client() -> Any:
+    @cached_property
+    def client(self) -> Any:
         return boto3.client("kms")
 
     def encrypt(self, plaintext: str) -> bytes:
-        out = self._client().encrypt(KeyId=self.key_id, Plaintext=plaintext.encode(), EncryptionContext=self.context)
+        out = self.client.encrypt(KeyId=self.key_id, Plaintext=plaintext.encode(), EncryptionContext=self.context)
         blob: bytes = out["CiphertextBlob"]
         return blob
 
     def decrypt(self, ciphertext: bytes) -> str:
         try:
-            out = self._client().decrypt(CiphertextBlob=ciphertext, EncryptionContext=self.context)
-        except self._client().exceptions.InvalidCiphertextException:
+            out = self.client.decrypt(CiphertextBlob=ciphertext, EncryptionContext=self.context)
+        except self.client.exceptions.InvalidCiphertextException:
             raise TokenDecryptError("stored token does not decrypt with the KMS key") from None
         plaintext: bytes = out["Plaintext"]
         return plaintext.decode()
-
-
-def cipher_for(kms_key_id: str, local_secret: str) -> TokenCipher:
-    if kms_key_id:
-        return KmsCipher(kms_key_id, {"purpose": "x-oauth-token"})
-    return LocalCipher(local_secret)

@@ -155,7 +155,7 @@ class XOAuth:
                                                       "client_id": self.client_id}, auth=auth, timeout=10)
         except requests.RequestException:
             return False
-        return response.status_code == 200
+        return bool(response.status_code == 200)
 
     def refresh(self, refresh_token: str) -> TokenSet:
         handler = self.handler()

@@ -72,7 +72,7 @@ def subject_for(report: WeeklyReport) -> str:
     n = len(report.conversations)
     who = f", @{short(report.username, 30)}" if report.username else ""
     what = f"{n} conversation{'s' if n != 1 else ''} to have" if n else "a quiet week, time to say hello"
-    return flatten(f"{SUBJECT_PREFIX}{who}: {what}")
+    return str(flatten(f"{SUBJECT_PREFIX}{who}: {what}"))
 
 
 def render_view(view: DigestView, links: DigestLinks) -> tuple[str, str]:

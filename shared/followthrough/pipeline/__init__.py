@@ -1,1 +1,2 @@
-"""The weekly pipeline's steps (dispatch, collect, digest): adapters + domain, wired together."""
+"""The use cases, one module per message: what happens to it (dispatch, collect, digest, bounces), from adapters
+and domain; ``followthrough.bootstrap`` builds them."""

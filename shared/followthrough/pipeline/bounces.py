@@ -16,12 +16,16 @@ from __future__ import annotations
 
 import logging
 import re
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
 
+from aws_lambda_powertools.metrics import MetricUnit
 from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from followthrough.adapters.store import SubscriberRepository, SuppressionRepository
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -126,3 +130,18 @@ class FeedbackRecorder:
             log.info("address suppressed", extra={"reason": reason, "message_id": notification.mail.message_id,
                                                   "subscribers": notification.mail.tags.get(SUBSCRIBER_TAG, [])})
         return result
+
+
+@dataclass
+class BounceStep:
+    """SES bounces and complaints: suppress the addresses, stop those subscribers' weekly runs."""
+
+    recorder: FeedbackRecorder
+    metrics: Metrics
+
+    def run(self, notifications: list[SesNotification]) -> dict[str, Any]:
+        result = self.recorder.record(notifications)
+        self.metrics.add_metric(name="AddressesSuppressed", unit=MetricUnit.Count, value=result.suppressed)
+        log.info("ses feedback", extra={"suppressed": result.suppressed, "ignored": result.ignored,
+                                        "subscribers_stopped": result.subscribers_stopped})
+        return asdict(result)

@@ -1,4 +1,5 @@
-"""Collect one subscriber's week: read X incrementally, analyze, store; the handler then queues the digest."""
+"""What happens to a collect message: read one subscriber's week from X incrementally, analyze, store
+(``Collector``), then queue the digest, or the same work again after X's rate limit (``CollectStep``, at the end)."""
 
 from __future__ import annotations
 
@@ -6,16 +7,21 @@ import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
-from typing import Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, TypeVar
+
+from aws_lambda_powertools.metrics import MetricUnit
 
 from followthrough import normalize
 from followthrough.activity import Activity, DmEvent, FollowEdge, Post
+from followthrough.adapters.mailer import Mailer
+from followthrough.adapters.queue import Queue
 from followthrough.adapters.store import (
     CollectorState,
     CollectorStateRepository,
     Graph,
     StoredWeek,
     SubscriberRepository,
+    SuppressionRepository,
     WeekRepository,
 )
 from followthrough.adapters.store.protocols import FOLLOW_LISTS
@@ -23,12 +29,16 @@ from followthrough.adapters.x import PageResult, XAuthRevoked, XClient, XCredits
 from followthrough.analysis import History, analyze
 from followthrough.config import CollectorConfig
 from followthrough.cursors import Cursors, Spend
-from followthrough.messages import CollectRequest
+from followthrough.email import build_message
+from followthrough.messages import CollectRequest, DigestRequest
 from followthrough.pipeline.reads import Budget, BudgetExhausted, ListRead, fetch_for, read_since, read_until_known
 from followthrough.pipeline.tokens import TokenKeeper
 from followthrough.report import WeeklyReport
 from followthrough.subscriber import Subscriber
 from followthrough.xmodels import XUser
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics
 
 log = logging.getLogger(__name__)
 
@@ -292,7 +302,7 @@ class Collector:
         me_account = normalize.account(me)
         includes = [t for r in reads.values() for t in r.includes]
 
-        def items(endpoint: str) -> list:
+        def items(endpoint: str) -> list[Any]:
             return reads[endpoint].items if endpoint in reads else []
 
         new_posts = normalize.posts(items("tweets"), includes)
@@ -366,3 +376,63 @@ def _id(item: Post | DmEvent) -> str:
 def _edges(graph: Graph) -> list[FollowEdge]:
     return [FollowEdge(user_id=user_id, username=username, since=datetime.fromisoformat(since) if since else None)
             for user_id, (since, username) in graph.items()]
+
+
+# -- the use case: one collect message -------------------------------------------------------------
+
+MAX_REQUEUES = 20
+# template.yaml alarms on this metric (dimension service=collect)
+CREDITS_METRIC = "XCreditsExhausted"
+
+
+@dataclass
+class ReconnectEmail:
+    """The one email sent when X no longer accepts the subscriber's connection."""
+
+    suppression: SuppressionRepository
+    mailer: Mailer
+    sender: str
+    public_base_url: str
+
+    def send(self, subscriber: Subscriber) -> None:
+        if self.suppression.is_suppressed(subscriber.email):
+            log.info("reconnect email not sent: address suppressed", extra={"subscriber_id": subscriber.subscriber_id})
+            return
+        text = ("Hello,\n\nX no longer accepts the connection Followthrough had to your account, so this week's "
+                "digest could not be made. Sign in again to reconnect (it takes a minute):\n\n"
+                f"{self.public_base_url.rstrip('/')}/\n\nUntil then we will not try again or write again.\n")
+        raw = build_message(sender=self.sender, recipient=subscriber.email,
+                            subject="Reconnect your X account to keep your weekly digest", text=text)
+        self.mailer.send(subscriber.email, raw)
+
+
+@dataclass
+class CollectStep:
+    """Collect one subscriber-week, then queue the digest, or the same work again after X's rate limit."""
+
+    collector: Collector
+    collect_queue: Queue
+    digest_queue: Queue
+    metrics: Metrics
+    # longest delay before rate-limited work comes back (SQS allows at most 900 s)
+    max_requeue_delay_s: int = 900
+
+    def run(self, request: CollectRequest) -> CollectResult:
+        result = self.collector.run(request)
+        if result.status == "collected":
+            self.digest_queue.send(DigestRequest(subscriber_id=request.subscriber_id, week=request.week))
+        elif result.status == "rate_limited":
+            if request.requeues >= MAX_REQUEUES:
+                raise RuntimeError(f"subscriber {request.subscriber_id} still rate-limited after {MAX_REQUEUES} "
+                                   "requeues")
+            self.collect_queue.send(request.model_copy(update={"requeues": request.requeues + 1}),
+                                    delay_seconds=min(result.retry_in_s, self.max_requeue_delay_s))
+        elif result.status == "credits_exhausted":
+            self.metrics.add_metric(name=CREDITS_METRIC, unit=MetricUnit.Count, value=1)
+        self.metrics.add_metric(name=f"Collect_{result.status}", unit=MetricUnit.Count, value=1)
+        self.metrics.add_metric(name="XSpendMilliUSD", unit=MetricUnit.Count,
+                                value=round(result.spend.total_usd * 1000))
+        log.info("collected", extra={"subscriber_id": result.subscriber_id, "week": result.week,
+                                     "status": result.status, "spend_usd": result.spend.total_usd,
+                                     "counts": result.counts})
+        return result

@@ -1,11 +1,16 @@
-"""Mail one subscriber's weekly digest, exactly once per subscriber-week."""
+"""What happens to a digest message: render and mail one subscriber's weekly digest, exactly once per
+subscriber-week (``DigestSender`` behind Powertools idempotency: ``DigestStep``, at the end)."""
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
-from typing import Literal
+from functools import cached_property
+from typing import TYPE_CHECKING, Any, Literal, cast
+
+from aws_lambda_powertools.metrics import MetricUnit
 
 from followthrough.adapters.mailer import Mailer
 from followthrough.adapters.store import SuppressionRepository, WeekRepository
@@ -15,7 +20,14 @@ from followthrough.links import link
 from followthrough.messages import DigestRequest
 from followthrough.pipeline.bounces import ses_tags_header
 
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics
+    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+log = logging.getLogger(__name__)
+
 Outcome = Literal["sent", "skipped"]
+IDEMPOTENCY_DAYS = 35
 
 
 @dataclass
@@ -83,3 +95,55 @@ class DigestSender:
     def _skip(self, sid: str, week: str, reason: str) -> DigestResult:
         self.weeks.mark_week(sid, week, "no_digest", reason)
         return DigestResult("skipped", sid, week, reason)
+
+
+@dataclass
+class DigestStep:
+    """One digest message: ``DigestSender.send`` exactly once per subscriber-week, counted and logged."""
+
+    sender: DigestSender
+    table_name: str
+    metrics: Metrics
+
+    @cached_property
+    def idempotency_config(self) -> IdempotencyConfig:
+        from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+
+        return IdempotencyConfig(event_key_jmespath="[subscriber_id, week]",
+                                 expires_after_seconds=IDEMPOTENCY_DAYS * 86400,
+                                 raise_on_no_idempotency_key=True)
+
+    @cached_property
+    def send_once(self) -> Callable[..., dict[str, Any]]:
+        """``DigestSender.send`` behind Powertools idempotency, keyed by subscriber and ISO week.
+
+        A redelivered message, a retried Lambda or a second scheduled run finds the
+        completed record and returns its stored result instead of mailing again;
+        a send that raised leaves no record, so its retry still sends once.
+        """
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
+
+        from followthrough.adapters.store.table import RETRIES
+
+        persistence = DynamoDBPersistenceLayer(
+            table_name=self.table_name, key_attr="pk", sort_key_attr="sk",
+            static_pk_value="IDEMPOTENCY#digest", expiry_attr="ttl", boto_config=RETRIES,
+        )
+
+        @idempotent_function(data_keyword_argument="request", persistence_store=persistence,  # type: ignore[untyped-decorator]
+                             config=self.idempotency_config)
+        def send(request: DigestRequest) -> dict[str, Any]:
+            return asdict(self.sender.send(request))
+
+        return cast(Callable[..., dict[str, Any]], send)
+
+    def run(self, request: DigestRequest, context: Any = None) -> dict[str, Any]:
+        if context is not None:
+            # an in-progress record then expires with the invocation, so a crashed
+            # send is retried instead of being blocked for weeks
+            self.idempotency_config.register_lambda_context(context)
+        result: dict[str, Any] = self.send_once(request=request)
+        self.metrics.add_metric(name=f"Digest_{result['outcome']}", unit=MetricUnit.Count, value=1)
+        log.info("digest", extra={"subscriber_id": request.subscriber_id, "week": request.week,
+                                  "outcome": result["outcome"], "reason": result["reason"]})
+        return result

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from aws_lambda_powertools.metrics import MetricUnit
 
 from followthrough.adapters.queue import Queue
 from followthrough.adapters.store import SubscriberRepository
 from followthrough.messages import CollectRequest
 from followthrough.subscriber import iso_week, slot_of
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Metrics
 
 
 @dataclass
@@ -36,3 +42,17 @@ def dispatch(subscribers: SubscriberRepository, queue: Queue, at: datetime) -> D
         subscribers.claim_dispatch(subscriber.subscriber_id, week, subscriber.due_slot(next_week))
     return DispatchResult(slot=slot, week=week, due=len(due), queued=len(fresh),
                           already_dispatched=len(due) - len(fresh))
+
+
+@dataclass
+class DispatchStep:
+    """What happens on the hourly schedule: this hour's subscribers queued, and counted."""
+
+    subscribers: SubscriberRepository
+    queue: Queue
+    metrics: Metrics
+
+    def run(self, at: datetime) -> DispatchResult:
+        result = dispatch(self.subscribers, self.queue, at)
+        self.metrics.add_metric(name="SubscribersQueued", unit=MetricUnit.Count, value=result.queued)
+        return result

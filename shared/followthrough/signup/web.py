@@ -1,5 +1,8 @@
 """The sign-up HTTP API: routes (a Powertools ``Router``), error pages, and the checks that run before routing.
 
+The handler hands each request the sign-up service and the settings through
+the router's context (``app.append_context``); nothing here builds them.
+
 ``refuse_early`` runs on the raw HttpApi event before Powertools parses it:
 an oversized body gets 413, a body that is not UTF-8 gets 400, and a form
 POST without a valid anti-forgery token gets 403, so such requests never
@@ -15,7 +18,7 @@ import json
 import logging
 import traceback
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 from urllib.parse import parse_qs, urlsplit
 
 from aws_lambda_powertools.event_handler import Response
@@ -33,8 +36,7 @@ from aws_lambda_powertools.event_handler.openapi.types import (
 from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
-from followthrough import steps
-from followthrough.config import X_HOSTS
+from followthrough.config import X_HOSTS, Settings
 from followthrough.signup import csrf, pages
 from followthrough.signup.errors import SignupError
 from followthrough.signup.forms import (
@@ -62,7 +64,7 @@ from followthrough.signup.forms import (
 )
 
 if TYPE_CHECKING:
-    from followthrough.signup.service import Completed
+    from followthrough.signup.service import Completed, SignupService
 
 log = logging.getLogger(__name__)
 # At DEBUG, Powertools' resolver logs the validated route arguments (link tokens, OAuth codes and states) and
@@ -76,7 +78,15 @@ HTML = "text/html; charset=utf-8"
 # forms that carry the anti-forgery token (POST /unsubscribe is RFC 8058 one-click: its signed token suffices)
 CSRF_PROTECTED = {("POST", "/signup"), ("POST", "/delete")}
 
-router = Router()
+router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves Router.__init__ unannotated
+
+
+def _settings() -> Settings:
+    return cast(Settings, router.context["settings"])
+
+
+def _service() -> SignupService:
+    return cast("SignupService", router.context["signup"])
 
 
 def _html_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
@@ -95,8 +105,8 @@ def _html_responses(*statuses: int) -> dict[int, OpenAPIResponse]:
 # -- responses ---------------------------------------------------------------------------------
 
 
-def _security_headers() -> dict[str, str]:
-    x_base = steps.settings().x_api_base_url.rstrip("/")
+def _security_headers(config: Settings) -> dict[str, str]:
+    x_base = config.x_api_base_url.rstrip("/")
     if x_base in X_HOSTS:
         authorize = "https://twitter.com https://x.com"
     else:
@@ -113,13 +123,13 @@ def _security_headers() -> dict[str, str]:
 
 
 def _csrf_cookie(nonce: str) -> Cookie:
-    secure = str(steps.settings().public_base_url).startswith("https://")
+    secure = _settings().require("public_base_url").startswith("https://")
     return Cookie(name=CSRF_COOKIE, value=nonce, path="/", secure=secure, http_only=True, same_site=SameSite.LAX_MODE,
                   max_age=csrf.MAX_AGE_S)
 
 
 def page(body: str, status: int = 200, *, set_nonce: str | None = None) -> Response[str]:
-    return Response(status_code=status, content_type=HTML, body=body, headers=_security_headers(),
+    return Response(status_code=status, content_type=HTML, body=body, headers=_security_headers(_settings()),
                     cookies=[_csrf_cookie(set_nonce)] if set_nonce else None)
 
 
@@ -130,14 +140,14 @@ def message_page(status: int, title: str, *paragraphs: str, back: bool = True) -
 def _csrf_form(cookie: str | None) -> tuple[str, str | None]:
     """(signed token for a form, nonce to set as the cookie or None if the browser has it already)."""
     nonce, fresh = csrf.browser_nonce(cookie)
-    return csrf.form_token(steps.settings().signing_key, nonce), nonce if fresh else None
+    return csrf.form_token(_settings().require("signing_key"), nonce), nonce if fresh else None
 
 
 # -- before routing ----------------------------------------------------------------------------
 
 
-def _raw_response(status: int, title: str, text: str) -> dict[str, Any]:
-    return {"statusCode": status, "headers": {"Content-Type": HTML, **_security_headers()}, "cookies": [],
+def _raw_response(config: Settings, status: int, title: str, text: str) -> dict[str, Any]:
+    return {"statusCode": status, "headers": {"Content-Type": HTML, **_security_headers(config)}, "cookies": [],
             "body": pages.message(title, [text], back=True), "isBase64Encoded": False}
 
 
@@ -149,42 +159,42 @@ def _cookie(event: APIGatewayProxyEventV2, name: str) -> str | None:
     return None
 
 
-def refuse_early(raw_event: Mapping[str, Any]) -> dict[str, Any] | None:
+def refuse_early(raw_event: Mapping[str, Any], config: Settings) -> dict[str, Any] | None:
     """A finished HttpApi response for requests refused before routing; None to go on."""
     event = APIGatewayProxyEventV2(dict(raw_event))
     body = event.body or ""
     # base64 is 4/3 the size: refuse huge bodies before decoding them
     if len(body) > (MAX_BODY_BYTES * 4 // 3 + 4 if event.is_base64_encoded else MAX_BODY_BYTES):
-        return _raw_response(413, "That request is too large", "The form sends far less than this. Go back and "
-                                                               "try again.")
+        return _raw_response(config, 413, "That request is too large",
+                             "The form sends far less than this. Go back and try again.")
     try:
         data = base64.b64decode(body, validate=True) if event.is_base64_encoded else body.encode("utf-8")
         text = data.decode("utf-8")
     except (binascii.Error, ValueError, UnicodeError):
-        return _raw_response(400, "That request could not be read",
+        return _raw_response(config, 400, "That request could not be read",
                              "Its body is not UTF-8 text. Send the form from the sign-up page.")
     if len(data) > MAX_BODY_BYTES:
-        return _raw_response(413, "That request is too large", "The form sends far less than this. Go back and "
-                                                               "try again.")
+        return _raw_response(config, 413, "That request is too large",
+                             "The form sends far less than this. Go back and try again.")
     method = event.request_context.http.method.upper()
     if (method, event.raw_path) in CSRF_PROTECTED:
         content_type = (event.headers.get("content-type") or "").lower()
         fields = parse_qs(text) if content_type.startswith("application/x-www-form-urlencoded") else {}
         try:
-            _check_origin(event)
-            csrf.check(steps.settings().signing_key, next(iter(fields.get("csrf_token", [])), None),
+            _check_origin(event, config)
+            csrf.check(config.require("signing_key"), next(iter(fields.get("csrf_token", [])), None),
                        _cookie(event, CSRF_COOKIE))
         except csrf.CsrfRefused as exc:
             log.info("form refused", extra={"path": event.raw_path, "reason": str(exc)})
-            return _raw_response(403, "This form cannot be sent",
+            return _raw_response(config, 403, "This form cannot be sent",
                                  f"It was refused because {exc}. Open the page again and resend the form.")
     return None
 
 
-def _check_origin(event: APIGatewayProxyEventV2) -> None:
+def _check_origin(event: APIGatewayProxyEventV2, config: Settings) -> None:
     origin = event.headers.get("origin")
     if origin and origin != "null":
-        expected = urlsplit(str(steps.settings().public_base_url))
+        expected = urlsplit(config.require("public_base_url"))
         if origin.rstrip("/") != f"{expected.scheme}://{expected.netloc}":
             raise csrf.CsrfRefused("the form was sent from another site")
 
@@ -192,7 +202,7 @@ def _check_origin(event: APIGatewayProxyEventV2) -> None:
 # -- errors ------------------------------------------------------------------------------------
 
 
-@router.exception_handler(RequestValidationError)
+@router.exception_handler(RequestValidationError)  # type: ignore[untyped-decorator]
 def _invalid(exc: RequestValidationError) -> Response[str]:
     event = router.current_event
     if event.http_method == "POST" and event.path == "/signup":
@@ -203,7 +213,7 @@ def _invalid(exc: RequestValidationError) -> Response[str]:
         if not errors:  # a field the page does not show (the anti-forgery token): the page is stale
             return message_page(400, "This form cannot be sent", "Open the sign-up page again and resend the form.")
         body = pages.signup_form(csrf_token=token, values=values, errors=errors,
-                                 default_day=steps.settings().default_digest_day)
+                                 default_day=_settings().default_digest_day)
         return page(body, 422, set_nonce=set_nonce)
     if event.path == "/oauth/callback":
         return message_page(400, "This sign-in cannot be used",
@@ -212,22 +222,22 @@ def _invalid(exc: RequestValidationError) -> Response[str]:
                         "The link is incomplete or was changed. Use the link from our email exactly as it is.")
 
 
-@router.exception_handler(RequestUnsupportedContentType)
+@router.exception_handler(RequestUnsupportedContentType)  # type: ignore[untyped-decorator]
 def _unsupported(exc: RequestUnsupportedContentType) -> Response[str]:
     return message_page(415, "That request could not be read", "Send the form from this site's pages.")
 
 
-@router.exception_handler(SignupError)
+@router.exception_handler(SignupError)  # type: ignore[untyped-decorator]
 def _refused(exc: SignupError) -> Response[str]:
     return message_page(exc.status, exc.title, exc.message)
 
 
-@router.exception_handler(NotFoundError)
+@router.exception_handler(NotFoundError)  # type: ignore[untyped-decorator]
 def _not_found(exc: NotFoundError) -> Response[str]:
     return message_page(404, "There is nothing here", "The page you asked for does not exist.")
 
 
-@router.exception_handler(Exception)
+@router.exception_handler(Exception)  # type: ignore[untyped-decorator]
 def _broken(exc: Exception) -> Response[str]:
     # the message of an unexpected exception may quote input (tokens, addresses): log the type and the stack only
     log.error("unhandled error", extra={"error": type(exc).__name__, "path": router.current_event.path,
@@ -242,7 +252,7 @@ def _broken(exc: Exception) -> Response[str]:
 @router.get("/", summary="The sign-up page", responses=_html_responses(200))
 def signup_page(ft_csrf: CsrfCookie = None) -> Response[str]:
     token, set_nonce = _csrf_form(ft_csrf)
-    return page(pages.signup_form(csrf_token=token, default_day=steps.settings().default_digest_day),
+    return page(pages.signup_form(csrf_token=token, default_day=_settings().default_digest_day),
                 set_nonce=set_nonce)
 
 
@@ -250,22 +260,21 @@ def signup_page(ft_csrf: CsrfCookie = None) -> Response[str]:
              responses=_html_responses(303, 400, 403, 413, 415, 422))
 def signup(email: EmailField, consent: ConsentField, digest_day: DayField, digest_hour: HourField,
            time_zone: ZoneField, csrf_token: CsrfField, ft_csrf: CsrfCookie = None) -> Response[str]:
-    config = steps.settings()
     try:
-        nonce = csrf.check(config.signing_key, csrf_token, ft_csrf)
+        nonce = csrf.check(_settings().require("signing_key"), csrf_token, ft_csrf)
     except csrf.CsrfRefused as exc:  # refuse_early checked already; this keeps the route safe on its own
         return message_page(403, "This form cannot be sent", f"It was refused because {exc}.")
     form = SignupForm(email=str(email), digest_day=digest_day, digest_hour=digest_hour, time_zone=time_zone,
-                      consent_version=CONSENT_VERSION, consent_at=steps.now())
-    authorize_url = steps.signup_service().start(form, browser_nonce=nonce)
-    return Response(status_code=303, headers={"Location": authorize_url, **_security_headers()}, body="")
+                      consent_version=CONSENT_VERSION, consent_at=_service().now())
+    authorize_url = _service().start(form, browser_nonce=nonce)
+    return Response(status_code=303, headers={"Location": authorize_url, **_security_headers(_settings())}, body="")
 
 
 @router.get("/oauth/callback", summary="X sends the browser back here with a code",
             responses=_html_responses(200, 400, 404, 409, 503))
 def oauth_callback(state: OAuthState, code: OAuthCode = None, error: OAuthError = None,
                    ft_csrf: CsrfCookie = None) -> Response[str]:
-    done = steps.signup_service().complete(state=state, code=code, error=error, browser_nonce=ft_csrf)
+    done = _service().complete(state=state, code=code, error=error, browser_nonce=ft_csrf)
     return page(_completed_page(done))
 
 
@@ -277,7 +286,7 @@ def _completed_page(done: Completed) -> str:
                     "spam folder. To stop abuse we send at most one every few minutes.",
         "cooldown_other": f"We sent a link to {done.email} a few minutes ago, about an earlier request; it does "
                           "not confirm this one. To stop abuse we send at most one every few minutes: sign up "
-                          f"again in {max(1, -(-steps.settings().confirmation_cooldown_s // 60))} minutes and we "
+                          f"again in {max(1, -(-_settings().confirmation_cooldown_s // 60))} minutes and we "
                           "will send a link for this request.",
         "suppressed": f"Emails to {done.email} bounced or were reported before, so we cannot send to it. "
                       "Sign up again with another address.",
@@ -298,7 +307,7 @@ def _completed_page(done: Completed) -> str:
 @router.get("/confirm", summary="Confirm the email address (double opt-in)",
             responses=_html_responses(200, 400, 404, 409, 410))
 def confirm(token: LinkToken) -> Response[str]:
-    sub = steps.signup_service().confirm(token)
+    sub = _service().confirm(token)
     if sub.receives_digest:
         return page(pages.message("Your address is confirmed", [
             f"Thank you. Your first digest about @{sub.username} arrives on {describe_schedule(sub)}.",
@@ -312,7 +321,7 @@ def confirm(token: LinkToken) -> Response[str]:
 
 @router.get("/unsubscribe", summary="Asks before unsubscribing", responses=_html_responses(200, 400))
 def unsubscribe_page(token: LinkToken) -> Response[str]:
-    sub = steps.signup_service().subscriber_for("unsubscribe", token)
+    sub = _service().subscriber_for("unsubscribe", token)
     if sub is None or sub.status == "unsubscribed":
         return page(pages.message("You are unsubscribed", ["No more digests will be sent to this address."]))
     return page(pages.message("Unsubscribe?", [
@@ -328,7 +337,7 @@ def unsubscribe(token: OptionalLinkToken = None, form_token: OptionalFormToken =
     given = (form_token or token or "").strip()
     if not given:
         return message_page(400, "This link is not valid", "The unsubscribe link is missing its token.")
-    steps.signup_service().unsubscribe(given)
+    _service().unsubscribe(given)
     return page(pages.message("You are unsubscribed", [
         "No more digests will be sent to this address.",
         "Changed your mind? Sign up again at any time."], back=True))
@@ -336,7 +345,7 @@ def unsubscribe(token: OptionalLinkToken = None, form_token: OptionalFormToken =
 
 @router.get("/delete", summary="Asks before deleting everything", responses=_html_responses(200, 400))
 def delete_page(token: LinkToken, ft_csrf: CsrfCookie = None) -> Response[str]:
-    sub = steps.signup_service().subscriber_for("delete", token)
+    sub = _service().subscriber_for("delete", token)
     if sub is None:
         return page(pages.message("Nothing is stored", ["There is nothing left to delete for this link."]))
     csrf_token, set_nonce = _csrf_form(ft_csrf)
@@ -352,10 +361,10 @@ def delete_page(token: LinkToken, ft_csrf: CsrfCookie = None) -> Response[str]:
              responses=_html_responses(200, 400, 403, 413, 415))
 def delete(token: FormLinkToken, csrf_token: CsrfField, ft_csrf: CsrfCookie = None) -> Response[str]:
     try:
-        csrf.check(steps.settings().signing_key, csrf_token, ft_csrf)
+        csrf.check(_settings().require("signing_key"), csrf_token, ft_csrf)
     except csrf.CsrfRefused as exc:
         return message_page(403, "This form cannot be sent", f"It was refused because {exc}.")
-    deleted = steps.signup_service().delete(token)
+    deleted = _service().delete(token)
     return page(pages.message("Everything is deleted" if deleted else "Nothing is stored", [
         "Your subscription, the connection to your X account and all stored history are gone."
         if deleted else "There was nothing left to delete for this link."], back=True))

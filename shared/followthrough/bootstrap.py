@@ -1,0 +1,233 @@
+"""The composition root: the product's services, built once from validated settings and handed on.
+
+``Services`` holds the settings, the one clock and the Powertools metrics, and
+builds each adapter and use case the first time it is asked for; no client is
+created (and neither boto3 nor tweepy imported) before a use case needs one,
+so importing this module, or a handler, stays cheap and a cold start pays
+only for what its function uses. Each Lambda handler is made by
+``lambda_handler(build)``: on the first event it builds the services from the
+environment (a missing deploy-critical setting fails there, naming the
+variable) and hands them to ``build``; the dev kit builds its own services
+(its settings, the simulation's clock) and hands them to the same ``build``.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from functools import cached_property
+from typing import TYPE_CHECKING, Any
+
+from followthrough.config import Settings, load_settings
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools import Logger, Metrics
+
+    from followthrough.adapters.mailer import Mailer
+    from followthrough.adapters.queue import Queue
+    from followthrough.adapters.store import Repositories
+    from followthrough.adapters.tokens import TokenCipher
+    from followthrough.adapters.x import XClient, XOAuth
+    from followthrough.pipeline.bounces import BounceStep
+    from followthrough.pipeline.collect import Collector, CollectStep, ReconnectEmail
+    from followthrough.pipeline.digest import DigestSender, DigestStep
+    from followthrough.pipeline.dispatch import DispatchStep
+    from followthrough.pipeline.tokens import TokenKeeper
+    from followthrough.signup.service import SignupService
+
+Clock = Callable[[], datetime]
+Handler = Callable[[Any, Any], Any]
+
+METRICS_NAMESPACE = "Followthrough"
+PACKAGE = "followthrough"
+# what the KMS key's encryption context says a ciphertext is (decrypting needs the same)
+TOKEN_CONTEXT = {"purpose": "x-oauth-token"}
+
+
+def wall_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+class Services:
+    """Every service the functions use, each built on first use from ``settings``, all on one ``clock``."""
+
+    def __init__(self, settings: Settings, clock: Clock = wall_clock) -> None:
+        self.settings = settings
+        self.clock = clock
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    @cached_property
+    def metrics(self) -> Metrics:
+        from aws_lambda_powertools import Metrics
+
+        return Metrics(namespace=METRICS_NAMESPACE)
+
+    def count_failed_records(self, response: dict[str, Any]) -> dict[str, Any]:
+        """A batch handler's response, its failed records counted: Lambda does not count them as errors, so the
+        metric is what brings them to an alarm within minutes (published only when there are failures)."""
+        from aws_lambda_powertools.metrics import MetricUnit
+
+        from followthrough.messages import RECORD_FAILURES_METRIC
+
+        if failed := len(response["batchItemFailures"]):
+            self.metrics.add_metric(name=RECORD_FAILURES_METRIC, unit=MetricUnit.Count, value=failed)
+        return response
+
+    # -- adapters ------------------------------------------------------------------------------
+
+    @cached_property
+    def repositories(self) -> Repositories:
+        from followthrough.adapters.store.dynamo import dynamo_repositories
+
+        return dynamo_repositories(self.settings.require("table_name"), self.clock)
+
+    @cached_property
+    def mailer(self) -> Mailer:
+        from followthrough.adapters.mailer import Mailer
+
+        return Mailer(sender=self.settings.require("sender_email"),
+                      configuration_set=self.settings.ses_configuration_set)
+
+    def oauth(self, redirect_uri: str = "") -> XOAuth:
+        from followthrough.adapters.x import XOAuth
+
+        return XOAuth(client_id=self.settings.require("x_client_id"), client_secret=self.settings.x_client_secret,
+                      base_url=self.settings.x_api_base_url, redirect_uri=redirect_uri,
+                      now=lambda: self.clock().timestamp())
+
+    def x_client(self, access_token: str) -> XClient:
+        from followthrough.adapters.x import XClient
+
+        return XClient(access_token, base_url=self.settings.x_api_base_url,
+                       backoff_s=self.settings.x_retry_backoff_s)
+
+    @cached_property
+    def collect_queue(self) -> Queue:
+        from followthrough.adapters.queue import Queue
+
+        return Queue(self.settings.require("collect_queue_url"))
+
+    @cached_property
+    def digest_queue(self) -> Queue:
+        from followthrough.adapters.queue import Queue
+
+        return Queue(self.settings.require("digest_queue_url"))
+
+    @cached_property
+    def cipher(self) -> TokenCipher:
+        from followthrough.adapters.tokens import KmsCipher
+
+        return KmsCipher(self.settings.require("token_kms_key_id"), TOKEN_CONTEXT)
+
+    @cached_property
+    def token_keeper(self) -> TokenKeeper:
+        from followthrough.pipeline.tokens import TokenKeeper
+
+        return TokenKeeper(stored=self.repositories.tokens, cipher=self.cipher, oauth=self.oauth(), now=self.clock)
+
+    # -- use cases -----------------------------------------------------------------------------
+
+    @cached_property
+    def dispatch(self) -> DispatchStep:
+        from followthrough.pipeline.dispatch import DispatchStep
+
+        return DispatchStep(subscribers=self.repositories.subscribers, queue=self.collect_queue, metrics=self.metrics)
+
+    @cached_property
+    def reconnect_email(self) -> ReconnectEmail:
+        from followthrough.pipeline.collect import ReconnectEmail
+
+        return ReconnectEmail(suppression=self.repositories.suppression, mailer=self.mailer,
+                              sender=self.settings.require("sender_email"),
+                              public_base_url=self.settings.require("public_base_url"))
+
+    @cached_property
+    def collector(self) -> Collector:
+        from followthrough.pipeline.collect import Collector
+
+        stored = self.repositories
+        return Collector(subscribers=stored.subscribers, state=stored.collector_state, weeks=stored.weeks,
+                         tokens=self.token_keeper, make_client=self.x_client,
+                         config=self.settings.collector, send_reconnect_email=self.reconnect_email.send,
+                         now=self.clock)
+
+    @cached_property
+    def collect(self) -> CollectStep:
+        from followthrough.pipeline.collect import CollectStep
+
+        return CollectStep(collector=self.collector, collect_queue=self.collect_queue,
+                           digest_queue=self.digest_queue, metrics=self.metrics,
+                           max_requeue_delay_s=self.settings.max_requeue_delay_s)
+
+    @cached_property
+    def digest_sender(self) -> DigestSender:
+        from followthrough.pipeline.digest import DigestSender
+
+        return DigestSender(weeks=self.repositories.weeks, suppression=self.repositories.suppression,
+                            mailer=self.mailer,
+                            public_base_url=self.settings.require("public_base_url"),
+                            signing_key=self.settings.require("signing_key"), now=self.clock)
+
+    @cached_property
+    def digest(self) -> DigestStep:
+        from followthrough.pipeline.digest import DigestStep
+
+        return DigestStep(sender=self.digest_sender, table_name=self.settings.require("table_name"),
+                          metrics=self.metrics)
+
+    @cached_property
+    def bounces(self) -> BounceStep:
+        from followthrough.pipeline.bounces import BounceStep, FeedbackRecorder
+
+        stored = self.repositories
+        return BounceStep(recorder=FeedbackRecorder(subscribers=stored.subscribers, suppression=stored.suppression),
+                          metrics=self.metrics)
+
+    @cached_property
+    def signup(self) -> SignupService:
+        """The sign-up and subscriber lifecycle (it holds no state between requests)."""
+        from followthrough.signup.service import SignupService
+
+        base = self.settings.require("public_base_url")
+        return SignupService(
+            subscribers=self.repositories.subscribers, signups=self.repositories.signups,
+            stored_tokens=self.repositories.tokens, suppression=self.repositories.suppression,
+            oauth=self.oauth(redirect_uri=f"{base}/oauth/callback"), make_client=self.x_client,
+            tokens=self.token_keeper, mailer=self.mailer, public_base_url=base,
+            signing_key=self.settings.require("signing_key"), now=self.clock,
+            confirmation_cooldown_s=self.settings.confirmation_cooldown_s,
+        )
+
+
+def from_environment(environ: Mapping[str, str] | None = None, clock: Clock = wall_clock) -> Services:
+    """Services from the process's environment (secrets named by SSM parameter are read here, once)."""
+    return Services(load_settings(os.environ if environ is None else environ), clock)
+
+
+def log_through(logger: Logger) -> None:
+    """The product's module loggers (``followthrough.*``) write through the function's Powertools ``logger``:
+    the same JSON lines, with its ``cold_start``, ``function_name`` and ``correlation_id``.
+
+    Only the product's own loggers: botocore's and Powertools' keep the levels ``signup.web`` pins.
+    """
+    import logging
+
+    from aws_lambda_powertools.logging.utils import copy_config_to_registered_loggers
+
+    logging.getLogger(PACKAGE)  # registered even before a module of the package has logged
+    copy_config_to_registered_loggers(source_logger=logger, include={PACKAGE})
+
+
+def lambda_handler(build: Callable[[Services], Handler]) -> Handler:
+    """A Lambda entry point: on the first event, services from the environment, handed to ``build``; once."""
+    built: list[Handler] = []
+
+    def handler(event: Any, context: Any) -> Any:
+        if not built:
+            built.append(build(from_environment()))
+        return built[0](event, context)
+
+    return handler
