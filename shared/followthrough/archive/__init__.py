@@ -299,9 +299,9 @@ class _Reader:
         for entries in _entries(self.source, files.NOTE_TWEETS, NoteEntry):
             for entry in entries:
                 note = entry["note"]
-                row = self._post_of(note, by_second)
-                if row is not None:
-                    _merge_note(row, note)
+                post = self._post_of(note, by_second)
+                if post is not None:
+                    _merge_note(post, note)
 
     @staticmethod
     def _post_of(note: ArchiveNote, by_second: dict[int, list[dict[str, Any]]]) -> dict[str, Any] | None:
@@ -335,7 +335,9 @@ class _Reader:
 
     def dms(self) -> bool:
         found = False
-        for kind, conversation_type in ((files.DMS, "one_to_one"), (files.GROUP_DMS, "group")):
+        kinds: tuple[tuple[files.DataType, ConversationType], ...] = (
+            (files.DMS, "one_to_one"), (files.GROUP_DMS, "group"))
+        for kind, conversation_type in kinds:
             found |= bool(self.source.find(kind))
             for entries in _entries(self.source, kind, DmEntry):
                 self.conversations.extend(_conversation(e["conversation"], conversation_type) for e in entries)

@@ -243,5 +243,5 @@ def adapter(entry: Any) -> TypeAdapter[list[Any]]:
     """A list-of-``entry`` validator, built once."""
     if entry not in _ADAPTERS:
         # most string values are unique ids and texts: caching only keys is faster
-        _ADAPTERS[entry] = TypeAdapter(list[entry], config=ConfigDict(cache_strings="keys"))  # type: ignore[valid-type]
+        _ADAPTERS[entry] = TypeAdapter(list[entry], config=ConfigDict(cache_strings="keys"))
     return _ADAPTERS[entry]
