@@ -38,7 +38,7 @@ first message of each conversation, the only one the automated-DM detector judge
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -106,7 +106,7 @@ def load_archive(
 
 def read_archive(
     path: str | Path, *, as_of: datetime | None = None, window_days: float = 30, lookback_days: float = 120,
-    progress: Callable[[str], None] | None = None,
+    progress: files.Progress | None = None,
 ) -> Archive:
     """Read an archive (.zip or folder).
 
@@ -114,7 +114,7 @@ def read_archive(
     DM) is the collection time; the window is the ``window_days`` before it;
     posts, likes and DMs older than ``lookback_days`` are dropped (the passive
     follow window must fit in it). ``progress`` is told of each file as it is
-    read. Raises ``ArchiveError`` naming the file on a missing, corrupt or
+    read (its name, its size and the archive's). Raises ``ArchiveError`` naming the file on a missing, corrupt or
     unexpected file.
     """
     source = Source(Path(path), progress)

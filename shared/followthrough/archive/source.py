@@ -38,6 +38,8 @@ _MANIFEST_PREFIX = re.compile(_BOM + rb"\s*window\.__THAR_CONFIG\s*=\s*")
 _HEAD_BYTES = 4096  # far more than a prefix takes
 _ASCII_WHITESPACE = b" \t\n\r\x0b\x0c"  # what bytes.rstrip() strips
 _LENIENT = ConfigDict(extra="ignore", populate_by_name=True)
+# told of each file as it is read: its name in the archive, its size and the whole archive's, in bytes
+Progress = Callable[[str, int, int], None]
 
 
 @dataclass(frozen=True)
@@ -98,7 +100,7 @@ def _without_top_folder(names: list[str]) -> tuple[str, list[str]]:
 class Source:
     """The archive's data files, from a folder or a .zip."""
 
-    def __init__(self, path: Path, progress: Callable[[str], None] | None = None) -> None:
+    def __init__(self, path: Path, progress: Progress | None = None) -> None:
         self.path = path
         self._zip: zipfile.ZipFile | None = None
         self._progress = progress
@@ -121,11 +123,9 @@ class Source:
         # the data files, by file name
         self._files = {n[len(self._data):]: n for n in inside
                        if n.startswith(self._data) and "/" not in n[len(self._data):]}
+        # what reading the data files means (media files are never read)
+        self.total_bytes = sum(self._sizes[self._top + n] for n in self._files.values() if n.endswith(".js"))
         self.manifest = self._read_manifest()
-
-    @property
-    def total_bytes(self) -> int:
-        return sum(self._sizes.values())
 
     def close(self) -> None:
         if self._zip is not None:
@@ -190,7 +190,7 @@ class Source:
         straight into its own buffer rather than sliced (copied) out of the whole.
         """
         if self._progress is not None:
-            self._progress(f"reading {self.member(name)} ({self._sizes[self._top + name] / 2**20:.1f} MB)")
+            self._progress(self.member(name), self._sizes[self._top + name], self.total_bytes)
         try:
             with self._open(name) as stream:
                 if prefix is None:
