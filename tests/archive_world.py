@@ -36,7 +36,7 @@ LAYOUTS = ("2019", "2021", "2025")
 # archive cannot tell, e.g. a quote of someone whose handle appears nowhere else)
 SCENARIOS: dict[str, bool | None] = {
     "reply": False, "mention": False, "retweet": False, "quote_known_handle": False, "like": False,
-    "dm": False, "long_post_mention": False, "edited_reply": False,
+    "dm": False, "long_post_mention": False, "edited_reply": False, "reacted_to_their_dm": False,
     "quote_unknown_handle": None,
     "nothing": True, "old_reply": True, "group_dm_only": True, "deleted_reply": True, "dm_received_only": True,
 }
@@ -183,6 +183,16 @@ class World:
         topic = " and ".join(self.rng.sample(["slides", "demo", "venue", "lunch", "tickets", "schedule", "map"], 3))
         self.conversation(user_id, [self.message(ME, user_id, f"did you see the {topic} for friday?", at),
                                     self.message(user_id, ME, "yes, see you there", at + timedelta(hours=2))])
+
+    def _reacted_to_their_dm(self, user_id: str, at: datetime) -> None:
+        # the subscriber's only answer is a reaction, listed on the message reacted to
+        words = " and ".join(self.rng.sample(["photos", "recipe", "plan", "draft", "poster", "idea"], 2))
+        item = self.message(user_id, ME, f"what do you think of the {words}?", at)
+        body = item["messageCreate"]
+        body["reactions"] = [{"senderId": ME, "reactionKey": "like", "eventId": body["id"],
+                              "createdAt": iso(at + timedelta(minutes=5))}]
+        self.conversation(user_id, [item])
+        self.truth.not_auto.add(user_id)
 
     def _long_post_mention(self, user_id: str, at: datetime) -> None:
         self.tweet(self.ago(250), f"hi @{self.handles[user_id]}", mentions=(user_id,))  # names them
