@@ -145,3 +145,32 @@ def test_without_a_manifest_the_audit_ends_with_the_newest_post_or_message(tmp_p
                  + [e.created_at for e in activity.dm_events if e.event_type != "ReactionCreate"])
     assert activity.collected_at == newest < GENERATED
     assert read_archive(world.write(tmp_path, "2025")).activity.collected_at == GENERATED  # the manifest's date
+
+
+@pytest.mark.parametrize("layout", LAYOUTS)
+def test_files_read_in_chunks_read_the_same(tmp_path: Path, world: World, layout: str,
+                                            monkeypatch: pytest.MonkeyPatch) -> None:
+    archive = world.write(tmp_path, layout)
+    whole = read_archive(archive).activity.model_dump()
+    monkeypatch.setattr("followthrough.archive._CHUNK_BYTES", 1500)  # every file in many chunks
+    assert read_archive(archive).activity.model_dump() == whole
+
+
+def test_a_problem_in_a_later_chunk_is_named_for_the_whole_file(tmp_path: Path, world: World,
+                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    files = world.files("2021")
+    following = files["data/following.js"].decode()
+    last = following.rindex('"accountId"')
+    files["data/following.js"] = (following[:last] + '"acountId"' + following[last + len('"accountId"'):]).encode()
+    folder = tmp_path / "archive"
+    for name, data in files.items():
+        (folder / name).parent.mkdir(parents=True, exist_ok=True)
+        (folder / name).write_bytes(data)
+    monkeypatch.setattr("followthrough.archive._CHUNK_BYTES", 1500)
+    last_entry = len(world.following) - 1
+    with pytest.raises(ArchiveError, match=rf"data/following\.js: unexpected content at entry {last_entry}\b"):
+        read_archive(folder)
+    files["data/following.js"] = following[: len(following) // 2].encode()  # cut short in a later chunk
+    (folder / "data/following.js").write_bytes(files["data/following.js"])
+    with pytest.raises(ArchiveError, match=r"data/following\.js: corrupt or truncated JSON"):
+        read_archive(folder)

@@ -124,17 +124,65 @@ def read_archive(
         source.close()
 
 
-def _parse(source: Source, name: str, entry: Any, body: bytes | None = None) -> list[Any]:
+# A file's JSON is validated in runs of entries of about this size: pydantic builds a tree of the whole
+# JSON it is given before validating it, several times the JSON's size.
+_CHUNK_BYTES = 4 * 2**20
+# the first entry of a pretty-printed array, and how far it is indented
+_FIRST_ENTRY = re.compile(rb"\[[ \t\r]*\n([ \t]*)\{")
+
+
+def _chunks(body: bytes) -> Iterator[bytes]:
+    """The JSON array ``body`` as arrays of consecutive entries, about ``_CHUNK_BYTES`` each.
+
+    An entry ends where a line holds only the entries' indentation, "}" and ",": X pretty-prints its
+    files, and JSON strings hold no line breaks, so no such line is inside an entry. A file printed
+    otherwise is one chunk.
+    """
+    first = _FIRST_ENTRY.match(body)
+    if first is None or len(body) <= _CHUNK_BYTES:
+        yield body
+        return
+    end_of_entry = b"\n" + first.group(1) + b"},"
+    start = 1  # just after "["
+    while (cut := body.find(end_of_entry, start + _CHUNK_BYTES)) >= 0:
+        comma = cut + len(end_of_entry) - 1
+        yield b"[" + body[start:comma] + b"]"
+        start = comma + 1
+    yield b"[" + body[start:]
+
+
+def _parsed(source: Source, name: str, entry: Any, body: bytes | None = None) -> Iterator[Any]:
+    """A data file's entries, validated a chunk at a time, each let go of once taken."""
+    if body is None:
+        body = source.data_json(name)
+    validator = adapter(entry)
+    done = 0
     try:
-        return adapter(entry).validate_json(source.data_json(name) if body is None else body)
-    except ValidationError as exc:
-        raise ArchiveError(f"{source.member(name)}: {problem(exc)}") from None
+        for chunk in _chunks(body):
+            entries = validator.validate_json(chunk)
+            del chunk
+            done += len(entries)
+            yield from _drain(entries)
+    except ValidationError:
+        # worded for the whole file (an entry's number in it, or where the JSON breaks)
+        try:
+            entries = validator.validate_json(body)
+        except ValidationError as exc:
+            raise ArchiveError(f"{source.member(name)}: {problem(exc)}") from None
+        yield from _drain(entries[done:])
 
 
-def _entries(source: Source, kind: files.DataType, entry: Any) -> Iterator[list[Any]]:
-    """The entries of each file of a kind, one file at a time."""
+def _drain(entries: list[Any]) -> Iterator[Any]:
+    """The entries in order, each let go of once taken: a file's entries are gone before the next file is read."""
+    entries.reverse()
+    while entries:
+        yield entries.pop()
+
+
+def _entries(source: Source, kind: files.DataType, entry: Any) -> Iterator[Any]:
+    """The entries of every file of a kind, one file at a time."""
     for name in source.find(kind):
-        yield _parse(source, name, entry)
+        yield from _parsed(source, name, entry)
 
 
 def _status_link(urls: list[Any]) -> tuple[str, str] | None:
@@ -244,7 +292,7 @@ class _Reader:
         if not members:
             raise ArchiveError(f"{self.source.path}: data/account.js not found; is this an X archive "
                                "(the .zip from Settings > Your account > Download an archive of your data)?")
-        found = [e.account for entries in _entries(self.source, files.ACCOUNT, AccountEntry) for e in entries]
+        found = [e.account for e in _entries(self.source, files.ACCOUNT, AccountEntry)]
         if not found:
             raise ArchiveError(f"{self.source.member(members[0])}: holds no account")
         me = found[0]
@@ -260,9 +308,7 @@ class _Reader:
         for name in members:
             body = self.source.data_json(name)
             wrapped = _WRAPPED.match(body) is not None
-            entries = _parse(self.source, name, TweetEntry if wrapped else ArchiveTweet, body)
-            del body
-            for entry in entries:
+            for entry in _parsed(self.source, name, TweetEntry if wrapped else ArchiveTweet, body):
                 tweet: ArchiveTweet = entry["tweet"] if wrapped else entry
                 if tweet.get("deleted_at"):
                     continue
@@ -276,6 +322,7 @@ class _Reader:
                     self.posts.append(row)
                 elif _newer(row, latest.get(key)):
                     latest[key] = row
+            del body  # before the next file is read
         self.posts.extend(latest.values())
         self.post_count = count
         return bool(members)
@@ -296,12 +343,11 @@ class _Reader:
         by_second: dict[int, list[dict[str, Any]]] = {}
         for row in self.posts:
             by_second.setdefault(int(row["created_at"].timestamp()), []).append(row)
-        for entries in _entries(self.source, files.NOTE_TWEETS, NoteEntry):
-            for entry in entries:
-                note = entry["note"]
-                post = self._post_of(note, by_second)
-                if post is not None:
-                    _merge_note(post, note)
+        for entry in _entries(self.source, files.NOTE_TWEETS, NoteEntry):
+            note = entry["note"]
+            post = self._post_of(note, by_second)
+            if post is not None:
+                _merge_note(post, note)
 
     @staticmethod
     def _post_of(note: ArchiveNote, by_second: dict[int, list[dict[str, Any]]]) -> dict[str, Any] | None:
@@ -313,25 +359,21 @@ class _Reader:
 
     def liked(self) -> bool:
         members = self.source.find(files.LIKES)
-        for entries in _entries(self.source, files.LIKES, LikeEntry):
-            for entry in entries:
-                like = entry["like"]
-                liked_at = snowflake_time(like["tweet_id"])
-                if liked_at is None or not self.reach(liked_at):
-                    continue
-                found = _STATUS_URL.match(like.get("expanded_url") or "")
-                handle = found.group(1) if found and found.group(1).lower() != "i" else None
-                self.likes.append((like["tweet_id"], handle, liked_at))
+        for entry in _entries(self.source, files.LIKES, LikeEntry):
+            like = entry["like"]
+            liked_at = snowflake_time(like["tweet_id"])
+            if liked_at is None or not self.reach(liked_at):
+                continue
+            found = _STATUS_URL.match(like.get("expanded_url") or "")
+            handle = found.group(1) if found and found.group(1).lower() != "i" else None
+            self.likes.append((like["tweet_id"], handle, liked_at))
         return bool(members)
 
     def follows(self, kind: files.DataType) -> list[FollowEdge] | None:
         members = self.source.find(kind)
         if not members:
             return None
-        edges: list[FollowEdge] = []
-        for entries in _entries(self.source, kind, ArchiveFollowEdge):
-            edges.extend(entries)
-        return edges
+        return list(_entries(self.source, kind, ArchiveFollowEdge))
 
     def dms(self) -> bool:
         found = False
@@ -339,8 +381,8 @@ class _Reader:
             (files.DMS, "one_to_one"), (files.GROUP_DMS, "group"))
         for kind, conversation_type in kinds:
             found |= bool(self.source.find(kind))
-            for entries in _entries(self.source, kind, DmEntry):
-                self.conversations.extend(_conversation(e["conversation"], conversation_type) for e in entries)
+            self.conversations.extend(_conversation(e["conversation"], conversation_type)
+                                      for e in _entries(self.source, kind, DmEntry))
         return found
 
     # --- the activity ---------------------------------------------------------------------------
