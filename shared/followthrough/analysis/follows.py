@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from operator import attrgetter
 
 from followthrough.activity import Account, FollowEdge
@@ -145,6 +146,15 @@ def _interaction_reason(last: Touch | None, since: datetime | None, handle_known
     """When the subscriber last interacted, or which interactions there were none of (and which were not checked)."""
     if last is not None:
         return f"your last interaction was {_PAST_TENSE[last[1]]} {duration(now - last[0])} ago"
+    return _no_interaction(since is not None, handle_known, unchecked, cfg.passive_window_days)
+
+
+@lru_cache(maxsize=64)
+def _no_interaction(ever: bool, handle_known: bool, unchecked: _Unchecked, window_days: int) -> str:
+    """'never replied, ...' (``ever``: since the follow began) or 'no reply, ... in the last N days'.
+
+    The same few sentences for thousands of followees: worked out once each.
+    """
     not_checked: list[InteractionKind] = ["like"] if unchecked.likes else []
     by_handle = [] if handle_known else [k for k in unchecked.without_handle if k not in not_checked]
     not_checked += by_handle
@@ -154,15 +164,17 @@ def _interaction_reason(last: Touch | None, since: datetime | None, handle_known
     if not_checked:
         note = f" ({join_words([_KINDS[k][0] + 's' for k in not_checked], 'and')} could not be checked"
         note += "; the archive does not give this account's handle, which they name it by)" if by_handle else ")"
-    if since is not None:
+    if ever:
         return f"never {join_words(verbs)}{note}"
-    return f"no {join_words(nouns)} from you in the last {cfg.passive_window_days} days{note}"
+    return f"no {join_words(nouns)} from you in the last {window_days} days{note}"
 
 
 def _explain(who: People, user_id: str, score: float, last: Touch | None, mentioned_by: set[str],
              cfg: AnalysisConfig, now: datetime, unchecked: _Unchecked) -> PassiveFollow:
-    since = who.followees[user_id].since
-    account = who.account(user_id)
+    edge = who.followees[user_id]
+    since = edge.since
+    account = who.accounts.get(user_id)  # (an edge's username is all else there may be)
+    username = account.username if account is not None else edge.username
     rate = posts_per_day(account, now)
     active = None if rate is None else rate >= cfg.active_posts_per_day
     follows_back = user_id in who.followers
@@ -170,7 +182,7 @@ def _explain(who: People, user_id: str, score: float, last: Touch | None, mentio
     reasons: list[str] = []
     if since is not None:
         reasons.append(f"followed {duration(now - since)} ago")
-    handle_known = account is not None and account.username is not None
+    handle_known = username is not None
     reasons.append(_interaction_reason(last, since, handle_known, unchecked, cfg, now))
     if who.followers_known:
         reasons.append("follows you back" if follows_back else "does not follow you back")
@@ -182,7 +194,7 @@ def _explain(who: People, user_id: str, score: float, last: Touch | None, mentio
         reasons.append("rarely posts")
     return PassiveFollow(
         user_id=user_id,
-        username=account.username if account else None,
+        username=username,
         reasons=reasons,
         followed_since=since,
         follows_back=follows_back,
