@@ -143,16 +143,17 @@ def _chunks(body: bytes) -> Iterator[bytes]:
         yield body
         return
     end_of_entry = b"\n" + first.group(1) + b"},"
+    view = memoryview(body)
     start = 1  # just after "["
     while (cut := body.find(end_of_entry, start + _CHUNK_BYTES)) >= 0:
         comma = cut + len(end_of_entry) - 1
-        yield b"[" + body[start:comma] + b"]"
+        yield b"".join((b"[", view[start:comma], b"]"))
         start = comma + 1
-    yield b"[" + body[start:]
+    yield b"".join((b"[", view[start:]))
 
 
-def _parsed(source: Source, name: str, entry: Any, body: bytes | None = None) -> Iterator[Any]:
-    """A data file's entries, validated a chunk at a time, each let go of once taken."""
+def _parsed(source: Source, name: str, entry: Any, body: bytes | None = None) -> Iterator[list[Any]]:
+    """A data file's entries, validated a chunk at a time: one list per chunk."""
     if body is None:
         body = source.data_json(name)
     validator = adapter(entry)
@@ -162,27 +163,29 @@ def _parsed(source: Source, name: str, entry: Any, body: bytes | None = None) ->
             entries = validator.validate_json(chunk)
             del chunk
             done += len(entries)
-            yield from _drain(entries)
+            yield entries
+            del entries
     except ValidationError:
         # worded for the whole file (an entry's number in it, or where the JSON breaks)
         try:
             entries = validator.validate_json(body)
         except ValidationError as exc:
             raise ArchiveError(f"{source.member(name)}: {problem(exc)}") from None
-        yield from _drain(entries[done:])
+        yield entries[done:]
 
 
-def _drain(entries: list[Any]) -> Iterator[Any]:
+def _drain(lists: Iterator[list[Any]]) -> Iterator[Any]:
     """The entries in order, each let go of once taken: a file's entries are gone before the next file is read."""
-    entries.reverse()
-    while entries:
-        yield entries.pop()
+    for entries in lists:
+        entries.reverse()
+        while entries:
+            yield entries.pop()
 
 
 def _entries(source: Source, kind: files.DataType, entry: Any) -> Iterator[Any]:
     """The entries of every file of a kind, one file at a time."""
     for name in source.find(kind):
-        yield from _parsed(source, name, entry)
+        yield from _drain(_parsed(source, name, entry))
 
 
 def _status_link(urls: list[Any]) -> tuple[str, str] | None:
@@ -308,7 +311,7 @@ class _Reader:
         for name in members:
             body = self.source.data_json(name)
             wrapped = _WRAPPED.match(body) is not None
-            for entry in _parsed(self.source, name, TweetEntry if wrapped else ArchiveTweet, body):
+            for entry in _drain(_parsed(self.source, name, TweetEntry if wrapped else ArchiveTweet, body)):
                 tweet: ArchiveTweet = entry["tweet"] if wrapped else entry
                 if tweet.get("deleted_at"):
                     continue
@@ -373,7 +376,11 @@ class _Reader:
         members = self.source.find(kind)
         if not members:
             return None
-        return list(_entries(self.source, kind, ArchiveFollowEdge))
+        edges: list[FollowEdge] = []
+        for name in members:
+            for chunk in _parsed(self.source, name, ArchiveFollowEdge):
+                edges.extend(chunk)
+        return edges
 
     def dms(self) -> bool:
         found = False
@@ -448,11 +455,6 @@ def _merge_note(row: dict[str, Any], note: ArchiveNote) -> None:
     row["note_mentions"] = extra
 
 
-def _message_row(message: ArchiveMessage, event_type: str) -> dict[str, Any]:
-    return {"id": message["id"], "event_type": event_type, "sender_id": message["sender_id"],
-            "created_at": message["created_at"], "text": message.get("text", "")}
-
-
 def _conversation(raw: ArchiveConversation, kind: ConversationType) -> _Conversation:
     """One conversation's people, first message time and events (texts still in)."""
     found = _Conversation(raw["conversation_id"], kind)
@@ -461,30 +463,40 @@ def _conversation(raw: ArchiveConversation, kind: ConversationType) -> _Conversa
         found.people.update(parts)
     reactions: dict[str, dict[str, Any]] = {}
     for item in raw.get("messages", ()):
-        _read_item(item, found, reactions)
+        message = item.get("message")
+        if message is not None:
+            _add_message(found, message, "MessageCreate", reactions)
+        else:
+            _read_other(item, found, reactions)
     found.events.extend(reactions.values())
     return found
 
 
-def _read_item(item: Any, into: _Conversation, reactions: dict[str, dict[str, Any]]) -> None:
-    for key, event_type in (("message", "MessageCreate"), ("welcome", "WelcomeMessageCreate")):
-        message = item.get(key)
-        if message is None:
-            continue
-        into.people.add(message["sender_id"])
-        recipient = message.get("recipient_id")
-        if recipient and recipient != "0":
-            into.people.add(recipient)
-        at = message["created_at"]
-        if into.first is None or at < into.first:
-            into.first = at
-        into.events.append(_message_row(message, event_type))
-        for reaction in message.get("reactions") or ():
-            _add_reaction(reactions, reaction, message["id"])
-    if item.get("reaction") is not None:
+def _add_message(into: _Conversation, message: ArchiveMessage, event_type: str,
+                 reactions: dict[str, dict[str, Any]]) -> None:
+    """A message or welcome message; its validated dict becomes the event's row."""
+    into.people.add(message["sender_id"])
+    recipient = message.get("recipient_id")
+    if recipient and recipient != "0":
+        into.people.add(recipient)
+    at = message["created_at"]
+    if into.first is None or at < into.first:
+        into.first = at
+    row = cast(dict[str, Any], message)
+    row["event_type"] = event_type
+    into.events.append(row)
+    for reaction in message.get("reactions") or ():
+        _add_reaction(reactions, reaction, message["id"])
+
+
+def _read_other(item: Any, into: _Conversation, reactions: dict[str, dict[str, Any]]) -> None:
+    """A welcome message, a reaction or a join."""
+    if item.get("welcome") is not None:
+        _add_message(into, item["welcome"], "WelcomeMessageCreate", reactions)
+    elif item.get("reaction") is not None:
         _add_reaction(reactions, item["reaction"], None)
-    join = item.get("join")
-    if join is not None:
+    elif item.get("join") is not None:
+        join = item["join"]
         into.people.update(join.get("participants", ()))
         if join.get("initiating_user_id"):
             into.people.add(join["initiating_user_id"])
@@ -499,18 +511,24 @@ def _add_reaction(reactions: dict[str, dict[str, Any]], reaction: Any, message_i
 
 
 def _event_rows(conversation: _Conversation, cut: datetime, end: datetime) -> list[dict[str, Any]]:
-    kept = [row for row in conversation.events if cut <= row["created_at"] <= end]
+    kept: list[dict[str, Any]] = []
+    opened: datetime | None = None  # when the first kept message was sent
+    for row in conversation.events:
+        at = row["created_at"]
+        if cut <= at <= end:
+            kept.append(row)
+            if row["event_type"] != "ReactionCreate" and (opened is None or at < opened):
+                opened = at
     if not kept:
-        return []
+        return kept
     participants = sorted(conversation.people)
+    conversation_id, kind = conversation.conversation_id, conversation.kind
     # Only the first message of a conversation is ever judged as an opener, so only it (or those sent
     # at the same moment) needs the costlier link and call-to-action flags.
-    opened = min(row["created_at"] for row in kept if row["event_type"] != "ReactionCreate") if any(
-        row["event_type"] != "ReactionCreate" for row in kept) else None
     for row in kept:
         row.update(masking.dm_signals(row.pop("text", ""), flags=row["created_at"] == opened))
-        row["conversation_id"] = conversation.conversation_id
-        row["conversation_type"] = conversation.kind
+        row["conversation_id"] = conversation_id
+        row["conversation_type"] = kind
         row["participant_ids"] = participants
     return kept
 
