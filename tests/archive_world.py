@@ -27,9 +27,10 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
+from followthrough.archive import SNOWFLAKE_EPOCH_MS
+
 GENERATED = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ME, MY_HANDLE = "100", "me_on_x"
-SNOWFLAKE_EPOCH_MS = 1288834974657
 LAYOUTS = ("2019", "2021", "2025")
 
 # how the subscriber treats a followee, and whether the followee is then a passive follow (None: the
@@ -43,7 +44,8 @@ SCENARIOS: dict[str, bool | None] = {
 TEMPLATE_NAMES = ["José", "Zoë", "Łukasz", "李", "أحمد", "Anna", "Björn", "Chen", "Dolores"]
 
 
-def snowflake(at: datetime, seq: int) -> str:
+def snowflake(at: datetime, seq: int = 0) -> str:
+    """An X id made at ``at`` (ids carry their creation time)."""
     return str(((int(at.timestamp() * 1000) - SNOWFLAKE_EPOCH_MS) << 22) | (seq & 0x3FFFFF))
 
 
