@@ -4,11 +4,16 @@ from __future__ import annotations
 
 import json
 import zipfile
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from followthrough.activity import DmEvent
+from followthrough.analysis import AnalysisConfig
+from followthrough.analysis.dms import find_auto_dms
+from followthrough.analysis.interactions import dm_partner
 from followthrough.archive import ArchiveError, read_archive
 from followthrough.cli import main
 from tests.archive_world import GENERATED, LAYOUTS, ME, World
@@ -174,3 +179,32 @@ def test_a_problem_in_a_later_chunk_is_named_for_the_whole_file(tmp_path: Path, 
     (folder / "data/following.js").write_bytes(files["data/following.js"])
     with pytest.raises(ArchiveError, match=r"data/following\.js: corrupt or truncated JSON"):
         read_archive(folder)
+
+
+def _event(event_id: str, sender: str, at: datetime, conversation: str, *, kind: str = "MessageCreate",
+           conversation_type: str | None = None, fingerprint: str = "f1", words: int = 9) -> DmEvent:
+    return DmEvent(id=event_id, event_type=kind, conversation_id=conversation, sender_id=sender, created_at=at,
+                   participant_ids=sorted({ME, conversation.replace(ME, "").strip("-")}),
+                   conversation_type=conversation_type, fingerprint=fingerprint, word_count=words)
+
+
+def test_welcome_messages_are_automated_whatever_else_they_look_like() -> None:
+    at = GENERATED - timedelta(days=2)
+    events = [
+        _event("1", "300", at, f"{ME}-300", kind="WelcomeMessageCreate", fingerprint="short", words=3),
+        _event("2", ME, at + timedelta(minutes=1), f"{ME}-300", fingerprint="mine-a"),
+        _event("3", "300", at + timedelta(minutes=2), f"{ME}-300", fingerprint="theirs-b"),  # and they answer
+        _event("4", ME, at, f"{ME}-301", kind="WelcomeMessageCreate", fingerprint="hello", words=2),
+    ]
+    found = find_auto_dms(events, ME, {}, lambda _: None, lambda _: None, AnalysisConfig(),
+                          GENERATED - timedelta(days=30), GENERATED)
+    assert [(d.sender_id, d.confidence) for d in found.received] == [("300", 1.0)]
+    assert [(s.recipient_ids, s.reasons[0].startswith("your account's welcome message")) for s in found.sent] == [
+        (["301"], True)]
+
+
+def test_a_conversation_from_a_group_file_is_never_one_to_one() -> None:
+    at = GENERATED - timedelta(days=2)
+    one_to_one = _event("1", "400", at, "123456").model_copy(update={"participant_ids": ["400", ME]})
+    assert dm_partner(one_to_one, ME) == "400"  # two people, an id of no shape: taken for one-to-one
+    assert dm_partner(one_to_one.model_copy(update={"conversation_type": "group"}), ME) is None

@@ -52,6 +52,8 @@ class _Threads:
     senders_of: dict[str, set[str]] = field(default_factory=dict)
     # conversation id -> the subscriber's texts long enough to count: the candidates for automated DMs sent
     mine: dict[str, list[DmEvent]] = field(default_factory=dict)
+    # conversation id -> the subscriber's welcome messages too short to count as such texts
+    short_welcomes: dict[str, list[DmEvent]] = field(default_factory=dict)
 
 
 def _threads(events: list[DmEvent], me: str, min_words: int) -> _Threads:
@@ -72,6 +74,8 @@ def _threads(events: list[DmEvent], me: str, min_words: int) -> _Threads:
             found.senders_of.setdefault(event.fingerprint, set()).add(event.sender_id)
             if event.sender_id == me:
                 found.mine.setdefault(conversation_id, []).append(event)
+        elif event.event_type == WELCOME and event.sender_id == me:
+            found.short_welcomes.setdefault(conversation_id, []).append(event)
     return found
 
 
@@ -188,15 +192,12 @@ def find_auto_dms(
     return out
 
 
-def _sends(threads: _Threads, me: str, cfg: AnalysisConfig) -> dict[str, list[tuple[DmEvent, str]]]:
+def _sends(threads: _Threads) -> dict[str, list[tuple[DmEvent, str]]]:
     """The subscriber's texts by masked text, with whom each went to (one-to-one conversations only)."""
     sends: dict[str, list[tuple[DmEvent, str]]] = defaultdict(list)
     for conversation_id, partner in threads.partners.items():
-        for event in threads.mine.get(conversation_id, ()):
+        for event in (*threads.mine.get(conversation_id, ()), *threads.short_welcomes.get(conversation_id, ())):
             sends[event.fingerprint or ""].append((event, partner))
-        for event in threads.texts[conversation_id]:
-            if event.event_type == WELCOME and event.sender_id == me and event.word_count < cfg.duplicate_min_words:
-                sends[event.fingerprint or ""].append((event, partner))  # short welcome messages count too
     return sends
 
 
@@ -205,7 +206,7 @@ def _sent(threads: _Threads, signals: _Signals, openers: set[str], window_start:
     """One masked text the subscriber sent to many people, or their account's welcome message."""
     cfg = signals.cfg
     out: list[AutoDmSent] = []
-    for fingerprint, group in _sends(threads, signals.me, cfg).items():
+    for fingerprint, group in _sends(threads).items():
         welcome = any(event.event_type == WELCOME for event, _ in group)
         recipients = sorted({partner for _, partner in group})
         if not welcome and len(recipients) < cfg.auto_dm_sent_min_recipients:
