@@ -25,6 +25,16 @@ days = st.floats(min_value=0, max_value=400, allow_nan=False)
 maybe_days = st.none() | days
 
 
+# the subscriber's interactions but DMs, by kind (a DM draws its text)
+ACTS = {
+    "reply": lambda w, who, at: w.reply(at, to=who),
+    "mention": lambda w, who, at: w.post(at, mentions=(who,)),
+    "retweet": lambda w, who, at: w.post(at, kind="retweet", retweet_of=who),
+    "quote": lambda w, who, at: w.post(at, kind="quote", quote_of=who),
+    "like": lambda w, who, at: w.like(who, at),
+}
+
+
 @st.composite
 def worlds(draw: st.DrawFn) -> tuple[World, History]:
     """A subscriber with some followees and followers, a ledger, posts, likes, mentions and DMs."""
@@ -46,18 +56,10 @@ def worlds(draw: st.DrawFn) -> tuple[World, History]:
         act = draw(st.sampled_from(KINDS))
         who = draw(st.sampled_from(EVERYONE))
         at = ago(days=draw(st.floats(min_value=0, max_value=100)))
-        if act == "reply":
-            w.reply(at, to=who)
-        elif act == "mention":
-            w.post(at, mentions=(who,))
-        elif act == "retweet":
-            w.post(at, kind="retweet", retweet_of=who)
-        elif act == "quote":
-            w.post(at, kind="quote", quote_of=who)
-        elif act == "like":
-            w.like(who, at)
-        else:
+        if act == "dm":
             w.dm(ME, who, " ".join(draw(st.lists(st.sampled_from(SMALL_WORDS), min_size=1, max_size=9))), at)
+        else:
+            ACTS[act](w, who, at)
     for _ in range(draw(st.integers(0, 6))):
         who = draw(st.sampled_from(EVERYONE))
         mention = w.mention(who, ago(days=draw(st.floats(min_value=0, max_value=12))))

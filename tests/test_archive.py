@@ -12,23 +12,11 @@ from pathlib import Path
 
 import pytest
 
-from followthrough.archive import SNOWFLAKE_EPOCH_MS, ArchiveError, load_archive, read_archive, snowflake_time
+from followthrough.archive import ArchiveError, load_archive, read_archive, snowflake_time
 from followthrough.cli import main
+from tests.archive_world import GENERATED, iso, snowflake, x_time
 
-GENERATED = datetime(2026, 11, 20, 12, 0, tzinfo=UTC)
 ME = "100"
-
-
-def snowflake(at: datetime, seq: int = 0) -> str:
-    return str(((int(at.timestamp() * 1000) - SNOWFLAKE_EPOCH_MS) << 22) | seq)
-
-
-def x_time(at: datetime) -> str:
-    return at.strftime("%a %b %d %H:%M:%S +0000 %Y")
-
-
-def iso(at: datetime) -> str:
-    return at.strftime("%Y-%m-%dT%H:%M:%S.000Z")
 
 
 def ytd(name: str, entries: list) -> str:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import re
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -17,12 +18,36 @@ _REF_URL = re.compile(r"(?:https?://|www\.)\S+", re.IGNORECASE)
 _REF_HANDLE = re.compile(r"@\w{1,15}")
 _REF_NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 _REF_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+\b")
+# Since 2026-12-01 names in any script are masked too (docs/decisions.md): a capital then lower-case letters in
+# cased scripts, the word after an opening greeting in scripts without case. On ASCII text the first rule is _REF_NAME.
+_REF_WORD = re.compile(r"(?<![.!?]\s)(?<!^)\b\w+\b")
+_REF_GREETING = re.compile(r"\A(\s*(?:hi|hello|hey|hiya|dear|thanks|thank you|hola|bonjour|salut|hallo|ciao|olá|oi|"
+                           r"cześć|привет|"
+                           r"مرحبا|أهلا|اهلا|السلام عليكم|你好|您好|こんにちは|안녕하세요|שלום|नमस्ते)[^\w<>]+)(\w+)",
+                           re.IGNORECASE)
+
+
+def _ref_names(text: str) -> str:
+    if text.isascii():
+        return _REF_NAME.sub(" <name> ", text)
+
+    def cased(found: re.Match[str]) -> str:
+        word = found.group()
+        is_name = word[0].isupper() and word[1:].isalpha() and word[1:].islower()
+        return " <name> " if is_name else word
+
+    def uncased(found: re.Match[str]) -> str:
+        word = found.group(2)
+        no_case = word.isalpha() and all(c.lower() == c.upper() for c in word)
+        return f"{found.group(1)} <name> " if no_case else found.group()
+
+    return _REF_GREETING.sub(uncased, _REF_WORD.sub(cased, text), count=1)
 
 
 def reference_mask(text: str) -> str:
     out = _REF_URL.sub(" <url> ", text)
     out = _REF_HANDLE.sub(" <handle> ", out)
-    out = _REF_NAME.sub(" <name> ", out)
+    out = _ref_names(out)
     out = _REF_NUMBER.sub(" <num> ", out)
     out = re.sub(r"[^\w\s<>]", " ", out.lower())
     return re.sub(r"\s+", " ", out).strip()
@@ -32,7 +57,8 @@ def reference_mask(text: str) -> str:
 pieces = st.sampled_from([
     "Hey", "hey", "Anna", "Bob", "thanks", "for", "the", "follow", " ", "  ", ". ", "! ", "? ", ",", "\n", "\t",
     "https://t.co/abc", "HTTP://X.COM/a?b=1", "www.example.com/x", "WWW.", "@anna_b", "@", "@x1", "12", "3.5", "1,000",
-    "٣", "<", ">", "<url>", "İ", "K", "é", "_", "Check out", "JOIN", "sign up", "rt", "http", "ww",
+    "٣", "<", ">", "<url>", "İ", "K", "é", "_",
+    "José", "Zoë", "Łukasz", "李", "أحمد", "Hi ", "مرحبا ", "Check out", "JOIN", "sign up", "rt", "http", "ww",
 ])
 texts = st.lists(pieces, max_size=25).map("".join) | st.text(max_size=80)
 
@@ -73,6 +99,25 @@ def test_names_links_handles_and_numbers_do_not_change_the_fingerprint(
     first = template.format(n=n1, u=u1, h=h1, d=d1)
     second = template.format(n=n2, u=u2, h=h2, d=d2)
     assert masking.fingerprint(first) == masking.fingerprint(second)
+
+
+@pytest.mark.parametrize(("first", "second"), [
+    ("Hi José! Check out my course", "Hi Zoë! Check out my course"),
+    ("Hey Łukasz, thanks for the follow", "Hey Anna, thanks for the follow"),
+    ("Hi 李! Check out my course", "Hi 王! Check out my course"),
+    ("Hi 李! Check out my course", "Hi Anna! Check out my course"),
+    ("مرحبا أحمد، شكرا للمتابعة", "مرحبا محمد، شكرا للمتابعة"),
+    ("Hello أحمد, join my channel", "Hello Jürgen, join my channel"),
+])
+def test_names_in_any_script_are_masked(first: str, second: str) -> None:
+    assert masking.fingerprint(first) == masking.fingerprint(second)
+    assert "<name>" in masking.mask(first)
+
+
+def test_words_that_are_not_names_stay() -> None:
+    assert masking.mask("Hi there, Größe matters") == "hi there <name> matters"
+    assert masking.mask("hi 李 李") == "hi <name> 李"  # only the word after the greeting
+    assert masking.fingerprint("Hi 李! Check out my course") != masking.fingerprint("Hi 李! Check out my shop")
 
 
 def test_the_same_thought_in_other_words_is_a_different_text() -> None:

@@ -152,32 +152,34 @@ class Intrinsics:
             return node
         if len(node) == 1:
             (key, value), = node.items()
-            if key == "Ref" and value == "AWS::NoValue":
-                return _NO_VALUE
-            if key == "Ref":
-                return self.ref(value)
-            if key == "Fn::If":
-                name, if_true, if_false = value
-                return self.resolve(if_true if self.condition(name) else if_false)
-            if key == "Fn::GetAtt":
-                return self.attr(".".join(value) if isinstance(value, list) else value)
-            if key == "Fn::Sub":
-                if isinstance(value, str):
-                    return self._sub(value, {})
-                text, variables = value
-                return self._sub(text, {k: str(self.resolve(v)) for k, v in variables.items()})
-            if key == "Fn::Select":
-                index, items = value
-                return self.resolve(items)[int(self.resolve(index))]
-            if key == "Fn::Split":
-                separator, text = value
-                return str(self.resolve(text)).split(separator)
-            if key == "Fn::Join":
-                separator, items = value
-                return separator.join(str(i) for i in self.resolve(items))
-            if key.startswith("Fn::"):
-                raise KeyError(f"the test cannot resolve {key}")
+            if key == "Ref" or key.startswith("Fn::"):
+                return self._function(key, value)
         return {k: r for k, r in ((k, self.resolve(v)) for k, v in node.items()) if r is not _NO_VALUE}
+
+    def _function(self, key: str, value: Any) -> Any:
+        """One intrinsic function (``Ref`` or ``Fn::*``) applied."""
+        if key == "Ref":
+            return _NO_VALUE if value == "AWS::NoValue" else self.ref(value)
+        if key == "Fn::If":
+            name, if_true, if_false = value
+            return self.resolve(if_true if self.condition(name) else if_false)
+        if key == "Fn::GetAtt":
+            return self.attr(".".join(value) if isinstance(value, list) else value)
+        if key == "Fn::Sub":
+            if isinstance(value, str):
+                return self._sub(value, {})
+            text, variables = value
+            return self._sub(text, {k: str(self.resolve(v)) for k, v in variables.items()})
+        if key == "Fn::Select":
+            index, items = value
+            return self.resolve(items)[int(self.resolve(index))]
+        if key == "Fn::Split":
+            separator, text = value
+            return str(self.resolve(text)).split(separator)
+        if key == "Fn::Join":
+            separator, items = value
+            return separator.join(str(i) for i in self.resolve(items))
+        raise KeyError(f"the test cannot resolve {key}")
 
 
 def parameter_defaults(**given: str) -> dict[str, str]:

@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 PostKind = Literal["original", "reply", "quote", "retweet"]
+# what a DM conversation is, when the source says so (an archive keeps group conversations in files of their own)
+ConversationType = Literal["one_to_one", "group"]
 
 
 class Account(BaseModel):
@@ -61,11 +63,18 @@ class Like(BaseModel):
 
 
 class DmEvent(BaseModel):
-    """A DM event, without its text."""
+    """A DM event, without its text.
+
+    ``event_type`` is "MessageCreate", "WelcomeMessageCreate" (a business's
+    welcome message: automated by definition) or "ReactionCreate" (a reaction
+    to a message, no text).
+    """
 
     id: str
     event_type: str = "MessageCreate"
     conversation_id: str
+    # None: not known, the id and the participants decide
+    conversation_type: ConversationType | None = None
     sender_id: str
     created_at: datetime
     participant_ids: list[str] = []

@@ -19,6 +19,7 @@ from pathlib import Path
 from followthrough.analysis import AnalysisConfig, History, analyze
 from followthrough.analysis.html import render_html
 from followthrough.archive import ArchiveError, read_archive
+from followthrough.archive.source import Progress
 from followthrough.report import WeeklyReport
 from followthrough.subscriber import iso_week
 
@@ -37,11 +38,34 @@ def _when(text: str) -> datetime:
     return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
-def _write(path: Path, text: str) -> None:
+def _write_all(outputs: dict[Path, str]) -> None:
+    """Write every file or none: each goes to a temporary file beside it, renamed into place once all are written."""
+    written: list[tuple[Path, Path]] = []
     try:
-        path.write_text(text, encoding="utf-8")
-    except OSError as exc:
-        raise CommandError(f"{path}: cannot write ({exc.strerror or exc})") from None
+        for path, text in outputs.items():
+            temporary = path.with_name(f".{path.name}.partial")
+            try:
+                temporary.write_text(text, encoding="utf-8")
+            except OSError as exc:
+                raise CommandError(f"{path}: cannot write ({exc.strerror or exc})") from None
+            written.append((temporary, path))
+        for temporary, path in written:
+            try:
+                temporary.replace(path)
+            except OSError as exc:
+                raise CommandError(f"{path}: cannot write ({exc.strerror or exc})") from None
+    finally:
+        for temporary, _ in written:
+            temporary.unlink(missing_ok=True)
+
+
+# archives whose data files are larger than this report their progress on stderr
+PROGRESS_MIN_BYTES = 4 * 2**20
+
+
+def _progress(member: str, size: int, total: int) -> None:
+    if total >= PROGRESS_MIN_BYTES:
+        print(f"followthrough audit: reading {member} ({size / 2**20:.1f} MB)", file=sys.stderr, flush=True)
 
 
 def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -83,11 +107,14 @@ def one_shot_gc() -> Iterator[None]:
 
 
 def audit(archive: Path, *, as_of: datetime | None = None, days: int = 30, own_domains: Iterable[str] = (),
-          config: AnalysisConfig | None = None) -> WeeklyReport:
-    """The weekly analysis of an X archive, with no earlier weeks to compare with."""
-    config = config or AnalysisConfig()
+          config: AnalysisConfig | None = None, progress: Progress | None = None) -> WeeklyReport:
+    """The weekly analysis of an X archive, with no earlier weeks to compare with.
+
+    Lists are complete (the weekly report's 100-entry cap is for what the pipeline stores).
+    """
+    config = config or AnalysisConfig(list_limit=None)
     found = read_archive(archive, as_of=as_of, window_days=days,
-                         lookback_days=max(days, config.passive_window_days) + 2)
+                         lookback_days=max(days, config.passive_window_days) + 2, progress=progress)
     history = History(known_dm_conversations=found.earlier_dm_conversations)
     return analyze(found.activity, history, config, week=iso_week(found.activity.collected_at),
                    own_domains=list(own_domains)).report
@@ -97,10 +124,12 @@ def run_audit(args: argparse.Namespace) -> int:
     if args.days < 1:
         raise CommandError("--days must be at least 1")
     with one_shot_gc():
-        report = audit(args.archive, as_of=args.as_of, days=args.days, own_domains=args.own_domain)
-        _write(args.json, report.model_dump_json(indent=2))
+        report = audit(args.archive, as_of=args.as_of, days=args.days, own_domains=args.own_domain,
+                       progress=_progress)
+        outputs = {args.json: report.model_dump_json(indent=2)}
         if args.html:
-            _write(args.html, render_html(report))
+            outputs[args.html] = render_html(report)
+        _write_all(outputs)
     metrics = report.metrics
     print(f"Audited @{report.username or report.subscriber_id}, {report.week}: "
           f"{metrics.get('passive_follows')} passive follows, "

@@ -20,6 +20,16 @@ _PUNCT = re.compile(r"[^\w\s<>]")
 # capitals; the lookbehinds then say: a word start, not after ". ", not at
 # the very start.)
 _NAME = re.compile(r"[A-Z](?<!\w[A-Z])(?<![.!?]\s[A-Z])(?<!^[A-Z])[a-z]+\b")
+# The same rule for any cased script (José, Zoë, Łukasz, Дмитрий): a word of letters, a capital then lower case.
+# On ASCII text it masks exactly what ``_NAME`` masks, so stored fingerprints of ASCII texts do not change.
+_WORD = re.compile(r"(?<![.!?]\s)(?<!^)\b\w+\b")
+# Scripts without case (李, أحمد, ...) give no capital to go by: there, the word right after an opening
+# greeting is taken for a name ("Hi 李!", "مرحبا أحمد،"), the shape of the templates automated DMs use.
+_GREETING = re.compile(
+    r"\A(\s*(?:hi|hello|hey|hiya|dear|thanks|thank you|hola|bonjour|salut|hallo|ciao|olá|oi|cześć|привет|"
+    r"مرحبا|أهلا|اهلا|السلام عليكم|你好|您好|こんにちは|안녕하세요|שלום|नमस्ते)[^\w<>]+)(\w+)",
+    re.IGNORECASE,
+)
 
 CALL_TO_ACTION = re.compile(
     r"\b(check out|click|subscribe|sign up|signup|join|download|buy|grab|get your|visit|follow me on|"
@@ -62,7 +72,8 @@ def _masked(text: str, low: str) -> bytes:
         out = _HANDLE.sub(" <handle> ", out)
     if not out.isascii():
         if not out[1:].islower():  # a name is a capital word, never the very first one
-            out = _NAME.sub(" <name> ", out)
+            out = _WORD.sub(_cased_name, out)
+        out = _GREETING.sub(_uncased_name, out, count=1)
         out = _NUMBER.sub(" <num> ", out)
         out = _PUNCT.sub(" ", out.lower())
         return " ".join(out.split()).encode("utf-8")
@@ -79,6 +90,22 @@ def _masked(text: str, low: str) -> bytes:
     if b"  " in raw or raw[:1] == b" " or raw[-1:] == b" ":  # else the words are one space apart already
         raw = b" ".join(raw.split())
     return raw
+
+
+def _is_cased_name(word: str) -> bool:
+    rest = word[1:]
+    return word[0].isupper() and rest.isalpha() and rest.islower()
+
+
+def _cased_name(found: re.Match[str]) -> str:
+    word = found.group()
+    return " <name> " if _is_cased_name(word) else word
+
+
+def _uncased_name(found: re.Match[str]) -> str:
+    word = found.group(2)
+    uncased = word.isalpha() and word.lower() == word.upper()  # letters of no case at all
+    return f"{found.group(1)} <name> " if uncased else found.group()
 
 
 def mask(text: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import timedelta
 from itertools import repeat
 from operator import attrgetter, is_not
 
@@ -11,7 +12,7 @@ from followthrough.analysis.config import AnalysisConfig
 from followthrough.analysis.conversations import pick_conversations
 from followthrough.analysis.dms import find_auto_dms
 from followthrough.analysis.follows import new_followers_not_greeted, passive_follows, people
-from followthrough.analysis.interactions import merge_ledger, subscriber_touches
+from followthrough.analysis.interactions import merge_ledger, subscriber_touches, unchecked_without_handle
 from followthrough.analysis.mentions import check_mentions
 from followthrough.analysis.models import AnalysisResult, History
 from followthrough.analysis.posting import hashtag_chats, posting_metrics
@@ -69,7 +70,9 @@ def analyze(
     if has["following"] and has["posts"]:
         passive, passive_count, challenge = passive_follows(
             who, merged, mentions.authors if has["mentions"] else set(), cfg, now, likes_checked=likes_checked,
-            limit=max(cfg.list_limit or len(who.followees), cfg.conversations))
+            limit=max(cfg.list_limit or len(who.followees), cfg.conversations),
+            unchecked_without_handle=unchecked_without_handle(
+                activity, now - timedelta(days=cfg.passive_window_days)))
     metrics["followees"] = len(who.followees) if has["following"] else activity.subscriber.following_count
     metrics["followers"] = len(who.followers) if has["followers"] else activity.subscriber.followers_count
     metrics["passive_follows"] = passive_count if challenge.share is not None else None

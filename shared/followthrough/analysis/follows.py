@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import lru_cache
 from operator import attrgetter
 
 from followthrough.activity import Account, FollowEdge
 from followthrough.analysis.config import AnalysisConfig
 from followthrough.analysis.interactions import Touch
+from followthrough.analysis.models import InteractionKind
 from followthrough.analysis.wording import duration, join_words
 from followthrough.report import Challenge, PassiveFollow
 
@@ -75,9 +78,13 @@ def posts_per_day(account: Account | None, now: datetime) -> float | None:
 
 def passive_follows(
     who: People, merged: dict[str, Touch], mentioned_by: set[str], cfg: AnalysisConfig, now: datetime,
-    *, likes_checked: bool, limit: int | None
+    *, likes_checked: bool, limit: int | None, unchecked_without_handle: Sequence[InteractionKind] = ()
 ) -> tuple[list[PassiveFollow], int, Challenge]:
-    """The best ``limit`` "talk to" candidates among passive follows, how many there are, and the challenge."""
+    """The best ``limit`` "talk to" candidates among passive follows, how many there are, and the challenge.
+
+    ``unchecked_without_handle``: kinds of interaction whose account is known only by a handle; for a
+    followee whose handle is not known, the reasons say these could not be checked.
+    """
     cutoff = now - timedelta(days=cfg.passive_window_days)
     too_new = now - timedelta(days=cfg.new_follow_grace_days)
     interacted = 0
@@ -115,21 +122,59 @@ def passive_follows(
         share=round(interacted / followees, 4) if followees else None,
         window_days=cfg.passive_window_days,
     )
-    listed = [_explain(who, user_id, -score, merged.get(user_id), mentioned_by, cfg, now, likes_checked=likes_checked)
+    unchecked = _Unchecked(likes=not likes_checked, without_handle=tuple(unchecked_without_handle))
+    listed = [_explain(who, user_id, -score, merged.get(user_id), mentioned_by, cfg, now, unchecked)
               for score, _, user_id in ranked[:limit]]
     return listed, len(ranked), challenge
 
 
+@dataclass(frozen=True)
+class _Unchecked:
+    """What the data could not tell about the subscriber's interactions."""
+
+    likes: bool  # likes could not be tied to their authors
+    without_handle: tuple[InteractionKind, ...]  # kinds that name their account by handle only
+
+
+_KINDS: dict[InteractionKind, tuple[str, str]] = {  # kind -> (noun, verb)
+    "reply": ("reply", "replied"), "mention": ("mention", "mentioned"), "retweet": ("retweet", "retweeted"),
+    "quote": ("quote", "quoted"), "like": ("like", "liked"), "dm": ("DM", "DMed")}
+
+
+def _interaction_reason(last: Touch | None, since: datetime | None, handle_known: bool, unchecked: _Unchecked,
+                        cfg: AnalysisConfig, now: datetime) -> str:
+    """When the subscriber last interacted, or which interactions there were none of (and which were not checked)."""
+    if last is not None:
+        return f"your last interaction was {_PAST_TENSE[last[1]]} {duration(now - last[0])} ago"
+    return _no_interaction(since is not None, handle_known, unchecked, cfg.passive_window_days)
+
+
+@lru_cache(maxsize=64)
+def _no_interaction(ever: bool, handle_known: bool, unchecked: _Unchecked, window_days: int) -> str:
+    """'never replied, ...' (``ever``: since the follow began) or 'no reply, ... in the last N days'.
+
+    The same few sentences for thousands of followees: worked out once each.
+    """
+    not_checked: list[InteractionKind] = ["like"] if unchecked.likes else []
+    by_handle = [] if handle_known else [k for k in unchecked.without_handle if k not in not_checked]
+    not_checked += by_handle
+    nouns = [noun for kind, (noun, _) in _KINDS.items() if kind not in not_checked]
+    verbs = [verb for kind, (_, verb) in _KINDS.items() if kind not in not_checked]
+    note = ""
+    if not_checked:
+        note = f" ({join_words([_KINDS[k][0] + 's' for k in not_checked], 'and')} could not be checked"
+        note += "; the archive does not give this account's handle, which they name it by)" if by_handle else ")"
+    if ever:
+        return f"never {join_words(verbs)}{note}"
+    return f"no {join_words(nouns)} from you in the last {window_days} days{note}"
+
+
 def _explain(who: People, user_id: str, score: float, last: Touch | None, mentioned_by: set[str],
-             cfg: AnalysisConfig, now: datetime, *, likes_checked: bool) -> PassiveFollow:
-    kinds = ["reply", "mention", "retweet", "quote", "like", "DM"]
-    verbs = ["replied", "mentioned", "retweeted", "quoted", "liked", "DMed"]
-    if not likes_checked:
-        kinds.remove("like")
-        verbs.remove("liked")
-    untouched_note = "" if likes_checked else " (likes could not be checked)"
-    since = who.followees[user_id].since
-    account = who.account(user_id)
+             cfg: AnalysisConfig, now: datetime, unchecked: _Unchecked) -> PassiveFollow:
+    edge = who.followees[user_id]
+    since = edge.since
+    account = who.accounts.get(user_id)  # (an edge's username is all else there may be)
+    username = account.username if account is not None else edge.username
     rate = posts_per_day(account, now)
     active = None if rate is None else rate >= cfg.active_posts_per_day
     follows_back = user_id in who.followers
@@ -137,12 +182,8 @@ def _explain(who: People, user_id: str, score: float, last: Touch | None, mentio
     reasons: list[str] = []
     if since is not None:
         reasons.append(f"followed {duration(now - since)} ago")
-    if last is None and since is not None:
-        reasons.append(f"never {join_words(verbs)}{untouched_note}")
-    elif last is None:
-        reasons.append(f"no {join_words(kinds)} from you in the last {cfg.passive_window_days} days{untouched_note}")
-    else:
-        reasons.append(f"your last interaction was {_PAST_TENSE[last[1]]} {duration(now - last[0])} ago")
+    handle_known = username is not None
+    reasons.append(_interaction_reason(last, since, handle_known, unchecked, cfg, now))
     if who.followers_known:
         reasons.append("follows you back" if follows_back else "does not follow you back")
     if mentioned_you:
@@ -153,7 +194,7 @@ def _explain(who: People, user_id: str, score: float, last: Touch | None, mentio
         reasons.append("rarely posts")
     return PassiveFollow(
         user_id=user_id,
-        username=account.username if account else None,
+        username=username,
         reasons=reasons,
         followed_since=since,
         follows_back=follows_back,

@@ -56,7 +56,8 @@ else p.user_id }}</a></td><td>{{ p.reasons|join(", ") }}</td></tr>
 <h2>Automated DMs</h2>
 {% if report.auto_dms.received %}<h3>Received</h3><table><tr><th>Sender</th><th>Confidence</th><th>Why</th></tr>
 {% for d in report.auto_dms.received %}
-<tr><td>{{ ("@" ~ d.sender_username) if d.sender_username else d.sender_id }}</td>
+<tr><td><a href="{{ account_url(d.sender_id, d.sender_username) }}">{{ ("@" ~ d.sender_username)
+if d.sender_username else d.sender_id }}</a></td>
 <td>{{ "%.0f"|format(d.confidence * 100) }}%</td><td><ul class="reasons">{% for r in d.reasons %}<li>{{ r }}</li>
 {% endfor %}</ul></td></tr>{% endfor %}</table>{% endif %}
 {% if report.auto_dms.sent %}<h3>Sent by you</h3><table><tr><th>Recipients</th><th>Messages</th><th>Why</th></tr>
@@ -92,4 +93,5 @@ def render_html(report: WeeklyReport) -> str:
         m=report.metrics,
         words=UNAVAILABLE_WORDS,
         person_url=lambda p: person_url(p.user_id, p.username),
+        account_url=person_url,
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from followthrough.activity import Activity, DmEvent
+from followthrough.activity import Activity, DmEvent, Post
 from followthrough.analysis.models import Interaction, InteractionKind
 
 # (when, kind): plain tuples while scanning, because a week of a large account
@@ -13,10 +13,18 @@ from followthrough.analysis.models import Interaction, InteractionKind
 Touch = tuple[datetime, InteractionKind]
 # which kind a ledger row names when two interactions share a timestamp (any fixed order will do)
 _PRECEDENCE: dict[InteractionKind, int] = {"dm": 0, "reply": 1, "quote": 2, "mention": 3, "retweet": 4, "like": 5}
+# the subscriber's DM events that are an interaction with the other person
+_DM_TOUCHES = frozenset({"MessageCreate", "ReactionCreate"})
 
 
 def dm_partner(event: DmEvent, subscriber_id: str) -> str | None:
-    """The other person of a one-to-one conversation, None for group conversations."""
+    """The other person of a one-to-one conversation, None for group conversations.
+
+    When the source says what the conversation is (``conversation_type``), that decides: a group
+    conversation where only two people ever wrote is still a group.
+    """
+    if event.conversation_type == "group":
+        return None
     people = set(event.participant_ids)
     if not people:
         # one-to-one conversation ids are "<low id>-<high id>"; group ones are plain ids
@@ -30,51 +38,81 @@ def dm_partner(event: DmEvent, subscriber_id: str) -> str | None:
     return people.pop()
 
 
-def subscriber_touches(activity: Activity, *, use_likes: bool = True) -> dict[str, Touch]:
-    """Account id -> the subscriber's latest interaction with it in this activity.
+class _Latest:
+    """Account id -> the subscriber's latest interaction with it, noted one at a time."""
 
-    Counted: a reply to them, a mention of them outside a retweet, a retweet
-    or quote of their post, a like of their post, a DM to them in a
-    one-to-one conversation.
-    """
-    me = activity.subscriber.id
-    latest: dict[str, Touch] = {}
+    def __init__(self, me: str) -> None:
+        self.me = me
+        self.found: dict[str, Touch] = {}
 
-    def note(user_id: str | None, at: datetime, kind: InteractionKind) -> None:
-        if not user_id or user_id == me:
+    def note(self, user_id: str | None, at: datetime, kind: InteractionKind) -> None:
+        if not user_id or user_id == self.me:
             return
-        seen = latest.get(user_id)
+        seen = self.found.get(user_id)
         if seen is None or at > seen[0] or (at == seen[0] and _PRECEDENCE[kind] < _PRECEDENCE[seen[1]]):
-            latest[user_id] = (at, kind)
+            self.found[user_id] = (at, kind)
 
-    for post in activity.posts:
-        if post.author_id not in (me, ""):
-            continue
-        at = post.created_at
-        if post.kind == "retweet":
-            # mentions inside a retweet are the original author's, not the subscriber's
-            note(post.retweeted_author_id, at, "retweet")
-            continue
-        note(post.in_reply_to_user_id, at, "reply")
-        note(post.quoted_author_id, at, "quote")
-        for user_id in post.mentioned_ids:
-            if user_id != post.in_reply_to_user_id:
-                note(user_id, at, "mention")
-    if use_likes:
-        for like in activity.likes:
-            note(like.author_id, like.seen_at, "like")
-    # a conversation's partner, worked out once per conversation (and again only if its participants differ)
-    partners: dict[str, tuple[list[str], str | None]] = {}
-    for event in activity.dm_events:
-        if event.sender_id == me and event.event_type == "MessageCreate":
+    def posts(self, posts: Iterable[Post]) -> None:
+        for post in posts:
+            if post.author_id not in (self.me, ""):
+                continue
+            at = post.created_at
+            if post.kind == "retweet":
+                # mentions inside a retweet are the original author's, not the subscriber's
+                self.note(post.retweeted_author_id, at, "retweet")
+                continue
+            self.note(post.in_reply_to_user_id, at, "reply")
+            self.note(post.quoted_author_id, at, "quote")
+            for user_id in post.mentioned_ids:
+                if user_id != post.in_reply_to_user_id:
+                    self.note(user_id, at, "mention")
+
+    def dms(self, events: Iterable[DmEvent]) -> None:
+        # a conversation's partner, worked out once per conversation (and again only if its participants differ)
+        partners: dict[str, tuple[list[str], str | None]] = {}
+        for event in events:
+            if event.sender_id != self.me or event.event_type not in _DM_TOUCHES:
+                continue
             known = partners.get(event.conversation_id)
             if known is not None and known[0] == event.participant_ids:
                 partner = known[1]
             else:
-                partner = dm_partner(event, me)
+                partner = dm_partner(event, self.me)
                 partners[event.conversation_id] = (event.participant_ids, partner)
-            note(partner, event.created_at, "dm")
-    return latest
+            self.note(partner, event.created_at, "dm")
+
+
+def subscriber_touches(activity: Activity, *, use_likes: bool = True) -> dict[str, Touch]:
+    """Account id -> the subscriber's latest interaction with it in this activity.
+
+    Counted: a reply to them, a mention of them outside a retweet, a retweet
+    or quote of their post, a like of their post, a DM (or a reaction to
+    theirs) in a one-to-one conversation.
+    """
+    latest = _Latest(activity.subscriber.id)
+    latest.posts(activity.posts)
+    if use_likes:
+        for like in activity.likes:
+            latest.note(like.author_id, like.seen_at, "like")
+    latest.dms(activity.dm_events)
+    return latest.found
+
+
+def unchecked_without_handle(activity: Activity, since: datetime) -> list[InteractionKind]:
+    """Interactions since ``since`` whose account is known only by a handle no id could be tied to.
+
+    They cannot be checked against a followee whose handle is not known either (an archive's follow
+    lists hold ids only, and a quote names its author only by a link with the handle).
+    """
+    kinds: set[InteractionKind] = set()
+    for post in activity.posts:
+        if post.created_at < since:
+            continue
+        if post.kind == "quote" and post.quoted_author_id is None and post.quoted_author_username:
+            kinds.add("quote")
+        elif post.kind == "retweet" and post.retweeted_author_id is None:
+            kinds.add("retweet")
+    return sorted(kinds, key=_PRECEDENCE.__getitem__)
 
 
 def merge_ledger(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections.abc import Container, Iterable
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
@@ -110,16 +110,9 @@ def posting_metrics(
     }
 
 
-def hashtag_chats(
-    posts: Iterable[Post], mentions: Iterable[Post], subscriber_id: str, cfg: AnalysisConfig,
-    window_start: datetime, now: datetime
-) -> list[HashtagChat]:
-    """Hashtags the subscriber used ``hashtag_chat_min_posts`` times within ``hashtag_chat_minutes``.
-
-    Other participants are the people those posts reply to, mention or quote,
-    and authors of mentions with the same hashtag from the hour around them.
-    """
-    span = timedelta(minutes=cfg.hashtag_chat_minutes)
+def _tagged(posts: Iterable[Post], window_start: datetime, now: datetime
+            ) -> tuple[dict[str, list[Post]], dict[str, str]]:
+    """The subscriber's posts of the window (not retweets) by lower-cased hashtag, and each tag as first written."""
     mine: dict[str, list[Post]] = defaultdict(list)
     shown: dict[str, str] = {}
     seen: set[str] = set()
@@ -130,38 +123,68 @@ def hashtag_chats(
         for key, tag in {t.lower(): t for t in post.hashtags}.items():
             mine[key].append(post)
             shown.setdefault(key, tag)
-    if not mine:
-        return []
+    return mine, shown
+
+
+def _others_with(mentions: Iterable[Post], tags: Container[str], subscriber_id: str
+                 ) -> dict[str, list[tuple[datetime, str]]]:
+    """Lower-cased hashtag -> (when, author) of others' posts that mention the subscriber with it."""
     theirs: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     for mention in mentions:
         if mention.kind == "retweet" or mention.author_id == subscriber_id:
             continue
         for key in {t.lower() for t in mention.hashtags}:
-            if key in mine:
+            if key in tags:
                 theirs[key].append((mention.created_at, mention.author_id))
+    return theirs
+
+
+def _participants(run: list[Post], theirs: list[tuple[datetime, str]], span: timedelta, subscriber_id: str) -> int:
+    others: set[str] = set()
+    for post in run:
+        others.update(u for u in (post.in_reply_to_user_id, post.quoted_author_id, *post.mentioned_ids) if u)
+    first, last = run[0].created_at, run[-1].created_at
+    others.update(author for at, author in theirs if first - span <= at <= last + span)
+    others.discard(subscriber_id)
+    return len(others)
+
+
+def _chats_of(tag: str, tagged: list[Post], theirs: list[tuple[datetime, str]], subscriber_id: str,
+              cfg: AnalysisConfig) -> list[HashtagChat]:
+    """Runs of one hashtag within ``hashtag_chat_minutes`` that make a chat; runs do not overlap."""
+    span = timedelta(minutes=cfg.hashtag_chat_minutes)
+    tagged.sort(key=lambda p: p.created_at.timestamp())
     chats: list[HashtagChat] = []
-    for key, tagged in mine.items():
-        tagged.sort(key=lambda p: p.created_at.timestamp())
-        start = 0
-        while start < len(tagged):
-            end = start
-            while end + 1 < len(tagged) and tagged[end + 1].created_at - tagged[start].created_at <= span:
-                end += 1
-            run = tagged[start:end + 1]
-            if len(run) < cfg.hashtag_chat_min_posts:
-                start += 1
-                continue
-            others: set[str] = set()
-            for post in run:
-                others.update(u for u in (post.in_reply_to_user_id, post.quoted_author_id, *post.mentioned_ids) if u)
-            first, last = run[0].created_at, run[-1].created_at
-            others.update(author for at, author in theirs.get(key, []) if first - span <= at <= last + span)
-            others.discard(subscriber_id)
-            if len(others) >= cfg.hashtag_chat_min_others:
-                chats.append(HashtagChat(hashtag=f"#{shown[key]}", started_at=first, posts=len(run),
-                                         participants=len(others)))
-                start = end + 1
-            else:
-                start += 1
+    start = 0
+    while start < len(tagged):
+        end = start
+        while end + 1 < len(tagged) and tagged[end + 1].created_at - tagged[start].created_at <= span:
+            end += 1
+        run = tagged[start:end + 1]
+        participants = _participants(run, theirs, span, subscriber_id) if len(run) >= cfg.hashtag_chat_min_posts else 0
+        if len(run) >= cfg.hashtag_chat_min_posts and participants >= cfg.hashtag_chat_min_others:
+            chats.append(HashtagChat(hashtag=f"#{tag}", started_at=run[0].created_at, posts=len(run),
+                                     participants=participants))
+            start = end + 1
+        else:
+            start += 1
+    return chats
+
+
+def hashtag_chats(
+    posts: Iterable[Post], mentions: Iterable[Post], subscriber_id: str, cfg: AnalysisConfig,
+    window_start: datetime, now: datetime
+) -> list[HashtagChat]:
+    """Hashtags the subscriber used ``hashtag_chat_min_posts`` times within ``hashtag_chat_minutes``.
+
+    Other participants are the people those posts reply to, mention or quote,
+    and authors of mentions with the same hashtag from the hour around them.
+    """
+    mine, shown = _tagged(posts, window_start, now)
+    if not mine:
+        return []
+    theirs = _others_with(mentions, mine, subscriber_id)
+    chats = [chat for key, tagged in mine.items()
+             for chat in _chats_of(shown[key], tagged, theirs.get(key, []), subscriber_id, cfg)]
     chats.sort(key=lambda c: (c.started_at, c.hashtag))
     return chats

@@ -40,8 +40,8 @@ def post_url(post_id: str, username: str | None) -> str:
     return f"https://x.com/{username}/status/{post_id}" if username else f"https://x.com/i/status/{post_id}"
 
 
-def join_words(items: list[str]) -> str:
-    """'a', 'a or b', 'a, b or c'."""
+def join_words(items: list[str], conjunction: str = "or") -> str:
+    """'a', 'a or b', 'a, b or c' (or with "and")."""
     if len(items) <= 1:
         return "".join(items)
-    return f"{', '.join(items[:-1])} or {items[-1]}"
+    return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
