@@ -10,8 +10,17 @@ from moto import mock_aws
 
 from followthrough import steps
 from followthrough_devkit.aws import LocalAws, create_resources
+from tests.support.aws import CallRecorder
 
-SAMPLES_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "x-api-samples")
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--reverse", action="store_true",
+                     help="run the tests in reverse order (with -p no:randomly): shows what depends on the order")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--reverse"):
+        items.reverse()
 
 
 @pytest.fixture
@@ -25,17 +34,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
         steps.reset()
         yield local
     steps.reset()
-
-
-class CallRecorder:
-    """Records every AWS API operation boto3 makes, via botocore's event system."""
-
-    def __init__(self) -> None:
-        self.operations: list[str] = []
-
-    def __call__(self, event_name: str, **_: object) -> None:
-        # event_name: "before-call.<service>.<Operation>"
-        self.operations.append(event_name.split(".", 2)[2])
 
 
 @pytest.fixture

@@ -19,6 +19,7 @@ from followthrough.messages import CollectRequest, DigestRequest
 from followthrough.steps import store
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.demo import DemoWorld, start_world
+from tests.support.aws import outbox as _outbox
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
@@ -35,9 +36,6 @@ def _messages(aws: LocalAws, queue: str) -> list[dict]:
                                               AttributeNames=["All"])
     return got.get("Messages", [])
 
-
-def _outbox() -> list:
-    return list(get_backend("ses")[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
 
 
 def _request(world: DemoWorld, week: str = "2026-W48") -> CollectRequest:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_template import FUNCTION_IDS, ROOT, source_template
+from tests.support.template import FUNCTION_IDS, ROOT, source_template
 
 MAKEFILE = ROOT / "functions" / "Makefile"
 PACKAGE = ROOT / "shared" / "followthrough"

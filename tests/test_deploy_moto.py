@@ -26,8 +26,8 @@ from moto import mock_aws
 from followthrough import steps
 from followthrough.messages import CollectRequest
 from followthrough_devkit.lambda_runtime import LambdaContext, load_function, scheduled_event
-from tests.factories import MONDAY_8, subscriber
-from tests.test_template import CODE_BUCKET, REGION, code_key, resources_of, translated
+from tests.support.factories import MONDAY_8, subscriber
+from tests.support.template import CODE_BUCKET, REGION, code_key, resources_of, translated
 
 STACK = "followthrough"
 PARAMETERS = {"SenderEmail": "digest@followthrough.example", "XClientId": "x-client-id"}

@@ -25,8 +25,6 @@ import botocore.client
 import pytest
 import requests
 from moto import mock_aws
-from moto.backends import get_backend
-from moto.core import DEFAULT_ACCOUNT_ID
 
 from followthrough import config, links, steps
 from followthrough.adapters import mailer as mailer_module
@@ -38,8 +36,9 @@ from followthrough.subscriber import Subscriber
 from followthrough_devkit.aws import LocalAws, create_resources
 from followthrough_devkit.lambda_runtime import drain, load_function, scheduled_event
 from followthrough_devkit.xsim import XSim, XSimServer, generate_account
-from tests.factories import MONDAY_8, subscriber
-from tests.test_template import (
+from tests.support.aws import outbox
+from tests.support.factories import MONDAY_8, subscriber
+from tests.support.template import (
     ACCOUNT,
     FUNCTION_IDS,
     REGION,
@@ -228,9 +227,6 @@ def deployment(monkeypatch: pytest.MonkeyPatch, recording: Recording) -> Iterato
 # -- scenarios ---------------------------------------------------------------------------------
 
 
-def outbox() -> list[Any]:
-    return list(get_backend("ses")[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
-
 
 @pytest.fixture
 def x_world(deployment: Deployment) -> Iterator[XSim]:
@@ -317,7 +313,7 @@ def scenario_digest(d: Deployment, sim: XSim) -> None:
 
 
 def scenario_signup(d: Deployment, sim: XSim) -> None:
-    from tests.test_signup_kit import Visitor, confirm_link, path_of
+    from tests.support.signup import Visitor, confirm_link, path_of
 
     d.become("SignupFunction")
     user_id = sim.add_account(generate_account(31, "small", anchor=sim.now()))

@@ -22,8 +22,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import boto3
 import pytest
 import requests
-from moto.backends import get_backend
-from moto.core import DEFAULT_ACCOUNT_ID
 
 from followthrough import steps
 from followthrough_devkit.aws import LocalAws
@@ -167,11 +165,6 @@ def world_fixture(aws: LocalAws, function: ModuleType, monkeypatch: pytest.Monke
     yield World(aws, sim, x_server, function, accounts)
     x_server.stop()
     steps.reset()
-
-
-def outbox() -> list[Any]:
-    """Messages in in-process moto's SES outbox."""
-    return list(get_backend("ses")[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
 
 
 def mail_text(raw: str) -> str:
