@@ -19,6 +19,8 @@ SAM_STAMP := $(SAM_VENV)/.installed
 FORMAT_CHECK ?=
 # The test tiers (pytest markers, pyproject.toml), fastest first: `make test` stops at the first that fails.
 UNIT := not integration and not browser and not soak
+# The unit tests run on every core (pytest-xdist; a module's tests stay on one worker): UNIT_WORKERS=0 for one process.
+UNIT_WORKERS ?= auto
 PYTEST := $(BIN)/pytest -q
 
 .PHONY: venv lock demo test lint format-check unit types template integration browser soak-test preview serve \
@@ -71,7 +73,7 @@ format-check: $(STAMP)
 
 ## The unit tests: in-process, no servers, no browser (well under a minute).
 unit: $(STAMP)
-	$(PYTEST) -m "$(UNIT)"
+	$(PYTEST) -n $(UNIT_WORKERS) --dist loadscope -m "$(UNIT)"
 
 types: $(STAMP)
 	$(BIN)/mypy
