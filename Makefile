@@ -38,7 +38,7 @@ $(STAMP): $(UV_STAMP) uv.lock pyproject.toml devkit/pyproject.toml
 venv: $(STAMP)
 
 $(SAM_STAMP): $(UV_STAMP) requirements/sam.txt
-	$(PYTHON) -m venv $(SAM_VENV)
+	$(PYTHON) -m venv --without-pip $(SAM_VENV)
 	$(UV) pip sync --quiet --require-hashes --python $(SAM_VENV)/bin/python requirements/sam.txt
 	touch $(SAM_STAMP)
 
