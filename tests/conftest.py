@@ -3,16 +3,25 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable, Iterator
-from datetime import datetime
+from collections.abc import Iterator
 
 import pytest
 from moto import mock_aws
 
-from followthrough.bootstrap import Services, from_environment, wall_clock
+from followthrough.bootstrap import Services, from_environment
 from followthrough_devkit.aws import LocalAws, create_resources
+from tests.support.aws import CallRecorder
+from tests.support.clock import MovableClock
 
-SAMPLES_DIR = os.path.join(os.path.dirname(__file__), "..", "..", "shared", "x-api-samples")
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption("--reverse", action="store_true",
+                     help="run the tests in reverse order (with -p no:randomly): shows what depends on the order")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--reverse"):
+        items.reverse()
 
 
 @pytest.fixture
@@ -26,19 +35,6 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
         yield local
 
 
-class MovableClock:
-    """The services' clock in tests: the wall clock until a test moves it."""
-
-    def __init__(self) -> None:
-        self.clock: Callable[[], datetime] = wall_clock
-
-    def __call__(self) -> datetime:
-        return self.clock()
-
-    def set(self, clock: Callable[[], datetime]) -> None:
-        self.clock = clock
-
-
 @pytest.fixture
 def clock() -> MovableClock:
     return MovableClock()
@@ -48,17 +44,6 @@ def clock() -> MovableClock:
 def services(aws: LocalAws, clock: MovableClock) -> Services:
     """The services the handlers get, built from the environment ``aws`` set, on ``clock``."""
     return from_environment(clock=clock)
-
-
-class CallRecorder:
-    """Records every AWS API operation boto3 makes, via botocore's event system."""
-
-    def __init__(self) -> None:
-        self.operations: list[str] = []
-
-    def __call__(self, event_name: str, **_: object) -> None:
-        # event_name: "before-call.<service>.<Operation>"
-        self.operations.append(event_name.split(".", 2)[2])
 
 
 @pytest.fixture

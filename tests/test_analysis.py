@@ -11,7 +11,7 @@ from followthrough.activity import Like
 from followthrough.analysis import AnalysisConfig, History, Interaction
 from followthrough.analysis.html import render_html
 from followthrough.report import Challenge, WeeklyReport
-from tests.test_analysis_support import ME, NOW, WEEK, World, ago
+from tests.support.analysis import ME, NOW, WEEK, World, ago
 
 # --- passive follows and the ledger -------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from followthrough.analysis import AnalysisConfig, History, Interaction
-from tests.test_analysis_support import ME, World, ago
+from tests.support.analysis import ME, World, ago
 
 KINDS = ("reply", "mention", "retweet", "quote", "like", "dm")
 FOLLOWEES = [str(200 + i) for i in range(12)]

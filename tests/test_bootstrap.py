@@ -11,7 +11,7 @@ from followthrough import bootstrap, config
 from followthrough.bootstrap import Services
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.lambda_runtime import LambdaContext, load_function, scheduled_event
-from tests.factories import MONDAY_8, subscriber
+from tests.support.factories import MONDAY_8, subscriber
 
 # what a deployment must configure (template.yaml), with nothing to fall back on in the product
 DEPLOY_CRITICAL = {"TABLE_NAME", "COLLECT_QUEUE_URL", "DIGEST_QUEUE_URL", "SENDER_EMAIL", "X_CLIENT_ID",

@@ -1,4 +1,4 @@
-"""collect against the X stand-in (HTTP on loopback) and the in-memory twins (tests/twins.py; no AWS).
+"""collect against the X stand-in (HTTP on loopback) and the in-memory twins (tests/support/twins.py; no AWS).
 
 Incremental reads, cost, credits exhausted, revoked tokens and malformed
 payloads; what depends on SQS itself (requeue delays, the DLQ) and the calls
@@ -17,7 +17,7 @@ from followthrough.bootstrap import Services
 from followthrough.messages import CollectRequest, DigestRequest
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.demo import DemoWorld, start_world
-from tests.twins import Twins, make_twins
+from tests.support.twins import Twins, make_twins
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 
 import boto3
 import pytest
@@ -13,8 +14,9 @@ from moto.core import DEFAULT_ACCOUNT_ID
 from followthrough.messages import CollectRequest
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.demo import DemoWorld, start_world
-from tests.conftest import CallRecorder
-from tests.test_collect import NOW, _request
+from tests.support.aws import CallRecorder
+
+NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 DYNAMODB_CALLS = {"GetItem", "Query", "Scan", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem",
                   "BatchWriteItem"}
@@ -25,6 +27,10 @@ def world(aws: LocalAws) -> Iterator[DemoWorld]:
     w = start_world(seed=11, now=NOW, profile="small", aws=aws)
     yield w
     w.close()
+
+
+def _request(world: DemoWorld, week: str = "2026-W48") -> CollectRequest:
+    return CollectRequest(subscriber_id=world.subscriber.subscriber_id, week=week)
 
 
 def _messages(aws: LocalAws, queue: str) -> list[dict]:

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.test_template import FUNCTION_IDS, ROOT, source_template
+from tests.support.template import FUNCTION_IDS, ROOT, source_template
 
 MAKEFILE = ROOT / "functions" / "Makefile"
 PACKAGE = ROOT / "shared" / "followthrough"
@@ -57,7 +57,8 @@ def test_artifacts_hold_the_handler_and_the_product_package_only(artifacts: dict
 
 def test_every_handler_imports_from_its_artifact_alone(artifacts: dict[str, Path]) -> None:
     # a fresh interpreter, the artifact first on sys.path: the package found is the artifact's,
-    # so an import of a left-out module fails here as it would in Lambda
+    # so an import of a left-out module fails here as it would in Lambda; -B: it writes no
+    # bytecode into the artifacts, which the other test checks
     script = """
 import importlib.util, sys
 for logical_id, folder in pairs:
@@ -73,6 +74,6 @@ print("ok")
 """
     pairs = [(k, str(v)) for k, v in artifacts.items()]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    result = subprocess.run([sys.executable, "-c", f"pairs = {pairs!r}\n{script}"], capture_output=True,  # noqa: S603
+    result = subprocess.run([sys.executable, "-B", "-c", f"pairs = {pairs!r}\n{script}"], capture_output=True,  # noqa: S603
                             text=True, env={**env, "AWS_DEFAULT_REGION": "us-east-1"}, cwd="/", check=False)
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]

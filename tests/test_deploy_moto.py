@@ -27,8 +27,8 @@ from moto import mock_aws
 from followthrough.bootstrap import from_environment
 from followthrough.messages import CollectRequest
 from followthrough_devkit.lambda_runtime import LambdaContext, load_function, scheduled_event
-from tests.factories import MONDAY_8, subscriber
-from tests.test_template import ACCOUNT, CODE_BUCKET, REGION, code_key, resources_of, translated
+from tests.support.factories import MONDAY_8, subscriber
+from tests.support.template import ACCOUNT, CODE_BUCKET, REGION, code_key, resources_of, translated
 
 STACK = "followthrough"
 PARAMETERS = {"SenderEmail": "digest@followthrough.example", "XClientId": "x-client-id"}
@@ -52,7 +52,8 @@ def _zip(files: dict[str, str]) -> bytes:
 
 
 @contextmanager
-def deployed(parameters: dict[str, str]) -> Iterator[Stack]:
+def deployments(stacks: dict[str, dict[str, str]]) -> Iterator[dict[str, Stack]]:
+    """The template deployed in one moto, once per stack name with its parameters (moto's mocks do not nest)."""
     template = translated()
     with pytest.MonkeyPatch.context() as patch, mock_aws():
         patch.delenv("AWS_ENDPOINT_URL", raising=False)
@@ -67,22 +68,35 @@ def deployed(parameters: dict[str, str]) -> Iterator[Stack]:
             s3.put_object(Bucket=CODE_BUCKET, Key=code_key(logical_id),
                           Body=_zip({"app.py": "def handler(event, context):\n    return None\n"}))
         cloudformation = boto3.client("cloudformation")
+        created = {}
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Tried to parse .* not supported by moto")
-            cloudformation.create_stack(
-                StackName=STACK, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"],
-                Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()])
-            [described] = cloudformation.describe_stacks(StackName=STACK)["Stacks"]
-            assert described["StackStatus"] == "CREATE_COMPLETE", described.get("StackStatusReason")
-            summaries = cloudformation.list_stack_resources(StackName=STACK)["StackResourceSummaries"]
-            yield Stack({r["LogicalResourceId"]: r for r in summaries},
-                        {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])})
+            for stack_name, parameters in stacks.items():
+                cloudformation.create_stack(
+                    StackName=stack_name, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"],
+                    Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()])
+                [described] = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
+                assert described["StackStatus"] == "CREATE_COMPLETE", described.get("StackStatusReason")
+                summaries = cloudformation.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
+                created[stack_name] = Stack({r["LogicalResourceId"]: r for r in summaries},
+                                            {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])})
+            yield created
+
+
+SANDBOX_STACK = f"{STACK}-sandbox"
+SANDBOX_PARAMETERS = {**PARAMETERS, "SenderEmail": "digest@mail.followthrough.example",
+                      "SenderIdentity": "followthrough.example", "SesSandbox": "true"}
 
 
 @pytest.fixture(scope="module")
-def stack() -> Iterator[Stack]:
-    with deployed(PARAMETERS) as created:
+def stacks() -> Iterator[dict[str, Stack]]:
+    with deployments({STACK: PARAMETERS, SANDBOX_STACK: SANDBOX_PARAMETERS}) as created:
         yield created
+
+
+@pytest.fixture(scope="module")
+def stack(stacks: dict[str, Stack]) -> Stack:
+    return stacks[STACK]
 
 
 def _policies(role_name: str) -> dict[str, dict[str, Any]]:
@@ -95,23 +109,20 @@ def _policies(role_name: str) -> dict[str, dict[str, Any]]:
     return out
 
 
-# first in the file: its own moto, before the module's stack exists (moto's mocks do not nest)
-def test_in_sandbox_mode_only_the_sending_roles_may_address_verified_recipients() -> None:
-    parameters = {**PARAMETERS, "SenderEmail": "digest@mail.followthrough.example",
-                  "SenderIdentity": "followthrough.example", "SesSandbox": "true"}
-    with deployed(parameters) as sandboxed:
-        assert "SesSandboxRecipientsPolicy" in sandboxed.resources
-        for logical_id in ("CollectRole", "DigestRole", "SignupRole", "DispatchRole", "BouncesRole"):
-            policies = _policies(sandboxed.physical(logical_id))
-            sends = logical_id in ("CollectRole", "DigestRole", "SignupRole")
-            assert ("ses-sandbox-recipients" in policies) == sends, logical_id
-            if sends:
-                [statement] = policies["ses-sandbox-recipients"]["Statement"]
-                assert statement["Resource"].endswith(f":{ACCOUNT}:identity/*")
-                assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": parameters["SenderEmail"]}}
-                resources = {r for s in policies[logical_id.removesuffix("Role").lower()]["Statement"]
-                             for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
-                assert f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/followthrough.example" in resources
+def test_in_sandbox_mode_only_the_sending_roles_may_address_verified_recipients(stacks: dict[str, Stack]) -> None:
+    parameters, sandboxed = SANDBOX_PARAMETERS, stacks[SANDBOX_STACK]
+    assert "SesSandboxRecipientsPolicy" in sandboxed.resources
+    for logical_id in ("CollectRole", "DigestRole", "SignupRole", "DispatchRole", "BouncesRole"):
+        policies = _policies(sandboxed.physical(logical_id))
+        sends = logical_id in ("CollectRole", "DigestRole", "SignupRole")
+        assert ("ses-sandbox-recipients" in policies) == sends, logical_id
+        if sends:
+            [statement] = policies["ses-sandbox-recipients"]["Statement"]
+            assert statement["Resource"].endswith(f":{ACCOUNT}:identity/*")
+            assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": parameters["SenderEmail"]}}
+            resources = {r for s in policies[logical_id.removesuffix("Role").lower()]["Statement"]
+                         for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
+            assert f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/followthrough.example" in resources
 
 
 def test_the_table_is_on_demand_with_the_due_index(stack: Stack) -> None:

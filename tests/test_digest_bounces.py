@@ -10,8 +10,6 @@ from typing import Any
 
 import boto3
 import pytest
-from moto.backends import get_backend
-from moto.core import DEFAULT_ACCOUNT_ID
 from pydantic import ValidationError
 
 from followthrough.bootstrap import Services
@@ -20,8 +18,9 @@ from followthrough.messages import DigestRequest
 from followthrough.pipeline.bounces import SesNotification, addresses_to_suppress
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.lambda_runtime import drain, invoke, load_function, scheduled_event
-from tests.factories import MONDAY_8, subscriber
-from tests.test_digest_render import typical_report
+from tests.support.aws import outbox as _outbox
+from tests.support.digest import typical_report
+from tests.support.factories import MONDAY_8, subscriber
 
 WEEK, NEXT_WEEK = "2026-W48", "2026-W49"
 
@@ -30,9 +29,6 @@ def _event(name: str) -> dict[str, Any]:
     with open(f"events/{name}.json") as f:
         return dict(json.load(f))
 
-
-def _outbox() -> list[Any]:
-    return list(get_backend("ses")[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
 
 
 def _digest(aws: LocalAws, services: Services, week: str) -> None:

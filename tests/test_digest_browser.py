@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.test_digest_render import hostile_report, render, typical_report, worst_report
+from tests.support.digest import hostile_report, render, typical_report, worst_report
 
 pytestmark = pytest.mark.browser
 

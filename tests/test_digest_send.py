@@ -7,8 +7,6 @@ import email.policy
 from typing import Any
 
 import boto3
-from moto.backends import get_backend
-from moto.core import DEFAULT_ACCOUNT_ID
 
 from followthrough.bootstrap import Services, from_environment
 from followthrough.cursors import Spend
@@ -17,13 +15,11 @@ from followthrough.messages import DigestRequest
 from followthrough.report import AutoDmReceived, AutoDms, Conversation, PassiveFollow, WeeklyReport
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.lambda_runtime import drain, load_function
-from tests.factories import MONDAY_8, subscriber
+from tests.support.aws import outbox as _outbox
+from tests.support.factories import MONDAY_8, subscriber
 
 WEEK = "2026-W48"
 
-
-def _outbox() -> list[Any]:
-    return list(get_backend("ses")[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
 
 
 def _report(**fields: Any) -> WeeklyReport:

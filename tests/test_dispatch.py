@@ -13,8 +13,8 @@ from followthrough.messages import CollectRequest
 from followthrough.subscriber import Subscriber
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.lambda_runtime import invoke, scheduled_event
-from tests.conftest import CallRecorder
-from tests.factories import MONDAY_8, subscriber
+from tests.support.aws import CallRecorder
+from tests.support.factories import MONDAY_8, subscriber
 
 
 def _queued(aws: LocalAws) -> list[CollectRequest]:

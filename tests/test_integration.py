@@ -21,12 +21,19 @@ pytestmark = pytest.mark.integration
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def world() -> Iterator[DemoWorld]:
+    """A world of each test's own (a test that runs the weeks changes it)."""
     w = start_world(seed=7, now=NOW)
     assert w.aws.endpoint_url.startswith("http://127.0.0.1:")
     yield w
     w.close()
+
+
+@pytest.fixture
+def first_week(world: DemoWorld) -> dict:
+    """The world after its first weekly run, for the tests of what comes after it."""
+    return run_week(world)
 
 
 def _digests_to(world: DemoWorld) -> list[dict]:
@@ -70,6 +77,7 @@ def test_first_week_mails_a_digest_naming_planted_findings(world: DemoWorld, tmp
     assert queue_depth(world.aws.queue_urls["digest-dlq"]) == 0
 
 
+@pytest.mark.usefixtures("first_week")
 def test_running_the_same_hour_again_sends_nothing_more(world: DemoWorld) -> None:
     before = len(_digests_to(world))
     again = run_week(world, at=NOW + timedelta(minutes=20))
@@ -77,6 +85,7 @@ def test_running_the_same_hour_again_sends_nothing_more(world: DemoWorld) -> Non
     assert len(_digests_to(world)) == before == 1
 
 
+@pytest.mark.usefixtures("first_week")
 def test_next_week_reads_only_the_new_week_and_mails_once_more(world: DemoWorld) -> None:
     delta = world.sim.advance_week(seed=21)[world.subscriber.x_user_id]
     world.sim.meter.reset()

@@ -17,7 +17,7 @@ from botocore.stub import Stubber
 from moto import mock_aws
 
 from followthrough_devkit import predeploy
-from tests.test_template import ROOT, source_template, translated
+from tests.support.template import ROOT, source_template, translated
 
 SECRET, SIGNING = "/followthrough/x-client-secret", "/followthrough/signing-key"
 

@@ -20,14 +20,14 @@ from followthrough.signup.service import STATE_TTL_S, _state_key
 from followthrough_devkit.cli import build_parser
 from followthrough_devkit.lambda_runtime import invoke
 from followthrough_devkit.xsim import pkce_challenge
-from tests import factories
-from tests.test_signup_kit import (  # noqa: F401 (fixtures)
+from tests.support import factories
+from tests.support.aws import outbox
+from tests.support.signup import (  # noqa: F401 (fixtures)
     PUBLIC,
     World,
     confirm_link,
     function_fixture,
     mail_text,
-    outbox,
     path_of,
     profiles,
     table_items,

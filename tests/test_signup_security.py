@@ -19,13 +19,13 @@ from itsdangerous import TimestampSigner
 from followthrough.links import confirmation_digest, make_token
 from followthrough.signup.web import MAX_BODY_BYTES
 from followthrough_devkit.serve import http_event
-from tests.test_signup_kit import (  # noqa: F401 (fixtures)
+from tests.support.aws import outbox
+from tests.support.signup import (  # noqa: F401 (fixtures)
     Page,
     Visitor,
     World,
     confirm_link,
     function_fixture,
-    outbox,
     path_of,
     table_items,
     world_fixture,

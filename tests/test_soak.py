@@ -15,7 +15,7 @@ import pytest
 
 from followthrough_devkit.soak import SoakConfig, run_soak
 
-pytestmark = pytest.mark.integration
+pytestmark = [pytest.mark.integration, pytest.mark.soak]
 
 
 @pytest.fixture(scope="module")

@@ -18,7 +18,7 @@ from followthrough.adapters.store.table import GRAPH_CHUNK
 from followthrough.analysis.models import Interaction
 from followthrough.cursors import Cursors, Spend
 from followthrough.report import WeeklyReport
-from tests.factories import MONDAY_8, subscriber
+from tests.support.factories import MONDAY_8, subscriber
 
 
 class Clock:

@@ -39,8 +39,9 @@ from followthrough.subscriber import Subscriber
 from followthrough_devkit.aws import LocalAws, create_resources
 from followthrough_devkit.lambda_runtime import drain, load_function, scheduled_event
 from followthrough_devkit.xsim import XSim, XSimServer, generate_account
-from tests.factories import MONDAY_8, subscriber
-from tests.test_template import (
+from tests.support.aws import outbox
+from tests.support.factories import MONDAY_8, subscriber
+from tests.support.template import (
     ACCOUNT,
     FUNCTION_IDS,
     REGION,
@@ -284,9 +285,6 @@ def deployment(monkeypatch: pytest.MonkeyPatch, recording: Recording, ses_setup:
 # -- scenarios ---------------------------------------------------------------------------------
 
 
-def outbox() -> list[Any]:
-    return list(get_backend("ses")[DEFAULT_ACCOUNT_ID][REGION].sent_messages)
-
 
 @pytest.fixture
 def x_world(deployment: Deployment) -> Iterator[XSim]:
@@ -373,7 +371,7 @@ def scenario_digest(d: Deployment, sim: XSim) -> None:
 
 
 def scenario_signup(d: Deployment, sim: XSim) -> None:
-    from tests.test_signup_kit import Visitor, confirm_link, path_of
+    from tests.support.signup import Visitor, confirm_link, path_of
 
     d.become("SignupFunction")
     user_id = sim.add_account(generate_account(31, "small", anchor=sim.now()))

@@ -10,7 +10,7 @@ import pytest
 
 from followthrough import normalize
 from followthrough.xmodels import DmEventPage, TweetPage, UserPage, XTweet, XUserResponse
-from tests.conftest import SAMPLES_DIR
+from tests.support.samples import SAMPLES
 
 MODEL_FOR = {
     "get_users_tweets.json": TweetPage, "get_users_mentions.json": TweetPage, "get_liked_tweets.json": TweetPage,
@@ -21,12 +21,12 @@ MODEL_FOR = {
 
 
 def _responses(name: str) -> list[dict]:
-    with open(os.path.join(SAMPLES_DIR, name)) as f:
+    with open(os.path.join(SAMPLES, name)) as f:
         return [pair["response"] for pair in json.load(f)]
 
 
 def test_every_sample_file_is_covered() -> None:
-    names = {os.path.basename(p) for p in glob.glob(os.path.join(SAMPLES_DIR, "*.json"))}
+    names = {os.path.basename(p) for p in glob.glob(os.path.join(SAMPLES, "*.json"))}
     assert names, "the recorded samples are missing"
     assert names == set(MODEL_FOR) | {"dm_events.json"}
 

@@ -9,7 +9,6 @@ import sys
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -21,9 +20,9 @@ from requests.adapters import HTTPAdapter
 from followthrough.xmodels import XDmEvent, XPage, XTweet, XUser, XUserResponse
 from followthrough_devkit.xsim import SyntheticAccount, XSim, XSimServer, generate_account, pkce_challenge
 from followthrough_devkit.xsim import api as xsim_api
+from tests.support.samples import SAMPLES
 
 ANCHOR = datetime(2026, 9, 1, 12, tzinfo=UTC)
-SAMPLES = Path(__file__).resolve().parents[2] / "shared" / "x-api-samples"
 TWEET_FIELDS = "created_at,author_id,conversation_id,in_reply_to_user_id,referenced_tweets,entities,public_metrics"
 
 

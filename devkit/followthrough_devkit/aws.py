@@ -93,6 +93,11 @@ class LocalAws:
                 self.server.kill()
                 self.server.wait(timeout=10)
         elif self.server is not None:
+            # moto keeps its accounts in this process after the server stops: forget them, so the next
+            # local server (or an in-process mock) starts empty
+            reset = urllib.request.Request(f"{self.endpoint_url}/moto-api/reset", method="POST")  # noqa: S310
+            with urllib.request.urlopen(reset, timeout=10):  # noqa: S310
+                pass
             self.server.stop()
         self.server = None
 

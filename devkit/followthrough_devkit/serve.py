@@ -31,8 +31,6 @@ from types import ModuleType
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import requests
-
 from followthrough.bootstrap import Services, from_environment
 from followthrough.config import settings_from
 from followthrough_devkit.aws import LocalAws, start_local_aws
@@ -195,10 +193,7 @@ class SignupServer:
         self.thread.join(timeout=5)
         self.x_server.stop()
         if self.owns_aws:
-            # moto keeps its accounts in this process after the server stops: forget them, so the next
-            # local server (or an in-process mock) starts empty
-            requests.post(f"{self.aws.endpoint_url}/moto-api/reset", timeout=10).raise_for_status()
-            self.aws.stop()
+            self.aws.stop()  # and forgets moto's accounts in this process
         for name, value in self._saved_environ.items():
             if value is None:
                 os.environ.pop(name, None)

@@ -23,8 +23,6 @@ from urllib.parse import parse_qs, urlencode, urlsplit
 import boto3
 import pytest
 import requests
-from moto.backends import get_backend
-from moto.core import DEFAULT_ACCOUNT_ID
 
 from followthrough.adapters.store import Repositories
 from followthrough.bootstrap import Services, from_environment
@@ -34,7 +32,7 @@ from followthrough_devkit.lambda_runtime import invoke, load_function
 from followthrough_devkit.serve import http_event, http_response
 from followthrough_devkit.xsim import XSim, XSimServer, generate_account
 from followthrough_devkit.xsim.account import SyntheticAccount
-from tests.conftest import MovableClock
+from tests.support.clock import MovableClock
 
 PUBLIC = "http://127.0.0.1:8000"  # never contacted: the visitor hands callback URLs to the handler itself
 
@@ -182,11 +180,6 @@ def world_fixture(aws: LocalAws, function: ModuleType, clock: MovableClock,
     sim.register_client(services.settings.x_client_id, None)
     yield World(aws, sim, x_server, function, accounts, services, clock)
     x_server.stop()
-
-
-def outbox() -> list[Any]:
-    """Messages in in-process moto's SES outbox."""
-    return list(get_backend("ses")[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages)
 
 
 def mail_text(raw: str) -> str:
