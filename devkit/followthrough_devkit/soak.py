@@ -54,7 +54,7 @@ from followthrough_devkit.lambda_runtime import (
     queue_depth,
     scheduled_event,
 )
-from followthrough_devkit.xsim import XSim, XSimServer, generate_account
+from followthrough_devkit.xsim import XSim, XSimServer
 
 START = datetime(2026, 11, 23, 6, 0, tzinfo=UTC)  # a Monday
 SLOTS = 3  # subscribers are spread over three consecutive hours of the same day
@@ -160,8 +160,7 @@ class Soak:
                    if config.unsubscribed_share else set()}
         for i in range(n):
             profile = "small" if i < 2 else self.rng.choices(profiles, weights)[0]
-            account = generate_account(config.seed * 100_000 + i, profile, anchor=START)
-            user_id = self.sim.add_account(account)
+            user_id = self.sim.add_seeded(config.seed * 100_000 + i, profile, anchor=START)
             email = "bounce@simulator.example" if i == 3 else f"subscriber{i}@example.com"
             sid = self._sign_up(user_id, email, digest_hour=START.hour + i % SLOTS,
                                 confirm=i not in special["unconfirmed"])
@@ -444,7 +443,8 @@ def run_soak(config: SoakConfig, say: Callable[[str], None] = print, out: Path |
             "invocations": dict(soak.meters.invocations),
             "record_failures": dict(soak.meters.record_failures.most_common()),
             "wall_s": round(time.monotonic() - soak.started, 1),
-            # the X stand-in holds every generated account in memory (a large one is ~180 MB)
+            # the X stand-in regenerates accounts from their seeds and keeps only a few in memory
+            "accounts_regenerated": soak.sim.accounts.regenerated,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         }
         if out is not None:  # before shutting down: an hour's numbers must survive a failed shutdown

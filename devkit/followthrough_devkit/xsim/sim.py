@@ -13,7 +13,10 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from array import array
+from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -31,7 +34,7 @@ from followthrough_devkit.xsim.api import (
     TokenError,
     dispatch,
 )
-from followthrough_devkit.xsim.generator import advance_week, default_anchor
+from followthrough_devkit.xsim.generator import advance_week, default_anchor, generate_account
 
 
 class Meter:
@@ -256,6 +259,132 @@ def pkce_challenge(verifier: str) -> str:
 
 
 @dataclass
+class _Recipe:
+    """A seeded account not held in memory: what regenerates it exactly, and who is in its world."""
+
+    seed: int
+    profile: str
+    anchor: datetime  # as generated; each week in ``weeks`` moved it on by seven days
+    weeks: list[int]  # the ``advance_week`` seeds applied since, in order
+    username: str
+    name: str
+    user_ids: array[int]  # every user of its world (numeric ids), sorted, for ``find_user``
+
+
+def _numeric_user_ids(account: SyntheticAccount) -> array[int]:
+    return array("q", sorted(int(uid) for uid in account.users if uid.isdigit()))
+
+
+class Accounts(Mapping[str, SyntheticAccount]):
+    """The seeded accounts by user id, in the order they were added.
+
+    ``add`` holds an account in memory as it is (a test may change it in place). ``add_seeded``
+    keeps only its recipe (seed, profile, anchor, the weeks it was advanced by) and regenerates it
+    from that when it is read, keeping the ``cached`` most recently read ones: the generator is
+    deterministic, so a regenerated account is the same account, planted truth included, and a
+    thousand subscribers' worlds need the memory of a few. A large world (50,000 followers) is
+    about 180 MB in memory and a few seconds to regenerate.
+    """
+
+    def __init__(self, cached: int = 4) -> None:
+        if cached < 1:
+            raise ValueError("cache at least one account")
+        self.cached = cached
+        self.regenerated = 0  # seeded accounts rebuilt because they were not in the cache
+        self._entries: dict[str, SyntheticAccount | _Recipe] = {}
+        self._recent: OrderedDict[str, SyntheticAccount] = OrderedDict()
+        self._lock = threading.RLock()
+
+    def add(self, account: SyntheticAccount) -> str:
+        with self._lock:
+            self._entries[account.user_id] = account
+            self._recent.pop(account.user_id, None)
+            return account.user_id
+
+    def add_seeded(self, seed: int, profile: str, anchor: datetime | None = None) -> SyntheticAccount:
+        """Generate the account once (returned, and cached for now), then keep only its recipe."""
+        account = generate_account(seed, profile, anchor)
+        with self._lock:
+            self._entries[account.user_id] = _Recipe(
+                seed, profile, account.anchor, [], account.me.username, account.me.name or "",
+                _numeric_user_ids(account),
+            )
+            self._remember(account)
+        return account
+
+    def __getitem__(self, user_id: str) -> SyntheticAccount:
+        with self._lock:
+            entry = self._entries[user_id]
+            if isinstance(entry, SyntheticAccount):
+                return entry
+            account = self._recent.get(user_id)
+            if account is not None:
+                self._recent.move_to_end(user_id)
+                return account
+            account = generate_account(entry.seed, entry.profile, entry.anchor)
+            for week_seed in entry.weeks:
+                advance_week(account, week_seed)
+            self.regenerated += 1
+            self._remember(account)
+            return account
+
+    def _remember(self, account: SyntheticAccount) -> None:
+        self._recent[account.user_id] = account
+        self._recent.move_to_end(account.user_id)
+        while len(self._recent) > self.cached:
+            self._recent.popitem(last=False)
+
+    def __contains__(self, user_id: object) -> bool:
+        return user_id in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._entries))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def identity(self, user_id: str) -> tuple[str, str]:
+        """(username, display name), without regenerating a seeded account."""
+        entry = self._entries[user_id]
+        if isinstance(entry, SyntheticAccount):
+            return entry.username, entry.me.name or ""
+        return entry.username, entry.name
+
+    def advance_week(self, seed: int) -> dict[str, WeekDelta]:
+        """One more week for every account (the i-th added is advanced with ``seed + i``)."""
+        with self._lock:
+            deltas: dict[str, WeekDelta] = {}
+            for i, user_id in enumerate(self):
+                account = self[user_id]
+                try:
+                    deltas[user_id] = advance_week(account, seed + i)
+                except BaseException:
+                    self._recent.pop(user_id, None)  # half advanced: regenerate it next time
+                    raise
+                entry = self._entries[user_id]
+                if isinstance(entry, _Recipe):
+                    entry.weeks.append(seed + i)
+                    entry.user_ids = _numeric_user_ids(account)
+            return deltas
+
+    def find_user(self, user_id: str) -> XUser | None:
+        """Any user of any account's world (the first account that has them)."""
+        key = int(user_id) if user_id.isdigit() else None
+        with self._lock:
+            for owner, entry in self._entries.items():
+                if isinstance(entry, _Recipe):
+                    ids = entry.user_ids
+                    at = bisect_left(ids, key) if key is not None else len(ids)
+                    if at == len(ids) or ids[at] != key:
+                        continue
+                    entry = self[owner]
+                user = entry.users.get(user_id)
+                if user is not None:
+                    return user
+        return None
+
+
+@dataclass
 class _Clock:
     base: datetime | None
     realtime: bool
@@ -267,7 +396,9 @@ class XSim:
     """The simulated X world.
 
     ``anchor`` is the simulation's "now" at start; without it the clock starts
-    at the anchor of the first account added (or the current hour). With
+    at the anchor of the first account added (or the current hour). Accounts
+    are held in memory (``add_account``) or regenerated from their seed when
+    read (``add_seeded``; ``cached_accounts`` of those stay in memory). With
     ``realtime`` the clock also moves with the wall clock; ``advance`` moves it
     by hand (token and code expiry, rate-limit windows and the 30-day DM
     window all use it).
@@ -280,8 +411,9 @@ class XSim:
         enforce_rate_limits: bool = False,
         realtime: bool = True,
         rate_limits: Mapping[str, int] | None = None,
+        cached_accounts: int = 4,
     ) -> None:
-        self.accounts: dict[str, SyntheticAccount] = {}
+        self.accounts = Accounts(cached=cached_accounts)
         self.meter = Meter()
         self.faults = Faults()
         self.enforce_rate_limits = enforce_rate_limits
@@ -292,8 +424,6 @@ class XSim:
         self._refresh: dict[str, RefreshToken] = {}
         self._codes: dict[str, AuthCode] = {}
         self._clients: dict[str, OAuthClient] = {}
-        # derived per-account indexes: (user id, name) -> (account version, index)
-        self.cache: dict[tuple[str, str], tuple[int, object]] = {}
 
     # ----- clock ------------------------------------------------------------
 
@@ -315,28 +445,33 @@ class XSim:
     # ----- accounts ---------------------------------------------------------
 
     def add_account(self, account: SyntheticAccount) -> str:
+        """Serve ``account`` as it is, held in memory."""
         with self.lock:
-            if self._clock.base is None:
-                self._clock.base = account.anchor
-                self._clock.started = time.monotonic()
-            self.accounts[account.user_id] = account
+            self._start_clock(account.anchor)
+            return self.accounts.add(account)
+
+    def add_seeded(self, seed: int, profile: str, anchor: datetime | None = None) -> str:
+        """Serve ``generate_account(seed, profile, anchor)``, regenerated from its seed whenever it is read."""
+        with self.lock:
+            account = self.accounts.add_seeded(seed, profile, anchor)
+            self._start_clock(account.anchor)
             return account.user_id
+
+    def _start_clock(self, anchor: datetime) -> None:
+        if self._clock.base is None:
+            self._clock.base = anchor
+            self._clock.started = time.monotonic()
 
     def advance_week(self, seed: int) -> dict[str, WeekDelta]:
         """One more week for every account, and the clock a week on."""
         with self.lock:
-            deltas = {uid: advance_week(acc, seed + i) for i, (uid, acc) in enumerate(self.accounts.items())}
+            deltas = self.accounts.advance_week(seed)
             self._clock.offset_s += timedelta(days=7).total_seconds()
-            self.cache.clear()
             return deltas
 
     def find_user(self, user_id: str) -> XUser | None:
         """Any user of any seeded account's world."""
-        for account in self.accounts.values():
-            user = account.users.get(user_id)
-            if user is not None:
-                return user
-        return None
+        return self.accounts.find_user(user_id)
 
     # ----- tokens and OAuth ---------------------------------------------------
 
