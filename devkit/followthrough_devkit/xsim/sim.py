@@ -48,8 +48,9 @@ class Meter:
         with self._lock:
             self._requests = dict.fromkeys(ENDPOINTS, 0)
             self._resources = dict.fromkeys(ENDPOINTS, 0)
-            # (reader, id): two subscribers may well read the same post; one reading it twice is a re-read
-            self._seen: dict[str, set[tuple[str, str]]] = {e: set() for e in ENDPOINTS}
+            # reader -> ids: two subscribers may well read the same post; one reading it twice is a re-read.
+            # Numeric ids are kept as ints: a week of a thousand subscribers' reads is millions of them.
+            self._seen: dict[str, dict[str, set[int | str]]] = {e: {} for e in ENDPOINTS}
             self._twice = dict.fromkeys(ENDPOINTS, 0)
 
     def request(self, endpoint: str) -> None:
@@ -61,12 +62,13 @@ class Meter:
         served to ``reader`` (the token's user)."""
         with self._lock:
             self._resources[endpoint] = self._resources.get(endpoint, 0) + resources
-            seen = self._seen.setdefault(endpoint, set())
+            seen = self._seen.setdefault(endpoint, {}).setdefault(reader, set())
             for rid in primary_ids:
-                if (reader, rid) in seen:
+                key = int(rid) if rid.isdigit() and rid[0] != "0" else rid
+                if key in seen:
                     self._twice[endpoint] = self._twice.get(endpoint, 0) + 1
                 else:
-                    seen.add((reader, rid))
+                    seen.add(key)
 
     def duplicates(self, endpoint: str) -> int:
         """How many items of ``endpoint`` were served again to the same reader in this run."""
