@@ -266,11 +266,18 @@ class _Recipe:
 
     seed: int
     profile: str
-    anchor: datetime  # as generated; each week in ``weeks`` moved it on by seven days
-    weeks: list[int]  # the ``advance_week`` seeds applied since, in order
+    anchor: datetime  # as generated; each week in ``weeks`` moves it on by seven days
+    weeks: list[int]  # the ``advance_week`` seeds to apply after generating, in order
     username: str
     name: str
-    user_ids: array[int]  # every user of its world (numeric ids), sorted, for ``find_user``
+    user_ids: array[int]  # the numeric ids of its world's users, sorted, as of ``indexed_weeks`` weeks
+    indexed_weeks: int = 0
+
+
+def footprint(account: SyntheticAccount) -> int:
+    """The generated objects an account holds (users, posts, DM events): about 3 KB each in memory."""
+    return (len(account.users) + len(account.posts) + len(account.mentions) + len(account.likes)
+            + len(account.dm_events))
 
 
 def _numeric_user_ids(account: SyntheticAccount) -> array[int]:
@@ -282,29 +289,31 @@ class Accounts(Mapping[str, SyntheticAccount]):
 
     ``add`` holds an account in memory as it is (a test may change it in place). ``add_seeded``
     keeps only its recipe (seed, profile, anchor, the weeks it was advanced by) and regenerates it
-    from that when it is read, keeping the ``cached`` most recently read ones: the generator is
-    deterministic, so a regenerated account is the same account, planted truth included, and a
-    thousand subscribers' worlds need the memory of a few. A large world (50,000 followers) is
-    about 180 MB in memory and a few seconds to regenerate.
+    from that when it is read, keeping the most recently read ones while their ``footprint`` fits
+    in ``budget`` objects (the one being read always stays). The generator is deterministic, so a
+    regenerated account is the same account, planted truth included, and a thousand subscribers'
+    worlds need the memory of a few dozen; a large world (50,000 followers) is about 180 MB and a
+    few seconds to regenerate. Weeks are added to seeded accounts lazily: ``advance_week`` records
+    the week's seed, and the account is advanced when it is next read.
     """
 
-    def __init__(self, cached: int = 4) -> None:
-        if cached < 1:
-            raise ValueError("cache at least one account")
-        self.cached = cached
-        self.regenerated = 0  # seeded accounts rebuilt because they were not in the cache
+    def __init__(self, budget: int = 300_000) -> None:
+        self.budget = budget
+        self.regenerated = 0  # seeded accounts rebuilt because they were not in memory
+        self.cpu_s = 0.0  # thread CPU spent regenerating and advancing seeded accounts
         self._entries: dict[str, SyntheticAccount | _Recipe] = {}
-        self._recent: OrderedDict[str, SyntheticAccount] = OrderedDict()
+        self._recent: OrderedDict[str, tuple[SyntheticAccount, int]] = OrderedDict()
+        self._recent_size = 0
         self._lock = threading.RLock()
 
     def add(self, account: SyntheticAccount) -> str:
         with self._lock:
+            self._forget(account.user_id)
             self._entries[account.user_id] = account
-            self._recent.pop(account.user_id, None)
             return account.user_id
 
     def add_seeded(self, seed: int, profile: str, anchor: datetime | None = None) -> SyntheticAccount:
-        """Generate the account once (returned, and cached for now), then keep only its recipe."""
+        """Generate the account once (returned, and kept in memory for now), then keep only its recipe."""
         account = generate_account(seed, profile, anchor)
         with self._lock:
             self._entries[account.user_id] = _Recipe(
@@ -319,22 +328,41 @@ class Accounts(Mapping[str, SyntheticAccount]):
             entry = self._entries[user_id]
             if isinstance(entry, SyntheticAccount):
                 return entry
-            account = self._recent.get(user_id)
-            if account is not None:
+            recent = self._recent.get(user_id)
+            if recent is not None and len(recent[0].weeks) == len(entry.weeks):
                 self._recent.move_to_end(user_id)
-                return account
-            account = generate_account(entry.seed, entry.profile, entry.anchor)
-            for week_seed in entry.weeks:
-                advance_week(account, week_seed)
-            self.regenerated += 1
+                return recent[0]
+            started = time.thread_time()
+            if recent is None:
+                account = generate_account(entry.seed, entry.profile, entry.anchor)
+                self.regenerated += 1
+            else:
+                account = recent[0]
+            try:
+                for week_seed in entry.weeks[len(account.weeks):]:
+                    advance_week(account, week_seed)
+            except BaseException:
+                self._forget(user_id)  # half advanced: regenerate it next time
+                raise
+            if entry.indexed_weeks != len(entry.weeks):
+                entry.user_ids, entry.indexed_weeks = _numeric_user_ids(account), len(entry.weeks)
             self._remember(account)
+            self.cpu_s += time.thread_time() - started
             return account
 
     def _remember(self, account: SyntheticAccount) -> None:
-        self._recent[account.user_id] = account
-        self._recent.move_to_end(account.user_id)
-        while len(self._recent) > self.cached:
-            self._recent.popitem(last=False)
+        self._forget(account.user_id)
+        size = footprint(account)
+        self._recent[account.user_id] = (account, size)
+        self._recent_size += size
+        while self._recent_size > self.budget and len(self._recent) > 1:
+            _, (_, dropped) = self._recent.popitem(last=False)
+            self._recent_size -= dropped
+
+    def _forget(self, user_id: str) -> None:
+        recent = self._recent.pop(user_id, None)
+        if recent is not None:
+            self._recent_size -= recent[1]
 
     def __contains__(self, user_id: object) -> bool:
         return user_id in self._entries
@@ -352,38 +380,57 @@ class Accounts(Mapping[str, SyntheticAccount]):
             return entry.username, entry.me.name or ""
         return entry.username, entry.name
 
-    def advance_week(self, seed: int) -> dict[str, WeekDelta]:
-        """One more week for every account (the i-th added is advanced with ``seed + i``)."""
+    def advance_week(self, seed: int) -> Mapping[str, WeekDelta]:
+        """One more week for every account (the i-th added with ``seed + i``); a seeded account's
+        week is added, and its delta made, when it is next read."""
         with self._lock:
-            deltas: dict[str, WeekDelta] = {}
-            for i, user_id in enumerate(self):
-                account = self[user_id]
-                try:
-                    deltas[user_id] = advance_week(account, seed + i)
-                except BaseException:
-                    self._recent.pop(user_id, None)  # half advanced: regenerate it next time
-                    raise
-                entry = self._entries[user_id]
-                if isinstance(entry, _Recipe):
+            held: dict[str, WeekDelta] = {}
+            pending: dict[str, int] = {}
+            for i, (user_id, entry) in enumerate(self._entries.items()):
+                if isinstance(entry, SyntheticAccount):
+                    held[user_id] = advance_week(entry, seed + i)
+                else:
                     entry.weeks.append(seed + i)
-                    entry.user_ids = _numeric_user_ids(account)
-            return deltas
+                    pending[user_id] = len(entry.weeks) - 1
+            return WeekDeltas(self, held, pending)
 
     def find_user(self, user_id: str) -> XUser | None:
-        """Any user of any account's world (the first account that has them)."""
+        """Any user of any account's world (the first account that has them). A seeded world is
+        regenerated only when its index of users names them, or when it has weeks not yet indexed."""
         key = int(user_id) if user_id.isdigit() else None
         with self._lock:
             for owner, entry in self._entries.items():
                 if isinstance(entry, _Recipe):
-                    ids = entry.user_ids
-                    at = bisect_left(ids, key) if key is not None else len(ids)
-                    if at == len(ids) or ids[at] != key:
-                        continue
+                    if entry.indexed_weeks == len(entry.weeks):
+                        ids = entry.user_ids
+                        at = bisect_left(ids, key) if key is not None else len(ids)
+                        if at == len(ids) or ids[at] != key:
+                            continue
                     entry = self[owner]
                 user = entry.users.get(user_id)
                 if user is not None:
                     return user
         return None
+
+
+class WeekDeltas(Mapping[str, WeekDelta]):
+    """What one ``advance_week`` added, by user id; a seeded account's delta is made when asked for."""
+
+    def __init__(self, accounts: Accounts, held: dict[str, WeekDelta], pending: dict[str, int]) -> None:
+        self._accounts = accounts
+        self._held = held
+        self._pending = pending  # user id -> the index of this week in the account's weeks
+
+    def __getitem__(self, user_id: str) -> WeekDelta:
+        if user_id in self._held:
+            return self._held[user_id]
+        return self._accounts[user_id].weeks[self._pending[user_id]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._held, *self._pending])
+
+    def __len__(self) -> int:
+        return len(self._held) + len(self._pending)
 
 
 @dataclass
@@ -400,7 +447,7 @@ class XSim:
     ``anchor`` is the simulation's "now" at start; without it the clock starts
     at the anchor of the first account added (or the current hour). Accounts
     are held in memory (``add_account``) or regenerated from their seed when
-    read (``add_seeded``; ``cached_accounts`` of those stay in memory). With
+    read (``add_seeded``; see ``Accounts`` for the ``account_budget``). With
     ``realtime`` the clock also moves with the wall clock; ``advance`` moves it
     by hand (token and code expiry, rate-limit windows and the 30-day DM
     window all use it).
@@ -413,9 +460,9 @@ class XSim:
         enforce_rate_limits: bool = False,
         realtime: bool = True,
         rate_limits: Mapping[str, int] | None = None,
-        cached_accounts: int = 4,
+        account_budget: int = 300_000,
     ) -> None:
-        self.accounts = Accounts(cached=cached_accounts)
+        self.accounts = Accounts(budget=account_budget)
         self.meter = Meter()
         self.faults = Faults()
         self.enforce_rate_limits = enforce_rate_limits
@@ -464,7 +511,7 @@ class XSim:
             self._clock.base = anchor
             self._clock.started = time.monotonic()
 
-    def advance_week(self, seed: int) -> dict[str, WeekDelta]:
+    def advance_week(self, seed: int) -> Mapping[str, WeekDelta]:
         """One more week for every account, and the clock a week on."""
         with self.lock:
             deltas = self.accounts.advance_week(seed)
