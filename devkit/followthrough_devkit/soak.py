@@ -445,7 +445,7 @@ def run_soak(config: SoakConfig, say: Callable[[str], None] = print, out: Path |
             "invocations": dict(soak.meters.invocations),
             "record_failures": dict(soak.meters.record_failures.most_common()),
             "wall_s": round(time.monotonic() - soak.started, 1),
-            # the X stand-in regenerates accounts from their seeds and keeps only a few in memory
+            # the X stand-in regenerates accounts from their seeds, keeping the most recently read within a budget
             "accounts_regenerated": soak.sim.accounts.regenerated,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
         }
