@@ -10,7 +10,7 @@ from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from typing import Any
-from urllib.parse import parse_qs, urlsplit
+from urllib.parse import parse_qs, urlencode, urlsplit
 
 import pytest
 import requests
@@ -18,8 +18,9 @@ import tweepy
 from requests.adapters import HTTPAdapter
 
 from followthrough.xmodels import XDmEvent, XPage, XTweet, XUser, XUserResponse
-from followthrough_devkit.xsim import SyntheticAccount, XSim, XSimServer, generate_account, pkce_challenge
+from followthrough_devkit.xsim import SyntheticAccount, XSim, XSimServer, advance_week, generate_account, pkce_challenge
 from followthrough_devkit.xsim import api as xsim_api
+from followthrough_devkit.xsim.sim import footprint
 from tests.support.samples import SAMPLES
 
 ANCHOR = datetime(2026, 9, 1, 12, tzinfo=UTC)
@@ -921,3 +922,85 @@ def test_the_meter_counts_a_re_read_per_reader() -> None:
     meter.reset()
     meter.served("followers", 1, ["2"], reader="ada")
     assert meter.duplicates("followers") == 0
+
+
+def test_a_seeded_account_is_regenerated_as_the_same_account() -> None:
+    """Accounts kept as seeds are rebuilt on every cache miss: the same data, truth and weeks as generated."""
+    sim = XSim(anchor=ANCHOR, realtime=False, account_budget=1)  # only the last one read stays in memory
+    first = sim.add_seeded(21, "small", ANCHOR)
+    second = sim.add_seeded(22, "small", ANCHOR)
+    assert sim.accounts.regenerated == 0
+    reference = generate_account(21, "small", ANCHOR)
+    assert sim.accounts[first] == reference
+    assert sim.accounts.regenerated == 1
+
+    deltas = sim.advance_week(seed=3)  # recorded; each account gets its week when it is next read
+    assert sim.accounts.regenerated == 1 and set(deltas) == {first, second}
+    other = generate_account(22, "small", ANCHOR)
+    assert deltas[second] == advance_week(other, 4) and sim.accounts[second] == other  # the second gets seed + 1
+    assert sim.accounts.regenerated == 2
+    assert deltas[first] == advance_week(reference, 3)  # regenerated, then advanced by the recorded week
+    assert sim.accounts.regenerated == 3
+    again = sim.accounts[first]
+    assert sim.accounts.regenerated == 3
+    assert again == reference and again.truth == reference.truth and again.weeks == reference.weeks
+
+
+def test_a_seeded_account_is_served_like_one_held_in_memory() -> None:
+    held, seeded = XSim(anchor=ANCHOR, realtime=False), XSim(anchor=ANCHOR, realtime=False, account_budget=1)
+    user_id = held.add_account(generate_account(23, "small", ANCHOR))
+    assert seeded.add_seeded(23, "small", ANCHOR) == user_id
+    other = seeded.add_seeded(24, "small", ANCHOR)
+    for sim in (held, seeded):
+        sim.advance_week(seed=6)
+    tokens = {sim: sim.issue_tokens(user_id)[0] for sim in (held, seeded)}
+    for path in ("/2/users/me", f"/2/users/{user_id}/followers?max_results=1000",
+                 f"/2/users/{user_id}/tweets?max_results=100&expansions=referenced_tweets.id,author_id",
+                 f"/2/users/{user_id}/liked_tweets?max_results=100", "/2/dm_events?max_results=100"):
+        seeded.accounts[other]  # evicts the subscriber's account: each read regenerates it
+        bodies = [sim.handle("GET", path, {"authorization": f"Bearer {tokens[sim]}"}) for sim in (held, seeded)]
+        assert bodies[0].status == 200 and bodies[0].body == bodies[1].body, path
+    assert seeded.accounts.regenerated >= 5
+
+
+def test_seeded_accounts_stay_in_memory_while_the_most_recently_read_fit_the_budget() -> None:
+    sizes = [footprint(generate_account(seed, "small", ANCHOR)) for seed in (25, 26, 27)]
+    sim = XSim(anchor=ANCHOR, realtime=False, account_budget=sum(sizes) - 1)  # any two fit, not all three
+    a, b, c = (sim.add_seeded(seed, "small", ANCHOR) for seed in (25, 26, 27))
+    assert sim.accounts.regenerated == 0  # b and c are in memory
+    sim.accounts[b]
+    sim.accounts[c]
+    assert sim.accounts.regenerated == 0
+    sim.accounts[a]  # evicts b, the least recently read
+    assert sim.accounts.regenerated == 1
+    sim.accounts[c]
+    assert sim.accounts.regenerated == 1
+    sim.accounts[b]
+    assert sim.accounts.regenerated == 2
+    assert len(sim.accounts) == 3 and list(sim.accounts) == [a, b, c] and a in sim.accounts
+
+
+def test_users_of_seeded_worlds_are_found_and_the_consent_page_lists_them() -> None:
+    sim = XSim(anchor=ANCHOR, realtime=False, account_budget=1)
+    first = sim.add_seeded(28, "small", ANCHOR)
+    sim.add_seeded(29, "small", ANCHOR)
+    reference = generate_account(28, "small", ANCHOR)
+    followee = reference.following[0]
+    assert sim.find_user(followee.id) == followee  # regenerates the first world, which holds them
+    assert sim.accounts.regenerated == 1
+    assert sim.find_user("1") is None and sim.find_user("nobody") is None
+    assert sim.accounts.regenerated == 1
+
+    sim.advance_week(seed=2)
+    newcomer = advance_week(reference, 2).new_following_ids[0]
+    assert sim.find_user(newcomer) == reference.users[newcomer]  # weeks not yet indexed: worlds are read
+    assert sim.find_user("1") is None  # reads the second world too, which indexes it again
+    regenerated = sim.accounts.regenerated
+    assert sim.find_user("2") is None and sim.accounts.regenerated == regenerated
+
+    page = sim.handle("GET", "/i/oauth2/authorize?" + urlencode({
+        "response_type": "code", "client_id": "app", "redirect_uri": "http://127.0.0.1/cb", "scope": "tweet.read",
+        "state": "s", "code_challenge": "c", "code_challenge_method": "plain"}), {})
+    assert page.status == 200
+    assert f'value="{first}" selected>@{reference.username} ({reference.me.name})' in page.body.decode()
+    assert sim.accounts.regenerated == regenerated  # listing the accounts regenerates none

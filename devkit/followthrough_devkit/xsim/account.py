@@ -143,6 +143,8 @@ class SyntheticAccount:
     weeks: list[WeekDelta] = field(default_factory=list)
     # bumped on every change, so servers can drop derived indexes
     version: int = 0
+    # a server's derived indexes: name -> (version they were built at, index); they go with the account
+    indexes: dict[str, tuple[int, object]] = field(default_factory=dict, repr=False, compare=False)
     # generator bookkeeping for advance_week (pools, used ids)
     state: object = field(default=None, repr=False, compare=False)
 

@@ -484,14 +484,13 @@ def _page(
     return page, next_token
 
 
-def _ordered(sim: XSim, account: SyntheticAccount, name: str, build: Callable[[], Any]) -> Any:
+def _ordered(account: SyntheticAccount, name: str, build: Callable[[], Any]) -> Any:
     """A derived index of ``account``, rebuilt only when the account changes."""
-    key = (account.user_id, name)
-    cached = sim.cache.get(key)
+    cached = account.indexes.get(name)
     if cached is not None and cached[0] == account.version:
         return cached[1]
     value = build()
-    sim.cache[key] = (account.version, value)
+    account.indexes[name] = (account.version, value)
     return value
 
 
@@ -595,7 +594,7 @@ def _excluded(tweet: XTweet, excluded: set[str]) -> bool:
 
 
 def _liked(sim: XSim, account: SyntheticAccount, query: Mapping[str, str]) -> Served:
-    keys = _ordered(sim, account, "liked_tweets", lambda: [-_micros(account.like_times[t.id]) for t in account.likes])
+    keys = _ordered(account, "liked_tweets", lambda: [-_micros(account.like_times[t.id]) for t in account.likes])
     page, next_token = _page("liked_tweets", account.likes, keys, query)
     return _tweet_page(sim, account, "liked_tweets", page, next_token, query, newest_oldest=False)
 
@@ -631,7 +630,7 @@ def _tweet_page(
 def _follow_list(sim: XSim, endpoint: str, account: SyntheticAccount, query: Mapping[str, str]) -> Served:
     users = account.following if endpoint == "following" else account.followers
     times = account.follow_times if endpoint == "following" else account.follower_times
-    keys = _ordered(sim, account, endpoint, lambda: [-_micros(times[u.id]) for u in users])
+    keys = _ordered(account, endpoint, lambda: [-_micros(times[u.id]) for u in users])
     page, next_token = _page(endpoint, users, keys, query)
     fields = _fields(query, "user.fields", USER_FIELDS, DEFAULT_USER_FIELDS)
     _csv(query, "expansions", USER_EXPANSIONS)  # validated; no pinned posts in the simulation
@@ -928,8 +927,9 @@ def _authorize(sim: XSim, method: str, params: Mapping[str, str]) -> SimResponse
     )
     options = "".join(
         f'<option value="{html.escape(uid)}"{" selected" if i == 0 else ""}>'
-        f"@{html.escape(acc.username)} ({html.escape(acc.me.name)})</option>"
-        for i, (uid, acc) in enumerate(sim.accounts.items())
+        f"@{html.escape(username)} ({html.escape(name)})</option>"
+        for i, uid in enumerate(sim.accounts)
+        for username, name in [sim.accounts.identity(uid)]
     )
     scopes = "".join(f"<li>{html.escape(s)}</li>" for s in params["scope"].split())
     content = (

@@ -13,7 +13,10 @@ import random
 import secrets
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from array import array
+from bisect import bisect_left
+from collections import OrderedDict
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -31,7 +34,7 @@ from followthrough_devkit.xsim.api import (
     TokenError,
     dispatch,
 )
-from followthrough_devkit.xsim.generator import advance_week, default_anchor
+from followthrough_devkit.xsim.generator import advance_week, default_anchor, generate_account
 
 
 class Meter:
@@ -45,8 +48,9 @@ class Meter:
         with self._lock:
             self._requests = dict.fromkeys(ENDPOINTS, 0)
             self._resources = dict.fromkeys(ENDPOINTS, 0)
-            # (reader, id): two subscribers may well read the same post; one reading it twice is a re-read
-            self._seen: dict[str, set[tuple[str, str]]] = {e: set() for e in ENDPOINTS}
+            # reader -> ids: two subscribers may well read the same post; one reading it twice is a re-read.
+            # Numeric ids are kept as ints: a week of a thousand subscribers' reads is millions of them.
+            self._seen: dict[str, dict[str, set[int | str]]] = {e: {} for e in ENDPOINTS}
             self._twice = dict.fromkeys(ENDPOINTS, 0)
 
     def request(self, endpoint: str) -> None:
@@ -58,12 +62,13 @@ class Meter:
         served to ``reader`` (the token's user)."""
         with self._lock:
             self._resources[endpoint] = self._resources.get(endpoint, 0) + resources
-            seen = self._seen.setdefault(endpoint, set())
+            seen = self._seen.setdefault(endpoint, {}).setdefault(reader, set())
             for rid in primary_ids:
-                if (reader, rid) in seen:
+                key = int(rid) if rid.isdigit() and rid[0] != "0" else rid
+                if key in seen:
                     self._twice[endpoint] = self._twice.get(endpoint, 0) + 1
                 else:
-                    seen.add((reader, rid))
+                    seen.add(key)
 
     def duplicates(self, endpoint: str) -> int:
         """How many items of ``endpoint`` were served again to the same reader in this run."""
@@ -256,6 +261,179 @@ def pkce_challenge(verifier: str) -> str:
 
 
 @dataclass
+class _Recipe:
+    """A seeded account not held in memory: what regenerates it exactly, and who is in its world."""
+
+    seed: int
+    profile: str
+    anchor: datetime  # as generated; each week in ``weeks`` moves it on by seven days
+    weeks: list[int]  # the ``advance_week`` seeds to apply after generating, in order
+    username: str
+    name: str
+    user_ids: array[int]  # the numeric ids of its world's users, sorted, as of ``indexed_weeks`` weeks
+    indexed_weeks: int = 0
+
+
+def footprint(account: SyntheticAccount) -> int:
+    """The generated objects an account holds (users, posts, DM events): about 3 KB each in memory."""
+    return (len(account.users) + len(account.posts) + len(account.mentions) + len(account.likes)
+            + len(account.dm_events))
+
+
+def _numeric_user_ids(account: SyntheticAccount) -> array[int]:
+    return array("q", sorted(int(uid) for uid in account.users if uid.isdigit()))
+
+
+class Accounts(Mapping[str, SyntheticAccount]):
+    """The seeded accounts by user id, in the order they were added.
+
+    ``add`` holds an account in memory as it is (a test may change it in place). ``add_seeded``
+    keeps only its recipe (seed, profile, anchor, the weeks it was advanced by) and regenerates it
+    from that when it is read, keeping the most recently read ones while their ``footprint`` fits
+    in ``budget`` objects (the one being read always stays). The generator is deterministic, so a
+    regenerated account is the same account, planted truth included, and a thousand subscribers'
+    worlds need the memory of a few dozen; a large world (50,000 followers) is about 180 MB and a
+    few seconds to regenerate. Weeks are added to seeded accounts lazily: ``advance_week`` records
+    the week's seed, and the account is advanced when it is next read.
+    """
+
+    def __init__(self, budget: int = 300_000) -> None:
+        self.budget = budget
+        self.regenerated = 0  # seeded accounts rebuilt because they were not in memory
+        self.cpu_s = 0.0  # thread CPU spent regenerating and advancing seeded accounts
+        self._entries: dict[str, SyntheticAccount | _Recipe] = {}
+        self._recent: OrderedDict[str, tuple[SyntheticAccount, int]] = OrderedDict()
+        self._recent_size = 0
+        self._lock = threading.RLock()
+
+    def add(self, account: SyntheticAccount) -> str:
+        with self._lock:
+            self._forget(account.user_id)
+            self._entries[account.user_id] = account
+            return account.user_id
+
+    def add_seeded(self, seed: int, profile: str, anchor: datetime | None = None) -> SyntheticAccount:
+        """Generate the account once (returned, and kept in memory for now), then keep only its recipe."""
+        account = generate_account(seed, profile, anchor)
+        with self._lock:
+            self._entries[account.user_id] = _Recipe(
+                seed, profile, account.anchor, [], account.me.username, account.me.name or "",
+                _numeric_user_ids(account),
+            )
+            self._remember(account)
+        return account
+
+    def __getitem__(self, user_id: str) -> SyntheticAccount:
+        with self._lock:
+            entry = self._entries[user_id]
+            if isinstance(entry, SyntheticAccount):
+                return entry
+            recent = self._recent.get(user_id)
+            if recent is not None and len(recent[0].weeks) == len(entry.weeks):
+                self._recent.move_to_end(user_id)
+                return recent[0]
+            started = time.thread_time()
+            if recent is None:
+                account = generate_account(entry.seed, entry.profile, entry.anchor)
+                self.regenerated += 1
+            else:
+                account = recent[0]
+            try:
+                for week_seed in entry.weeks[len(account.weeks):]:
+                    advance_week(account, week_seed)
+            except BaseException:
+                self._forget(user_id)  # half advanced: regenerate it next time
+                raise
+            if entry.indexed_weeks != len(entry.weeks):
+                entry.user_ids, entry.indexed_weeks = _numeric_user_ids(account), len(entry.weeks)
+            self._remember(account)
+            self.cpu_s += time.thread_time() - started
+            return account
+
+    def _remember(self, account: SyntheticAccount) -> None:
+        self._forget(account.user_id)
+        size = footprint(account)
+        self._recent[account.user_id] = (account, size)
+        self._recent_size += size
+        while self._recent_size > self.budget and len(self._recent) > 1:
+            _, (_, dropped) = self._recent.popitem(last=False)
+            self._recent_size -= dropped
+
+    def _forget(self, user_id: str) -> None:
+        recent = self._recent.pop(user_id, None)
+        if recent is not None:
+            self._recent_size -= recent[1]
+
+    def __contains__(self, user_id: object) -> bool:
+        return user_id in self._entries
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(list(self._entries))
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def identity(self, user_id: str) -> tuple[str, str]:
+        """(username, display name), without regenerating a seeded account."""
+        entry = self._entries[user_id]
+        if isinstance(entry, SyntheticAccount):
+            return entry.username, entry.me.name or ""
+        return entry.username, entry.name
+
+    def advance_week(self, seed: int) -> Mapping[str, WeekDelta]:
+        """One more week for every account (the i-th added with ``seed + i``); a seeded account's
+        week is added, and its delta made, when it is next read."""
+        with self._lock:
+            held: dict[str, WeekDelta] = {}
+            pending: dict[str, int] = {}
+            for i, (user_id, entry) in enumerate(self._entries.items()):
+                if isinstance(entry, SyntheticAccount):
+                    held[user_id] = advance_week(entry, seed + i)
+                else:
+                    entry.weeks.append(seed + i)
+                    pending[user_id] = len(entry.weeks) - 1
+            return WeekDeltas(self, held, pending)
+
+    def find_user(self, user_id: str) -> XUser | None:
+        """Any user of any account's world (the first account that has them). A seeded world is
+        regenerated only when its index of users names them, or when it has weeks not yet indexed."""
+        key = int(user_id) if user_id.isdigit() else None
+        with self._lock:
+            for owner, entry in self._entries.items():
+                if isinstance(entry, _Recipe):
+                    if entry.indexed_weeks == len(entry.weeks):
+                        ids = entry.user_ids
+                        at = bisect_left(ids, key) if key is not None else len(ids)
+                        if at == len(ids) or ids[at] != key:
+                            continue
+                    entry = self[owner]
+                user = entry.users.get(user_id)
+                if user is not None:
+                    return user
+        return None
+
+
+class WeekDeltas(Mapping[str, WeekDelta]):
+    """What one ``advance_week`` added, by user id; a seeded account's delta is made when asked for."""
+
+    def __init__(self, accounts: Accounts, held: dict[str, WeekDelta], pending: dict[str, int]) -> None:
+        self._accounts = accounts
+        self._held = held
+        self._pending = pending  # user id -> the index of this week in the account's weeks
+
+    def __getitem__(self, user_id: str) -> WeekDelta:
+        if user_id in self._held:
+            return self._held[user_id]
+        return self._accounts[user_id].weeks[self._pending[user_id]]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter([*self._held, *self._pending])
+
+    def __len__(self) -> int:
+        return len(self._held) + len(self._pending)
+
+
+@dataclass
 class _Clock:
     base: datetime | None
     realtime: bool
@@ -267,7 +445,9 @@ class XSim:
     """The simulated X world.
 
     ``anchor`` is the simulation's "now" at start; without it the clock starts
-    at the anchor of the first account added (or the current hour). With
+    at the anchor of the first account added (or the current hour). Accounts
+    are held in memory (``add_account``) or regenerated from their seed when
+    read (``add_seeded``; see ``Accounts`` for the ``account_budget``). With
     ``realtime`` the clock also moves with the wall clock; ``advance`` moves it
     by hand (token and code expiry, rate-limit windows and the 30-day DM
     window all use it).
@@ -280,8 +460,9 @@ class XSim:
         enforce_rate_limits: bool = False,
         realtime: bool = True,
         rate_limits: Mapping[str, int] | None = None,
+        account_budget: int = 300_000,
     ) -> None:
-        self.accounts: dict[str, SyntheticAccount] = {}
+        self.accounts = Accounts(budget=account_budget)
         self.meter = Meter()
         self.faults = Faults()
         self.enforce_rate_limits = enforce_rate_limits
@@ -292,8 +473,6 @@ class XSim:
         self._refresh: dict[str, RefreshToken] = {}
         self._codes: dict[str, AuthCode] = {}
         self._clients: dict[str, OAuthClient] = {}
-        # derived per-account indexes: (user id, name) -> (account version, index)
-        self.cache: dict[tuple[str, str], tuple[int, object]] = {}
 
     # ----- clock ------------------------------------------------------------
 
@@ -315,28 +494,33 @@ class XSim:
     # ----- accounts ---------------------------------------------------------
 
     def add_account(self, account: SyntheticAccount) -> str:
+        """Serve ``account`` as it is, held in memory."""
         with self.lock:
-            if self._clock.base is None:
-                self._clock.base = account.anchor
-                self._clock.started = time.monotonic()
-            self.accounts[account.user_id] = account
+            self._start_clock(account.anchor)
+            return self.accounts.add(account)
+
+    def add_seeded(self, seed: int, profile: str, anchor: datetime | None = None) -> str:
+        """Serve ``generate_account(seed, profile, anchor)``, regenerated from its seed whenever it is read."""
+        with self.lock:
+            account = self.accounts.add_seeded(seed, profile, anchor)
+            self._start_clock(account.anchor)
             return account.user_id
 
-    def advance_week(self, seed: int) -> dict[str, WeekDelta]:
+    def _start_clock(self, anchor: datetime) -> None:
+        if self._clock.base is None:
+            self._clock.base = anchor
+            self._clock.started = time.monotonic()
+
+    def advance_week(self, seed: int) -> Mapping[str, WeekDelta]:
         """One more week for every account, and the clock a week on."""
         with self.lock:
-            deltas = {uid: advance_week(acc, seed + i) for i, (uid, acc) in enumerate(self.accounts.items())}
+            deltas = self.accounts.advance_week(seed)
             self._clock.offset_s += timedelta(days=7).total_seconds()
-            self.cache.clear()
             return deltas
 
     def find_user(self, user_id: str) -> XUser | None:
         """Any user of any seeded account's world."""
-        for account in self.accounts.values():
-            user = account.users.get(user_id)
-            if user is not None:
-                return user
-        return None
+        return self.accounts.find_user(user_id)
 
     # ----- tokens and OAuth ---------------------------------------------------
 
