@@ -107,8 +107,13 @@ class DrainStats:
     failed: int = 0
 
 
+# what one receive of a batch came to: the messages, the ids that will come back, what the invocation died of
+Delivery = Callable[[list[dict[str, Any]], set[str], BaseException | None], None]
+
+
 def drain(name: str, queue_url: str, *, batch_size: int = 10, max_batches: int = 1000, wait_s: int = 0,
-          module: ModuleType | None = None, on_batch: Callable[[DrainStats], None] | None = None) -> DrainStats:
+          module: ModuleType | None = None, on_batch: Callable[[DrainStats], None] | None = None,
+          on_delivery: Delivery | None = None) -> DrainStats:
     """Feed the queue to the function until it is empty (or ``max_batches``)."""
     sqs = boto3.client("sqs")
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -120,12 +125,16 @@ def drain(name: str, queue_url: str, *, batch_size: int = 10, max_batches: int =
         if not received:
             break
         stats.batches += 1
+        died: BaseException | None = None
         try:
             response = invoke(name, sqs_event(received, arn), module) or {}
             failed_ids = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
-        except (Exception, InvocationDied):
+        except (Exception, InvocationDied) as exc:
             # the whole invocation failed (or its process died): every message comes back
+            died = exc
             failed_ids = {m["MessageId"] for m in received}
+        if on_delivery:
+            on_delivery(received, failed_ids, died)
         done = [m for m in received if m["MessageId"] not in failed_ids]
         for n in range(0, len(done), 10):
             sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
