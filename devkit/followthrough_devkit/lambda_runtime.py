@@ -66,10 +66,12 @@ def load_function(name: str) -> ModuleType:
     return module
 
 
-def invoke(name: str, event: dict[str, Any], module: ModuleType | None = None) -> Any:
+def invoke(name: str, event: dict[str, Any], module: ModuleType | None = None, timeout_ms: int = 600_000) -> Any:
+    """``timeout_ms``: what the context says is left (Powertools idempotency lets an in-progress record
+    expire with it); a run that compresses visibility timeouts compresses this too."""
     handler: Handler = (module or warm_function(name)).handler
     try:
-        return handler(event, LambdaContext(function_name=f"followthrough-{name}"))
+        return handler(event, LambdaContext(function_name=f"followthrough-{name}", timeout_ms=timeout_ms))
     finally:
         # With POWERTOOLS_METRICS_DISABLED (quiet local runs) Powertools keeps
         # the metrics instead of flushing them, then prints them every 100
@@ -113,7 +115,7 @@ Delivery = Callable[[list[dict[str, Any]], set[str], BaseException | None], None
 
 def drain(name: str, queue_url: str, *, batch_size: int = 10, max_batches: int = 1000, wait_s: int = 0,
           module: ModuleType | None = None, on_batch: Callable[[DrainStats], None] | None = None,
-          on_delivery: Delivery | None = None) -> DrainStats:
+          on_delivery: Delivery | None = None, timeout_ms: int = 600_000) -> DrainStats:
     """Feed the queue to the function until it is empty (or ``max_batches``)."""
     sqs = boto3.client("sqs")
     arn = sqs.get_queue_attributes(QueueUrl=queue_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
@@ -127,7 +129,7 @@ def drain(name: str, queue_url: str, *, batch_size: int = 10, max_batches: int =
         stats.batches += 1
         died: BaseException | None = None
         try:
-            response = invoke(name, sqs_event(received, arn), module) or {}
+            response = invoke(name, sqs_event(received, arn), module, timeout_ms=timeout_ms) or {}
             failed_ids = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
         except (Exception, InvocationDied) as exc:
             # the whole invocation failed (or its process died): every message comes back

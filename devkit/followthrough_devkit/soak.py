@@ -73,6 +73,8 @@ class SoakConfig:
     x_truncate_rate: float = 0.01
     aws_fault_rate: float = 0.05  # DynamoDB and SES throttling, before botocore's retries
     crash_rate: float = 0.02  # an invocation dies after processing a record
+    # a digest invocation dies inside its send, before SES: its idempotency record is left in progress
+    crash_in_send_rate: float = 0.01
     plant_poison: bool = True  # per queue and week: one invalid body, one missing subscriber
     visibility_s: int = 2
     progress_every_s: float = 2.0
@@ -93,6 +95,7 @@ class Meters:
     dynamodb_reads: int = 0
     dynamodb_writes: int = 0
     crashes: int = 0
+    crashes_in_send: int = 0
     invocations: Counter[str] = field(default_factory=Counter)
     # "<step>: <exception type>" -> records that raised it (each is redelivered by SQS)
     record_failures: Counter[str] = field(default_factory=Counter)
@@ -183,12 +186,17 @@ class Soak:
     def start(self) -> None:
         self.say(f"starting moto and the X stand-in; generating {self.config.subscribers} accounts...")
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        # each retry and dead letter, logged once; the soak reports them itself (dead_letters)
+        self._delivery_log_level = logging.getLogger("followthrough.pipeline.delivery").level
+        logging.getLogger("followthrough.pipeline.delivery").setLevel(logging.CRITICAL)
         self.aws = start_local_aws(separate_process=True)
         self.sim = XSim(anchor=START, realtime=False)
         self.server = XSimServer(self.sim)
         self.server.start()
+        # SQS's delays are compressed: retry backoffs (30 s doubling to 900 s) with them
         apply_environ(self.aws, {**QUIET, "X_API_BASE_URL": self.server.base_url, "MAX_REQUEUE_DELAY_S": "1",
-                                 "X_RETRY_BACKOFF_S": "0.01"})
+                                 "X_RETRY_BACKOFF_S": "0.01", "RETRY_BACKOFF_S": "0.25",
+                                 "MAX_RETRY_BACKOFF_S": str(self.config.visibility_s)})
         steps.set_clock(self.sim.now)
         sqs = boto3.client("sqs")
         for name in ("collect", "digest"):
@@ -301,6 +309,16 @@ class Soak:
             return result
         return wrapped
 
+    def _dying_in_send(self, send: Callable[..., Any]) -> Callable[..., Any]:
+        """``DigestSender.send`` whose process sometimes dies on entry: inside the idempotent section
+        (its record saved in progress), before anything is mailed."""
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if self._faults_on and self.rng.random() < self.config.crash_in_send_rate:
+                self.meters.crashes_in_send += 1
+                raise InvocationDied("the handler process died inside the send")
+            return send(*args, **kwargs)
+        return wrapped
+
     # -- running -----------------------------------------------------------------------------
 
     def progress(self, phase: str, force: bool = False) -> None:
@@ -336,15 +354,21 @@ class Soak:
                 except Exception:
                     if attempt == 2:
                         raise
+        from followthrough.pipeline.digest import DigestSender
+
         original_collect, original_digest = steps.run_collect, steps.run_digest
         steps.run_collect, steps.run_digest = self._dying(original_collect), self._dying(original_digest)
+        original_send = DigestSender.send
+        DigestSender.send = self._dying_in_send(original_send)  # type: ignore[method-assign]
+        # as in Lambda, the context's remaining time is the function's timeout, 1/6 of the visibility timeout
+        timeout_ms = max(self.config.visibility_s * 1000 // 6, 1)
         try:
             idle_since = None
             while True:
                 busy = 0
                 for name, batch in (("collect", 5), ("digest", 10)):
                     stats = self._invoke_timed(name, partial(
-                        drain, name, urls[name], batch_size=batch, max_batches=20,
+                        drain, name, urls[name], batch_size=batch, max_batches=20, timeout_ms=timeout_ms,
                         on_delivery=partial(self.dead_letters.delivered, name)))
                     busy += stats.batches
                 self.watch_dead_letters()
@@ -359,6 +383,7 @@ class Soak:
                 time.sleep(0.2)  # messages in flight or delayed: they come back by themselves
         finally:
             steps.run_collect, steps.run_digest = original_collect, original_digest
+            DigestSender.send = original_send  # type: ignore[method-assign]
         self.watch_dead_letters()
 
     def watch_dead_letters(self) -> None:
@@ -522,6 +547,7 @@ class Soak:
         self._invoke_timed("bounces", partial(invoke, "bounces", sample))
 
     def close(self) -> None:
+        logging.getLogger("followthrough.pipeline.delivery").setLevel(getattr(self, "_delivery_log_level", 0))
         boto3._get_default_session().events.unregister("before-call.dynamodb", unique_id="soak-dynamodb-meter")
         if self.server:
             self.server.stop()
@@ -571,7 +597,8 @@ def run_soak(config: SoakConfig, say: Callable[[str], None] = print, out: Path |
             "config": asdict(config),
             "weeks": weeks,
             "faults": {"x": {"rate": config.x_fault_rate, "truncate_rate": config.x_truncate_rate},
-                       "aws_injected": dict(soak.aws_faults.injected), "handler_crashes": soak.meters.crashes},
+                       "aws_injected": dict(soak.aws_faults.injected), "handler_crashes": soak.meters.crashes,
+                       "crashes_in_send": soak.meters.crashes_in_send},
             "lambda_cpu_s_per_subscriber": round(soak.meters.cpu_s / subscribers / config.weeks, 4),
             "dynamodb_per_subscriber": {"reads": round(soak.meters.dynamodb_reads / subscribers / config.weeks, 1),
                                         "writes": round(soak.meters.dynamodb_writes / subscribers / config.weeks, 1)},

@@ -42,6 +42,9 @@ class Settings(BaseModel):
     table_name: str = "followthrough"
     collect_queue_url: str = ""
     digest_queue_url: str = ""
+    # where a message that cannot succeed goes, with its reason (pipeline.delivery)
+    collect_dlq_url: str = ""
+    digest_dlq_url: str = ""
     sender_email: str = "digest@followthrough.example"
     x_api_base_url: str = "https://api.twitter.com"
     x_client_id: str = "followthrough-local"
@@ -55,6 +58,9 @@ class Settings(BaseModel):
     x_retry_backoff_s: float = Field(0.5, ge=0, le=5)
     # longest delay before rate-limited work comes back (SQS allows at most 900 s)
     max_requeue_delay_s: int = Field(900, ge=0, le=900)
+    # a transiently failed SQS record comes back after this, doubling per receive, at most the max
+    retry_backoff_s: float = Field(30.0, ge=0, le=900)
+    max_retry_backoff_s: int = Field(900, ge=0, le=43200)
     # at most one confirmation email per address in this many seconds (sign-up abuse limit)
     confirmation_cooldown_s: int = Field(600, ge=0)
     # ``followthrough serve``: the local sign-up server's port (0 picks a free one)
@@ -66,6 +72,10 @@ _ENV = {
     "TABLE_NAME": "table_name",
     "COLLECT_QUEUE_URL": "collect_queue_url",
     "DIGEST_QUEUE_URL": "digest_queue_url",
+    "COLLECT_DLQ_URL": "collect_dlq_url",
+    "DIGEST_DLQ_URL": "digest_dlq_url",
+    "RETRY_BACKOFF_S": "retry_backoff_s",
+    "MAX_RETRY_BACKOFF_S": "max_retry_backoff_s",
     "SENDER_EMAIL": "sender_email",
     "X_API_BASE_URL": "x_api_base_url",
     "X_CLIENT_ID": "x_client_id",

@@ -22,7 +22,7 @@ from followthrough.config import Settings, settings
 
 if TYPE_CHECKING:
     from followthrough.adapters.mailer import Mailer
-    from followthrough.adapters.queue import Queue
+    from followthrough.adapters.queue import Queue, Redelivery
     from followthrough.adapters.store import Store
     from followthrough.adapters.x import XClient, XOAuth
     from followthrough.messages import CollectRequest, DigestRequest
@@ -149,11 +149,22 @@ def digest_queue() -> Queue:
     return Queue(settings().digest_queue_url)
 
 
+@cache
+def redelivery(step: str) -> Redelivery:
+    """The ``step`` queue's side of a failed record: backoff, or its DLQ with a reason (pipeline.delivery)."""
+    from followthrough.adapters.queue import Redelivery
+
+    config = settings()
+    urls = {"collect": (config.collect_queue_url, config.collect_dlq_url),
+            "digest": (config.digest_queue_url, config.digest_dlq_url)}[step]
+    return Redelivery(*urls, backoff_s=config.retry_backoff_s, max_backoff_s=config.max_retry_backoff_s)
+
+
 def reset() -> None:
     """Forget every client and service built so far (after the environment changed)."""
     settings.cache_clear()
     for factory in (store, mailer, token_keeper, collector, collect_queue, digest_queue, digest_sender,
-                    _idempotency_config, _send_once):
+                    _idempotency_config, _send_once, redelivery):
         factory.cache_clear()
 
 

@@ -16,6 +16,7 @@ from followthrough.analysis import History, analyze
 from followthrough.config import CollectorConfig
 from followthrough.cursors import Cursors, Spend
 from followthrough.messages import CollectRequest
+from followthrough.pipeline.delivery import PermanentFailure
 from followthrough.pipeline.reads import Budget, BudgetExhausted, ListRead, fetch_for, read_since, read_until_known
 from followthrough.pipeline.tokens import TokenKeeper
 from followthrough.report import WeeklyReport
@@ -65,7 +66,8 @@ class Collector:
         sid, week = request.subscriber_id, request.week
         subscriber = self.store.get_subscriber(sid)
         if subscriber is None:
-            return CollectResult("unknown", sid, week, reason="subscriber no longer exists")
+            # no retry can collect it: the message goes to the DLQ with this reason (pipeline.delivery)
+            raise PermanentFailure(f"collect for {sid} {week}: no such subscriber")
         if not subscriber.receives_digest:
             reason = f"not receiving digests (status {subscriber.status})"
             self.store.mark_week(sid, week, "skipped", reason, keep_earlier=True)

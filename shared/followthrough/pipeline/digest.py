@@ -14,6 +14,7 @@ from followthrough.email import build_message
 from followthrough.links import link
 from followthrough.messages import DigestRequest
 from followthrough.pipeline.bounces import ses_tags_header
+from followthrough.pipeline.delivery import PermanentFailure
 
 Outcome = Literal["sent", "skipped"]
 
@@ -46,7 +47,8 @@ class DigestSender:
         sid, week = request.subscriber_id, request.week
         subscriber = self.store.get_subscriber(sid)
         if subscriber is None:
-            return DigestResult("skipped", sid, week, "subscriber no longer exists")
+            # no retry can mail it: the message goes to the DLQ with this reason (pipeline.delivery)
+            raise PermanentFailure(f"digest for {sid} {week}: no such subscriber")
         stored_week = self.store.stored_week(sid, week)
         if stored_week is not None and stored_week.status == "sent":
             return DigestResult("sent", sid, week, "already sent", message_id=stored_week.reason)
