@@ -53,7 +53,7 @@ from tests.test_template import (
 
 # Settings whose defaults are right in AWS too, so the template may leave them unset.
 PRODUCTION_DEFAULTS = {"X_API_BASE_URL", "FIRST_RUN_BUDGET_USD", "MAX_REQUEUE_DELAY_S", "X_RETRY_BACKOFF_S",
-                       "CONFIRMATION_COOLDOWN_S"}
+                       "CONFIRMATION_COOLDOWN_S", "RETRY_BACKOFF_S", "MAX_RETRY_BACKOFF_S"}
 # Settings only the local tools read; a Lambda function never should.
 LOCAL_ONLY = {"PORT"}
 # Set by the tests' harness, not by the template: where the X stand-in listens.
@@ -264,6 +264,15 @@ def scenario_collect(d: Deployment, sim: XSim) -> None:
     module = d.function("CollectFunction")
     request = CollectRequest(subscriber_id=sub.subscriber_id, week="2026-W48")
 
+    # X unavailable through the client's retries: the record comes back later (its backoff)
+    sim.faults.inject("users_me", 503, times=3)
+    d.send("CollectQueue", request.model_dump_json())
+    drain("collect", d.queue_url("CollectQueue"), module=module)
+
+    # a request for nobody: to the dead-letter queue, with its reason
+    d.send("CollectQueue", CollectRequest(subscriber_id="sub-gone", week="2026-W48").model_dump_json())
+    drain("collect", d.queue_url("CollectQueue"), module=module)
+
     # X's rate limit mid-way: the work goes back on the collect queue
     sim.faults.inject("liked_tweets", 429, after=1, reset_in=60)
     d.send("CollectQueue", request.model_dump_json())
@@ -314,6 +323,10 @@ def scenario_digest(d: Deployment, sim: XSim) -> None:
         d.send("DigestQueue", DigestRequest(subscriber_id="sub-1", week=week).model_dump_json())
         drain("digest", d.queue_url("DigestQueue"), module=module)
     assert len(outbox()) == 1
+
+    # a request for nobody: to the dead-letter queue, with its reason
+    d.send("DigestQueue", DigestRequest(subscriber_id="sub-gone", week=week).model_dump_json())
+    drain("digest", d.queue_url("DigestQueue"), module=module)
 
 
 def scenario_signup(d: Deployment, sim: XSim) -> None:

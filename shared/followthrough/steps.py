@@ -155,8 +155,10 @@ def redelivery(step: str) -> Redelivery:
     from followthrough.adapters.queue import Redelivery
 
     config = settings()
-    urls = {"collect": (config.collect_queue_url, config.collect_dlq_url),
-            "digest": (config.digest_queue_url, config.digest_dlq_url)}[step]
+    if step == "collect":
+        urls = (config.collect_queue_url, config.collect_dlq_url)
+    else:
+        urls = (config.digest_queue_url, config.digest_dlq_url)
     return Redelivery(*urls, backoff_s=config.retry_backoff_s, max_backoff_s=config.max_retry_backoff_s)
 
 
