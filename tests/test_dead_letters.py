@@ -177,3 +177,26 @@ def test_a_message_that_cannot_succeed_reaches_the_dlq_at_once_with_its_reason_l
     assert reason == f"{step} for sub-gone {WEEK}: no such subscriber"
     logged = [r for r in caplog.records if getattr(r, "reason", None) == reason]
     assert len(logged) == 1 and logged[0].levelname == "ERROR"
+
+
+def test_a_dead_letter_is_not_sent_twice_when_its_process_dies_later_in_the_batch(
+        aws: LocalAws, monkeypatch: pytest.MonkeyPatch) -> None:
+    _prepare(1)
+    _immediate_redelivery(aws, "digest")
+    _queue(aws, "digest", [DigestRequest(subscriber_id="sub-gone", week=WEEK).model_dump_json(),
+                           DigestRequest(subscriber_id="sub-1", week=WEEK).model_dump_json()])
+    real_run = steps.run_digest
+    deaths = {"left": 1}
+
+    def dies_after_the_good_one(request: DigestRequest, context: Any = None) -> Any:
+        result = real_run(request, context)  # raises for sub-gone: dead-lettered, then the batch goes on
+        if deaths["left"]:
+            deaths["left"] -= 1
+            raise InvocationDied("the handler process died after this record")
+        return result
+
+    monkeypatch.setattr(steps, "run_digest", dies_after_the_good_one)
+    _drain_until_empty(aws, "digest", load_function("digest"))
+    assert deaths["left"] == 0
+    assert [json.loads(m["Body"])["subscriber_id"] for m in _dead_letters(aws, "digest")] == ["sub-gone"]
+    assert _outbox() == Counter({"person1@example.com": 1})

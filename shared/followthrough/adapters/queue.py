@@ -66,12 +66,18 @@ class Redelivery:
             self.client.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle,
                                                   VisibilityTimeout=delay_s)
 
-    def dead_letter(self, body: str, reason: str, source_message_id: str) -> bool:
-        """Put a message that cannot succeed on the dead-letter queue, with why; False without one."""
+    def dead_letter(self, body: str, reason: str, source_message_id: str, receipt_handle: str) -> bool:
+        """Move a message that cannot succeed to the dead-letter queue, with why; False without one.
+
+        The original is deleted at once, not when the batch reports: a process that dies later
+        in the batch would otherwise bring it back, and it would be dead-lettered twice.
+        """
         if not self.dead_letter_url:
             return False
         self.client.send_message(QueueUrl=self.dead_letter_url, MessageBody=body, MessageAttributes={
             "reason": {"DataType": "String", "StringValue": reason or "unknown"},
             "source_message_id": {"DataType": "String", "StringValue": source_message_id or "unknown"},
         })
+        if self.queue_url and receipt_handle:
+            self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle)
         return True

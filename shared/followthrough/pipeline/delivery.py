@@ -55,7 +55,7 @@ class Redelivery(Protocol):
 
     def retry_later(self, receipt_handle: str, delay_s: int) -> None: ...
 
-    def dead_letter(self, body: str, reason: str, source_message_id: str) -> bool: ...
+    def dead_letter(self, body: str, reason: str, source_message_id: str, receipt_handle: str) -> bool: ...
 
 
 @dataclass
@@ -100,7 +100,8 @@ class RetryingBatchProcessor(BatchProcessor):
         if is_permanent(exc):
             reason = reason_for(exc)
             try:
-                dead_lettered = self.redelivery().dead_letter(message.body, reason, message.message_id)
+                dead_lettered = self.redelivery().dead_letter(message.body, reason, message.message_id,
+                                                              message.receipt_handle)
             except Exception as send_error:  # SQS unavailable: the record is retried instead
                 log.warning("could not dead-letter the message; it is retried",
                             extra={**extra, "error_type": type(send_error).__name__})
