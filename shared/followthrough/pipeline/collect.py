@@ -105,10 +105,12 @@ class Collector:
     def _revoked(self, subscriber: Subscriber, week: str, reason: str) -> CollectResult:
         """Stop collecting every week; ask the subscriber, once, to reconnect."""
         first_time = subscriber.reconnect_email_sent_at is None
+        if first_time:
+            # mailed before anything is recorded: a send that fails (SES throttling past botocore's
+            # retries) fails the record, and its retry finds the subscriber as it was and mails then
+            self.send_reconnect_email(subscriber)
         self.store.update_subscriber(subscriber.subscriber_id, status="needs_reauth",
                                      reconnect_email_sent_at=subscriber.reconnect_email_sent_at or self.now())
-        if first_time:
-            self.send_reconnect_email(subscriber)
         self.store.mark_week(subscriber.subscriber_id, week, "needs_reauth", reason)
         return CollectResult("needs_reauth", subscriber.subscriber_id, week, reason=reason)
 
