@@ -22,8 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     for f in fields(SoakConfig):
         if f.name == "profiles":
             continue
-        parser.add_argument(f"--{f.name.replace('_', '-')}", type=type(getattr(defaults, f.name)),
-                            default=getattr(defaults, f.name))
+        kind = type(getattr(defaults, f.name))
+        parser.add_argument(f"--{f.name.replace('_', '-')}", default=getattr(defaults, f.name),
+                            type=(lambda v: v.lower() in ("1", "true", "yes")) if kind is bool else kind)
     parser.add_argument("--out", type=Path, default=Path("out/soak.json"))
     args = parser.parse_args(argv)
     config = SoakConfig(**{f.name: getattr(args, f.name) for f in fields(SoakConfig) if f.name != "profiles"})
@@ -44,9 +45,15 @@ def main(argv: list[str] | None = None) -> int:
         for why, n in sorted(reasons.items(), key=lambda kv: -kv[1]):
             print(f"    {n:5d} x {why}")
         print(f"  reconnect emails to the revoked subscriber so far: {week['reconnect_emails_to_revoked']}")
+        arrivals = week["dlq_arrivals"]
+        print(f"  DLQ arrivals while running: {arrivals['transient']} transient, {arrivals['poison']} planted poison "
+              f"({arrivals['poison_without_reason']} without a reason)")
+        for cause, n in arrivals["by_cause"].items():
+            print(f"    {n:5d} x {cause}")
         broken |= bool(week["duplicates"] or week["missing_without_reason"] or week["unreceiving_mailed"]
-                       or any(week["dead_letters"].values()) or week["x_resources_read_twice"]
-                       or week["reconnect_emails_to_revoked"] != 1)
+                       or any(week["dead_letters_without_reason"].values()) or week["x_resources_read_twice"]
+                       or week["reconnect_emails_to_revoked"] != 1 or arrivals["transient"]
+                       or arrivals["poison_without_reason"] or arrivals["poison"] != 4 * config.plant_poison)
     print(f"faults: {summary['faults']}")
     for failure, n in list(summary["record_failures"].items())[:8]:
         print(f"  {n:5d} records failed with {failure}")

@@ -84,3 +84,22 @@ def browser() -> Iterator[object]:
         )
         yield launched
         launched.close()
+
+
+@pytest.fixture(autouse=True)
+def package_logs_reach_caplog(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """The package's log lines stay with the root logger pytest captures, and no test's handler build leaves
+    them routed elsewhere for the next test. In Lambda ``bootstrap.log_through`` hands them to the function's
+    Powertools logger; the tests marked ``log_routing`` check exactly that."""
+    import logging
+
+    from aws_lambda_powertools.logging import utils
+
+    if request.node.get_closest_marker("log_routing") is None:
+        monkeypatch.setattr(utils, "copy_config_to_registered_loggers", lambda **_: None)
+    yield
+    for name in [n for n in logging.root.manager.loggerDict if n == "followthrough" or n.startswith("followthrough.")]:
+        logger = logging.getLogger(name)
+        logger.handlers, logger.propagate = [], True
+        logger.setLevel(logging.NOTSET)
+

@@ -101,6 +101,7 @@ def test_services_build_each_service_once(aws: LocalAws) -> None:
     assert services.collect.collector.weeks is services.repositories.weeks is services.digest_sender.weeks
 
 
+@pytest.mark.log_routing
 def test_package_log_lines_carry_the_functions_cold_start_and_correlation_id(aws: LocalAws) -> None:
     import io
     import json

@@ -109,6 +109,32 @@ def test_revoked_token_marks_needs_reauth_and_mails_one_reconnect_email(world: D
     assert status is not None and status[0] == "needs_reauth" and "refresh" in status[1]
 
 
+def test_a_throttled_reconnect_email_is_sent_by_the_retry(world: DemoWorld, twins: Twins,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    """Found by the soak (issue 18): the subscriber used to be marked before the send, so a send
+    that failed was never retried and the reconnect email was lost."""
+    from botocore.exceptions import ClientError
+
+    real_send = twins.mailer.send
+    throttles = [ClientError({"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}},
+                             "SendRawEmail")]
+
+    def throttled_once(recipient: str, raw: bytes) -> str:
+        if throttles:
+            raise throttles.pop()
+        return real_send(recipient, raw)
+
+    monkeypatch.setattr(twins.mailer, "send", throttled_once)
+    world.sim.revoke(world.subscriber.x_user_id)
+    with pytest.raises(ClientError):
+        world.services.collect.run(_request(world))
+    assert twins.mailer.sent == []
+    retried = world.services.collect.run(_request(world))  # SQS redelivers the failed record
+    assert retried.status == "needs_reauth"
+    assert [set(m.destinations) for m in twins.mailer.sent] == [{world.subscriber.email}]
+    assert world.services.collect.run(_request(world)).status == "not_receiving" and len(twins.mailer.sent) == 1
+
+
 def test_expired_access_token_is_refreshed_through_oauth(world: DemoWorld) -> None:
     world.sim.advance(7200 + 60)  # the stored access token has expired
     result = world.services.collect.run(_request(world))

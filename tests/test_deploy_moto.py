@@ -141,7 +141,7 @@ def test_work_queues_redrive_to_their_dead_letter_queues(stack: Stack) -> None:
         dlq_arn = sqs.get_queue_attributes(QueueUrl=stack.physical(dead_letter),
                                            AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
         redrive = json.loads(attributes["RedrivePolicy"])
-        assert redrive["deadLetterTargetArn"] == dlq_arn and int(redrive["maxReceiveCount"]) == 5
+        assert redrive["deadLetterTargetArn"] == dlq_arn and int(redrive["maxReceiveCount"]) == 20
     assert "BouncesDeadLetterQueue" in stack.resources
 
 

@@ -138,13 +138,18 @@ def test_unconfirmed_or_suppressed_addresses_get_nothing(aws: LocalAws, services
     assert "suppressed" in services.repositories.weeks.week_status("sub-1", "2026-W49")[1]  # type: ignore[index]
 
 
-def test_poison_message_fails_alone(aws: LocalAws, services: Services) -> None:
+def test_poison_message_goes_alone_to_the_dlq_with_its_reason(aws: LocalAws, services: Services) -> None:
     _prepare(services)
     sqs = boto3.client("sqs")
     sqs.send_message(QueueUrl=aws.queue_urls["digest"], MessageBody='{"subscriber_id": "sub-1"}')
     _queue_digest(aws)
     stats = drain("digest", aws.queue_urls["digest"])
-    assert stats.failed == 1 and stats.delivered == 1 and len(_outbox()) == 1
+    # nothing is retried: the good request is sent, the poison one is dead-lettered (and deleted here)
+    assert stats.failed == 0 and stats.delivered == 2 and len(_outbox()) == 1
+    dead = sqs.receive_message(QueueUrl=aws.queue_urls["digest-dlq"], MaxNumberOfMessages=10,
+                               MessageAttributeNames=["All"])["Messages"]
+    assert [m["Body"] for m in dead] == ['{"subscriber_id": "sub-1"}']
+    assert dead[0]["MessageAttributes"]["reason"]["StringValue"] == "invalid message: body.week: Field required"
 
 
 def test_sample_event_parses(aws: LocalAws) -> None:

@@ -22,7 +22,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.soak]
 def summary() -> Iterator[dict[str, Any]]:
     config = SoakConfig(subscribers=24, seed=7, weeks=2, profiles={"small": 1.0}, unconfirmed_share=0.1,
                         unsubscribed_share=0.1, x_fault_rate=0.2, x_slow_s=0.005, x_truncate_rate=0.05,
-                        aws_fault_rate=0.2, crash_rate=0.1, progress_every_s=3600)
+                        aws_fault_rate=0.2, crash_rate=0.1, crash_in_send_rate=0.05, progress_every_s=3600)
     saved = dict(os.environ)
     try:
         yield run_soak(config, say=lambda _line: None)
@@ -57,10 +57,23 @@ def test_nobody_misses_a_digest_without_a_recorded_reason(summary: dict[str, Any
 
 
 @pytest.mark.parametrize("week", [0, 1])
-def test_no_x_resource_is_read_twice_and_nothing_is_left_in_a_dlq(summary: dict[str, Any], week: int) -> None:
+def test_no_x_resource_is_read_twice_and_only_poison_is_left_in_a_dlq(summary: dict[str, Any], week: int) -> None:
     result = summary["weeks"][week]
     assert result["x_resources_read_twice"] == 0
-    assert result["dead_letters"] == {"collect": 0, "digest": 0}
+    assert result["dead_letters_without_reason"] == {"collect": 0, "digest": 0}
+    # the planted poison (an invalid body and a missing subscriber per queue) stays, week after week
+    assert result["dead_letters"] == {"collect": 2 * (week + 1), "digest": 2 * (week + 1)}
+
+
+@pytest.mark.parametrize("week", [0, 1])
+def test_no_transient_fault_sends_a_message_to_a_dlq_and_each_poison_arrives_with_its_reason(
+        summary: dict[str, Any], week: int) -> None:
+    arrivals = summary["weeks"][week]["dlq_arrivals"]
+    assert arrivals["transient"] == 0, arrivals["by_cause"]
+    assert (arrivals["poison"], arrivals["poison_without_reason"]) == (4, 0)
+    causes = " | ".join(arrivals["by_cause"])
+    assert "collect: invalid message: body.subscriber_id" in causes and "digest: invalid message" in causes
+    assert "collect for sub-missing-collect" in causes and "digest for sub-missing-digest" in causes
 
 
 def test_the_revoked_subscriber_gets_one_reconnect_email(summary: dict[str, Any]) -> None:

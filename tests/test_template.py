@@ -68,7 +68,9 @@ def test_every_queue_has_a_dead_letter_queue_and_lambda_can_finish_before_a_mess
             assert queue["Properties"]["MessageRetentionPeriod"] == 14 * 86400
             continue
         redrive = queue["Properties"]["RedrivePolicy"]
-        assert ref_id(redrive["deadLetterTargetArn"]) in dead_letter and 3 <= redrive["maxReceiveCount"] <= 10
+        # receives enough that no run of crashed invocations exhausts them (issue 18): what cannot
+        # succeed is dead-lettered by the handler, so the count is only the backstop
+        assert ref_id(redrive["deadLetterTargetArn"]) in dead_letter and 15 <= redrive["maxReceiveCount"] <= 30
     for mapping in resources_of(template, "AWS::Lambda::EventSourceMapping").values():
         props = mapping["Properties"]
         queue = queues[ref_id(props["EventSourceArn"])]

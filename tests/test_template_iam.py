@@ -55,7 +55,7 @@ from tests.support.template import (
 
 # Settings whose defaults are right in AWS too, so the template may leave them unset.
 PRODUCTION_DEFAULTS = {"X_API_BASE_URL", "FIRST_RUN_BUDGET_USD", "MAX_REQUEUE_DELAY_S", "X_RETRY_BACKOFF_S",
-                       "CONFIRMATION_COOLDOWN_S"}
+                       "CONFIRMATION_COOLDOWN_S", "RETRY_BACKOFF_S", "MAX_RETRY_BACKOFF_S"}
 # Settings only the local tools read; a Lambda function never should.
 LOCAL_ONLY = {"PORT"}
 # Set by the tests' harness, not by the template: where the X stand-in listens.
@@ -318,6 +318,15 @@ def scenario_collect(d: Deployment, sim: XSim) -> None:
     module = d.function("CollectFunction")
     request = CollectRequest(subscriber_id=sub.subscriber_id, week="2026-W48")
 
+    # X unavailable through the client's retries: the record comes back later (its backoff)
+    sim.faults.inject("users_me", 503, times=3)
+    d.send("CollectQueue", request.model_dump_json())
+    drain("collect", d.queue_url("CollectQueue"), module=module)
+
+    # a request for nobody: to the dead-letter queue, with its reason
+    d.send("CollectQueue", CollectRequest(subscriber_id="sub-gone", week="2026-W48").model_dump_json())
+    drain("collect", d.queue_url("CollectQueue"), module=module)
+
     # X's rate limit mid-way: the work goes back on the collect queue
     sim.faults.inject("liked_tweets", 429, after=1, reset_in=60)
     d.send("CollectQueue", request.model_dump_json())
@@ -368,6 +377,10 @@ def scenario_digest(d: Deployment, sim: XSim) -> None:
         d.send("DigestQueue", DigestRequest(subscriber_id="sub-1", week=week).model_dump_json())
         drain("digest", d.queue_url("DigestQueue"), module=module)
     assert len(outbox()) == 1
+
+    # a request for nobody: to the dead-letter queue, with its reason
+    d.send("DigestQueue", DigestRequest(subscriber_id="sub-gone", week=week).model_dump_json())
+    drain("digest", d.queue_url("DigestQueue"), module=module)
 
 
 def scenario_signup(d: Deployment, sim: XSim) -> None:
@@ -650,7 +663,8 @@ def test_a_sender_on_a_subdomain_of_the_verified_domain_sends(logical_id: str, d
 def _digest_grants(**parameters: str) -> list[Grant]:
     values = Intrinsics({**parameter_defaults(**{"SenderEmail": SENDER, "XClientId": X_CLIENT_ID, **parameters}),
                          "EmailConfigurationSet": CONFIGURATION_SET},
-                        {"DigestLogGroup.Arn": "log-group", "DigestQueue.Arn": "queue", "Table.Arn": "table"})
+                        {"DigestLogGroup.Arn": "log-group", "DigestQueue.Arn": "queue",
+                         "DigestDeadLetterQueue.Arn": "dead-letter-queue", "Table.Arn": "table"})
     template = translated()
     return grants(template["Resources"]["DigestRole"], values, attached_statements(template, "DigestRole", values))
 
@@ -708,12 +722,11 @@ def test_the_first_rejected_send_is_one_clear_log_line_a_metric_and_a_failed_rec
         report = WeeklyReport(subscriber_id=f"sub-{n}", username=f"person{n}", week=week, generated_at=MONDAY_8)
         stored.weeks.put_week(f"sub-{n}", week, report, Spend())
         deployment.send("DigestQueue", DigestRequest(subscriber_id=f"sub-{n}", week=week).model_dump_json())
+    # and one for nobody: it cannot succeed and goes to the DLQ at once (a record failure it is not)
+    deployment.send("DigestQueue", DigestRequest(subscriber_id="sub-gone", week=week).model_dump_json())
     module = deployment.function("DigestFunction")
-    # the package's lines stay with the root logger pytest captures (tests/test_bootstrap.py checks that in
-    # Lambda they go through the function's Powertools logger)
-    deployment.monkeypatch.setattr(module, "log_through", lambda logger: None)
     stats = drain("digest", deployment.queue_url("DigestQueue"), module=module)
-    assert (stats.delivered, stats.failed) == (1, 1)
+    assert (stats.delivered, stats.failed) == (2, 1)
     assert [set(m.destinations) for m in outbox()] == [{"person1@example.com"}]
     rejected = [r for r in caplog.records if r.getMessage().startswith("email send rejected by SES")]
     assert len(rejected) == 1 and rejected[0].levelname == "ERROR"

@@ -71,12 +71,15 @@ def load_function(name: str) -> ModuleType:
 
 
 def invoke(name: str, event: dict[str, Any], module: ModuleType | None = None,
-           services: Services | None = None) -> Any:
-    """Run the function's handler on ``event``, with ``services`` (or services from the environment)."""
+           services: Services | None = None, timeout_ms: int = 600_000) -> Any:
+    """Run the function's handler on ``event``, with ``services`` (or services from the environment).
+
+    ``timeout_ms``: what the context says is left (Powertools idempotency lets an in-progress record
+    expire with it); a run that compresses visibility timeouts compresses this too."""
     services = services or from_environment()
     handler: Handler = (module or warm_function(name)).build(services)
     try:
-        return handler(event, LambdaContext(function_name=f"followthrough-{name}"))
+        return handler(event, LambdaContext(function_name=f"followthrough-{name}", timeout_ms=timeout_ms))
     finally:
         # With POWERTOOLS_METRICS_DISABLED (quiet local runs) Powertools keeps
         # the metrics instead of flushing them, then prints them every 100
@@ -112,9 +115,14 @@ class DrainStats:
     failed: int = 0
 
 
+# what one receive of a batch came to: the messages, the ids that will come back, what the invocation died of
+Delivery = Callable[[list[dict[str, Any]], set[str], BaseException | None], None]
+
+
 def drain(name: str, queue_url: str, *, batch_size: int = 10, max_batches: int = 1000, wait_s: int = 0,
           module: ModuleType | None = None, on_batch: Callable[[DrainStats], None] | None = None,
-          services: Services | None = None) -> DrainStats:
+          services: Services | None = None, on_delivery: Delivery | None = None,
+          timeout_ms: int = 600_000) -> DrainStats:
     """Feed the queue to the function until it is empty (or ``max_batches``), with ``services`` (or services
     from the environment, built once for the drain)."""
     services = services or from_environment()
@@ -128,12 +136,16 @@ def drain(name: str, queue_url: str, *, batch_size: int = 10, max_batches: int =
         if not received:
             break
         stats.batches += 1
+        died: BaseException | None = None
         try:
-            response = invoke(name, sqs_event(received, arn), module, services) or {}
+            response = invoke(name, sqs_event(received, arn), module, services, timeout_ms=timeout_ms) or {}
             failed_ids = {f["itemIdentifier"] for f in response.get("batchItemFailures", [])}
-        except (Exception, InvocationDied):
+        except (Exception, InvocationDied) as exc:
             # the whole invocation failed (or its process died): every message comes back
+            died = exc
             failed_ids = {m["MessageId"] for m in received}
+        if on_delivery:
+            on_delivery(received, failed_ids, died)
         done = [m for m in received if m["MessageId"] not in failed_ids]
         for n in range(0, len(done), 10):
             sqs.delete_message_batch(QueueUrl=queue_url, Entries=[

@@ -73,6 +73,9 @@ class SoakConfig:
     x_truncate_rate: float = 0.01
     aws_fault_rate: float = 0.05  # DynamoDB and SES throttling, before botocore's retries
     crash_rate: float = 0.02  # an invocation dies after processing a record
+    # a digest invocation dies inside its send, before SES: its idempotency record is left in progress
+    crash_in_send_rate: float = 0.01
+    plant_poison: bool = True  # per queue and week: one invalid body, one missing subscriber
     visibility_s: int = 2
     progress_every_s: float = 2.0
 
@@ -93,9 +96,69 @@ class Meters:
     # the sign-ups and the soak's own checks, not part of a subscriber-week
     dynamodb_calls: Counter[str] = field(default_factory=Counter)
     crashes: int = 0
+    crashes_in_send: int = 0
     invocations: Counter[str] = field(default_factory=Counter)
     # "<step>: <exception type>" -> records that raised it (each is redelivered by SQS)
     record_failures: Counter[str] = field(default_factory=Counter)
+
+
+@dataclass
+class DeadLetters:
+    """Every message that reaches a DLQ while the soak runs, seen when it arrives, with its cause.
+
+    A message's cause is the reason the handler dead-lettered it with (a message
+    that cannot succeed), or else the history of its receives as the poller saw
+    them (what each one came to: a record error, a dead process, ...), which is
+    what exhausted SQS's maxReceiveCount.
+    """
+
+    # message id -> what each receive came to, in order
+    history: dict[str, list[str]] = field(default_factory=dict)
+    # (step, subscriber id, week) -> the last error its record raised
+    last_error: dict[tuple[str, str, str], str] = field(default_factory=dict)
+    seen: set[str] = field(default_factory=set)
+    depth: Counter[str] = field(default_factory=Counter)
+    arrivals: list[dict[str, Any]] = field(default_factory=list)
+    planted: set[str] = field(default_factory=set)  # bodies of the poison messages planted on purpose
+
+    def delivered(self, step: str, received: list[dict[str, Any]], failed: set[str],
+                  died: BaseException | None) -> None:
+        for m in received:
+            if m["MessageId"] not in failed:
+                outcome = "ok"
+            elif died is not None:
+                outcome = f"invocation failed ({type(died).__name__})"
+            else:
+                outcome = self.last_error.get((step, *_key(m["Body"])), "record failed before the step ran")
+            self.history.setdefault(m["MessageId"], []).append(outcome)
+
+    def arrived(self, queue: str, message: dict[str, Any]) -> dict[str, Any]:
+        self.seen.add(message["MessageId"])
+        reason = message.get("MessageAttributes", {}).get("reason", {}).get("StringValue", "")
+        history = self.history.get(message["MessageId"], [])
+        sid, week = _key(message["Body"])
+        arrival = {"queue": queue, "subscriber_id": sid, "week": week, "planted": message["Body"] in self.planted,
+                   "reason": reason, "receives": len(history),
+                   "cause": reason or "maxReceiveCount exhausted: " + ", ".join(
+                       f"{why} x{n}" for why, n in Counter(history).most_common())}
+        self.arrivals.append(arrival)
+        return arrival
+
+    def summary(self, week: str | None = None) -> dict[str, Any]:
+        arrivals = [a for a in self.arrivals if week is None or a["week"] == week]
+        unplanted = [a for a in arrivals if not a["planted"]]
+        return {"total": len(arrivals), "transient": len(unplanted),
+                "poison": sum(1 for a in arrivals if a["planted"]),
+                "poison_without_reason": sum(1 for a in arrivals if a["planted"] and not a["reason"]),
+                "by_cause": dict(Counter(f"{a['queue']}: {a['cause']}" for a in arrivals).most_common())}
+
+
+def _key(body: str) -> tuple[str, str]:
+    try:
+        parsed = json.loads(body)
+        return str(parsed.get("subscriber_id", "")), str(parsed.get("week", ""))
+    except (ValueError, AttributeError):
+        return "", ""
 
 
 READS = {"GetItem", "Query", "BatchGetItem", "Scan"}
@@ -115,6 +178,7 @@ class Soak:
         self.population = Population()
         self._services: Services | None = None
         self.aws_faults = AwsFaults(rate=config.aws_fault_rate, seed=config.seed)
+        self.dead_letters = DeadLetters()
         self._faults_on = False
         self._lock = threading.Lock()
         self._last_progress = 0.0
@@ -138,12 +202,17 @@ class Soak:
     def start(self) -> None:
         self.say(f"starting moto and the X stand-in; generating {self.config.subscribers} accounts...")
         logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
+        # each retry and dead letter, logged once; the soak reports them itself (dead_letters)
+        self._delivery_log_level = logging.getLogger("followthrough.pipeline.delivery").level
+        logging.getLogger("followthrough.pipeline.delivery").setLevel(logging.CRITICAL)
         self.aws = start_local_aws(separate_process=True)
         self.sim = XSim(anchor=START, realtime=False)
         self.server = XSimServer(self.sim)
         self.server.start()
+        # SQS's delays are compressed: retry backoffs (30 s doubling to 900 s) with them
         apply_environ(self.aws, {**QUIET, "X_API_BASE_URL": self.server.base_url, "MAX_REQUEUE_DELAY_S": "1",
-                                 "X_RETRY_BACKOFF_S": "0.01"})
+                                 "X_RETRY_BACKOFF_S": "0.01", "RETRY_BACKOFF_S": "0.25",
+                                 "MAX_RETRY_BACKOFF_S": str(self.config.visibility_s)})
         self._build_services()
         sqs = boto3.client("sqs")
         for name in ("collect", "digest"):
@@ -257,11 +326,25 @@ class Soak:
                 result = run(*args, **kwargs)
             except Exception as exc:
                 self.meters.record_failures[f"{name}: {type(exc).__name__}: {str(exc)[:80]}"] += 1
+                request = args[0] if args else kwargs.get("request")
+                step = name.removeprefix("run_")
+                self.dead_letters.last_error[(step, getattr(request, "subscriber_id", ""),
+                                              getattr(request, "week", ""))] = f"{type(exc).__name__}"
                 raise
             if self._faults_on and self.rng.random() < self.config.crash_rate:
                 self.meters.crashes += 1
                 raise InvocationDied("the handler process died after this record")
             return result
+        return wrapped
+
+    def _dying_in_send(self, send: Callable[..., Any]) -> Callable[..., Any]:
+        """``DigestSender.send`` whose process sometimes dies on entry: inside the idempotent section
+        (its record saved in progress), before anything is mailed."""
+        def wrapped(*args: Any, **kwargs: Any) -> Any:
+            if self._faults_on and self.rng.random() < self.config.crash_in_send_rate:
+                self.meters.crashes_in_send += 1
+                raise InvocationDied("the handler process died inside the send")
+            return send(*args, **kwargs)
         return wrapped
 
     # -- running -----------------------------------------------------------------------------
@@ -304,40 +387,98 @@ class Soak:
                 except Exception:
                     if attempt == 2:
                         raise
-        idle_since = None
-        while True:
-            busy = 0
-            for name, batch in (("collect", 5), ("digest", 10)):
-                stats = self._invoke_timed(name, partial(drain, name, urls[name], batch_size=batch,
-                                                         max_batches=20, services=self.services))
-                busy += stats.batches
-            self.progress(f"{label}: queues collect {queue_depth(urls['collect'])}, "
-                          f"digest {queue_depth(urls['digest'])}")
-            if busy:
-                idle_since = None
+        from followthrough.pipeline.digest import DigestSender
+
+        original_send = DigestSender.send
+        DigestSender.send = self._dying_in_send(original_send)  # type: ignore[method-assign]
+        # as in Lambda, the context's remaining time is the function's timeout, 1/6 of the visibility timeout
+        timeout_ms = max(self.config.visibility_s * 1000 // 6, 1)
+        try:
+            idle_since = None
+            while True:
+                busy = 0
+                for name, batch in (("collect", 5), ("digest", 10)):
+                    stats = self._invoke_timed(name, partial(
+                        drain, name, urls[name], batch_size=batch, max_batches=20, services=self.services,
+                        timeout_ms=timeout_ms, on_delivery=partial(self.dead_letters.delivered, name)))
+                    busy += stats.batches
+                self.watch_dead_letters()
+                self.progress(f"{label}: queues collect {queue_depth(urls['collect'])}, "
+                              f"digest {queue_depth(urls['digest'])}")
+                if busy:
+                    idle_since = None
+                    continue
+                if queue_depth(urls["collect"]) + queue_depth(urls["digest"]) == 0:
+                    break
+                idle_since = idle_since or time.monotonic()
+                time.sleep(0.2)  # messages in flight or delayed: they come back by themselves
+        finally:
+            DigestSender.send = original_send  # type: ignore[method-assign]
+        self.watch_dead_letters()
+
+    def watch_dead_letters(self) -> None:
+        """Record each message that has newly reached a DLQ (peeking: it stays there, visible)."""
+        assert self.aws is not None
+        sqs = boto3.client("sqs")
+        for name in ("collect", "digest"):
+            url = self.aws.queue_urls[f"{name}-dlq"]
+            if queue_depth(url) == self.dead_letters.depth[name]:
                 continue
-            if queue_depth(urls["collect"]) + queue_depth(urls["digest"]) == 0:
-                break
-            idle_since = idle_since or time.monotonic()
-            time.sleep(0.2)  # messages in flight or delayed: they come back by themselves
+            handles: list[str] = []
+            while True:
+                got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60,
+                                          AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+                if not got:
+                    break
+                for m in got:
+                    handles.append(m["ReceiptHandle"])
+                    if m["MessageId"] not in self.dead_letters.seen:
+                        arrival = self.dead_letters.arrived(name, m)
+                        self.say(f"  DLQ arrival ({name}): {arrival['subscriber_id'] or m['Body'][:60]} "
+                                 f"{arrival['week']}: {arrival['cause']}")
+            for n in range(0, len(handles), 10):
+                sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
+                    {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
+                    for i, h in enumerate(handles[n:n + 10])])
+            self.dead_letters.depth[name] = len(handles)
 
     def redrive_dead_letters(self) -> dict[str, list[str]]:
         """Move DLQ messages back to their queues (the operator's redrive after the faults stop);
-        returns the subscriber ids moved, by queue."""
+        returns the subscriber ids moved, by queue. A message dead-lettered with a reason (one
+        that cannot succeed) stays for the operator to read."""
         assert self.aws is not None
+        self.watch_dead_letters()
         sqs = boto3.client("sqs")
         moved: dict[str, list[str]] = {"collect": [], "digest": []}
         for name in moved:
             dlq = self.aws.queue_urls[f"{name}-dlq"]
+            kept: list[str] = []
             while True:
-                got = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10).get("Messages", [])
+                got = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=60,
+                                          MessageAttributeNames=["All"]).get("Messages", [])
                 if not got:
                     break
                 for m in got:
+                    if "reason" in m.get("MessageAttributes", {}):
+                        kept.append(m["ReceiptHandle"])
+                        continue
                     sqs.send_message(QueueUrl=self.aws.queue_urls[name], MessageBody=m["Body"])
                     sqs.delete_message(QueueUrl=dlq, ReceiptHandle=m["ReceiptHandle"])
-                    moved[name].append(str(json.loads(m["Body"]).get("subscriber_id")))
+                    moved[name].append(_key(m["Body"])[0])
+            for handle in kept:
+                sqs.change_message_visibility(QueueUrl=dlq, ReceiptHandle=handle, VisibilityTimeout=0)
+            self.dead_letters.depth[name] = len(kept)
         return moved
+
+    def plant_poison(self, week: str) -> None:
+        """Messages that cannot succeed, each queue: an invalid body and a subscriber that does not exist."""
+        assert self.aws is not None
+        sqs = boto3.client("sqs")
+        for name in ("collect", "digest"):
+            for body in (json.dumps({"subscriber_id": "", "week": week}),
+                         json.dumps({"subscriber_id": f"sub-missing-{name}", "week": week})):
+                self.dead_letters.planted.add(body)
+                sqs.send_message(QueueUrl=self.aws.queue_urls[name], MessageBody=body)
 
     # -- checking ----------------------------------------------------------------------------
 
@@ -386,10 +527,28 @@ class Soak:
             "unreceiving_mailed": sorted(sid for sid in pop.not_receiving if by_sid[sid]),
             "reconnect_emails_to_revoked": self.emails_by_recipient("reconnect").get(pop.emails[pop.revoked], 0),
             "dead_letters": {name: queue_depth(self.aws.queue_urls[f"{name}-dlq"]) for name in ("collect", "digest")},
+            "dead_letters_without_reason": self._dead_letters_without_reason(),
+            "dlq_arrivals": self.dead_letters.summary(week),
             "x_resources_read_twice": sum(v.get("resource_ids_returned_twice", 0) for v in x_meter.values()),
             "x_requests_per_subscriber": _spread(requests),
             "x_cost_usd_per_subscriber": _spread(usd),
         }
+
+    def _dead_letters_without_reason(self) -> dict[str, int]:
+        """Messages left in each DLQ that no handler gave a reason for (a redrive missed them)."""
+        assert self.aws is not None
+        sqs = boto3.client("sqs")
+        left: dict[str, int] = {}
+        for name in ("collect", "digest"):
+            url, handles = self.aws.queue_urls[f"{name}-dlq"], []
+            left[name] = 0
+            while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60,
+                                             MessageAttributeNames=["All"]).get("Messages", []):
+                handles += [m["ReceiptHandle"] for m in got]
+                left[name] += sum(1 for m in got if "reason" not in m.get("MessageAttributes", {}))
+            for handle in handles:
+                sqs.change_message_visibility(QueueUrl=url, ReceiptHandle=handle, VisibilityTimeout=0)
+        return left
 
     def _reason(self, sid: str, week: str) -> str:
         """Why ``sid`` got no digest in ``week``: the week's record, else why it was not due at all."""
@@ -417,6 +576,7 @@ class Soak:
         self._invoke_timed("bounces", partial(invoke, "bounces", sample, services=self.services))
 
     def close(self) -> None:
+        logging.getLogger("followthrough.pipeline.delivery").setLevel(getattr(self, "_delivery_log_level", 0))
         boto3._get_default_session().events.unregister("before-call.dynamodb", unique_id="soak-dynamodb-meter")
         if self.server:
             self.server.stop()
@@ -447,6 +607,8 @@ def run_soak(config: SoakConfig, say: Callable[[str], None] = print, out: Path |
             soak.sim.meter.reset()
             before = soak.digests_by_recipient()
             with soak.faults():
+                if config.plant_poison:
+                    soak.plant_poison(week)
                 soak.cycle(week_start, f"week {week} (faults on)")
             redriven = soak.redrive_dead_letters()
             soak.cycle(week_start, f"week {week} (faults off, {sum(map(len, redriven.values()))} redriven)")
@@ -462,11 +624,15 @@ def run_soak(config: SoakConfig, say: Callable[[str], None] = print, out: Path |
             "config": asdict(config),
             "weeks": weeks,
             "faults": {"x": {"rate": config.x_fault_rate, "truncate_rate": config.x_truncate_rate},
-                       "aws_injected": dict(soak.aws_faults.injected), "handler_crashes": soak.meters.crashes},
+                       "aws_injected": dict(soak.aws_faults.injected), "handler_crashes": soak.meters.crashes,
+                       "crashes_in_send": soak.meters.crashes_in_send},
             "lambda_cpu_s_per_subscriber": round(soak.meters.cpu_s / subscribers / config.weeks, 4),
             "dynamodb_per_subscriber_week": soak.dynamodb_per_subscriber_week(subscribers * config.weeks),
             "invocations": dict(soak.meters.invocations),
             "record_failures": dict(soak.meters.record_failures.most_common()),
+            # every message that reached a DLQ while the soak ran, with its cause
+            "dlq_arrivals": soak.dead_letters.summary(),
+            "dlq_arrival_list": soak.dead_letters.arrivals,
             "wall_s": round(time.monotonic() - soak.started, 1),
             # the X stand-in regenerates accounts from their seeds, keeping the most recently read within a budget
             "accounts_regenerated": soak.sim.accounts.regenerated,

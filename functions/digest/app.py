@@ -3,11 +3,12 @@
 from typing import Any
 
 from aws_lambda_powertools import Logger
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from followthrough.bootstrap import Handler, Services, lambda_handler, log_through
 from followthrough.messages import DigestRequest, SqsRecord
+from followthrough.pipeline.delivery import RetryingBatchProcessor
 
 logger = Logger(service="digest")
 
@@ -15,11 +16,11 @@ logger = Logger(service="digest")
 DigestRecord = SqsRecord[DigestRequest]
 
 
-processor = BatchProcessor(event_type=EventType.SQS, model=DigestRecord)
-
-
 def build(services: Services) -> Handler:
     log_through(logger)  # the package's log lines are this function's
+    # a transient failure comes back with backoff; one that cannot succeed goes to the DLQ with its reason
+    processor = RetryingBatchProcessor(model=DigestRecord, step="digest",
+                                       redelivery=lambda: services.redelivery("digest"))
     digest = services.digest
 
     @logger.inject_lambda_context

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from aws_lambda_powertools import Logger, Metrics
 
     from followthrough.adapters.mailer import Mailer
-    from followthrough.adapters.queue import Queue
+    from followthrough.adapters.queue import Queue, Redelivery
     from followthrough.adapters.store import Repositories
     from followthrough.adapters.tokens import TokenCipher
     from followthrough.adapters.x import XClient, XOAuth
@@ -55,6 +55,7 @@ class Services:
     def __init__(self, settings: Settings, clock: Clock = wall_clock) -> None:
         self.settings = settings
         self.clock = clock
+        self._redeliveries: dict[str, Redelivery] = {}
 
     def now(self) -> datetime:
         return self.clock()
@@ -121,6 +122,17 @@ class Services:
         from followthrough.adapters.tokens import KmsCipher
 
         return KmsCipher(self.settings.require("token_kms_key_id"), TOKEN_CONTEXT)
+
+    def redelivery(self, step: str) -> Redelivery:
+        """The ``step`` queue's side of a failed record: backoff, or its DLQ with a reason (pipeline.delivery)."""
+        from followthrough.adapters.queue import Redelivery
+
+        if step not in self._redeliveries:
+            queue, dead_letters = ((self.settings.collect_queue_url, self.settings.collect_dlq_url) if step == "collect"
+                                   else (self.settings.digest_queue_url, self.settings.digest_dlq_url))
+            self._redeliveries[step] = Redelivery(queue or "", dead_letters, backoff_s=self.settings.retry_backoff_s,
+                                                  max_backoff_s=self.settings.max_retry_backoff_s)
+        return self._redeliveries[step]
 
     @cached_property
     def token_keeper(self) -> TokenKeeper:

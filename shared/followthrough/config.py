@@ -56,6 +56,10 @@ class Settings(BaseModel):
     table_name: Required = Field(None, validation_alias="TABLE_NAME")
     collect_queue_url: Required = Field(None, validation_alias="COLLECT_QUEUE_URL")
     digest_queue_url: Required = Field(None, validation_alias="DIGEST_QUEUE_URL")
+    # where a message that cannot succeed goes, with its reason (pipeline.delivery); without one SQS's own
+    # redrive takes it after maxReceiveCount
+    collect_dlq_url: str = Field("", validation_alias="COLLECT_DLQ_URL")
+    digest_dlq_url: str = Field("", validation_alias="DIGEST_DLQ_URL")
     sender_email: Required = Field(None, validation_alias="SENDER_EMAIL")
     x_client_id: Required = Field(None, validation_alias="X_CLIENT_ID")
     public_base_url: HttpUrl | None = Field(None, validation_alias="PUBLIC_BASE_URL")
@@ -69,6 +73,9 @@ class Settings(BaseModel):
     x_retry_backoff_s: float = Field(0.5, ge=0, le=5, validation_alias="X_RETRY_BACKOFF_S")
     # longest delay before rate-limited work comes back (SQS allows at most 900 s)
     max_requeue_delay_s: int = Field(900, ge=0, le=900, validation_alias="MAX_REQUEUE_DELAY_S")
+    # a transiently failed SQS record comes back after this, doubling per receive, at most the max
+    retry_backoff_s: float = Field(30.0, ge=0, le=900, validation_alias="RETRY_BACKOFF_S")
+    max_retry_backoff_s: int = Field(900, ge=0, le=43200, validation_alias="MAX_RETRY_BACKOFF_S")
     # at most one confirmation email per address in this many seconds (sign-up abuse limit)
     confirmation_cooldown_s: int = Field(600, ge=0, validation_alias="CONFIRMATION_COOLDOWN_S")
     # ``followthrough-dev serve``: the local sign-up server's port (0 picks a free one)

@@ -31,6 +31,7 @@ from followthrough.config import CollectorConfig
 from followthrough.cursors import Cursors, Spend
 from followthrough.email import build_message
 from followthrough.messages import CollectRequest, DigestRequest
+from followthrough.pipeline.delivery import PermanentFailure
 from followthrough.pipeline.reads import Budget, BudgetExhausted, ListRead, fetch_for, read_since, read_until_known
 from followthrough.pipeline.tokens import TokenKeeper
 from followthrough.report import WeeklyReport
@@ -92,7 +93,8 @@ class Collector:
         state = self.state.load(sid, week)
         subscriber = state.subscriber
         if subscriber is None:
-            return CollectResult("unknown", sid, week, reason="subscriber no longer exists")
+            # no retry can collect it: the message goes to the DLQ with this reason (pipeline.delivery)
+            raise PermanentFailure(f"collect for {sid} {week}: no such subscriber")
         if not subscriber.receives_digest:
             reason = f"not receiving digests (status {subscriber.status})"
             self.weeks.mark_week(sid, week, "skipped", reason, keep_earlier=True)
@@ -141,10 +143,12 @@ class Collector:
     def _revoked(self, subscriber: Subscriber, week: str, reason: str) -> CollectResult:
         """Stop collecting every week; ask the subscriber, once, to reconnect."""
         first_time = subscriber.reconnect_email_sent_at is None
+        if first_time:
+            # mailed before anything is recorded: a send that fails (SES throttling past botocore's
+            # retries) fails the record, and its retry finds the subscriber as it was and mails then
+            self.send_reconnect_email(subscriber)
         self.subscribers.update_subscriber(subscriber.subscriber_id, current=subscriber, status="needs_reauth",
                                            reconnect_email_sent_at=subscriber.reconnect_email_sent_at or self.now())
-        if first_time:
-            self.send_reconnect_email(subscriber)
         self.weeks.mark_week(subscriber.subscriber_id, week, "needs_reauth", reason)
         return CollectResult("needs_reauth", subscriber.subscriber_id, week, reason=reason)
 

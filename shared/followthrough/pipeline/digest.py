@@ -19,6 +19,7 @@ from followthrough.email import build_message
 from followthrough.links import link
 from followthrough.messages import DigestRequest
 from followthrough.pipeline.bounces import ses_tags_header
+from followthrough.pipeline.delivery import PermanentFailure
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Metrics
@@ -60,7 +61,8 @@ class DigestSender:
         loaded = self.weeks.for_digest(sid, week)
         subscriber, stored_week = loaded.subscriber, loaded.week
         if subscriber is None:
-            return DigestResult("skipped", sid, week, "subscriber no longer exists")
+            # no retry can mail it: the message goes to the DLQ with this reason (pipeline.delivery)
+            raise PermanentFailure(f"digest for {sid} {week}: no such subscriber")
         if stored_week is not None and stored_week.status == "sent":
             return DigestResult("sent", sid, week, "already sent", message_id=stored_week.reason)
         if self.suppression.is_suppressed(subscriber.email):
