@@ -91,6 +91,14 @@ class Visitor:
     def form_token(self) -> str:
         return self.get("/").field("csrf_token")
 
+    def confirm(self, url: str) -> Page:
+        """Open a confirmation link (which changes nothing) and press its page's button."""
+        asked = self.get(path_of(url))
+        if asked.status != 200:
+            return asked
+        assert 'action="/confirm"' in asked.body, asked.text
+        return self.post("/confirm", form={"token": asked.field("token"), "csrf_token": asked.field("csrf_token")})
+
     def start(self, address: str, **choices: str) -> Page:
         form = {"email": address, "consent": "yes", "digest_day": "1", "digest_hour": "8", "time_zone": "UTC",
                 "csrf_token": self.form_token(), **choices}

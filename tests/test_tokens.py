@@ -46,7 +46,7 @@ def _keeper(fake: FakeX) -> TokenKeeper:
 def _stored_pair(keeper: TokenKeeper) -> dict[str, str]:
     stored = keeper.store.get_tokens("sub-1")
     assert stored is not None
-    return json.loads(keeper.cipher.decrypt(stored.ciphertext))
+    return json.loads(keeper.cipher.decrypt(stored.ciphertext, "sub-1"))
 
 
 def test_fresh_token_is_used_without_refreshing(aws: LocalAws) -> None:
@@ -106,4 +106,4 @@ def test_tokens_are_encrypted_at_rest(aws: LocalAws) -> None:
     item = keeper.store.table.get_item(Key={"pk": "SUB#sub-1", "sk": "TOKEN"})["Item"]
     assert b"secret-access-token" not in bytes(item["ciphertext"].value)
     with pytest.raises(TokenDecryptError):
-        LocalCipher("another-key-entirely").decrypt(bytes(item["ciphertext"].value))
+        LocalCipher("another-key-entirely").decrypt(bytes(item["ciphertext"].value), "sub-1")

@@ -11,9 +11,11 @@ from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from followthrough.logs import quiet_sdk_loggers
 from followthrough.signup import web
 
 logger = Logger(service="signup")
+quiet_sdk_loggers()  # botocore at DEBUG would log request bodies (tokens, emails)
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(web.router)
 

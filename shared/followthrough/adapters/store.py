@@ -15,7 +15,8 @@ One table, generic ``pk``/``sk`` keys (see docs/decisions.md):
 | ``SUB#<id>`` | ``DIGEST#<yyyy-Www>`` | the rendered digest and its send state |
 | ``SUB#<id>`` | ``PENDING`` | a sign-up change waiting for the email confirmation (TTL) |
 | ``XUSER#<id>`` / ``EMAIL#<address>`` | ``SUBSCRIBER`` | uniqueness: which subscriber owns this X account / address |
-| ``EMAIL#<address>`` | ``CONFIRMATION`` | when the last confirmation email went out (cooldown, TTL) |
+| ``EMAIL#<mailbox>`` | ``CONFIRMATION`` | when the last sign-up email to this mailbox went out (cooldown, TTL) |
+| ``LIMIT#<sha256>`` | ``SIGNUPEMAILS#<window>`` | sign-up emails per X account, mailbox or client in a window (TTL) |
 | ``OAUTH#<sha256 of state>`` | ``STATE`` | a sign-up between the form and X's callback: PKCE verifier, choices (TTL) |
 | ``SUPPRESSED#<address>`` | ``SUPPRESSED`` | bounced or complained addresses |
 """
@@ -497,6 +498,24 @@ class Store:
                 return str(exc.response.get("Item", {}).get("confirms", {}).get("S", ""))
             raise
         return None
+
+    def count_signup_email(self, limited: str, *, now: int, window_s: int, limit: int) -> bool:
+        """Count one sign-up email against ``limited`` (a hashed X account, mailbox or client) in the current
+        ``window_s`` window; False, and nothing counted, once ``limit`` emails went out in it."""
+        window = now // window_s
+        try:
+            self.table.update_item(
+                Key={"pk": f"LIMIT#{limited}", "sk": f"SIGNUPEMAILS#{window}"},
+                UpdateExpression="ADD sent :one SET #ttl = :ttl",
+                ConditionExpression=Attr("sent").not_exists() | Attr("sent").lt(limit),
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues={":one": 1, ":ttl": (window + 1) * window_s},
+            )
+        except ClientError as exc:
+            if _condition_failed(exc):
+                return False
+            raise
+        return True
 
     def forget_confirmation_slot(self, email: str) -> None:
         self.table.delete_item(Key={"pk": _unique("EMAIL", email), "sk": "CONFIRMATION"})

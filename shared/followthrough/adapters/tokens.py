@@ -1,7 +1,9 @@
 """Encryption of X tokens at rest: KMS in AWS, a local Fernet key for the embedded default.
 
 Two implementations of one small protocol, because the embedded default runs
-without a KMS key and without AWS.
+without a KMS key and without AWS. Each ciphertext is bound to its subscriber
+(KMS: the encryption context; locally: a key per subscriber), so a ciphertext
+copied onto another subscriber's item does not decrypt.
 """
 
 from __future__ import annotations
@@ -17,9 +19,9 @@ from cryptography.fernet import Fernet, InvalidToken
 
 
 class TokenCipher(Protocol):
-    def encrypt(self, plaintext: str) -> bytes: ...
+    def encrypt(self, plaintext: str, subscriber_id: str) -> bytes: ...
 
-    def decrypt(self, ciphertext: bytes) -> str: ...
+    def decrypt(self, ciphertext: bytes, subscriber_id: str) -> str: ...
 
 
 class TokenDecryptError(Exception):
@@ -28,49 +30,63 @@ class TokenDecryptError(Exception):
 
 @dataclass
 class LocalCipher:
-    """Fernet with a key derived from the local signing secret."""
+    """Fernet with a key derived from the local signing secret and the subscriber id."""
 
     secret: str
 
-    def _fernet(self) -> Fernet:
-        digest = hashlib.sha256(("followthrough-token-key:" + self.secret).encode()).digest()
+    def _fernet(self, subscriber_id: str) -> Fernet:
+        digest = hashlib.sha256(f"followthrough-token-key:{self.secret}\n{subscriber_id}".encode()).digest()
         return Fernet(base64.urlsafe_b64encode(digest))
 
-    def encrypt(self, plaintext: str) -> bytes:
-        return self._fernet().encrypt(plaintext.encode())
+    def encrypt(self, plaintext: str, subscriber_id: str) -> bytes:
+        return self._fernet(subscriber_id).encrypt(plaintext.encode())
 
-    def decrypt(self, ciphertext: bytes) -> str:
+    def decrypt(self, ciphertext: bytes, subscriber_id: str) -> str:
         try:
-            return self._fernet().decrypt(ciphertext).decode()
+            return self._fernet(subscriber_id).decrypt(ciphertext).decode()
         except InvalidToken:
             raise TokenDecryptError("stored token does not decrypt with this key") from None
+
+
+# What tokens were encrypted with before they were bound to their subscriber (until 2026-12-01). X access
+# tokens last two hours, so the collector re-encrypts every active subscriber's pair within a week; remove
+# this fallback once no such ciphertext is left.
+LEGACY_CONTEXT = {"purpose": "x-oauth-token"}
 
 
 @dataclass
 class KmsCipher:
     key_id: str
-    context: dict[str, str]
+    purpose: str = "x-oauth-token"
 
     @staticmethod
     @cache
     def _client() -> Any:
         return boto3.client("kms")
 
-    def encrypt(self, plaintext: str) -> bytes:
-        out = self._client().encrypt(KeyId=self.key_id, Plaintext=plaintext.encode(), EncryptionContext=self.context)
+    def context(self, subscriber_id: str) -> dict[str, str]:
+        return {"purpose": self.purpose, "subscriber_id": subscriber_id}
+
+    def encrypt(self, plaintext: str, subscriber_id: str) -> bytes:
+        out = self._client().encrypt(KeyId=self.key_id, Plaintext=plaintext.encode(),
+                                     EncryptionContext=self.context(subscriber_id))
         blob: bytes = out["CiphertextBlob"]
         return blob
 
-    def decrypt(self, ciphertext: bytes) -> str:
+    def decrypt(self, ciphertext: bytes, subscriber_id: str) -> str:
+        client = self._client()
         try:
-            out = self._client().decrypt(CiphertextBlob=ciphertext, EncryptionContext=self.context)
-        except self._client().exceptions.InvalidCiphertextException:
-            raise TokenDecryptError("stored token does not decrypt with the KMS key") from None
+            out = client.decrypt(CiphertextBlob=ciphertext, EncryptionContext=self.context(subscriber_id))
+        except client.exceptions.InvalidCiphertextException:
+            try:
+                out = client.decrypt(CiphertextBlob=ciphertext, EncryptionContext=LEGACY_CONTEXT)
+            except client.exceptions.InvalidCiphertextException:
+                raise TokenDecryptError("stored token does not decrypt with the KMS key") from None
         plaintext: bytes = out["Plaintext"]
         return plaintext.decode()
 
 
 def cipher_for(kms_key_id: str, local_secret: str) -> TokenCipher:
     if kms_key_id:
-        return KmsCipher(kms_key_id, {"purpose": "x-oauth-token"})
+        return KmsCipher(kms_key_id)
     return LocalCipher(local_secret)

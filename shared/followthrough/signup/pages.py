@@ -45,12 +45,22 @@ def message(title: str, paragraphs: Sequence[str], *, action: Action | None = No
         title=title, paragraphs=list(paragraphs), action=action, back=back)
 
 
-def confirmation_email(*, username: str, confirm_url: str, public_base_url: str) -> tuple[str, str]:
-    """(text, HTML) of the double opt-in email."""
+def confirmation_email(*, username: str, confirm_url: str, public_base_url: str,
+                       replaces: str | None = None) -> tuple[str, str]:
+    """(text, HTML) of the double opt-in email; ``replaces``: the X account the confirmation would replace."""
+    return _email("confirm_email", username=username, confirm_url=confirm_url, public_base_url=public_base_url,
+                  replaces=replaces)
+
+
+def in_use_email(*, username: str, public_base_url: str) -> tuple[str, str]:
+    """(text, HTML) of the email to an address another subscription uses, when someone signs up with it."""
+    return _email("in_use_email", username=username, public_base_url=public_base_url)
+
+
+def _email(name: str, **context: object) -> tuple[str, str]:
     env = _environment()
-    context = {"username": username, "confirm_url": confirm_url, "public_base_url": public_base_url}
-    return (env.get_template("confirm_email.txt.j2").render(**context),
-            env.get_template("confirm_email.html.j2").render(**context))
+    return (env.get_template(f"{name}.txt.j2").render(**context),
+            env.get_template(f"{name}.html.j2").render(**context))
 
 
 def mask_email(address: str) -> str:

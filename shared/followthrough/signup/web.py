@@ -40,6 +40,7 @@ from followthrough.signup.errors import SignupError
 from followthrough.signup.forms import (
     CONSENT_VERSION,
     CSRF_COOKIE,
+    TOKEN_MAX,
     ConsentField,
     CsrfCookie,
     CsrfField,
@@ -51,8 +52,6 @@ from followthrough.signup.forms import (
     OAuthCode,
     OAuthError,
     OAuthState,
-    OneClick,
-    OptionalFormToken,
     OptionalLinkToken,
     SignupForm,
     ZoneField,
@@ -65,16 +64,12 @@ if TYPE_CHECKING:
     from followthrough.signup.service import Completed
 
 log = logging.getLogger(__name__)
-# At DEBUG, Powertools' resolver logs the validated route arguments (link tokens, OAuth codes and states) and
-# botocore the request parameters (the PKCE verifier, the confirmation email): keep both quiet whatever the
-# function's log level is.
-for _name in ("aws_lambda_powertools.event_handler", "botocore", "boto3"):
-    logging.getLogger(_name).setLevel(logging.INFO)
 
 MAX_BODY_BYTES = 16 * 1024  # the sign-up form is well under 1 KB
 HTML = "text/html; charset=utf-8"
 # forms that carry the anti-forgery token (POST /unsubscribe is RFC 8058 one-click: its signed token suffices)
-CSRF_PROTECTED = {("POST", "/signup"), ("POST", "/delete")}
+CSRF_PROTECTED = {("POST", "/signup"), ("POST", "/confirm"), ("POST", "/delete")}
+HSTS = "max-age=63072000; includeSubDomains"  # two years: the API is only ever served over https
 
 router = Router()
 
@@ -107,6 +102,7 @@ def _security_headers() -> dict[str, str]:
                                    f"form-action 'self' {authorize}; frame-ancestors 'none'; base-uri 'none'",
         "Cache-Control": "no-store",
         "Referrer-Policy": "no-referrer",  # links carry tokens: never pass them on
+        "Strict-Transport-Security": HSTS,
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
     }
@@ -246,6 +242,11 @@ def signup_page(ft_csrf: CsrfCookie = None) -> Response[str]:
                 set_nonce=set_nonce)
 
 
+@router.head("/", summary="The sign-up page's headers (uptime checks, link previews)", responses=_html_responses(200))
+def signup_page_head() -> Response[str]:
+    return page("")
+
+
 @router.post("/signup", summary="Start a sign-up: on to X's authorization page",
              responses=_html_responses(303, 400, 403, 413, 415, 422))
 def signup(email: EmailField, consent: ConsentField, digest_day: DayField, digest_hour: HourField,
@@ -265,39 +266,57 @@ def signup(email: EmailField, consent: ConsentField, digest_day: DayField, diges
             responses=_html_responses(200, 400, 404, 409, 503))
 def oauth_callback(state: OAuthState, code: OAuthCode = None, error: OAuthError = None,
                    ft_csrf: CsrfCookie = None) -> Response[str]:
-    done = steps.signup_service().complete(state=state, code=code, error=error, browser_nonce=ft_csrf)
+    client = APIGatewayProxyEventV2(router.current_event.raw_event).request_context.http.source_ip or None
+    done = steps.signup_service().complete(state=state, code=code, error=error, browser_nonce=ft_csrf,
+                                           client=client)
     return page(_completed_page(done))
 
 
 def _completed_page(done: Completed) -> str:
+    """One page for every sign-in that needs an email, whatever the address's story (new, subscribed elsewhere,
+    bounced, in its cooldown, over a limit): the page must not tell who is subscribed. The email says the rest."""
     sub = done.subscriber
-    mailed = {
-        "sent": f"We sent a link to {done.email}. Open it to confirm your address (it works for three days).",
-        "cooldown": f"We sent a link to {done.email} a few minutes ago; it is still valid. Check your inbox and "
-                    "spam folder. To stop abuse we send at most one every few minutes.",
-        "cooldown_other": f"We sent a link to {done.email} a few minutes ago, about an earlier request; it does "
-                          "not confirm this one. To stop abuse we send at most one every few minutes: sign up "
-                          f"again in {max(1, -(-steps.settings().confirmation_cooldown_s // 60))} minutes and we "
-                          "will send a link for this request.",
-        "suppressed": f"Emails to {done.email} bounced or were reported before, so we cannot send to it. "
-                      "Sign up again with another address.",
-        "not_needed": "",
-    }[done.mailed]
-    if done.outcome == "ready":
+    if done.outcome == "ready":  # the X account's own subscription, same address: nothing to confirm
         return pages.message("You are all set", [
             f"@{sub.username} is connected. Your digest arrives on {describe_schedule(sub)}.",
             "Nothing else to do."])
-    if done.outcome == "confirm_change":
-        return pages.message("Check your email", [
-            "Your current subscription keeps going unchanged until you confirm the new details.", mailed])
+    minutes = max(1, -(-steps.settings().confirmation_cooldown_s // 60))
     return pages.message("Check your email", [
-        f"@{sub.username} is connected. One step left: confirm your email address.", mailed,
-        f"After that, your digest arrives on {describe_schedule(sub)}."])
+        f"We are sending an email to {done.email}. Open it: it says what happens next, and nothing changes until "
+        "you press the button on the page its link opens.",
+        "Nothing within a few minutes? Check your spam folder. To stop abuse we send at most one email every "
+        f"few minutes to an address: wait {minutes} minutes before signing up again."])
 
 
-@router.get("/confirm", summary="Confirm the email address (double opt-in)",
-            responses=_html_responses(200, 400, 404, 409, 410))
-def confirm(token: LinkToken) -> Response[str]:
+@router.get("/confirm", summary="Asks before confirming the email address (double opt-in)",
+            responses=_html_responses(200, 400, 404, 410))
+def confirm_page(token: LinkToken, ft_csrf: CsrfCookie = None) -> Response[str]:
+    # a GET changes nothing: mail scanners and link previews fetch links nobody clicked
+    will = steps.signup_service().confirmation(token)
+    csrf_token, set_nonce = _csrf_form(ft_csrf)
+    fields = {"token": token, "csrf_token": csrf_token}
+    if will.replaces:
+        return page(pages.message("Replace @" + will.replaces + " with @" + will.username + "?", [
+            f"Your weekly digest to {pages.mask_email(will.email)} will be about @{will.username} instead of "
+            f"@{will.replaces}.",
+            f"This replaces @{will.replaces} and starts your history again: the digests, reports and conversation "
+            f"history about @{will.replaces} are deleted, and our access to @{will.replaces} is revoked at X. "
+            "It cannot be undone.",
+            f"Not you? Close this page: nothing changes, and the digest about @{will.replaces} keeps coming."],
+            action=pages.Action("/confirm", f"Replace @{will.replaces}", fields, danger=True)), set_nonce=set_nonce)
+    return page(pages.message("Confirm your address?", [
+        f"Send the weekly digest about @{will.username} to {pages.mask_email(will.email)}?",
+        "Not you? Close this page: nothing is sent without this confirmation."],
+        action=pages.Action("/confirm", "Confirm my address", fields)), set_nonce=set_nonce)
+
+
+@router.post("/confirm", summary="Confirm the email address (double opt-in)",
+             responses=_html_responses(200, 400, 403, 404, 409, 410, 413, 415))
+def confirm(token: FormLinkToken, csrf_token: CsrfField, ft_csrf: CsrfCookie = None) -> Response[str]:
+    try:
+        csrf.check(steps.settings().signing_key, csrf_token, ft_csrf)
+    except csrf.CsrfRefused as exc:  # refuse_early checked already; this keeps the route safe on its own
+        return message_page(403, "This form cannot be sent", f"It was refused because {exc}.")
     sub = steps.signup_service().confirm(token)
     if sub.receives_digest:
         return page(pages.message("Your address is confirmed", [
@@ -322,10 +341,13 @@ def unsubscribe_page(token: LinkToken) -> Response[str]:
 
 
 @router.post("/unsubscribe", summary="Unsubscribe (also RFC 8058 one-click: the token authorizes it)",
-             responses=_html_responses(200, 400, 413, 415))
-def unsubscribe(token: OptionalLinkToken = None, form_token: OptionalFormToken = None,
-                one_click: OneClick = None) -> Response[str]:
-    given = (form_token or token or "").strip()
+             description="The signed token comes in the query (RFC 8058 one-click, whatever the body and its type) "
+                         "or as the field `token` of the page's urlencoded form.",
+             responses=_html_responses(200, 400, 413))
+def unsubscribe(token: OptionalLinkToken = None) -> Response[str]:
+    # RFC 8058: a mailbox provider's POST carries List-Unsubscribe=One-Click in whatever body type it likes (or
+    # none): the signed token in the URL is the authorization, so the body is read only for the page's form
+    given = (token or _form_field(router.current_event, "token") or "").strip()
     if not given:
         return message_page(400, "This link is not valid", "The unsubscribe link is missing its token.")
     steps.signup_service().unsubscribe(given)
@@ -359,6 +381,15 @@ def delete(token: FormLinkToken, csrf_token: CsrfField, ft_csrf: CsrfCookie = No
     return page(pages.message("Everything is deleted" if deleted else "Nothing is stored", [
         "Your subscription, the connection to your X account and all stored history are gone."
         if deleted else "There was nothing left to delete for this link."], back=True))
+
+
+def _form_field(event: Any, name: str) -> str | None:
+    """A field of an urlencoded body (media types are case-insensitive); None for any other body."""
+    content_type = (event.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+    if content_type != "application/x-www-form-urlencoded":
+        return None
+    values = parse_qs(event.decoded_body or "").get(name)
+    return values[0] if values and len(values[0]) <= TOKEN_MAX else None
 
 
 def openapi_document(app: Any) -> str:
