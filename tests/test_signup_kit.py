@@ -62,14 +62,15 @@ class Visitor:
     cookies: dict[str, str] = field(default_factory=dict)
 
     def request(self, method: str, target: str, *, form: dict[str, str] | None = None, body: bytes | None = None,
-                headers: dict[str, str] | None = None, send_cookies: bool = True) -> Page:
+                headers: dict[str, str] | None = None, send_cookies: bool = True,
+                source_ip: str = "127.0.0.1") -> Page:
         sent = {"host": "127.0.0.1:8000", "user-agent": "tests", **(headers or {})}
         if form is not None:
             body = urlencode(form).encode()
             sent.setdefault("content-type", "application/x-www-form-urlencoded")
         if send_cookies and self.cookies:
             sent["cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        event = http_event(method, target, sent, body or b"")
+        event = http_event(method, target, sent, body or b"", source_ip=source_ip)
         return self.invoke(event)
 
     def invoke(self, event: dict[str, Any]) -> Page:
@@ -143,10 +144,11 @@ class World:
         assert callback.startswith(f"{PUBLIC}/oauth/callback?"), callback
         return path_of(callback)
 
-    def sign_up(self, visitor: Visitor, address: str, account: SyntheticAccount, **choices: str) -> Page:
+    def sign_up(self, visitor: Visitor, address: str, account: SyntheticAccount, *, source_ip: str = "127.0.0.1",
+                **choices: str) -> Page:
         started = visitor.start(address, **choices)
         assert started.status == 303, started.text
-        return visitor.get(self.authorize(started.headers["location"], account))
+        return visitor.get(self.authorize(started.headers["location"], account), source_ip=source_ip)
 
 
 @cache

@@ -57,6 +57,9 @@ MAX_REQUEUES = 20
 # template.yaml alarms on this metric (dimension service=collect)
 CREDITS_METRIC = "XCreditsExhausted"
 IDEMPOTENCY_DAYS = 35
+# The idempotency records' key prefix: fixed (not Powertools' default, the function's name), so that the sign-up
+# function can find and delete a subscriber's records when they delete everything.
+DIGEST_IDEMPOTENCY_PREFIX = "followthrough-digest"
 
 
 @cache
@@ -123,7 +126,7 @@ def signup_service() -> SignupService:
     return SignupService(
         store=store(), oauth=oauth(config, redirect_uri=f"{base}/oauth/callback"), make_client=x_client,
         tokens=token_keeper(), mailer=mailer(), public_base_url=base, signing_key=config.signing_key, now=now,
-        confirmation_cooldown_s=config.confirmation_cooldown_s,
+        confirmation_cooldown_s=config.confirmation_cooldown_s, forget_sent_digests=forget_sent_digests,
     )
 
 
@@ -205,6 +208,29 @@ def _idempotency_config() -> Any:
                              raise_on_no_idempotency_key=True)
 
 
+def _digest_persistence() -> Any:
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+    from followthrough.adapters.store import RETRIES
+
+    return DynamoDBPersistenceLayer(
+        table_name=settings().table_name, key_attr="pk", sort_key_attr="sk",
+        static_pk_value="IDEMPOTENCY#digest", expiry_attr="ttl", boto_config=RETRIES,
+    )
+
+
+def forget_sent_digests(subscriber_id: str, weeks: list[str]) -> None:
+    """Delete the idempotency records of these weeks' digests (their results name the subscriber): part of
+    "delete everything". Powertools computes the keys, as it does when it writes them."""
+    from followthrough.messages import DigestRequest
+
+    persistence = _digest_persistence()
+    persistence.configure(_idempotency_config(), key_prefix=DIGEST_IDEMPOTENCY_PREFIX)
+    for week in weeks:
+        request = DigestRequest(subscriber_id=subscriber_id, week=week).model_dump()
+        persistence.delete_record(request, exception=LookupError("the subscriber deleted everything"))
+
+
 @cache
 def _send_once() -> Any:
     """``DigestSender.send`` behind Powertools idempotency, keyed by subscriber and ISO week.
@@ -213,17 +239,10 @@ def _send_once() -> Any:
     completed record and returns its stored result instead of mailing again;
     a send that raised leaves no record, so its retry still sends once.
     """
-    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
+    from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
-    from followthrough.adapters.store import RETRIES
-
-    persistence = DynamoDBPersistenceLayer(
-        table_name=settings().table_name, key_attr="pk", sort_key_attr="sk",
-        static_pk_value="IDEMPOTENCY#digest", expiry_attr="ttl", boto_config=RETRIES,
-    )
-
-    @idempotent_function(data_keyword_argument="request", persistence_store=persistence,
-                         config=_idempotency_config())
+    @idempotent_function(data_keyword_argument="request", persistence_store=_digest_persistence(),
+                         config=_idempotency_config(), key_prefix=DIGEST_IDEMPOTENCY_PREFIX)
     def send(request: DigestRequest) -> dict[str, Any]:
         return asdict(digest_sender().send(request))
 

@@ -404,6 +404,12 @@ class Store:
                    if i["sk"] != f"WEEK#{before_week}" and "report" in i]
         return list(reversed(reports[:limit]))
 
+    def weeks_of(self, subscriber_id: str) -> list[str]:
+        """Every ISO week with a ``WEEK#`` or ``DIGEST#`` item of the subscriber, oldest first."""
+        weeks = {str(item["sk"]).split("#", 1)[1] for prefix in ("WEEK#", "DIGEST#")
+                 for item in self._query_prefix(subscriber_id, prefix, keys_only=True)}
+        return sorted(weeks)
+
     def put_digest(self, subscriber_id: str, week: str, raw_message: bytes) -> None:
         """Keep the rendered message before sending, so what was sent can always be shown."""
         self.table.put_item(Item={"pk": _sub(subscriber_id), "sk": f"DIGEST#{week}",

@@ -195,6 +195,8 @@ class SignupService:
     signing_key: str
     now: Callable[[], datetime]
     confirmation_cooldown_s: int = 600
+    # deletes the digests' idempotency records of these weeks (steps.forget_sent_digests)
+    forget_sent_digests: Callable[[str, list[str]], None] = lambda subscriber_id, weeks: None
 
     # -- the form and X's callback ------------------------------------------------------------
 
@@ -507,6 +509,7 @@ class SignupService:
             return False
         self.store.forget_confirmation_slot(mailbox(subscriber.email))
         self._revoke_x_tokens(subscriber.subscriber_id)
+        self.forget_sent_digests(subscriber.subscriber_id, self.store.weeks_of(subscriber.subscriber_id))
         self._forget(subscriber)
         return True
 
