@@ -402,7 +402,8 @@ def test_the_openapi_document_describes_every_route(world: World) -> None:
     page = world.visitor().get("/openapi.json")
     assert page.status == 200 and page.headers["content-type"].startswith("application/json")
     document = json.loads(page.body)
-    assert set(document["paths"]) == {"/", "/signup", "/oauth/callback", "/confirm", "/unsubscribe", "/delete"}
+    assert set(document["paths"]) == {"/", "/signup", "/oauth/callback", "/confirm", "/unsubscribe", "/delete",
+                                      "/settings"}
     form = document["paths"]["/signup"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
     assert form["schema"]["$ref"].startswith("#/components/schemas/")
     body = document["components"]["schemas"][form["schema"]["$ref"].rsplit("/", 1)[1]]

@@ -9,8 +9,8 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterator
-from functools import cache
 from datetime import timedelta
+from functools import cache
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 

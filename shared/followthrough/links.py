@@ -1,4 +1,4 @@
-"""Signed, expiring links in emails: confirm, unsubscribe, delete.
+"""Signed, expiring links in emails: confirm, unsubscribe, delete, settings.
 
 itsdangerous signs ``{purpose, subscriber}`` with the deployment's secret;
 a token made for one purpose never works for another. A confirmation link also
@@ -15,12 +15,13 @@ from urllib.parse import urlencode
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-Purpose = Literal["confirm", "unsubscribe", "delete"]
+Purpose = Literal["confirm", "unsubscribe", "delete", "settings"]
 
 MAX_AGE_S: dict[str, int] = {
     "confirm": 3 * 86400,
     "unsubscribe": 400 * 86400,  # links in old digests must keep working
     "delete": 400 * 86400,
+    "settings": 400 * 86400,  # the preference centre: changes when and whether digests come, never ends them
 }
 
 

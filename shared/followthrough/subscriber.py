@@ -33,6 +33,7 @@ class Subscriber(BaseModel):
     last_dispatched_week: str | None = None
     first_collected_at: datetime | None = None
     reconnect_email_sent_at: datetime | None = None
+    paused_until: datetime | None = None  # no digest before then (the settings page's pause, 1-8 weeks)
 
     @field_validator("time_zone")
     @classmethod
@@ -44,6 +45,9 @@ class Subscriber(BaseModel):
     @property
     def receives_digest(self) -> bool:
         return self.status == "active" and self.email_confirmed and not self.suppressed
+
+    def paused_at(self, moment: datetime) -> bool:
+        return self.paused_until is not None and moment < self.paused_until
 
     def due_slot(self, reference: datetime) -> str:
         """The UTC hour-of-week slot this subscriber is due in, for the week of ``reference``.

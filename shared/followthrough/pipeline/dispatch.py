@@ -28,7 +28,8 @@ def dispatch(store: Store, queue: Queue, at: datetime) -> DispatchResult:
     either way.
     """
     slot, week = slot_of(at), iso_week(at)
-    due = [s for s in store.due_subscribers(slot) if s.receives_digest]
+    # a paused subscriber stays in the due index (the pause ends by itself) and is not queued
+    due = [s for s in store.due_subscribers(slot) if s.receives_digest and not s.paused_at(at)]
     fresh = [s for s in due if s.last_dispatched_week != week]
     queue.send_all(CollectRequest(subscriber_id=s.subscriber_id, week=week) for s in fresh)
     next_week = at + timedelta(days=7)

@@ -94,6 +94,7 @@ OptionalFormToken = Annotated[str | None, Form(alias="token", max_length=TOKEN_M
                                                description="signed link token")]
 OneClick = Annotated[str | None, Form(alias="List-Unsubscribe", max_length=64,
                                       description="RFC 8058: List-Unsubscribe=One-Click")]
+PauseField = Annotated[int, Form(ge=0, le=8, description="weeks without a digest from now; 0 = not paused")]
 OAuthState = Annotated[str, AfterValidator(_not_blank), Query(max_length=TOKEN_MAX,
                                                               description="the state sent to X")]
 OAuthCode = Annotated[str | None, Query(max_length=TOKEN_MAX, description="X's authorization code")]

@@ -154,6 +154,13 @@ def mailbox(address: str) -> str:
     return f"{local}@{domain}"
 
 
+def pause_weeks_left(subscriber: Subscriber, now: datetime) -> int:
+    """Whole weeks (rounded up) until the pause ends; 0 if not paused."""
+    if not subscriber.paused_at(now) or subscriber.paused_until is None:
+        return 0
+    return min(8, -(-(subscriber.paused_until - now) // timedelta(weeks=1)))
+
+
 def _limit_key(kind: str, value: str) -> str:
     return hashlib.sha256(f"followthrough-limit:{kind}:{value}".encode()).hexdigest()
 
@@ -489,6 +496,27 @@ class SignupService:
             self.store.put_subscriber(subscriber, reference=self.now())
         log.info("address confirmed", extra={"subscriber_id": sid, "status": subscriber.status})
         return subscriber
+
+    def change_settings(self, token: str, *, digest_day: int, digest_hour: int, time_zone: str,
+                        pause_weeks: int) -> Subscriber | None:
+        """The settings page's form: when the digest comes, and a pause of 1-8 weeks (0 resumes). A settings
+        link changes nothing else: it cannot unsubscribe, delete or touch the address or the X account."""
+        subscriber = self.subscriber_for("settings", token)
+        if subscriber is None or not subscriber.email_confirmed:  # digests (and their links) come after that
+            return None
+        now = self.now()
+        if pause_weeks == 0:
+            paused_until = None
+        elif subscriber.paused_at(now) and pause_weeks == pause_weeks_left(subscriber, now):
+            paused_until = subscriber.paused_until  # the page showed the pause as it is: keep it
+        else:
+            paused_until = now + timedelta(weeks=pause_weeks)
+        updated = subscriber.model_copy(update={"digest_day": digest_day, "digest_hour": digest_hour,
+                                                "time_zone": time_zone, "paused_until": paused_until})
+        self.store.put_subscriber(updated, reference=now)  # the due index follows the new day and hour
+        log.info("settings changed", extra={"subscriber_id": subscriber.subscriber_id,
+                                            "paused": paused_until is not None})
+        return updated
 
     def unsubscribe(self, token: str) -> Subscriber | None:
         """No more digests. Idempotent; a subscriber who is gone is unsubscribed already."""

@@ -17,6 +17,7 @@ import traceback
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -53,6 +54,7 @@ from followthrough.signup.forms import (
     OAuthError,
     OAuthState,
     OptionalLinkToken,
+    PauseField,
     SignupForm,
     ZoneField,
     describe_schedule,
@@ -62,13 +64,14 @@ from followthrough.signup.forms import (
 
 if TYPE_CHECKING:
     from followthrough.signup.service import Completed
+    from followthrough.subscriber import Subscriber
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 16 * 1024  # the sign-up form is well under 1 KB
 HTML = "text/html; charset=utf-8"
 # forms that carry the anti-forgery token (POST /unsubscribe is RFC 8058 one-click: its signed token suffices)
-CSRF_PROTECTED = {("POST", "/signup"), ("POST", "/confirm"), ("POST", "/delete")}
+CSRF_PROTECTED = {("POST", "/signup"), ("POST", "/confirm"), ("POST", "/delete"), ("POST", "/settings")}
 HSTS = "max-age=63072000; includeSubDomains"  # two years: the API is only ever served over https
 
 router = Router()
@@ -201,6 +204,9 @@ def _invalid(exc: RequestValidationError) -> Response[str]:
         body = pages.signup_form(csrf_token=token, values=values, errors=errors,
                                  default_day=steps.settings().default_digest_day)
         return page(body, 422, set_nonce=set_nonce)
+    if event.http_method == "POST" and event.path == "/settings":  # only a changed page sends other values
+        return message_page(400, "These settings cannot be saved",
+                            "A value is not one the page offers. Open the settings link from your digest again.")
     if event.path == "/oauth/callback":
         return message_page(400, "This sign-in cannot be used",
                             "The answer from X is incomplete. Start again from the sign-up page.")
@@ -381,6 +387,47 @@ def delete(token: FormLinkToken, csrf_token: CsrfField, ft_csrf: CsrfCookie = No
     return page(pages.message("Everything is deleted" if deleted else "Nothing is stored", [
         "Your subscription, the connection to your X account and all stored history are gone."
         if deleted else "There was nothing left to delete for this link."], back=True))
+
+
+@router.get("/settings", summary="The preference centre: when the digest comes, and a pause",
+            responses=_html_responses(200, 400))
+def settings_page(token: LinkToken, ft_csrf: CsrfCookie = None) -> Response[str]:
+    sub = steps.signup_service().subscriber_for("settings", token)
+    if sub is None or not sub.email_confirmed:
+        return message_page(404, "There is no subscription for this link",
+                            "It was deleted. You can sign up again on the first page.")
+    return _settings_page(sub, token, ft_csrf)
+
+
+def _settings_page(sub: Subscriber, token: str, cookie: str | None, saved: bool = False) -> Response[str]:
+    from followthrough.signup.service import pause_weeks_left
+
+    csrf_token, set_nonce = _csrf_form(cookie)
+    now = steps.now()
+    values = {"digest_day": str(sub.digest_day), "digest_hour": str(sub.digest_hour), "time_zone": sub.time_zone,
+              "pause_weeks": str(pause_weeks_left(sub, now))}
+    paused = (sub.paused_until.astimezone(ZoneInfo(sub.time_zone)).strftime("%A %d %B %Y")
+              if sub.paused_until is not None and sub.paused_at(now) else None)
+    body = pages.settings_form(token=token, csrf_token=csrf_token, username=sub.username or "",
+                               masked_email=pages.mask_email(sub.email), values=values, paused_until=paused,
+                               saved=saved)
+    return page(body, set_nonce=set_nonce)
+
+
+@router.post("/settings", summary="Save the digest's settings (a settings link cannot unsubscribe or delete)",
+             responses=_html_responses(200, 400, 403, 404, 413, 415))
+def save_settings(token: FormLinkToken, csrf_token: CsrfField, digest_day: DayField, digest_hour: HourField,
+                  time_zone: ZoneField, pause_weeks: PauseField, ft_csrf: CsrfCookie = None) -> Response[str]:
+    try:
+        csrf.check(steps.settings().signing_key, csrf_token, ft_csrf)
+    except csrf.CsrfRefused as exc:  # refuse_early checked already; this keeps the route safe on its own
+        return message_page(403, "This form cannot be sent", f"It was refused because {exc}.")
+    sub = steps.signup_service().change_settings(token, digest_day=digest_day, digest_hour=digest_hour,
+                                                 time_zone=time_zone, pause_weeks=pause_weeks)
+    if sub is None:
+        return message_page(404, "There is no subscription for this link",
+                            "It was deleted. You can sign up again on the first page.")
+    return _settings_page(sub, token, ft_csrf, saved=True)
 
 
 def _form_field(event: Any, name: str) -> str | None:

@@ -1,0 +1,151 @@
+"""The preference centre through the real handler: the settings link every digest carries opens a page that
+changes day, hour and time zone and pauses for 1-8 weeks (CSRF + POST); a settings link can do nothing else,
+and no other link opens it (signed-link purposes)."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from followthrough import steps
+from followthrough.cursors import Spend
+from followthrough.links import MAX_AGE_S, InvalidLink, confirmation_digest, link, make_token, read_link
+from followthrough.messages import DigestRequest
+from followthrough.pipeline.dispatch import dispatch
+from followthrough.report import WeeklyReport
+from followthrough.subscriber import iso_week
+from tests.test_signup_kit import (  # noqa: F401 (fixtures)
+    PUBLIC,
+    Visitor,
+    World,
+    confirm_link,
+    function_fixture,
+    mail_text,
+    outbox,
+    path_of,
+    world_fixture,
+)
+
+PURPOSES = list(MAX_AGE_S)
+
+
+def _subscribed(world: World) -> str:
+    assert world.sign_up(world.visitor(), "ada@example.com", world.accounts[0]).status == 200
+    sub = steps.signup_service().confirm(parse_qs(urlsplit(confirm_link(outbox()[-1].raw_data)).query)["token"][0])
+    return sub.subscriber_id
+
+
+def _settings_link(subscriber_id: str) -> str:
+    return path_of(link(PUBLIC, "settings", steps.settings().signing_key, subscriber_id))
+
+
+def _save(visitor: Visitor, asked: Any, **changes: str) -> Any:
+    form = {"token": asked.field("token"), "csrf_token": asked.field("csrf_token"), "digest_day": "0",
+            "digest_hour": "8", "time_zone": "UTC", "pause_weeks": "0", **changes}
+    return visitor.post("/settings", form=form)
+
+
+def test_every_digest_carries_a_settings_link_to_the_subscribers_page(world: World) -> None:
+    sid = _subscribed(world)
+    week = iso_week(steps.now())
+    sub = steps.store().get_subscriber(sid)
+    assert sub is not None
+    steps.store().put_week(sid, week, WeeklyReport(subscriber_id=sid, username=sub.username or "", week=week,
+                                                   generated_at=steps.now()), Spend())
+    assert steps.digest_sender().send(DigestRequest(subscriber_id=sid, week=week)).outcome == "sent"
+    found = [u for u in mail_text(outbox()[-1].raw_data).split() if "/settings?token=" in u]
+    assert found
+    assert read_link(steps.settings().signing_key, "settings", found[0].split("token=")[1]).subscriber_id == sid
+    page = world.visitor().get(path_of(found[0]))
+    assert page.status == 200 and "Your digest settings" in page.text and "a•••@example.com" in page.text
+
+
+def test_the_settings_page_changes_the_schedule_and_the_due_slot(world: World) -> None:
+    sid = _subscribed(world)
+    visitor = world.visitor()
+    asked = visitor.get(_settings_link(sid))
+    assert asked.status == 200 and 'action="/settings"' in asked.body
+    assert steps.store().get_subscriber(sid).digest_day == 1  # type: ignore[union-attr]  # the page changed nothing
+    done = _save(visitor, asked, digest_day="4", digest_hour="19", time_zone="Asia/Tokyo")
+    assert done.status == 200 and "Saved." in done.text
+    sub = steps.store().get_subscriber(sid)
+    assert sub is not None and (sub.digest_day, sub.digest_hour, sub.time_zone) == (4, 19, "Asia/Tokyo")
+    assert sub.receives_digest and sub.email == "ada@example.com" and sub.status == "active"
+    slot = sub.due_slot(steps.now())
+    assert [s.subscriber_id for s in steps.store().due_subscribers(slot)] == [sid]
+    assert 'value="4" selected' in done.body and "<option selected>Asia/Tokyo</option>" in done.body
+
+
+def test_a_pause_skips_the_weeks_and_resuming_brings_the_digest_back(world: World) -> None:
+    sid = _subscribed(world)
+    visitor = world.visitor()
+    done = _save(visitor, visitor.get(_settings_link(sid)), digest_day="1", pause_weeks="3")
+    sub = steps.store().get_subscriber(sid)
+    assert sub is not None and sub.paused_until is not None
+    assert timedelta(weeks=3) - timedelta(minutes=1) < sub.paused_until - steps.now() <= timedelta(weeks=3)
+    assert "Paused until" in done.text and 'value="3" selected' in done.body
+
+    def queued(at: Any) -> int:
+        return dispatch(steps.store(), steps.collect_queue(), at).queued
+
+    due = steps.now() + timedelta(days=7)
+    while sub.due_slot(due) != f"DUE#{due.weekday()}#{due.hour:02d}":
+        due += timedelta(hours=1)
+    assert queued(due) == 0  # within the pause
+    again = _save(visitor, visitor.get(_settings_link(sid)), digest_day="1", pause_weeks="3")
+    assert steps.store().get_subscriber(sid).paused_until == sub.paused_until  # type: ignore[union-attr]  # kept
+    assert "Keep paused until" in again.body
+    _save(visitor, visitor.get(_settings_link(sid)), digest_day="1", pause_weeks="0")  # resume
+    assert steps.store().get_subscriber(sid).paused_until is None  # type: ignore[union-attr]
+    assert queued(due) == 1
+
+
+@pytest.mark.parametrize("changes", [{"pause_weeks": "9"}, {"pause_weeks": "-1"}, {"digest_day": "7"},
+                                     {"time_zone": "Mars/Olympus"}, {"digest_hour": "x"}])
+def test_values_the_page_does_not_offer_are_refused_and_change_nothing(world: World, changes: dict[str, str]) -> None:
+    sid = _subscribed(world)
+    before = steps.store().get_subscriber(sid)
+    visitor = world.visitor()
+    refused = _save(visitor, visitor.get(_settings_link(sid)), **changes)
+    assert refused.status == 400 and "cannot be saved" in refused.text
+    assert steps.store().get_subscriber(sid) == before
+
+
+def test_saving_settings_needs_the_pages_anti_forgery_token(world: World) -> None:
+    sid = _subscribed(world)
+    token = make_token(steps.settings().signing_key, "settings", sid)
+    forged = world.visitor().post("/settings", form={"token": token, "digest_day": "5", "digest_hour": "8",
+                                                     "time_zone": "UTC", "pause_weeks": "8"})
+    assert forged.status == 403 and steps.store().get_subscriber(sid).digest_day == 1  # type: ignore[union-attr]
+
+
+@pytest.mark.parametrize("made_for", PURPOSES)
+@pytest.mark.parametrize("used_for", PURPOSES)
+def test_a_signed_link_works_for_its_own_purpose_only(made_for: str, used_for: str) -> None:
+    key = "a-signing-key-for-the-purpose-tests"
+    confirms = confirmation_digest("a@example.com", "1") if made_for == "confirm" else None
+    token = make_token(key, made_for, "sub-1", confirms=confirms)  # type: ignore[arg-type]
+    if made_for == used_for:
+        assert read_link(key, used_for, token).subscriber_id == "sub-1"  # type: ignore[arg-type]
+    else:
+        with pytest.raises(InvalidLink):
+            read_link(key, used_for, token)  # type: ignore[arg-type]
+
+
+def test_a_settings_link_cannot_unsubscribe_delete_or_confirm(world: World) -> None:
+    sid = _subscribed(world)
+    token = make_token(steps.settings().signing_key, "settings", sid)
+    visitor = world.visitor()
+    for target in ("/unsubscribe", "/delete", "/confirm"):
+        assert visitor.get(f"{target}?token={token}").status == 400, target
+    assert visitor.post(f"/unsubscribe?token={token}", form={"List-Unsubscribe": "One-Click"}).status == 400
+    asked = visitor.get(path_of(link(PUBLIC, "delete", steps.settings().signing_key, sid)))
+    assert visitor.post("/delete", form={"token": token, "csrf_token": asked.field("csrf_token")}).status == 400
+    sub = steps.store().get_subscriber(sid)
+    assert sub is not None and sub.receives_digest
+    for purpose in ("unsubscribe", "delete"):
+        other = make_token(steps.settings().signing_key, purpose, sid)  # type: ignore[arg-type]
+        assert visitor.get(f"/settings?token={other}").status == 400, purpose
