@@ -49,8 +49,8 @@ def test_no_request_gets_a_server_error(server: SignupServer, api_schema: Any, m
     @settings(max_examples=120, deadline=None, database=None, derandomize=True,
               suppress_health_check=list(HealthCheck))
     def call(case: Any) -> None:
-        if case.method == "POST" and case.path in {"/signup", "/confirm", "/delete", "/settings"} and isinstance(case.body, dict) \
-                and chooser.random() < 0.5:
+        if case.method == "POST" and case.path in {"/signup", "/confirm", "/delete", "/settings"} \
+                and isinstance(case.body, dict) and chooser.random() < 0.5:
             nonce, _ = csrf.browser_nonce(None)
             case.body["csrf_token"] = csrf.form_token(steps.settings().signing_key, nonce)
             case.cookies = {**(case.cookies or {}), "ft_csrf": nonce}
