@@ -403,7 +403,7 @@ def test_the_openapi_document_describes_every_route(world: World) -> None:
     assert page.status == 200 and page.headers["content-type"].startswith("application/json")
     document = json.loads(page.body)
     assert set(document["paths"]) == {"/", "/signup", "/oauth/callback", "/confirm", "/unsubscribe", "/delete",
-                                      "/settings"}
+                                      "/settings", "/view", "/export"}
     form = document["paths"]["/signup"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
     assert form["schema"]["$ref"].startswith("#/components/schemas/")
     body = document["components"]["schemas"][form["schema"]["$ref"].rsplit("/", 1)[1]]

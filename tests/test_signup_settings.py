@@ -1,9 +1,11 @@
-"""The preference centre through the real handler: the settings link every digest carries opens a page that
-changes day, hour and time zone and pauses for 1-8 weeks (CSRF + POST); a settings link can do nothing else,
-and no other link opens it (signed-link purposes)."""
+"""The preference centre and the data rights through the real handler: the settings link every digest carries
+opens a page that changes day, hour and time zone and pauses for 1-8 weeks (CSRF + POST); the view link shows
+the digest as sent; the export link's page downloads everything stored (never tokens). Each link does its one
+thing, and no other link opens its page (signed-link purposes)."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -16,6 +18,7 @@ from followthrough.links import MAX_AGE_S, InvalidLink, confirmation_digest, lin
 from followthrough.messages import DigestRequest
 from followthrough.pipeline.dispatch import dispatch
 from followthrough.report import WeeklyReport
+from followthrough.signup.forms import CONSENT_TEXT, CONSENT_VERSION
 from followthrough.subscriber import iso_week
 from tests.test_signup_kit import (  # noqa: F401 (fixtures)
     PUBLIC,
@@ -48,15 +51,26 @@ def _save(visitor: Visitor, asked: Any, **changes: str) -> Any:
     return visitor.post("/settings", form=form)
 
 
+def _digest_sent(subscriber_id: str) -> str:
+    """Store a report for this week and send its digest; returns the digest's plain text."""
+    week = iso_week(steps.now())
+    sub = steps.store().get_subscriber(subscriber_id)
+    assert sub is not None
+    steps.store().put_week(subscriber_id, week, WeeklyReport(
+        subscriber_id=subscriber_id, username=sub.username or "", week=week, generated_at=steps.now()),
+        Spend(usd={"users_me": 0.01}))
+    assert steps.digest_sender().send(DigestRequest(subscriber_id=subscriber_id, week=week)).outcome == "sent"
+    return mail_text(outbox()[-1].raw_data)
+
+
+def _digest_link(text: str, purpose: str) -> str:
+    [found] = [u for u in text.split() if f"/{purpose}?token=" in u]
+    return found
+
+
 def test_every_digest_carries_a_settings_link_to_the_subscribers_page(world: World) -> None:
     sid = _subscribed(world)
-    week = iso_week(steps.now())
-    sub = steps.store().get_subscriber(sid)
-    assert sub is not None
-    steps.store().put_week(sid, week, WeeklyReport(subscriber_id=sid, username=sub.username or "", week=week,
-                                                   generated_at=steps.now()), Spend())
-    assert steps.digest_sender().send(DigestRequest(subscriber_id=sid, week=week)).outcome == "sent"
-    found = [u for u in mail_text(outbox()[-1].raw_data).split() if "/settings?token=" in u]
+    found = [_digest_link(_digest_sent(sid), "settings")]
     assert found
     assert read_link(steps.settings().signing_key, "settings", found[0].split("token=")[1]).subscriber_id == sid
     page = world.visitor().get(path_of(found[0]))
@@ -127,7 +141,8 @@ def test_saving_settings_needs_the_pages_anti_forgery_token(world: World) -> Non
 def test_a_signed_link_works_for_its_own_purpose_only(made_for: str, used_for: str) -> None:
     key = "a-signing-key-for-the-purpose-tests"
     confirms = confirmation_digest("a@example.com", "1") if made_for == "confirm" else None
-    token = make_token(key, made_for, "sub-1", confirms=confirms)  # type: ignore[arg-type]
+    week = "2026-W48" if made_for == "view" else None
+    token = make_token(key, made_for, "sub-1", confirms=confirms, week=week)  # type: ignore[arg-type]
     if made_for == used_for:
         assert read_link(key, used_for, token).subscriber_id == "sub-1"  # type: ignore[arg-type]
     else:
@@ -149,3 +164,57 @@ def test_a_settings_link_cannot_unsubscribe_delete_or_confirm(world: World) -> N
     for purpose in ("unsubscribe", "delete"):
         other = make_token(steps.settings().signing_key, purpose, sid)  # type: ignore[arg-type]
         assert visitor.get(f"/settings?token={other}").status == 400, purpose
+
+
+def test_the_view_link_shows_the_digest_as_it_was_sent(world: World) -> None:
+    sid = _subscribed(world)
+    view = _digest_link(_digest_sent(sid), "view")
+    page = world.visitor().get(path_of(view))
+    stored = steps.store().get_digest(sid, iso_week(steps.now()))
+    assert page.status == 200 and page.headers["content-type"].startswith("text/html") and stored is not None
+    assert "cid:" not in page.body and "Delete everything Followthrough stores about you" in page.body
+    assert "default-src 'none'" in page.headers["content-security-policy"]
+    other_week = make_token(steps.settings().signing_key, "view", sid, week="2020-W01")
+    assert world.visitor().get(f"/view?token={other_week}").status == 404
+    assert world.visitor().get(path_of(view) + "x").status == 400
+
+
+def test_download_my_data_asks_then_gives_everything_stored_but_the_tokens(world: World) -> None:
+    from followthrough.analysis.models import Interaction
+
+    sid = _subscribed(world)
+    _digest_sent(sid)
+    steps.store().put_ledger_updates(sid, {"42": Interaction(at=steps.now(), kind="reply")})
+    steps.store().put_graph(sid, "following", {"42": [None, "someone"]})
+    stored = steps.store().get_tokens(sid)
+    assert stored is not None
+    secrets = steps.token_keeper().cipher.decrypt(stored.ciphertext, sid)
+    visitor = world.visitor()
+    asked = visitor.get(path_of(_digest_link(mail_text(outbox()[-1].raw_data), "export")))
+    assert asked.status == 200 and "Download your data" in asked.text and 'action="/export"' in asked.body
+    forged = world.visitor().post("/export", form={"token": asked.field("token")})
+    assert forged.status == 403
+    done = visitor.post("/export", form={"token": asked.field("token"), "csrf_token": asked.field("csrf_token")})
+    assert done.status == 200 and done.headers["content-type"] == "application/json"
+    assert "attachment" in done.headers["content-disposition"]
+    data = json.loads(done.body)
+    assert data["profile"]["email"] == "ada@example.com" and data["profile"]["subscriber_id"] == sid
+    assert data["consent"]["version"] == CONSENT_VERSION and data["consent"]["text"] == CONSENT_TEXT
+    [week] = data["weeks"].values()
+    assert week["status"] == "sent" and week["report"]["subscriber_id"] == sid and week["x_spend"]["usd"]
+    assert data["ledger"]["42"]["kind"] == "reply" and data["following"] == {"42": [None, "someone"]}
+    for secret in json.loads(secrets).values():
+        assert str(secret) not in done.body
+    assert "ciphertext" not in done.body and "TOKEN" not in done.body
+
+
+def test_an_export_link_opens_nothing_else_and_others_do_not_open_it(world: World) -> None:
+    sid = _subscribed(world)
+    token = make_token(steps.settings().signing_key, "export", sid)
+    visitor = world.visitor()
+    for target in ("/unsubscribe", "/delete", "/settings", "/confirm", "/view"):
+        assert visitor.get(f"{target}?token={token}").status == 400, target
+    for purpose in ("settings", "unsubscribe", "delete"):
+        other = make_token(steps.settings().signing_key, purpose, sid)  # type: ignore[arg-type]
+        assert visitor.get(f"/export?token={other}").status == 400, purpose
+    assert steps.store().get_subscriber(sid).receives_digest  # type: ignore[union-attr]

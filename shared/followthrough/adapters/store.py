@@ -404,6 +404,29 @@ class Store:
                    if i["sk"] != f"WEEK#{before_week}" and "report" in i]
         return list(reversed(reports[:limit]))
 
+    def subscriber_records(self, subscriber_id: str) -> dict[str, Any]:
+        """What is stored about the subscriber besides the profile, for "download my data": weeks (status,
+        report, X spend), the ledger, the follow graphs, recent activity and the DM conversations seen (ids and
+        first-message times; no DM text is ever stored). Never the X tokens, cursors or a pending change."""
+        weeks: dict[str, Any] = {}
+        for week in self.weeks_of(subscriber_id):
+            stored = self.stored_week(subscriber_id, week)
+            if stored is None:
+                continue
+            report = stored.report()
+            weeks[week] = {"status": stored.status, "reason": stored.reason,
+                           "report": report[0].model_dump(mode="json") if report else None,
+                           "x_spend": json.loads(stored.spend_json) if stored.spend_json else None}
+        recent = self.get_recent(subscriber_id)
+        return {
+            "weeks": weeks,
+            "ledger": {user_id: i.model_dump(mode="json") for user_id, i in self.get_ledger(subscriber_id).items()},
+            "following": self.get_graph(subscriber_id, "following"),
+            "followers": self.get_graph(subscriber_id, "followers"),
+            "recent_activity": recent.model_dump(mode="json") if recent else None,
+            "dm_conversations_seen": {k: v.isoformat() for k, v in self.get_dm_conversations(subscriber_id).items()},
+        }
+
     def weeks_of(self, subscriber_id: str) -> list[str]:
         """Every ISO week with a ``WEEK#`` or ``DIGEST#`` item of the subscriber, oldest first."""
         weeks = {str(item["sk"]).split("#", 1)[1] for prefix in ("WEEK#", "DIGEST#")

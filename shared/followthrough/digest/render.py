@@ -37,6 +37,8 @@ class DigestLinks:
     unsubscribe: str
     delete: str
     settings: str = ""
+    view: str = ""  # this digest in the browser
+    export: str = ""  # download my data
 
 
 @dataclass

@@ -64,6 +64,8 @@ class DigestSender:
             unsubscribe=link(self.public_base_url, "unsubscribe", self.signing_key, sid),
             delete=link(self.public_base_url, "delete", self.signing_key, sid),
             settings=link(self.public_base_url, "settings", self.signing_key, sid),
+            view=link(self.public_base_url, "view", self.signing_key, sid, week=week),
+            export=link(self.public_base_url, "export", self.signing_key, sid),
         )
         # what the collector could not read, and what it could not tell (e.g. who unfollowed)
         rendered = render_digest(report, previous, links, unavailable_reasons=spend.skipped + spend.notes)

@@ -40,12 +40,12 @@ def signup_form(*, csrf_token: str, values: Mapping[str, str] | None = None,
 
 
 def settings_form(*, token: str, csrf_token: str, username: str, masked_email: str, values: Mapping[str, str],
-                  paused_until: str | None, saved: bool = False) -> str:
+                  paused_until: str | None, export_url: str, saved: bool = False) -> str:
     """The preference centre: day, time and time zone, and a pause; ``saved``: say the form was saved."""
     return _environment().get_template("settings.html.j2").render(
         title="Your digest settings", token=token, csrf_token=csrf_token, username=username,
         masked_email=masked_email, values=dict(values), errors={}, weekdays=WEEKDAYS, time_zones=time_zones(),
-        paused_until=paused_until, saved=saved)
+        paused_until=paused_until, saved=saved, export_url=export_url)
 
 
 def message(title: str, paragraphs: Sequence[str], *, action: Action | None = None, back: bool = False) -> str:

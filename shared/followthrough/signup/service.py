@@ -18,6 +18,9 @@ cooldown.
 
 from __future__ import annotations
 
+import base64
+import email
+import email.policy
 import hashlib
 import json
 import logging
@@ -25,6 +28,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from hmac import compare_digest
 from typing import Any, Literal, Protocol
 from urllib.parse import urlencode, urlsplit, urlunsplit
@@ -46,7 +50,7 @@ from followthrough.links import (
 from followthrough.signup import pages
 from followthrough.signup.csrf import fingerprint
 from followthrough.signup.errors import SignupError
-from followthrough.signup.forms import SignupForm
+from followthrough.signup.forms import CONSENT_TEXT, CONSENT_VERSION, SignupForm
 from followthrough.subscriber import Subscriber
 from followthrough.xmodels import XUser
 
@@ -159,6 +163,22 @@ def pause_weeks_left(subscriber: Subscriber, now: datetime) -> int:
     if not subscriber.paused_at(now) or subscriber.paused_until is None:
         return 0
     return min(8, -(-(subscriber.paused_until - now) // timedelta(weeks=1)))
+
+
+def digest_html(raw_message: bytes) -> str:
+    """The HTML part of a stored digest, with ``cid:`` images turned into ``data:`` URLs for a browser."""
+    message = email.message_from_bytes(raw_message, policy=email.policy.default)
+    body = message.get_body(preferencelist=("html",))
+    if not isinstance(body, EmailMessage):
+        return ""
+    html = str(body.get_content())
+    for part in message.walk():
+        cid = (part.get("Content-ID") or "").strip("<>")
+        if cid and part.get_content_maintype() == "image":
+            payload = part.get_payload(decode=True)
+            data = base64.b64encode(payload if isinstance(payload, bytes) else b"").decode()
+            html = html.replace(f"cid:{cid}", f"data:{part.get_content_type()};base64,{data}")
+    return html
 
 
 def _limit_key(kind: str, value: str) -> str:
@@ -517,6 +537,25 @@ class SignupService:
         log.info("settings changed", extra={"subscriber_id": subscriber.subscriber_id,
                                             "paused": paused_until is not None})
         return updated
+
+    def view(self, token: str) -> str | None:
+        """The HTML of the week's digest as it was sent (its inline images as data: URLs); None if not stored."""
+        sent = self._read("view", token)
+        raw = self.store.get_digest(sent.subscriber_id, sent.week or "")
+        return digest_html(raw) if raw is not None else None
+
+    def export(self, token: str) -> dict[str, Any] | None:
+        """Everything stored about the subscriber, for the rights of access and portability (GDPR art. 15, 20);
+        never the X tokens. None if nothing is stored."""
+        subscriber = self.subscriber_for("export", token)
+        if subscriber is None:
+            return None
+        log.info("data exported", extra={"subscriber_id": subscriber.subscriber_id})
+        profile = subscriber.model_dump(mode="json")
+        consent = {"version": profile.pop("consent_version"), "agreed_at": profile.pop("consent_at"),
+                   "text": CONSENT_TEXT if subscriber.consent_version == CONSENT_VERSION else None}
+        return {"exported_at": self.now().isoformat(), "profile": profile, "consent": consent,
+                **self.store.subscriber_records(subscriber.subscriber_id)}
 
     def unsubscribe(self, token: str) -> Subscriber | None:
         """No more digests. Idempotent; a subscriber who is gone is unsubscribed already."""

@@ -36,6 +36,7 @@ from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from followthrough import steps
 from followthrough.config import X_HOSTS
+from followthrough.links import Purpose, link
 from followthrough.signup import csrf, pages
 from followthrough.signup.errors import SignupError
 from followthrough.signup.forms import (
@@ -71,7 +72,8 @@ log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 16 * 1024  # the sign-up form is well under 1 KB
 HTML = "text/html; charset=utf-8"
 # forms that carry the anti-forgery token (POST /unsubscribe is RFC 8058 one-click: its signed token suffices)
-CSRF_PROTECTED = {("POST", "/signup"), ("POST", "/confirm"), ("POST", "/delete"), ("POST", "/settings")}
+CSRF_PROTECTED = {("POST", "/signup"), ("POST", "/confirm"), ("POST", "/delete"), ("POST", "/settings"),
+                  ("POST", "/export")}
 HSTS = "max-age=63072000; includeSubDomains"  # two years: the API is only ever served over https
 
 router = Router()
@@ -410,7 +412,7 @@ def _settings_page(sub: Subscriber, token: str, cookie: str | None, saved: bool 
               if sub.paused_until is not None and sub.paused_at(now) else None)
     body = pages.settings_form(token=token, csrf_token=csrf_token, username=sub.username or "",
                                masked_email=pages.mask_email(sub.email), values=values, paused_until=paused,
-                               saved=saved)
+                               saved=saved, export_url=path_of_link("export", sub.subscriber_id))
     return page(body, set_nonce=set_nonce)
 
 
@@ -428,6 +430,53 @@ def save_settings(token: FormLinkToken, csrf_token: CsrfField, digest_day: DayFi
         return message_page(404, "There is no subscription for this link",
                             "It was deleted. You can sign up again on the first page.")
     return _settings_page(sub, token, ft_csrf, saved=True)
+
+
+@router.get("/view", summary="A week's digest in the browser, as it was sent", responses=_html_responses(200, 400, 404))
+def view(token: LinkToken) -> Response[str]:
+    html = steps.signup_service().view(token)
+    if html is None:
+        return message_page(404, "This digest is no longer stored",
+                            "It was deleted, or never sent. The digest in your inbox is the same.")
+    return page(html)
+
+
+@router.get("/export", summary="Asks before downloading everything stored (download my data)",
+            responses=_html_responses(200, 400))
+def export_page(token: LinkToken, ft_csrf: CsrfCookie = None) -> Response[str]:
+    sub = steps.signup_service().subscriber_for("export", token)
+    if sub is None:
+        return page(pages.message("Nothing is stored", ["There is nothing stored for this link."]))
+    csrf_token, set_nonce = _csrf_form(ft_csrf)
+    return page(pages.message("Download your data", [
+        f"Everything Followthrough stores about {pages.mask_email(sub.email)}, as one JSON file: your profile and "
+        "consent, each week's report and status, what reading X cost, the people you talk with and the follow "
+        "lists we keep. Never the keys to your X account.",
+        "Keep the file safe: it is about you and the people you talk with."],
+        action=pages.Action("/export", "Download my data", {"token": token, "csrf_token": csrf_token})),
+        set_nonce=set_nonce)
+
+
+@router.post("/export", summary="Everything stored about the subscriber, as a JSON download (never tokens)",
+             responses={**_html_responses(400, 403, 404, 413, 415),
+                        200: {"description": "the export", "content": {"application/json": {"schema": {
+                            "type": "object"}}}}})
+def export(token: FormLinkToken, csrf_token: CsrfField, ft_csrf: CsrfCookie = None) -> Response[str]:
+    try:
+        csrf.check(steps.settings().signing_key, csrf_token, ft_csrf)
+    except csrf.CsrfRefused as exc:  # refuse_early checked already; this keeps the route safe on its own
+        return message_page(403, "This form cannot be sent", f"It was refused because {exc}.")
+    data = steps.signup_service().export(token)
+    if data is None:
+        return message_page(404, "Nothing is stored", "There is nothing stored for this link.")
+    return Response(status_code=200, content_type="application/json", body=json.dumps(data, indent=2),
+                    headers={**_security_headers(),
+                             "Content-Disposition": 'attachment; filename="followthrough-my-data.json"'})
+
+
+def path_of_link(purpose: Purpose, subscriber_id: str) -> str:
+    """``/<purpose>?token=…``: a signed link to another of the subscriber's pages, from one of them."""
+    return link("", purpose, steps.settings().signing_key, subscriber_id)
 
 
 def _form_field(event: Any, name: str) -> str | None:
