@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import os
 import re
 from collections.abc import Iterator
@@ -200,3 +201,78 @@ def test_an_account_switch_says_what_it_replaces_in_its_email_and_page(server: S
     page.get_by_role("heading", name="Your address is confirmed").wait_for()
     after = _subscriber(address)
     assert after is not None and after.username == second and after.subscriber_id == before.subscriber_id
+
+
+def test_the_form_guesses_the_time_zone_with_javascript_and_works_without(server: SignupServer, browser: Any) -> None:
+    context = browser.new_context(java_script_enabled=True, timezone_id="Asia/Tokyo")
+    try:
+        guessing = context.new_page()
+        refused: list[str] = []
+        guessing.on("console", lambda message: refused.append(message.text)
+                    if "Content Security Policy" in message.text else None)
+        guessing.goto(server.url + "/")
+        assert guessing.get_by_label("Time zone").input_value() == "Asia/Tokyo"
+        assert refused == []  # the script is the one the page's policy allows
+    finally:
+        context.close()
+    without = browser.new_context(java_script_enabled=False, timezone_id="Asia/Tokyo")
+    try:
+        plain = without.new_page()
+        plain.goto(server.url + "/")
+        assert plain.get_by_label("Time zone").input_value() == "UTC"  # the form's default, still a valid choice
+    finally:
+        without.close()
+
+
+def test_a_digests_links_lead_to_settings_the_digest_in_the_browser_and_my_data(server: SignupServer,
+                                                                              page: Any) -> None:
+    from followthrough.cursors import Spend
+    from followthrough.messages import DigestRequest
+    from followthrough.report import WeeklyReport
+    from followthrough.subscriber import iso_week
+
+    address = "digest.reader@example.com"
+    _sign_up(server, page, address)
+    page.goto(_confirmation_link(server, address))
+    page.get_by_role("button", name="Confirm my address").click()
+    page.get_by_role("heading", name="Your address is confirmed").wait_for()
+    sub = _subscriber(address)
+    week = iso_week(steps.now())
+    steps.store().put_week(sub.subscriber_id, week, WeeklyReport(
+        subscriber_id=sub.subscriber_id, username=sub.username, week=week, generated_at=steps.now()), Spend())
+    assert steps.digest_sender().send(DigestRequest(subscriber_id=sub.subscriber_id, week=week)).outcome == "sent"
+    subject, text = _last_email(server, address)
+    links = {purpose: next(u for u in text.split() if f"/{purpose}?token=" in u)
+             for purpose in ("settings", "view", "export")}
+
+    page.goto(links["settings"])
+    page.get_by_role("heading", name="Your digest settings").wait_for()
+    page.get_by_label("Day").select_option(label="Friday")
+    page.get_by_label("Time zone").select_option("America/Chicago")
+    page.get_by_label("Pause").select_option(label="Pause for 2 weeks")
+    _shot(page, "8-settings")
+    page.get_by_role("button", name="Save settings").click()
+    page.get_by_role("status").wait_for()
+    assert "Paused until" in page.content()
+    changed = _subscriber(address)
+    assert (changed.digest_day, changed.time_zone) == (4, "America/Chicago") and changed.paused_until is not None
+    assert changed.receives_digest  # a settings link never unsubscribes
+    page.get_by_label("Pause").select_option(label="Resume now")
+    page.get_by_role("button", name="Save settings").click()
+    page.get_by_role("status").wait_for()
+    assert _subscriber(address).paused_until is None
+
+    page.goto(links["view"])
+    assert page.url == links["view"] and "cid:" not in page.content()
+    assert page.get_by_role("link", name="Delete everything Followthrough stores about you").count() == 1
+    _shot(page, "9-view-in-browser")
+
+    page.goto(links["export"])
+    page.get_by_role("heading", name="Download your data").wait_for()
+    with page.expect_download() as download:
+        page.get_by_role("button", name="Download my data").click()
+    saved = download.value
+    assert saved.suggested_filename == "followthrough-my-data.json"
+    data = json.loads(Path(saved.path()).read_text())
+    assert data["profile"]["email"] == address and week in data["weeks"]
+    assert "access" not in json.dumps(data["profile"]) and "ciphertext" not in json.dumps(data)

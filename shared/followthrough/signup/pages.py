@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
+
+from markupsafe import Markup
 
 from followthrough.signup.forms import CONSENT_TEXT, DEFAULT_HOUR, time_zones
 from followthrough.subscriber import WEEKDAYS
@@ -12,6 +16,17 @@ from followthrough.templating import environment
 
 if TYPE_CHECKING:
     from jinja2 import Environment
+
+
+# The sign-up form guesses the time zone in the browser: on a fresh form still at the default, the browser's own
+# zone is chosen if the list has it. Without JavaScript the list stays at UTC and the form works the same.
+TIME_ZONE_GUESS = (
+    '(function(){var s=document.getElementById("time_zone");if(!s||!s.hasAttribute("data-guess"))return;'
+    'var z;try{z=Intl.DateTimeFormat().resolvedOptions().timeZone;}catch(e){return;}'
+    'for(var i=0;i<s.options.length;i++){if(s.options[i].value===z){s.value=z;return;}}})();'
+)
+# what the pages' Content-Security-Policy allows to run: this one script, nothing else
+SCRIPT_SOURCES = "'sha256-" + base64.b64encode(hashlib.sha256(TIME_ZONE_GUESS.encode()).digest()).decode() + "'"
 
 
 @dataclass(frozen=True)
@@ -36,7 +51,8 @@ def signup_form(*, csrf_token: str, values: Mapping[str, str] | None = None,
     shown.update({k: v for k, v in (values or {}).items() if k in shown})
     return _environment().get_template("form.html.j2").render(
         title="Sign up", csrf_token=csrf_token, values=shown, errors=dict(errors or {}), weekdays=WEEKDAYS,
-        time_zones=time_zones(), consent_text=CONSENT_TEXT)
+        time_zones=time_zones(), consent_text=CONSENT_TEXT, guess_time_zone=not values,
+        time_zone_guess=Markup(TIME_ZONE_GUESS))
 
 
 def settings_form(*, token: str, csrf_token: str, username: str, masked_email: str, values: Mapping[str, str],
@@ -45,7 +61,7 @@ def settings_form(*, token: str, csrf_token: str, username: str, masked_email: s
     return _environment().get_template("settings.html.j2").render(
         title="Your digest settings", token=token, csrf_token=csrf_token, username=username,
         masked_email=masked_email, values=dict(values), errors={}, weekdays=WEEKDAYS, time_zones=time_zones(),
-        paused_until=paused_until, saved=saved, export_url=export_url)
+        paused_until=paused_until, saved=saved, export_url=export_url, guess_time_zone=False)
 
 
 def message(title: str, paragraphs: Sequence[str], *, action: Action | None = None, back: bool = False) -> str:

@@ -103,7 +103,8 @@ def _security_headers() -> dict[str, str]:
         parts = urlsplit(x_base)
         authorize = f"{parts.scheme}://{parts.netloc}"
     return {
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "Content-Security-Policy": f"default-src 'none'; script-src {pages.SCRIPT_SOURCES}; "
+                                   "style-src 'unsafe-inline'; img-src 'self' data:; "
                                    f"form-action 'self' {authorize}; frame-ancestors 'none'; base-uri 'none'",
         "Cache-Control": "no-store",
         "Referrer-Policy": "no-referrer",  # links carry tokens: never pass them on
