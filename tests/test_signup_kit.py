@@ -61,12 +61,12 @@ class Visitor:
     function: ModuleType
     cookies: dict[str, str] = field(default_factory=dict)
 
-    def request(self, method: str, target: str, *, form: dict[str, str] | None = None, body: bytes | None = None,
+    def request(self, method: str, target: str, *, form: dict[str, Any] | None = None, body: bytes | None = None,
                 headers: dict[str, str] | None = None, send_cookies: bool = True,
                 source_ip: str = "127.0.0.1") -> Page:
         sent = {"host": "127.0.0.1:8000", "user-agent": "tests", **(headers or {})}
         if form is not None:
-            body = urlencode(form).encode()
+            body = urlencode(form, doseq=True).encode()  # a list value: a field sent once per value
             sent.setdefault("content-type", "application/x-www-form-urlencoded")
         if send_cookies and self.cookies:
             sent["cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())

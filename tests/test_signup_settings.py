@@ -19,7 +19,7 @@ from followthrough.messages import DigestRequest
 from followthrough.pipeline.dispatch import dispatch
 from followthrough.report import WeeklyReport
 from followthrough.signup.forms import CONSENT_TEXT, CONSENT_VERSION
-from followthrough.subscriber import iso_week
+from followthrough.subscriber import DIGEST_SECTIONS, OPTIONAL_READS, iso_week
 from tests.test_signup_kit import (  # noqa: F401 (fixtures)
     PUBLIC,
     Visitor,
@@ -45,9 +45,10 @@ def _settings_link(subscriber_id: str) -> str:
     return path_of(link(PUBLIC, "settings", steps.settings().signing_key, subscriber_id))
 
 
-def _save(visitor: Visitor, asked: Any, **changes: str) -> Any:
+def _save(visitor: Visitor, asked: Any, **changes: Any) -> Any:
     form = {"token": asked.field("token"), "csrf_token": asked.field("csrf_token"), "digest_day": "0",
-            "digest_hour": "8", "time_zone": "UTC", "pause_weeks": "0", **changes}
+            "digest_hour": "8", "time_zone": "UTC", "pause_weeks": "0", "sections": list(DIGEST_SECTIONS),
+            "reads": list(OPTIONAL_READS), **changes}
     return visitor.post("/settings", form=form)
 
 
@@ -218,3 +219,50 @@ def test_an_export_link_opens_nothing_else_and_others_do_not_open_it(world: Worl
         other = make_token(steps.settings().signing_key, purpose, sid)  # type: ignore[arg-type]
         assert visitor.get(f"/export?token={other}").status == 400, purpose
     assert steps.store().get_subscriber(sid).receives_digest  # type: ignore[union-attr]
+
+
+def test_the_settings_page_leaves_out_sections_and_turns_off_optional_reads(world: World) -> None:
+    sid = _subscribed(world)
+    visitor = world.visitor()
+    asked = visitor.get(_settings_link(sid))
+    for name in (*DIGEST_SECTIONS, *OPTIONAL_READS):
+        assert f'value="{name}" checked' in asked.body, name  # all on until turned off
+    done = _save(visitor, asked, sections=["more_people", "posting", "dms"], reads=["dm_events"])
+    assert done.status == 200
+    sub = steps.store().get_subscriber(sid)
+    assert sub is not None and sub.hidden_sections == ["challenge", "trends"] and sub.skipped_reads == ["followers"]
+    assert 'value="challenge">' in done.body and 'value="posting" checked' in done.body
+    assert sub.receives_digest
+
+
+def test_left_out_sections_are_not_in_the_digest(world: World) -> None:
+    from followthrough.digest.render import DigestLinks, render_digest
+    from tests.test_digest_render import typical_report
+
+    report = typical_report()
+    links = DigestLinks(unsubscribe="https://u", delete="https://d")
+    shown = render_digest(report, [], links)
+    assert "THE @REPLY CHALLENGE" in shown.text and "DIRECT MESSAGES" in shown.text
+    hidden = render_digest(report, [], links, hidden_sections=["challenge", "dms"])
+    assert "THE @REPLY CHALLENGE" not in hidden.text and "DIRECT MESSAGES" not in hidden.text
+    assert "@reply challenge" not in hidden.html.lower() and "Direct messages" not in hidden.html
+    assert "Unsubscribe" in hidden.text
+
+
+def test_an_optional_read_turned_off_costs_nothing_and_is_not_measured(aws: Any) -> None:
+    from datetime import UTC, datetime
+
+    from followthrough.messages import CollectRequest
+    from followthrough_devkit.demo import start_world
+
+    demo = start_world(seed=11, now=datetime(2026, 11, 23, 8, 0, tzinfo=UTC), profile="small", aws=aws)
+    try:
+        sid = demo.subscriber.subscriber_id
+        steps.store().update_subscriber(sid, skipped_reads=["followers"])
+        result = steps.run_collect(CollectRequest(subscriber_id=sid, week="2026-W48"))
+        assert result.status == "collected", result.reason
+        assert demo.sim.meter.duplicates("followers") == 0 and "followers" not in result.spend.requests
+        assert "followers: you turned this read off in your settings" in result.spend.skipped
+        assert "following" in result.spend.requests  # the others are read as ever
+    finally:
+        demo.close()

@@ -129,6 +129,9 @@ class Collector:
         result = CollectResult("collected", sid, week, spend=budget.spend)
         try:
             for endpoint in READ_ORDER:
+                if endpoint in subscriber.skipped_reads:  # turned off on the settings page: no credits spent
+                    budget.spend.skipped.append(f"{endpoint}: you turned this read off in your settings")
+                    continue
                 cursor = cursors.get(endpoint)
                 if cursor.done_week == week:
                     continue  # read completely by an earlier attempt this week

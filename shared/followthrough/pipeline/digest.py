@@ -68,7 +68,8 @@ class DigestSender:
             export=link(self.public_base_url, "export", self.signing_key, sid),
         )
         # what the collector could not read, and what it could not tell (e.g. who unfollowed)
-        rendered = render_digest(report, previous, links, unavailable_reasons=spend.skipped + spend.notes)
+        rendered = render_digest(report, previous, links, unavailable_reasons=spend.skipped + spend.notes,
+                                 hidden_sections=subscriber.hidden_sections)
         raw = build_message(
             sender=self.mailer.sender, recipient=subscriber.email, subject=rendered.subject,
             text=rendered.text, html=rendered.html, images=rendered.images, now=self.now(),

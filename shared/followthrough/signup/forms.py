@@ -16,7 +16,7 @@ from email_validator import EmailNotValidError, validate_email
 from pydantic import AfterValidator, BaseModel, Field
 from pydantic_core import PydanticCustomError
 
-from followthrough.subscriber import WEEKDAYS, Subscriber, known_time_zones
+from followthrough.subscriber import WEEKDAYS, DigestSection, OptionalRead, Subscriber, known_time_zones
 
 # Bump the version whenever the wording changes: each subscriber records the version they agreed to.
 CONSENT_VERSION = "2026-11-22"
@@ -94,6 +94,10 @@ OptionalFormToken = Annotated[str | None, Form(alias="token", max_length=TOKEN_M
                                                description="signed link token")]
 OneClick = Annotated[str | None, Form(alias="List-Unsubscribe", max_length=64,
                                       description="RFC 8058: List-Unsubscribe=One-Click")]
+ShownSectionsField = Annotated[list[DigestSection] | None, Form(
+    max_length=8, description="the digest sections to show (ticked boxes); the others are left out")]
+OptionalReadsField = Annotated[list[OptionalRead] | None, Form(
+    max_length=4, description="the optional X reads to make (ticked boxes); the others are turned off")]
 PauseField = Annotated[int, Form(ge=0, le=8, description="weeks without a digest from now; 0 = not paused")]
 OAuthState = Annotated[str, AfterValidator(_not_blank), Query(max_length=TOKEN_MAX,
                                                               description="the state sent to X")]

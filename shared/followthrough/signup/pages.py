@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from markupsafe import Markup
 
 from followthrough.signup.forms import CONSENT_TEXT, DEFAULT_HOUR, time_zones
-from followthrough.subscriber import WEEKDAYS
+from followthrough.subscriber import DIGEST_SECTIONS, OPTIONAL_READS, WEEKDAYS
 from followthrough.templating import environment
 
 if TYPE_CHECKING:
@@ -56,12 +56,15 @@ def signup_form(*, csrf_token: str, values: Mapping[str, str] | None = None,
 
 
 def settings_form(*, token: str, csrf_token: str, username: str, masked_email: str, values: Mapping[str, str],
-                  paused_until: str | None, export_url: str, saved: bool = False) -> str:
+                  paused_until: str | None, export_url: str, hidden_sections: Sequence[str] = (),
+                  skipped_reads: Sequence[str] = (), saved: bool = False) -> str:
     """The preference centre: day, time and time zone, and a pause; ``saved``: say the form was saved."""
     return _environment().get_template("settings.html.j2").render(
         title="Your digest settings", token=token, csrf_token=csrf_token, username=username,
         masked_email=masked_email, values=dict(values), errors={}, weekdays=WEEKDAYS, time_zones=time_zones(),
-        paused_until=paused_until, saved=saved, export_url=export_url, guess_time_zone=False)
+        paused_until=paused_until, saved=saved, export_url=export_url, guess_time_zone=False,
+        sections=DIGEST_SECTIONS, hidden_sections=set(hidden_sections), reads=OPTIONAL_READS,
+        skipped_reads=set(skipped_reads))
 
 
 def message(title: str, paragraphs: Sequence[str], *, action: Action | None = None, back: bool = False) -> str:

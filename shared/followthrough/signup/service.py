@@ -51,7 +51,7 @@ from followthrough.signup import pages
 from followthrough.signup.csrf import fingerprint
 from followthrough.signup.errors import SignupError
 from followthrough.signup.forms import CONSENT_TEXT, CONSENT_VERSION, SignupForm
-from followthrough.subscriber import Subscriber
+from followthrough.subscriber import DigestSection, OptionalRead, Subscriber
 from followthrough.xmodels import XUser
 
 log = logging.getLogger(__name__)
@@ -518,9 +518,11 @@ class SignupService:
         return subscriber
 
     def change_settings(self, token: str, *, digest_day: int, digest_hour: int, time_zone: str,
-                        pause_weeks: int) -> Subscriber | None:
-        """The settings page's form: when the digest comes, and a pause of 1-8 weeks (0 resumes). A settings
-        link changes nothing else: it cannot unsubscribe, delete or touch the address or the X account."""
+                        pause_weeks: int, hidden_sections: list[DigestSection] | None = None,
+                        skipped_reads: list[OptionalRead] | None = None) -> Subscriber | None:
+        """The settings page's form: when the digest comes, a pause of 1-8 weeks (0 resumes), the sections left
+        out and the optional X reads turned off. A settings link changes nothing else: it cannot unsubscribe,
+        delete or touch the address or the X account."""
         subscriber = self.subscriber_for("settings", token)
         if subscriber is None or not subscriber.email_confirmed:  # digests (and their links) come after that
             return None
@@ -531,8 +533,10 @@ class SignupService:
             paused_until = subscriber.paused_until  # the page showed the pause as it is: keep it
         else:
             paused_until = now + timedelta(weeks=pause_weeks)
-        updated = subscriber.model_copy(update={"digest_day": digest_day, "digest_hour": digest_hour,
-                                                "time_zone": time_zone, "paused_until": paused_until})
+        updated = subscriber.model_copy(update={
+            "digest_day": digest_day, "digest_hour": digest_hour, "time_zone": time_zone,
+            "paused_until": paused_until, "hidden_sections": sorted(set(hidden_sections or [])),
+            "skipped_reads": sorted(set(skipped_reads or []))})
         self.store.put_subscriber(updated, reference=now)  # the due index follows the new day and hour
         log.info("settings changed", extra={"subscriber_id": subscriber.subscriber_id,
                                             "paused": paused_until is not None})

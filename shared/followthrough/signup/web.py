@@ -15,7 +15,7 @@ import json
 import logging
 import traceback
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, get_args
 from urllib.parse import parse_qs, urlsplit
 from zoneinfo import ZoneInfo
 
@@ -55,13 +55,16 @@ from followthrough.signup.forms import (
     OAuthError,
     OAuthState,
     OptionalLinkToken,
+    OptionalReadsField,
     PauseField,
+    ShownSectionsField,
     SignupForm,
     ZoneField,
     describe_schedule,
     field_errors,
     time_zones,
 )
+from followthrough.subscriber import DigestSection, OptionalRead
 
 if TYPE_CHECKING:
     from followthrough.signup.service import Completed
@@ -412,6 +415,7 @@ def _settings_page(sub: Subscriber, token: str, cookie: str | None, saved: bool 
     paused = (sub.paused_until.astimezone(ZoneInfo(sub.time_zone)).strftime("%A %d %B %Y")
               if sub.paused_until is not None and sub.paused_at(now) else None)
     body = pages.settings_form(token=token, csrf_token=csrf_token, username=sub.username or "",
+                               hidden_sections=sub.hidden_sections, skipped_reads=sub.skipped_reads,
                                masked_email=pages.mask_email(sub.email), values=values, paused_until=paused,
                                saved=saved, export_url=path_of_link("export", sub.subscriber_id))
     return page(body, set_nonce=set_nonce)
@@ -420,13 +424,17 @@ def _settings_page(sub: Subscriber, token: str, cookie: str | None, saved: bool 
 @router.post("/settings", summary="Save the digest's settings (a settings link cannot unsubscribe or delete)",
              responses=_html_responses(200, 400, 403, 404, 413, 415))
 def save_settings(token: FormLinkToken, csrf_token: CsrfField, digest_day: DayField, digest_hour: HourField,
-                  time_zone: ZoneField, pause_weeks: PauseField, ft_csrf: CsrfCookie = None) -> Response[str]:
+                  time_zone: ZoneField, pause_weeks: PauseField, sections: ShownSectionsField = None,
+                  reads: OptionalReadsField = None, ft_csrf: CsrfCookie = None) -> Response[str]:
     try:
         csrf.check(steps.settings().signing_key, csrf_token, ft_csrf)
     except csrf.CsrfRefused as exc:  # refuse_early checked already; this keeps the route safe on its own
         return message_page(403, "This form cannot be sent", f"It was refused because {exc}.")
-    sub = steps.signup_service().change_settings(token, digest_day=digest_day, digest_hour=digest_hour,
-                                                 time_zone=time_zone, pause_weeks=pause_weeks)
+    shown, made = set(sections or []), set(reads or [])
+    sub = steps.signup_service().change_settings(
+        token, digest_day=digest_day, digest_hour=digest_hour, time_zone=time_zone, pause_weeks=pause_weeks,
+        hidden_sections=[s for s in get_args(DigestSection) if s not in shown],
+        skipped_reads=[r for r in get_args(OptionalRead) if r not in made])
     if sub is None:
         return message_page(404, "There is no subscription for this link",
                             "It was deleted. You can sign up again on the first page.")
