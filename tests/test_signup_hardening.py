@@ -223,6 +223,7 @@ def test_the_one_click_route_has_throttling_room_of_its_own() -> None:
     (None, b"List-Unsubscribe=One-Click"),
     ("text/plain", b"List-Unsubscribe=One-Click"),
     ("application/json", b"{"),
+    ("application/octet-stream", b"\xff\xfe not UTF-8"),
 ])
 def test_one_click_unsubscribes_with_a_valid_token_whatever_the_body(world: World, content_type: str | None,
                                                                      body: bytes) -> None:
@@ -232,6 +233,14 @@ def test_one_click_unsubscribes_with_a_valid_token_whatever_the_body(world: Worl
     page = world.visitor().post(f"/unsubscribe?token={token}", body=body, headers=headers)
     assert page.status == 200 and "You are unsubscribed" in page.text
     assert steps.store().get_subscriber(sid).status == "unsubscribed"  # type: ignore[union-attr]
+
+
+def test_a_form_that_is_not_utf8_is_still_refused(world: World) -> None:
+    sid = _signed_up(world, "ada@example.com")
+    token = make_token(steps.settings().signing_key, "unsubscribe", sid)
+    page = world.visitor().post("/unsubscribe", body=b"token=" + token.encode() + b"\xff",
+                                headers={"content-type": "application/x-www-form-urlencoded"})
+    assert page.status == 400 and steps.store().get_subscriber(sid).status == "active"  # type: ignore[union-attr]
 
 
 def test_one_click_with_a_bad_token_changes_nothing(world: World) -> None:

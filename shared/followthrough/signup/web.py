@@ -77,6 +77,7 @@ HTML = "text/html; charset=utf-8"
 # forms that carry the anti-forgery token (POST /unsubscribe is RFC 8058 one-click: its signed token suffices)
 CSRF_PROTECTED = {("POST", "/signup"), ("POST", "/confirm"), ("POST", "/delete"), ("POST", "/settings"),
                   ("POST", "/export")}
+FORM_TYPE = "application/x-www-form-urlencoded"
 HSTS = "max-age=63072000; includeSubDomains"  # two years: the API is only ever served over https
 
 router = Router()
@@ -162,16 +163,18 @@ def refuse_early(raw_event: Mapping[str, Any]) -> dict[str, Any] | None:
     if len(body) > (MAX_BODY_BYTES * 4 // 3 + 4 if event.is_base64_encoded else MAX_BODY_BYTES):
         return _raw_response(413, "That request is too large", "The form sends far less than this. Go back and "
                                                                "try again.")
+    method = event.request_context.http.method.upper()
     try:
         data = base64.b64decode(body, validate=True) if event.is_base64_encoded else body.encode("utf-8")
         text = data.decode("utf-8")
     except (binascii.Error, ValueError, UnicodeError):
+        if (method, event.raw_path) == ("POST", "/unsubscribe") and _media_type(event) != FORM_TYPE:
+            return None  # RFC 8058 one-click: the token in the URL decides, this body is never read
         return _raw_response(400, "That request could not be read",
                              "Its body is not UTF-8 text. Send the form from the sign-up page.")
     if len(data) > MAX_BODY_BYTES:
         return _raw_response(413, "That request is too large", "The form sends far less than this. Go back and "
                                                                "try again.")
-    method = event.request_context.http.method.upper()
     if (method, event.raw_path) in CSRF_PROTECTED:
         content_type = (event.headers.get("content-type") or "").lower()
         fields = parse_qs(text) if content_type.startswith("application/x-www-form-urlencoded") else {}
@@ -488,10 +491,14 @@ def path_of_link(purpose: Purpose, subscriber_id: str) -> str:
     return link("", purpose, steps.settings().signing_key, subscriber_id)
 
 
+def _media_type(event: Any) -> str:
+    """The body's media type without parameters, in lower case (media types are case-insensitive)."""
+    return str(event.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+
+
 def _form_field(event: Any, name: str) -> str | None:
-    """A field of an urlencoded body (media types are case-insensitive); None for any other body."""
-    content_type = (event.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
-    if content_type != "application/x-www-form-urlencoded":
+    """A field of an urlencoded body; None for any other body."""
+    if _media_type(event) != FORM_TYPE:
         return None
     values = parse_qs(event.decoded_body or "").get(name)
     return values[0] if values and len(values[0]) <= TOKEN_MAX else None
