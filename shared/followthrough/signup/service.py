@@ -446,6 +446,7 @@ class SignupService:
             if value and not self.store.count_signup_email(_limit_key(kind, value), now=epoch, window_s=window_s,
                                                            limit=most):
                 log.warning("sign-up email limit reached", extra={"limit": kind, "email_domain": email_domain(box)})
+                self.store.forget_confirmation_slot(box)  # nothing went out: no cooldown says otherwise
                 return "limited"
         raw = build_message(sender=self.mailer.sender, recipient=change.email, now=self.now(), text=text, html=html,
                             subject=subject)
