@@ -90,10 +90,6 @@ LinkToken = Annotated[str, AfterValidator(_not_blank), Query(max_length=TOKEN_MA
 FormLinkToken = Annotated[str, AfterValidator(_not_blank), Form(max_length=TOKEN_MAX,
                                                                description="signed link token")]
 OptionalLinkToken = Annotated[str | None, Query(max_length=TOKEN_MAX, description="signed link token")]
-OptionalFormToken = Annotated[str | None, Form(alias="token", max_length=TOKEN_MAX,
-                                               description="signed link token")]
-OneClick = Annotated[str | None, Form(alias="List-Unsubscribe", max_length=64,
-                                      description="RFC 8058: List-Unsubscribe=One-Click")]
 ShownSectionsField = Annotated[list[DigestSection] | None, Form(
     max_length=8, description="the digest sections to show (ticked boxes); the others are left out")]
 OptionalReadsField = Annotated[list[OptionalRead] | None, Form(
