@@ -7,9 +7,11 @@ from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, pro
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from followthrough.bootstrap import Handler, Services, lambda_handler, log_through
+from followthrough.logs import quiet_sdk_loggers
 from followthrough.messages import CollectRequest, SqsRecord
 
 logger = Logger(service="collect")
+quiet_sdk_loggers()  # botocore at DEBUG would log request bodies (tokens, emails)
 
 
 CollectRecord = SqsRecord[CollectRequest]
