@@ -40,7 +40,7 @@ EVENTS = Path(__file__).resolve().parents[1] / "events"
 def _decrypted_tokens(world: World, subscriber_id: str) -> dict[str, str]:
     stored = world.repositories.tokens.get_tokens(subscriber_id)
     assert stored is not None
-    return dict(json.loads(world.services.token_keeper.cipher.decrypt(stored.ciphertext)))
+    return dict(json.loads(world.services.token_keeper.cipher.decrypt(stored.ciphertext, subscriber_id)))
 
 
 def _due(world: World, subscriber_id: str) -> bool:
@@ -54,7 +54,7 @@ def _signed_up(world: World, address: str = "ada@example.com", n: int = 0, **cho
     """A confirmed, active subscriber; returns their id."""
     visitor = world.visitor()
     assert world.sign_up(visitor, address, world.accounts[n], **choices).status == 200
-    page = visitor.get(path_of(confirm_link(outbox()[-1].raw_data)))
+    page = visitor.confirm(confirm_link(outbox()[-1].raw_data))
     assert page.status == 200, page.text
     owner = world.repositories.signups.owner("EMAIL", address)
     assert owner is not None
@@ -127,7 +127,7 @@ def test_sign_up_confirm_and_unsubscribe_with_one_click(world: World) -> None:
     visitor = world.visitor()
     account = world.accounts[0]
     page = world.sign_up(visitor, "ada@example.com", account, digest_day="4", time_zone="Asia/Tokyo")
-    assert page.status == 200 and "Check your email" in page.text and f"@{account.username}" in page.text
+    assert page.status == 200 and "Check your email" in page.text
     sid = world.repositories.signups.owner("EMAIL", "ada@example.com")
     assert sid is not None and world.repositories.signups.owner("XUSER", account.user_id) == sid
     sub = world.repositories.subscribers.get_subscriber(sid)
@@ -148,7 +148,7 @@ def test_sign_up_confirm_and_unsubscribe_with_one_click(world: World) -> None:
     assert confirm.startswith(f"{PUBLIC}/confirm?token=")
 
     for _ in range(2):  # idempotent
-        done = visitor.get(path_of(confirm))
+        done = visitor.confirm(confirm)
         assert done.status == 200 and "Your address is confirmed" in done.text and "Fridays at 08:00" in done.text
         sub = world.repositories.subscribers.get_subscriber(sid)
         assert sub is not None and sub.status == "active" and sub.email_confirmed and _due(world, sid)
@@ -178,7 +178,7 @@ def test_a_sign_up_nobody_confirms_expires_with_its_tokens_and_a_confirmed_one_s
     assert set(waiting) == {"PROFILE", "TOKEN", "XUSER", "EMAIL"}  # everything that names the person
     # a day after the confirmation link (three days) stopped working
     assert all(before + 4 * 86400 <= ttl <= before + 4 * 86400 + 60 for ttl in waiting.values())
-    assert world.visitor().get(path_of(confirm_link(outbox()[-1].raw_data))).status == 200
+    assert world.visitor().confirm(confirm_link(outbox()[-1].raw_data)).status == 200
     assert expiring() == {}
     sid = world.repositories.signups.owner("EMAIL", "ada@example.com")
     assert sid is not None and world.repositories.subscribers.get_subscriber(sid).receives_digest  # type: ignore[union-attr]
@@ -238,12 +238,12 @@ def test_a_subscriber_who_must_reconnect_signs_in_again_and_is_active(world: Wor
 def test_a_new_address_for_an_active_subscriber_waits_for_its_confirmation(world: World) -> None:
     sid = _signed_up(world, "ada@example.com")
     page = world.sign_up(world.visitor(), "ada@new.example", world.accounts[0], digest_day="5")
-    assert page.status == 200 and "Check your email" in page.text and "unchanged until you confirm" in page.text
+    assert page.status == 200 and "Check your email" in page.text and "nothing changes until" in page.text
     sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.email == "ada@example.com" and sub.digest_day == 1 and _due(world, sid)
     mail = outbox()[-1]
     assert set(mail.destinations) == {"ada@new.example"}
-    assert world.visitor().get(path_of(confirm_link(mail.raw_data))).status == 200
+    assert world.visitor().confirm(confirm_link(mail.raw_data)).status == 200
     sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.email == "ada@new.example" and sub.digest_day == 5 and sub.email_confirmed
     assert world.repositories.signups.owner("EMAIL", "ada@new.example") == sid
@@ -258,16 +258,16 @@ def test_another_x_account_for_a_confirmed_address_changes_nothing_until_confirm
     first, second = world.accounts[0], world.accounts[1]
     page = world.sign_up(world.visitor(), "ada@example.com", second)
     # the cooldown holds back a second email; the first one's link is about the first account
-    assert page.status == 200 and "about an earlier request" in page.text and len(outbox()) == 1
-    assert world.visitor().get(path_of(confirm_link(outbox()[0].raw_data))).status == 200
+    assert page.status == 200 and "Check your email" in page.text and len(outbox()) == 1
+    assert world.visitor().confirm(confirm_link(outbox()[0].raw_data)).status == 200
     sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.x_user_id == first.user_id and _due(world, sid)  # someone else's account waits
     assert world.repositories.signups.owner("XUSER", second.user_id) is None
     world.clock.set(lambda: wall_clock() + timedelta(minutes=11))
     try:
         page = world.sign_up(world.visitor(), "ada@example.com", second)
-        assert page.status == 200 and "We sent a link" in page.text and len(outbox()) == 2
-        assert world.visitor().get(path_of(confirm_link(outbox()[-1].raw_data))).status == 200
+        assert page.status == 200 and "Check your email" in page.text and len(outbox()) == 2
+        assert world.visitor().confirm(confirm_link(outbox()[-1].raw_data)).status == 200
     finally:
         world.clock.set(wall_clock)
     sub = world.repositories.subscribers.get_subscriber(sid)
@@ -288,37 +288,46 @@ def test_an_address_nobody_confirmed_goes_to_the_account_that_signs_in_with_it(w
     assert world.repositories.subscribers.get_subscriber(squatter) is None  # type: ignore[arg-type]
     assert world.repositories.signups.owner("XUSER", first.user_id) is None
     # the squatter's email was the address's one email for a few minutes, and mine@'s link confirms mine@ only
-    assert "about an earlier request" in page.text
-    assert world.visitor().get(path_of(confirm_link(outbox()[-1].raw_data))).status == 200
+    assert len(outbox()) == 2
+    assert world.visitor().confirm(confirm_link(outbox()[-1].raw_data)).status == 200
     assert world.repositories.subscribers.get_subscriber(mine).email == "mine@example.com"  # type: ignore[union-attr]
     world.clock.set(lambda: wall_clock() + timedelta(minutes=11))
     try:
-        assert "We sent a link" in world.sign_up(world.visitor(), "shared@example.com", second).text
-        assert world.visitor().get(path_of(confirm_link(outbox()[-1].raw_data))).status == 200
+        assert world.sign_up(world.visitor(), "shared@example.com", second).status == 200 and len(outbox()) == 3
+        assert world.visitor().confirm(confirm_link(outbox()[-1].raw_data)).status == 200
     finally:
         world.clock.set(wall_clock)
     sub = world.repositories.subscribers.get_subscriber(mine)
     assert sub is not None and sub.email == "shared@example.com" and len(profiles()) == 1
 
 
-def test_an_address_confirmed_by_another_subscription_is_refused(world: World) -> None:
+def test_an_address_confirmed_by_another_subscription_is_refused_in_an_email_to_it(world: World) -> None:
     _signed_up(world, "ada@example.com", n=0)
     _signed_up(world, "bob@example.com", n=1)
     before = [(p["subscriber_id"], p["email"], p["x_user_id"]) for p in profiles()]
-    page = world.sign_up(world.visitor(), "ada@example.com", world.accounts[1])
-    assert page.status == 409 and "already in use" in page.text
+    world.clock.set(lambda: wall_clock() + timedelta(minutes=11))  # ada@'s confirmation cooldown is over
+    try:
+        page = world.sign_up(world.visitor(), "ada@example.com", world.accounts[1])
+    finally:
+        world.clock.set(wall_clock)
+    assert page.status == 200 and "Check your email" in page.text and "in use" not in page.text
     assert [(p["subscriber_id"], p["email"], p["x_user_id"]) for p in profiles()] == before
+    told = outbox()[-1]
+    assert set(told.destinations) == {"ada@example.com"} and len(outbox()) == 3
+    text = mail_text(told.raw_data)
+    assert "already receives a Followthrough digest" in text and f"@{world.accounts[1].username}" in text
+    assert "/confirm?" not in text
 
 
 def test_confirmation_emails_to_one_address_have_a_cooldown(world: World) -> None:
     assert world.sign_up(world.visitor(), "ada@example.com", world.accounts[0]).status == 200
     page = world.sign_up(world.visitor(), "ada@example.com", world.accounts[0], digest_day="2")
-    assert page.status == 200 and "a few minutes ago" in page.text
+    assert page.status == 200 and "Check your email" in page.text
     assert len(outbox()) == 1
     stored = world.repositories
     sub = stored.subscribers.get_subscriber(stored.signups.owner("EMAIL", "ada@example.com"))  # type: ignore[arg-type]
     assert sub is not None and sub.digest_day == 2 and not sub.email_confirmed  # the first link still works
-    assert world.visitor().get(path_of(confirm_link(outbox()[0].raw_data))).status == 200
+    assert world.visitor().confirm(confirm_link(outbox()[0].raw_data)).status == 200
 
 
 def test_an_earlier_confirmation_link_never_confirms_a_later_address(world: World) -> None:
@@ -327,13 +336,13 @@ def test_an_earlier_confirmation_link_never_confirms_a_later_address(world: Worl
     first_link = path_of(confirm_link(outbox()[-1].raw_data))
     page = world.sign_up(world.visitor(), "victim@example.com", world.accounts[0])
     assert page.status == 200 and "Check your email" in page.text and len(outbox()) == 2
-    assert world.visitor().get(first_link).status == 200  # confirms ada@, which is confirmed already
+    assert world.visitor().confirm(first_link).status == 200  # confirms ada@, which is confirmed already
     sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.email == "ada@example.com" and world.repositories.signups.get_pending_change(sid)
-    assert world.visitor().get(path_of(confirm_link(outbox()[-1].raw_data))).status == 200
+    assert world.visitor().confirm(confirm_link(outbox()[-1].raw_data)).status == 200
     sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.email == "victim@example.com" and sub.receives_digest
-    refused = world.visitor().get(first_link)  # now about an address the subscription no longer has
+    refused = world.visitor().confirm(first_link)  # now about an address the subscription no longer has
     assert refused.status == 410 and "earlier email" in refused.text
     sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.email == "victim@example.com"
@@ -372,7 +381,7 @@ def test_delete_removes_everything_stored_for_the_subscriber(world: World) -> No
     repositories = world.repositories
     stored = repositories.tokens.get_tokens(sid)
     assert stored is not None
-    pair = json.loads(world.services.token_keeper.cipher.decrypt(stored.ciphertext))
+    pair = json.loads(world.services.token_keeper.cipher.decrypt(stored.ciphertext, sid))
     assert world.sim.authenticate(pair["access"]) is not None
     state = repositories.collector_state.load(sid, "2026-W48")
     state.graphs["following"] = {"42": [None, "someone"]}
@@ -388,7 +397,7 @@ def test_delete_removes_everything_stored_for_the_subscriber(world: World) -> No
     assert sid not in left and "ada@example.com" not in left and world.accounts[0].user_id not in left
     again = visitor.post("/delete", form={"token": asked.field("token"), "csrf_token": asked.field("csrf_token")})
     assert again.status == 200 and "Nothing is stored" in again.text
-    assert world.visitor().get(path_of(confirm_link(outbox()[0].raw_data))).status == 404
+    assert world.visitor().confirm(confirm_link(outbox()[0].raw_data)).status == 404
 
 
 # -- wiring ------------------------------------------------------------------------------------
@@ -398,7 +407,8 @@ def test_the_openapi_document_describes_every_route(world: World) -> None:
     page = world.visitor().get("/openapi.json")
     assert page.status == 200 and page.headers["content-type"].startswith("application/json")
     document = json.loads(page.body)
-    assert set(document["paths"]) == {"/", "/signup", "/oauth/callback", "/confirm", "/unsubscribe", "/delete"}
+    assert set(document["paths"]) == {"/", "/signup", "/oauth/callback", "/confirm", "/unsubscribe", "/delete",
+                                      "/settings", "/view", "/export"}
     form = document["paths"]["/signup"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
     assert form["schema"]["$ref"].startswith("#/components/schemas/")
     body = document["components"]["schemas"][form["schema"]["$ref"].rsplit("/", 1)[1]]

@@ -233,6 +233,41 @@ def test_a_load_brings_this_week_and_up_to_eight_earlier_reports(repos: Reposito
     assert [r.week for r in repos.weeks.recent_reports("sub-1", limit=2)] == ["2026-W47", "2026-W49"]
 
 
+def test_subscriber_records_are_what_was_collected_and_reported_never_tokens(repos: Repositories) -> None:
+    empty = repos.collector_state.subscriber_records("sub-1")
+    assert empty == {"weeks": {}, "ledger": {}, "following": {}, "followers": {}, "recent_activity": None,
+                     "dm_conversations_seen": {}}
+    repos.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
+    repos.tokens.put_tokens("sub-1", b"secret-ciphertext", 1.0, expected_version=None)
+    repos.signups.put_pending_change("sub-1", "pending-payload", b"pending-cipher", expires_at=2_000_000_000)
+    state = repos.collector_state.load("sub-1", "2026-W48")
+    state.cursors.get("tweets").since_id = "cursor-99"
+    state.graphs["following"] = {"42": [None, "someone"]}
+    state.recent = Activity(subscriber=Account(id="1001"), collected_at=MONDAY_8, window_start=MONDAY_8)
+    first = datetime(2026, 11, 20, tzinfo=UTC)
+    repos.collector_state.save(state, graphs=["following"], ledger_updates={"42": Interaction(at=MONDAY_8,
+                                                                                              kind="reply")},
+                               dm_conversation_updates={"c1": first})
+    repos.weeks.record_collected("sub-1", "2026-W48", _report("2026-W48", 5), Spend(requests={"tweets": 2}))
+    repos.weeks.mark_week("sub-1", "2026-W48", "sent", "message-1")
+    repos.weeks.mark_week("sub-1", "2026-W47", "no_digest", "why")  # a status only
+    repos.weeks.put_digest("sub-1", "2026-W46", b"raw")  # a rendered digest is not a record of its own
+    records = repos.collector_state.subscriber_records("sub-1")
+    assert set(records["weeks"]) == {"2026-W47", "2026-W48"}
+    sent = records["weeks"]["2026-W48"]
+    assert sent["status"] == "sent" and sent["reason"] == "message-1"
+    assert sent["report"] == _report("2026-W48", 5).model_dump(mode="json")
+    assert sent["x_spend"] == Spend(requests={"tweets": 2}).model_dump(mode="json")
+    assert records["weeks"]["2026-W47"] == {"status": "no_digest", "reason": "why", "report": None, "x_spend": None}
+    assert records["ledger"] == {"42": Interaction(at=MONDAY_8, kind="reply").model_dump(mode="json")}
+    assert records["following"] == {"42": [None, "someone"]} and records["followers"] == {}
+    assert records["recent_activity"] == state.recent.model_dump(mode="json")
+    assert records["dm_conversations_seen"] == {"c1": first.isoformat()}
+    flat = repr(records)
+    assert "secret-ciphertext" not in flat and "pending" not in flat and "cursor-99" not in flat
+    assert repos.collector_state.subscriber_records("sub-2")["weeks"] == {}  # only the subscriber's own
+
+
 # -- weeks -------------------------------------------------------------------------------------
 
 
@@ -285,6 +320,19 @@ def test_digests_and_run_flags_are_kept(repos: Repositories) -> None:
     assert repos.weeks.run_flag("2026-W48", "credits_exhausted") == "X said no"
 
 
+def test_weeks_of_lists_every_week_with_a_report_status_or_digest_once(repos: Repositories) -> None:
+    assert repos.weeks.weeks_of("sub-1") == []
+    repos.weeks.put_week("sub-1", "2026-W47", _report("2026-W47"), Spend())
+    repos.weeks.mark_week("sub-1", "2026-W48", "no_digest", "why")
+    repos.weeks.put_digest("sub-1", "2026-W47", b"raw")
+    repos.weeks.put_digest("sub-1", "2026-W45", b"raw")  # a digest without its week item still counts
+    repos.weeks.put_week("sub-2", "2026-W40", _report("2026-W40"), Spend())
+    repos.weeks.set_run_flag("2026-W44", "credits_exhausted", "not the subscriber's")
+    assert repos.weeks.weeks_of("sub-1") == ["2026-W45", "2026-W47", "2026-W48"]
+    repos.subscribers.delete_everything("sub-1")
+    assert repos.weeks.weeks_of("sub-1") == [] and repos.weeks.weeks_of("sub-2") == ["2026-W40"]
+
+
 # -- sign-up records ---------------------------------------------------------------------------
 
 
@@ -325,6 +373,21 @@ def test_a_confirmation_slot_holds_for_its_cooldown(repos: Repositories, clock: 
     assert g.take_confirmation_slot("ada@example.com", cooldown_s=600, confirms="about two") is None
     g.forget_confirmation_slot("ada@example.com")
     assert g.take_confirmation_slot("ada@example.com", cooldown_s=600, confirms="about three") is None
+
+
+def test_sign_up_emails_are_counted_per_key_and_window_up_to_the_limit(repos: Repositories, clock: Clock) -> None:
+    g = repos.signups
+    clock.at = datetime.fromtimestamp((int(MONDAY_8.timestamp()) // 3600 + 1) * 3600, UTC)  # a window's start
+    assert [g.count_signup_email("a" * 64, window_s=3600, limit=3) for _ in range(4)] == [True, True, True, False]
+    assert g.count_signup_email("b" * 64, window_s=3600, limit=3)  # another X account, mailbox or client
+    assert g.count_signup_email("a" * 64, window_s=3600, limit=4)  # a refused email was not counted
+    assert not g.count_signup_email("a" * 64, window_s=3600, limit=4)
+    clock.advance(minutes=59)
+    assert not g.count_signup_email("a" * 64, window_s=3600, limit=4)  # the same window
+    clock.advance(minutes=1)
+    assert g.count_signup_email("a" * 64, window_s=3600, limit=1)  # a new window starts from nothing
+    assert not g.count_signup_email("a" * 64, window_s=3600, limit=1)
+    assert g.count_signup_email("a" * 64, window_s=86400, limit=1)  # a window of another length counts apart
 
 
 def test_a_pending_change_is_ignored_once_expired(repos: Repositories, clock: Clock) -> None:

@@ -401,7 +401,7 @@ def scenario_signup(d: Deployment, sim: XSim) -> None:
         assert callback.startswith(f"https://{API_ID}.execute-api.{REGION}.amazonaws.com/oauth/callback?")
         done = visitor.get(path_of(callback))
         assert done.status == 200, done.text
-        confirmed = visitor.get(path_of(confirm_link(outbox()[-1].raw_data)))
+        confirmed = visitor.confirm(confirm_link(outbox()[-1].raw_data))
         assert confirmed.status == 200, confirmed.text
 
     sign_up("first@example.com")

@@ -49,7 +49,7 @@ def _keeper(fake: FakeX, stored: TokenRepository | None = None) -> TokenKeeper:
 def _stored_pair(keeper: TokenKeeper) -> dict[str, str]:
     stored = keeper.stored.get_tokens("sub-1")
     assert stored is not None
-    return json.loads(keeper.cipher.decrypt(stored.ciphertext))
+    return json.loads(keeper.cipher.decrypt(stored.ciphertext, "sub-1"))
 
 
 def test_fresh_token_is_used_without_refreshing() -> None:
@@ -109,4 +109,4 @@ def test_tokens_are_encrypted_at_rest(aws: LocalAws, services: Services) -> None
     item = keeper.stored.table.get("SUB#sub-1", "TOKEN")
     assert b"secret-access-token" not in bytes(item["ciphertext"].value)
     with pytest.raises(TokenDecryptError):
-        LocalCipher("another-key-entirely").decrypt(bytes(item["ciphertext"].value))
+        LocalCipher("another-key-entirely").decrypt(bytes(item["ciphertext"].value), "sub-1")

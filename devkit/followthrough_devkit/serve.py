@@ -41,6 +41,9 @@ MAX_REQUEST_BYTES = 10 * 1024 * 1024  # API Gateway's payload limit; the functio
 # HttpApi passes these bodies as text; every other body arrives base64-encoded (forms included)
 TEXT_TYPES = ("text/", "application/json", "application/xml", "application/javascript")
 OUTBOX_PATH = "/_local/outbox"  # answered by this server, never by the function
+# sends this week's digest (an empty report) to a confirmed subscriber, so its settings, view-in-the-browser and
+# download-my-data links can be tried: answered by this server, never by the function
+DIGEST_PATH = "/_local/digest"
 SEED = 21
 ACCOUNTS = 3
 
@@ -122,6 +125,13 @@ class _Handler(BaseHTTPRequestHandler):
             body = outbox_text(self.aws).encode()
             self._send(200, [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")], body)
             return
+        if self.command == "GET" and urlsplit(self.path).path == DIGEST_PATH:
+            address = parse_qs(urlsplit(self.path).query).get("email", [""])[0]
+            with self.lock:
+                answer = send_local_digest(self.services, address)
+            self._send(200, [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")],
+                       answer.encode())
+            return
         length = int(self.headers.get("content-length") or 0)
         if length > MAX_REQUEST_BYTES:
             self._send(413, [("Content-Type", "text/plain; charset=utf-8")], b"Request body too large\n")
@@ -151,6 +161,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         return  # the default line quotes the request line, query string included
+
+
+def send_local_digest(services: Services, address: str) -> str:
+    """This week's digest (from an empty report) to the subscriber with ``address``, through the real sender."""
+    from followthrough.cursors import Spend
+    from followthrough.messages import DigestRequest
+    from followthrough.report import WeeklyReport
+    from followthrough.subscriber import iso_week
+
+    stored = services.repositories
+    owner = stored.signups.owner("EMAIL", address) if address else None
+    sub = stored.subscribers.get_subscriber(owner) if owner else None
+    if sub is None or not sub.receives_digest:
+        return f"No confirmed subscriber with that address. Use {DIGEST_PATH}?email=<a confirmed address>.\n"
+    week = iso_week(services.now())
+    stored.weeks.put_week(sub.subscriber_id, week, WeeklyReport(
+        subscriber_id=sub.subscriber_id, username=sub.username or "", week=week, generated_at=services.now()), Spend())
+    result = services.digest_sender.send(DigestRequest(subscriber_id=sub.subscriber_id, week=week))
+    return f"Digest for {week}: {result.outcome} {result.reason}. Its links are in {OUTBOX_PATH}.\n"
 
 
 def outbox_text(aws: LocalAws) -> str:
@@ -244,6 +273,8 @@ def main(port: int | None = None) -> int:
     print(f"  OpenAPI document: {server.url}/openapi.json", flush=True)
     print(f"  X stand-in at {server.x_server.base_url} (accounts: {accounts})", flush=True)
     print(f"  emails sent (confirmation links): {server.url}{OUTBOX_PATH}", flush=True)
+    print(f"  send a confirmed subscriber a digest (settings, view, export links): "
+          f"{server.url}{DIGEST_PATH}?email=<address>", flush=True)
     print("Ctrl-C to stop.", flush=True)
     try:
         while True:

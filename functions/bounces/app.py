@@ -13,9 +13,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import Json
 
 from followthrough.bootstrap import Handler, Services, lambda_handler, log_through
+from followthrough.logs import quiet_sdk_loggers
 from followthrough.pipeline.bounces import SesNotification
 
 logger = Logger(service="bounces")
+quiet_sdk_loggers()  # botocore at DEBUG would log request bodies (tokens, emails)
 
 
 class SesEventBridgeEvent(EventBridgeModel):

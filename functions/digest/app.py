@@ -7,10 +7,12 @@ from aws_lambda_powertools.utilities.batch import process_partial_response
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from followthrough.bootstrap import Handler, Services, lambda_handler, log_through
+from followthrough.logs import quiet_sdk_loggers
 from followthrough.messages import DigestRequest, SqsRecord
 from followthrough.pipeline.delivery import RetryingBatchProcessor
 
 logger = Logger(service="digest")
+quiet_sdk_loggers()  # botocore at DEBUG would log request bodies (tokens, emails)
 
 
 DigestRecord = SqsRecord[DigestRequest]

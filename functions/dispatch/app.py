@@ -9,8 +9,10 @@ from aws_lambda_powertools.utilities.parser.models import EventBridgeModel
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from followthrough.bootstrap import Handler, Services, lambda_handler, log_through
+from followthrough.logs import quiet_sdk_loggers
 
 logger = Logger(service="dispatch")
+quiet_sdk_loggers()  # botocore at DEBUG would log request bodies (tokens, emails)
 
 
 def build(services: Services) -> Handler:

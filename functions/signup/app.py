@@ -12,9 +12,11 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from followthrough.bootstrap import Handler, Services, lambda_handler, log_through
+from followthrough.logs import quiet_sdk_loggers
 from followthrough.signup import web
 
 logger = Logger(service="signup")
+quiet_sdk_loggers()  # botocore at DEBUG would log request bodies (tokens, emails)
 app = APIGatewayHttpResolver(enable_validation=True)
 app.include_router(web.router)
 

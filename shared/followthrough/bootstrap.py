@@ -41,8 +41,6 @@ Handler = Callable[[Any, Any], Any]
 
 METRICS_NAMESPACE = "Followthrough"
 PACKAGE = "followthrough"
-# what the KMS key's encryption context says a ciphertext is (decrypting needs the same)
-TOKEN_CONTEXT = {"purpose": "x-oauth-token"}
 
 
 def wall_clock() -> datetime:
@@ -121,7 +119,8 @@ class Services:
     def cipher(self) -> TokenCipher:
         from followthrough.adapters.tokens import KmsCipher
 
-        return KmsCipher(self.settings.require("token_kms_key_id"), TOKEN_CONTEXT)
+        # the encryption context names the purpose and the subscriber a ciphertext belongs to
+        return KmsCipher(self.settings.require("token_kms_key_id"))
 
     def redelivery(self, step: str) -> Redelivery:
         """The ``step`` queue's side of a failed record: backoff, or its DLQ with a reason (pipeline.delivery)."""
@@ -207,10 +206,13 @@ class Services:
         return SignupService(
             subscribers=self.repositories.subscribers, signups=self.repositories.signups,
             stored_tokens=self.repositories.tokens, suppression=self.repositories.suppression,
+            weeks=self.repositories.weeks, collected=self.repositories.collector_state,
             oauth=self.oauth(redirect_uri=f"{base}/oauth/callback"), make_client=self.x_client,
             tokens=self.token_keeper, mailer=self.mailer, public_base_url=base,
             signing_key=self.settings.require("signing_key"), now=self.clock,
             confirmation_cooldown_s=self.settings.confirmation_cooldown_s,
+            # built on a "delete everything" only: the digest step is not loaded for the other routes
+            forget_sent_digests=lambda subscriber_id, weeks: self.digest.forget_sent_digests(subscriber_id, weeks),
         )
 
 
@@ -223,7 +225,7 @@ def log_through(logger: Logger) -> None:
     """The product's module loggers (``followthrough.*``) write through the function's Powertools ``logger``:
     the same JSON lines, with its ``cold_start``, ``function_name`` and ``correlation_id``.
 
-    Only the product's own loggers: botocore's and Powertools' keep the levels ``signup.web`` pins.
+    Only the product's own loggers: botocore's and Powertools' keep the levels ``logs.quiet_sdk_loggers`` pins.
     """
     import logging
 

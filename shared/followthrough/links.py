@@ -1,9 +1,10 @@
-"""Signed, expiring links in emails: confirm, unsubscribe, delete.
+"""Signed, expiring links in emails: confirm, unsubscribe, delete, settings, export, view.
 
 itsdangerous signs ``{purpose, subscriber}`` with the deployment's secret;
 a token made for one purpose never works for another. A confirmation link also
 names (by digest: links end up in logs) the address and X account it was sent
-about, so it confirms exactly that, never a change made after it was sent.
+about, so it confirms exactly that, never a change made after it was sent; a view
+link names the ISO week of the digest it shows.
 """
 
 from __future__ import annotations
@@ -15,12 +16,15 @@ from urllib.parse import urlencode
 
 from itsdangerous import BadSignature, SignatureExpired, URLSafeTimedSerializer
 
-Purpose = Literal["confirm", "unsubscribe", "delete"]
+Purpose = Literal["confirm", "unsubscribe", "delete", "settings", "export", "view"]
 
 MAX_AGE_S: dict[str, int] = {
     "confirm": 3 * 86400,
     "unsubscribe": 400 * 86400,  # links in old digests must keep working
     "delete": 400 * 86400,
+    "settings": 400 * 86400,  # the preference centre: changes when and whether digests come, never ends them
+    "export": 400 * 86400,  # "download my data": its page's button (POST) gives the JSON export
+    "view": 400 * 86400,  # one week's digest in the browser, as it was sent
 }
 
 
@@ -42,14 +46,20 @@ def confirmation_digest(address: str, x_user_id: str | None) -> str:
 class SignedLink:
     subscriber_id: str
     confirms: str | None  # a confirmation link's ``confirmation_digest``
+    week: str | None = None  # a view link's ISO week
 
 
-def make_token(secret: str, purpose: Purpose, subscriber_id: str, *, confirms: str | None = None) -> str:
+def make_token(secret: str, purpose: Purpose, subscriber_id: str, *, confirms: str | None = None,
+               week: str | None = None) -> str:
     if (purpose == "confirm") != (confirms is not None):
         raise ValueError("a confirmation link, and only one, names what it confirms")
+    if (purpose == "view") != (week is not None):
+        raise ValueError("a view link, and only one, names its week")
     payload = {"p": purpose, "s": subscriber_id}
     if confirms is not None:
         payload["c"] = confirms
+    if week is not None:
+        payload["w"] = week
     return str(_serializer(secret).dumps(payload))
 
 
@@ -66,7 +76,10 @@ def read_link(secret: str, purpose: Purpose, token: str, *, max_age_s: int | Non
     confirms = data.get("c")
     if (purpose == "confirm") != isinstance(confirms, str):
         raise InvalidLink("this link is not valid") from None
-    return SignedLink(str(data["s"]), confirms)
+    week = data.get("w")
+    if (purpose == "view") != isinstance(week, str):
+        raise InvalidLink("this link is not valid") from None
+    return SignedLink(str(data["s"]), confirms, week)
 
 
 def read_token(secret: str, purpose: Purpose, token: str, *, max_age_s: int | None = None) -> str:
@@ -74,7 +87,8 @@ def read_token(secret: str, purpose: Purpose, token: str, *, max_age_s: int | No
     return read_link(secret, purpose, token, max_age_s=max_age_s).subscriber_id
 
 
-def link(base_url: str, purpose: Purpose, secret: str, subscriber_id: str, *, confirms: str | None = None) -> str:
+def link(base_url: str, purpose: Purpose, secret: str, subscriber_id: str, *, confirms: str | None = None,
+         week: str | None = None) -> str:
     """``<base>/<purpose>?token=…``"""
-    token = make_token(secret, purpose, subscriber_id, confirms=confirms)
+    token = make_token(secret, purpose, subscriber_id, confirms=confirms, week=week)
     return f"{base_url.rstrip('/')}/{purpose}?{urlencode({'token': token})}"

@@ -14,6 +14,22 @@ SubscriberStatus = Literal["pending", "active", "unsubscribed", "needs_reauth"]
 
 WEEKDAYS = ["Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"]
 
+# The digest's sections a subscriber can leave out (the conversations and the headline always come).
+DigestSection = Literal["more_people", "dms", "trends", "posting", "challenge"]
+DIGEST_SECTIONS: dict[str, str] = {
+    "more_people": "More people you follow but haven't talked with",
+    "dms": "Automated direct messages",
+    "trends": "Your last weeks in charts",
+    "posting": "How you post",
+    "challenge": "The @reply challenge",
+}
+# Reads a subscriber can turn off: each costs X credits every week, and what it feeds is then not measured.
+OptionalRead = Literal["dm_events", "followers"]
+OPTIONAL_READS: dict[str, str] = {
+    "dm_events": "Read your direct messages (no text is kept) to spot automated ones",
+    "followers": "Read your followers list to find new followers you haven't greeted",
+}
+
 
 class Subscriber(BaseModel):
     subscriber_id: str
@@ -33,6 +49,9 @@ class Subscriber(BaseModel):
     last_dispatched_week: str | None = None
     first_collected_at: datetime | None = None
     reconnect_email_sent_at: datetime | None = None
+    paused_until: datetime | None = None  # no digest before then (the settings page's pause, 1-8 weeks)
+    hidden_sections: list[DigestSection] = []  # left out of the digest (the settings page)
+    skipped_reads: list[OptionalRead] = []  # optional X reads turned off (the settings page)
 
     @field_validator("time_zone")
     @classmethod
@@ -44,6 +63,9 @@ class Subscriber(BaseModel):
     @property
     def receives_digest(self) -> bool:
         return self.status == "active" and self.email_confirmed and not self.suppressed
+
+    def paused_at(self, moment: datetime) -> bool:
+        return self.paused_until is not None and moment < self.paused_until
 
     def due_slot(self, reference: datetime) -> str:
         """The UTC hour-of-week slot this subscriber is due in, for the week of ``reference``.

@@ -64,15 +64,16 @@ class Visitor:
     services: Services
     cookies: dict[str, str] = field(default_factory=dict)
 
-    def request(self, method: str, target: str, *, form: dict[str, str] | None = None, body: bytes | None = None,
-                headers: dict[str, str] | None = None, send_cookies: bool = True) -> Page:
+    def request(self, method: str, target: str, *, form: dict[str, Any] | None = None, body: bytes | None = None,
+                headers: dict[str, str] | None = None, send_cookies: bool = True,
+                source_ip: str = "127.0.0.1") -> Page:
         sent = {"host": "127.0.0.1:8000", "user-agent": "tests", **(headers or {})}
         if form is not None:
-            body = urlencode(form).encode()
+            body = urlencode(form, doseq=True).encode()  # a list value: a field sent once per value
             sent.setdefault("content-type", "application/x-www-form-urlencoded")
         if send_cookies and self.cookies:
             sent["cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
-        event = http_event(method, target, sent, body or b"")
+        event = http_event(method, target, sent, body or b"", source_ip=source_ip)
         return self.invoke(event)
 
     def invoke(self, event: dict[str, Any]) -> Page:
@@ -93,6 +94,14 @@ class Visitor:
 
     def form_token(self) -> str:
         return self.get("/").field("csrf_token")
+
+    def confirm(self, url: str) -> Page:
+        """Open a confirmation link (which changes nothing) and press its page's button."""
+        asked = self.get(path_of(url))
+        if asked.status != 200:
+            return asked
+        assert 'action="/confirm"' in asked.body, asked.text
+        return self.post("/confirm", form={"token": asked.field("token"), "csrf_token": asked.field("csrf_token")})
 
     def start(self, address: str, **choices: str) -> Page:
         form = {"email": address, "consent": "yes", "digest_day": "1", "digest_hour": "8", "time_zone": "UTC",
@@ -148,10 +157,11 @@ class World:
         assert callback.startswith(f"{PUBLIC}/oauth/callback?"), callback
         return path_of(callback)
 
-    def sign_up(self, visitor: Visitor, address: str, account: SyntheticAccount, **choices: str) -> Page:
+    def sign_up(self, visitor: Visitor, address: str, account: SyntheticAccount, *, source_ip: str = "127.0.0.1",
+                **choices: str) -> Page:
         started = visitor.start(address, **choices)
         assert started.status == 303, started.text
-        return visitor.get(self.authorize(started.headers["location"], account))
+        return visitor.get(self.authorize(started.headers["location"], account), source_ip=source_ip)
 
 
 @cache

@@ -1,7 +1,10 @@
 """Encryption of X tokens at rest with KMS (``KmsCipher``; the dev kit uses moto's KMS).
 
 ``LocalCipher`` (Fernet) is the in-memory twin the token tests run on; the
-services never choose it: without a KMS key they do not start.
+services never choose it: without a KMS key they do not start. Each
+ciphertext is bound to its subscriber (KMS: the encryption context; locally:
+a key per subscriber), so a ciphertext copied onto another subscriber's item
+does not decrypt.
 """
 
 from __future__ import annotations
@@ -17,53 +20,67 @@ from cryptography.fernet import Fernet, InvalidToken
 
 
 class TokenCipher(Protocol):
-    def encrypt(self, plaintext: str) -> bytes: ...
+    def encrypt(self, plaintext: str, subscriber_id: str) -> bytes: ...
 
-    def decrypt(self, ciphertext: bytes) -> str: ...
+    def decrypt(self, ciphertext: bytes, subscriber_id: str) -> str: ...
 
 
 class TokenDecryptError(Exception):
-    pass
+    """The stored ciphertext cannot be decrypted with the current key (e.g. the key changed)."""
 
 
 @dataclass
 class LocalCipher:
-    """Fernet with a key derived from the local signing secret."""
+    """Fernet with a key derived from the local signing secret and the subscriber id."""
 
     secret: str
 
-    def _fernet(self) -> Fernet:
-        digest = hashlib.sha256(("followthrough-token-key:" + self.secret).encode()).digest()
+    def _fernet(self, subscriber_id: str) -> Fernet:
+        digest = hashlib.sha256(f"followthrough-token-key:{self.secret}\n{subscriber_id}".encode()).digest()
         return Fernet(base64.urlsafe_b64encode(digest))
 
-    def encrypt(self, plaintext: str) -> bytes:
-        return self._fernet().encrypt(plaintext.encode())
+    def encrypt(self, plaintext: str, subscriber_id: str) -> bytes:
+        return self._fernet(subscriber_id).encrypt(plaintext.encode())
 
-    def decrypt(self, ciphertext: bytes) -> str:
+    def decrypt(self, ciphertext: bytes, subscriber_id: str) -> str:
         try:
-            return self._fernet().decrypt(ciphertext).decode()
+            return self._fernet(subscriber_id).decrypt(ciphertext).decode()
         except InvalidToken:
             raise TokenDecryptError("stored token does not decrypt with this key") from None
+
+
+# What tokens were encrypted with before they were bound to their subscriber (until 2026-12-01). X access
+# tokens last two hours, so the collector re-encrypts every active subscriber's pair within a week; remove
+# this fallback once no such ciphertext is left.
+LEGACY_CONTEXT = {"purpose": "x-oauth-token"}
 
 
 @dataclass
 class KmsCipher:
     key_id: str
-    context: dict[str, str]
+    purpose: str = "x-oauth-token"
 
     @cached_property
     def client(self) -> Any:
         return boto3.client("kms")
 
-    def encrypt(self, plaintext: str) -> bytes:
-        out = self.client.encrypt(KeyId=self.key_id, Plaintext=plaintext.encode(), EncryptionContext=self.context)
+    def context(self, subscriber_id: str) -> dict[str, str]:
+        return {"purpose": self.purpose, "subscriber_id": subscriber_id}
+
+    def encrypt(self, plaintext: str, subscriber_id: str) -> bytes:
+        out = self.client.encrypt(KeyId=self.key_id, Plaintext=plaintext.encode(),
+                                  EncryptionContext=self.context(subscriber_id))
         blob: bytes = out["CiphertextBlob"]
         return blob
 
-    def decrypt(self, ciphertext: bytes) -> str:
+    def decrypt(self, ciphertext: bytes, subscriber_id: str) -> str:
+        client = self.client
         try:
-            out = self.client.decrypt(CiphertextBlob=ciphertext, EncryptionContext=self.context)
-        except self.client.exceptions.InvalidCiphertextException:
-            raise TokenDecryptError("stored token does not decrypt with the KMS key") from None
+            out = client.decrypt(CiphertextBlob=ciphertext, EncryptionContext=self.context(subscriber_id))
+        except client.exceptions.InvalidCiphertextException:
+            try:
+                out = client.decrypt(CiphertextBlob=ciphertext, EncryptionContext=LEGACY_CONTEXT)
+            except client.exceptions.InvalidCiphertextException:
+                raise TokenDecryptError("stored token does not decrypt with the KMS key") from None
         plaintext: bytes = out["Plaintext"]
         return plaintext.decode()

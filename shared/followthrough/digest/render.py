@@ -12,7 +12,8 @@ display name cannot start fake lines or reverse the text around it.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from collections.abc import Collection
+from dataclasses import dataclass, field, replace
 from functools import cache
 from typing import Any
 
@@ -37,6 +38,8 @@ class DigestLinks:
     unsubscribe: str
     delete: str
     settings: str = ""
+    view: str = ""  # this digest in the browser
+    export: str = ""  # download my data
 
 
 @dataclass
@@ -84,10 +87,26 @@ def render_view(view: DigestView, links: DigestLinks) -> tuple[str, str]:
     return html, text
 
 
+def without_sections(view: DigestView, hidden: Collection[str]) -> DigestView:
+    """The view without the sections the subscriber left out (``subscriber.DIGEST_SECTIONS``)."""
+    changes: dict[str, Any] = {"hidden": frozenset(hidden)}
+    if "more_people" in hidden:
+        changes["more"] = replace(view.more, passive=[], passive_count=None, new_not_greeted=None)
+    if "trends" in hidden:
+        changes["charts"] = []
+    if "posting" in hidden:
+        changes["posting"], changes["posting_warnings"] = [], []
+    if "challenge" in hidden:
+        changes["challenge"] = None
+    return replace(view, **changes)
+
+
 def render_digest(report: WeeklyReport, previous: list[WeeklyReport], links: DigestLinks,
-                  unavailable_reasons: list[str] | None = None) -> RenderedDigest:
+                  unavailable_reasons: list[str] | None = None,
+                  hidden_sections: Collection[str] = ()) -> RenderedDigest:
     """The digest of ``report``; ``previous`` are earlier reports (oldest first) for the trends,
-    ``unavailable_reasons`` why reads were skipped this week (e.g. the budget was reached)."""
-    view = build_view(report, previous, unavailable_reasons)
+    ``unavailable_reasons`` why reads were skipped this week (e.g. the budget was reached),
+    ``hidden_sections`` the sections the subscriber left out."""
+    view = without_sections(build_view(report, previous, unavailable_reasons), hidden_sections)
     html, text = render_view(view, links)
     return RenderedDigest(subject=subject_for(report), html=html, text=text)

@@ -202,6 +202,7 @@ class DigestView:
     posting_warnings: list[str]
     challenge: Challenge | None
     not_measured: list[str] = field(default_factory=list)
+    hidden: frozenset[str] = frozenset()  # sections the subscriber left out (subscriber.DIGEST_SECTIONS)
 
 
 # -- building it ---------------------------------------------------------------------------------------

@@ -152,6 +152,16 @@ class Collector:
         self.weeks.mark_week(subscriber.subscriber_id, week, "needs_reauth", reason)
         return CollectResult("needs_reauth", subscriber.subscriber_id, week, reason=reason)
 
+    @staticmethod
+    def _me(client: XClient, cursors: Cursors, budget: Budget, week: str) -> XUser:
+        """Who the subscriber is on X: read once a week (an attempt later in the week reuses it)."""
+        if cursors.me is not None and cursors.me_week == week:
+            return XUser.model_validate(cursors.me)
+        me = client.me().data
+        budget.charge("users_me", 1)
+        cursors.me, cursors.me_week = me.model_dump(mode="json"), week
+        return me
+
     def _collect(self, subscriber: Subscriber, client: XClient, week: str, state: CollectorState) -> CollectResult:
         """Read, merge, analyze, save; ``state`` as ``run`` loaded it (and as a failed attempt left it)."""
         sid = subscriber.subscriber_id
@@ -162,16 +172,14 @@ class Collector:
         spent = state.week.spend if state.week is not None and state.week.spend is not None else Spend()
         budget = Budget(self.config.first_run_budget_usd if first_run else self.config.weekly_budget_usd,
                         self.config.prices, spent.model_copy(deep=True))
-        if cursors.me is not None and cursors.me_week == week:
-            me = XUser.model_validate(cursors.me)
-        else:
-            me = client.me().data
-            budget.charge("users_me", 1)
-            cursors.me, cursors.me_week = me.model_dump(mode="json"), week
+        me = self._me(client, cursors, budget, week)
         reads: dict[str, ListRead] = {}
         result = CollectResult("collected", sid, week, spend=budget.spend)
         try:
             for endpoint in READ_ORDER:
+                if endpoint in subscriber.skipped_reads:  # turned off on the settings page: no credits spent
+                    budget.spend.skipped.append(f"{endpoint}: you turned this read off in your settings")
+                    continue
                 cursor = cursors.get(endpoint)
                 if cursor.done_week == week:
                     continue  # read completely by an earlier attempt this week

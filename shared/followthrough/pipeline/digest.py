@@ -23,12 +23,15 @@ from followthrough.pipeline.delivery import PermanentFailure
 
 if TYPE_CHECKING:
     from aws_lambda_powertools import Metrics
-    from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
+    from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, IdempotencyConfig
 
 log = logging.getLogger(__name__)
 
 Outcome = Literal["sent", "skipped"]
 IDEMPOTENCY_DAYS = 35
+# The idempotency records' key prefix: fixed (not Powertools' default, the function's name), so that the sign-up
+# function can find and delete a subscriber's records when they delete everything.
+DIGEST_IDEMPOTENCY_PREFIX = "followthrough-digest"
 
 
 @dataclass
@@ -78,9 +81,13 @@ class DigestSender:
         links = DigestLinks(
             unsubscribe=link(self.public_base_url, "unsubscribe", self.signing_key, sid),
             delete=link(self.public_base_url, "delete", self.signing_key, sid),
+            settings=link(self.public_base_url, "settings", self.signing_key, sid),
+            view=link(self.public_base_url, "view", self.signing_key, sid, week=week),
+            export=link(self.public_base_url, "export", self.signing_key, sid),
         )
         # what the collector could not read, and what it could not tell (e.g. who unfollowed)
-        rendered = render_digest(report, previous, links, unavailable_reasons=spend.skipped + spend.notes)
+        rendered = render_digest(report, previous, links, unavailable_reasons=spend.skipped + spend.notes,
+                                 hidden_sections=subscriber.hidden_sections)
         raw = build_message(
             sender=self.mailer.sender, recipient=subscriber.email, subject=rendered.subject,
             text=rendered.text, html=rendered.html, images=rendered.images, now=self.now(),
@@ -116,6 +123,17 @@ class DigestStep:
                                  raise_on_no_idempotency_key=True)
 
     @cached_property
+    def persistence(self) -> DynamoDBPersistenceLayer:
+        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
+
+        from followthrough.adapters.store.table import RETRIES
+
+        return DynamoDBPersistenceLayer(
+            table_name=self.table_name, key_attr="pk", sort_key_attr="sk",
+            static_pk_value="IDEMPOTENCY#digest", expiry_attr="ttl", boto_config=RETRIES,
+        )
+
+    @cached_property
     def send_once(self) -> Callable[..., dict[str, Any]]:
         """``DigestSender.send`` behind Powertools idempotency, keyed by subscriber and ISO week.
 
@@ -123,21 +141,23 @@ class DigestStep:
         completed record and returns its stored result instead of mailing again;
         a send that raised leaves no record, so its retry still sends once.
         """
-        from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer, idempotent_function
+        from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
-        from followthrough.adapters.store.table import RETRIES
-
-        persistence = DynamoDBPersistenceLayer(
-            table_name=self.table_name, key_attr="pk", sort_key_attr="sk",
-            static_pk_value="IDEMPOTENCY#digest", expiry_attr="ttl", boto_config=RETRIES,
-        )
-
-        @idempotent_function(data_keyword_argument="request", persistence_store=persistence,  # type: ignore[untyped-decorator]
-                             config=self.idempotency_config)
+        @idempotent_function(data_keyword_argument="request", persistence_store=self.persistence,  # type: ignore[untyped-decorator]
+                             config=self.idempotency_config, key_prefix=DIGEST_IDEMPOTENCY_PREFIX)
         def send(request: DigestRequest) -> dict[str, Any]:
             return asdict(self.sender.send(request))
 
         return cast(Callable[..., dict[str, Any]], send)
+
+    def forget_sent_digests(self, subscriber_id: str, weeks: list[str]) -> None:
+        """Delete the idempotency records of these weeks' digests (their results name the subscriber): part of
+        "delete everything". Powertools computes the keys, as it does when it writes them."""
+        persistence = self.persistence
+        persistence.configure(self.idempotency_config, key_prefix=DIGEST_IDEMPOTENCY_PREFIX)
+        for week in weeks:
+            request = DigestRequest(subscriber_id=subscriber_id, week=week).model_dump()
+            persistence.delete_record(request, exception=LookupError("the subscriber deleted everything"))
 
     def run(self, request: DigestRequest, context: Any = None) -> dict[str, Any]:
         if context is not None:

@@ -34,7 +34,8 @@ def dispatch(subscribers: SubscriberRepository, queue: Queue, at: datetime) -> D
     either way.
     """
     slot, week = slot_of(at), iso_week(at)
-    due = [s for s in subscribers.due_subscribers(slot) if s.receives_digest]
+    # a paused subscriber stays in the due index (the pause ends by itself) and is not queued
+    due = [s for s in subscribers.due_subscribers(slot) if s.receives_digest and not s.paused_at(at)]
     fresh = [s for s in due if s.last_dispatched_week != week]
     queue.send_all(CollectRequest(subscriber_id=s.subscriber_id, week=week) for s in fresh)
     next_week = at + timedelta(days=7)

@@ -33,8 +33,8 @@ class TokenKeeper:
     def save(self, subscriber_id: str, tokens: TokenSet, *, expected_version: int | None,
              forget_at: int | None = None) -> int:
         plaintext = json.dumps({"access": tokens.access_token, "refresh": tokens.refresh_token})
-        return self.stored.put_tokens(subscriber_id, self.cipher.encrypt(plaintext), tokens.expires_at,
-                                     expected_version=expected_version, forget_at=forget_at)
+        return self.stored.put_tokens(subscriber_id, self.cipher.encrypt(plaintext, subscriber_id), tokens.expires_at,
+                                      expected_version=expected_version, forget_at=forget_at)
 
     def access_token(self, subscriber_id: str, *, force_refresh: bool = False,
                      loaded: StoredTokens | None = None) -> str:
@@ -47,7 +47,7 @@ class TokenKeeper:
             stored, loaded = loaded or self.stored.get_tokens(subscriber_id), None
             if stored is None:
                 raise XAuthRevoked(f"no X tokens stored for subscriber {subscriber_id}")
-            pair = json.loads(self.cipher.decrypt(stored.ciphertext))
+            pair = json.loads(self.cipher.decrypt(stored.ciphertext, subscriber_id))
             now = self.now().timestamp()
             if stored.expires_at - now > REFRESH_MARGIN_S and not force_refresh:
                 return str(pair["access"])

@@ -12,9 +12,11 @@ from functools import cache
 from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Cookie, Form, Query
-from pydantic import AfterValidator, BaseModel, EmailStr, Field
+from email_validator import EmailNotValidError, validate_email
+from pydantic import AfterValidator, BaseModel, Field
+from pydantic_core import PydanticCustomError
 
-from followthrough.subscriber import WEEKDAYS, Subscriber, known_time_zones
+from followthrough.subscriber import WEEKDAYS, DigestSection, OptionalRead, Subscriber, known_time_zones
 
 # Bump the version whenever the wording changes: each subscriber records the version they agreed to.
 CONSENT_VERSION = "2026-11-22"
@@ -55,7 +57,27 @@ def _not_blank(value: str) -> str:
     return value.strip()
 
 
-EmailField = Annotated[EmailStr, Form(max_length=254, description="where the digest and the confirmation go")]
+def deliverable_address(value: str) -> str:
+    """An address SES can deliver to, as it will be stored: ASCII before the @, the domain in punycode.
+
+    SES (like most mail systems) takes no SMTPUTF8 addresses, so ``ü@example.com`` is refused here with a
+    message rather than accepted and never delivered; ``name@bücher.example`` becomes ``name@xn--bcher-kva.example``.
+    """
+    local = value.strip().rpartition("@")[0]
+    if local and not local.isascii():
+        raise PydanticCustomError("email_ascii", "only ASCII before the @")
+    if "=?" in local and "?=" in local:  # an RFC 2047 encoded-word: a header trick, never a mailbox
+        raise PydanticCustomError("email_encoded_word", "an encoded word is not an address")
+    try:
+        checked = validate_email(value.strip(), check_deliverability=False, allow_smtputf8=False)
+    except EmailNotValidError:
+        raise PydanticCustomError("email_invalid", "not an email address") from None
+    return str(checked.ascii_email)
+
+
+EmailField = Annotated[str, AfterValidator(deliverable_address),
+                       Form(max_length=254, description="where the digest and the confirmation go",
+                            json_schema_extra={"format": "email"})]
 ConsentField = Annotated[Literal["yes"], Form(description=f"consent version {CONSENT_VERSION}: {CONSENT_TEXT}")]
 DayField = Annotated[int, Form(ge=0, le=6, description="0 = Monday")]
 HourField = Annotated[int, Form(ge=0, le=23, description="local hour the digest should arrive")]
@@ -68,10 +90,11 @@ LinkToken = Annotated[str, AfterValidator(_not_blank), Query(max_length=TOKEN_MA
 FormLinkToken = Annotated[str, AfterValidator(_not_blank), Form(max_length=TOKEN_MAX,
                                                                description="signed link token")]
 OptionalLinkToken = Annotated[str | None, Query(max_length=TOKEN_MAX, description="signed link token")]
-OptionalFormToken = Annotated[str | None, Form(alias="token", max_length=TOKEN_MAX,
-                                               description="signed link token")]
-OneClick = Annotated[str | None, Form(alias="List-Unsubscribe", max_length=64,
-                                      description="RFC 8058: List-Unsubscribe=One-Click")]
+ShownSectionsField = Annotated[list[DigestSection] | None, Form(
+    max_length=8, description="the digest sections to show (ticked boxes); the others are left out")]
+OptionalReadsField = Annotated[list[OptionalRead] | None, Form(
+    max_length=4, description="the optional X reads to make (ticked boxes); the others are turned off")]
+PauseField = Annotated[int, Form(ge=0, le=8, description="weeks without a digest from now; 0 = not paused")]
 OAuthState = Annotated[str, AfterValidator(_not_blank), Query(max_length=TOKEN_MAX,
                                                               description="the state sent to X")]
 OAuthCode = Annotated[str | None, Query(max_length=TOKEN_MAX, description="X's authorization code")]
@@ -92,6 +115,8 @@ class SignupForm(BaseModel):
 # Field -> what to tell the person when the value is refused (by pydantic error type; "" = any other).
 FIELD_MESSAGES: dict[str, dict[str, str]] = {
     "email": {"missing": "Enter your email address.",
+              "email_ascii": "We cannot send email to an address with accents or other non-Latin letters before "
+                             "the @. Enter an address with only a-z, digits and . _ - + before the @.",
               "": "Enter an email address like name@example.com."},
     "consent": {"": "Tick the box to agree that your X account will be linked to this email address. "
                     "Followthrough cannot send a digest without it."},

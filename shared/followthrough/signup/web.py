@@ -18,8 +18,9 @@ import json
 import logging
 import traceback
 from collections.abc import Mapping
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, cast, get_args
 from urllib.parse import parse_qs, urlsplit
+from zoneinfo import ZoneInfo
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.api_gateway import Router
@@ -37,11 +38,13 @@ from aws_lambda_powertools.shared.cookies import Cookie, SameSite
 from aws_lambda_powertools.utilities.data_classes import APIGatewayProxyEventV2
 
 from followthrough.config import X_HOSTS, Settings
+from followthrough.links import Purpose, link
 from followthrough.signup import csrf, pages
 from followthrough.signup.errors import SignupError
 from followthrough.signup.forms import (
     CONSENT_VERSION,
     CSRF_COOKIE,
+    TOKEN_MAX,
     ConsentField,
     CsrfCookie,
     CsrfField,
@@ -53,30 +56,31 @@ from followthrough.signup.forms import (
     OAuthCode,
     OAuthError,
     OAuthState,
-    OneClick,
-    OptionalFormToken,
     OptionalLinkToken,
+    OptionalReadsField,
+    PauseField,
+    ShownSectionsField,
     SignupForm,
     ZoneField,
     describe_schedule,
     field_errors,
     time_zones,
 )
+from followthrough.subscriber import DigestSection, OptionalRead
 
 if TYPE_CHECKING:
     from followthrough.signup.service import Completed, SignupService
+    from followthrough.subscriber import Subscriber
 
 log = logging.getLogger(__name__)
-# At DEBUG, Powertools' resolver logs the validated route arguments (link tokens, OAuth codes and states) and
-# botocore the request parameters (the PKCE verifier, the confirmation email): keep both quiet whatever the
-# function's log level is.
-for _name in ("aws_lambda_powertools.event_handler", "botocore", "boto3"):
-    logging.getLogger(_name).setLevel(logging.INFO)
 
 MAX_BODY_BYTES = 16 * 1024  # the sign-up form is well under 1 KB
 HTML = "text/html; charset=utf-8"
 # forms that carry the anti-forgery token (POST /unsubscribe is RFC 8058 one-click: its signed token suffices)
-CSRF_PROTECTED = {("POST", "/signup"), ("POST", "/delete")}
+CSRF_PROTECTED = {("POST", "/signup"), ("POST", "/confirm"), ("POST", "/delete"), ("POST", "/settings"),
+                  ("POST", "/export")}
+FORM_TYPE = "application/x-www-form-urlencoded"
+HSTS = "max-age=63072000; includeSubDomains"  # two years: the API is only ever served over https
 
 router = Router()  # type: ignore[no-untyped-call]  # Powertools leaves Router.__init__ unannotated
 
@@ -113,10 +117,12 @@ def _security_headers(config: Settings) -> dict[str, str]:
         parts = urlsplit(x_base)
         authorize = f"{parts.scheme}://{parts.netloc}"
     return {
-        "Content-Security-Policy": "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
+        "Content-Security-Policy": f"default-src 'none'; script-src {pages.SCRIPT_SOURCES}; "
+                                   "style-src 'unsafe-inline'; img-src 'self' data:; "
                                    f"form-action 'self' {authorize}; frame-ancestors 'none'; base-uri 'none'",
         "Cache-Control": "no-store",
         "Referrer-Policy": "no-referrer",  # links carry tokens: never pass them on
+        "Strict-Transport-Security": HSTS,
         "X-Content-Type-Options": "nosniff",
         "X-Frame-Options": "DENY",
     }
@@ -167,16 +173,18 @@ def refuse_early(raw_event: Mapping[str, Any], config: Settings) -> dict[str, An
     if len(body) > (MAX_BODY_BYTES * 4 // 3 + 4 if event.is_base64_encoded else MAX_BODY_BYTES):
         return _raw_response(config, 413, "That request is too large",
                              "The form sends far less than this. Go back and try again.")
+    method = event.request_context.http.method.upper()
     try:
         data = base64.b64decode(body, validate=True) if event.is_base64_encoded else body.encode("utf-8")
         text = data.decode("utf-8")
     except (binascii.Error, ValueError, UnicodeError):
+        if (method, event.raw_path) == ("POST", "/unsubscribe") and _media_type(event) != FORM_TYPE:
+            return None  # RFC 8058 one-click: the token in the URL decides, this body is never read
         return _raw_response(config, 400, "That request could not be read",
                              "Its body is not UTF-8 text. Send the form from the sign-up page.")
     if len(data) > MAX_BODY_BYTES:
         return _raw_response(config, 413, "That request is too large",
                              "The form sends far less than this. Go back and try again.")
-    method = event.request_context.http.method.upper()
     if (method, event.raw_path) in CSRF_PROTECTED:
         content_type = (event.headers.get("content-type") or "").lower()
         fields = parse_qs(text) if content_type.startswith("application/x-www-form-urlencoded") else {}
@@ -215,6 +223,9 @@ def _invalid(exc: RequestValidationError) -> Response[str]:
         body = pages.signup_form(csrf_token=token, values=values, errors=errors,
                                  default_day=_settings().default_digest_day)
         return page(body, 422, set_nonce=set_nonce)
+    if event.http_method == "POST" and event.path == "/settings":  # only a changed page sends other values
+        return message_page(400, "These settings cannot be saved",
+                            "A value is not one the page offers. Open the settings link from your digest again.")
     if event.path == "/oauth/callback":
         return message_page(400, "This sign-in cannot be used",
                             "The answer from X is incomplete. Start again from the sign-up page.")
@@ -256,6 +267,11 @@ def signup_page(ft_csrf: CsrfCookie = None) -> Response[str]:
                 set_nonce=set_nonce)
 
 
+@router.head("/", summary="The sign-up page's headers (uptime checks, link previews)", responses=_html_responses(200))
+def signup_page_head() -> Response[str]:
+    return page("")
+
+
 @router.post("/signup", summary="Start a sign-up: on to X's authorization page",
              responses=_html_responses(303, 400, 403, 413, 415, 422))
 def signup(email: EmailField, consent: ConsentField, digest_day: DayField, digest_hour: HourField,
@@ -274,39 +290,57 @@ def signup(email: EmailField, consent: ConsentField, digest_day: DayField, diges
             responses=_html_responses(200, 400, 404, 409, 503))
 def oauth_callback(state: OAuthState, code: OAuthCode = None, error: OAuthError = None,
                    ft_csrf: CsrfCookie = None) -> Response[str]:
-    done = _service().complete(state=state, code=code, error=error, browser_nonce=ft_csrf)
+    client = APIGatewayProxyEventV2(router.current_event.raw_event).request_context.http.source_ip or None
+    done = _service().complete(state=state, code=code, error=error, browser_nonce=ft_csrf,
+                               client=client)
     return page(_completed_page(done))
 
 
 def _completed_page(done: Completed) -> str:
+    """One page for every sign-in that needs an email, whatever the address's story (new, subscribed elsewhere,
+    bounced, in its cooldown, over a limit): the page must not tell who is subscribed. The email says the rest."""
     sub = done.subscriber
-    mailed = {
-        "sent": f"We sent a link to {done.email}. Open it to confirm your address (it works for three days).",
-        "cooldown": f"We sent a link to {done.email} a few minutes ago; it is still valid. Check your inbox and "
-                    "spam folder. To stop abuse we send at most one every few minutes.",
-        "cooldown_other": f"We sent a link to {done.email} a few minutes ago, about an earlier request; it does "
-                          "not confirm this one. To stop abuse we send at most one every few minutes: sign up "
-                          f"again in {max(1, -(-_settings().confirmation_cooldown_s // 60))} minutes and we "
-                          "will send a link for this request.",
-        "suppressed": f"Emails to {done.email} bounced or were reported before, so we cannot send to it. "
-                      "Sign up again with another address.",
-        "not_needed": "",
-    }[done.mailed]
-    if done.outcome == "ready":
+    if done.outcome == "ready":  # the X account's own subscription, same address: nothing to confirm
         return pages.message("You are all set", [
             f"@{sub.username} is connected. Your digest arrives on {describe_schedule(sub)}.",
             "Nothing else to do."])
-    if done.outcome == "confirm_change":
-        return pages.message("Check your email", [
-            "Your current subscription keeps going unchanged until you confirm the new details.", mailed])
+    minutes = max(1, -(-_settings().confirmation_cooldown_s // 60))
     return pages.message("Check your email", [
-        f"@{sub.username} is connected. One step left: confirm your email address.", mailed,
-        f"After that, your digest arrives on {describe_schedule(sub)}."])
+        f"We are sending an email to {done.email}. Open it: it says what happens next, and nothing changes until "
+        "you press the button on the page its link opens.",
+        "Nothing within a few minutes? Check your spam folder. To stop abuse we send at most one email every "
+        f"few minutes to an address: wait {minutes} minutes before signing up again."])
 
 
-@router.get("/confirm", summary="Confirm the email address (double opt-in)",
-            responses=_html_responses(200, 400, 404, 409, 410))
-def confirm(token: LinkToken) -> Response[str]:
+@router.get("/confirm", summary="Asks before confirming the email address (double opt-in)",
+            responses=_html_responses(200, 400, 404, 410))
+def confirm_page(token: LinkToken, ft_csrf: CsrfCookie = None) -> Response[str]:
+    # a GET changes nothing: mail scanners and link previews fetch links nobody clicked
+    will = _service().confirmation(token)
+    csrf_token, set_nonce = _csrf_form(ft_csrf)
+    fields = {"token": token, "csrf_token": csrf_token}
+    if will.replaces:
+        return page(pages.message("Replace @" + will.replaces + " with @" + will.username + "?", [
+            f"Your weekly digest to {pages.mask_email(will.email)} will be about @{will.username} instead of "
+            f"@{will.replaces}.",
+            f"This replaces @{will.replaces} and starts your history again: the digests, reports and conversation "
+            f"history about @{will.replaces} are deleted, and our access to @{will.replaces} is revoked at X. "
+            "It cannot be undone.",
+            f"Not you? Close this page: nothing changes, and the digest about @{will.replaces} keeps coming."],
+            action=pages.Action("/confirm", f"Replace @{will.replaces}", fields, danger=True)), set_nonce=set_nonce)
+    return page(pages.message("Confirm your address?", [
+        f"Send the weekly digest about @{will.username} to {pages.mask_email(will.email)}?",
+        "Not you? Close this page: nothing is sent without this confirmation."],
+        action=pages.Action("/confirm", "Confirm my address", fields)), set_nonce=set_nonce)
+
+
+@router.post("/confirm", summary="Confirm the email address (double opt-in)",
+             responses=_html_responses(200, 400, 403, 404, 409, 410, 413, 415))
+def confirm(token: FormLinkToken, csrf_token: CsrfField, ft_csrf: CsrfCookie = None) -> Response[str]:
+    try:
+        csrf.check(_settings().require("signing_key"), csrf_token, ft_csrf)
+    except csrf.CsrfRefused as exc:  # refuse_early checked already; this keeps the route safe on its own
+        return message_page(403, "This form cannot be sent", f"It was refused because {exc}.")
     sub = _service().confirm(token)
     if sub.receives_digest:
         return page(pages.message("Your address is confirmed", [
@@ -331,10 +365,13 @@ def unsubscribe_page(token: LinkToken) -> Response[str]:
 
 
 @router.post("/unsubscribe", summary="Unsubscribe (also RFC 8058 one-click: the token authorizes it)",
-             responses=_html_responses(200, 400, 413, 415))
-def unsubscribe(token: OptionalLinkToken = None, form_token: OptionalFormToken = None,
-                one_click: OneClick = None) -> Response[str]:
-    given = (form_token or token or "").strip()
+             description="The signed token comes in the query (RFC 8058 one-click, whatever the body and its type) "
+                         "or as the field `token` of the page's urlencoded form.",
+             responses=_html_responses(200, 400, 413))
+def unsubscribe(token: OptionalLinkToken = None) -> Response[str]:
+    # RFC 8058: a mailbox provider's POST carries List-Unsubscribe=One-Click in whatever body type it likes (or
+    # none): the signed token in the URL is the authorization, so the body is read only for the page's form
+    given = (token or _form_field(router.current_event, "token") or "").strip()
     if not given:
         return message_page(400, "This link is not valid", "The unsubscribe link is missing its token.")
     _service().unsubscribe(given)
@@ -368,6 +405,112 @@ def delete(token: FormLinkToken, csrf_token: CsrfField, ft_csrf: CsrfCookie = No
     return page(pages.message("Everything is deleted" if deleted else "Nothing is stored", [
         "Your subscription, the connection to your X account and all stored history are gone."
         if deleted else "There was nothing left to delete for this link."], back=True))
+
+
+@router.get("/settings", summary="The preference centre: when the digest comes, and a pause",
+            responses=_html_responses(200, 400))
+def settings_page(token: LinkToken, ft_csrf: CsrfCookie = None) -> Response[str]:
+    sub = _service().subscriber_for("settings", token)
+    if sub is None or not sub.email_confirmed:
+        return message_page(404, "There is no subscription for this link",
+                            "It was deleted. You can sign up again on the first page.")
+    return _settings_page(sub, token, ft_csrf)
+
+
+def _settings_page(sub: Subscriber, token: str, cookie: str | None, saved: bool = False) -> Response[str]:
+    from followthrough.signup.service import pause_weeks_left
+
+    csrf_token, set_nonce = _csrf_form(cookie)
+    now = _service().now()
+    values = {"digest_day": str(sub.digest_day), "digest_hour": str(sub.digest_hour), "time_zone": sub.time_zone,
+              "pause_weeks": str(pause_weeks_left(sub, now))}
+    paused = (sub.paused_until.astimezone(ZoneInfo(sub.time_zone)).strftime("%A %d %B %Y")
+              if sub.paused_until is not None and sub.paused_at(now) else None)
+    body = pages.settings_form(token=token, csrf_token=csrf_token, username=sub.username or "",
+                               hidden_sections=sub.hidden_sections, skipped_reads=sub.skipped_reads,
+                               masked_email=pages.mask_email(sub.email), values=values, paused_until=paused,
+                               saved=saved, export_url=path_of_link("export", sub.subscriber_id))
+    return page(body, set_nonce=set_nonce)
+
+
+@router.post("/settings", summary="Save the digest's settings (a settings link cannot unsubscribe or delete)",
+             responses=_html_responses(200, 400, 403, 404, 413, 415))
+def save_settings(token: FormLinkToken, csrf_token: CsrfField, digest_day: DayField, digest_hour: HourField,
+                  time_zone: ZoneField, pause_weeks: PauseField, sections: ShownSectionsField = None,
+                  reads: OptionalReadsField = None, ft_csrf: CsrfCookie = None) -> Response[str]:
+    try:
+        csrf.check(_settings().require("signing_key"), csrf_token, ft_csrf)
+    except csrf.CsrfRefused as exc:  # refuse_early checked already; this keeps the route safe on its own
+        return message_page(403, "This form cannot be sent", f"It was refused because {exc}.")
+    shown, made = set(sections or []), set(reads or [])
+    sub = _service().change_settings(
+        token, digest_day=digest_day, digest_hour=digest_hour, time_zone=time_zone, pause_weeks=pause_weeks,
+        hidden_sections=[s for s in get_args(DigestSection) if s not in shown],
+        skipped_reads=[r for r in get_args(OptionalRead) if r not in made])
+    if sub is None:
+        return message_page(404, "There is no subscription for this link",
+                            "It was deleted. You can sign up again on the first page.")
+    return _settings_page(sub, token, ft_csrf, saved=True)
+
+
+@router.get("/view", summary="A week's digest in the browser, as it was sent", responses=_html_responses(200, 400, 404))
+def view(token: LinkToken) -> Response[str]:
+    html = _service().view(token)
+    if html is None:
+        return message_page(404, "This digest is no longer stored",
+                            "It was deleted, or never sent. The digest in your inbox is the same.")
+    return page(html)
+
+
+@router.get("/export", summary="Asks before downloading everything stored (download my data)",
+            responses=_html_responses(200, 400))
+def export_page(token: LinkToken, ft_csrf: CsrfCookie = None) -> Response[str]:
+    sub = _service().subscriber_for("export", token)
+    if sub is None:
+        return page(pages.message("Nothing is stored", ["There is nothing stored for this link."]))
+    csrf_token, set_nonce = _csrf_form(ft_csrf)
+    return page(pages.message("Download your data", [
+        f"Everything Followthrough stores about {pages.mask_email(sub.email)}, as one JSON file: your profile and "
+        "consent, each week's report and status, what reading X cost, the people you talk with and the follow "
+        "lists we keep. Never the keys to your X account.",
+        "Keep the file safe: it is about you and the people you talk with."],
+        action=pages.Action("/export", "Download my data", {"token": token, "csrf_token": csrf_token})),
+        set_nonce=set_nonce)
+
+
+@router.post("/export", summary="Everything stored about the subscriber, as a JSON download (never tokens)",
+             responses={**_html_responses(400, 403, 404, 413, 415),
+                        200: {"description": "the export", "content": {"application/json": {"schema": {
+                            "type": "object"}}}}})
+def export(token: FormLinkToken, csrf_token: CsrfField, ft_csrf: CsrfCookie = None) -> Response[str]:
+    try:
+        csrf.check(_settings().require("signing_key"), csrf_token, ft_csrf)
+    except csrf.CsrfRefused as exc:  # refuse_early checked already; this keeps the route safe on its own
+        return message_page(403, "This form cannot be sent", f"It was refused because {exc}.")
+    data = _service().export(token)
+    if data is None:
+        return message_page(404, "Nothing is stored", "There is nothing stored for this link.")
+    return Response(status_code=200, content_type="application/json", body=json.dumps(data, indent=2),
+                    headers={**_security_headers(_settings()),
+                             "Content-Disposition": 'attachment; filename="followthrough-my-data.json"'})
+
+
+def path_of_link(purpose: Purpose, subscriber_id: str) -> str:
+    """``/<purpose>?token=…``: a signed link to another of the subscriber's pages, from one of them."""
+    return link("", purpose, _settings().require("signing_key"), subscriber_id)
+
+
+def _media_type(event: Any) -> str:
+    """The body's media type without parameters, in lower case (media types are case-insensitive)."""
+    return str(event.headers.get("content-type") or "").split(";", 1)[0].strip().lower()
+
+
+def _form_field(event: Any, name: str) -> str | None:
+    """A field of an urlencoded body; None for any other body."""
+    if _media_type(event) != FORM_TYPE:
+        return None
+    values = parse_qs(event.decoded_body or "").get(name)
+    return values[0] if values and len(values[0]) <= TOKEN_MAX else None
 
 
 def openapi_document(app: Any) -> str:

@@ -15,7 +15,8 @@ One table, generic ``pk``/``sk`` keys (see docs/decisions.md):
 | ``SUB#<id>`` | ``DIGEST#<yyyy-Www>`` | the rendered digest and its send state |
 | ``SUB#<id>`` | ``PENDING`` | a sign-up change waiting for the email confirmation (TTL) |
 | ``XUSER#<id>`` / ``EMAIL#<address>`` | ``SUBSCRIBER`` | uniqueness: which subscriber owns this X account / address |
-| ``EMAIL#<address>`` | ``CONFIRMATION`` | when the last confirmation email went out (cooldown, TTL) |
+| ``EMAIL#<mailbox>`` | ``CONFIRMATION`` | when the last sign-up email to this mailbox went out (cooldown, TTL) |
+| ``LIMIT#<sha256>`` | ``SIGNUPEMAILS#<window>`` | sign-up emails per X account, mailbox or client in a window (TTL) |
 | ``OAUTH#<sha256 of state>`` | ``STATE`` | a sign-up between the form and X's callback: PKCE verifier, choices (TTL) |
 | ``SUPPRESSED#<address>`` | ``SUPPRESSED`` | bounced or complained addresses |
 | ``RUN#<yyyy-Www>`` | ``FLAG#<flag>`` | a fact about a week's whole run (TTL) |
@@ -46,6 +47,7 @@ from followthrough.adapters.store.protocols import (
     Repositories,
     StoredTokens,
     StoredWeek,
+    export_records,
     reported_weeks,
 )
 from followthrough.adapters.store.table import (
@@ -230,8 +232,16 @@ class DynamoCollectorState:
     clock: Clock
 
     def load(self, subscriber_id: str, week: str) -> CollectorState:
-        # one query of the partition; the rendered digests (``message``) are the only items it never needs
-        # (a filter may not name the key attributes)
+        state, weeks = self._read(subscriber_id)
+        state.week = _week(weeks[week]) if week in weeks else None
+        state.previous_reports = _previous(weeks, week, PREVIOUS_REPORTS)
+        return state
+
+    def _read(self, subscriber_id: str) -> tuple[CollectorState, dict[str, dict[str, Any]]]:
+        """The partition as a ``CollectorState`` (its week not chosen yet) and the ``WEEK#`` items by week.
+
+        One query; the rendered digests (``message``) are the only items it never needs (a filter may not
+        name the key attributes)."""
         items = self.table.partition(sub_key(subscriber_id), FilterExpression=Attr("message").not_exists())
         state = CollectorState(subscriber=None, tokens=None, week=None)
         weeks: dict[str, dict[str, Any]] = {}
@@ -257,10 +267,8 @@ class DynamoCollectorState:
                 state.ledger[rest] = Interaction(at=item["at"], kind=item["kind"])
             elif kind == "WEEK":
                 weeks[rest] = item
-        state.week = _week(weeks[week]) if week in weeks else None
-        state.previous_reports = _previous(weeks, week, PREVIOUS_REPORTS)
         state.stored_graphs = chunks
-        return state
+        return state, weeks
 
     def save(self, state: CollectorState, *, graphs: Collection[str] = (),
              ledger_updates: Mapping[str, Interaction] | None = None,
@@ -290,6 +298,10 @@ class DynamoCollectorState:
             puts.append({"pk": pk, "sk": "DMCONVERSATIONS",
                          "blob": pack({k: v.isoformat() for k, v in state.dm_conversations.items()})})
         self.table.write_all(puts, deletes)
+
+    def subscriber_records(self, subscriber_id: str) -> dict[str, Any]:
+        state, weeks = self._read(subscriber_id)
+        return export_records(state, {week: _week(item) for week, item in weeks.items()})
 
 
 @dataclass
@@ -379,6 +391,11 @@ class DynamoWeeks:
         return DigestState(subscriber, _week(weeks[week]) if week in weeks else None,
                            _previous(weeks, week, PREVIOUS_REPORTS))
 
+    def weeks_of(self, subscriber_id: str) -> list[str]:
+        weeks = {str(item["sk"]).split("#", 1)[1] for prefix in ("WEEK#", "DIGEST#")
+                 for item in self.table.partition(sub_key(subscriber_id), prefix, keys_only=True)}
+        return sorted(weeks)
+
     def put_digest(self, subscriber_id: str, week: str, raw_message: bytes) -> None:
         """Keep the rendered message before sending, so what was sent can always be shown."""
         self.table.resource.put_item(Item={"pk": sub_key(subscriber_id), "sk": f"DIGEST#{week}",
@@ -453,6 +470,16 @@ class DynamoSignups:
 
     def forget_confirmation_slot(self, email: str) -> None:
         self.table.resource.delete_item(Key={"pk": unique_key("EMAIL", email), "sk": "CONFIRMATION"})
+
+    def count_signup_email(self, limited: str, *, window_s: int, limit: int) -> bool:
+        window = _epoch(self.clock) // window_s
+        return self.table.write_if(
+            "update_item", Key={"pk": f"LIMIT#{limited}", "sk": f"SIGNUPEMAILS#{window}"},
+            UpdateExpression="ADD sent :one SET #ttl = :ttl",
+            ConditionExpression=Attr("sent").not_exists() | Attr("sent").lt(limit),
+            ExpressionAttributeNames={"#ttl": "ttl"},
+            ExpressionAttributeValues={":one": 1, ":ttl": (window + 1) * window_s},
+        ) is None
 
     def put_pending_change(self, subscriber_id: str, payload: str, ciphertext: bytes, *, expires_at: int) -> None:
         self.table.resource.put_item(Item={"pk": sub_key(subscriber_id), "sk": "PENDING", "payload": payload,

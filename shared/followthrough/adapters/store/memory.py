@@ -23,6 +23,7 @@ from followthrough.adapters.store.protocols import (
     Repositories,
     StoredTokens,
     StoredWeek,
+    export_records,
     reported_weeks,
 )
 from followthrough.adapters.store.table import (
@@ -234,6 +235,11 @@ class MemoryCollectorState:
             self.table.put(pk, f"FOLLOWEE#{user_id}", {"interaction": interaction})
             state.ledger[user_id] = interaction
 
+    def subscriber_records(self, subscriber_id: str) -> dict[str, Any]:
+        state = self.load(subscriber_id, "")
+        weeks = {week: _stored_week(item) for week, item in _weeks(self.table, subscriber_id).items()}
+        return export_records(state, weeks)
+
 
 @dataclass
 class MemoryWeeks:
@@ -288,6 +294,11 @@ class MemoryWeeks:
         return DigestState(MemorySubscribers(self.table).get_subscriber(subscriber_id),
                            _stored_week(weeks[week]) if week in weeks else None,
                            _previous(weeks, week, PREVIOUS_REPORTS))
+
+    def weeks_of(self, subscriber_id: str) -> list[str]:
+        pk = sub_key(subscriber_id)
+        return sorted({sk.split("#", 1)[1] for prefix in ("WEEK#", "DIGEST#")
+                       for sk, _ in self.table.partition(pk, prefix)})
 
     def put_digest(self, subscriber_id: str, week: str, raw_message: bytes) -> None:
         self.table.put(sub_key(subscriber_id), f"DIGEST#{week}",
@@ -353,6 +364,16 @@ class MemorySignups:
 
     def forget_confirmation_slot(self, email: str) -> None:
         self.table.delete(unique_key("EMAIL", email), "CONFIRMATION")
+
+    def count_signup_email(self, limited: str, *, window_s: int, limit: int) -> bool:
+        with self.table.lock:
+            window = self.table.epoch() // window_s
+            key = (f"LIMIT#{limited}", f"SIGNUPEMAILS#{window}")
+            sent = (self.table.get(*key) or {}).get("sent", 0)
+            if sent >= limit:
+                return False
+            self.table.put(*key, {"sent": sent + 1, "ttl": (window + 1) * window_s})
+            return True
 
     def put_pending_change(self, subscriber_id: str, payload: str, ciphertext: bytes, *, expires_at: int) -> None:
         self.table.put(sub_key(subscriber_id), "PENDING",

@@ -80,6 +80,26 @@ class DigestState:
     previous_reports: list[WeeklyReport]
 
 
+def export_records(state: CollectorState, weeks: Mapping[str, StoredWeek]) -> dict[str, Any]:
+    """The "download my data" view of what was collected: weeks (status, report, X spend), the ledger, the
+    follow graphs, recent activity and the DM conversations seen (ids and first-message times; no DM text is
+    ever stored)."""
+    records: dict[str, Any] = {}
+    for week, stored in sorted(weeks.items()):
+        report = stored.report()
+        records[week] = {"status": stored.status, "reason": stored.reason,
+                         "report": report[0].model_dump(mode="json") if report else None,
+                         "x_spend": stored.spend.model_dump(mode="json") if stored.spend else None}
+    return {
+        "weeks": records,
+        "ledger": {user_id: i.model_dump(mode="json") for user_id, i in state.ledger.items()},
+        "following": state.graphs.get("following", {}),
+        "followers": state.graphs.get("followers", {}),
+        "recent_activity": state.recent.model_dump(mode="json") if state.recent else None,
+        "dm_conversations_seen": {k: v.isoformat() for k, v in state.dm_conversations.items()},
+    }
+
+
 class SubscriberRepository(Protocol):
     def put_subscriber(self, subscriber: Subscriber, *, reference: datetime | None = None,
                        forget_at: int | None = None) -> None:
@@ -133,6 +153,10 @@ class CollectorStateRepository(Protocol):
         """Write the cursors, the recent activity, the follow lists named in ``graphs`` (replacing them
         whole), ledger updates and new DM conversations, in batches; ``state`` follows."""
 
+    def subscriber_records(self, subscriber_id: str) -> dict[str, Any]:
+        """What is stored about the subscriber besides the profile, for "download my data" (``export_records``).
+        Never the X tokens, cursors or a pending change."""
+
 
 class WeekRepository(Protocol):
     def put_week(self, subscriber_id: str, week: str, report: WeeklyReport, spend: Spend) -> None: ...
@@ -160,6 +184,9 @@ class WeekRepository(Protocol):
 
     def for_digest(self, subscriber_id: str, week: str) -> DigestState:
         """The profile, the week and up to 8 earlier reports, in one read."""
+
+    def weeks_of(self, subscriber_id: str) -> list[str]:
+        """Every ISO week with a stored week (``WEEK#``) or rendered digest (``DIGEST#``), oldest first."""
 
     def put_digest(self, subscriber_id: str, week: str, raw_message: bytes) -> None: ...
 
@@ -193,6 +220,11 @@ class SignupRepository(Protocol):
         ``cooldown_s`` seconds: then return what that one confirms."""
 
     def forget_confirmation_slot(self, email: str) -> None: ...
+
+    def count_signup_email(self, limited: str, *, window_s: int, limit: int) -> bool:
+        """Count one sign-up email against ``limited`` (a hashed X account, mailbox or client) in the current
+        ``window_s`` window (``LIMIT#<sha256>``, TTL); False, and nothing counted, once ``limit`` emails went
+        out in it."""
 
     def put_pending_change(self, subscriber_id: str, payload: str, ciphertext: bytes, *, expires_at: int) -> None: ...
 
