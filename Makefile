@@ -15,8 +15,8 @@ STAMP := $(VENV)/.installed
 SAM_VENV := .venv-sam
 SAM := SAM_CLI_TELEMETRY=0 $(SAM_VENV)/bin/sam
 SAM_STAMP := $(SAM_VENV)/.installed
-# `ruff format --check` is wired but off until the tree has been formatted once: make lint FORMAT_CHECK=1
-FORMAT_CHECK ?=
+# `ruff format --check` is part of lint (FORMAT_CHECK= turns it off for a quick look)
+FORMAT_CHECK ?= 1
 # The test tiers (pytest markers, pyproject.toml), fastest first: `make test` stops at the first that fails.
 UNIT := not integration and not browser and not soak
 # The unit tests run on every core (pytest-xdist; a module's tests stay on one worker): UNIT_WORKERS=0 for one process.

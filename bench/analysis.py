@@ -45,10 +45,26 @@ ME = "1000000001"
 AS_OF = datetime(2026, 11, 20, 18, 0, tzinfo=UTC)
 SNOWFLAKE_EPOCH_MS = 1288834974657
 CASES = {
-    "default": {"following": 5_000, "followers": 50_000, "posts": 3_200, "dm_events": 10_000, "likes": 2_000,
-                "tweet_parts": 1, "processes": 3, "runs": 3},
-    "big": {"following": 5_000, "followers": 20_000, "posts": 60_000, "dm_events": 5_000, "likes": 100_000,
-            "tweet_parts": 2, "processes": 2, "runs": 2},
+    "default": {
+        "following": 5_000,
+        "followers": 50_000,
+        "posts": 3_200,
+        "dm_events": 10_000,
+        "likes": 2_000,
+        "tweet_parts": 1,
+        "processes": 3,
+        "runs": 3,
+    },
+    "big": {
+        "following": 5_000,
+        "followers": 20_000,
+        "posts": 60_000,
+        "dm_events": 5_000,
+        "likes": 100_000,
+        "tweet_parts": 2,
+        "processes": 2,
+        "runs": 2,
+    },
 }
 
 
@@ -71,9 +87,37 @@ def write(data: Path, name: str, key: str, entries: list, part: int = 0) -> str:
 
 
 WORDS = [
-    "the", "a", "conversation", "thread", "people", "idea", "today", "week", "good", "great", "thanks",
-    "question", "answer", "build", "ship", "write", "read", "think", "learn", "open", "source", "python",
-    "data", "small", "tool", "launch", "coffee", "morning", "team", "design", "test",
+    "the",
+    "a",
+    "conversation",
+    "thread",
+    "people",
+    "idea",
+    "today",
+    "week",
+    "good",
+    "great",
+    "thanks",
+    "question",
+    "answer",
+    "build",
+    "ship",
+    "write",
+    "read",
+    "think",
+    "learn",
+    "open",
+    "source",
+    "python",
+    "data",
+    "small",
+    "tool",
+    "launch",
+    "coffee",
+    "morning",
+    "team",
+    "design",
+    "test",
 ]
 
 
@@ -83,13 +127,22 @@ def sentence(rng: random.Random, n: int) -> str:
 
 def media(rng: random.Random, tweet_id: str, username: str) -> dict:
     media_id = str(int(tweet_id) - 7)
-    sizes = {s: {"w": str(w), "h": str(h), "resize": "fit" if s != "thumb" else "crop"}
-             for s, w, h in (("thumb", 150, 150), ("small", 680, 383), ("medium", 1200, 675),
-                             ("large", 1920, 1080))}
-    return {"expanded_url": f"https://twitter.com/{username}/status/{tweet_id}/photo/1", "indices": ["120", "143"],
-            "url": "https://t.co/AbCdEfGhIj", "media_url": f"http://pbs.twimg.com/media/F{media_id}.jpg",
-            "id_str": media_id, "id": media_id, "media_url_https": f"https://pbs.twimg.com/media/F{media_id}.jpg",
-            "sizes": sizes, "type": "photo", "display_url": "pic.twitter.com/AbCdEfGhIj"}
+    sizes = {
+        s: {"w": str(w), "h": str(h), "resize": "fit" if s != "thumb" else "crop"}
+        for s, w, h in (("thumb", 150, 150), ("small", 680, 383), ("medium", 1200, 675), ("large", 1920, 1080))
+    }
+    return {
+        "expanded_url": f"https://twitter.com/{username}/status/{tweet_id}/photo/1",
+        "indices": ["120", "143"],
+        "url": "https://t.co/AbCdEfGhIj",
+        "media_url": f"http://pbs.twimg.com/media/F{media_id}.jpg",
+        "id_str": media_id,
+        "id": media_id,
+        "media_url_https": f"https://pbs.twimg.com/media/F{media_id}.jpg",
+        "sizes": sizes,
+        "type": "photo",
+        "display_url": "pic.twitter.com/AbCdEfGhIj",
+    }
 
 
 def build_archive(root: Path, case: dict[str, int], seed: int = 47) -> dict[str, int | float]:
@@ -101,32 +154,88 @@ def build_archive(root: Path, case: dict[str, int], seed: int = 47) -> dict[str,
     third = case["following"] // 3
     followers = following[:third] + [str(3_000_000_000 + i) for i in range(case["followers"] - third)]
     names = {user_id: f"user{user_id[-6:]}" for user_id in following}
-    files = {"account": [write(data, "account", "account", [{"account": {
-        "email": "me@example.com", "createdVia": "web", "username": "bench_me", "accountId": ME,
-        "createdAt": "2012-03-04T05:06:07.000Z", "accountDisplayName": "Bench Me"}}])]}
+    files = {
+        "account": [
+            write(
+                data,
+                "account",
+                "account",
+                [
+                    {
+                        "account": {
+                            "email": "me@example.com",
+                            "createdVia": "web",
+                            "username": "bench_me",
+                            "accountId": ME,
+                            "createdAt": "2012-03-04T05:06:07.000Z",
+                            "accountDisplayName": "Bench Me",
+                        }
+                    }
+                ],
+            )
+        ]
+    }
     link = "https://twitter.com/intent/user?user_id={}"
-    files["following"] = [write(data, "following", "following", [
-        {"following": {"accountId": u, "userLink": link.format(u)}} for u in following])]
-    files["follower"] = [write(data, "follower", "follower", [
-        {"follower": {"accountId": u, "userLink": link.format(u)}} for u in followers])]
+    files["following"] = [
+        write(
+            data,
+            "following",
+            "following",
+            [{"following": {"accountId": u, "userLink": link.format(u)}} for u in following],
+        )
+    ]
+    files["follower"] = [
+        write(
+            data,
+            "follower",
+            "follower",
+            [{"follower": {"accountId": u, "userLink": link.format(u)}} for u in followers],
+        )
+    ]
     tweets = [{"tweet": build_tweet(rng, i, following, names)} for i in range(case["posts"])]
     per_part = -(-len(tweets) // case["tweet_parts"])
-    files["tweets"] = [write(data, "tweets" if part == 0 else f"tweets-part{part}", "tweets",
-                             tweets[part * per_part:(part + 1) * per_part], part)
-                       for part in range(case["tweet_parts"])]
+    files["tweets"] = [
+        write(
+            data,
+            "tweets" if part == 0 else f"tweets-part{part}",
+            "tweets",
+            tweets[part * per_part : (part + 1) * per_part],
+            part,
+        )
+        for part in range(case["tweet_parts"])
+    ]
     del tweets
     files["like"] = [write(data, "like", "like", build_likes(rng, case["likes"]))]
     conversations, events = build_dms(rng, case["dm_events"], following, followers[third:])
     files["directMessages"] = [write(data, "direct-messages", "direct_messages", conversations)]
-    (data / "manifest.js").write_text("window.__THAR_CONFIG = " + json.dumps(
-        {"userInfo": {"accountId": ME, "userName": "bench_me"},
-         "archiveInfo": {"sizeBytes": "1", "generationDate": iso(AS_OF), "isPartialArchive": False},
-         "dataTypes": {key: {"files": [{"fileName": name, "globalName": f"YTD.{key}.part{n}", "count": "1"}
-                                       for n, name in enumerate(names)]} for key, names in files.items()}},
-        indent=2))
-    return {"following": case["following"], "followers": case["followers"], "posts": case["posts"],
-            "tweet_files": case["tweet_parts"], "dm_events": events, "likes": case["likes"],
-            "archive_mb": round(sum(f.stat().st_size for f in data.iterdir()) / 2**20, 1)}
+    (data / "manifest.js").write_text(
+        "window.__THAR_CONFIG = "
+        + json.dumps(
+            {
+                "userInfo": {"accountId": ME, "userName": "bench_me"},
+                "archiveInfo": {"sizeBytes": "1", "generationDate": iso(AS_OF), "isPartialArchive": False},
+                "dataTypes": {
+                    key: {
+                        "files": [
+                            {"fileName": name, "globalName": f"YTD.{key}.part{n}", "count": "1"}
+                            for n, name in enumerate(names)
+                        ]
+                    }
+                    for key, names in files.items()
+                },
+            },
+            indent=2,
+        )
+    )
+    return {
+        "following": case["following"],
+        "followers": case["followers"],
+        "posts": case["posts"],
+        "tweet_files": case["tweet_parts"],
+        "dm_events": events,
+        "likes": case["likes"],
+        "archive_mb": round(sum(f.stat().st_size for f in data.iterdir()) / 2**20, 1),
+    }
 
 
 def build_tweet(rng: random.Random, i: int, following: list[str], names: dict[str, str]) -> dict:
@@ -139,32 +248,52 @@ def build_tweet(rng: random.Random, i: int, following: list[str], names: dict[st
     if roll < 0.35:
         text = f"@{names[target]} {sentence(rng, 14)}"
         mentions.append(target)
-        reply = {"in_reply_to_status_id_str": snowflake(at - timedelta(hours=1), i),
-                 "in_reply_to_status_id": snowflake(at - timedelta(hours=1), i),
-                 "in_reply_to_user_id": target, "in_reply_to_user_id_str": target,
-                 "in_reply_to_screen_name": names[target]}
+        reply = {
+            "in_reply_to_status_id_str": snowflake(at - timedelta(hours=1), i),
+            "in_reply_to_status_id": snowflake(at - timedelta(hours=1), i),
+            "in_reply_to_user_id": target,
+            "in_reply_to_user_id_str": target,
+            "in_reply_to_screen_name": names[target],
+        }
     elif roll < 0.5:
         text = f"RT @{names[target]}: {sentence(rng, 16)}"
         mentions.append(target)
     else:
         text = sentence(rng, 20)
         if rng.random() < 0.3:
-            urls.append(rng.choice(["https://bench.example.com/post", "https://news.example.org/story",
-                                    f"https://twitter.com/{names[target]}/status/{snowflake(at, i + 1)}"]))
+            urls.append(
+                rng.choice(
+                    [
+                        "https://bench.example.com/post",
+                        "https://news.example.org/story",
+                        f"https://twitter.com/{names[target]}/status/{snowflake(at, i + 1)}",
+                    ]
+                )
+            )
         if rng.random() < 0.2:
             hashtags.append(rng.choice(["buildinpublic", "python", "opensource"]))
     tweet = {
-        "edit_info": {"initial": {"editTweetIds": [tweet_id], "editableUntil": iso(at + timedelta(hours=1)),
-                                  "editsRemaining": "5", "isEditEligible": True}},
+        "edit_info": {
+            "initial": {
+                "editTweetIds": [tweet_id],
+                "editableUntil": iso(at + timedelta(hours=1)),
+                "editsRemaining": "5",
+                "isEditEligible": True,
+            }
+        },
         "retweeted": False,
         "source": '<a href="https://mobile.twitter.com" rel="nofollow">Twitter Web App</a>',
         "entities": {
             "hashtags": [{"text": h, "indices": ["0", str(len(h) + 1)]} for h in hashtags],
             "symbols": [],
-            "user_mentions": [{"name": f"User {m}", "screen_name": names[m], "indices": ["0", "11"],
-                               "id_str": m, "id": m} for m in mentions],
-            "urls": [{"url": "https://t.co/Xy12Ab34Cd", "expanded_url": u, "display_url": u[8:30],
-                      "indices": ["100", "123"]} for u in urls],
+            "user_mentions": [
+                {"name": f"User {m}", "screen_name": names[m], "indices": ["0", "11"], "id_str": m, "id": m}
+                for m in mentions
+            ],
+            "urls": [
+                {"url": "https://t.co/Xy12Ab34Cd", "expanded_url": u, "display_url": u[8:30], "indices": ["100", "123"]}
+                for u in urls
+            ],
         },
         "display_text_range": ["0", str(len(text))],
         "favorite_count": str(rng.randint(0, 40)),
@@ -191,15 +320,24 @@ def build_likes(rng: random.Random, count: int) -> list[dict]:
     for i in range(count):
         at = AS_OF - timedelta(minutes=rng.randint(1, 60 * 24 * 200))
         liked = snowflake(at, 100_000 + i)
-        likes.append({"like": {"tweetId": liked, "fullText": sentence(rng, 18),
-                               "expandedUrl": f"https://twitter.com/i/web/status/{liked}"}})
+        likes.append(
+            {
+                "like": {
+                    "tweetId": liked,
+                    "fullText": sentence(rng, 18),
+                    "expandedUrl": f"https://twitter.com/i/web/status/{liked}",
+                }
+            }
+        )
     return likes
 
 
 def build_dms(rng: random.Random, count: int, following: list[str], strangers: list[str]) -> tuple[list[dict], int]:
     conversations, events = [], 0
-    templates = ["Hey {n}, thanks for the follow! Grab my free ebook on growth here: {u}",
-                 "Thanks for connecting {n}! Check out my course {u} and use code X{d} for a discount"]
+    templates = [
+        "Hey {n}, thanks for the follow! Grab my free ebook on growth here: {u}",
+        "Thanks for connecting {n}! Check out my course {u} and use code X{d} for a discount",
+    ]
     own_template = "Thanks for following, {n}! I write about small tools every week, subscribe at {u}"
     while events < count:
         partner = rng.choice(strangers if rng.random() < 0.5 else following)
@@ -207,8 +345,9 @@ def build_dms(rng: random.Random, count: int, following: list[str], strangers: l
         kind = rng.random()
         messages = []
         if kind < 0.15:  # someone's automated DM: one templated opener
-            text = rng.choice(templates).format(n=sentence(rng, 1), u=f"https://t.co/{rng.randint(10**6, 10**7)}",
-                                                d=rng.randint(10, 99))
+            text = rng.choice(templates).format(
+                n=sentence(rng, 1), u=f"https://t.co/{rng.randint(10**6, 10**7)}", d=rng.randint(10, 99)
+            )
             messages.append((partner, text, start))
         elif kind < 0.2:  # the subscriber's own automated welcome
             messages.append((ME, own_template.format(n=sentence(rng, 1), u="https://t.co/own"), start))
@@ -217,10 +356,22 @@ def build_dms(rng: random.Random, count: int, following: list[str], strangers: l
             for turn in range(rng.randint(2, 14)):
                 at += timedelta(minutes=rng.randint(1, 600))
                 messages.append((partner if turn % 2 == 0 else ME, sentence(rng, rng.randint(3, 25)), at))
-        entries = [{"messageCreate": {
-            "recipientId": ME if sender != ME else partner, "reactions": [], "urls": [], "text": text,
-            "mediaUrls": [], "senderId": sender, "id": snowflake(at, 200_000 + events + n),
-            "createdAt": iso(at), "editHistory": []}} for n, (sender, text, at) in enumerate(messages)]
+        entries = [
+            {
+                "messageCreate": {
+                    "recipientId": ME if sender != ME else partner,
+                    "reactions": [],
+                    "urls": [],
+                    "text": text,
+                    "mediaUrls": [],
+                    "senderId": sender,
+                    "id": snowflake(at, 200_000 + events + n),
+                    "createdAt": iso(at),
+                    "editHistory": [],
+                }
+            }
+            for n, (sender, text, at) in enumerate(messages)
+        ]
         entries.reverse()  # X lists a conversation newest first
         low, high = sorted((ME, partner), key=int)
         conversations.append({"dmConversation": {"conversationId": f"{low}-{high}", "messages": entries}})
@@ -253,7 +404,9 @@ def peak_mb():
             return int(line.split()[1]) / 1024
 """
 
-LOADS_ONE = PEAK + """
+LOADS_ONE = (
+    PEAK
+    + """
 import json, sys
 from pathlib import Path
 largest = max((f for f in Path(sys.argv[1], "data").glob("*.js")), key=lambda f: f.stat().st_size)
@@ -262,8 +415,11 @@ parsed = json.loads(raw[raw.index(b"=") + 1:])
 print(json.dumps({"loads_peak_rss_mb": peak_mb(),
                   "largest_file": largest.name, "largest_mb": round(largest.stat().st_size / 2**20, 1)}))
 """
+)
 
-AUDIT = PEAK + """
+AUDIT = (
+    PEAK
+    + """
 import json, sys, time
 from pathlib import Path
 from followthrough.analysis import History, analyze
@@ -289,6 +445,7 @@ if runs > 1:  # the parts, for the record
 print(json.dumps({"audit_s": best, "load_s": load, "analyze_s": analysis,
                   "peak_rss_mb": peak_mb()}))
 """
+)
 
 
 def child(code: str, *args: str) -> dict:
@@ -336,8 +493,11 @@ def verdict(name: str, result: dict) -> str:
     """The time target holds for both cases; the memory target is the big case's (the default's largest file
     is small beside the interpreter and its imports: there the peak stays under 256 MB)."""
     memory_ok = result["rss_ratio"] <= 1.5 if name == "big" else result["peak_rss_mb"] < 256
-    memory = (f"peak RSS ratio {result['rss_ratio']} <= 1.5" if name == "big"
-              else f"peak RSS {result['peak_rss_mb']} MB < 256")
+    memory = (
+        f"peak RSS ratio {result['rss_ratio']} <= 1.5"
+        if name == "big"
+        else f"peak RSS {result['peak_rss_mb']} MB < 256"
+    )
     met = "meets" if result["ratio"] <= 2 and memory_ok else "misses"
     return f"{met} the targets (time ratio {result['ratio']} <= 2, {memory})"
 

@@ -37,13 +37,20 @@ ANCHOR = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
 
 def priced(resources: dict[str, int], prices: XPrices) -> float:
-    return round(sum(n * getattr(prices, PRICE_OF[endpoint]) for endpoint, n in resources.items()
-                     if endpoint in PRICE_OF), 4)
+    return round(
+        sum(n * getattr(prices, PRICE_OF[endpoint]) for endpoint, n in resources.items() if endpoint in PRICE_OF), 4
+    )
 
 
 def measure(profile: str, prices: XPrices) -> dict[str, dict[str, float | int]]:
-    os.environ.update({"WEEKLY_BUDGET_USD": "100000", "FIRST_RUN_BUDGET_USD": "100000",
-                       "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"})
+    os.environ.update(
+        {
+            "WEEKLY_BUDGET_USD": "100000",
+            "FIRST_RUN_BUDGET_USD": "100000",
+            "POWERTOOLS_METRICS_DISABLED": "true",
+            "POWERTOOLS_LOG_LEVEL": "WARNING",
+        }
+    )
     with mock_aws():
         aws = create_resources(LocalAws(endpoint_url=""))
         world = start_world(seed=3, now=ANCHOR, profile=profile, aws=aws)
@@ -61,19 +68,26 @@ def measure(profile: str, prices: XPrices) -> dict[str, dict[str, float | int]]:
                     raise RuntimeError(f"{profile} {label}: {result.status} {result.reason}")
                 snapshot = sim.meter.snapshot()
                 served = {k: v["resources"] for k, v in snapshot.items()}
-                out[label] = {"cost_usd": priced(served, prices), "lower_bound_usd": round(lower, 4),
-                              "naive_usd": round(naive, 4),
-                              "requests": sum(v["requests"] for v in snapshot.values()),
-                              "resources": sum(served.values()),
-                              "reread": sum(v.get("resource_ids_returned_twice", 0) for v in snapshot.values()),
-                              "seconds": round(time.perf_counter() - started, 2)}
+                out[label] = {
+                    "cost_usd": priced(served, prices),
+                    "lower_bound_usd": round(lower, 4),
+                    "naive_usd": round(naive, 4),
+                    "requests": sum(v["requests"] for v in snapshot.values()),
+                    "resources": sum(served.values()),
+                    "reread": sum(v.get("resource_ids_returned_twice", 0) for v in snapshot.values()),
+                    "seconds": round(time.perf_counter() - started, 2),
+                }
 
             account = sim.accounts[world.subscriber.x_user_id]
             full_lists = (len(account.following) + len(account.followers)) * prices.user
             run("first_run", lower=float("nan"), naive=float("nan"))
             delta = sim.advance_week(seed=11)[world.subscriber.x_user_id]
-            new_items = (len(delta.post_ids) * prices.post + len(delta.mention_ids) * prices.post
-                         + len(delta.liked_post_ids) * prices.like + len(delta.dm_event_ids) * prices.dm_event)
+            new_items = (
+                len(delta.post_ids) * prices.post
+                + len(delta.mention_ids) * prices.post
+                + len(delta.liked_post_ids) * prices.like
+                + len(delta.dm_event_ids) * prices.dm_event
+            )
             lower = new_items + (len(delta.new_following_ids) + len(delta.new_follower_ids)) * prices.user + prices.user
             account = sim.accounts[world.subscriber.x_user_id]
             naive = (len(account.following) + len(account.followers)) * prices.user + new_items + prices.user
@@ -95,24 +109,30 @@ def main(argv: list[str] | None = None) -> int:
     for profile in args.profiles:
         print(f"measuring {profile}...", file=sys.stderr, flush=True)
         results[profile] = measure(profile, prices)
-    print(f"{'profile':<9} {'run':<10} {'cost $':>8} {'lower $':>8} {'naive $':>9} {'cost/lower':>10} "
-          f"{'naive/cost':>10} {'requests':>8} {'re-read':>7}")
+    print(
+        f"{'profile':<9} {'run':<10} {'cost $':>8} {'lower $':>8} {'naive $':>9} {'cost/lower':>10} "
+        f"{'naive/cost':>10} {'requests':>8} {'re-read':>7}"
+    )
     for profile, runs in results.items():
         for label, r in runs.items():
             lower = r.get("lower_bound_usd")
             ratio = f"{r['cost_usd'] / lower:.2f}" if lower else "-"
-            print(f"{profile:<9} {label:<10} {r['cost_usd']:>8.2f} {lower if lower else '-':>8} "
-                  f"{r['naive_usd']:>9.2f} {ratio:>10} {r['naive_usd'] / r['cost_usd']:>10.1f} "
-                  f"{r['requests']:>8} {r['reread']:>7}")
+            print(
+                f"{profile:<9} {label:<10} {r['cost_usd']:>8.2f} {lower if lower else '-':>8} "
+                f"{r['naive_usd']:>9.2f} {ratio:>10} {r['naive_usd'] / r['cost_usd']:>10.1f} "
+                f"{r['requests']:>8} {r['reread']:>7}"
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"profiles": results}, indent=2))
     typical = results.get("typical", {}).get("steady")
     if typical:
         cost, lower, naive = typical["cost_usd"], typical["lower_bound_usd"], typical["naive_usd"]
         ok = cost <= 1.15 * lower and naive >= 15 * cost
-        print(f"typical steady week: {typical['cost_usd'] / typical['lower_bound_usd']:.2f}x the lower bound "
-              f"(target <= 1.15), {typical['naive_usd'] / typical['cost_usd']:.1f}x cheaper than naive "
-              f"(target >= 15): {'met' if ok else 'NOT met'}")
+        print(
+            f"typical steady week: {typical['cost_usd'] / typical['lower_bound_usd']:.2f}x the lower bound "
+            f"(target <= 1.15), {typical['naive_usd'] / typical['cost_usd']:.1f}x cheaper than naive "
+            f"(target >= 15): {'met' if ok else 'NOT met'}"
+        )
     print(f"wrote {args.out}")
     return 0
 

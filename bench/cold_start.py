@@ -52,11 +52,16 @@ def functions() -> list[str]:
 
 def timed(statement: str, folder: str = "") -> float:
     """Seconds ``statement`` takes in a fresh interpreter (with the environment a function has)."""
-    env = {**os.environ, "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_METRICS_NAMESPACE": "Followthrough",
-           "POWERTOOLS_SERVICE_NAME": Path(folder).name or "baseline"}
+    env = {
+        **os.environ,
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "POWERTOOLS_METRICS_NAMESPACE": "Followthrough",
+        "POWERTOOLS_SERVICE_NAME": Path(folder).name or "baseline",
+    }
     code = TIMED.format(folder=folder or str(ROOT), statement=statement)
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False,
-                            cwd=folder or ROOT)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, check=False, cwd=folder or ROOT
+    )
     if result.returncode != 0:
         raise RuntimeError(f"{statement!r} in {folder or ROOT} failed:\n{result.stderr}")
     return float(result.stdout.strip().splitlines()[-1])
@@ -81,9 +86,13 @@ def measure(rounds: int) -> dict[str, dict[str, object]]:
         baseline = BASELINES.get(name, DEFAULT_BASELINE)
         import_s = statistics.median(samples[name])
         baseline_s = statistics.median(samples[f"baseline:{baseline}"])
-        results[name] = {"import_s": round(import_s, 4), "baseline_s": round(baseline_s, 4),
-                         "ratio": round(import_s / baseline_s, 2), "baseline": baseline,
-                         "target": TARGETS.get(name)}
+        results[name] = {
+            "import_s": round(import_s, 4),
+            "baseline_s": round(baseline_s, 4),
+            "ratio": round(import_s / baseline_s, 2),
+            "baseline": baseline,
+            "target": TARGETS.get(name),
+        }
     return results
 
 
@@ -97,8 +106,10 @@ def main() -> int:
     for name, r in results.items():
         target = r["target"]
         verdict = "" if target is None else (" met" if float(r["ratio"]) <= float(target) else " NOT met")  # type: ignore[arg-type]
-        print(f"{name:10} import {r['import_s']:.3f}s  vs {r['baseline']:<22} {r['baseline_s']:.3f}s  "
-              f"ratio {r['ratio']:.2f}" + (f" (target <= {target}){verdict}" if target else ""))
+        print(
+            f"{name:10} import {r['import_s']:.3f}s  vs {r['baseline']:<22} {r['baseline_s']:.3f}s  "
+            f"ratio {r['ratio']:.2f}" + (f" (target <= {target}){verdict}" if target else "")
+        )
     print(f"wrote {OUT.relative_to(ROOT)}")
     return 0
 

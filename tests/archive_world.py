@@ -36,10 +36,21 @@ LAYOUTS = ("2019", "2021", "2025")
 # how the subscriber treats a followee, and whether the followee is then a passive follow (None: the
 # archive cannot tell, e.g. a quote of someone whose handle appears nowhere else)
 SCENARIOS: dict[str, bool | None] = {
-    "reply": False, "mention": False, "retweet": False, "quote_known_handle": False, "like": False,
-    "dm": False, "long_post_mention": False, "edited_reply": False, "reacted_to_their_dm": False,
+    "reply": False,
+    "mention": False,
+    "retweet": False,
+    "quote_known_handle": False,
+    "like": False,
+    "dm": False,
+    "long_post_mention": False,
+    "edited_reply": False,
+    "reacted_to_their_dm": False,
     "quote_unknown_handle": None,
-    "nothing": True, "old_reply": True, "group_dm_only": True, "deleted_reply": True, "dm_received_only": True,
+    "nothing": True,
+    "old_reply": True,
+    "group_dm_only": True,
+    "deleted_reply": True,
+    "dm_received_only": True,
 }
 TEMPLATE_NAMES = ["José", "Zoë", "Łukasz", "李", "أحمد", "Anna", "Björn", "Chen", "Dolores"]
 
@@ -98,7 +109,8 @@ class World:
             getattr(self, f"_{scenario}")(user_id, self.ago(self.rng.uniform(1, 25)))
             label = SCENARIOS[scenario]
             {True: self.truth.passive, False: self.truth.interacted, None: self.truth.undeterminable}[label].add(
-                user_id)
+                user_id
+            )
         self._dm_traffic()
         self._background()
 
@@ -113,40 +125,88 @@ class World:
 
     def mention_entity(self, user_id: str) -> dict[str, Any]:
         handle = self.handles[user_id]
-        return {"name": handle.title(), "screen_name": handle, "indices": ["0", str(len(handle) + 1)],
-                "id_str": user_id, "id": user_id}
+        return {
+            "name": handle.title(),
+            "screen_name": handle,
+            "indices": ["0", str(len(handle) + 1)],
+            "id_str": user_id,
+            "id": user_id,
+        }
 
-    def tweet(self, at: datetime, text: str, *, mentions: tuple[str, ...] = (), reply_to: str | None = None,
-              urls: tuple[str, ...] = (), hashtags: tuple[str, ...] = (), count: bool = True) -> dict[str, Any]:
+    def tweet(
+        self,
+        at: datetime,
+        text: str,
+        *,
+        mentions: tuple[str, ...] = (),
+        reply_to: str | None = None,
+        urls: tuple[str, ...] = (),
+        hashtags: tuple[str, ...] = (),
+        count: bool = True,
+    ) -> dict[str, Any]:
         tweet_id = self.next_id(at)
         body: dict[str, Any] = {
-            "edit_info": {"initial": {"editTweetIds": [tweet_id], "editableUntil": iso(at + timedelta(hours=1)),
-                                      "editsRemaining": "5", "isEditEligible": True}},
-            "retweeted": False, "source": '<a href="https://mobile.twitter.com" rel="nofollow">Twitter Web App</a>',
-            "entities": {
-                "hashtags": [{"text": h, "indices": ["0", "4"]} for h in hashtags], "symbols": [],
-                "user_mentions": [self.mention_entity(u) for u in mentions],
-                "urls": [{"url": "https://t.co/abc", "expanded_url": u, "display_url": u.split("//")[1][:20],
-                          "indices": ["10", "33"]} for u in urls],
+            "edit_info": {
+                "initial": {
+                    "editTweetIds": [tweet_id],
+                    "editableUntil": iso(at + timedelta(hours=1)),
+                    "editsRemaining": "5",
+                    "isEditEligible": True,
+                }
             },
-            "display_text_range": ["0", str(len(text))], "favorite_count": "1", "id_str": tweet_id,
-            "truncated": False, "retweet_count": "0", "id": tweet_id, "created_at": x_time(at), "favorited": False,
-            "full_text": text, "lang": "en",
+            "retweeted": False,
+            "source": '<a href="https://mobile.twitter.com" rel="nofollow">Twitter Web App</a>',
+            "entities": {
+                "hashtags": [{"text": h, "indices": ["0", "4"]} for h in hashtags],
+                "symbols": [],
+                "user_mentions": [self.mention_entity(u) for u in mentions],
+                "urls": [
+                    {
+                        "url": "https://t.co/abc",
+                        "expanded_url": u,
+                        "display_url": u.split("//")[1][:20],
+                        "indices": ["10", "33"],
+                    }
+                    for u in urls
+                ],
+            },
+            "display_text_range": ["0", str(len(text))],
+            "favorite_count": "1",
+            "id_str": tweet_id,
+            "truncated": False,
+            "retweet_count": "0",
+            "id": tweet_id,
+            "created_at": x_time(at),
+            "favorited": False,
+            "full_text": text,
+            "lang": "en",
         }
         if reply_to is not None:
-            body.update(in_reply_to_status_id_str=snowflake(at - timedelta(hours=1), 1),
-                        in_reply_to_status_id=snowflake(at - timedelta(hours=1), 1),
-                        in_reply_to_user_id=reply_to, in_reply_to_user_id_str=reply_to,
-                        in_reply_to_screen_name=self.handles.get(reply_to, MY_HANDLE))
+            body.update(
+                in_reply_to_status_id_str=snowflake(at - timedelta(hours=1), 1),
+                in_reply_to_status_id=snowflake(at - timedelta(hours=1), 1),
+                in_reply_to_user_id=reply_to,
+                in_reply_to_user_id_str=reply_to,
+                in_reply_to_screen_name=self.handles.get(reply_to, MY_HANDLE),
+            )
         self.tweets.append(body)
         if count and at >= self.ago(30):
             self.truth.posts_in_window += 1
         return body
 
-    def message(self, sender: str, recipient: str | None, text: str, at: datetime,
-                kind: str = "messageCreate") -> dict[str, Any]:
-        body: dict[str, Any] = {"reactions": [], "urls": [], "text": text, "mediaUrls": [], "senderId": sender,
-                                "id": self.next_id(at), "createdAt": iso(at), "editHistory": []}
+    def message(
+        self, sender: str, recipient: str | None, text: str, at: datetime, kind: str = "messageCreate"
+    ) -> dict[str, Any]:
+        body: dict[str, Any] = {
+            "reactions": [],
+            "urls": [],
+            "text": text,
+            "mediaUrls": [],
+            "senderId": sender,
+            "id": self.next_id(at),
+            "createdAt": iso(at),
+            "editHistory": [],
+        }
         if recipient is not None:
             body = {"recipientId": recipient, **body}
         return {kind: body}
@@ -173,26 +233,41 @@ class World:
         self.tweet(at, "so true https://t.co/q1", urls=(f"https://x.com/{self.handles[user_id]}/status/{self.seq}",))
 
     def _quote_unknown_handle(self, user_id: str, at: datetime) -> None:
-        self.tweet(at, "this https://t.co/q2", urls=(f"https://twitter.com/{self.handles[user_id]}/status/9{self.seq}",))
+        self.tweet(
+            at, "this https://t.co/q2", urls=(f"https://twitter.com/{self.handles[user_id]}/status/9{self.seq}",)
+        )
 
     def _like(self, user_id: str, at: datetime) -> None:
         self.tweet(self.ago(300), f"hello @{self.handles[user_id]}", mentions=(user_id,))  # names them
         liked = self.next_id(at)
-        self.likes.append({"like": {"tweetId": liked, "fullText": "their post",
-                                    "expandedUrl": f"https://twitter.com/{self.handles[user_id]}/status/{liked}"}})
+        self.likes.append(
+            {
+                "like": {
+                    "tweetId": liked,
+                    "fullText": "their post",
+                    "expandedUrl": f"https://twitter.com/{self.handles[user_id]}/status/{liked}",
+                }
+            }
+        )
 
     def _dm(self, user_id: str, at: datetime) -> None:
         topic = " and ".join(self.rng.sample(["slides", "demo", "venue", "lunch", "tickets", "schedule", "map"], 3))
-        self.conversation(user_id, [self.message(ME, user_id, f"did you see the {topic} for friday?", at),
-                                    self.message(user_id, ME, "yes, see you there", at + timedelta(hours=2))])
+        self.conversation(
+            user_id,
+            [
+                self.message(ME, user_id, f"did you see the {topic} for friday?", at),
+                self.message(user_id, ME, "yes, see you there", at + timedelta(hours=2)),
+            ],
+        )
 
     def _reacted_to_their_dm(self, user_id: str, at: datetime) -> None:
         # the subscriber's only answer is a reaction, listed on the message reacted to
         words = " and ".join(self.rng.sample(["photos", "recipe", "plan", "draft", "poster", "idea"], 2))
         item = self.message(user_id, ME, f"what do you think of the {words}?", at)
         body = item["messageCreate"]
-        body["reactions"] = [{"senderId": ME, "reactionKey": "like", "eventId": body["id"],
-                              "createdAt": iso(at + timedelta(minutes=5))}]
+        body["reactions"] = [
+            {"senderId": ME, "reactionKey": "like", "eventId": body["id"], "createdAt": iso(at + timedelta(minutes=5))}
+        ]
         self.conversation(user_id, [item])
         self.truth.not_auto.add(user_id)
 
@@ -201,24 +276,54 @@ class World:
         self.long_post_followees.add(user_id)
         whole = "A long post about gardens. " * 12 + f"Thanks to @{self.handles[user_id]} for the idea."
         self.tweet(at, whole[:254] + "… https://t.co/long1")
-        self.notes.append({"noteTweet": {
-            "noteTweetId": self.next_id(at), "updatedAt": iso(at),
-            "lifecycle": {"value": "5", "name": "Active", "originalName": "Active", "annotations": {}},
-            "createdAt": iso(at), "core": {
-                "styletags": [], "urls": [], "text": whole, "cashtags": [], "hashtags": [],
-                "mentions": [{"screenName": self.handles[user_id], "fromIndex": str(len(whole) - 30),
-                              "toIndex": str(len(whole) - 20)}]}}})
+        self.notes.append(
+            {
+                "noteTweet": {
+                    "noteTweetId": self.next_id(at),
+                    "updatedAt": iso(at),
+                    "lifecycle": {"value": "5", "name": "Active", "originalName": "Active", "annotations": {}},
+                    "createdAt": iso(at),
+                    "core": {
+                        "styletags": [],
+                        "urls": [],
+                        "text": whole,
+                        "cashtags": [],
+                        "hashtags": [],
+                        "mentions": [
+                            {
+                                "screenName": self.handles[user_id],
+                                "fromIndex": str(len(whole) - 30),
+                                "toIndex": str(len(whole) - 20),
+                            }
+                        ],
+                    },
+                }
+            }
+        )
 
     def _edited_reply(self, user_id: str, at: datetime) -> None:
         first = self.tweet(at, f"@{self.handles[user_id]} god point", mentions=(user_id,), reply_to=user_id)
-        second = self.tweet(at + timedelta(minutes=3), f"@{self.handles[user_id]} good point", mentions=(user_id,),
-                            reply_to=user_id, count=False)
+        second = self.tweet(
+            at + timedelta(minutes=3),
+            f"@{self.handles[user_id]} good point",
+            mentions=(user_id,),
+            reply_to=user_id,
+            count=False,
+        )
         versions = [first["id"], second["id"]]
         self.superseded.add(first["id"])
         first["edit_info"]["initial"]["editTweetIds"] = versions
-        second["edit_info"] = {"edit": {"initialTweetId": first["id"], "editControlInitial": {
-            "editTweetIds": versions, "editableUntil": iso(at + timedelta(hours=1)), "editsRemaining": "4",
-            "isEditEligible": True}}}
+        second["edit_info"] = {
+            "edit": {
+                "initialTweetId": first["id"],
+                "editControlInitial": {
+                    "editTweetIds": versions,
+                    "editableUntil": iso(at + timedelta(hours=1)),
+                    "editsRemaining": "4",
+                    "isEditEligible": True,
+                },
+            }
+        }
 
     def _nothing(self, user_id: str, at: datetime) -> None:
         pass
@@ -228,9 +333,17 @@ class World:
 
     def _group_dm_only(self, user_id: str, at: datetime) -> None:
         # no join item, and only two people wrote: the file says it is a group
-        self.groups.append({"dmConversation": {"conversationId": str(7_000_000 + int(user_id)), "messages": [
-            self.message(user_id, None, "see you all at the meetup", at + timedelta(hours=1)),
-            self.message(ME, None, "looking forward to it", at)]}})
+        self.groups.append(
+            {
+                "dmConversation": {
+                    "conversationId": str(7_000_000 + int(user_id)),
+                    "messages": [
+                        self.message(user_id, None, "see you all at the meetup", at + timedelta(hours=1)),
+                        self.message(ME, None, "looking forward to it", at),
+                    ],
+                }
+            }
+        )
 
     def _deleted_reply(self, user_id: str, at: datetime) -> None:
         body = self.tweet(at, f"@{self.handles[user_id]} hmm", mentions=(user_id,), reply_to=user_id, count=False)
@@ -248,15 +361,20 @@ class World:
         pitch = "Hey {n}, thanks for the follow! Check out my free course https://t.co/{u}"
         for i, name in enumerate(TEMPLATE_NAMES):  # one template, many senders: automated
             sender = str(8000 + i)
-            self.conversation(sender, [self.message(sender, ME, pitch.format(n=name, u=f"c{i}"),
-                                                    self.ago(self.rng.uniform(1, 25)))])
+            self.conversation(
+                sender, [self.message(sender, ME, pitch.format(n=name, u=f"c{i}"), self.ago(self.rng.uniform(1, 25)))]
+            )
             self.truth.auto_received.add(sender)
         for i in range(3):  # businesses' welcome messages
             business = str(8500 + i)
             at = self.ago(self.rng.uniform(1, 25))
-            self.conversation(business, [
-                self.message(business, ME, f"Welcome to Shop {i}! How can we help?", at, "welcomeMessageCreate"),
-                self.message(ME, business, "where is my order", at + timedelta(minutes=1))])
+            self.conversation(
+                business,
+                [
+                    self.message(business, ME, f"Welcome to Shop {i}! How can we help?", at, "welcomeMessageCreate"),
+                    self.message(ME, business, "where is my order", at + timedelta(minutes=1)),
+                ],
+            )
             self.truth.auto_received.add(business)
             self.truth.welcome_senders.add(business)
         for i in range(4):  # real conversations others started; one ends with a reaction to the subscriber
@@ -266,34 +384,63 @@ class World:
             reply = self.message(ME, friend, f"sure, would {day} morning suit you?", at + timedelta(hours=1))
             items = [self.message(friend, ME, "coffee next week? I found a nice place", at), reply]
             if i == 0:
-                items.append({"reactionCreate": {"senderId": friend, "reactionKey": "like",
-                                                 "eventId": reply["messageCreate"]["id"],
-                                                 "createdAt": iso(at + timedelta(hours=2))}})
+                items.append(
+                    {
+                        "reactionCreate": {
+                            "senderId": friend,
+                            "reactionKey": "like",
+                            "eventId": reply["messageCreate"]["id"],
+                            "createdAt": iso(at + timedelta(hours=2)),
+                        }
+                    }
+                )
             else:
                 items.append(self.message(friend, ME, "tuesday at ten", at + timedelta(hours=3)))
             self.conversation(friend, items)
             self.truth.not_auto.add(friend)
         for i in range(4):  # the same pitch sent in group conversations (no join items): not one-to-one
             pitcher = str(8800 + i)
-            self.groups.append({"dmConversation": {"conversationId": str(9_100_000 + i), "messages": [
-                self.message(pitcher, None, pitch.format(n="Team", u=f"g{i}"), self.ago(self.rng.uniform(1, 25)))]}})
+            self.groups.append(
+                {
+                    "dmConversation": {
+                        "conversationId": str(9_100_000 + i),
+                        "messages": [
+                            self.message(
+                                pitcher, None, pitch.format(n="Team", u=f"g{i}"), self.ago(self.rng.uniform(1, 25))
+                            )
+                        ],
+                    }
+                }
+            )
             self.truth.group_pitchers.add(pitcher)
         mine = "Hi {n}, I just launched my newsletter about gardens, would love your feedback https://t.co/{u}"
         for i, name in enumerate(["Ann", "Bo", "Cy", "Dee"]):  # the subscriber's own template, to 4 people
             other = str(8900 + i)
-            self.conversation(other, [self.message(ME, other, mine.format(n=name, u=f"n{i}"),
-                                                   self.ago(self.rng.uniform(1, 25)))])
+            self.conversation(
+                other, [self.message(ME, other, mine.format(n=name, u=f"n{i}"), self.ago(self.rng.uniform(1, 25)))]
+            )
             self.truth.auto_sent_recipients.add(other)
 
     def _background(self) -> None:
         """Posts that touch no followee, and likes no archive can tie to an author."""
         for i in range(12):
-            self.tweet(self.ago(self.rng.uniform(0.5, 28)), f"thinking about gardens, day {i} #gardens",
-                       hashtags=("gardens",), urls=("https://www.me.dev/p/1",) if i % 3 == 0 else ())
+            self.tweet(
+                self.ago(self.rng.uniform(0.5, 28)),
+                f"thinking about gardens, day {i} #gardens",
+                hashtags=("gardens",),
+                urls=("https://www.me.dev/p/1",) if i % 3 == 0 else (),
+            )
         for _ in range(5):
             liked = self.next_id(self.ago(self.rng.uniform(1, 25)))
-            self.likes.append({"like": {"tweetId": liked, "fullText": "someone's post",
-                                        "expandedUrl": f"https://twitter.com/i/web/status/{liked}"}})
+            self.likes.append(
+                {
+                    "like": {
+                        "tweetId": liked,
+                        "fullText": "someone's post",
+                        "expandedUrl": f"https://twitter.com/i/web/status/{liked}",
+                    }
+                }
+            )
 
     # --- writing ------------------------------------------------------------------------------------
 
@@ -315,16 +462,39 @@ class World:
         return {"2019": self._files_2019, "2021": self._files_2021, "2025": self._files_2025}[layout]()
 
     def _common(self, singular: bool) -> dict[str, tuple[str, list[Any]]]:
-        dm, group = ("direct-message", "direct-message-group") if singular else (
-            "direct-messages", "direct-messages-group")
+        dm, group = (
+            ("direct-message", "direct-message-group") if singular else ("direct-messages", "direct-messages-group")
+        )
         return {
-            "account.js": ("account", [{"account": {
-                "email": "me@example.com", "createdVia": "web", "username": MY_HANDLE, "accountId": ME,
-                "createdAt": "2015-03-01T10:00:00.000Z", "accountDisplayName": "Me"}}]),
-            "following.js": ("following", [{"following": {
-                "accountId": u, "userLink": f"https://twitter.com/intent/user?user_id={u}"}} for u in self.following]),
-            "follower.js": ("follower", [{"follower": {
-                "accountId": u, "userLink": f"https://twitter.com/intent/user?user_id={u}"}} for u in self.followers]),
+            "account.js": (
+                "account",
+                [
+                    {
+                        "account": {
+                            "email": "me@example.com",
+                            "createdVia": "web",
+                            "username": MY_HANDLE,
+                            "accountId": ME,
+                            "createdAt": "2015-03-01T10:00:00.000Z",
+                            "accountDisplayName": "Me",
+                        }
+                    }
+                ],
+            ),
+            "following.js": (
+                "following",
+                [
+                    {"following": {"accountId": u, "userLink": f"https://twitter.com/intent/user?user_id={u}"}}
+                    for u in self.following
+                ],
+            ),
+            "follower.js": (
+                "follower",
+                [
+                    {"follower": {"accountId": u, "userLink": f"https://twitter.com/intent/user?user_id={u}"}}
+                    for u in self.followers
+                ],
+            ),
             "like.js": ("like", self.likes),
             f"{dm}.js": (dm.replace("-", "_"), self.dms),
             f"{group}.js": (group.replace("-", "_"), self.groups),
@@ -342,8 +512,15 @@ class World:
         files = self._common(singular=False)
         files["tweet.js"] = ("tweet", [{"tweet": t} for t in self._tweets_before_edits()])
         out = {f"data/{name}": _ytd(key, entries) for name, (key, entries) in files.items()}
-        types = {"account": "account", "following": "following", "follower": "follower", "like": "like",
-                 "tweet": "tweet", "directMessages": "direct-messages", "directMessagesGroup": "direct-messages-group"}
+        types = {
+            "account": "account",
+            "following": "following",
+            "follower": "follower",
+            "like": "like",
+            "tweet": "tweet",
+            "directMessages": "direct-messages",
+            "directMessagesGroup": "direct-messages-group",
+        }
         out["data/manifest.js"] = _manifest({key: [f"data/{name}.js"] for key, name in types.items()})
         out["Your archive.html"] = b"<html></html>"
         return out
@@ -357,10 +534,17 @@ class World:
         files["deleted-tweets.js"] = ("deleted_tweets", [{"tweet": t} for t in self.deleted])
         out = {f"data/{name}": _ytd(key, entries) for name, (key, entries) in files.items()}
         out["data/tweets-part1.js"] = _ytd("tweets", wrapped[half:], part=1)
-        types = {"account": ["account"], "following": ["following"], "follower": ["follower"], "like": ["like"],
-                 "tweets": ["tweets", "tweets-part1"], "noteTweet": ["note-tweet"],
-                 "deletedTweets": ["deleted-tweets"], "directMessages": ["direct-messages"],
-                 "directMessagesGroup": ["direct-messages-group"]}
+        types = {
+            "account": ["account"],
+            "following": ["following"],
+            "follower": ["follower"],
+            "like": ["like"],
+            "tweets": ["tweets", "tweets-part1"],
+            "noteTweet": ["note-tweet"],
+            "deletedTweets": ["deleted-tweets"],
+            "directMessages": ["direct-messages"],
+            "directMessagesGroup": ["direct-messages-group"],
+        }
         out["data/manifest.js"] = _manifest({key: [f"data/{n}.js" for n in names] for key, names in types.items()})
         out["Your archive.html"] = b"<html></html>"
         out["data/tweets_media/1-a.jpg"] = b"\xff\xd8 not really a photo"
@@ -387,8 +571,9 @@ class World:
 
 def _ytd(key: str, entries: list[Any], *, part: int = 0, crlf: bool = False) -> bytes:
     # X pretty-prints with 2 spaces and " : " separators, non-ASCII as is
-    text = f"window.YTD.{key}.part{part} = " + json.dumps(entries, indent=2, separators=(",", " : "),
-                                                          ensure_ascii=False)
+    text = f"window.YTD.{key}.part{part} = " + json.dumps(
+        entries, indent=2, separators=(",", " : "), ensure_ascii=False
+    )
     if crlf:
         text = text.replace("\n", "\r\n")
     return text.encode("utf-8")
@@ -403,11 +588,17 @@ def _global_name(file_name: str) -> str:
 def _manifest(data_types: dict[str, list[str]]) -> bytes:
     body = {
         "userInfo": {"accountId": ME, "userName": MY_HANDLE, "displayName": "Me"},
-        "archiveInfo": {"sizeBytes": "123456", "generationDate": iso(GENERATED), "isPartialArchive": False,
-                        "maxPartSizeBytes": "53687091200"},
+        "archiveInfo": {
+            "sizeBytes": "123456",
+            "generationDate": iso(GENERATED),
+            "isPartialArchive": False,
+            "maxPartSizeBytes": "53687091200",
+        },
         "readmeInfo": {"fileName": "data/README.txt", "directory": "data/", "name": "README.txt"},
-        "dataTypes": {key: {"files": [{"fileName": name, "globalName": _global_name(name), "count": "1"}
-                                      for name in names]} for key, names in data_types.items()}
+        "dataTypes": {
+            key: {"files": [{"fileName": name, "globalName": _global_name(name), "count": "1"} for name in names]}
+            for key, names in data_types.items()
+        }
         | {"tweetsMedia": {"mediaDirectory": "data/tweets_media"}},
     }
     return ("window.__THAR_CONFIG = " + json.dumps(body, indent=2)).encode("utf-8")

@@ -15,8 +15,11 @@ from tests.support.clock import MovableClock
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    parser.addoption("--reverse", action="store_true",
-                     help="run the tests in reverse order (with -p no:randomly): shows what depends on the order")
+    parser.addoption(
+        "--reverse",
+        action="store_true",
+        help="run the tests in reverse order (with -p no:randomly): shows what depends on the order",
+    )
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -78,9 +81,17 @@ def browser() -> Iterator[object]:
 
     with sync_playwright() as playwright:
         launched = playwright.chromium.launch(
-            executable_path=chromium, headless=True,
-            args=["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                  "--disable-background-networking", "--disable-component-update", "--disable-sync"],
+            executable_path=chromium,
+            headless=True,
+            args=[
+                "--no-sandbox",
+                "--disable-gpu",
+                "--disable-quic",
+                "--no-first-run",
+                "--disable-background-networking",
+                "--disable-component-update",
+                "--disable-sync",
+            ],
         )
         yield launched
         launched.close()
@@ -102,4 +113,3 @@ def package_logs_reach_caplog(request: pytest.FixtureRequest, monkeypatch: pytes
         logger = logging.getLogger(name)
         logger.handlers, logger.propagate = [], True
         logger.setLevel(logging.NOTSET)
-

@@ -61,8 +61,9 @@ def test_mentions_inside_a_retweet_are_not_the_subscribers() -> None:
 def test_a_group_dm_is_not_an_interaction_with_each_member() -> None:
     w = World()
     w.follow("1")
-    w.dm(ME, "1", "hello all of you in this group", ago(days=1), conversation_id="555",
-         participants=[ME, "1", "2", "3"])
+    w.dm(
+        ME, "1", "hello all of you in this group", ago(days=1), conversation_id="555", participants=[ME, "1", "2", "3"]
+    )
     assert passive_ids(w) == ["1"]
 
 
@@ -70,8 +71,9 @@ def test_the_ledger_carries_interactions_across_weeks() -> None:
     w = World()
     w.follow("recent")
     w.follow("old")
-    history = History(ledger={"recent": Interaction(at=ago(days=30), kind="like"),
-                              "old": Interaction(at=ago(days=120), kind="like")})
+    history = History(
+        ledger={"recent": Interaction(at=ago(days=30), kind="like"), "old": Interaction(at=ago(days=120), kind="like")}
+    )
     result = w.analyze(history)
     assert [p.user_id for p in result.report.passive_follows] == ["old"]
     old = result.report.passive_follows[0]
@@ -121,9 +123,15 @@ def test_challenge_counts_and_trend() -> None:
         w.follow(str(i))
     w.reply(ago(days=1), to="0")
     w.like("1", ago(days=60))
-    before = [WeeklyReport(subscriber_id=ME, week=f"2026-W{n}", generated_at=NOW - timedelta(weeks=47 - n),
-                           challenge=Challenge(followees=4, interacted=1, share=share))
-              for n, share in ((45, 0.1), (46, 0.25))]
+    before = [
+        WeeklyReport(
+            subscriber_id=ME,
+            week=f"2026-W{n}",
+            generated_at=NOW - timedelta(weeks=47 - n),
+            challenge=Challenge(followees=4, interacted=1, share=share),
+        )
+        for n, share in ((45, 0.1), (46, 0.25))
+    ]
     report = w.analyze(History(previous_reports=before)).report
     assert (report.challenge.followees, report.challenge.interacted, report.challenge.share) == (4, 2, 0.5)
     assert report.challenge.trend == [0.1, 0.25, 0.5]
@@ -154,14 +162,21 @@ def test_a_pitch_right_after_a_follow_is_an_automated_dm() -> None:
     assert (found.sender_id, found.event_id, found.sender_username) == ("7", event.id, "user7")
     assert found.confidence == pytest.approx(0.8)
     assert found.reasons == [
-        "first message of a new conversation", "sent right after they followed you", "contains a link",
-        'contains a call to action ("check out", "subscribe", ...)', "no back-and-forth followed"]
+        "first message of a new conversation",
+        "sent right after they followed you",
+        "contains a link",
+        'contains a call to action ("check out", "subscribe", ...)',
+        "no back-and-forth followed",
+    ]
 
 
 def test_the_same_template_from_several_senders_is_flagged_once_masked() -> None:
     w = World()
-    for sender, name, link in (("7", "Anna", "https://t.co/a1"), ("8", "Bob", "https://bit.ly/zz"),
-                               ("9", "Chen", "www.example.com/x")):
+    for sender, name, link in (
+        ("7", "Anna", "https://t.co/a1"),
+        ("8", "Bob", "https://bit.ly/zz"),
+        ("9", "Chen", "www.example.com/x"),
+    ):
         w.dm(sender, ME, f"Hey there {name}, great to connect! My community has 1200 members: {link}", ago(days=3))
     found = received(w)
     assert sorted(found) == ["7", "8", "9"]
@@ -353,7 +368,11 @@ def test_following_follower_ratio_warning() -> None:
         w.follow(str(5000 + i), follows_back=i < 100)
     m = w.analyze().report.metrics
     assert (m["followees"], m["followers"], m["following_follower_ratio"], m["following_ratio_warning"]) == (
-        300, 100, 3.0, 1)
+        300,
+        100,
+        3.0,
+        1,
+    )
 
 
 def test_new_followers_never_greeted() -> None:
@@ -396,8 +415,12 @@ def busy_world() -> World:
 def test_five_conversations_mix_mentions_greetings_and_welcomes() -> None:
     report = busy_world().analyze(config=AnalysisConfig(conversations=5)).report
     assert [(c.kind, c.user_id) for c in report.conversations] == [
-        ("answer_mention", "5"), ("answer_mention", "6"), ("greet_followee", "3"), ("welcome_follower", "4"),
-        ("greet_followee", "2")]
+        ("answer_mention", "5"),
+        ("answer_mention", "6"),
+        ("greet_followee", "3"),
+        ("welcome_follower", "4"),
+        ("greet_followee", "2"),
+    ]
     first, _, greet, welcome, _ = report.conversations
     assert first.url == "https://x.com/eve/status/900"
     assert first.reason.startswith("@eve mentioned you 3 days ago")
@@ -423,8 +446,16 @@ def test_report_json_has_the_agreed_keys_with_string_ids() -> None:
     report = w.analyze(own_domains=("me.dev",)).report
     data = json.loads(report.model_dump_json())
     assert data["schema_version"] == 1 and data["week"] == WEEK
-    assert {"passive_follows", "auto_dms", "unanswered_mentions", "metrics", "conversations", "challenge", "deltas",
-            "unavailable"} <= set(data)
+    assert {
+        "passive_follows",
+        "auto_dms",
+        "unanswered_mentions",
+        "metrics",
+        "conversations",
+        "challenge",
+        "deltas",
+        "unavailable",
+    } <= set(data)
     assert all(isinstance(p["user_id"], str) and p["reasons"] for p in data["passive_follows"])
     (dm,) = data["auto_dms"]["received"]
     assert isinstance(dm["sender_id"], str) and isinstance(dm["event_id"], str) and 0 < dm["confidence"] <= 1
@@ -447,9 +478,17 @@ def test_engagement_score_follows_the_documented_formula() -> None:
     # the answer is a reply too: 2 replies of 3 posts; 1 of 2 followees reached (share 0.5 = the target);
     # 1 of 2 mentions answered; 1 of 2 links to an own domain; no new followers to welcome
     assert (m["conversation_share"], m["challenge_share"], m["response_rate"], m["self_promotion_share"]) == (
-        pytest.approx(2 / 3, abs=1e-4), 0.5, 0.5, 0.5)
-    parts = [(cfg.score_w_conversation, 2 / 3), (cfg.score_w_response, 0.5), (cfg.score_w_reach_out, 1.0),
-             (cfg.score_w_own_voice, 0.5)]
+        pytest.approx(2 / 3, abs=1e-4),
+        0.5,
+        0.5,
+        0.5,
+    )
+    parts = [
+        (cfg.score_w_conversation, 2 / 3),
+        (cfg.score_w_response, 0.5),
+        (cfg.score_w_reach_out, 1.0),
+        (cfg.score_w_own_voice, 0.5),
+    ]
     expected = round(100 * sum(weight * c for weight, c in parts) / sum(weight for weight, _ in parts))
     assert expected == 69
     assert m["engagement_score"] == expected
@@ -468,10 +507,12 @@ def test_penalties_lower_the_score() -> None:
 
 def test_deltas_against_the_newest_previous_report_and_trends() -> None:
     w = busy_world()
-    older = WeeklyReport(subscriber_id=ME, week="2026-W45", generated_at=ago(days=14),
-                         metrics={"posts": 10, "passive_follows": 9})
-    newest = WeeklyReport(subscriber_id=ME, week="2026-W46", generated_at=ago(days=7),
-                          metrics={"posts": 1, "passive_follows": None})
+    older = WeeklyReport(
+        subscriber_id=ME, week="2026-W45", generated_at=ago(days=14), metrics={"posts": 10, "passive_follows": 9}
+    )
+    newest = WeeklyReport(
+        subscriber_id=ME, week="2026-W46", generated_at=ago(days=7), metrics={"posts": 1, "passive_follows": None}
+    )
     report = w.analyze(History(previous_reports=[older, newest])).report
     assert report.deltas["posts"] == report.metrics["posts"] - 1
     assert report.deltas["passive_follows"] is None
@@ -484,8 +525,15 @@ def test_unavailable_inputs_make_their_metrics_none() -> None:
     w = busy_world()
     report = w.analyze(unavailable=("tweets", "dm_events", "following")).report
     assert {"posts", "dm_events", "following"} <= set(report.unavailable)
-    for name in ("posts", "conversation_share", "passive_follows", "challenge_share", "auto_dms_received",
-                 "auto_dms_sent", "response_rate"):
+    for name in (
+        "posts",
+        "conversation_share",
+        "passive_follows",
+        "challenge_share",
+        "auto_dms_received",
+        "auto_dms_sent",
+        "response_rate",
+    ):
         assert report.metrics[name] is None, name
     assert report.passive_follows == [] and report.challenge.share is None
 

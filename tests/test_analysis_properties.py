@@ -17,7 +17,19 @@ OTHERS = [str(300 + i) for i in range(6)]
 EVERYONE = FOLLOWEES + OTHERS
 UNLIMITED = AnalysisConfig(list_limit=None)
 SMALL_WORDS = [
-    "we", "could", "meet", "for", "lunch", "and", "talk", "about", "the", "garden", "project", "soon", "maybe",
+    "we",
+    "could",
+    "meet",
+    "for",
+    "lunch",
+    "and",
+    "talk",
+    "about",
+    "the",
+    "garden",
+    "project",
+    "soon",
+    "maybe",
     "tomorrow",
 ]
 
@@ -42,8 +54,12 @@ def worlds(draw: st.DrawFn) -> tuple[World, History]:
     for user_id in FOLLOWEES:
         if draw(st.booleans()):
             since = draw(maybe_days)
-            w.follow(user_id, since=None if since is None else ago(days=since), follows_back=draw(st.booleans()),
-                     follower_since=None if since is None else ago(days=since / 2))
+            w.follow(
+                user_id,
+                since=None if since is None else ago(days=since),
+                follows_back=draw(st.booleans()),
+                follower_since=None if since is None else ago(days=since / 2),
+            )
     for user_id in OTHERS:
         if draw(st.booleans()):
             since = draw(maybe_days)
@@ -67,11 +83,21 @@ def worlds(draw: st.DrawFn) -> tuple[World, History]:
             w.answer(mention, mention.created_at + timedelta(hours=draw(st.floats(min_value=0.1, max_value=100))))
     for _ in range(draw(st.integers(0, 8))):
         sender = draw(st.sampled_from(EVERYONE))
-        text = draw(st.sampled_from([
-            "Thanks for the follow {n}! Check out my free ebook {u}", "hey {n} are we still on for friday",
-            "Great to connect {n}, my newsletter is at {u} and it is free"]))
-        w.dm(sender, ME, text.format(n=draw(st.sampled_from(["Ann", "Bo", "Cy"])), u="https://t.co/z"),
-             ago(days=draw(st.floats(min_value=0, max_value=25))))
+        text = draw(
+            st.sampled_from(
+                [
+                    "Thanks for the follow {n}! Check out my free ebook {u}",
+                    "hey {n} are we still on for friday",
+                    "Great to connect {n}, my newsletter is at {u} and it is free",
+                ]
+            )
+        )
+        w.dm(
+            sender,
+            ME,
+            text.format(n=draw(st.sampled_from(["Ann", "Bo", "Cy"])), u="https://t.co/z"),
+            ago(days=draw(st.floats(min_value=0, max_value=25))),
+        )
     return w, History(ledger=ledger)
 
 
@@ -146,8 +172,12 @@ def test_the_report_does_not_depend_on_input_order(world: tuple[World, History],
 
 
 @SETTINGS
-@given(st.lists(st.sampled_from(SMALL_WORDS), min_size=1, max_size=12), st.integers(1, 6),
-       st.floats(min_value=0.5, max_value=6), maybe_days)
+@given(
+    st.lists(st.sampled_from(SMALL_WORDS), min_size=1, max_size=12),
+    st.integers(1, 6),
+    st.floats(min_value=0.5, max_value=6),
+    maybe_days,
+)
 def test_a_real_exchange_with_an_original_opener_is_never_automated(
     words: list[str], replies: int, started_days_ago: float, follower_days: float | None
 ) -> None:
@@ -162,10 +192,14 @@ def test_a_real_exchange_with_an_original_opener_is_never_automated(
 
 
 @SETTINGS
-@given(st.lists(st.sampled_from(SMALL_WORDS), min_size=1, max_size=12), st.floats(min_value=0.1, max_value=6),
-       st.floats(min_value=30, max_value=3000))
-def test_a_friends_single_link_is_never_automated(words: list[str], sent_days_ago: float,
-                                                   friend_for_days: float) -> None:
+@given(
+    st.lists(st.sampled_from(SMALL_WORDS), min_size=1, max_size=12),
+    st.floats(min_value=0.1, max_value=6),
+    st.floats(min_value=30, max_value=3000),
+)
+def test_a_friends_single_link_is_never_automated(
+    words: list[str], sent_days_ago: float, friend_for_days: float
+) -> None:
     w = World()
     w.follow("55", follows_back=True, follower_since=ago(days=friend_for_days))
     w.dm("55", ME, " ".join(words) + " https://t.co/abc", ago(days=sent_days_ago))

@@ -24,24 +24,45 @@ def ytd(name: str, entries: list) -> str:
     return f"window.YTD.{name}.part0 = " + json.dumps(entries, indent=2, separators=(",", " : "))
 
 
-def tweet(days: float, text: str, *, mentions: tuple[tuple[str, str], ...] = (), urls: tuple[str, ...] = (),
-          hashtags: tuple[str, ...] = (), reply_to: tuple[str, str] | None = None, seq: int = 0) -> dict:
+def tweet(
+    days: float,
+    text: str,
+    *,
+    mentions: tuple[tuple[str, str], ...] = (),
+    urls: tuple[str, ...] = (),
+    hashtags: tuple[str, ...] = (),
+    reply_to: tuple[str, str] | None = None,
+    seq: int = 0,
+) -> dict:
     at = GENERATED - timedelta(days=days)
     tweet_id = snowflake(at, seq)
     body: dict = {
-        "retweeted": False, "source": "<a href=\"https://x.com\">web</a>", "id_str": tweet_id, "id": tweet_id,
-        "created_at": x_time(at), "full_text": text, "lang": "en", "favorite_count": "0",
+        "retweeted": False,
+        "source": '<a href="https://x.com">web</a>',
+        "id_str": tweet_id,
+        "id": tweet_id,
+        "created_at": x_time(at),
+        "full_text": text,
+        "lang": "en",
+        "favorite_count": "0",
         "entities": {
-            "hashtags": [{"text": h, "indices": ["0", "5"]} for h in hashtags], "symbols": [],
-            "user_mentions": [{"name": n, "screen_name": n, "indices": ["0", "4"], "id_str": i, "id": i}
-                              for i, n in mentions],
-            "urls": [{"url": "https://t.co/q", "expanded_url": u, "display_url": u[8:], "indices": ["1", "2"]}
-                     for u in urls],
+            "hashtags": [{"text": h, "indices": ["0", "5"]} for h in hashtags],
+            "symbols": [],
+            "user_mentions": [
+                {"name": n, "screen_name": n, "indices": ["0", "4"], "id_str": i, "id": i} for i, n in mentions
+            ],
+            "urls": [
+                {"url": "https://t.co/q", "expanded_url": u, "display_url": u[8:], "indices": ["1", "2"]} for u in urls
+            ],
         },
     }
     if reply_to:
-        body.update(in_reply_to_user_id_str=reply_to[0], in_reply_to_user_id=reply_to[0],
-                    in_reply_to_screen_name=reply_to[1], in_reply_to_status_id_str=snowflake(at, 99))
+        body.update(
+            in_reply_to_user_id_str=reply_to[0],
+            in_reply_to_user_id=reply_to[0],
+            in_reply_to_screen_name=reply_to[1],
+            in_reply_to_status_id_str=snowflake(at, 99),
+        )
     return {"tweet": body}
 
 
@@ -51,9 +72,19 @@ def user_link(user_id: str) -> str:
 
 def message(sender: str, recipient: str, text: str, days: float, seq: int) -> dict:
     at = GENERATED - timedelta(days=days)
-    return {"messageCreate": {"recipientId": recipient, "reactions": [], "urls": [], "text": text, "mediaUrls": [],
-                              "senderId": sender, "id": snowflake(at, seq), "createdAt": iso(at),
-                              "editHistory": []}}
+    return {
+        "messageCreate": {
+            "recipientId": recipient,
+            "reactions": [],
+            "urls": [],
+            "text": text,
+            "mediaUrls": [],
+            "senderId": sender,
+            "id": snowflake(at, seq),
+            "createdAt": iso(at),
+            "editHistory": [],
+        }
+    }
 
 
 def sample_files() -> dict[str, str]:
@@ -61,40 +92,90 @@ def sample_files() -> dict[str, str]:
     liked = snowflake(GENERATED - timedelta(days=10), 7)
     template = "Hey {n}, thanks for the follow! Check out my free course https://t.co/{u}"
     return {
-        "manifest.js": "window.__THAR_CONFIG = " + json.dumps(
-            {"userInfo": {"accountId": ME}, "archiveInfo": {"generationDate": iso(GENERATED), "sizeBytes": "1"}}),
-        "account.js": ytd("account", [{"account": {
-            "email": "me@example.com", "accountId": ME, "username": "me_on_x", "accountDisplayName": "Me",
-            "createdAt": "2015-03-01T10:00:00.000Z"}}]),
-        "tweets.js": ytd("tweets", [
-            tweet(1, "@ann good point!", mentions=(("201", "ann"),), reply_to=("201", "ann"), seq=1),
-            tweet(2, "RT @bo: shipping day", mentions=(("202", "bo"),), seq=2),
-            tweet(3, "so true", urls=("https://twitter.com/ann/status/555",), seq=3),
-            tweet(4, "New post on my blog #python", urls=("https://www.me.dev/p/1",), hashtags=("python",), seq=4),
-            tweet(3.9, "and another thing", reply_to=(ME, "me_on_x"), seq=5),
-            tweet(200, "thanks @cy", mentions=(("203", "cy"),), seq=6),  # outside the window, but names Cy
-        ]),
-        "following.js": ytd("following", [{"following": {"accountId": u, "userLink": user_link(u)}}
-                                          for u in ("201", "202", "203", "204", "208")]),
-        "follower.js": ytd("follower", [{"follower": {"accountId": u, "userLink": user_link(u)}}
-                                        for u in ("201", "205", "206")]),
-        "like.js": ytd("like", [
-            {"like": {"tweetId": liked, "fullText": "cy's post",
-                      "expandedUrl": f"https://twitter.com/cy/status/{liked}"}},
-            {"like": {"tweetId": snowflake(GENERATED - timedelta(days=5)), "fullText": "someone's post",
-                      "expandedUrl": "https://twitter.com/i/web/status/1"}},
-        ]),
-        "direct-messages.js": ytd("direct_messages", [
-            {"dmConversation": {"conversationId": "100-206", "messages": [  # newest first, as X writes them
-                {"reactionCreate": {"senderId": ME, "reactionKey": "like", "createdAt": iso(GENERATED)}},
-                message("206", ME, template.format(n="Dana", u="a1"), 2, 1),
-            ]}},
-            {"dmConversation": {"conversationId": "100-207", "messages": [
-                message("207", ME, template.format(n="Eli", u="b2"), 3, 2)]}},
-            {"dmConversation": {"conversationId": "100-204", "messages": [
-                message("204", ME, "sure, see you there", 5, 4),
-                message(ME, "204", "are you coming to the meetup <script>?", 6, 3)]}},
-        ]),
+        "manifest.js": "window.__THAR_CONFIG = "
+        + json.dumps(
+            {"userInfo": {"accountId": ME}, "archiveInfo": {"generationDate": iso(GENERATED), "sizeBytes": "1"}}
+        ),
+        "account.js": ytd(
+            "account",
+            [
+                {
+                    "account": {
+                        "email": "me@example.com",
+                        "accountId": ME,
+                        "username": "me_on_x",
+                        "accountDisplayName": "Me",
+                        "createdAt": "2015-03-01T10:00:00.000Z",
+                    }
+                }
+            ],
+        ),
+        "tweets.js": ytd(
+            "tweets",
+            [
+                tweet(1, "@ann good point!", mentions=(("201", "ann"),), reply_to=("201", "ann"), seq=1),
+                tweet(2, "RT @bo: shipping day", mentions=(("202", "bo"),), seq=2),
+                tweet(3, "so true", urls=("https://twitter.com/ann/status/555",), seq=3),
+                tweet(4, "New post on my blog #python", urls=("https://www.me.dev/p/1",), hashtags=("python",), seq=4),
+                tweet(3.9, "and another thing", reply_to=(ME, "me_on_x"), seq=5),
+                tweet(200, "thanks @cy", mentions=(("203", "cy"),), seq=6),  # outside the window, but names Cy
+            ],
+        ),
+        "following.js": ytd(
+            "following",
+            [{"following": {"accountId": u, "userLink": user_link(u)}} for u in ("201", "202", "203", "204", "208")],
+        ),
+        "follower.js": ytd(
+            "follower", [{"follower": {"accountId": u, "userLink": user_link(u)}} for u in ("201", "205", "206")]
+        ),
+        "like.js": ytd(
+            "like",
+            [
+                {
+                    "like": {
+                        "tweetId": liked,
+                        "fullText": "cy's post",
+                        "expandedUrl": f"https://twitter.com/cy/status/{liked}",
+                    }
+                },
+                {
+                    "like": {
+                        "tweetId": snowflake(GENERATED - timedelta(days=5)),
+                        "fullText": "someone's post",
+                        "expandedUrl": "https://twitter.com/i/web/status/1",
+                    }
+                },
+            ],
+        ),
+        "direct-messages.js": ytd(
+            "direct_messages",
+            [
+                {
+                    "dmConversation": {
+                        "conversationId": "100-206",
+                        "messages": [  # newest first, as X writes them
+                            {"reactionCreate": {"senderId": ME, "reactionKey": "like", "createdAt": iso(GENERATED)}},
+                            message("206", ME, template.format(n="Dana", u="a1"), 2, 1),
+                        ],
+                    }
+                },
+                {
+                    "dmConversation": {
+                        "conversationId": "100-207",
+                        "messages": [message("207", ME, template.format(n="Eli", u="b2"), 3, 2)],
+                    }
+                },
+                {
+                    "dmConversation": {
+                        "conversationId": "100-204",
+                        "messages": [
+                            message("204", ME, "sure, see you there", 5, 4),
+                            message(ME, "204", "are you coming to the meetup <script>?", 6, 3),
+                        ],
+                    }
+                },
+            ],
+        ),
     }
 
 
@@ -128,11 +209,18 @@ def test_the_archive_becomes_activity(tmp_path: Path, build: Builder) -> None:
     assert (activity.subscriber.id, activity.subscriber.username) == (ME, "me_on_x")
     assert activity.collected_at == GENERATED and activity.window_start == GENERATED - timedelta(days=7)
     kinds = [(p.kind, p.in_reply_to_user_id, p.retweeted_author_id, p.quoted_author_id) for p in activity.posts]
-    assert kinds == [("original", None, None, None), ("reply", ME, None, None), ("quote", None, None, "201"),
-                     ("retweet", None, "202", None), ("reply", "201", None, None)]  # oldest first; day 200 dropped
+    assert kinds == [
+        ("original", None, None, None),
+        ("reply", ME, None, None),
+        ("quote", None, None, "201"),
+        ("retweet", None, "202", None),
+        ("reply", "201", None, None),
+    ]  # oldest first; day 200 dropped
     assert activity.posts[0].hashtags == ["python"] and activity.posts[0].urls == ["https://www.me.dev/p/1"]
     assert [(like.author_id, like.seen_at.date()) for like in activity.likes] == [
-        ("203", (GENERATED - timedelta(days=10)).date()), (None, (GENERATED - timedelta(days=5)).date())]
+        ("203", (GENERATED - timedelta(days=10)).date()),
+        (None, (GENERATED - timedelta(days=5)).date()),
+    ]
     assert [e.user_id for e in activity.following] == ["201", "202", "203", "204", "208"]
     assert [e.since for e in activity.followers] == [None, None, None]
     assert activity.accounts["201"].username == "ann" and activity.accounts["203"].username == "cy"
@@ -181,8 +269,17 @@ def test_an_old_conversation_does_not_restart_when_its_beginning_is_out_of_reach
     files = sample_files()
     conversations = json.loads(files["direct-messages.js"].split("=", 1)[1])
     pitch = "Hey Max, thanks for the follow! Check out my free course https://t.co/c3"
-    conversations.append({"dmConversation": {"conversationId": "100-209", "messages": [
-        message("209", ME, pitch, 2, 5), message(ME, "209", "good to see you at the conference", 200, 6)]}})
+    conversations.append(
+        {
+            "dmConversation": {
+                "conversationId": "100-209",
+                "messages": [
+                    message("209", ME, pitch, 2, 5),
+                    message(ME, "209", "good to see you at the conference", 200, 6),
+                ],
+            }
+        }
+    )
     files["direct-messages.js"] = ytd("direct_messages", conversations)
     archive = write_folder(tmp_path, files)
     found = read_archive(archive, lookback_days=92)
@@ -207,8 +304,21 @@ def test_snowflake_times() -> None:
 def test_audit_writes_the_report_and_a_page(tmp_path: Path, build: Builder, capsys: pytest.CaptureFixture[str]) -> None:
     archive = build(tmp_path, sample_files())
     out, page = tmp_path / "report.json", tmp_path / "report.html"
-    code = main(["audit", "--archive", str(archive), "--json", str(out), "--html", str(page),
-                 "--own-domain", "me.dev", "--days", "7"])
+    code = main(
+        [
+            "audit",
+            "--archive",
+            str(archive),
+            "--json",
+            str(out),
+            "--html",
+            str(page),
+            "--own-domain",
+            "me.dev",
+            "--days",
+            "7",
+        ]
+    )
     assert code == 0
     assert "Audited @me_on_x" in capsys.readouterr().out
     report = json.loads(out.read_text())
@@ -231,8 +341,9 @@ def test_audit_writes_the_report_and_a_page(tmp_path: Path, build: Builder, caps
 
 def test_audit_of_a_large_follower_list(tmp_path: Path) -> None:
     files = sample_files()
-    files["follower.js"] = ytd("follower", [{"follower": {"accountId": str(10**6 + i), "userLink": "x"}}
-                                            for i in range(20_000)])
+    files["follower.js"] = ytd(
+        "follower", [{"follower": {"accountId": str(10**6 + i), "userLink": "x"}} for i in range(20_000)]
+    )
     out = tmp_path / "r.json"
     assert main(["audit", "--archive", str(write_folder(tmp_path, files)), "--json", str(out)]) == 0
     assert json.loads(out.read_text())["metrics"]["followers"] == 20_000
@@ -241,6 +352,7 @@ def test_audit_of_a_large_follower_list(tmp_path: Path) -> None:
 def truncate(name: str) -> Callable[[dict[str, str]], None]:
     def damage(files: dict[str, str]) -> None:
         files[name] = files[name][: len(files[name]) // 2]
+
     return damage
 
 
@@ -248,30 +360,48 @@ def replace(name: str, old: str, new: str) -> Callable[[dict[str, str]], None]:
     def damage(files: dict[str, str]) -> None:
         assert old in files[name]
         files[name] = files[name].replace(old, new, 1)
+
     return damage
 
 
 def drop(name: str) -> Callable[[dict[str, str]], None]:
     def damage(files: dict[str, str]) -> None:
         del files[name]
+
     return damage
 
 
 @BUILDERS
-@pytest.mark.parametrize(("damage", "file", "words"), [
-    (truncate("tweets.js"), "data/tweets.js", "corrupt or truncated JSON"),
-    (truncate("direct-messages.js"), "data/direct-messages.js", "corrupt or truncated JSON"),
-    (replace("follower.js", "window.YTD.follower.part0 = ", ""), "data/follower.js", "does not start like"),
-    (replace("follower.js", '"accountId" : "205"', '"acountId" : "205"'), "data/follower.js", "unexpected content"),
-    (replace("tweets.js", "+0000 2026", "+0000 yesterday"), "data/tweets.js", "unreadable time"),
-    (replace("account.js", '"accountId" : "100"', '"accountId" : 100.5'), "data/account.js", "unexpected content"),
-    (drop("account.js"), "data/account.js", "not found"),
-    (replace("account.js", "= [", "= [ ] and ["), "data/account.js", "corrupt"),
-], ids=["truncated-tweets", "truncated-dms", "no-prefix", "missing-field", "bad-time", "bad-id", "no-account",
-        "trailing-garbage"])
+@pytest.mark.parametrize(
+    ("damage", "file", "words"),
+    [
+        (truncate("tweets.js"), "data/tweets.js", "corrupt or truncated JSON"),
+        (truncate("direct-messages.js"), "data/direct-messages.js", "corrupt or truncated JSON"),
+        (replace("follower.js", "window.YTD.follower.part0 = ", ""), "data/follower.js", "does not start like"),
+        (replace("follower.js", '"accountId" : "205"', '"acountId" : "205"'), "data/follower.js", "unexpected content"),
+        (replace("tweets.js", "+0000 2026", "+0000 yesterday"), "data/tweets.js", "unreadable time"),
+        (replace("account.js", '"accountId" : "100"', '"accountId" : 100.5'), "data/account.js", "unexpected content"),
+        (drop("account.js"), "data/account.js", "not found"),
+        (replace("account.js", "= [", "= [ ] and ["), "data/account.js", "corrupt"),
+    ],
+    ids=[
+        "truncated-tweets",
+        "truncated-dms",
+        "no-prefix",
+        "missing-field",
+        "bad-time",
+        "bad-id",
+        "no-account",
+        "trailing-garbage",
+    ],
+)
 def test_a_damaged_archive_fails_with_a_clear_message(
-    tmp_path: Path, build: Builder, damage: Callable[[dict[str, str]], None], file: str, words: str,
-    capsys: pytest.CaptureFixture[str]
+    tmp_path: Path,
+    build: Builder,
+    damage: Callable[[dict[str, str]], None],
+    file: str,
+    words: str,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     files = sample_files()
     damage(files)
@@ -301,7 +431,7 @@ def test_a_damaged_zip_member_is_named(tmp_path: Path) -> None:
     with zipfile.ZipFile(path) as zf:
         info = zf.getinfo("twitter-2026-11-20-abc/data/follower.js")
     start = info.header_offset + 30 + len(info.filename.encode()) + len(info.extra)
-    raw[start + 20: start + 40] = bytes(20)  # break the compressed data
+    raw[start + 20 : start + 40] = bytes(20)  # break the compressed data
     path.write_bytes(bytes(raw))
     with pytest.raises(ArchiveError, match=r"twitter-2026-11-20-abc/data/follower\.js"):
         load_archive(path)
@@ -311,8 +441,21 @@ def test_the_console_command_exits_2_without_a_traceback(tmp_path: Path) -> None
     files = sample_files()
     truncate("tweets.js")(files)
     archive = write_folder(tmp_path, files)
-    done = subprocess.run([sys.executable, "-m", "followthrough.cli", "audit", "--archive", str(archive),  # noqa: S603
-                           "--json", str(tmp_path / "o.json")], capture_output=True, text=True, timeout=60)
+    done = subprocess.run(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "followthrough.cli",
+            "audit",
+            "--archive",
+            str(archive),
+            "--json",
+            str(tmp_path / "o.json"),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert done.returncode == 2
     assert "data/tweets.js" in done.stderr and "Traceback" not in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1

@@ -76,11 +76,24 @@ def test_every_layout_reads_the_same_activity(tmp_path: Path, world: World) -> N
     for layout in LAYOUTS:
         activity = read_archive(world.write(tmp_path, layout), as_of=GENERATED).activity
         read[layout] = (
-            sorted((p.id, p.kind, p.text, p.quoted_author_id, p.quoted_author_username, p.retweeted_author_id,
-                    tuple(p.mentioned_ids)) for p in activity.posts),
+            sorted(
+                (
+                    p.id,
+                    p.kind,
+                    p.text,
+                    p.quoted_author_id,
+                    p.quoted_author_username,
+                    p.retweeted_author_id,
+                    tuple(p.mentioned_ids),
+                )
+                for p in activity.posts
+            ),
             sorted((e.id, e.event_type, e.conversation_type, e.sender_id, e.fingerprint) for e in activity.dm_events),
-            sorted(e.user_id for e in activity.following), len(activity.followers), len(activity.likes),
-            {k: a.username for k, a in activity.accounts.items()})
+            sorted(e.user_id for e in activity.following),
+            len(activity.followers),
+            len(activity.likes),
+            {k: a.username for k, a in activity.accounts.items()},
+        )
     assert read["2019"] == read["2021"]
     # before 2023 there were no long posts: the one long post has its whole text and mentions only in 2025's
     assert read["2021"][1:] == read["2025"][1:]
@@ -121,8 +134,9 @@ def test_a_manifest_naming_a_missing_file_is_an_error(tmp_path: Path, world: Wor
         read_archive(path)
 
 
-def test_progress_is_reported_for_large_archives(tmp_path: Path, world: World, capsys: pytest.CaptureFixture[str],
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_progress_is_reported_for_large_archives(
+    tmp_path: Path, world: World, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     archive = world.write(tmp_path, "2025")
     audit(tmp_path, archive)
     assert capsys.readouterr().err == ""  # a small archive: quiet
@@ -133,8 +147,9 @@ def test_progress_is_reported_for_large_archives(tmp_path: Path, world: World, c
     assert all(line.startswith("followthrough audit: reading ") for line in lines)
 
 
-def test_nothing_is_written_when_one_output_cannot_be(tmp_path: Path, world: World,
-                                                      capsys: pytest.CaptureFixture[str]) -> None:
+def test_nothing_is_written_when_one_output_cannot_be(
+    tmp_path: Path, world: World, capsys: pytest.CaptureFixture[str]
+) -> None:
     archive = world.write(tmp_path, "2021")
     out = tmp_path / "report.json"
     code = main(["audit", "--archive", str(archive), "--json", str(out), "--html", str(tmp_path / "no" / "r.html")])
@@ -146,27 +161,31 @@ def test_nothing_is_written_when_one_output_cannot_be(tmp_path: Path, world: Wor
 def test_without_a_manifest_the_audit_ends_with_the_newest_post_or_message(tmp_path: Path, world: World) -> None:
     activity = read_archive(world.write(tmp_path, "2019")).activity
     assert activity.subscriber.id == ME and activity.subscriber.username == "me_on_x"
-    newest = max([p.created_at for p in activity.posts]
-                 + [e.created_at for e in activity.dm_events if e.event_type != "ReactionCreate"])
+    newest = max(
+        [p.created_at for p in activity.posts]
+        + [e.created_at for e in activity.dm_events if e.event_type != "ReactionCreate"]
+    )
     assert activity.collected_at == newest < GENERATED
     assert read_archive(world.write(tmp_path, "2025")).activity.collected_at == GENERATED  # the manifest's date
 
 
 @pytest.mark.parametrize("layout", LAYOUTS)
-def test_files_read_in_chunks_read_the_same(tmp_path: Path, world: World, layout: str,
-                                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_files_read_in_chunks_read_the_same(
+    tmp_path: Path, world: World, layout: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     archive = world.write(tmp_path, layout)
     whole = read_archive(archive).activity.model_dump()
     monkeypatch.setattr("followthrough.archive._CHUNK_BYTES", 1500)  # every file in many chunks
     assert read_archive(archive).activity.model_dump() == whole
 
 
-def test_a_problem_in_a_later_chunk_is_named_for_the_whole_file(tmp_path: Path, world: World,
-                                                                monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_problem_in_a_later_chunk_is_named_for_the_whole_file(
+    tmp_path: Path, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     files = world.files("2021")
     following = files["data/following.js"].decode()
     last = following.rindex('"accountId"')
-    files["data/following.js"] = (following[:last] + '"acountId"' + following[last + len('"accountId"'):]).encode()
+    files["data/following.js"] = (following[:last] + '"acountId"' + following[last + len('"accountId"') :]).encode()
     folder = tmp_path / "archive"
     for name, data in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
@@ -181,11 +200,28 @@ def test_a_problem_in_a_later_chunk_is_named_for_the_whole_file(tmp_path: Path, 
         read_archive(folder)
 
 
-def _event(event_id: str, sender: str, at: datetime, conversation: str, *, kind: str = "MessageCreate",
-           conversation_type: str | None = None, fingerprint: str = "f1", words: int = 9) -> DmEvent:
-    return DmEvent(id=event_id, event_type=kind, conversation_id=conversation, sender_id=sender, created_at=at,
-                   participant_ids=sorted({ME, conversation.replace(ME, "").strip("-")}),
-                   conversation_type=conversation_type, fingerprint=fingerprint, word_count=words)
+def _event(
+    event_id: str,
+    sender: str,
+    at: datetime,
+    conversation: str,
+    *,
+    kind: str = "MessageCreate",
+    conversation_type: str | None = None,
+    fingerprint: str = "f1",
+    words: int = 9,
+) -> DmEvent:
+    return DmEvent(
+        id=event_id,
+        event_type=kind,
+        conversation_id=conversation,
+        sender_id=sender,
+        created_at=at,
+        participant_ids=sorted({ME, conversation.replace(ME, "").strip("-")}),
+        conversation_type=conversation_type,
+        fingerprint=fingerprint,
+        word_count=words,
+    )
 
 
 def test_welcome_messages_are_automated_whatever_else_they_look_like() -> None:
@@ -196,11 +232,13 @@ def test_welcome_messages_are_automated_whatever_else_they_look_like() -> None:
         _event("3", "300", at + timedelta(minutes=2), f"{ME}-300", fingerprint="theirs-b"),  # and they answer
         _event("4", ME, at, f"{ME}-301", kind="WelcomeMessageCreate", fingerprint="hello", words=2),
     ]
-    found = find_auto_dms(events, ME, {}, lambda _: None, lambda _: None, AnalysisConfig(),
-                          GENERATED - timedelta(days=30), GENERATED)
+    found = find_auto_dms(
+        events, ME, {}, lambda _: None, lambda _: None, AnalysisConfig(), GENERATED - timedelta(days=30), GENERATED
+    )
     assert [(d.sender_id, d.confidence) for d in found.received] == [("300", 1.0)]
     assert [(s.recipient_ids, s.reasons[0].startswith("your account's welcome message")) for s in found.sent] == [
-        (["301"], True)]
+        (["301"], True)
+    ]
 
 
 def test_a_conversation_from_a_group_file_is_never_one_to_one() -> None:

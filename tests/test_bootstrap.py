@@ -14,8 +14,16 @@ from followthrough_devkit.lambda_runtime import LambdaContext, load_function, sc
 from tests.support.factories import MONDAY_8, subscriber
 
 # what a deployment must configure (template.yaml), with nothing to fall back on in the product
-DEPLOY_CRITICAL = {"TABLE_NAME", "COLLECT_QUEUE_URL", "DIGEST_QUEUE_URL", "SENDER_EMAIL", "X_CLIENT_ID",
-                   "PUBLIC_BASE_URL", "SIGNING_KEY", "TOKEN_KMS_KEY_ID"}
+DEPLOY_CRITICAL = {
+    "TABLE_NAME",
+    "COLLECT_QUEUE_URL",
+    "DIGEST_QUEUE_URL",
+    "SENDER_EMAIL",
+    "X_CLIENT_ID",
+    "PUBLIC_BASE_URL",
+    "SIGNING_KEY",
+    "TOKEN_KMS_KEY_ID",
+}
 
 
 def _environment(aws: LocalAws, *without: str) -> dict[str, str]:
@@ -31,9 +39,18 @@ def test_deploy_critical_settings_have_no_default() -> None:
 
 def test_each_field_is_read_from_the_variable_it_names() -> None:
     names = config.env_names(config.Settings)
-    given = {"TABLE_NAME": "t", "COLLECT_QUEUE_URL": "https://q/collect", "DIGEST_QUEUE_URL": "https://q/digest",
-             "SENDER_EMAIL": "a@b.example", "X_CLIENT_ID": "id", "PUBLIC_BASE_URL": "https://p.example",
-             "SIGNING_KEY": "k" * 20, "TOKEN_KMS_KEY_ID": "key", "WEEKLY_BUDGET_USD": "2.5", "PORT": "9"}
+    given = {
+        "TABLE_NAME": "t",
+        "COLLECT_QUEUE_URL": "https://q/collect",
+        "DIGEST_QUEUE_URL": "https://q/digest",
+        "SENDER_EMAIL": "a@b.example",
+        "X_CLIENT_ID": "id",
+        "PUBLIC_BASE_URL": "https://p.example",
+        "SIGNING_KEY": "k" * 20,
+        "TOKEN_KMS_KEY_ID": "key",
+        "WEEKLY_BUDGET_USD": "2.5",
+        "PORT": "9",
+    }
     settings = config.settings_from(given)
     for name in DEPLOY_CRITICAL - {"PUBLIC_BASE_URL"}:
         assert getattr(settings, names[name]) == given[name], name
@@ -44,8 +61,11 @@ def test_each_field_is_read_from_the_variable_it_names() -> None:
 @pytest.mark.parametrize("missing", sorted(DEPLOY_CRITICAL))
 def test_a_function_missing_a_setting_it_needs_does_not_start_and_says_which(aws: LocalAws, missing: str) -> None:
     services = bootstrap.from_environment(_environment(aws, missing))
-    needing = [name for name in ("dispatch", "collect", "digest", "bounces", "signup")
-               if _fails(lambda name=name: load_function(name).build(services), missing)]
+    needing = [
+        name
+        for name in ("dispatch", "collect", "digest", "bounces", "signup")
+        if _fails(lambda name=name: load_function(name).build(services), missing)
+    ]
     assert needing, f"no function needs {missing}"
 
 
@@ -66,8 +86,9 @@ def test_without_a_kms_key_the_collector_and_the_sign_up_do_not_start(aws: Local
     load_function("dispatch").build(services)  # it never handles tokens
 
 
-def test_the_handler_builds_its_services_on_the_first_event_and_keeps_them(aws: LocalAws,
-                                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_handler_builds_its_services_on_the_first_event_and_keeps_them(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch
+) -> None:
     built: list[Services] = []
     real = bootstrap.from_environment
 

@@ -109,15 +109,17 @@ def test_revoked_token_marks_needs_reauth_and_mails_one_reconnect_email(world: D
     assert status is not None and status[0] == "needs_reauth" and "refresh" in status[1]
 
 
-def test_a_throttled_reconnect_email_is_sent_by_the_retry(world: DemoWorld, twins: Twins,
-                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_throttled_reconnect_email_is_sent_by_the_retry(
+    world: DemoWorld, twins: Twins, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Found by the soak (issue 18): the subscriber used to be marked before the send, so a send
     that failed was never retried and the reconnect email was lost."""
     from botocore.exceptions import ClientError
 
     real_send = twins.mailer.send
-    throttles = [ClientError({"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}},
-                             "SendRawEmail")]
+    throttles = [
+        ClientError({"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}}, "SendRawEmail")
+    ]
 
     def throttled_once(recipient: str, raw: bytes) -> str:
         if throttles:
@@ -164,8 +166,9 @@ def test_server_errors_are_retried_a_bounded_number_of_times(world: DemoWorld) -
     assert world.sim.faults.pending("dm_events") == 7  # 1 try + 2 retries, then it gave up
 
 
-def test_budget_stops_reads_in_order_of_value_and_records_what_was_skipped(world: DemoWorld, twins: Twins,
-                                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_budget_stops_reads_in_order_of_value_and_records_what_was_skipped(
+    world: DemoWorld, twins: Twins, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("FIRST_RUN_BUDGET_USD", "0.30")
     world.reload()
     twins.install(world.services)
@@ -191,8 +194,7 @@ def test_sample_event_parses_through_the_handler_model() -> None:
     assert record.messageId == event["Records"][0]["messageId"]
 
 
-def test_the_credits_flag_is_read_once_a_minute_until_it_is_set(twins: Twins,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_the_credits_flag_is_read_once_a_minute_until_it_is_set(twins: Twins, monkeypatch: pytest.MonkeyPatch) -> None:
     from datetime import timedelta
 
     from followthrough.pipeline.collect import CREDITS_FLAG, Collector
@@ -202,9 +204,16 @@ def test_the_credits_flag_is_read_once_a_minute_until_it_is_set(twins: Twins,
     real_run_flag = weeks.run_flag
     monkeypatch.setattr(weeks, "run_flag", lambda week, flag: reads.append(week) or real_run_flag(week, flag))
     at = [NOW]
-    collector = Collector(subscribers=twins.repositories.subscribers, state=twins.repositories.collector_state,
-                          weeks=weeks, tokens=None, make_client=None, config=None,  # type: ignore[arg-type]
-                          send_reconnect_email=None, now=lambda: at[0])  # type: ignore[arg-type]
+    collector = Collector(
+        subscribers=twins.repositories.subscribers,
+        state=twins.repositories.collector_state,
+        weeks=weeks,
+        tokens=None,
+        make_client=None,
+        config=None,  # type: ignore[arg-type]
+        send_reconnect_email=None,
+        now=lambda: at[0],
+    )  # type: ignore[arg-type]
     assert collector._credits_exhausted("2026-W48") is None and len(reads) == 1
     weeks.set_run_flag("2026-W48", CREDITS_FLAG, "X: credits exhausted")  # by another process
     at[0] += timedelta(seconds=30)

@@ -18,8 +18,7 @@ from tests.support.aws import CallRecorder
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
-DYNAMODB_CALLS = {"GetItem", "Query", "Scan", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem",
-                  "BatchWriteItem"}
+DYNAMODB_CALLS = {"GetItem", "Query", "Scan", "BatchGetItem", "PutItem", "UpdateItem", "DeleteItem", "BatchWriteItem"}
 
 
 @pytest.fixture
@@ -34,8 +33,9 @@ def _request(world: DemoWorld, week: str = "2026-W48") -> CollectRequest:
 
 
 def _messages(aws: LocalAws, queue: str) -> list[dict]:
-    got = boto3.client("sqs").receive_message(QueueUrl=aws.queue_urls[queue], MaxNumberOfMessages=10,
-                                              AttributeNames=["All"])
+    got = boto3.client("sqs").receive_message(
+        QueueUrl=aws.queue_urls[queue], MaxNumberOfMessages=10, AttributeNames=["All"]
+    )
     return got.get("Messages", [])
 
 
@@ -58,11 +58,15 @@ def test_rate_limit_mid_pagination_requeues_and_resumes_without_rereading(world:
     first = world.services.collect.run(_request(world))
     assert first.status == "rate_limited" and 100 <= first.retry_in_s <= 120
     # back on the queue, invisible until X's window resets (no sleeping inside Lambda)
-    attrs = boto3.client("sqs").get_queue_attributes(QueueUrl=world.aws.queue_urls["collect"],
-                                                     AttributeNames=["All"])["Attributes"]
+    attrs = boto3.client("sqs").get_queue_attributes(QueueUrl=world.aws.queue_urls["collect"], AttributeNames=["All"])[
+        "Attributes"
+    ]
     assert attrs["ApproximateNumberOfMessagesDelayed"] == "1" and _messages(world.aws, "collect") == []
-    requeued = next(CollectRequest.model_validate_json(m.body) for q in
-                    get_backend("sqs")[DEFAULT_ACCOUNT_ID]["us-east-1"].queues.values() for m in q._messages)
+    requeued = next(
+        CollectRequest.model_validate_json(m.body)
+        for q in get_backend("sqs")[DEFAULT_ACCOUNT_ID]["us-east-1"].queues.values()
+        for m in q._messages
+    )
     assert requeued.requeues == 1 and requeued.subscriber_id == world.subscriber.subscriber_id
     assert _messages(world.aws, "digest") == []
     status = world.services.repositories.weeks.week_status(world.subscriber.subscriber_id, "2026-W48")

@@ -39,8 +39,12 @@ def _prepare(services: Services, n: int) -> None:
     stored = services.repositories
     for i in range(1, n + 1):
         stored.subscribers.put_subscriber(subscriber(i), reference=MONDAY_8)
-        stored.weeks.put_week(f"sub-{i}", WEEK, WeeklyReport(subscriber_id=f"sub-{i}", username=f"person{i}",
-                                                             week=WEEK, generated_at=MONDAY_8), Spend())
+        stored.weeks.put_week(
+            f"sub-{i}",
+            WEEK,
+            WeeklyReport(subscriber_id=f"sub-{i}", username=f"person{i}", week=WEEK, generated_at=MONDAY_8),
+            Spend(),
+        )
 
 
 def _queue(aws: LocalAws, name: str, bodies: list[str]) -> None:
@@ -56,8 +60,9 @@ def _immediate_redelivery(aws: LocalAws, name: str) -> None:
 
 def _dead_letters(aws: LocalAws, name: str) -> list[dict[str, Any]]:
     sqs = boto3.client("sqs")
-    got = sqs.receive_message(QueueUrl=aws.queue_urls[f"{name}-dlq"], MaxNumberOfMessages=10,
-                              MessageAttributeNames=["All"]).get("Messages", [])
+    got = sqs.receive_message(
+        QueueUrl=aws.queue_urls[f"{name}-dlq"], MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    ).get("Messages", [])
     return list(got)
 
 
@@ -69,8 +74,9 @@ def _drain_until_empty(aws: LocalAws, name: str, module: Any, rounds: int = 40) 
     raise AssertionError(f"{name} queue not empty after {rounds} rounds")
 
 
-def test_a_batch_whose_process_dies_maxreceivecount_times_reaches_no_dlq(aws: LocalAws, services: Services,
-                                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_batch_whose_process_dies_maxreceivecount_times_reaches_no_dlq(
+    aws: LocalAws, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """The reproduction: before the fix all three requests were in the digest DLQ after five deaths."""
     _prepare(services, 3)
     _immediate_redelivery(aws, "digest")
@@ -94,7 +100,8 @@ def test_a_batch_whose_process_dies_maxreceivecount_times_reaches_no_dlq(aws: Lo
 
 
 def test_a_throttle_that_outlasts_botocores_retries_is_retried_later_not_dead_lettered(
-        aws: LocalAws, services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    aws: LocalAws, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from botocore.exceptions import ClientError
 
     from followthrough.adapters import mailer as mailer_module
@@ -103,16 +110,19 @@ def test_a_throttle_that_outlasts_botocores_retries_is_retried_later_not_dead_le
     _prepare(services, 1)
 
     def throttled(self: Any, recipient: str, raw: bytes) -> str:
-        raise ClientError({"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}},
-                          "SendRawEmail")
+        raise ClientError(
+            {"Error": {"Code": "Throttling", "Message": "Maximum sending rate exceeded."}}, "SendRawEmail"
+        )
 
     monkeypatch.setattr(mailer_module.Mailer, "send", throttled)
     _queue(aws, "digest", [DigestRequest(subscriber_id="sub-1", week=WEEK).model_dump_json()])
     # the only record failing does not fail the invocation: it is reported, with its backoff
     stats = drain("digest", aws.queue_urls["digest"], module=load_function("digest"))
     assert (stats.delivered, stats.failed) == (0, 1)
-    attributes = boto3.client("sqs").get_queue_attributes(QueueUrl=aws.queue_urls["digest"], AttributeNames=[
-        "ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"])["Attributes"]
+    attributes = boto3.client("sqs").get_queue_attributes(
+        QueueUrl=aws.queue_urls["digest"],
+        AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+    )["Attributes"]
     # still queued, held back by the backoff rather than the queue's visibility timeout
     assert attributes == {"ApproximateNumberOfMessages": "0", "ApproximateNumberOfMessagesNotVisible": "1"}
     assert queue_depth(aws.queue_urls["digest-dlq"]) == 0 and _outbox() == Counter()
@@ -126,7 +136,8 @@ def test_the_backoff_doubles_by_receive_up_to_its_cap() -> None:
 
 
 def test_a_send_whose_process_died_in_progress_is_retried_until_its_record_expires(
-        aws: LocalAws, services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    aws: LocalAws, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Already in progress is transient: the dead invocation's idempotency record expires with its
     Lambda context, and the retry after that sends once."""
     from followthrough.adapters import mailer as mailer_module
@@ -148,22 +159,29 @@ def test_a_send_whose_process_died_in_progress_is_retried_until_its_record_expir
     module = load_function("digest")
     for _ in range(8):  # the dead invocation's record is in progress: every retry fails, none reaches the DLQ
         drain("digest", aws.queue_urls["digest"], module=module)
-    record_key = {"pk": "IDEMPOTENCY#digest", "sk": next(
-        item["sk"] for item in boto3.resource("dynamodb").Table("followthrough").scan()["Items"]
-        if item["pk"] == "IDEMPOTENCY#digest")}
+    record_key = {
+        "pk": "IDEMPOTENCY#digest",
+        "sk": next(
+            item["sk"]
+            for item in boto3.resource("dynamodb").Table("followthrough").scan()["Items"]
+            if item["pk"] == "IDEMPOTENCY#digest"
+        ),
+    }
     table = boto3.resource("dynamodb").Table("followthrough")
     assert table.get_item(Key=record_key)["Item"]["status"] == "INPROGRESS"
     assert queue_depth(aws.queue_urls["digest"]) == 1 and queue_depth(aws.queue_urls["digest-dlq"]) == 0
     # the dead invocation's time is up (its context said how long it had)
-    table.update_item(Key=record_key, UpdateExpression="SET in_progress_expiration = :past",
-                      ExpressionAttributeValues={":past": 1})
+    table.update_item(
+        Key=record_key, UpdateExpression="SET in_progress_expiration = :past", ExpressionAttributeValues={":past": 1}
+    )
     _drain_until_empty(aws, "digest", module)
     assert _outbox() == Counter({"person1@example.com": 1}) and queue_depth(aws.queue_urls["digest-dlq"]) == 0
 
 
 @pytest.mark.parametrize("step", ["collect", "digest"])
 def test_a_message_that_cannot_succeed_reaches_the_dlq_at_once_with_its_reason_logged_once(
-        aws: LocalAws, caplog: pytest.LogCaptureFixture, step: str) -> None:
+    aws: LocalAws, caplog: pytest.LogCaptureFixture, step: str
+) -> None:
     model = {"collect": CollectRequest, "digest": DigestRequest}[step]
     _queue(aws, step, [model(subscriber_id="sub-gone", week=WEEK).model_dump_json()])
     with caplog.at_level(logging.INFO, logger="followthrough.pipeline.delivery"):
@@ -178,11 +196,18 @@ def test_a_message_that_cannot_succeed_reaches_the_dlq_at_once_with_its_reason_l
 
 
 def test_a_dead_letter_is_not_sent_twice_when_its_process_dies_later_in_the_batch(
-        aws: LocalAws, services: Services, monkeypatch: pytest.MonkeyPatch) -> None:
+    aws: LocalAws, services: Services, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _prepare(services, 1)
     _immediate_redelivery(aws, "digest")
-    _queue(aws, "digest", [DigestRequest(subscriber_id="sub-gone", week=WEEK).model_dump_json(),
-                           DigestRequest(subscriber_id="sub-1", week=WEEK).model_dump_json()])
+    _queue(
+        aws,
+        "digest",
+        [
+            DigestRequest(subscriber_id="sub-gone", week=WEEK).model_dump_json(),
+            DigestRequest(subscriber_id="sub-1", week=WEEK).model_dump_json(),
+        ],
+    )
     real_run = DigestStep.run
     deaths = {"left": 1}
 

@@ -31,11 +31,22 @@ def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
         assert props["Metadata"] == {"BuildMethod": "makefile", "ContextPath": "functions"}
         # sam build copies the CodeUri folder to a scratch directory and runs make there
         scratch = tmp_path_factory.mktemp(f"scratch-{logical_id}")
-        shutil.copytree(ROOT / props["Properties"]["CodeUri"], scratch, dirs_exist_ok=True,
-                        ignore=shutil.ignore_patterns("__pycache__"))
+        shutil.copytree(
+            ROOT / props["Properties"]["CodeUri"],
+            scratch,
+            dirs_exist_ok=True,
+            ignore=shutil.ignore_patterns("__pycache__"),
+        )
         out = tmp_path_factory.mktemp(logical_id)
-        command = [make, "--silent", "--makefile", str(MAKEFILE), f"build-{logical_id}", f"ARTIFACTS_DIR={out}",
-                   "PY312="]
+        command = [
+            make,
+            "--silent",
+            "--makefile",
+            str(MAKEFILE),
+            f"build-{logical_id}",
+            f"ARTIFACTS_DIR={out}",
+            "PY312=",
+        ]
         subprocess.run(command, cwd=scratch, check=True, capture_output=True)  # noqa: S603
         built[logical_id] = out
     return built
@@ -50,8 +61,9 @@ def test_artifacts_hold_the_handler_and_the_product_package_only(artifacts: dict
         shipped = {p.relative_to(package) for p in package.rglob("*") if p.is_file()}
         assert shipped == PRODUCT_FILES, f"{logical_id} ships other files than the product package's"
         for source in package.rglob("*.py"):
-            assert not re.search(r"^\s*(from|import) (moto|followthrough_devkit)\b", source.read_text(),
-                                 re.MULTILINE), f"{source} imports the dev kit"
+            assert not re.search(
+                r"^\s*(from|import) (moto|followthrough_devkit)\b", source.read_text(), re.MULTILINE
+            ), f"{source} imports the dev kit"
         assert not list(out.rglob("__pycache__")), "bytecode of the build machine's Python must not ship"
 
 
@@ -74,6 +86,12 @@ print("ok")
 """
     pairs = [(k, str(v)) for k, v in artifacts.items()]
     env = {k: v for k, v in os.environ.items() if not k.startswith("PYTHON")}
-    result = subprocess.run([sys.executable, "-B", "-c", f"pairs = {pairs!r}\n{script}"], capture_output=True,  # noqa: S603
-                            text=True, env={**env, "AWS_DEFAULT_REGION": "us-east-1"}, cwd="/", check=False)
+    result = subprocess.run(  # noqa: S603
+        [sys.executable, "-B", "-c", f"pairs = {pairs!r}\n{script}"],
+        capture_output=True,
+        text=True,
+        env={**env, "AWS_DEFAULT_REGION": "us-east-1"},
+        cwd="/",
+        check=False,
+    )
     assert result.returncode == 0 and result.stdout.strip() == "ok", result.stderr[-3000:]

@@ -57,35 +57,52 @@ def deployments(stacks: dict[str, dict[str, str]]) -> Iterator[dict[str, Stack]]
     template = translated()
     with pytest.MonkeyPatch.context() as patch, mock_aws():
         patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        for name, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
-                            "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+        for name, value in {
+            "AWS_DEFAULT_REGION": REGION,
+            "AWS_ACCESS_KEY_ID": "testing",
+            "AWS_SECRET_ACCESS_KEY": "testing",
+        }.items():
             patch.setenv(name, value)
         # what `sam deploy` uploads: a zip per function and layer
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=CODE_BUCKET)
-        for logical_id in {**resources_of(template, "AWS::Lambda::Function"),
-                           **resources_of(template, "AWS::Lambda::LayerVersion")}:
-            s3.put_object(Bucket=CODE_BUCKET, Key=code_key(logical_id),
-                          Body=_zip({"app.py": "def handler(event, context):\n    return None\n"}))
+        for logical_id in {
+            **resources_of(template, "AWS::Lambda::Function"),
+            **resources_of(template, "AWS::Lambda::LayerVersion"),
+        }:
+            s3.put_object(
+                Bucket=CODE_BUCKET,
+                Key=code_key(logical_id),
+                Body=_zip({"app.py": "def handler(event, context):\n    return None\n"}),
+            )
         cloudformation = boto3.client("cloudformation")
         created = {}
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Tried to parse .* not supported by moto")
             for stack_name, parameters in stacks.items():
                 cloudformation.create_stack(
-                    StackName=stack_name, TemplateBody=json.dumps(template), Capabilities=["CAPABILITY_IAM"],
-                    Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()])
+                    StackName=stack_name,
+                    TemplateBody=json.dumps(template),
+                    Capabilities=["CAPABILITY_IAM"],
+                    Parameters=[{"ParameterKey": k, "ParameterValue": v} for k, v in parameters.items()],
+                )
                 [described] = cloudformation.describe_stacks(StackName=stack_name)["Stacks"]
                 assert described["StackStatus"] == "CREATE_COMPLETE", described.get("StackStatusReason")
                 summaries = cloudformation.list_stack_resources(StackName=stack_name)["StackResourceSummaries"]
-                created[stack_name] = Stack({r["LogicalResourceId"]: r for r in summaries},
-                                            {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])})
+                created[stack_name] = Stack(
+                    {r["LogicalResourceId"]: r for r in summaries},
+                    {o["OutputKey"]: o["OutputValue"] for o in described.get("Outputs", [])},
+                )
             yield created
 
 
 SANDBOX_STACK = f"{STACK}-sandbox"
-SANDBOX_PARAMETERS = {**PARAMETERS, "SenderEmail": "digest@mail.followthrough.example",
-                      "SenderIdentity": "followthrough.example", "SesSandbox": "true"}
+SANDBOX_PARAMETERS = {
+    **PARAMETERS,
+    "SenderEmail": "digest@mail.followthrough.example",
+    "SenderIdentity": "followthrough.example",
+    "SesSandbox": "true",
+}
 
 
 @pytest.fixture(scope="module")
@@ -120,8 +137,11 @@ def test_in_sandbox_mode_only_the_sending_roles_may_address_verified_recipients(
             [statement] = policies["ses-sandbox-recipients"]["Statement"]
             assert statement["Resource"].endswith(f":{ACCOUNT}:identity/*")
             assert statement["Condition"] == {"StringEquals": {"ses:FromAddress": parameters["SenderEmail"]}}
-            resources = {r for s in policies[logical_id.removesuffix("Role").lower()]["Statement"]
-                         for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
+            resources = {
+                r
+                for s in policies[logical_id.removesuffix("Role").lower()]["Statement"]
+                for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+            }
             assert f"arn:aws:ses:{REGION}:{ACCOUNT}:identity/followthrough.example" in resources
 
 
@@ -138,8 +158,9 @@ def test_work_queues_redrive_to_their_dead_letter_queues(stack: Stack) -> None:
     sqs = boto3.client("sqs")
     for work, dead_letter in (("CollectQueue", "CollectDeadLetterQueue"), ("DigestQueue", "DigestDeadLetterQueue")):
         attributes = sqs.get_queue_attributes(QueueUrl=stack.physical(work), AttributeNames=["All"])["Attributes"]
-        dlq_arn = sqs.get_queue_attributes(QueueUrl=stack.physical(dead_letter),
-                                           AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        dlq_arn = sqs.get_queue_attributes(QueueUrl=stack.physical(dead_letter), AttributeNames=["QueueArn"])[
+            "Attributes"
+        ]["QueueArn"]
         redrive = json.loads(attributes["RedrivePolicy"])
         assert redrive["deadLetterTargetArn"] == dlq_arn and int(redrive["maxReceiveCount"]) == 20
     assert "BouncesDeadLetterQueue" in stack.resources
@@ -161,8 +182,11 @@ def test_each_function_has_its_own_role_with_its_own_policy(stack: Stack) -> Non
         if isinstance(document, str):
             # moto keeps a CloudFormation role's inline policy as a dict and answers with its repr
             document = ast.literal_eval(document)
-        resources = {r for s in document["Statement"] for r in
-                     (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])}
+        resources = {
+            r
+            for s in document["Statement"]
+            for r in (s["Resource"] if isinstance(s["Resource"], list) else [s["Resource"]])
+        }
         assert table_arn in resources or f"{table_arn}/index/due" in resources
         assert "*" not in resources
     assert len(roles) == 5
@@ -182,8 +206,9 @@ def test_queues_feed_their_functions_and_logs_are_kept(stack: Stack) -> None:
     sqs = boto3.client("sqs")
     for function, queue in (("CollectFunction", "CollectQueue"), ("DigestFunction", "DigestQueue")):
         [mapping] = lambda_.list_event_source_mappings(FunctionName=stack.physical(function))["EventSourceMappings"]
-        queue_arn = sqs.get_queue_attributes(QueueUrl=stack.physical(queue),
-                                             AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+        queue_arn = sqs.get_queue_attributes(QueueUrl=stack.physical(queue), AttributeNames=["QueueArn"])["Attributes"][
+            "QueueArn"
+        ]
         assert mapping["EventSourceArn"] == queue_arn
     groups = boto3.client("logs").describe_log_groups(logGroupNamePrefix="/aws/")["logGroups"]
     retention = {g["logGroupName"]: g.get("retentionInDays") for g in groups}
@@ -193,7 +218,8 @@ def test_queues_feed_their_functions_and_logs_are_kept(stack: Stack) -> None:
 
 
 def test_the_deployed_dispatch_environment_reaches_the_deployed_table_and_queue(
-        stack: Stack, monkeypatch: pytest.MonkeyPatch) -> None:
+    stack: Stack, monkeypatch: pytest.MonkeyPatch
+) -> None:
     configuration = boto3.client("lambda").get_function_configuration(FunctionName=stack.physical("DispatchFunction"))
     environment: dict[str, Any] = configuration["Environment"]["Variables"]
     for name, value in environment.items():

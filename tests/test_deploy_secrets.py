@@ -19,8 +19,11 @@ SECRET, KEY = "client-secret-value", "signing-key-value-" + "s" * 30
 def ssm_calls(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[str, dict]]]:
     for name in (*config.env_names(config.Settings), *config._SECRET_PARAMS, "AWS_ENDPOINT_URL"):
         monkeypatch.delenv(name, raising=False)
-    for name, value in {"AWS_DEFAULT_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+    for name, value in {
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
         monkeypatch.setenv(name, value)
     calls: list[tuple[str, dict]] = []
     original = botocore.client.BaseClient._make_api_call
@@ -59,8 +62,9 @@ def test_a_function_not_given_a_parameter_name_never_calls_ssm(ssm_calls: list) 
     assert ssm_calls == []
 
 
-def test_a_value_in_the_environment_wins_and_only_the_rest_is_read(ssm_calls: list,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_value_in_the_environment_wins_and_only_the_rest_is_read(
+    ssm_calls: list, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("X_CLIENT_SECRET", "from-the-environment")
     monkeypatch.setenv("X_CLIENT_SECRET_PARAM", "/followthrough/x-client-secret")
     monkeypatch.setenv("SIGNING_KEY_PARAM", "/followthrough/signing-key")

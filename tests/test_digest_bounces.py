@@ -30,17 +30,18 @@ def _event(name: str) -> dict[str, Any]:
         return dict(json.load(f))
 
 
-
 def _digest(aws: LocalAws, services: Services, week: str) -> None:
     report = typical_report().model_copy(update={"week": week})
     services.repositories.weeks.put_week("sub-1", week, report, Spend())
-    boto3.client("sqs").send_message(QueueUrl=aws.queue_urls["digest"], MessageBody=DigestRequest(
-        subscriber_id="sub-1", week=week).model_dump_json())
+    boto3.client("sqs").send_message(
+        QueueUrl=aws.queue_urls["digest"], MessageBody=DigestRequest(subscriber_id="sub-1", week=week).model_dump_json()
+    )
     drain("digest", aws.queue_urls["digest"])
 
 
-def test_a_hard_bounce_suppresses_the_address_and_the_next_digest_is_not_sent(aws: LocalAws,
-                                                                              services: Services) -> None:
+def test_a_hard_bounce_suppresses_the_address_and_the_next_digest_is_not_sent(
+    aws: LocalAws, services: Services
+) -> None:
     services.repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
     _digest(aws, services, WEEK)
     [sent] = _outbox()
@@ -97,10 +98,13 @@ def test_a_tag_naming_someone_whose_address_changed_leaves_them_subscribed(aws: 
     assert len(_outbox()) == 1
 
 
-@pytest.mark.parametrize("change", [
-    {"bounceType": "Transient", "bounceSubType": "MailboxFull"},
-    {"bounceType": "Undetermined", "bounceSubType": "Undetermined"},
-])
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"bounceType": "Transient", "bounceSubType": "MailboxFull"},
+        {"bounceType": "Undetermined", "bounceSubType": "Undetermined"},
+    ],
+)
 def test_soft_bounces_do_not_suppress(aws: LocalAws, change: dict[str, str], services: Services) -> None:
     services.repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
     bounce = _event("bounce")
@@ -120,8 +124,10 @@ def test_not_spam_feedback_and_other_events_are_ignored() -> None:
     # identity feedback notifications (no configuration set) name the type differently
     identity = {**{k: v for k, v in complaint.items() if k != "eventType"}, "notificationType": "Complaint"}
     identity["complaint"]["complaintFeedbackType"] = "abuse"
-    assert addresses_to_suppress(SesNotification.model_validate(identity)) == (["person1@example.com"],
-                                                                               "complaint: abuse")
+    assert addresses_to_suppress(SesNotification.model_validate(identity)) == (
+        ["person1@example.com"],
+        "complaint: abuse",
+    )
 
 
 def test_sample_events_parse_through_the_handlers_models() -> None:

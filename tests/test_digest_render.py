@@ -27,13 +27,26 @@ from tests.support.digest import (
 
 def test_headline_then_the_five_conversations_then_the_rest() -> None:
     html, _ = render(typical_report())
-    order = ["Engagement score", "5 conversations for this week", "Your last 8 weeks", "Direct messages",
-             "How you posted", "The @reply challenge", "Not measured this week", "Unsubscribe"]
+    order = [
+        "Engagement score",
+        "5 conversations for this week",
+        "Your last 8 weeks",
+        "Direct messages",
+        "How you posted",
+        "The @reply challenge",
+        "Not measured this week",
+        "Unsubscribe",
+    ]
     positions = [html.index(heading) for heading in order]
     assert positions == sorted(positions)
     hrefs = [attrs.get("href") for tag, attrs in parse(html).tags if tag == "a"]
-    for url in ("https://x.com/ada_l/status/901", "https://x.com/i/status/902", "https://x.com/grace_h",
-                "https://x.com/linus_t", "https://x.com/new_fan"):
+    for url in (
+        "https://x.com/ada_l/status/901",
+        "https://x.com/i/status/902",
+        "https://x.com/grace_h",
+        "https://x.com/linus_t",
+        "https://x.com/new_fan",
+    ):
         assert url in hrefs
     # the unanswered mention is quoted, so they know what to answer
     assert "how did you get the onboarding emails" in html
@@ -91,8 +104,9 @@ def test_hostile_names_and_post_text_are_escaped_in_html() -> None:
 def test_plain_text_is_not_html_escaped_but_cannot_forge_lines_or_flip_text() -> None:
     report = typical_report()
     forged = "Tom & Jerry\n\nUnsubscribe: https://evil.example/\u202eexe.txt"
-    report = report.model_copy(update={
-        "unanswered_mentions": [report.unanswered_mentions[0].model_copy(update={"text": forged})]})
+    report = report.model_copy(
+        update={"unanswered_mentions": [report.unanswered_mentions[0].model_copy(update={"text": forged})]}
+    )
     html, text = render(report)
     assert "Tom & Jerry" in text and "&amp;" not in text
     assert "\u202e" not in text and "\u202e" not in html
@@ -108,7 +122,8 @@ def test_subject_is_one_short_line_whatever_the_name() -> None:
     forged = subject_for(report.model_copy(update={"username": "x\r\nBcc: all@example.com" + "y" * 100}))
     assert "\n" not in forged and "\r" not in forged and len(forged) < 90
     assert subject_for(report.model_copy(update={"conversations": [], "username": None})) == (
-        "Your week on X: a quiet week, time to say hello")
+        "Your week on X: a quiet week, time to say hello"
+    )
 
 
 # -- plain text -----------------------------------------------------------------------------------------
@@ -116,14 +131,27 @@ def test_subject_is_one_short_line_whatever_the_name() -> None:
 
 def test_text_part_carries_the_whole_digest() -> None:
     _, text = render(typical_report())
-    for expected in ("ENGAGEMENT SCORE: 58 out of 100", "9 points higher than last week",
-                     "5 CONVERSATIONS FOR THIS WEEK", "1. Answer: @ada_l", "https://x.com/ada_l/status/901",
-                     '"@person1 how did you get the onboarding emails to feel so personal?"',
-                     "2. Answer: a mention", "5. Welcome: @new_fan", "YOUR LAST 8 WEEKS", "DIRECT MESSAGES",
-                     "@growth_bot, very likely automated", "! You sent the same message to 4 people",
-                     "HOW YOU POSTED", "THE @REPLY CHALLENGE", "You're at 114 of 300 (38%)",
-                     "NOT MEASURED THIS WEEK", "- Your likes: the weekly X budget of $1.50 was reached.",
-                     f"Unsubscribe: {LINKS.unsubscribe}", f"{LINKS.delete}"):
+    for expected in (
+        "ENGAGEMENT SCORE: 58 out of 100",
+        "9 points higher than last week",
+        "5 CONVERSATIONS FOR THIS WEEK",
+        "1. Answer: @ada_l",
+        "https://x.com/ada_l/status/901",
+        '"@person1 how did you get the onboarding emails to feel so personal?"',
+        "2. Answer: a mention",
+        "5. Welcome: @new_fan",
+        "YOUR LAST 8 WEEKS",
+        "DIRECT MESSAGES",
+        "@growth_bot, very likely automated",
+        "! You sent the same message to 4 people",
+        "HOW YOU POSTED",
+        "THE @REPLY CHALLENGE",
+        "You're at 114 of 300 (38%)",
+        "NOT MEASURED THIS WEEK",
+        "- Your likes: the weekly X budget of $1.50 was reached.",
+        f"Unsubscribe: {LINKS.unsubscribe}",
+        f"{LINKS.delete}",
+    ):
         assert expected in text, expected
     assert "<" not in text.replace("<3", "")  # no markup leaked into the text part
 
@@ -132,9 +160,14 @@ def test_text_part_carries_the_whole_digest() -> None:
 
 
 def test_worst_case_report_stays_under_the_size_limit() -> None:
-    html, text = render(worst_report(), skipped=[f"{e}: the weekly X budget of $1.50 was reached"
-                                                 for e in ("tweets", "mentions", "liked_tweets", "following",
-                                                           "followers", "dm_events")] * 5)
+    html, text = render(
+        worst_report(),
+        skipped=[
+            f"{e}: the weekly X budget of $1.50 was reached"
+            for e in ("tweets", "mentions", "liked_tweets", "following", "followers", "dm_events")
+        ]
+        * 5,
+    )
     assert len(html.encode()) <= HTML_LIMIT_BYTES, len(html.encode())
     assert len(text.encode()) <= HTML_LIMIT_BYTES
     view = build_view(worst_report(), history()[:-1], [])
@@ -150,8 +183,11 @@ def test_trend_charts_show_the_last_eight_weeks_to_scale() -> None:
     reports = history(9)
     report, previous = reports[-1], reports[:-1]
     view = build_view(report, previous, [])
-    assert [c.title for c in view.charts] == ["Engagement score", "Replies vs. broadcasts",
-                                              "Mentions answered within 2 days"]
+    assert [c.title for c in view.charts] == [
+        "Engagement score",
+        "Replies vs. broadcasts",
+        "Mentions answered within 2 days",
+    ]
     shown = reports[-8:]
     expected_labels = [r.week.split("-")[1] for r in shown]
     score, mix, answered = view.charts
@@ -186,8 +222,7 @@ def test_the_first_digest_promises_trends_instead_of_drawing_one_bar() -> None:
 
 def test_weeks_without_data_leave_a_gap_not_a_zero() -> None:
     reports = history(4)
-    gap = reports[1].model_copy(update={"metrics": {**reports[1].metrics, "response_rate": None,
-                                                    "posts": None}})
+    gap = reports[1].model_copy(update={"metrics": {**reports[1].metrics, "response_rate": None, "posts": None}})
     view = build_view(reports[-1], [reports[0], gap, reports[2]], [])
     _, mix, answered = view.charts
     assert answered.bars[1].value == NOT_MEASURED and answered.bars[1].height == 0

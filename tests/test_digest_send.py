@@ -21,16 +21,35 @@ from tests.support.factories import MONDAY_8, subscriber
 WEEK = "2026-W48"
 
 
-
 def _report(**fields: Any) -> WeeklyReport:
     values: dict[str, Any] = {
-        "subscriber_id": "sub-1", "username": "person1", "week": WEEK, "generated_at": MONDAY_8,
-        "passive_follows": [PassiveFollow(user_id="77", username="quiet_one",
-                                          reasons=["followed 9 months, never talked"])],
-        "auto_dms": AutoDms(received=[AutoDmReceived(sender_id="88", sender_username="growthbot", event_id="5",
-                                                     confidence=0.9, reasons=["same text as 3 other senders"])]),
-        "conversations": [Conversation(kind="greet_followee", user_id="77", username="quiet_one",
-                                       url="https://x.com/quiet_one", reason="You follow them and never said hello.")],
+        "subscriber_id": "sub-1",
+        "username": "person1",
+        "week": WEEK,
+        "generated_at": MONDAY_8,
+        "passive_follows": [
+            PassiveFollow(user_id="77", username="quiet_one", reasons=["followed 9 months, never talked"])
+        ],
+        "auto_dms": AutoDms(
+            received=[
+                AutoDmReceived(
+                    sender_id="88",
+                    sender_username="growthbot",
+                    event_id="5",
+                    confidence=0.9,
+                    reasons=["same text as 3 other senders"],
+                )
+            ]
+        ),
+        "conversations": [
+            Conversation(
+                kind="greet_followee",
+                user_id="77",
+                username="quiet_one",
+                url="https://x.com/quiet_one",
+                reason="You follow them and never said hello.",
+            )
+        ],
     }
     values.update(fields)
     return WeeklyReport(**values)
@@ -39,14 +58,17 @@ def _report(**fields: Any) -> WeeklyReport:
 def _queue_digest(aws: LocalAws, times: int = 1) -> None:
     sqs = boto3.client("sqs")
     for _ in range(times):
-        sqs.send_message(QueueUrl=aws.queue_urls["digest"],
-                         MessageBody=DigestRequest(subscriber_id="sub-1", week=WEEK).model_dump_json())
+        sqs.send_message(
+            QueueUrl=aws.queue_urls["digest"],
+            MessageBody=DigestRequest(subscriber_id="sub-1", week=WEEK).model_dump_json(),
+        )
 
 
 def _prepare(services: Services, report: WeeklyReport | None = None, **sub_fields: Any) -> None:
     services.repositories.subscribers.put_subscriber(subscriber(1, **sub_fields), reference=MONDAY_8)
-    services.repositories.weeks.put_week("sub-1", WEEK, report or _report(),
-                            Spend(skipped=["likes: the weekly X budget was reached"]))
+    services.repositories.weeks.put_week(
+        "sub-1", WEEK, report or _report(), Spend(skipped=["likes: the weekly X budget was reached"])
+    )
 
 
 def test_sent_message_is_multipart_alternative_with_one_click_unsubscribe(aws: LocalAws, services: Services) -> None:
@@ -73,17 +95,26 @@ def test_sent_message_is_multipart_alternative_with_one_click_unsubscribe(aws: L
 
 def test_hostile_names_and_text_are_escaped_in_html(aws: LocalAws, services: Services) -> None:
     evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
-    _prepare(services, _report(
-        username=evil,
-        passive_follows=[PassiveFollow(user_id="77", username=evil, reasons=[evil])],
-        conversations=[Conversation(kind="answer_mention", user_id="9", username=evil,
-                                    url="https://x.com/i/status/1", reason=evil)],
-    ))
+    _prepare(
+        services,
+        _report(
+            username=evil,
+            passive_follows=[PassiveFollow(user_id="77", username=evil, reasons=[evil])],
+            conversations=[
+                Conversation(
+                    kind="answer_mention", user_id="9", username=evil, url="https://x.com/i/status/1", reason=evil
+                )
+            ],
+        ),
+    )
     _queue_digest(aws)
     drain("digest", aws.queue_urls["digest"])
     [sent] = _outbox()
-    html = email.message_from_string(sent.raw_data, policy=email.policy.default).get_body(
-        preferencelist=("html",)).get_content()
+    html = (
+        email.message_from_string(sent.raw_data, policy=email.policy.default)
+        .get_body(preferencelist=("html",))
+        .get_content()
+    )
     assert "<script>" not in html and "<img src=x" not in html
     assert "&lt;script&gt;" in html
 
@@ -131,8 +162,10 @@ def test_unconfirmed_or_suppressed_addresses_get_nothing(aws: LocalAws, services
     services.repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
     services.repositories.suppression.suppress("person1@example.com", "bounce")
     services.repositories.weeks.put_week("sub-1", "2026-W49", _report(week="2026-W49"), Spend())
-    boto3.client("sqs").send_message(QueueUrl=aws.queue_urls["digest"], MessageBody=DigestRequest(
-        subscriber_id="sub-1", week="2026-W49").model_dump_json())
+    boto3.client("sqs").send_message(
+        QueueUrl=aws.queue_urls["digest"],
+        MessageBody=DigestRequest(subscriber_id="sub-1", week="2026-W49").model_dump_json(),
+    )
     drain("digest", aws.queue_urls["digest"])
     assert _outbox() == []
     assert "suppressed" in services.repositories.weeks.week_status("sub-1", "2026-W49")[1]  # type: ignore[index]
@@ -146,8 +179,9 @@ def test_poison_message_goes_alone_to_the_dlq_with_its_reason(aws: LocalAws, ser
     stats = drain("digest", aws.queue_urls["digest"])
     # nothing is retried: the good request is sent, the poison one is dead-lettered (and deleted here)
     assert stats.failed == 0 and stats.delivered == 2 and len(_outbox()) == 1
-    dead = sqs.receive_message(QueueUrl=aws.queue_urls["digest-dlq"], MaxNumberOfMessages=10,
-                               MessageAttributeNames=["All"])["Messages"]
+    dead = sqs.receive_message(
+        QueueUrl=aws.queue_urls["digest-dlq"], MaxNumberOfMessages=10, MessageAttributeNames=["All"]
+    )["Messages"]
     assert [m["Body"] for m in dead] == ['{"subscriber_id": "sub-1"}']
     assert dead[0]["MessageAttributes"]["reason"]["StringValue"] == "invalid message: body.week: Field required"
 
@@ -205,8 +239,10 @@ def test_the_stored_digest_is_the_message_that_was_sent(aws: LocalAws, services:
     [sent] = _outbox()
     stored = services.repositories.weeks.get_digest("sub-1", WEEK)
     assert stored is not None
-    assert email.message_from_bytes(stored, policy=email.policy.default)["Message-ID"] == email.message_from_string(
-        sent.raw_data, policy=email.policy.default)["Message-ID"]
+    assert (
+        email.message_from_bytes(stored, policy=email.policy.default)["Message-ID"]
+        == email.message_from_string(sent.raw_data, policy=email.policy.default)["Message-ID"]
+    )
 
 
 def test_list_unsubscribe_header_is_sent_as_a_plain_url(aws: LocalAws, monkeypatch: Any) -> None:

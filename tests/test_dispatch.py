@@ -29,8 +29,9 @@ def _queued(aws: LocalAws) -> list[CollectRequest]:
         sqs.delete_message_batch(QueueUrl=aws.queue_urls["collect"], Entries=entries)
 
 
-def test_queues_due_subscribers_only_and_never_scans(aws: LocalAws, aws_calls: CallRecorder,
-                                                     services: Services) -> None:
+def test_queues_due_subscribers_only_and_never_scans(
+    aws: LocalAws, aws_calls: CallRecorder, services: Services
+) -> None:
     s = services.repositories.subscribers
     for n in range(1, 24):  # 23 due: more than two SendMessageBatch calls
         s.put_subscriber(subscriber(n), reference=MONDAY_8)
@@ -75,8 +76,9 @@ def test_sample_event_parses_through_the_handler_model(aws: LocalAws) -> None:
     assert result["slot"] == "DUE#0#08" and result["queued"] == 0
 
 
-def test_a_field_update_keeps_an_edit_made_meanwhile_and_the_due_index_in_step(aws: LocalAws,
-                                                                               services: Services) -> None:
+def test_a_field_update_keeps_an_edit_made_meanwhile_and_the_due_index_in_step(
+    aws: LocalAws, services: Services
+) -> None:
     s = services.repositories.subscribers
     s.put_subscriber(subscriber(1), reference=MONDAY_8)
     stale = s.get_subscriber("sub-1")
@@ -95,9 +97,9 @@ def test_a_field_update_keeps_an_edit_made_meanwhile_and_the_due_index_in_step(a
     assert len(list(s.due_subscribers(subscriber(1).due_slot(datetime.now(UTC))))) == 1
 
 
-def test_a_field_update_reads_again_when_the_digest_decision_changed_meanwhile(aws: LocalAws,
-                                                                              monkeypatch: pytest.MonkeyPatch,
-                                                                              services: Services) -> None:
+def test_a_field_update_reads_again_when_the_digest_decision_changed_meanwhile(
+    aws: LocalAws, monkeypatch: pytest.MonkeyPatch, services: Services
+) -> None:
     s = services.repositories.subscribers
     s.put_subscriber(subscriber(1), reference=MONDAY_8)
     real_get = s.get_subscriber

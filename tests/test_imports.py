@@ -104,8 +104,9 @@ def test_the_product_has_no_import_cycle() -> None:
     assert cycles(graph()) == []
 
 
-@pytest.mark.parametrize("name", sorted(n for n in graph() if n.startswith("followthrough.analysis")
-                                        or n == "followthrough.report"))
+@pytest.mark.parametrize(
+    "name", sorted(n for n in graph() if n.startswith("followthrough.analysis") or n == "followthrough.report")
+)
 def test_the_domain_imports_no_aws_x_or_environment(name: str) -> None:
     assert not external(name) & DOMAIN_FORBIDDEN, f"{name} imports {sorted(external(name) & DOMAIN_FORBIDDEN)}"
 
@@ -116,7 +117,9 @@ def test_the_product_never_imports_the_dev_kit_or_moto() -> None:
 
 
 def test_importing_the_composition_root_creates_no_client() -> None:
-    code = ("import sys, followthrough.bootstrap as b; "
-            "print(sorted(m for m in sys.modules if m.split('.')[0] in {'boto3', 'botocore', 'tweepy'}))")
+    code = (
+        "import sys, followthrough.bootstrap as b; "
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in {'boto3', 'botocore', 'tweepy'}))"
+    )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)  # noqa: S603
     assert result.stdout.strip() == "[]"

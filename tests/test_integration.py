@@ -63,8 +63,11 @@ def test_first_week_mails_a_digest_naming_planted_findings(world: DemoWorld, tmp
     flagged = {d.sender_id for d in report.auto_dms.received}
     account = world.sim.accounts[world.subscriber.x_user_id]
     served_window = NOW - timedelta(days=30)  # X serves the last 30 days of DMs
-    reachable = {e.sender_id for e in account.dm_events
-                 if e.id in truth.auto_dm_event_ids and e.created_at and e.created_at >= served_window}
+    reachable = {
+        e.sender_id
+        for e in account.dm_events
+        if e.id in truth.auto_dm_event_ids and e.created_at and e.created_at >= served_window
+    }
     assert reachable and flagged == reachable
     # no one the subscriber interacted with in the 90-day window is called passive...
     window = NOW - timedelta(days=90)

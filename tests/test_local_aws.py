@@ -26,13 +26,16 @@ def _queries(table: Any) -> list[Callable[[], Any]]:
     return [
         lambda: table.query(KeyConditionExpression=Key("pk").eq("SUB#7"))["Items"],
         lambda: table.query(KeyConditionExpression=Key("pk").eq("SUB#7") & Key("sk").begins_with("FOLLOWEE#"))["Items"],
-        lambda: table.query(KeyConditionExpression=Key("pk").eq("SUB#7") & Key("sk").between("FOLLOWEE#2", "WEEK#5"),
-                            ScanIndexForward=False)["Items"],
+        lambda: table.query(
+            KeyConditionExpression=Key("pk").eq("SUB#7") & Key("sk").between("FOLLOWEE#2", "WEEK#5"),
+            ScanIndexForward=False,
+        )["Items"],
         lambda: everything(KeyConditionExpression=Key("pk").eq("SUB#3"), Limit=4),
         lambda: everything(KeyConditionExpression=Key("pk").eq("SUB#3"), FilterExpression=Attr("n").gt(5), Limit=3),
         lambda: table.query(KeyConditionExpression=Key("pk").eq("SUB#missing"))["Items"],
-        lambda: table.query(KeyConditionExpression=Key("pk").eq("SUB#2") & Key("sk").eq("PROFILE"),
-                            ConsistentRead=True)["Items"],
+        lambda: table.query(
+            KeyConditionExpression=Key("pk").eq("SUB#2") & Key("sk").eq("PROFILE"), ConsistentRead=True
+        )["Items"],
         lambda: everything(IndexName="due", KeyConditionExpression=Key("gsi1pk").eq("DUE#0#08"), Limit=5),
         lambda: sorted((i["pk"], i["sk"]) for i in table.scan()["Items"]),
     ]
@@ -41,15 +44,32 @@ def _queries(table: Any) -> list[Callable[[], Any]]:
 def _answers() -> list[Any]:
     with mock_aws():
         table = boto3.resource("dynamodb", region_name="us-east-1").create_table(
-            TableName="t", BillingMode="PAY_PER_REQUEST",
+            TableName="t",
+            BillingMode="PAY_PER_REQUEST",
             KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
             AttributeDefinitions=[{"AttributeName": n, "AttributeType": "S"} for n in ("pk", "sk", "gsi1pk", "gsi1sk")],
-            GlobalSecondaryIndexes=[{"IndexName": "due", "Projection": {"ProjectionType": "ALL"}, "KeySchema": [
-                {"AttributeName": "gsi1pk", "KeyType": "HASH"}, {"AttributeName": "gsi1sk", "KeyType": "RANGE"}]}])
+            GlobalSecondaryIndexes=[
+                {
+                    "IndexName": "due",
+                    "Projection": {"ProjectionType": "ALL"},
+                    "KeySchema": [
+                        {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                        {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+                    ],
+                }
+            ],
+        )
         with table.batch_writer() as batch:
             for s in range(12):
-                batch.put_item(Item={"pk": f"SUB#{s}", "sk": "PROFILE", "gsi1pk": f"DUE#0#0{8 + s % 2}",
-                                     "gsi1sk": f"SUB#{s}", "n": s})
+                batch.put_item(
+                    Item={
+                        "pk": f"SUB#{s}",
+                        "sk": "PROFILE",
+                        "gsi1pk": f"DUE#0#0{8 + s % 2}",
+                        "gsi1sk": f"SUB#{s}",
+                        "n": s,
+                    }
+                )
                 for k in range(9):
                     batch.put_item(Item={"pk": f"SUB#{s}", "sk": f"FOLLOWEE#{k}", "n": k})
                     batch.put_item(Item={"pk": f"SUB#{s}", "sk": f"WEEK#{k}", "n": k * s})

@@ -21,10 +21,12 @@ _REF_NAME = re.compile(r"(?<![.!?]\s)(?<!^)\b[A-Z][a-z]+\b")
 # Since 2026-12-01 names in any script are masked too (docs/decisions.md): a capital then lower-case letters in
 # cased scripts, the word after an opening greeting in scripts without case. On ASCII text the first rule is _REF_NAME.
 _REF_WORD = re.compile(r"(?<![.!?]\s)(?<!^)\b\w+\b")
-_REF_GREETING = re.compile(r"\A(\s*(?:hi|hello|hey|hiya|dear|thanks|thank you|hola|bonjour|salut|hallo|ciao|olá|oi|"
-                           r"cześć|привет|"
-                           r"مرحبا|أهلا|اهلا|السلام عليكم|你好|您好|こんにちは|안녕하세요|שלום|नमस्ते)[^\w<>]+)(\w+)",
-                           re.IGNORECASE)
+_REF_GREETING = re.compile(
+    r"\A(\s*(?:hi|hello|hey|hiya|dear|thanks|thank you|hola|bonjour|salut|hallo|ciao|olá|oi|"
+    r"cześć|привет|"
+    r"مرحبا|أهلا|اهلا|السلام عليكم|你好|您好|こんにちは|안녕하세요|שלום|नमस्ते)[^\w<>]+)(\w+)",
+    re.IGNORECASE,
+)
 
 
 def _ref_names(text: str) -> str:
@@ -54,12 +56,57 @@ def reference_mask(text: str) -> str:
 
 
 # text made of the pieces masking cares about, so the interesting cases are common
-pieces = st.sampled_from([
-    "Hey", "hey", "Anna", "Bob", "thanks", "for", "the", "follow", " ", "  ", ". ", "! ", "? ", ",", "\n", "\t",
-    "https://t.co/abc", "HTTP://X.COM/a?b=1", "www.example.com/x", "WWW.", "@anna_b", "@", "@x1", "12", "3.5", "1,000",
-    "٣", "<", ">", "<url>", "İ", "K", "é", "_",
-    "José", "Zoë", "Łukasz", "李", "أحمد", "Hi ", "مرحبا ", "Check out", "JOIN", "sign up", "rt", "http", "ww",
-])
+pieces = st.sampled_from(
+    [
+        "Hey",
+        "hey",
+        "Anna",
+        "Bob",
+        "thanks",
+        "for",
+        "the",
+        "follow",
+        " ",
+        "  ",
+        ". ",
+        "! ",
+        "? ",
+        ",",
+        "\n",
+        "\t",
+        "https://t.co/abc",
+        "HTTP://X.COM/a?b=1",
+        "www.example.com/x",
+        "WWW.",
+        "@anna_b",
+        "@",
+        "@x1",
+        "12",
+        "3.5",
+        "1,000",
+        "٣",
+        "<",
+        ">",
+        "<url>",
+        "İ",
+        "K",
+        "é",
+        "_",
+        "José",
+        "Zoë",
+        "Łukasz",
+        "李",
+        "أحمد",
+        "Hi ",
+        "مرحبا ",
+        "Check out",
+        "JOIN",
+        "sign up",
+        "rt",
+        "http",
+        "ww",
+    ]
+)
 texts = st.lists(pieces, max_size=25).map("".join) | st.text(max_size=80)
 
 
@@ -79,8 +126,10 @@ def test_masking_matches_the_reference(text: str) -> None:
 
 def test_fingerprints_are_stable_across_versions() -> None:
     # computed with the first implementation; a change here silently breaks matching against stored fingerprints
-    assert masking.fingerprint(
-        "Hey Anna, thanks for the follow! Grab my free ebook: https://t.co/x1 (10 tips)") == "d74ac1d044dc44d0"
+    assert (
+        masking.fingerprint("Hey Anna, thanks for the follow! Grab my free ebook: https://t.co/x1 (10 tips)")
+        == "d74ac1d044dc44d0"
+    )
     assert masking.fingerprint("see you at 5?") == "7ac8394d49d5cc5f"
     assert masking.fingerprint("x") == hashlib.sha256(b"x").hexdigest()[:16]
 
@@ -101,14 +150,17 @@ def test_names_links_handles_and_numbers_do_not_change_the_fingerprint(
     assert masking.fingerprint(first) == masking.fingerprint(second)
 
 
-@pytest.mark.parametrize(("first", "second"), [
-    ("Hi José! Check out my course", "Hi Zoë! Check out my course"),
-    ("Hey Łukasz, thanks for the follow", "Hey Anna, thanks for the follow"),
-    ("Hi 李! Check out my course", "Hi 王! Check out my course"),
-    ("Hi 李! Check out my course", "Hi Anna! Check out my course"),
-    ("مرحبا أحمد، شكرا للمتابعة", "مرحبا محمد، شكرا للمتابعة"),
-    ("Hello أحمد, join my channel", "Hello Jürgen, join my channel"),
-])
+@pytest.mark.parametrize(
+    ("first", "second"),
+    [
+        ("Hi José! Check out my course", "Hi Zoë! Check out my course"),
+        ("Hey Łukasz, thanks for the follow", "Hey Anna, thanks for the follow"),
+        ("Hi 李! Check out my course", "Hi 王! Check out my course"),
+        ("Hi 李! Check out my course", "Hi Anna! Check out my course"),
+        ("مرحبا أحمد، شكرا للمتابعة", "مرحبا محمد، شكرا للمتابعة"),
+        ("Hello أحمد, join my channel", "Hello Jürgen, join my channel"),
+    ],
+)
 def test_names_in_any_script_are_masked(first: str, second: str) -> None:
     assert masking.fingerprint(first) == masking.fingerprint(second)
     assert "<name>" in masking.mask(first)
@@ -122,7 +174,8 @@ def test_words_that_are_not_names_stay() -> None:
 
 def test_the_same_thought_in_other_words_is_a_different_text() -> None:
     assert masking.fingerprint("Thanks for the follow, loved your talk") != masking.fingerprint(
-        "thank you for following me, great talk")
+        "thank you for following me, great talk"
+    )
 
 
 def test_links_and_calls_to_action() -> None:
@@ -134,8 +187,13 @@ def test_links_and_calls_to_action() -> None:
 
 @given(texts)
 def test_the_archive_and_the_collector_keep_the_same_signals(text: str) -> None:
-    event = normalize.dm_event(XDmEvent(id="1", text=text, sender_id="2", dm_conversation_id="1-2",
-                                        created_at="2026-11-20T10:00:00Z"))  # type: ignore[arg-type]
+    event = normalize.dm_event(
+        XDmEvent(id="1", text=text, sender_id="2", dm_conversation_id="1-2", created_at="2026-11-20T10:00:00Z")
+    )  # type: ignore[arg-type]
     signals = masking.dm_signals(text)
-    assert signals == {"fingerprint": event.fingerprint, "has_link": event.has_link,
-                       "has_call_to_action": event.has_call_to_action, "word_count": event.word_count}
+    assert signals == {
+        "fingerprint": event.fingerprint,
+        "has_link": event.has_link,
+        "has_call_to_action": event.has_call_to_action,
+        "word_count": event.word_count,
+    }

@@ -83,8 +83,16 @@ def test_the_form_is_an_accessible_page_that_sets_the_anti_forgery_cookie(world:
 def test_refused_fields_come_back_with_messages_tied_to_them_and_nothing_is_stored(world: World) -> None:
     visitor = world.visitor()
     before = table_items()
-    page = visitor.post("/signup", form={"email": "not an address", "digest_day": "9", "digest_hour": "8",
-                                         "time_zone": "Mars/Olympus", "csrf_token": visitor.form_token()})
+    page = visitor.post(
+        "/signup",
+        form={
+            "email": "not an address",
+            "digest_day": "9",
+            "digest_hour": "8",
+            "time_zone": "Mars/Olympus",
+            "csrf_token": visitor.form_token(),
+        },
+    )
     assert page.status == 422
     for name in ("email", "digest_day", "time_zone", "consent"):
         assert f'id="{name}-error"' in page.body, name
@@ -169,8 +177,11 @@ def test_sign_up_confirm_and_unsubscribe_with_one_click(world: World) -> None:
 
 def test_a_sign_up_nobody_confirms_expires_with_its_tokens_and_a_confirmed_one_stays(world: World) -> None:
     def expiring() -> dict[str, int]:
-        return {i["sk"] if i["sk"] != "SUBSCRIBER" else i["pk"].split("#")[0]: int(i["ttl"])
-                for i in table_items() if "ttl" in i and i["sk"] in {"PROFILE", "TOKEN", "SUBSCRIBER"}}
+        return {
+            i["sk"] if i["sk"] != "SUBSCRIBER" else i["pk"].split("#")[0]: int(i["ttl"])
+            for i in table_items()
+            if "ttl" in i and i["sk"] in {"PROFILE", "TOKEN", "SUBSCRIBER"}
+        }
 
     before = int(datetime.now(UTC).timestamp())
     assert world.sign_up(world.visitor(), "ada@example.com", world.accounts[0]).status == 200
@@ -189,8 +200,9 @@ def test_one_click_unsubscribe_also_accepts_a_multipart_body(world: World) -> No
     sid = _signed_up(world)
     token = make_token(world.settings.signing_key, "unsubscribe", sid)
     body = b'--b1\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--b1--\r\n'
-    page = world.visitor().post(f"/unsubscribe?token={token}", body=body,
-                                headers={"content-type": "multipart/form-data; boundary=b1"})
+    page = world.visitor().post(
+        f"/unsubscribe?token={token}", body=body, headers={"content-type": "multipart/form-data; boundary=b1"}
+    )
     assert page.status == 200 and world.repositories.subscribers.get_subscriber(sid).status == "unsubscribed"  # type: ignore[union-attr]
 
 
@@ -206,8 +218,14 @@ def test_signing_up_again_with_the_same_account_and_address_updates_the_subscrib
     sid = _signed_up(world, "ada@example.com")
     version = world.repositories.tokens.get_tokens(sid).version  # type: ignore[union-attr]
     old = _decrypted_tokens(world, sid)
-    page = world.sign_up(world.visitor(), "Ada@Example.com", world.accounts[0], digest_day="6", digest_hour="18",
-                         time_zone="America/New_York")
+    page = world.sign_up(
+        world.visitor(),
+        "Ada@Example.com",
+        world.accounts[0],
+        digest_day="6",
+        digest_hour="18",
+        time_zone="America/New_York",
+    )
     assert page.status == 200 and "You are all set" in page.text and "Sundays at 18:00" in page.text
     assert len(profiles()) == 1 and len(outbox()) == 1  # no duplicate, no second email
     sub = world.repositories.subscribers.get_subscriber(sid)
@@ -219,14 +237,21 @@ def test_signing_up_again_with_the_same_account_and_address_updates_the_subscrib
 
 def test_a_subscriber_who_must_reconnect_signs_in_again_and_is_active(world: World) -> None:
     account = world.accounts[1]
-    sub = factories.subscriber(7, email="grace@example.com", x_user_id=account.user_id, username=account.username,
-                               status="needs_reauth", reconnect_email_sent_at=datetime.now(UTC))
+    sub = factories.subscriber(
+        7,
+        email="grace@example.com",
+        x_user_id=account.user_id,
+        username=account.username,
+        status="needs_reauth",
+        reconnect_email_sent_at=datetime.now(UTC),
+    )
     stored = world.repositories
     stored.subscribers.put_subscriber(sub)
     stored.signups.claim("XUSER", account.user_id, sub.subscriber_id)
     stored.signups.claim("EMAIL", sub.email, sub.subscriber_id)
-    world.services.token_keeper.save(sub.subscriber_id, TokenSet("revoked-access", "revoked-refresh", 0.0),
-                                     expected_version=None)
+    world.services.token_keeper.save(
+        sub.subscriber_id, TokenSet("revoked-access", "revoked-refresh", 0.0), expected_version=None
+    )
     page = world.sign_up(world.visitor(), "grace@example.com", account)
     assert page.status == 200 and "You are all set" in page.text
     again = stored.subscribers.get_subscriber(sub.subscriber_id)
@@ -356,7 +381,8 @@ def test_a_confirmation_token_must_say_what_it_confirms(world: World) -> None:
     from itsdangerous import URLSafeTimedSerializer
 
     bare = URLSafeTimedSerializer(world.settings.signing_key, salt="followthrough-links").dumps(
-        {"p": "confirm", "s": sid})
+        {"p": "confirm", "s": sid}
+    )
     assert world.visitor().get("/confirm?token=" + str(bare)).status == 400
 
 
@@ -407,8 +433,17 @@ def test_the_openapi_document_describes_every_route(world: World) -> None:
     page = world.visitor().get("/openapi.json")
     assert page.status == 200 and page.headers["content-type"].startswith("application/json")
     document = json.loads(page.body)
-    assert set(document["paths"]) == {"/", "/signup", "/oauth/callback", "/confirm", "/unsubscribe", "/delete",
-                                      "/settings", "/view", "/export"}
+    assert set(document["paths"]) == {
+        "/",
+        "/signup",
+        "/oauth/callback",
+        "/confirm",
+        "/unsubscribe",
+        "/delete",
+        "/settings",
+        "/view",
+        "/export",
+    }
     form = document["paths"]["/signup"]["post"]["requestBody"]["content"]["application/x-www-form-urlencoded"]
     assert form["schema"]["$ref"].startswith("#/components/schemas/")
     body = document["components"]["schemas"][form["schema"]["$ref"].rsplit("/", 1)[1]]
@@ -441,15 +476,24 @@ def test_events_carry_form_bodies_base64_encoded_and_cookies_apart(world: World)
     token = visitor.form_token()
     from followthrough_devkit.serve import http_event
 
-    event = http_event("POST", "/signup?x=1", [("Host", "h"), ("Cookie", f"ft_csrf={visitor.cookies['ft_csrf']}"),
-                                              ("Content-Type", "application/x-www-form-urlencoded")],
-                       f"email=a%40example.com&consent=yes&digest_day=1&digest_hour=8&time_zone=UTC&csrf_token={token}"
-                       .encode())
+    event = http_event(
+        "POST",
+        "/signup?x=1",
+        [
+            ("Host", "h"),
+            ("Cookie", f"ft_csrf={visitor.cookies['ft_csrf']}"),
+            ("Content-Type", "application/x-www-form-urlencoded"),
+        ],
+        f"email=a%40example.com&consent=yes&digest_day=1&digest_hour=8&time_zone=UTC&csrf_token={token}".encode(),
+    )
     assert event["isBase64Encoded"] is True and "cookie" not in event["headers"]
     assert event["cookies"] == [f"ft_csrf={visitor.cookies['ft_csrf']}"]
     assert event["queryStringParameters"] == {"x": "1"} and event["requestContext"]["http"]["method"] == "POST"
     assert visitor.invoke(event).status == 303
-    plain = dict(event, isBase64Encoded=False,
-                 body=f"email=b%40example.com&consent=yes&digest_day=1&digest_hour=8&time_zone=UTC&csrf_token={token}")
+    plain = dict(
+        event,
+        isBase64Encoded=False,
+        body=f"email=b%40example.com&consent=yes&digest_day=1&digest_hour=8&time_zone=UTC&csrf_token={token}",
+    )
     assert visitor.invoke(plain).status == 303
     assert {p["email"] for p in profiles()} == {"a@example.com", "b@example.com"}

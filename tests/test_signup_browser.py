@@ -34,8 +34,13 @@ def server() -> Iterator[SignupServer]:
 
 @pytest.fixture
 def page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(viewport={"width": 390, "height": 844}, device_scale_factor=1, is_mobile=True,
-                                  has_touch=True, java_script_enabled=False)
+    context = browser.new_context(
+        viewport={"width": 390, "height": 844},
+        device_scale_factor=1,
+        is_mobile=True,
+        has_touch=True,
+        java_script_enabled=False,
+    )
     opened = context.new_page()
     opened.set_default_timeout(10_000)
     yield opened
@@ -156,8 +161,9 @@ def test_the_form_fits_a_phone_and_a_desktop(server: SignupServer, browser: Any)
         context.close()
 
 
-def test_a_mail_scanner_prefetching_the_confirmation_link_changes_nothing(server: SignupServer, page: Any,
-                                                                         browser: Any) -> None:
+def test_a_mail_scanner_prefetching_the_confirmation_link_changes_nothing(
+    server: SignupServer, page: Any, browser: Any
+) -> None:
     address = "prefetched@example.com"
     _sign_up(server, page, address)
     confirm = _confirmation_link(server, address)
@@ -209,8 +215,10 @@ def test_the_form_guesses_the_time_zone_with_javascript_and_works_without(server
     try:
         guessing = context.new_page()
         refused: list[str] = []
-        guessing.on("console", lambda message: refused.append(message.text)
-                    if "Content Security Policy" in message.text else None)
+        guessing.on(
+            "console",
+            lambda message: refused.append(message.text) if "Content Security Policy" in message.text else None,
+        )
         guessing.goto(server.url + "/")
         assert guessing.get_by_label("Time zone").input_value() == "Asia/Tokyo"
         assert refused == []  # the script is the one the page's policy allows
@@ -225,8 +233,9 @@ def test_the_form_guesses_the_time_zone_with_javascript_and_works_without(server
         without.close()
 
 
-def test_a_digests_links_lead_to_settings_the_digest_in_the_browser_and_my_data(server: SignupServer,
-                                                                              page: Any) -> None:
+def test_a_digests_links_lead_to_settings_the_digest_in_the_browser_and_my_data(
+    server: SignupServer, page: Any
+) -> None:
     from followthrough.subscriber import iso_week
 
     address = "digest.reader@example.com"
@@ -239,8 +248,10 @@ def test_a_digests_links_lead_to_settings_the_digest_in_the_browser_and_my_data(
     page.goto(f"{server.url}{DIGEST_PATH}?{urlencode({'email': address})}")
     assert f"Digest for {week}: sent" in page.content()
     _, text = _last_email(server, address)
-    links = {purpose: next(u for u in text.split() if f"/{purpose}?token=" in u)
-             for purpose in ("settings", "view", "export")}
+    links = {
+        purpose: next(u for u in text.split() if f"/{purpose}?token=" in u)
+        for purpose in ("settings", "view", "export")
+    }
 
     page.goto(links["settings"])
     page.get_by_role("heading", name="Your digest settings").wait_for()

@@ -95,7 +95,8 @@ def test_the_confirm_button_needs_the_pages_anti_forgery_token(world: World) -> 
 
 
 def test_an_account_switch_is_said_in_its_own_email_and_page_and_revokes_the_replaced_grant(
-        world: World, later: None) -> None:
+    world: World, later: None
+) -> None:
     first, second = world.accounts[0], world.accounts[1]
     sid = _signed_up(world, "ada@example.com", n=0)
     old_access = _access_token(world, sid)
@@ -127,7 +128,8 @@ def test_an_account_switch_is_said_in_its_own_email_and_page_and_revokes_the_rep
 
 
 def test_an_unsubscribed_subscribers_history_stays_until_an_account_switch_is_confirmed(
-        world: World, later: None) -> None:
+    world: World, later: None
+) -> None:
     sid = _signed_up(world, "ada@example.com", n=0)
     world.services.signup.unsubscribe(make_token(world.settings.signing_key, "unsubscribe", sid))
     collected = world.repositories.collector_state
@@ -190,8 +192,7 @@ def test_one_x_account_gets_a_handful_of_confirmation_emails_a_day(world: World)
     assert len(outbox()) == most + 1
 
 
-def test_one_client_gets_a_limited_number_of_confirmation_emails(world: World,
-                                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_one_client_gets_a_limited_number_of_confirmation_emails(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(service, "EMAIL_LIMITS", (("XUSER", 5, 86400), ("MAILBOX", 5, 86400), ("CLIENT", 3, 3600)))
     for n in range(5):
         page = world.sign_up(world.visitor(), f"p{n}@example{n}.com", world.accounts[n % 3], source_ip="203.0.113.7")
@@ -208,8 +209,11 @@ def test_the_one_click_route_has_throttling_room_of_its_own() -> None:
     own = stage["Properties"]["RouteSettings"]["POST /unsubscribe"]
     assert own["ThrottlingRateLimit"] > stage["Properties"]["DefaultRouteSettings"]["ThrottlingRateLimit"]
     assert own["ThrottlingBurstLimit"] > 0
-    routes = {r["Properties"]["RouteKey"]: r["Properties"] for r in resources.values()
-              if r["Type"] == "AWS::ApiGatewayV2::Route"}
+    routes = {
+        r["Properties"]["RouteKey"]: r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::ApiGatewayV2::Route"
+    }
     assert routes["POST /unsubscribe"]["Target"] == routes["$default"]["Target"]
     assert "UnsubscribeRoute" in ([stage["DependsOn"]] if isinstance(stage["DependsOn"], str) else stage["DependsOn"])
 
@@ -217,20 +221,26 @@ def test_the_one_click_route_has_throttling_room_of_its_own() -> None:
 # -- 4. RFC 8058 one-click --------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("content_type", "body"), [
-    ("Application/X-WWW-Form-Urlencoded", b"List-Unsubscribe=One-Click"),
-    ("application/x-www-form-urlencoded; charset=UTF-8", b"List-Unsubscribe=One-Click"),
-    ("multipart/form-data", b"List-Unsubscribe=One-Click"),
-    ("multipart/form-data; boundary=zz", b'--zz\r\nContent-Disposition: form-data; name="List-Unsubscribe"'
-                                         b'\r\n\r\nOne-Click\r\n--zz--\r\n'),
-    (None, b""),
-    (None, b"List-Unsubscribe=One-Click"),
-    ("text/plain", b"List-Unsubscribe=One-Click"),
-    ("application/json", b"{"),
-    ("application/octet-stream", b"\xff\xfe not UTF-8"),
-])
-def test_one_click_unsubscribes_with_a_valid_token_whatever_the_body(world: World, content_type: str | None,
-                                                                     body: bytes) -> None:
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("Application/X-WWW-Form-Urlencoded", b"List-Unsubscribe=One-Click"),
+        ("application/x-www-form-urlencoded; charset=UTF-8", b"List-Unsubscribe=One-Click"),
+        ("multipart/form-data", b"List-Unsubscribe=One-Click"),
+        (
+            "multipart/form-data; boundary=zz",
+            b'--zz\r\nContent-Disposition: form-data; name="List-Unsubscribe"\r\n\r\nOne-Click\r\n--zz--\r\n',
+        ),
+        (None, b""),
+        (None, b"List-Unsubscribe=One-Click"),
+        ("text/plain", b"List-Unsubscribe=One-Click"),
+        ("application/json", b"{"),
+        ("application/octet-stream", b"\xff\xfe not UTF-8"),
+    ],
+)
+def test_one_click_unsubscribes_with_a_valid_token_whatever_the_body(
+    world: World, content_type: str | None, body: bytes
+) -> None:
     sid = _signed_up(world, "ada@example.com")
     token = make_token(world.settings.signing_key, "unsubscribe", sid)
     headers = {"content-type": content_type} if content_type else {}
@@ -242,8 +252,11 @@ def test_one_click_unsubscribes_with_a_valid_token_whatever_the_body(world: Worl
 def test_a_form_that_is_not_utf8_is_still_refused(world: World) -> None:
     sid = _signed_up(world, "ada@example.com")
     token = make_token(world.settings.signing_key, "unsubscribe", sid)
-    page = world.visitor().post("/unsubscribe", body=b"token=" + token.encode() + b"\xff",
-                                headers={"content-type": "application/x-www-form-urlencoded"})
+    page = world.visitor().post(
+        "/unsubscribe",
+        body=b"token=" + token.encode() + b"\xff",
+        headers={"content-type": "application/x-www-form-urlencoded"},
+    )
     assert page.status == 400 and world.repositories.subscribers.get_subscriber(sid).status == "active"  # type: ignore[union-attr]
 
 
@@ -262,8 +275,9 @@ def test_addresses_ses_cannot_deliver_to_are_refused_with_a_message(world: World
     visitor = world.visitor()
     before = table_items()
     encoded = typed if typed.startswith("%") else typed.replace("=", "%3D").replace("?", "%3F")
-    body = (f"email={encoded}&consent=yes&digest_day=1&digest_hour=8&time_zone=UTC&csrf_token="
-            f"{visitor.form_token()}").encode()
+    body = (
+        f"email={encoded}&consent=yes&digest_day=1&digest_hour=8&time_zone=UTC&csrf_token={visitor.form_token()}"
+    ).encode()
     page = visitor.post("/signup", body=body, headers={"content-type": "application/x-www-form-urlencoded"})
     assert page.status == 422 and 'id="email-error"' in page.body, page.text
     assert table_items() == before
@@ -271,8 +285,17 @@ def test_addresses_ses_cannot_deliver_to_are_refused_with_a_message(world: World
 
 def test_a_non_ascii_local_part_is_told_why(world: World) -> None:
     visitor = world.visitor()
-    page = visitor.post("/signup", form={"email": "jürgen@example.com", "consent": "yes", "digest_day": "1",
-                                         "digest_hour": "8", "time_zone": "UTC", "csrf_token": visitor.form_token()})
+    page = visitor.post(
+        "/signup",
+        form={
+            "email": "jürgen@example.com",
+            "consent": "yes",
+            "digest_day": "1",
+            "digest_hour": "8",
+            "time_zone": "UTC",
+            "csrf_token": visitor.form_token(),
+        },
+    )
     assert page.status == 422 and "before the @" in page.text and "accents" in page.text
 
 
@@ -341,16 +364,20 @@ def test_a_token_ciphertext_swapped_onto_another_subscriber_does_not_decrypt(wor
     bob = _signed_up(world, "bob@example.com", n=1)
     table = boto3.resource("dynamodb").Table(world.settings.require("table_name"))
     stolen = table.get_item(Key={"pk": f"SUB#{ada}", "sk": "TOKEN"})["Item"]["ciphertext"]
-    table.update_item(Key={"pk": f"SUB#{bob}", "sk": "TOKEN"}, UpdateExpression="SET ciphertext = :c",
-                      ExpressionAttributeValues={":c": stolen})
+    table.update_item(
+        Key={"pk": f"SUB#{bob}", "sk": "TOKEN"},
+        UpdateExpression="SET ciphertext = :c",
+        ExpressionAttributeValues={":c": stolen},
+    )
     with pytest.raises(TokenDecryptError):
         world.services.token_keeper.access_token(bob)
     with pytest.raises(TokenDecryptError):
         LocalCipher("k").decrypt(LocalCipher("k").encrypt("x", "sub-1"), "sub-2")
 
 
-def test_delete_everything_deletes_the_digests_idempotency_records(world: World,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_delete_everything_deletes_the_digests_idempotency_records(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from followthrough.pipeline.digest import DigestResult
 
     sid = _signed_up(world, "ada@example.com")

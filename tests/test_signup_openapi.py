@@ -45,11 +45,14 @@ def test_no_request_gets_a_server_error(server: SignupServer, api_schema: Any, m
     session = requests.Session()
 
     @given(case=api_schema.as_strategy(generation_mode=mode))
-    @settings(max_examples=120, deadline=None, database=None, derandomize=True,
-              suppress_health_check=list(HealthCheck))
+    @settings(max_examples=120, deadline=None, database=None, derandomize=True, suppress_health_check=list(HealthCheck))
     def call(case: Any) -> None:
-        if case.method == "POST" and case.path in {"/signup", "/confirm", "/delete", "/settings", "/export"} \
-                and isinstance(case.body, dict) and chooser.random() < 0.5:
+        if (
+            case.method == "POST"
+            and case.path in {"/signup", "/confirm", "/delete", "/settings", "/export"}
+            and isinstance(case.body, dict)
+            and chooser.random() < 0.5
+        ):
             nonce, _ = csrf.browser_nonce(None)
             case.body["csrf_token"] = csrf.form_token(server.services.settings.signing_key, nonce)
             case.cookies = {**(case.cookies or {}), "ft_csrf": nonce}
@@ -57,8 +60,13 @@ def test_no_request_gets_a_server_error(server: SignupServer, api_schema: Any, m
         if purpose in {"confirm", "unsubscribe", "delete", "settings", "export", "view"} and chooser.random() < 0.3:
             confirms = confirmation_digest("a@example.com", "1") if purpose == "confirm" else None
             week = "2026-W48" if purpose == "view" else None
-            token = make_token(server.services.settings.signing_key, purpose, f"sub-{chooser.randrange(3)}",
-                               confirms=confirms, week=week)
+            token = make_token(
+                server.services.settings.signing_key,
+                purpose,
+                f"sub-{chooser.randrange(3)}",
+                confirms=confirms,
+                week=week,
+            )
             if isinstance(case.query, dict) and "token" in case.query:
                 case.query["token"] = token
             if isinstance(case.body, dict) and "token" in case.body:
@@ -72,7 +80,20 @@ def test_no_request_gets_a_server_error(server: SignupServer, api_schema: Any, m
 
 def test_the_document_is_served_and_every_operation_is_generated(server: SignupServer, api_schema: Any) -> None:
     operations = {(op.ok().method.upper(), op.ok().path) for op in api_schema.get_all_operations()}
-    assert operations == {("GET", "/"), ("HEAD", "/"), ("POST", "/signup"), ("GET", "/oauth/callback"),
-                          ("GET", "/confirm"), ("POST", "/confirm"), ("GET", "/unsubscribe"), ("POST", "/unsubscribe"),
-                          ("GET", "/delete"), ("POST", "/delete"), ("GET", "/settings"), ("POST", "/settings"),
-                          ("GET", "/view"), ("GET", "/export"), ("POST", "/export")}
+    assert operations == {
+        ("GET", "/"),
+        ("HEAD", "/"),
+        ("POST", "/signup"),
+        ("GET", "/oauth/callback"),
+        ("GET", "/confirm"),
+        ("POST", "/confirm"),
+        ("GET", "/unsubscribe"),
+        ("POST", "/unsubscribe"),
+        ("GET", "/delete"),
+        ("POST", "/delete"),
+        ("GET", "/settings"),
+        ("POST", "/settings"),
+        ("GET", "/view"),
+        ("GET", "/export"),
+        ("POST", "/export"),
+    }

@@ -127,16 +127,18 @@ def _forgeries(world: World, sid: str, purpose: str, monkeypatch: pytest.MonkeyP
         "tampered": good[:-3] + ("AAA" if not good.endswith("AAA") else "BBB"),
         "other key": _token("another-deployment-secret-key", purpose, sid),
         "other purpose": _token(key, other, sid),
-        "other subscriber": good.replace(good.split(".")[0], base64.urlsafe_b64encode(
-            json.dumps(payload).encode()).decode().rstrip("=")),
+        "other subscriber": good.replace(
+            good.split(".")[0], base64.urlsafe_b64encode(json.dumps(payload).encode()).decode().rstrip("=")
+        ),
         "expired": expired,
         "script": SCRIPT,
     }
 
 
 @pytest.mark.parametrize("purpose", ["confirm", "unsubscribe", "delete"])
-def test_forged_and_expired_link_tokens_are_refused(world: World, purpose: str,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_forged_and_expired_link_tokens_are_refused(
+    world: World, purpose: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     sid = _active(world)
     before = table_items()
     for kind, token in _forgeries(world, sid, purpose, monkeypatch).items():
@@ -144,8 +146,11 @@ def test_forged_and_expired_link_tokens_are_refused(world: World, purpose: str,
         visitor = world.visitor()
         _refused(visitor.get(f"/{purpose}?" + urlencode({"token": token})), 400, expected)
         if purpose == "unsubscribe":
-            _refused(visitor.post("/unsubscribe?" + urlencode({"token": token}),
-                                  form={"List-Unsubscribe": "One-Click"}), 400, expected)
+            _refused(
+                visitor.post("/unsubscribe?" + urlencode({"token": token}), form={"List-Unsubscribe": "One-Click"}),
+                400,
+                expected,
+            )
             _refused(visitor.post("/unsubscribe", form={"token": token}), 400, expected)
         if purpose == "delete":
             csrf_token = visitor.form_token()
@@ -159,8 +164,15 @@ def test_forged_and_expired_link_tokens_are_refused(world: World, purpose: str,
 
 
 def _good_form(visitor: Visitor, **overrides: str) -> dict[str, str]:
-    return {"email": "ada@example.com", "consent": "yes", "digest_day": "1", "digest_hour": "8",
-            "time_zone": "UTC", "csrf_token": visitor.form_token(), **overrides}
+    return {
+        "email": "ada@example.com",
+        "consent": "yes",
+        "digest_day": "1",
+        "digest_hour": "8",
+        "time_zone": "UTC",
+        "csrf_token": visitor.form_token(),
+        **overrides,
+    }
 
 
 def test_posts_without_a_valid_anti_forgery_token_are_refused(world: World) -> None:
@@ -179,8 +191,12 @@ def test_posts_without_a_valid_anti_forgery_token_are_refused(world: World) -> N
     for name, (fields, cookies, headers) in cases.items():
         page = visitor.post("/signup", form=fields, send_cookies=cookies, headers=headers)
         _refused(page, 403, "cannot be sent")
-        deleted = visitor.post("/delete", form={"token": delete_token, "csrf_token": fields.get("csrf_token", "")},
-                               send_cookies=cookies, headers=headers)
+        deleted = visitor.post(
+            "/delete",
+            form={"token": delete_token, "csrf_token": fields.get("csrf_token", "")},
+            send_cookies=cookies,
+            headers=headers,
+        )
         _refused(deleted, 403, "cannot be sent")
         assert table_items() == before, name
     # even with every other field wrong, a forged post hears about the forgery, not the fields
@@ -195,8 +211,12 @@ def test_oversized_and_non_utf8_bodies_are_refused(world: World, path: str) -> N
     before = table_items()
     big = b"email=" + b"a" * (MAX_BODY_BYTES + 1)
     for encoded in (True, False):
-        event = http_event("POST", path, {"content-type": "application/x-www-form-urlencoded",
-                                          "cookie": f"ft_csrf={visitor.cookies['ft_csrf']}"}, big)
+        event = http_event(
+            "POST",
+            path,
+            {"content-type": "application/x-www-form-urlencoded", "cookie": f"ft_csrf={visitor.cookies['ft_csrf']}"},
+            big,
+        )
         if not encoded:
             event.update(isBase64Encoded=False, body=big.decode())
         _refused(visitor.invoke(event), 413, "too large")
@@ -226,9 +246,12 @@ def test_markup_in_the_anti_forgery_field_and_in_query_strings_is_refused(world:
     visitor = world.visitor()
     before = table_items()
     _refused(visitor.post("/signup", form=_good_form(visitor, csrf_token=SCRIPT)), 403, "cannot be sent")
-    for target in ("/oauth/callback?" + urlencode({"state": SCRIPT, "code": SCRIPT}),
-                   "/oauth/callback?" + urlencode({"state": SCRIPT, "error": SCRIPT}),
-                   "/confirm?" + urlencode({"token": SCRIPT}), "/delete?" + urlencode({"token": SCRIPT})):
+    for target in (
+        "/oauth/callback?" + urlencode({"state": SCRIPT, "code": SCRIPT}),
+        "/oauth/callback?" + urlencode({"state": SCRIPT, "error": SCRIPT}),
+        "/confirm?" + urlencode({"token": SCRIPT}),
+        "/delete?" + urlencode({"token": SCRIPT}),
+    ):
         _refused(visitor.get(target), 400)
     _refused(visitor.post("/delete", form={"token": SCRIPT, "csrf_token": visitor.form_token()}), 400)
     page = world.visitor().get("/", headers={"cookie": "ft_csrf=" + SCRIPT.replace(";", "")})
@@ -242,8 +265,9 @@ def test_unknown_routes_and_unsupported_bodies_get_4xx_pages(world: World) -> No
     visitor = world.visitor()
     _refused(visitor.get("/admin"), 404, "does not exist")
     # any body type is fine for one-click (RFC 8058): only the token decides
-    _refused(visitor.post("/unsubscribe?token=x", body=b"x", headers={"content-type": "application/xml"}),
-             400, "not valid")
+    _refused(
+        visitor.post("/unsubscribe?token=x", body=b"x", headers={"content-type": "application/xml"}), 400, "not valid"
+    )
     _refused(visitor.post("/unsubscribe", body=b"[1]", headers={"content-type": "application/json"}), 400)
     _refused(visitor.post("/unsubscribe", body=b"{", headers={"content-type": "application/json"}), 400)
     _refused(visitor.post("/unsubscribe", form={}), 400, "missing its token")
@@ -252,9 +276,9 @@ def test_unknown_routes_and_unsupported_bodies_get_4xx_pages(world: World) -> No
 # -- logs --------------------------------------------------------------------------------------
 
 
-def test_no_secret_or_address_reaches_the_logs(world: World, caplog: pytest.LogCaptureFixture,
-                                               capsys: pytest.CaptureFixture[str],
-                                               monkeypatch: pytest.MonkeyPatch) -> None:
+def test_no_secret_or_address_reaches_the_logs(
+    world: World, caplog: pytest.LogCaptureFixture, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("POWERTOOLS_LOG_LEVEL", "DEBUG")
     caplog.set_level(logging.DEBUG)  # as with the function's log level at DEBUG
     powertools = world.function.logger
@@ -290,10 +314,16 @@ def test_no_secret_or_address_reaches_the_logs(world: World, caplog: pytest.LogC
     logged = records + json_logs.getvalue() + capsys.readouterr().out
     assert "sign-up started" in logged and "sign-in completed" in logged and "example.com" in logged
     secrets = {
-        "state": query["state"], "code": code, "verifier": verifier, "challenge": query["code_challenge"],
-        "access token": tokens["access"], "refresh token": tokens["refresh"],
-        "confirm token": parse_qs(urlsplit(confirm).query)["token"][0], "unsubscribe token": unsubscribe,
-        "csrf token": form_page.field("csrf_token"), "csrf cookie": visitor.cookies["ft_csrf"],
+        "state": query["state"],
+        "code": code,
+        "verifier": verifier,
+        "challenge": query["code_challenge"],
+        "access token": tokens["access"],
+        "refresh token": tokens["refresh"],
+        "confirm token": parse_qs(urlsplit(confirm).query)["token"][0],
+        "unsubscribe token": unsubscribe,
+        "csrf token": form_page.field("csrf_token"),
+        "csrf cookie": visitor.cookies["ft_csrf"],
     }
     for name, secret in secrets.items():
         assert secret not in logged, f"the {name} was logged"

@@ -45,9 +45,17 @@ def _settings_link(world: World, subscriber_id: str) -> str:
 
 
 def _save(visitor: Visitor, asked: Any, **changes: Any) -> Any:
-    form = {"token": asked.field("token"), "csrf_token": asked.field("csrf_token"), "digest_day": "0",
-            "digest_hour": "8", "time_zone": "UTC", "pause_weeks": "0", "sections": list(DIGEST_SECTIONS),
-            "reads": list(OPTIONAL_READS), **changes}
+    form = {
+        "token": asked.field("token"),
+        "csrf_token": asked.field("csrf_token"),
+        "digest_day": "0",
+        "digest_hour": "8",
+        "time_zone": "UTC",
+        "pause_weeks": "0",
+        "sections": list(DIGEST_SECTIONS),
+        "reads": list(OPTIONAL_READS),
+        **changes,
+    }
     return visitor.post("/settings", form=form)
 
 
@@ -56,9 +64,14 @@ def _digest_sent(world: World, subscriber_id: str) -> str:
     week = iso_week(world.services.now())
     sub = world.repositories.subscribers.get_subscriber(subscriber_id)
     assert sub is not None
-    world.repositories.weeks.put_week(subscriber_id, week, WeeklyReport(
-        subscriber_id=subscriber_id, username=sub.username or "", week=week, generated_at=world.services.now()),
-        Spend(usd={"users_me": 0.01}))
+    world.repositories.weeks.put_week(
+        subscriber_id,
+        week,
+        WeeklyReport(
+            subscriber_id=subscriber_id, username=sub.username or "", week=week, generated_at=world.services.now()
+        ),
+        Spend(usd={"users_me": 0.01}),
+    )
     assert world.services.digest_sender.send(DigestRequest(subscriber_id=subscriber_id, week=week)).outcome == "sent"
     return mail_text(outbox()[-1].raw_data)
 
@@ -117,8 +130,16 @@ def test_a_pause_skips_the_weeks_and_resuming_brings_the_digest_back(world: Worl
     assert queued(due) == 1
 
 
-@pytest.mark.parametrize("changes", [{"pause_weeks": "9"}, {"pause_weeks": "-1"}, {"digest_day": "7"},
-                                     {"time_zone": "Mars/Olympus"}, {"digest_hour": "x"}])
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"pause_weeks": "9"},
+        {"pause_weeks": "-1"},
+        {"digest_day": "7"},
+        {"time_zone": "Mars/Olympus"},
+        {"digest_hour": "x"},
+    ],
+)
 def test_values_the_page_does_not_offer_are_refused_and_change_nothing(world: World, changes: dict[str, str]) -> None:
     sid = _subscribed(world)
     before = world.repositories.subscribers.get_subscriber(sid)
@@ -131,8 +152,10 @@ def test_values_the_page_does_not_offer_are_refused_and_change_nothing(world: Wo
 def test_saving_settings_needs_the_pages_anti_forgery_token(world: World) -> None:
     sid = _subscribed(world)
     token = make_token(world.settings.signing_key, "settings", sid)
-    forged = world.visitor().post("/settings", form={"token": token, "digest_day": "5", "digest_hour": "8",
-                                                     "time_zone": "UTC", "pause_weeks": "8"})
+    forged = world.visitor().post(
+        "/settings",
+        form={"token": token, "digest_day": "5", "digest_hour": "8", "time_zone": "UTC", "pause_weeks": "8"},
+    )
     assert forged.status == 403 and world.repositories.subscribers.get_subscriber(sid).digest_day == 1  # type: ignore[union-attr]
 
 
@@ -187,8 +210,9 @@ def test_download_my_data_asks_then_gives_everything_stored_but_the_tokens(world
     collected = world.repositories.collector_state
     state = collected.load(sid, iso_week(world.services.now()))
     state.graphs["following"] = {"42": [None, "someone"]}
-    collected.save(state, graphs=["following"],
-                   ledger_updates={"42": Interaction(at=world.services.now(), kind="reply")})
+    collected.save(
+        state, graphs=["following"], ledger_updates={"42": Interaction(at=world.services.now(), kind="reply")}
+    )
     stored = world.repositories.tokens.get_tokens(sid)
     assert stored is not None
     secrets = world.services.token_keeper.cipher.decrypt(stored.ciphertext, sid)

@@ -20,9 +20,21 @@ pytestmark = [pytest.mark.integration, pytest.mark.soak]
 
 @pytest.fixture(scope="module")
 def summary() -> Iterator[dict[str, Any]]:
-    config = SoakConfig(subscribers=24, seed=7, weeks=2, profiles={"small": 1.0}, unconfirmed_share=0.1,
-                        unsubscribed_share=0.1, x_fault_rate=0.2, x_slow_s=0.005, x_truncate_rate=0.05,
-                        aws_fault_rate=0.2, crash_rate=0.1, crash_in_send_rate=0.05, progress_every_s=3600)
+    config = SoakConfig(
+        subscribers=24,
+        seed=7,
+        weeks=2,
+        profiles={"small": 1.0},
+        unconfirmed_share=0.1,
+        unsubscribed_share=0.1,
+        x_fault_rate=0.2,
+        x_slow_s=0.005,
+        x_truncate_rate=0.05,
+        aws_fault_rate=0.2,
+        crash_rate=0.1,
+        crash_in_send_rate=0.05,
+        progress_every_s=3600,
+    )
     saved = dict(os.environ)
     try:
         yield run_soak(config, say=lambda _line: None)
@@ -67,7 +79,8 @@ def test_no_x_resource_is_read_twice_and_only_poison_is_left_in_a_dlq(summary: d
 
 @pytest.mark.parametrize("week", [0, 1])
 def test_no_transient_fault_sends_a_message_to_a_dlq_and_each_poison_arrives_with_its_reason(
-        summary: dict[str, Any], week: int) -> None:
+    summary: dict[str, Any], week: int
+) -> None:
     arrivals = summary["weeks"][week]["dlq_arrivals"]
     assert arrivals["transient"] == 0, arrivals["by_cause"]
     assert (arrivals["poison"], arrivals["poison_without_reason"]) == (4, 0)

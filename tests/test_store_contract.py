@@ -121,8 +121,9 @@ def _fill(repos: Repositories, clock: Clock) -> None:
     repos.signups.put_pending_change("sub-1", "{}", b"c", expires_at=_epoch(clock, days=1))
     state = repos.collector_state.load("sub-1", "2026-W48")
     state.graphs["following"] = {"42": [None, "someone"]}
-    repos.collector_state.save(state, graphs=["following"], ledger_updates={"42": Interaction(at=MONDAY_8,
-                                                                                              kind="reply")})
+    repos.collector_state.save(
+        state, graphs=["following"], ledger_updates={"42": Interaction(at=MONDAY_8, kind="reply")}
+    )
     repos.weeks.record_collected("sub-1", "2026-W48", _report("2026-W48"), Spend())
     repos.weeks.put_digest("sub-1", "2026-W48", b"From: x\r\n\r\nhello")
 
@@ -195,9 +196,12 @@ def test_collector_state_round_trips_and_follow_lists_are_replaced_whole(repos: 
     state.graphs["followers"] = {"7": ["2026-11-01T00:00:00+00:00", "seven"]}
     state.recent = Activity(subscriber=Account(id="1001"), collected_at=MONDAY_8, window_start=MONDAY_8)
     first = datetime(2026, 11, 20, tzinfo=UTC)
-    repos.collector_state.save(state, graphs=["following", "followers"],
-                               ledger_updates={"42": Interaction(at=MONDAY_8, kind="reply")},
-                               dm_conversation_updates={"c1": first})
+    repos.collector_state.save(
+        state,
+        graphs=["following", "followers"],
+        ledger_updates={"42": Interaction(at=MONDAY_8, kind="reply")},
+        dm_conversation_updates={"c1": first},
+    )
     loaded = repos.collector_state.load("sub-1", "2026-W48")
     assert loaded.subscriber == subscriber(1)
     assert loaded.cursors.get("tweets").since_id == "99"
@@ -207,9 +211,12 @@ def test_collector_state_round_trips_and_follow_lists_are_replaced_whole(repos: 
 
     loaded.graphs["following"] = {"1": [None, "u1"]}  # a full re-read: everyone else is gone
     loaded.graphs["followers"] = {}  # not saved below: stays as stored
-    repos.collector_state.save(loaded, graphs=["following"],
-                               ledger_updates={"43": Interaction(at=MONDAY_8, kind="like")},
-                               dm_conversation_updates={"c2": first})
+    repos.collector_state.save(
+        loaded,
+        graphs=["following"],
+        ledger_updates={"43": Interaction(at=MONDAY_8, kind="like")},
+        dm_conversation_updates={"c2": first},
+    )
     again = repos.collector_state.load("sub-1", "2026-W48")
     assert again.graphs == {"following": {"1": [None, "u1"]}, "followers": state.graphs["followers"]}
     assert set(again.ledger) == {"42", "43"} and set(again.dm_conversations) == {"c1", "c2"}
@@ -229,14 +236,23 @@ def test_a_load_brings_this_week_and_up_to_eight_earlier_reports(repos: Reposito
     assert state.week.spend == Spend(requests={"tweets": 2}) and state.week.report() is None
     assert [r.week for r in state.previous_reports] == [f"2026-W{n}" for n in range(40, 48)]
     assert [r.week for r in repos.weeks.recent_reports("sub-1", limit=3, before_week="2026-W48")] == [
-        "2026-W45", "2026-W46", "2026-W47"]
+        "2026-W45",
+        "2026-W46",
+        "2026-W47",
+    ]
     assert [r.week for r in repos.weeks.recent_reports("sub-1", limit=2)] == ["2026-W47", "2026-W49"]
 
 
 def test_subscriber_records_are_what_was_collected_and_reported_never_tokens(repos: Repositories) -> None:
     empty = repos.collector_state.subscriber_records("sub-1")
-    assert empty == {"weeks": {}, "ledger": {}, "following": {}, "followers": {}, "recent_activity": None,
-                     "dm_conversations_seen": {}}
+    assert empty == {
+        "weeks": {},
+        "ledger": {},
+        "following": {},
+        "followers": {},
+        "recent_activity": None,
+        "dm_conversations_seen": {},
+    }
     repos.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
     repos.tokens.put_tokens("sub-1", b"secret-ciphertext", 1.0, expected_version=None)
     repos.signups.put_pending_change("sub-1", "pending-payload", b"pending-cipher", expires_at=2_000_000_000)
@@ -245,9 +261,12 @@ def test_subscriber_records_are_what_was_collected_and_reported_never_tokens(rep
     state.graphs["following"] = {"42": [None, "someone"]}
     state.recent = Activity(subscriber=Account(id="1001"), collected_at=MONDAY_8, window_start=MONDAY_8)
     first = datetime(2026, 11, 20, tzinfo=UTC)
-    repos.collector_state.save(state, graphs=["following"], ledger_updates={"42": Interaction(at=MONDAY_8,
-                                                                                              kind="reply")},
-                               dm_conversation_updates={"c1": first})
+    repos.collector_state.save(
+        state,
+        graphs=["following"],
+        ledger_updates={"42": Interaction(at=MONDAY_8, kind="reply")},
+        dm_conversation_updates={"c1": first},
+    )
     repos.weeks.record_collected("sub-1", "2026-W48", _report("2026-W48", 5), Spend(requests={"tweets": 2}))
     repos.weeks.mark_week("sub-1", "2026-W48", "sent", "message-1")
     repos.weeks.mark_week("sub-1", "2026-W47", "no_digest", "why")  # a status only

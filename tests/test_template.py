@@ -30,8 +30,13 @@ from tests.support.template import (
 
 
 def test_the_template_declares_the_five_functions() -> None:
-    assert FUNCTION_IDS == ["BouncesFunction", "CollectFunction", "DigestFunction", "DispatchFunction",
-                            "SignupFunction"]
+    assert FUNCTION_IDS == [
+        "BouncesFunction",
+        "CollectFunction",
+        "DigestFunction",
+        "DispatchFunction",
+        "SignupFunction",
+    ]
 
 
 @pytest.mark.parametrize("logical_id", FUNCTION_IDS)
@@ -51,10 +56,8 @@ def test_functions_run_python_on_arm64_with_json_logs_kept_for_a_while(logical_i
     assert log_group["Type"] == "AWS::Logs::LogGroup"
     assert log_group["Properties"]["RetentionInDays"] == {"Ref": "LogRetentionDays"}
     # the log group is the one Lambda would pick for the function's name
-    assert log_group["Properties"]["LogGroupName"] == {
-        "Fn::Sub": "/aws/lambda/" + props["FunctionName"]["Fn::Sub"]}
-    assert props["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == logical_id.removesuffix(
-        "Function").lower()
+    assert log_group["Properties"]["LogGroupName"] == {"Fn::Sub": "/aws/lambda/" + props["FunctionName"]["Fn::Sub"]}
+    assert props["Environment"]["Variables"]["POWERTOOLS_SERVICE_NAME"] == logical_id.removesuffix("Function").lower()
     layers = [ref_id(layer) for layer in props["Layers"]]
     assert [template["Resources"][layer]["Type"] for layer in layers] == ["AWS::Lambda::LayerVersion"]
 
@@ -91,18 +94,25 @@ def _service_of(template: dict[str, Any], logical_id: str) -> str:
 def test_alarms_watch_every_queue_every_function_and_the_ses_reputation() -> None:
     template = translated()
     alarms = _alarms()
-    watched = {(a["Namespace"], a["MetricName"], ref_id(a["Dimensions"][0]["Value"]))
-               for a in alarms if a.get("Namespace", "").startswith("AWS/") and a.get("Dimensions")}
+    watched = {
+        (a["Namespace"], a["MetricName"], ref_id(a["Dimensions"][0]["Value"]))
+        for a in alarms
+        if a.get("Namespace", "").startswith("AWS/") and a.get("Dimensions")
+    }
     queues = resources_of(template, "AWS::SQS::Queue")
     dead_letter = {k for k in queues if k.endswith("DeadLetterQueue")}
-    polled = {ref_id(m["Properties"]["EventSourceArn"])
-              for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()}
+    polled = {
+        ref_id(m["Properties"]["EventSourceArn"])
+        for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+    }
     assert polled == {"CollectQueue", "DigestQueue"}
-    assert watched == ({("AWS/SQS", "ApproximateNumberOfMessagesVisible", q) for q in dead_letter}
-                       # a stuck queue is seen long before its messages reach the dead-letter queue
-                       | {("AWS/SQS", "ApproximateAgeOfOldestMessage", q) for q in polled}
-                       | {("AWS/Lambda", "Errors", f) for f in FUNCTION_IDS}
-                       | {("AWS/Lambda", "Throttles", f) for f in FUNCTION_IDS})
+    assert watched == (
+        {("AWS/SQS", "ApproximateNumberOfMessagesVisible", q) for q in dead_letter}
+        # a stuck queue is seen long before its messages reach the dead-letter queue
+        | {("AWS/SQS", "ApproximateAgeOfOldestMessage", q) for q in polled}
+        | {("AWS/Lambda", "Errors", f) for f in FUNCTION_IDS}
+        | {("AWS/Lambda", "Throttles", f) for f in FUNCTION_IDS}
+    )
     for alarm in alarms:
         if alarm.get("MetricName") == "ApproximateAgeOfOldestMessage":
             queue = ref_id(alarm["Dimensions"][0]["Value"])
@@ -135,12 +145,15 @@ def test_record_failures_inside_a_batch_are_alarmed_for_every_batch_function() -
     from followthrough.messages import RECORD_FAILURES_METRIC
 
     template = translated()
-    batch_functions = {ref_id(m["Properties"]["FunctionName"])
-                       for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()
-                       if m["Properties"].get("FunctionResponseTypes") == ["ReportBatchItemFailures"]}
+    batch_functions = {
+        ref_id(m["Properties"]["FunctionName"])
+        for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+        if m["Properties"].get("FunctionResponseTypes") == ["ReportBatchItemFailures"]
+    }
     alarms = [a for a in _alarms() if a.get("MetricName") == RECORD_FAILURES_METRIC]
     assert sorted(a["Dimensions"][0]["Value"] for a in alarms) == sorted(
-        _service_of(template, f) for f in batch_functions)
+        _service_of(template, f) for f in batch_functions
+    )
     for alarm in alarms:
         assert alarm["Namespace"] == "Followthrough" and alarm["Statistic"] == "Sum"
         # within minutes, where the dead-letter queue sees a failing record only after five receives
@@ -160,7 +173,8 @@ def test_every_function_that_sends_email_alarms_on_a_rejected_send() -> None:
     [alarm] = [a for a in _alarms() if "Metrics" in a]
     stats = {q["Id"]: q["MetricStat"] for q in alarm["Metrics"] if "MetricStat" in q}
     assert {(m["Metric"]["Namespace"], m["Metric"]["MetricName"]) for m in stats.values()} == {
-        ("Followthrough", SEND_REJECTED_METRIC)}
+        ("Followthrough", SEND_REJECTED_METRIC)
+    }
     assert {m["Metric"]["Dimensions"][0]["Value"] for m in stats.values()} == senders
     [expression] = [q for q in alarm["Metrics"] if q.get("ReturnData")]
     # every sender's count is in the sum, a missing one counts as zero
@@ -224,7 +238,8 @@ def test_the_api_is_throttled_logged_and_the_form_url_is_an_output() -> None:
     assert template["Resources"]["SignupRoute"]["Properties"]["RouteKey"] == "$default"
     outputs = template["Outputs"]
     assert outputs["FormUrl"]["Value"] == {
-        "Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"}
+        "Fn::Sub": "https://${HttpApi}.execute-api.${AWS::Region}.${AWS::URLSuffix}/"
+    }
     assert outputs["OAuthCallbackUrl"]["Value"]["Fn::Sub"].endswith("/oauth/callback")
 
 
@@ -234,15 +249,22 @@ def test_bounces_and_complaints_reach_the_bounce_handler() -> None:
     assert ref_id(destination["ConfigurationSetName"]) == "EmailConfigurationSet"
     assert sorted(destination["EventDestination"]["MatchingEventTypes"]) == ["bounce", "complaint"]
     topic = ref_id(destination["EventDestination"]["SnsDestination"]["TopicARN"])
-    subscriptions = [s["Properties"] for s in resources_of(template, "AWS::SNS::Subscription").values()
-                     if s["Properties"]["Protocol"] == "lambda"]
+    subscriptions = [
+        s["Properties"]
+        for s in resources_of(template, "AWS::SNS::Subscription").values()
+        if s["Properties"]["Protocol"] == "lambda"
+    ]
     assert [(ref_id(s["TopicArn"]), ref_id(s["Endpoint"])) for s in subscriptions] == [(topic, "BouncesFunction")]
 
 
 def test_intrinsics_resolve_subs_selects_and_refuse_the_unknown() -> None:
     values = Intrinsics({"SenderEmail": "digest@mail.example", "Table": "t"}, {"Table.Arn": "arn:table/t"})
-    node = {"Fn::Sub": ["${AWS::Region}:${Domain}:${Table.Arn}:${!Literal}",
-                        {"Domain": {"Fn::Select": [1, {"Fn::Split": ["@", {"Ref": "SenderEmail"}]}]}}]}
+    node = {
+        "Fn::Sub": [
+            "${AWS::Region}:${Domain}:${Table.Arn}:${!Literal}",
+            {"Domain": {"Fn::Select": [1, {"Fn::Split": ["@", {"Ref": "SenderEmail"}]}]}},
+        ]
+    }
     assert values.resolve(node) == "us-east-1:mail.example:arn:table/t:${Literal}"
     with pytest.raises(KeyError):
         values.resolve({"Ref": "Unknown"})
@@ -252,8 +274,11 @@ def test_intrinsics_resolve_subs_selects_and_refuse_the_unknown() -> None:
 
 
 def _event_source(template: dict[str, Any], function_id: str) -> dict[str, Any]:
-    [mapping] = [m["Properties"] for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()
-                 if ref_id(m["Properties"]["FunctionName"]) == function_id]
+    [mapping] = [
+        m["Properties"]
+        for m in resources_of(template, "AWS::Lambda::EventSourceMapping").values()
+        if ref_id(m["Properties"]["FunctionName"]) == function_id
+    ]
     return mapping
 
 
@@ -282,8 +307,9 @@ def test_the_readme_counts_the_alarms_the_template_has() -> None:
     section = readme.split("### Alarms", 1)[1].split("###", 1)[0]
     rows = re.findall(r"^\|[^|]+\| (\d+) \|$", section, flags=re.M)
     assert sum(int(n) for n in rows) == len(alarms)
-    watched = sum(len([q for q in a["Properties"].get("Metrics", []) if "MetricStat" in q]) or 1
-                  for a in alarms.values())
+    watched = sum(
+        len([q for q in a["Properties"].get("Metrics", []) if "MetricStat" in q]) or 1 for a in alarms.values()
+    )
     assert f"{len(alarms)} alarms watching {watched} metrics" in readme
 
 

@@ -54,8 +54,15 @@ from tests.support.template import (
 )
 
 # Settings whose defaults are right in AWS too, so the template may leave them unset.
-PRODUCTION_DEFAULTS = {"X_API_BASE_URL", "FIRST_RUN_BUDGET_USD", "MAX_REQUEUE_DELAY_S", "X_RETRY_BACKOFF_S",
-                       "CONFIRMATION_COOLDOWN_S", "RETRY_BACKOFF_S", "MAX_RETRY_BACKOFF_S"}
+PRODUCTION_DEFAULTS = {
+    "X_API_BASE_URL",
+    "FIRST_RUN_BUDGET_USD",
+    "MAX_REQUEUE_DELAY_S",
+    "X_RETRY_BACKOFF_S",
+    "CONFIRMATION_COOLDOWN_S",
+    "RETRY_BACKOFF_S",
+    "MAX_RETRY_BACKOFF_S",
+}
 # Settings only the local tools read; a Lambda function never should.
 LOCAL_ONLY = {"PORT"}
 # Set by the tests' harness, not by the template: where the X stand-in listens.
@@ -67,8 +74,9 @@ X_CLIENT_SECRET = "x-client-secret-from-ssm"
 SIGNING_KEY = "signing-key-from-ssm-" + "k" * 32
 API_ID = "a1b2c3d4e5"
 CONFIGURATION_SET = "followthrough-email"
-ALL_SETTING_VARS = (set(config.env_names(config.Settings)) | set(config.env_names(config.CollectorConfig))
-                    | set(config._SECRET_PARAMS))
+ALL_SETTING_VARS = (
+    set(config.env_names(config.Settings)) | set(config.env_names(config.CollectorConfig)) | set(config._SECRET_PARAMS)
+)
 
 
 # -- recording ---------------------------------------------------------------------------------
@@ -114,8 +122,7 @@ def recording(monkeypatch: pytest.MonkeyPatch) -> Recording:
         return getattribute
 
     monkeypatch.setattr(config.Settings, "__getattribute__", watching(config.Settings, env_of))
-    monkeypatch.setattr(config.CollectorConfig, "__getattribute__",
-                        watching(config.CollectorConfig, collector_env_of))
+    monkeypatch.setattr(config.CollectorConfig, "__getattribute__", watching(config.CollectorConfig, collector_env_of))
     return rec
 
 
@@ -154,8 +161,11 @@ class Deployment:
     def function(self, logical_id: str) -> ModuleType:
         """The handler module, its handlers recording what each invocation does, each a cold start (services
         built from the function's environment inside the invocation, whatever the caller hands ``build``)."""
-        module = load_function(self.template["Resources"][logical_id]["Properties"]["FunctionName"]
-                               ["Fn::Sub"].removeprefix("${AWS::StackName}-"))
+        module = load_function(
+            self.template["Resources"][logical_id]["Properties"]["FunctionName"]["Fn::Sub"].removeprefix(
+                "${AWS::StackName}-"
+            )
+        )
         build = module.build
 
         def recorded(event: dict[str, Any], context: Any) -> Any:
@@ -184,8 +194,9 @@ def _queue_name(logical_id: str) -> str:
 
 
 def _physical_values(aws: LocalAws, template: dict[str, Any], parameters: dict[str, str]) -> Intrinsics:
-    refs: dict[str, str] = parameter_defaults(**{"SenderEmail": aws.sender_email, "XClientId": X_CLIENT_ID,
-                                                 **parameters})
+    refs: dict[str, str] = parameter_defaults(
+        **{"SenderEmail": aws.sender_email, "XClientId": X_CLIENT_ID, **parameters}
+    )
     attrs: dict[str, str] = {}
     arn = f"arn:aws:{{}}:{REGION}:{ACCOUNT}:{{}}"
     sqs = boto3.client("sqs")
@@ -252,8 +263,10 @@ def ses_as_aws(monkeypatch: pytest.MonkeyPatch, sandbox: bool) -> None:
         def send_raw_email(self: SESBackend, source: str, destinations: list[str], raw_data: str) -> Any:
             unverified = [d for d in destinations if not is_verified(self, d)]
             if unverified:
-                raise MessageRejectedError("Email address is not verified. The following identities failed "
-                                           f"the check in region {REGION.upper()}: {', '.join(unverified)}")
+                raise MessageRejectedError(
+                    "Email address is not verified. The following identities failed "
+                    f"the check in region {REGION.upper()}: {', '.join(unverified)}"
+                )
             return real_send(self, source, destinations, raw_data)
 
         monkeypatch.setattr(SESBackend, "send_raw_email", send_raw_email)
@@ -262,14 +275,18 @@ def ses_as_aws(monkeypatch: pytest.MonkeyPatch, sandbox: bool) -> None:
 @pytest.fixture
 def deployment(monkeypatch: pytest.MonkeyPatch, recording: Recording, ses_setup: SesSetup) -> Iterator[Deployment]:
     monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    for name, value in {"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
-                        "AWS_SECRET_ACCESS_KEY": "testing"}.items():
+    for name, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
         monkeypatch.setenv(name, value)
     ses_as_aws(monkeypatch, ses_setup.sandbox)
     with mock_aws():
         # a table name unlike the local default, so a missing TABLE_NAME cannot go unnoticed
-        aws = create_resources(LocalAws(endpoint_url="", table_name="followthrough-deployed",
-                                        sender_email=ses_setup.sender))
+        aws = create_resources(
+            LocalAws(endpoint_url="", table_name="followthrough-deployed", sender_email=ses_setup.sender)
+        )
         ses = boto3.client("ses")
         ses.delete_identity(Identity=ses_setup.sender)
         for identity in ses_setup.verified:
@@ -278,12 +295,17 @@ def deployment(monkeypatch: pytest.MonkeyPatch, recording: Recording, ses_setup:
             else:
                 ses.verify_domain_identity(Domain=identity)
         template = translated()
-        yield Deployment(aws, _physical_values(aws, template, ses_setup.parameters), template, recording,
-                         monkeypatch, extra_env={"POWERTOOLS_METRICS_DISABLED": "true"})
+        yield Deployment(
+            aws,
+            _physical_values(aws, template, ses_setup.parameters),
+            template,
+            recording,
+            monkeypatch,
+            extra_env={"POWERTOOLS_METRICS_DISABLED": "true"},
+        )
 
 
 # -- scenarios ---------------------------------------------------------------------------------
-
 
 
 @pytest.fixture
@@ -308,13 +330,23 @@ def scenario_collect(d: Deployment, sim: XSim) -> None:
     d.become("CollectFunction")
     user_id = sim.add_account(generate_account(11, "small", anchor=sim.now()))
     account = sim.accounts[user_id]
-    sub = Subscriber(subscriber_id="sub-x", email="person@example.com", x_user_id=user_id,
-                     username=account.me.username, status="active", email_confirmed=True, digest_day=0,
-                     digest_hour=8, time_zone="UTC", created_at=sim.now())
+    sub = Subscriber(
+        subscriber_id="sub-x",
+        email="person@example.com",
+        x_user_id=user_id,
+        username=account.me.username,
+        status="active",
+        email_confirmed=True,
+        digest_day=0,
+        digest_hour=8,
+        time_zone="UTC",
+        created_at=sim.now(),
+    )
     d.services.repositories.subscribers.put_subscriber(sub, reference=sim.now())
     access, refresh = sim.issue_tokens(user_id)
-    d.services.token_keeper.save(sub.subscriber_id, TokenSet(access, refresh, sim.now().timestamp() + 7200),
-                              expected_version=None)
+    d.services.token_keeper.save(
+        sub.subscriber_id, TokenSet(access, refresh, sim.now().timestamp() + 7200), expected_version=None
+    )
     module = d.function("CollectFunction")
     request = CollectRequest(subscriber_id=sub.subscriber_id, week="2026-W48")
 
@@ -356,10 +388,22 @@ def scenario_digest(d: Deployment, sim: XSim) -> None:
     d.become("DigestFunction")
     week = "2026-W48"
     d.services.repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
-    report = WeeklyReport(subscriber_id="sub-1", username="person1", week=week, generated_at=MONDAY_8,
-                          passive_follows=[PassiveFollow(user_id="77", username="quiet_one", reasons=["never"])],
-                          conversations=[Conversation(kind="greet_followee", user_id="77", username="quiet_one",
-                                                      url="https://x.com/quiet_one", reason="Say hello.")])
+    report = WeeklyReport(
+        subscriber_id="sub-1",
+        username="person1",
+        week=week,
+        generated_at=MONDAY_8,
+        passive_follows=[PassiveFollow(user_id="77", username="quiet_one", reasons=["never"])],
+        conversations=[
+            Conversation(
+                kind="greet_followee",
+                user_id="77",
+                username="quiet_one",
+                url="https://x.com/quiet_one",
+                reason="Say hello.",
+            )
+        ],
+    )
     d.services.repositories.weeks.put_week("sub-1", week, report, Spend())
     module = d.function("DigestFunction")
 
@@ -395,8 +439,12 @@ def scenario_signup(d: Deployment, sim: XSim) -> None:
         assert started.status == 303, started.text
         location = started.headers["location"]
         params = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
-        answer = requests.post(location.split("?")[0], data={**params, "user_id": user_id, "decision": "allow"},
-                               allow_redirects=False, timeout=10)
+        answer = requests.post(
+            location.split("?")[0],
+            data={**params, "user_id": user_id, "decision": "allow"},
+            allow_redirects=False,
+            timeout=10,
+        )
         callback = answer.headers["location"]
         assert callback.startswith(f"https://{API_ID}.execute-api.{REGION}.amazonaws.com/oauth/callback?")
         done = visitor.get(path_of(callback))
@@ -424,21 +472,38 @@ def scenario_bounces(d: Deployment, sim: XSim) -> None:
     detail["mail"]["tags"] = {"subscriber": ["sub-1"]}
     detail["bounce"]["bouncedRecipients"][0]["emailAddress"] = "person1@example.com"
     topic = d.values.ref("EmailFeedbackTopic")
-    event = {"Records": [{
-        "EventSource": "aws:sns", "EventVersion": "1.0", "EventSubscriptionArn": f"{topic}:{uuid.uuid4()}",
-        "Sns": {"Type": "Notification", "MessageId": str(uuid.uuid4()), "TopicArn": topic, "Subject": None,
-                "Message": json.dumps(detail), "Timestamp": "2026-11-23T08:01:13.000Z", "SignatureVersion": "1",
-                "Signature": "c2lnbmF0dXJl", "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/cert.pem",
-                "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
-                "MessageAttributes": {}},
-    }]}
+    event = {
+        "Records": [
+            {
+                "EventSource": "aws:sns",
+                "EventVersion": "1.0",
+                "EventSubscriptionArn": f"{topic}:{uuid.uuid4()}",
+                "Sns": {
+                    "Type": "Notification",
+                    "MessageId": str(uuid.uuid4()),
+                    "TopicArn": topic,
+                    "Subject": None,
+                    "Message": json.dumps(detail),
+                    "Timestamp": "2026-11-23T08:01:13.000Z",
+                    "SignatureVersion": "1",
+                    "Signature": "c2lnbmF0dXJl",
+                    "SigningCertUrl": "https://sns.us-east-1.amazonaws.com/cert.pem",
+                    "UnsubscribeUrl": "https://sns.us-east-1.amazonaws.com/?Action=Unsubscribe",
+                    "MessageAttributes": {},
+                },
+            }
+        ]
+    }
     result = d.function("BouncesFunction").handler(event, _context("bounces"))
     assert result["suppressed"] == 1 and result["subscribers_stopped"] == ["sub-1"]
 
 
 SCENARIOS: dict[str, Callable[[Deployment, XSim], None]] = {
-    "DispatchFunction": scenario_dispatch, "CollectFunction": scenario_collect, "DigestFunction": scenario_digest,
-    "SignupFunction": scenario_signup, "BouncesFunction": scenario_bounces,
+    "DispatchFunction": scenario_dispatch,
+    "CollectFunction": scenario_collect,
+    "DigestFunction": scenario_digest,
+    "SignupFunction": scenario_signup,
+    "BouncesFunction": scenario_bounces,
 }
 
 
@@ -495,10 +560,18 @@ def needs(call: Call, verified: Collection[str] | None = None, sandbox: bool = F
         if op in ("BatchWriteItem", "BatchGetItem"):
             return [Need(f"dynamodb:{op}", ((_arn("dynamodb", f"table/{t}"),),)) for t in params["RequestItems"]]
         if op in ("TransactWriteItems", "TransactGetItems"):
-            kinds = {"Put": "PutItem", "Update": "UpdateItem", "Delete": "DeleteItem",
-                     "ConditionCheck": "ConditionCheckItem", "Get": "GetItem"}
-            return [Need(f"dynamodb:{kinds[kind]}", ((_arn("dynamodb", f"table/{spec['TableName']}"),),))
-                    for item in params["TransactItems"] for kind, spec in item.items()]
+            kinds = {
+                "Put": "PutItem",
+                "Update": "UpdateItem",
+                "Delete": "DeleteItem",
+                "ConditionCheck": "ConditionCheckItem",
+                "Get": "GetItem",
+            }
+            return [
+                Need(f"dynamodb:{kinds[kind]}", ((_arn("dynamodb", f"table/{spec['TableName']}"),),))
+                for item in params["TransactItems"]
+                for kind, spec in item.items()
+            ]
         table = _arn("dynamodb", f"table/{params['TableName']}")
         if params.get("IndexName"):
             table += f"/index/{params['IndexName']}"
@@ -509,8 +582,9 @@ def needs(call: Call, verified: Collection[str] | None = None, sandbox: bool = F
     if service == "kms":
         key = call.response.get("KeyId") or params["KeyId"]
         key = key if key.startswith("arn:") else _arn("kms", f"key/{key}")
-        context = tuple(sorted((f"kms:EncryptionContext:{k}", v)
-                               for k, v in (params.get("EncryptionContext") or {}).items()))
+        context = tuple(
+            sorted((f"kms:EncryptionContext:{k}", v) for k, v in (params.get("EncryptionContext") or {}).items())
+        )
         return [Need(f"kms:{op}", ((key,),), context)]
     if service == "ssm":
         names = params["Names"] if op == "GetParameters" else [params["Name"]]
@@ -521,8 +595,9 @@ def needs(call: Call, verified: Collection[str] | None = None, sandbox: bool = F
         if params.get("ConfigurationSetName"):
             groups.append((_arn("ses", f"configuration-set/{params['ConfigurationSetName']}"),))
         if sandbox:
-            groups += [sending_identity(r.rsplit("<", 1)[-1].rstrip(">"), verified)
-                       for r in params.get("Destinations", [])]
+            groups += [
+                sending_identity(r.rsplit("<", 1)[-1].rstrip(">"), verified) for r in params.get("Destinations", [])
+            ]
         return [Need("ses:SendRawEmail", tuple(groups), (("ses:FromAddress", address),))]
     raise AssertionError(f"the test does not know which IAM action {service}:{op} needs: teach needs()")
 
@@ -556,16 +631,19 @@ def grants(role: dict[str, Any], values: Intrinsics, attached: list[dict[str, An
         condition: tuple[tuple[str, str], ...] = ()
         for operator, tests in values.resolve(statement.get("Condition", {})).items():
             assert operator == "StringEquals" and all(
-                k.startswith("kms:EncryptionContext:") or k == "ses:FromAddress" for k in tests), (
-                f"the test cannot evaluate the condition {operator} {tests}")
+                k.startswith("kms:EncryptionContext:") or k == "ses:FromAddress" for k in tests
+            ), f"the test cannot evaluate the condition {operator} {tests}"
             condition = tuple(sorted(tests.items()))
         out += [Grant(a, r, condition) for a in actions for r in resources]
     return out
 
 
 def allows(grant: Grant, action: str, arn: str, context: tuple[tuple[str, str], ...]) -> bool:
-    return (grant.action.lower() == action.lower() and fnmatchcase(arn, grant.resource)
-            and set(grant.condition) <= set(context))
+    return (
+        grant.action.lower() == action.lower()
+        and fnmatchcase(arn, grant.resource)
+        and set(grant.condition) <= set(context)
+    )
 
 
 def lambda_needs(template: dict[str, Any], logical_id: str, values: Intrinsics) -> list[Need]:
@@ -577,8 +655,7 @@ def lambda_needs(template: dict[str, Any], logical_id: str, values: Intrinsics) 
     for mapping in resources_of(template, "AWS::Lambda::EventSourceMapping").values():
         if ref_id(mapping["Properties"]["FunctionName"]) == logical_id:
             queue = values.resolve(mapping["Properties"]["EventSourceArn"])
-            out += [Need(a, ((queue,),)) for a in ("sqs:ReceiveMessage", "sqs:DeleteMessage",
-                                                   "sqs:GetQueueAttributes")]
+            out += [Need(a, ((queue,),)) for a in ("sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes")]
     if "DeadLetterConfig" in props:
         out.append(Need("sqs:SendMessage", ((values.resolve(props["DeadLetterConfig"]["TargetArn"]),),)))
     return out
@@ -597,8 +674,10 @@ def could_need(call: Call) -> list[Need]:
     domain (and SenderIdentity) because it cannot know which one the deployer verified."""
     if call.service == "ses" and call.operation == "SendRawEmail":
         address = call.params["Source"].rsplit("<", 1)[-1].rstrip(">")
-        return [Need("ses:SendRawEmail", ((arn,),), (("ses:FromAddress", address),))
-                for arn in sending_identity(address, None)]
+        return [
+            Need("ses:SendRawEmail", ((arn,),), (("ses:FromAddress", address),))
+            for arn in sending_identity(address, None)
+        ]
     return []
 
 
@@ -613,13 +692,17 @@ def assert_policy_matches_the_calls(deployment: Deployment, logical_id: str) -> 
     given = {config._SECRET_PARAMS.get(name, name) for name in environment}
     assert needed <= given, f"{logical_id} reads {sorted(needed - given)} but the template does not set them"
     ours = {config._SECRET_PARAMS.get(n, n) for n in environment if not n.startswith("POWERTOOLS_")}
-    assert ours <= recording.settings_read, f"{logical_id} is given {sorted(ours - recording.settings_read)}, " \
-                                            "which its code never reads"
+    assert ours <= recording.settings_read, (
+        f"{logical_id} is given {sorted(ours - recording.settings_read)}, which its code never reads"
+    )
     assert not set(environment) & HARNESS_ENV
 
     role_id = ref_id(deployment.template["Resources"][logical_id]["Properties"]["Role"])
-    allowed = grants(deployment.template["Resources"][role_id], deployment.values,
-                     attached_statements(deployment.template, role_id, deployment.values))
+    allowed = grants(
+        deployment.template["Resources"][role_id],
+        deployment.values,
+        attached_statements(deployment.template, role_id, deployment.values),
+    )
     assert all(g.resource != "*" and "*" not in g.action for g in allowed), "no wildcard actions or resources"
 
     # every action the code and Lambda need is allowed, on the resources they touch
@@ -628,19 +711,27 @@ def assert_policy_matches_the_calls(deployment: Deployment, logical_id: str) -> 
     for need in code_needs + lambda_needs(deployment.template, logical_id, deployment.values):
         for group in need.groups:
             assert any(allows(g, need.action, arn, need.context) for g in allowed for arn in group), (
-                f"{logical_id} needs {need.action} on {group[0]} (context {dict(need.context)}), not allowed")
+                f"{logical_id} needs {need.action} on {group[0]} (context {dict(need.context)}), not allowed"
+            )
 
     # and nothing broader: every grant is used by the code or by Lambda
-    used = (code_needs + lambda_needs(deployment.template, logical_id, deployment.values)
-            + [n for call in recording.calls for n in could_need(call)])
-    unused = [g for g in allowed
-              if not any(allows(g, n.action, arn, n.context) for n in used for group in n.groups for arn in group)]
+    used = (
+        code_needs
+        + lambda_needs(deployment.template, logical_id, deployment.values)
+        + [n for call in recording.calls for n in could_need(call)]
+    )
+    unused = [
+        g
+        for g in allowed
+        if not any(allows(g, n.action, arn, n.context) for n in used for group in n.groups for arn in group)
+    ]
     assert not unused, f"{logical_id} is allowed what it never does: {unused}"
 
 
 @pytest.mark.parametrize("logical_id", FUNCTION_IDS)
-def test_environment_and_policy_match_what_the_code_does(logical_id: str, deployment: Deployment,
-                                                         x_world: XSim) -> None:
+def test_environment_and_policy_match_what_the_code_does(
+    logical_id: str, deployment: Deployment, x_world: XSim
+) -> None:
     SCENARIOS[logical_id](deployment, x_world)
     assert_policy_matches_the_calls(deployment, logical_id)
 
@@ -649,22 +740,39 @@ SUBDOMAIN_SENDER = "digest@mail.followthrough.example"
 SENDERS = ["SignupFunction", "DigestFunction", "CollectFunction"]
 
 
-@pytest.mark.parametrize("ses_setup", [SesSetup(sender=SUBDOMAIN_SENDER, verified=("followthrough.example",),
-                                                parameters={"SenderIdentity": "followthrough.example"})],
-                         ids=["subdomain"])
+@pytest.mark.parametrize(
+    "ses_setup",
+    [
+        SesSetup(
+            sender=SUBDOMAIN_SENDER,
+            verified=("followthrough.example",),
+            parameters={"SenderIdentity": "followthrough.example"},
+        )
+    ],
+    ids=["subdomain"],
+)
 @pytest.mark.parametrize("logical_id", SENDERS)
-def test_a_sender_on_a_subdomain_of_the_verified_domain_sends(logical_id: str, deployment: Deployment,
-                                                             x_world: XSim) -> None:
+def test_a_sender_on_a_subdomain_of_the_verified_domain_sends(
+    logical_id: str, deployment: Deployment, x_world: XSim
+) -> None:
     SCENARIOS[logical_id](deployment, x_world)
     assert {m.source for m in outbox()} == {SUBDOMAIN_SENDER}
     assert_policy_matches_the_calls(deployment, logical_id)
 
 
 def _digest_grants(**parameters: str) -> list[Grant]:
-    values = Intrinsics({**parameter_defaults(**{"SenderEmail": SENDER, "XClientId": X_CLIENT_ID, **parameters}),
-                         "EmailConfigurationSet": CONFIGURATION_SET},
-                        {"DigestLogGroup.Arn": "log-group", "DigestQueue.Arn": "queue",
-                         "DigestDeadLetterQueue.Arn": "dead-letter-queue", "Table.Arn": "table"})
+    values = Intrinsics(
+        {
+            **parameter_defaults(**{"SenderEmail": SENDER, "XClientId": X_CLIENT_ID, **parameters}),
+            "EmailConfigurationSet": CONFIGURATION_SET,
+        },
+        {
+            "DigestLogGroup.Arn": "log-group",
+            "DigestQueue.Arn": "queue",
+            "DigestDeadLetterQueue.Arn": "dead-letter-queue",
+            "Table.Arn": "table",
+        },
+    )
     template = translated()
     return grants(template["Resources"]["DigestRole"], values, attached_statements(template, "DigestRole", values))
 
@@ -688,15 +796,16 @@ def test_a_subdomain_sender_needs_sender_identity_and_the_sandbox_needs_ses_sand
     assert not allowed(_digest_grants(SesSandbox="true"), recipient)  # SenderEmail is another address
 
 
-SANDBOX = SesSetup(verified=(SENDER, "person1@example.com", "person@example.com", "first@example.com",
-                            "second@example.com"),
-                   parameters={"SesSandbox": "true"}, sandbox=True)
+SANDBOX = SesSetup(
+    verified=(SENDER, "person1@example.com", "person@example.com", "first@example.com", "second@example.com"),
+    parameters={"SesSandbox": "true"},
+    sandbox=True,
+)
 
 
 @pytest.mark.parametrize("ses_setup", [SANDBOX], ids=["sandbox"])
 @pytest.mark.parametrize("logical_id", SENDERS)
-def test_in_the_sandbox_verified_recipients_get_mail(logical_id: str, deployment: Deployment,
-                                                     x_world: XSim) -> None:
+def test_in_the_sandbox_verified_recipients_get_mail(logical_id: str, deployment: Deployment, x_world: XSim) -> None:
     assert deployment.sandbox
     SCENARIOS[logical_id](deployment, x_world)
     assert outbox()
@@ -705,14 +814,16 @@ def test_in_the_sandbox_verified_recipients_get_mail(logical_id: str, deployment
 
 @pytest.mark.parametrize("ses_setup", [SANDBOX], ids=["sandbox"])
 def test_the_first_rejected_send_is_one_clear_log_line_a_metric_and_a_failed_record(
-        deployment: Deployment, x_world: XSim, caplog: pytest.LogCaptureFixture) -> None:
+    deployment: Deployment, x_world: XSim, caplog: pytest.LogCaptureFixture
+) -> None:
     from aws_lambda_powertools import Metrics
 
     from followthrough.messages import RECORD_FAILURES_METRIC
 
     added: list[tuple[str, float]] = []
-    deployment.monkeypatch.setattr(Metrics, "add_metric",
-                                   lambda self, name, unit, value, resolution=60: added.append((name, value)))
+    deployment.monkeypatch.setattr(
+        Metrics, "add_metric", lambda self, name, unit, value, resolution=60: added.append((name, value))
+    )
     deployment.become("DigestFunction")
     week = "2026-W48"
     # person1 is a verified recipient, person2 is not: in the sandbox SES refuses the second
@@ -747,8 +858,12 @@ def test_the_recorder_sees_calls_only_inside_handlers(deployment: Deployment, x_
 
 
 def test_needs_and_grants_agree_on_a_policy_that_is_too_narrow() -> None:
-    call = Call("ses", "SendRawEmail", {"Source": "Digest <digest@mail.example>", "ConfigurationSetName": "cs",
-                                        "RawMessage": {"Data": b""}}, {})
+    call = Call(
+        "ses",
+        "SendRawEmail",
+        {"Source": "Digest <digest@mail.example>", "ConfigurationSetName": "cs", "RawMessage": {"Data": b""}},
+        {},
+    )
     [need] = needs(call)
     identity_only = [Grant("ses:SendRawEmail", _arn("ses", "identity/mail.example"))]
     assert any(allows(g, need.action, arn, ()) for g in identity_only for arn in need.groups[0])
@@ -760,5 +875,6 @@ def test_needs_and_grants_agree_on_a_policy_that_is_too_narrow() -> None:
 
 def test_ses_identity_arn_of_a_display_name_source_is_the_address() -> None:
     [need] = needs(Call("ses", "SendRawEmail", {"Source": "Followthrough <digest@followthrough.example>"}, {}))
-    assert need.groups == ((_arn("ses", "identity/digest@followthrough.example"),
-                            _arn("ses", "identity/followthrough.example")),)
+    assert need.groups == (
+        (_arn("ses", "identity/digest@followthrough.example"), _arn("ses", "identity/followthrough.example")),
+    )

@@ -41,9 +41,13 @@ class FakeX:
 
 def _keeper(fake: FakeX, stored: TokenRepository | None = None) -> TokenKeeper:
     """On the in-memory twin unless told otherwise (tests/test_store_contract.py holds both to one contract)."""
-    return TokenKeeper(stored=stored or memory_repositories(lambda: NOW).tokens,
-                       cipher=LocalCipher("test-secret-key-123"), oauth=fake,  # type: ignore[arg-type]
-                       now=lambda: NOW, wait=lambda s: time.sleep(0.05))
+    return TokenKeeper(
+        stored=stored or memory_repositories(lambda: NOW).tokens,
+        cipher=LocalCipher("test-secret-key-123"),
+        oauth=fake,  # type: ignore[arg-type]
+        now=lambda: NOW,
+        wait=lambda s: time.sleep(0.05),
+    )
 
 
 def _stored_pair(keeper: TokenKeeper) -> dict[str, str]:
@@ -81,8 +85,12 @@ def test_concurrent_refreshes_refresh_once_and_keep_the_rotated_token() -> None:
     assert fake.calls == 1 and results == ["a1"] * 4
     assert _stored_pair(keeper) == {"access": "a1", "refresh": "r1"}
     # the stored refresh token is the live one: the next refresh works
-    keeper.stored.put_tokens("sub-1", keeper.stored.get_tokens("sub-1").ciphertext, NOW.timestamp(),  # type: ignore[union-attr]
-                            expected_version=keeper.stored.get_tokens("sub-1").version)  # type: ignore[union-attr]
+    keeper.stored.put_tokens(
+        "sub-1",
+        keeper.stored.get_tokens("sub-1").ciphertext,
+        NOW.timestamp(),  # type: ignore[union-attr]
+        expected_version=keeper.stored.get_tokens("sub-1").version,
+    )  # type: ignore[union-attr]
     assert keeper.access_token("sub-1") == "a2"
 
 

@@ -13,10 +13,17 @@ from followthrough.xmodels import DmEventPage, TweetPage, UserPage, XTweet, XUse
 from tests.support.samples import SAMPLES
 
 MODEL_FOR = {
-    "get_users_tweets.json": TweetPage, "get_users_mentions.json": TweetPage, "get_liked_tweets.json": TweetPage,
-    "get_home_timeline.json": TweetPage, "get_quote_tweets.json": TweetPage, "get_tweets.json": TweetPage,
-    "get_users_following.json": UserPage, "get_users_followers.json": UserPage, "get_users.json": UserPage,
-    "get_me.json": XUserResponse, "get_user.json": XUserResponse,
+    "get_users_tweets.json": TweetPage,
+    "get_users_mentions.json": TweetPage,
+    "get_liked_tweets.json": TweetPage,
+    "get_home_timeline.json": TweetPage,
+    "get_quote_tweets.json": TweetPage,
+    "get_tweets.json": TweetPage,
+    "get_users_following.json": UserPage,
+    "get_users_followers.json": UserPage,
+    "get_users.json": UserPage,
+    "get_me.json": XUserResponse,
+    "get_user.json": XUserResponse,
 }
 
 
@@ -58,26 +65,53 @@ def test_empty_dm_page_has_no_data_and_parses() -> None:
 
 
 def test_post_names_from_the_openapi_document_parse_like_tweet_names() -> None:
-    tweet_names = XTweet.model_validate({
-        "id": "1", "text": "hi", "referenced_tweets": [{"type": "quoted", "id": "9"}],
-        "edit_history_tweet_ids": ["1"], "public_metrics": {"retweet_count": 3}})
-    post_names = XTweet.model_validate({
-        "id": "1", "text": "hi", "referenced_posts": [{"type": "quoted", "id": "9"}],
-        "edit_history_post_ids": ["1"], "public_metrics": {"repost_count": 3}})
+    tweet_names = XTweet.model_validate(
+        {
+            "id": "1",
+            "text": "hi",
+            "referenced_tweets": [{"type": "quoted", "id": "9"}],
+            "edit_history_tweet_ids": ["1"],
+            "public_metrics": {"retweet_count": 3},
+        }
+    )
+    post_names = XTweet.model_validate(
+        {
+            "id": "1",
+            "text": "hi",
+            "referenced_posts": [{"type": "quoted", "id": "9"}],
+            "edit_history_post_ids": ["1"],
+            "public_metrics": {"repost_count": 3},
+        }
+    )
     assert tweet_names == post_names
     assert post_names.public_metrics is not None and post_names.public_metrics.retweet_count == 3
 
 
 def test_normalized_reply_quote_and_retweet() -> None:
-    reply = XTweet.model_validate({
-        "id": "10", "text": "@ann yes!", "author_id": "1", "created_at": "2026-11-20T10:00:00.000Z",
-        "in_reply_to_user_id": "2", "referenced_tweets": [{"type": "replied_to", "id": "5"}],
-        "entities": {"mentions": [{"start": 0, "end": 4, "username": "ann", "id": "2"}],
-                     "urls": [{"url": "https://t.co/x", "expanded_url": "https://example.com/a"}],
-                     "hashtags": [{"start": 1, "end": 3, "tag": "buildinpublic"}]}})
-    quote = XTweet.model_validate({"id": "11", "text": "so true", "author_id": "1",
-                                   "created_at": "2026-11-20T11:00:00.000Z",
-                                   "referenced_tweets": [{"type": "quoted", "id": "6"}]})
+    reply = XTweet.model_validate(
+        {
+            "id": "10",
+            "text": "@ann yes!",
+            "author_id": "1",
+            "created_at": "2026-11-20T10:00:00.000Z",
+            "in_reply_to_user_id": "2",
+            "referenced_tweets": [{"type": "replied_to", "id": "5"}],
+            "entities": {
+                "mentions": [{"start": 0, "end": 4, "username": "ann", "id": "2"}],
+                "urls": [{"url": "https://t.co/x", "expanded_url": "https://example.com/a"}],
+                "hashtags": [{"start": 1, "end": 3, "tag": "buildinpublic"}],
+            },
+        }
+    )
+    quote = XTweet.model_validate(
+        {
+            "id": "11",
+            "text": "so true",
+            "author_id": "1",
+            "created_at": "2026-11-20T11:00:00.000Z",
+            "referenced_tweets": [{"type": "quoted", "id": "6"}],
+        }
+    )
     included = [XTweet.model_validate({"id": "6", "text": "original", "author_id": "3"})]
     posts = normalize.posts([reply, quote], included)
     assert posts[0].kind == "reply" and posts[0].in_reply_to_user_id == "2"
@@ -89,9 +123,16 @@ def test_normalized_reply_quote_and_retweet() -> None:
 def test_normalized_dm_keeps_no_text() -> None:
     from followthrough.xmodels import XDmEvent
 
-    event = XDmEvent.model_validate({
-        "id": "7", "event_type": "MessageCreate", "text": "Thanks for the follow Ann! Grab my free ebook https://x.co/1",
-        "sender_id": "2", "dm_conversation_id": "1-2", "created_at": "2026-11-20T10:00:00.000Z"})
+    event = XDmEvent.model_validate(
+        {
+            "id": "7",
+            "event_type": "MessageCreate",
+            "text": "Thanks for the follow Ann! Grab my free ebook https://x.co/1",
+            "sender_id": "2",
+            "dm_conversation_id": "1-2",
+            "created_at": "2026-11-20T10:00:00.000Z",
+        }
+    )
     dm = normalize.dm_event(event)
     assert "text" not in dm.model_dump() and "ebook" not in dm.model_dump_json()
     assert dm.has_link and dm.has_call_to_action and dm.participant_ids == ["1", "2"]

@@ -954,9 +954,13 @@ def test_a_seeded_account_is_served_like_one_held_in_memory() -> None:
     for sim in (held, seeded):
         sim.advance_week(seed=6)
     tokens = {sim: sim.issue_tokens(user_id)[0] for sim in (held, seeded)}
-    for path in ("/2/users/me", f"/2/users/{user_id}/followers?max_results=1000",
-                 f"/2/users/{user_id}/tweets?max_results=100&expansions=referenced_tweets.id,author_id",
-                 f"/2/users/{user_id}/liked_tweets?max_results=100", "/2/dm_events?max_results=100"):
+    for path in (
+        "/2/users/me",
+        f"/2/users/{user_id}/followers?max_results=1000",
+        f"/2/users/{user_id}/tweets?max_results=100&expansions=referenced_tweets.id,author_id",
+        f"/2/users/{user_id}/liked_tweets?max_results=100",
+        "/2/dm_events?max_results=100",
+    ):
         seeded.accounts[other]  # evicts the subscriber's account: each read regenerates it
         bodies = [sim.handle("GET", path, {"authorization": f"Bearer {tokens[sim]}"}) for sim in (held, seeded)]
         assert bodies[0].status == 200 and bodies[0].body == bodies[1].body, path
@@ -998,9 +1002,22 @@ def test_users_of_seeded_worlds_are_found_and_the_consent_page_lists_them() -> N
     regenerated = sim.accounts.regenerated
     assert sim.find_user("2") is None and sim.accounts.regenerated == regenerated
 
-    page = sim.handle("GET", "/i/oauth2/authorize?" + urlencode({
-        "response_type": "code", "client_id": "app", "redirect_uri": "http://127.0.0.1/cb", "scope": "tweet.read",
-        "state": "s", "code_challenge": "c", "code_challenge_method": "plain"}), {})
+    page = sim.handle(
+        "GET",
+        "/i/oauth2/authorize?"
+        + urlencode(
+            {
+                "response_type": "code",
+                "client_id": "app",
+                "redirect_uri": "http://127.0.0.1/cb",
+                "scope": "tweet.read",
+                "state": "s",
+                "code_challenge": "c",
+                "code_challenge_method": "plain",
+            }
+        ),
+        {},
+    )
     assert page.status == 200
     assert f'value="{first}" selected>@{reference.username} ({reference.me.name})' in page.body.decode()
     assert sim.accounts.regenerated == regenerated  # listing the accounts regenerates none

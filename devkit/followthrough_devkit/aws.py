@@ -31,11 +31,16 @@ TABLE: dict[str, Any] = {
         {"AttributeName": "gsi1sk", "AttributeType": "S"},
     ],
     "KeySchema": [{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
-    "GlobalSecondaryIndexes": [{
-        "IndexName": "due",
-        "KeySchema": [{"AttributeName": "gsi1pk", "KeyType": "HASH"}, {"AttributeName": "gsi1sk", "KeyType": "RANGE"}],
-        "Projection": {"ProjectionType": "ALL"},
-    }],
+    "GlobalSecondaryIndexes": [
+        {
+            "IndexName": "due",
+            "KeySchema": [
+                {"AttributeName": "gsi1pk", "KeyType": "HASH"},
+                {"AttributeName": "gsi1sk", "KeyType": "RANGE"},
+            ],
+            "Projection": {"ProjectionType": "ALL"},
+        }
+    ],
     "BillingMode": "PAY_PER_REQUEST",
 }
 TTL_ATTRIBUTE = "ttl"
@@ -115,25 +120,29 @@ def start_moto() -> ThreadedMotoServer:
 def create_resources(aws: LocalAws) -> LocalAws:
     """Create the table, the queues (each with a DLQ), the tokens' KMS key and the SES identity in the account
     at ``aws``."""
-    session = boto3.session.Session(region_name=REGION, aws_access_key_id="testing",
-                                    aws_secret_access_key="testing")  # noqa: S106
+    session = boto3.session.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106
     endpoint = aws.endpoint_url or None  # None: in-process moto (mock_aws) intercepts the calls
     dynamodb = session.client("dynamodb", endpoint_url=endpoint)
     dynamodb.create_table(TableName=aws.table_name, **TABLE)
-    dynamodb.update_time_to_live(TableName=aws.table_name,
-                                 TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE})
+    dynamodb.update_time_to_live(
+        TableName=aws.table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+    )
     sqs = session.client("sqs", endpoint_url=endpoint)
     for name, (visibility, max_receives) in QUEUES.items():
         dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]
         dlq_arn = sqs.get_queue_attributes(QueueUrl=dlq_url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
-        aws.queue_urls[name] = sqs.create_queue(QueueName=name, Attributes={
-            "VisibilityTimeout": str(visibility),
-            "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)}),
-        })["QueueUrl"]
+        aws.queue_urls[name] = sqs.create_queue(
+            QueueName=name,
+            Attributes={
+                "VisibilityTimeout": str(visibility),
+                "RedrivePolicy": json.dumps({"deadLetterTargetArn": dlq_arn, "maxReceiveCount": str(max_receives)}),
+            },
+        )["QueueUrl"]
         aws.queue_urls[f"{name}-dlq"] = dlq_url
     session.client("ses", endpoint_url=endpoint).verify_email_identity(EmailAddress=aws.sender_email)
     aws.token_key_id = session.client("kms", endpoint_url=endpoint).create_key(
-        Description="followthrough X tokens (local)")["KeyMetadata"]["Arn"]
+        Description="followthrough X tokens (local)"
+    )["KeyMetadata"]["Arn"]
     return aws
 
 
@@ -143,9 +152,19 @@ def start_moto_process() -> tuple[subprocess.Popen[bytes], str]:
         probe.bind(("127.0.0.1", 0))
         port = probe.getsockname()[1]
     # followthrough_devkit.moto_server: moto's server with queries that read one partition, not the whole table
-    process = subprocess.Popen([sys.executable, "-m", "followthrough_devkit.moto_server",  # noqa: S603
-                                "-H", "127.0.0.1", "-p", str(port)],
-                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(  # noqa: S603
+        [
+            sys.executable,
+            "-m",
+            "followthrough_devkit.moto_server",
+            "-H",
+            "127.0.0.1",
+            "-p",
+            str(port),
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:

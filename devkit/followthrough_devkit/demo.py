@@ -58,9 +58,14 @@ def say(message: str) -> None:
 QUIET = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "WARNING"}
 
 
-def start_world(seed: int = DEMO_SEED, now: datetime | None = None, profile: str = "demo",
-                quiet: bool = True, aws: LocalAws | None = None,
-                adapt: Callable[[Services], object] | None = None) -> DemoWorld:
+def start_world(
+    seed: int = DEMO_SEED,
+    now: datetime | None = None,
+    profile: str = "demo",
+    quiet: bool = True,
+    aws: LocalAws | None = None,
+    adapt: Callable[[Services], object] | None = None,
+) -> DemoWorld:
     """Start the X stand-in (and moto's server unless ``aws`` is given), point this process at them,
     and register the demo subscriber. The services run on the stand-in's clock, so a simulated week
     later is a week later for tokens and cursors too; ``adapt`` may replace some of their adapters
@@ -80,15 +85,25 @@ def start_world(seed: int = DEMO_SEED, now: datetime | None = None, profile: str
     sim.register_client(config.require("x_client_id"), config.x_client_secret or None)
     account = sim.accounts[user_id]
     subscriber = Subscriber(
-        subscriber_id=f"sub-{user_id}", email=DEMO_EMAIL, x_user_id=user_id, username=account.me.username,
-        status="active", email_confirmed=True, digest_day=now.weekday(), digest_hour=now.hour,
-        time_zone="UTC", consent_version="demo", consent_at=now, created_at=now,
+        subscriber_id=f"sub-{user_id}",
+        email=DEMO_EMAIL,
+        x_user_id=user_id,
+        username=account.me.username,
+        status="active",
+        email_confirmed=True,
+        digest_day=now.weekday(),
+        digest_hour=now.hour,
+        time_zone="UTC",
+        consent_version="demo",
+        consent_at=now,
+        created_at=now,
         own_domains=list(account.own_domains),
     )
     services.repositories.subscribers.put_subscriber(subscriber, reference=now)
     access, refresh = sim.issue_tokens(user_id)
-    services.token_keeper.save(subscriber.subscriber_id, TokenSet(access, refresh, now.timestamp() + 7200),
-                               expected_version=None)
+    services.token_keeper.save(
+        subscriber.subscriber_id, TokenSet(access, refresh, now.timestamp() + 7200), expected_version=None
+    )
     return DemoWorld(aws=aws, sim=sim, x_server=x_server, subscriber=subscriber, now=now, services=services)
 
 
@@ -137,17 +152,25 @@ def main(out_dir: str = "out", seed: int = DEMO_SEED) -> int:
         counts = spend.resources
         say("")
         say(f"Week {week}, subscriber @{sub.username} ({sub.subscriber_id})")
-        say(f"  read from X: {counts.get('tweets', 0)} posts, {counts.get('mentions', 0)} mentions, "
+        say(
+            f"  read from X: {counts.get('tweets', 0)} posts, {counts.get('mentions', 0)} mentions, "
             f"{counts.get('liked_tweets', 0)} likes, {counts.get('dm_events', 0)} DM events, "
             f"{counts.get('following', 0)} followees, {counts.get('followers', 0)} followers "
-            f"({sum(spend.requests.values())} requests, ${spend.total_usd:.2f})")
-        say(f"  passive follows found: {report.metrics.get('passive_follows')} of "
+            f"({sum(spend.requests.values())} requests, ${spend.total_usd:.2f})"
+        )
+        say(
+            f"  passive follows found: {report.metrics.get('passive_follows')} of "
             f"{report.metrics.get('followees')} followees "
-            f"(e.g. {', '.join('@' + (p.username or p.user_id) for p in report.passive_follows[:3])})")
-        say(f"  automated DMs found: {len(report.auto_dms.received)} received, "
-            f"{len(report.auto_dms.sent)} sent by the subscriber")
-        say(f"  unanswered mentions: {len(report.unanswered_mentions)}; "
-            f"conversations suggested: {len(report.conversations)}")
+            f"(e.g. {', '.join('@' + (p.username or p.user_id) for p in report.passive_follows[:3])})"
+        )
+        say(
+            f"  automated DMs found: {len(report.auto_dms.received)} received, "
+            f"{len(report.auto_dms.sent)} sent by the subscriber"
+        )
+        say(
+            f"  unanswered mentions: {len(report.unanswered_mentions)}; "
+            f"conversations suggested: {len(report.conversations)}"
+        )
         say(f"  digest emailed to {sub.email} through SES (moto outbox: {len(sent)} message)")
         say(f"  wrote {out / 'digest.html'}, {out / 'digest.txt'}, {out / 'digest.eml'}")
         say(f"Done in {time.monotonic() - started:.1f}s")

@@ -23,12 +23,21 @@ from botocore.retries.standard import ExponentialBackoff
 
 # service -> (content type, body) of the throttling error it answers with
 ERRORS: dict[str, tuple[str, bytes]] = {
-    "dynamodb": ("application/x-amz-json-1.0", json.dumps({
-        "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
-        "message": "Injected by the soak run: throughput exceeded"}).encode()),
-    "ses": ("text/xml", b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
-                        b"<Message>Injected by the soak run: maximum sending rate exceeded.</Message></Error>"
-                        b"<RequestId>soak</RequestId></ErrorResponse>"),
+    "dynamodb": (
+        "application/x-amz-json-1.0",
+        json.dumps(
+            {
+                "__type": "com.amazonaws.dynamodb.v20120810#ProvisionedThroughputExceededException",
+                "message": "Injected by the soak run: throughput exceeded",
+            }
+        ).encode(),
+    ),
+    "ses": (
+        "text/xml",
+        b"<ErrorResponse><Error><Type>Sender</Type><Code>Throttling</Code>"
+        b"<Message>Injected by the soak run: maximum sending rate exceeded.</Message></Error>"
+        b"<RequestId>soak</RequestId></ErrorResponse>",
+    ),
 }
 
 
@@ -69,8 +78,12 @@ class AwsFaults:
                 return None
             self.injected[f"{service}.{operation}"] += 1
         content_type, body = ERRORS[service]
-        return AWSResponse(request.url if request is not None else "", 400,
-                           {"content-type": content_type, "x-amzn-requestid": "soak"}, _Body(body))
+        return AWSResponse(
+            request.url if request is not None else "",
+            400,
+            {"content-type": content_type, "x-amzn-requestid": "soak"},
+            _Body(body),
+        )
 
     # botocore waits up to 20 s between throttled attempts; a soak run compresses
     # that time as it compresses SQS delays, keeping the number of attempts

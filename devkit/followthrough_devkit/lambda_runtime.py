@@ -70,8 +70,13 @@ def load_function(name: str) -> ModuleType:
     return module
 
 
-def invoke(name: str, event: dict[str, Any], module: ModuleType | None = None,
-           services: Services | None = None, timeout_ms: int = 600_000) -> Any:
+def invoke(
+    name: str,
+    event: dict[str, Any],
+    module: ModuleType | None = None,
+    services: Services | None = None,
+    timeout_ms: int = 600_000,
+) -> Any:
     """Run the function's handler on ``event``, with ``services`` (or services from the environment).
 
     ``timeout_ms``: what the context says is left (Powertools idempotency lets an in-progress record
@@ -90,8 +95,13 @@ def invoke(name: str, event: dict[str, Any], module: ModuleType | None = None,
 def scheduled_event(at: datetime) -> dict[str, Any]:
     """An EventBridge Scheduler event, as the hourly schedule sends it."""
     return {
-        "version": "0", "id": str(uuid.uuid4()), "detail-type": "Scheduled Event", "source": "aws.scheduler",
-        "account": "123456789012", "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"), "region": "us-east-1",
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Scheduled Event",
+        "source": "aws.scheduler",
+        "account": "123456789012",
+        "time": at.strftime("%Y-%m-%dT%H:%M:%SZ"),
+        "region": "us-east-1",
         "resources": ["arn:aws:scheduler:us-east-1:123456789012:schedule/default/followthrough-hourly"],
         "detail": {},
     }
@@ -99,13 +109,28 @@ def scheduled_event(at: datetime) -> dict[str, Any]:
 
 def sqs_event(messages: list[dict[str, Any]], queue_arn: str) -> dict[str, Any]:
     """An SQS event from messages as ``ReceiveMessage`` returned them."""
-    return {"Records": [{
-        "messageId": m["MessageId"], "receiptHandle": m["ReceiptHandle"], "body": m["Body"],
-        "attributes": m.get("Attributes", {}) or {"ApproximateReceiveCount": "1", "SentTimestamp": "0",
-                                                  "SenderId": "local", "ApproximateFirstReceiveTimestamp": "0"},
-        "messageAttributes": {}, "md5OfBody": m["MD5OfBody"], "eventSource": "aws:sqs",
-        "eventSourceARN": queue_arn, "awsRegion": "us-east-1",
-    } for m in messages]}
+    return {
+        "Records": [
+            {
+                "messageId": m["MessageId"],
+                "receiptHandle": m["ReceiptHandle"],
+                "body": m["Body"],
+                "attributes": m.get("Attributes", {})
+                or {
+                    "ApproximateReceiveCount": "1",
+                    "SentTimestamp": "0",
+                    "SenderId": "local",
+                    "ApproximateFirstReceiveTimestamp": "0",
+                },
+                "messageAttributes": {},
+                "md5OfBody": m["MD5OfBody"],
+                "eventSource": "aws:sqs",
+                "eventSourceARN": queue_arn,
+                "awsRegion": "us-east-1",
+            }
+            for m in messages
+        ]
+    }
 
 
 @dataclass
@@ -119,10 +144,19 @@ class DrainStats:
 Delivery = Callable[[list[dict[str, Any]], set[str], BaseException | None], None]
 
 
-def drain(name: str, queue_url: str, *, batch_size: int = 10, max_batches: int = 1000, wait_s: int = 0,
-          module: ModuleType | None = None, on_batch: Callable[[DrainStats], None] | None = None,
-          services: Services | None = None, on_delivery: Delivery | None = None,
-          timeout_ms: int = 600_000) -> DrainStats:
+def drain(
+    name: str,
+    queue_url: str,
+    *,
+    batch_size: int = 10,
+    max_batches: int = 1000,
+    wait_s: int = 0,
+    module: ModuleType | None = None,
+    on_batch: Callable[[DrainStats], None] | None = None,
+    services: Services | None = None,
+    on_delivery: Delivery | None = None,
+    timeout_ms: int = 600_000,
+) -> DrainStats:
     """Feed the queue to the function until it is empty (or ``max_batches``), with ``services`` (or services
     from the environment, built once for the drain)."""
     services = services or from_environment()
@@ -131,8 +165,9 @@ def drain(name: str, queue_url: str, *, batch_size: int = 10, max_batches: int =
     module = module or warm_function(name)
     stats = DrainStats()
     while stats.batches < max_batches:
-        received = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=batch_size, WaitTimeSeconds=wait_s,
-                                       AttributeNames=["All"]).get("Messages", [])
+        received = sqs.receive_message(
+            QueueUrl=queue_url, MaxNumberOfMessages=batch_size, WaitTimeSeconds=wait_s, AttributeNames=["All"]
+        ).get("Messages", [])
         if not received:
             break
         stats.batches += 1
@@ -148,8 +183,10 @@ def drain(name: str, queue_url: str, *, batch_size: int = 10, max_batches: int =
             on_delivery(received, failed_ids, died)
         done = [m for m in received if m["MessageId"] not in failed_ids]
         for n in range(0, len(done), 10):
-            sqs.delete_message_batch(QueueUrl=queue_url, Entries=[
-                {"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[n:n + 10])])
+            sqs.delete_message_batch(
+                QueueUrl=queue_url,
+                Entries=[{"Id": str(i), "ReceiptHandle": m["ReceiptHandle"]} for i, m in enumerate(done[n : n + 10])],
+            )
         stats.delivered += len(done)
         stats.failed += len(failed_ids)
         if on_batch:
@@ -162,6 +199,11 @@ def drain(name: str, queue_url: str, *, batch_size: int = 10, max_batches: int =
 def queue_depth(queue_url: str) -> int:
     """Messages waiting, in flight or delayed: all that will still reach the function."""
     attrs = boto3.client("sqs").get_queue_attributes(
-        QueueUrl=queue_url, AttributeNames=["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible",
-                                            "ApproximateNumberOfMessagesDelayed"])
+        QueueUrl=queue_url,
+        AttributeNames=[
+            "ApproximateNumberOfMessages",
+            "ApproximateNumberOfMessagesNotVisible",
+            "ApproximateNumberOfMessagesDelayed",
+        ],
+    )
     return sum(int(v) for v in attrs["Attributes"].values())

@@ -35,18 +35,33 @@ from botocore.exceptions import BotoCoreError, ClientError, NoCredentialsError, 
 
 # Regions without AWS::SES::ConfigurationSet and AWS::SES::ConfigurationSetEventDestination in
 # CloudFormation (cfn-lint's resource specifications; tests/test_predeploy.py keeps this in step).
-UNSUPPORTED_REGIONS = frozenset({
-    "ap-east-1", "ap-east-2", "ap-southeast-4", "ap-southeast-6", "ap-southeast-7", "cn-north-1",
-    "cn-northwest-1", "eu-south-2", "mx-central-1",
-})
+UNSUPPORTED_REGIONS = frozenset(
+    {
+        "ap-east-1",
+        "ap-east-2",
+        "ap-southeast-4",
+        "ap-southeast-6",
+        "ap-southeast-7",
+        "cn-north-1",
+        "cn-northwest-1",
+        "eu-south-2",
+        "mx-central-1",
+    }
+)
 SECRET_PARAMETERS = ("XClientSecretParameter", "SigningKeyParameter")
-_TRANSIENT_CODES = {"Throttling", "ThrottlingException", "ServiceUnavailable", "InternalFailure",
-                    "RequestTimeout", "TooManyRequestsException"}
+_TRANSIENT_CODES = {
+    "Throttling",
+    "ThrottlingException",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "RequestTimeout",
+    "TooManyRequestsException",
+}
 _CREATE_COMMAND = {
     "XClientSecretParameter": "aws ssm put-parameter --region {region} --type SecureString --name {name} "
-                              "--value='YOUR_X_CLIENT_SECRET'",
+    "--value='YOUR_X_CLIENT_SECRET'",
     "SigningKeyParameter": "aws ssm put-parameter --region {region} --type SecureString --name {name} "
-                           "--value=\"$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')\"",
+    "--value=\"$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')\"",
 }
 
 
@@ -89,8 +104,7 @@ def template_defaults(template: Path) -> dict[str, str]:
 
     Loader.add_multi_constructor("!", _ignore_tags)
     document = yaml.load(template.read_text(), Loader=Loader)  # noqa: S506 - a SafeLoader subclass
-    return {name: str(spec["Default"]) for name, spec in document.get("Parameters", {}).items()
-            if "Default" in spec}
+    return {name: str(spec["Default"]) for name, spec in document.get("Parameters", {}).items() if "Default" in spec}
 
 
 def samconfig(path: Path) -> dict[str, Any]:
@@ -114,8 +128,9 @@ def parameter_overrides(config: dict[str, Any]) -> dict[str, str]:
     return out
 
 
-def choose_region(given: str | None, config: dict[str, Any], environ: dict[str, str],
-                  profile_region: Callable[[], str | None]) -> tuple[str, str]:
+def choose_region(
+    given: str | None, config: dict[str, Any], environ: dict[str, str], profile_region: Callable[[], str | None]
+) -> tuple[str, str]:
     """The region `sam deploy` will use, and where that came from."""
     if given:
         return given, "REGION"
@@ -138,8 +153,9 @@ def _ask(call: Callable[[], Any], what: str) -> Any:
     try:
         return call()
     except NoCredentialsError as exc:
-        raise SystemExit(f"pre-deploy check: no AWS credentials ({exc}); run `aws configure` or set AWS_PROFILE") \
-            from exc
+        raise SystemExit(
+            f"pre-deploy check: no AWS credentials ({exc}); run `aws configure` or set AWS_PROFILE"
+        ) from exc
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in _TRANSIENT_CODES:
             raise NotAsked(f"{what}: {exc}") from exc
@@ -155,8 +171,9 @@ def identity_candidates(address: str) -> list[str]:
 
 
 def check_secrets(report: Report, ssm: Any, names: dict[str, str]) -> None:
-    answer = _ask(lambda: ssm.get_parameters(Names=list(names.values()), WithDecryption=False),
-                  "reading the SSM parameters")
+    answer = _ask(
+        lambda: ssm.get_parameters(Names=list(names.values()), WithDecryption=False), "reading the SSM parameters"
+    )
     if isinstance(answer, ClientError):
         report.problems.append(f"could not read the SSM parameters {sorted(names.values())}: {answer}")
         return
@@ -165,32 +182,38 @@ def check_secrets(report: Report, ssm: Any, names: dict[str, str]) -> None:
         if name not in found:
             report.problems.append(
                 f"SSM parameter {name} ({parameter}) does not exist in {report.region}; create it there:\n"
-                f"      {_CREATE_COMMAND[parameter].format(region=report.region, name=name)}")
+                f"      {_CREATE_COMMAND[parameter].format(region=report.region, name=name)}"
+            )
         elif found[name].get("Type") != "SecureString":
-            report.problems.append(f"SSM parameter {name} is a {found[name].get('Type')}, not a SecureString: "
-                                   f"delete it and create it again with --type SecureString")
+            report.problems.append(
+                f"SSM parameter {name} is a {found[name].get('Type')}, not a SecureString: "
+                f"delete it and create it again with --type SecureString"
+            )
         else:
             report.notes.append(f"SSM parameter {name} exists (SecureString)")
 
 
 def check_sender(report: Report, ses: Any, sender: str, sender_identity: str) -> None:
     candidates = identity_candidates(sender)
-    answer = _ask(lambda: ses.get_identity_verification_attributes(Identities=candidates),
-                  "reading the SES identities")
+    answer = _ask(lambda: ses.get_identity_verification_attributes(Identities=candidates), "reading the SES identities")
     if isinstance(answer, ClientError):
         report.problems.append(f"could not read the SES identities {candidates}: {answer}")
         return
     attributes = answer.get("VerificationAttributes", {})
     verified = [c for c in candidates if attributes.get(c, {}).get("VerificationStatus") == "Success"]
     if not verified:
-        report.problems.append(f"no verified SES identity for {sender} in {report.region} (checked {candidates}); "
-                               "verify the address or its domain in this region's SES console")
+        report.problems.append(
+            f"no verified SES identity for {sender} in {report.region} (checked {candidates}); "
+            "verify the address or its domain in this region's SES console"
+        )
         return
     identity = verified[0]  # SES sends as the most specific verified identity
     allowed = {sender, candidates[1]} | ({sender_identity} if sender_identity else set())
     if identity not in allowed:
-        report.problems.append(f"{sender} sends as the verified identity {identity}, which the roles may not "
-                               f"use: deploy with SenderIdentity={identity}")
+        report.problems.append(
+            f"{sender} sends as the verified identity {identity}, which the roles may not "
+            f"use: deploy with SenderIdentity={identity}"
+        )
     else:
         report.notes.append(f"{sender} sends as the verified SES identity {identity}")
 
@@ -204,21 +227,25 @@ def check_sandbox(report: Report, sesv2: Any, sandbox_parameter: str) -> None:
         if sandbox_parameter == "true":
             report.warnings.append("SES production access is granted: deploy with SesSandbox=false")
         return
-    message = ("the account is in the SES sandbox here: only verified recipients get mail (sign-ups to "
-               "any other address fail, with an EmailSendRejected alarm); request production access")
-    report.warnings.append(message + ("" if sandbox_parameter == "true" else
-                                      ", and to test meanwhile deploy with SesSandbox=true"))
+    message = (
+        "the account is in the SES sandbox here: only verified recipients get mail (sign-ups to "
+        "any other address fail, with an EmailSendRejected alarm); request production access"
+    )
+    report.warnings.append(
+        message + ("" if sandbox_parameter == "true" else ", and to test meanwhile deploy with SesSandbox=true")
+    )
 
 
 def check(region: str, parameters: dict[str, str], session: Any) -> Report:
     """Every check against ``region``; ``parameters`` are the stack's (overrides over defaults)."""
     report = Report(region)
     if region in UNSUPPORTED_REGIONS:
-        report.problems.append(f"{region} has no SES configuration sets in CloudFormation, which this stack "
-                               "needs; choose another region (README: Deploy)")
+        report.problems.append(
+            f"{region} has no SES configuration sets in CloudFormation, which this stack "
+            "needs; choose another region (README: Deploy)"
+        )
         return report
-    check_secrets(report, session.client("ssm", region_name=region),
-                  {p: parameters[p] for p in SECRET_PARAMETERS})
+    check_secrets(report, session.client("ssm", region_name=region), {p: parameters[p] for p in SECRET_PARAMETERS})
     sender = parameters.get("SenderEmail", "")
     if sender:
         check_sender(report, session.client("ses", region_name=region), sender, parameters.get("SenderIdentity", ""))
@@ -231,8 +258,11 @@ def check(region: str, parameters: dict[str, str], session: Any) -> Report:
 def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = None, session: Any = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     root = Path(__file__).resolve().parents[2]
-    parser.add_argument("--region", default=None, help="the region to deploy to (default: samconfig.toml, "
-                                                       "then AWS_REGION, AWS_DEFAULT_REGION, the profile's)")
+    parser.add_argument(
+        "--region",
+        default=None,
+        help="the region to deploy to (default: samconfig.toml, then AWS_REGION, AWS_DEFAULT_REGION, the profile's)",
+    )
     parser.add_argument("--config", type=Path, default=root / "samconfig.toml")
     parser.add_argument("--template", type=Path, default=root / "template.yaml")
     parser.add_argument("--print-region", action="store_true", help="print the region that would be checked")
@@ -244,8 +274,11 @@ def main(argv: Sequence[str] | None = None, environ: dict[str, str] | None = Non
         overrides = parameter_overrides(config)
         region, source = choose_region(args.region, config, environ, lambda: session.region_name)
     except NoRegionError:
-        print("pre-deploy check: no region chosen. Choose one and use it for every command, e.g.\n"
-              "    export AWS_DEFAULT_REGION=eu-west-1", file=sys.stderr)
+        print(
+            "pre-deploy check: no region chosen. Choose one and use it for every command, e.g.\n"
+            "    export AWS_DEFAULT_REGION=eu-west-1",
+            file=sys.stderr,
+        )
         return 2
     except (ValueError, tomllib.TOMLDecodeError) as exc:
         print(f"pre-deploy check: {exc}", file=sys.stderr)

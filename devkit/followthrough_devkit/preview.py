@@ -18,8 +18,9 @@ from followthrough_devkit.demo import DEMO_SEED, run_week, say, start_world, wri
 DEFAULT_WEEKS = 8
 
 
-def preview(out: Path, *, seed: int = DEMO_SEED, weeks: int = DEFAULT_WEEKS,
-            aws: LocalAws | None = None) -> tuple[str, Path | None]:
+def preview(
+    out: Path, *, seed: int = DEMO_SEED, weeks: int = DEFAULT_WEEKS, aws: LocalAws | None = None
+) -> tuple[str, Path | None]:
     """Run ``weeks`` weekly cycles of the demo world (in moto's server, or ``aws`` when given);
     returns the last week and where its digest was written."""
     if weeks < 1:
@@ -46,8 +47,10 @@ def main(out_dir: str = "out", seed: int = DEMO_SEED, weeks: int = DEFAULT_WEEKS
         say(f"No digest was sent for {week}; run `followthrough-dev demo` to see why.")
         return 1
     html = out / "digest.html"
-    say(f"Week {week}: wrote {html} ({html.stat().st_size / 1024:.1f} KB), {out / 'digest.txt'}, "
-        f"{out / 'digest.eml'} in {time.monotonic() - started:.1f}s")
+    say(
+        f"Week {week}: wrote {html} ({html.stat().st_size / 1024:.1f} KB), {out / 'digest.txt'}, "
+        f"{out / 'digest.eml'} in {time.monotonic() - started:.1f}s"
+    )
     return 0
 
 

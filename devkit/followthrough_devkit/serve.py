@@ -50,8 +50,14 @@ ACCOUNTS = 3
 log = logging.getLogger(__name__)
 
 
-def http_event(method: str, target: str, headers: Mapping[str, str] | list[tuple[str, str]], body: bytes = b"",
-               *, source_ip: str = "127.0.0.1") -> dict[str, Any]:
+def http_event(
+    method: str,
+    target: str,
+    headers: Mapping[str, str] | list[tuple[str, str]],
+    body: bytes = b"",
+    *,
+    source_ip: str = "127.0.0.1",
+) -> dict[str, Any]:
     """An API Gateway HttpApi (payload format 2.0) event for one HTTP request."""
     pairs = list(headers.items()) if isinstance(headers, Mapping) else list(headers)
     merged: dict[str, str] = {}
@@ -81,8 +87,13 @@ def http_event(method: str, target: str, headers: Mapping[str, str] | list[tuple
             "apiId": "local",
             "domainName": merged.get("host", "127.0.0.1"),
             "domainPrefix": merged.get("host", "127.0.0.1").split(".")[0],
-            "http": {"method": method.upper(), "path": parts.path or "/", "protocol": "HTTP/1.1",
-                     "sourceIp": source_ip, "userAgent": merged.get("user-agent", "")},
+            "http": {
+                "method": method.upper(),
+                "path": parts.path or "/",
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": merged.get("user-agent", ""),
+            },
             "requestId": uuid.uuid4().hex,
             "routeKey": "$default",
             "stage": "$default",
@@ -129,8 +140,9 @@ class _Handler(BaseHTTPRequestHandler):
             address = parse_qs(urlsplit(self.path).query).get("email", [""])[0]
             with self.lock:
                 answer = send_local_digest(self.services, address)
-            self._send(200, [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")],
-                       answer.encode())
+            self._send(
+                200, [("Content-Type", "text/plain; charset=utf-8"), ("Cache-Control", "no-store")], answer.encode()
+            )
             return
         length = int(self.headers.get("content-length") or 0)
         if length > MAX_REQUEST_BYTES:
@@ -138,8 +150,7 @@ class _Handler(BaseHTTPRequestHandler):
             self.close_connection = True
             return
         body = self.rfile.read(length) if length else b""
-        event = http_event(self.command, self.path, list(self.headers.items()), body,
-                           source_ip=self.client_address[0])
+        event = http_event(self.command, self.path, list(self.headers.items()), body, source_ip=self.client_address[0])
         # one invocation at a time, as one Lambda instance: the resolver keeps the current event in itself
         with self.lock:
             result = invoke("signup", event, self.function, self.services)
@@ -176,8 +187,14 @@ def send_local_digest(services: Services, address: str) -> str:
     if sub is None or not sub.receives_digest:
         return f"No confirmed subscriber with that address. Use {DIGEST_PATH}?email=<a confirmed address>.\n"
     week = iso_week(services.now())
-    stored.weeks.put_week(sub.subscriber_id, week, WeeklyReport(
-        subscriber_id=sub.subscriber_id, username=sub.username or "", week=week, generated_at=services.now()), Spend())
+    stored.weeks.put_week(
+        sub.subscriber_id,
+        week,
+        WeeklyReport(
+            subscriber_id=sub.subscriber_id, username=sub.username or "", week=week, generated_at=services.now()
+        ),
+        Spend(),
+    )
     result = services.digest_sender.send(DigestRequest(subscriber_id=sub.subscriber_id, week=week))
     return f"Digest for {week}: {result.outcome} {result.reason}. Its links are in {OUTBOX_PATH}.\n"
 
@@ -230,8 +247,14 @@ class SignupServer:
                 os.environ[name] = value
 
 
-def start_server(port: int = 0, *, seed: int = SEED, accounts: int = ACCOUNTS, aws: LocalAws | None = None,
-                 environ: Mapping[str, str] | None = None) -> SignupServer:
+def start_server(
+    port: int = 0,
+    *,
+    seed: int = SEED,
+    accounts: int = ACCOUNTS,
+    aws: LocalAws | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> SignupServer:
     """Start moto (unless ``aws`` is given), the X stand-in and the sign-up API on 127.0.0.1:``port``
     (0 picks a free port); points this process at them until ``stop``."""
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
@@ -244,19 +267,36 @@ def start_server(port: int = 0, *, seed: int = SEED, accounts: int = ACCOUNTS, a
     x_server = XSimServer(sim).start()
     httpd = _Server(("127.0.0.1", port), _Handler)
     url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    settings_env = {**aws.environ(), "X_API_BASE_URL": x_server.base_url, "PUBLIC_BASE_URL": url,
-                    "POWERTOOLS_METRICS_DISABLED": "true", **(environ or {})}
+    settings_env = {
+        **aws.environ(),
+        "X_API_BASE_URL": x_server.base_url,
+        "PUBLIC_BASE_URL": url,
+        "POWERTOOLS_METRICS_DISABLED": "true",
+        **(environ or {}),
+    }
     saved = {name: os.environ.get(name) for name in settings_env}
     os.environ.update(settings_env)
     services = from_environment()
     sim.register_client(services.settings.require("x_client_id"), services.settings.x_client_secret or None)
-    handler = type("SignupHandler", (_Handler,), {"function": load_function("signup"), "lock": threading.Lock(),
-                                                  "aws": aws, "services": services})
+    handler = type(
+        "SignupHandler",
+        (_Handler,),
+        {"function": load_function("signup"), "lock": threading.Lock(), "aws": aws, "services": services},
+    )
     httpd.RequestHandlerClass = handler
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="serve", daemon=True)
     thread.start()
-    return SignupServer(url=url, aws=aws, sim=sim, x_server=x_server, httpd=httpd, thread=thread, services=services,
-                        owns_aws=owns_aws, _saved_environ=saved)
+    return SignupServer(
+        url=url,
+        aws=aws,
+        sim=sim,
+        x_server=x_server,
+        httpd=httpd,
+        thread=thread,
+        services=services,
+        owns_aws=owns_aws,
+        _saved_environ=saved,
+    )
 
 
 def main(port: int | None = None) -> int:
@@ -265,16 +305,21 @@ def main(port: int | None = None) -> int:
     try:
         server = start_server(port, environ={"POWERTOOLS_LOG_LEVEL": "WARNING"})
     except OSError as exc:
-        print(f"followthrough-dev serve: error: cannot listen on 127.0.0.1:{port} ({exc.strerror or exc})",
-              file=sys.stderr)
+        print(
+            f"followthrough-dev serve: error: cannot listen on 127.0.0.1:{port} ({exc.strerror or exc})",
+            file=sys.stderr,
+        )
         return 2
     accounts = ", ".join(f"@{a.username}" for a in server.sim.accounts.values())
     print(f"Sign-up form: {server.url}/", flush=True)
     print(f"  OpenAPI document: {server.url}/openapi.json", flush=True)
     print(f"  X stand-in at {server.x_server.base_url} (accounts: {accounts})", flush=True)
     print(f"  emails sent (confirmation links): {server.url}{OUTBOX_PATH}", flush=True)
-    print(f"  send a confirmed subscriber a digest (settings, view, export links): "
-          f"{server.url}{DIGEST_PATH}?email=<address>", flush=True)
+    print(
+        f"  send a confirmed subscriber a digest (settings, view, export links): "
+        f"{server.url}{DIGEST_PATH}?email=<address>",
+        flush=True,
+    )
     print("Ctrl-C to stop.", flush=True)
     try:
         while True:

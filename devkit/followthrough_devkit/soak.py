@@ -121,8 +121,9 @@ class DeadLetters:
     arrivals: list[dict[str, Any]] = field(default_factory=list)
     planted: set[str] = field(default_factory=set)  # bodies of the poison messages planted on purpose
 
-    def delivered(self, step: str, received: list[dict[str, Any]], failed: set[str],
-                  died: BaseException | None) -> None:
+    def delivered(
+        self, step: str, received: list[dict[str, Any]], failed: set[str], died: BaseException | None
+    ) -> None:
         for m in received:
             if m["MessageId"] not in failed:
                 outcome = "ok"
@@ -137,20 +138,29 @@ class DeadLetters:
         reason = message.get("MessageAttributes", {}).get("reason", {}).get("StringValue", "")
         history = self.history.get(message["MessageId"], [])
         sid, week = _key(message["Body"])
-        arrival = {"queue": queue, "subscriber_id": sid, "week": week, "planted": message["Body"] in self.planted,
-                   "reason": reason, "receives": len(history),
-                   "cause": reason or "maxReceiveCount exhausted: " + ", ".join(
-                       f"{why} x{n}" for why, n in Counter(history).most_common())}
+        arrival = {
+            "queue": queue,
+            "subscriber_id": sid,
+            "week": week,
+            "planted": message["Body"] in self.planted,
+            "reason": reason,
+            "receives": len(history),
+            "cause": reason
+            or "maxReceiveCount exhausted: " + ", ".join(f"{why} x{n}" for why, n in Counter(history).most_common()),
+        }
         self.arrivals.append(arrival)
         return arrival
 
     def summary(self, week: str | None = None) -> dict[str, Any]:
         arrivals = [a for a in self.arrivals if week is None or a["week"] == week]
         unplanted = [a for a in arrivals if not a["planted"]]
-        return {"total": len(arrivals), "transient": len(unplanted),
-                "poison": sum(1 for a in arrivals if a["planted"]),
-                "poison_without_reason": sum(1 for a in arrivals if a["planted"] and not a["reason"]),
-                "by_cause": dict(Counter(f"{a['queue']}: {a['cause']}" for a in arrivals).most_common())}
+        return {
+            "total": len(arrivals),
+            "transient": len(unplanted),
+            "poison": sum(1 for a in arrivals if a["planted"]),
+            "poison_without_reason": sum(1 for a in arrivals if a["planted"] and not a["reason"]),
+            "by_cause": dict(Counter(f"{a['queue']}: {a['cause']}" for a in arrivals).most_common()),
+        }
 
 
 def _key(body: str) -> tuple[str, str]:
@@ -210,18 +220,28 @@ class Soak:
         self.server = XSimServer(self.sim)
         self.server.start()
         # SQS's delays are compressed: retry backoffs (30 s doubling to 900 s) with them
-        apply_environ(self.aws, {**QUIET, "X_API_BASE_URL": self.server.base_url, "MAX_REQUEUE_DELAY_S": "1",
-                                 "X_RETRY_BACKOFF_S": "0.01", "RETRY_BACKOFF_S": "0.25",
-                                 "MAX_RETRY_BACKOFF_S": str(self.config.visibility_s)})
+        apply_environ(
+            self.aws,
+            {
+                **QUIET,
+                "X_API_BASE_URL": self.server.base_url,
+                "MAX_REQUEUE_DELAY_S": "1",
+                "X_RETRY_BACKOFF_S": "0.01",
+                "RETRY_BACKOFF_S": "0.25",
+                "MAX_RETRY_BACKOFF_S": str(self.config.visibility_s),
+            },
+        )
         self._build_services()
         sqs = boto3.client("sqs")
         for name in ("collect", "digest"):
-            sqs.set_queue_attributes(QueueUrl=self.aws.queue_urls[name],
-                                     Attributes={"VisibilityTimeout": str(self.config.visibility_s)})
+            sqs.set_queue_attributes(
+                QueueUrl=self.aws.queue_urls[name], Attributes={"VisibilityTimeout": str(self.config.visibility_s)}
+            )
         settings = self.services.settings
         self.sim.register_client(settings.require("x_client_id"), settings.x_client_secret or None)
-        boto3._get_default_session().events.register("before-call.dynamodb", self._count_dynamodb,
-                                                      unique_id="soak-dynamodb-meter")
+        boto3._get_default_session().events.register(
+            "before-call.dynamodb", self._count_dynamodb, unique_id="soak-dynamodb-meter"
+        )
         self._register_subscribers()
 
     def _count_dynamodb(self, event_name: str = "", **_: Any) -> None:
@@ -238,9 +258,12 @@ class Soak:
         def total(kinds: set[str]) -> float:
             return round(sum(v for k, v in weekly.items() if k.split(" ")[1] in kinds) / per, 2)
 
-        return {"reads": total(READS), "writes": total(WRITES),
-                "by_call": {k: round(v / per, 2) for k, v in sorted(weekly.items())},
-                "setup_calls": sum(v for k, v in self.meters.dynamodb_calls.items() if k.startswith("setup "))}
+        return {
+            "reads": total(READS),
+            "writes": total(WRITES),
+            "by_call": {k: round(v / per, 2) for k, v in sorted(weekly.items())},
+            "setup_calls": sum(v for k, v in self.meters.dynamodb_calls.items() if k.startswith("setup ")),
+        }
 
     def _register_subscribers(self) -> None:
         """Every subscriber signs up through the sign-up service: form, X's consent page, callback,
@@ -250,21 +273,27 @@ class Soak:
         profiles, weights = zip(*config.profiles.items(), strict=True)
         n = config.subscribers
         revoked_user = ""
-        special = {"unconfirmed": set(range(1, n, max(int(1 / config.unconfirmed_share), 2)))
-                   if config.unconfirmed_share else set(),
-                   "unsubscribed": set(range(2, n, max(int(1 / config.unsubscribed_share), 2)))
-                   if config.unsubscribed_share else set()}
+        special = {
+            "unconfirmed": set(range(1, n, max(int(1 / config.unconfirmed_share), 2)))
+            if config.unconfirmed_share
+            else set(),
+            "unsubscribed": set(range(2, n, max(int(1 / config.unsubscribed_share), 2)))
+            if config.unsubscribed_share
+            else set(),
+        }
         for i in range(n):
             profile = "small" if i < 2 else self.rng.choices(profiles, weights)[0]
             user_id = self.sim.add_seeded(config.seed * 100_000 + i, profile, anchor=START)
             email = "bounce@simulator.example" if i == 3 else f"subscriber{i}@example.com"
-            sid = self._sign_up(user_id, email, digest_hour=START.hour + i % SLOTS,
-                                confirm=i not in special["unconfirmed"])
+            sid = self._sign_up(
+                user_id, email, digest_hour=START.hour + i % SLOTS, confirm=i not in special["unconfirmed"]
+            )
             if i in special["unconfirmed"]:
                 pop.not_receiving[sid] = "email never confirmed (status pending)"
             elif i in special["unsubscribed"]:
-                self.services.signup.unsubscribe(make_token(self.services.settings.require("signing_key"),
-                                                            "unsubscribe", sid))
+                self.services.signup.unsubscribe(
+                    make_token(self.services.settings.require("signing_key"), "unsubscribe", sid)
+                )
                 pop.not_receiving[sid] = "unsubscribed"
             else:
                 pop.receiving.append(sid)
@@ -283,20 +312,31 @@ class Soak:
 
         service = self.services.signup
         browser = secrets.token_hex(16)
-        form = SignupForm(email=email, digest_day=START.weekday(), digest_hour=digest_hour, time_zone="UTC",
-                          consent_version=CONSENT_VERSION, consent_at=self.services.now())
+        form = SignupForm(
+            email=email,
+            digest_day=START.weekday(),
+            digest_hour=digest_hour,
+            time_zone="UTC",
+            consent_version=CONSENT_VERSION,
+            consent_at=self.services.now(),
+        )
         authorize = urlsplit(service.start(form, browser))
         # X's consent page, approved for this account
-        consent = self.sim.handle("POST", authorize.path, {"content-type": "application/x-www-form-urlencoded"},
-                                  f"{authorize.query}&{urlencode({'user_id': user_id})}".encode())
+        consent = self.sim.handle(
+            "POST",
+            authorize.path,
+            {"content-type": "application/x-www-form-urlencoded"},
+            f"{authorize.query}&{urlencode({'user_id': user_id})}".encode(),
+        )
         back = parse_qs(urlsplit(consent.headers["location"]).query)
         done = service.complete(state=back["state"][0], code=back["code"][0], error=None, browser_nonce=browser)
         sid: str = done.subscriber.subscriber_id
         if confirm:
             # the link in the confirmation email carries exactly this token
             confirms = confirmation_digest(email, done.subscriber.x_user_id)
-            service.confirm(make_token(self.services.settings.require("signing_key"), "confirm", sid,
-                                       confirms=confirms))
+            service.confirm(
+                make_token(self.services.settings.require("signing_key"), "confirm", sid, confirms=confirms)
+            )
         return sid
 
     # -- faults ------------------------------------------------------------------------------
@@ -305,8 +345,9 @@ class Soak:
     def faults(self) -> Iterator[None]:
         assert self.sim is not None
         c = self.config
-        self.sim.faults.random(rate=c.x_fault_rate, statuses=(429, 503), seed=c.seed, delay_s=c.x_slow_s,
-                               truncate_rate=c.x_truncate_rate)
+        self.sim.faults.random(
+            rate=c.x_fault_rate, statuses=(429, 503), seed=c.seed, delay_s=c.x_slow_s, truncate_rate=c.x_truncate_rate
+        )
         self.aws_faults.install()
         self._build_services()  # clients made after install see the faults
         self._faults_on = True
@@ -321,6 +362,7 @@ class Soak:
     def _dying(self, name: str, run: Callable[..., Any]) -> Callable[..., Any]:
         """``run`` that sometimes kills its process right after finishing a record (and counts what
         records fail with, so a message that reaches a DLQ can be explained)."""
+
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             try:
                 result = run(*args, **kwargs)
@@ -328,23 +370,27 @@ class Soak:
                 self.meters.record_failures[f"{name}: {type(exc).__name__}: {str(exc)[:80]}"] += 1
                 request = args[0] if args else kwargs.get("request")
                 step = name.removeprefix("run_")
-                self.dead_letters.last_error[(step, getattr(request, "subscriber_id", ""),
-                                              getattr(request, "week", ""))] = f"{type(exc).__name__}"
+                self.dead_letters.last_error[
+                    (step, getattr(request, "subscriber_id", ""), getattr(request, "week", ""))
+                ] = f"{type(exc).__name__}"
                 raise
             if self._faults_on and self.rng.random() < self.config.crash_rate:
                 self.meters.crashes += 1
                 raise InvocationDied("the handler process died after this record")
             return result
+
         return wrapped
 
     def _dying_in_send(self, send: Callable[..., Any]) -> Callable[..., Any]:
         """``DigestSender.send`` whose process sometimes dies on entry: inside the idempotent section
         (its record saved in progress), before anything is mailed."""
+
         def wrapped(*args: Any, **kwargs: Any) -> Any:
             if self._faults_on and self.rng.random() < self.config.crash_in_send_rate:
                 self.meters.crashes_in_send += 1
                 raise InvocationDied("the handler process died inside the send")
             return send(*args, **kwargs)
+
         return wrapped
 
     # -- running -----------------------------------------------------------------------------
@@ -354,9 +400,11 @@ class Soak:
         if force or now - self._last_progress >= self.config.progress_every_s:
             self._last_progress = now
             faults = (sum(v["requests"] for v in self._x_meter().values()), self.aws_faults.total, self.meters.crashes)
-            self.say(f"[{now - self.started:7.1f}s] {phase} | collect runs {self.meters.invocations['collect']}, "
-                     f"digest runs {self.meters.invocations['digest']} | X requests {faults[0]}, "
-                     f"AWS faults {faults[1]}, crashes {faults[2]}")
+            self.say(
+                f"[{now - self.started:7.1f}s] {phase} | collect runs {self.meters.invocations['collect']}, "
+                f"digest runs {self.meters.invocations['digest']} | X requests {faults[0]}, "
+                f"AWS faults {faults[1]}, crashes {faults[2]}"
+            )
 
     def _x_meter(self) -> dict[str, dict[str, int]]:
         return self.sim.meter.snapshot() if self.sim else {}
@@ -381,8 +429,9 @@ class Soak:
             at = week_start + timedelta(hours=slot)
             for attempt in range(3):  # EventBridge retries a failed asynchronous invocation twice
                 try:
-                    self._invoke_timed("dispatch", partial(invoke, "dispatch", scheduled_event(at),
-                                                           services=self.services))
+                    self._invoke_timed(
+                        "dispatch", partial(invoke, "dispatch", scheduled_event(at), services=self.services)
+                    )
                     break
                 except Exception:
                     if attempt == 2:
@@ -398,13 +447,24 @@ class Soak:
             while True:
                 busy = 0
                 for name, batch in (("collect", 5), ("digest", 10)):
-                    stats = self._invoke_timed(name, partial(
-                        drain, name, urls[name], batch_size=batch, max_batches=20, services=self.services,
-                        timeout_ms=timeout_ms, on_delivery=partial(self.dead_letters.delivered, name)))
+                    stats = self._invoke_timed(
+                        name,
+                        partial(
+                            drain,
+                            name,
+                            urls[name],
+                            batch_size=batch,
+                            max_batches=20,
+                            services=self.services,
+                            timeout_ms=timeout_ms,
+                            on_delivery=partial(self.dead_letters.delivered, name),
+                        ),
+                    )
                     busy += stats.batches
                 self.watch_dead_letters()
-                self.progress(f"{label}: queues collect {queue_depth(urls['collect'])}, "
-                              f"digest {queue_depth(urls['digest'])}")
+                self.progress(
+                    f"{label}: queues collect {queue_depth(urls['collect'])}, digest {queue_depth(urls['digest'])}"
+                )
                 if busy:
                     idle_since = None
                     continue
@@ -426,20 +486,31 @@ class Soak:
                 continue
             handles: list[str] = []
             while True:
-                got = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60,
-                                          AttributeNames=["All"], MessageAttributeNames=["All"]).get("Messages", [])
+                got = sqs.receive_message(
+                    QueueUrl=url,
+                    MaxNumberOfMessages=10,
+                    VisibilityTimeout=60,
+                    AttributeNames=["All"],
+                    MessageAttributeNames=["All"],
+                ).get("Messages", [])
                 if not got:
                     break
                 for m in got:
                     handles.append(m["ReceiptHandle"])
                     if m["MessageId"] not in self.dead_letters.seen:
                         arrival = self.dead_letters.arrived(name, m)
-                        self.say(f"  DLQ arrival ({name}): {arrival['subscriber_id'] or m['Body'][:60]} "
-                                 f"{arrival['week']}: {arrival['cause']}")
+                        self.say(
+                            f"  DLQ arrival ({name}): {arrival['subscriber_id'] or m['Body'][:60]} "
+                            f"{arrival['week']}: {arrival['cause']}"
+                        )
             for n in range(0, len(handles), 10):
-                sqs.change_message_visibility_batch(QueueUrl=url, Entries=[
-                    {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
-                    for i, h in enumerate(handles[n:n + 10])])
+                sqs.change_message_visibility_batch(
+                    QueueUrl=url,
+                    Entries=[
+                        {"Id": str(i), "ReceiptHandle": h, "VisibilityTimeout": 0}
+                        for i, h in enumerate(handles[n : n + 10])
+                    ],
+                )
             self.dead_letters.depth[name] = len(handles)
 
     def redrive_dead_letters(self) -> dict[str, list[str]]:
@@ -454,8 +525,9 @@ class Soak:
             dlq = self.aws.queue_urls[f"{name}-dlq"]
             kept: list[str] = []
             while True:
-                got = sqs.receive_message(QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=60,
-                                          MessageAttributeNames=["All"]).get("Messages", [])
+                got = sqs.receive_message(
+                    QueueUrl=dlq, MaxNumberOfMessages=10, VisibilityTimeout=60, MessageAttributeNames=["All"]
+                ).get("Messages", [])
                 if not got:
                     break
                 for m in got:
@@ -475,8 +547,10 @@ class Soak:
         assert self.aws is not None
         sqs = boto3.client("sqs")
         for name in ("collect", "digest"):
-            for body in (json.dumps({"subscriber_id": "", "week": week}),
-                         json.dumps({"subscriber_id": f"sub-missing-{name}", "week": week})):
+            for body in (
+                json.dumps({"subscriber_id": "", "week": week}),
+                json.dumps({"subscriber_id": f"sub-missing-{name}", "week": week}),
+            ):
                 self.dead_letters.planted.add(body)
                 sqs.send_message(QueueUrl=self.aws.queue_urls[name], MessageBody=body)
 
@@ -542,8 +616,9 @@ class Soak:
         for name in ("collect", "digest"):
             url, handles = self.aws.queue_urls[f"{name}-dlq"], []
             left[name] = 0
-            while got := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60,
-                                             MessageAttributeNames=["All"]).get("Messages", []):
+            while got := sqs.receive_message(
+                QueueUrl=url, MaxNumberOfMessages=10, VisibilityTimeout=60, MessageAttributeNames=["All"]
+            ).get("Messages", []):
                 handles += [m["ReceiptHandle"] for m in got]
                 left[name] += sum(1 for m in got if "reason" not in m.get("MessageAttributes", {}))
             for handle in handles:
@@ -588,9 +663,11 @@ def _spread(values: list[float] | list[int]) -> dict[str, float]:
     if not values:
         return {"median": 0.0, "p95": 0.0, "max": 0.0}
     ordered = sorted(values)
-    return {"median": round(float(statistics.median(ordered)), 4),
-            "p95": round(float(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]), 4),
-            "max": round(float(ordered[-1]), 4)}
+    return {
+        "median": round(float(statistics.median(ordered)), 4),
+        "p95": round(float(ordered[min(len(ordered) - 1, int(0.95 * len(ordered)))]), 4),
+        "max": round(float(ordered[-1]), 4),
+    }
 
 
 def run_soak(config: SoakConfig, say: Callable[[str], None] = print, out: Path | None = None) -> dict[str, Any]:
@@ -615,17 +692,23 @@ def run_soak(config: SoakConfig, say: Callable[[str], None] = print, out: Path |
             result = soak.check_week(week, before)
             result["redriven_from_dlq"] = redriven
             weeks.append(result)
-            soak.progress(f"week {week} done: {result['digests_sent']}/{result['due']} digests, "
-                          f"{len(result['duplicates'])} duplicates", force=True)
+            soak.progress(
+                f"week {week} done: {result['digests_sent']}/{result['due']} digests, "
+                f"{len(result['duplicates'])} duplicates",
+                force=True,
+            )
             if n == 0:
                 soak.bounce()
         subscribers = max(len(soak.population.receiving), 1)
         summary = {
             "config": asdict(config),
             "weeks": weeks,
-            "faults": {"x": {"rate": config.x_fault_rate, "truncate_rate": config.x_truncate_rate},
-                       "aws_injected": dict(soak.aws_faults.injected), "handler_crashes": soak.meters.crashes,
-                       "crashes_in_send": soak.meters.crashes_in_send},
+            "faults": {
+                "x": {"rate": config.x_fault_rate, "truncate_rate": config.x_truncate_rate},
+                "aws_injected": dict(soak.aws_faults.injected),
+                "handler_crashes": soak.meters.crashes,
+                "crashes_in_send": soak.meters.crashes_in_send,
+            },
             "lambda_cpu_s_per_subscriber": round(soak.meters.cpu_s / subscribers / config.weeks, 4),
             "dynamodb_per_subscriber_week": soak.dynamodb_per_subscriber_week(subscribers * config.weeks),
             "invocations": dict(soak.meters.invocations),

@@ -21,16 +21,22 @@ CollectRecord = SqsRecord[CollectRequest]
 def build(services: Services) -> Handler:
     log_through(logger)  # the package's log lines are this function's
     # a transient failure comes back with backoff; one that cannot succeed goes to the DLQ with its reason
-    processor = RetryingBatchProcessor(model=CollectRecord, step="collect",
-                                       redelivery=lambda: services.redelivery("collect"))
+    processor = RetryingBatchProcessor(
+        model=CollectRecord, step="collect", redelivery=lambda: services.redelivery("collect")
+    )
     collect = services.collect
 
     @logger.inject_lambda_context
     @services.metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return services.count_failed_records(process_partial_response(
-            event=event, record_handler=lambda record: collect.run(record.body), processor=processor,
-            context=context))
+        return services.count_failed_records(
+            process_partial_response(
+                event=event,
+                record_handler=lambda record: collect.run(record.body),
+                processor=processor,
+                context=context,
+            )
+        )
 
     return handler
 

@@ -21,16 +21,22 @@ DigestRecord = SqsRecord[DigestRequest]
 def build(services: Services) -> Handler:
     log_through(logger)  # the package's log lines are this function's
     # a transient failure comes back with backoff; one that cannot succeed goes to the DLQ with its reason
-    processor = RetryingBatchProcessor(model=DigestRecord, step="digest",
-                                       redelivery=lambda: services.redelivery("digest"))
+    processor = RetryingBatchProcessor(
+        model=DigestRecord, step="digest", redelivery=lambda: services.redelivery("digest")
+    )
     digest = services.digest
 
     @logger.inject_lambda_context
     @services.metrics.log_metrics
     def handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-        return services.count_failed_records(process_partial_response(
-            event=event, record_handler=lambda record: digest.run(record.body, context), processor=processor,
-            context=context))
+        return services.count_failed_records(
+            process_partial_response(
+                event=event,
+                record_handler=lambda record: digest.run(record.body, context),
+                processor=processor,
+                context=context,
+            )
+        )
 
     return handler
 

@@ -87,21 +87,25 @@ class Services:
     def mailer(self) -> Mailer:
         from followthrough.adapters.mailer import Mailer
 
-        return Mailer(sender=self.settings.require("sender_email"),
-                      configuration_set=self.settings.ses_configuration_set)
+        return Mailer(
+            sender=self.settings.require("sender_email"), configuration_set=self.settings.ses_configuration_set
+        )
 
     def oauth(self, redirect_uri: str = "") -> XOAuth:
         from followthrough.adapters.x import XOAuth
 
-        return XOAuth(client_id=self.settings.require("x_client_id"), client_secret=self.settings.x_client_secret,
-                      base_url=self.settings.x_api_base_url, redirect_uri=redirect_uri,
-                      now=lambda: self.clock().timestamp())
+        return XOAuth(
+            client_id=self.settings.require("x_client_id"),
+            client_secret=self.settings.x_client_secret,
+            base_url=self.settings.x_api_base_url,
+            redirect_uri=redirect_uri,
+            now=lambda: self.clock().timestamp(),
+        )
 
     def x_client(self, access_token: str) -> XClient:
         from followthrough.adapters.x import XClient
 
-        return XClient(access_token, base_url=self.settings.x_api_base_url,
-                       backoff_s=self.settings.x_retry_backoff_s)
+        return XClient(access_token, base_url=self.settings.x_api_base_url, backoff_s=self.settings.x_retry_backoff_s)
 
     @cached_property
     def collect_queue(self) -> Queue:
@@ -127,10 +131,17 @@ class Services:
         from followthrough.adapters.queue import Redelivery
 
         if step not in self._redeliveries:
-            queue, dead_letters = ((self.settings.collect_queue_url, self.settings.collect_dlq_url) if step == "collect"
-                                   else (self.settings.digest_queue_url, self.settings.digest_dlq_url))
-            self._redeliveries[step] = Redelivery(queue or "", dead_letters, backoff_s=self.settings.retry_backoff_s,
-                                                  max_backoff_s=self.settings.max_retry_backoff_s)
+            queue, dead_letters = (
+                (self.settings.collect_queue_url, self.settings.collect_dlq_url)
+                if step == "collect"
+                else (self.settings.digest_queue_url, self.settings.digest_dlq_url)
+            )
+            self._redeliveries[step] = Redelivery(
+                queue or "",
+                dead_letters,
+                backoff_s=self.settings.retry_backoff_s,
+                max_backoff_s=self.settings.max_retry_backoff_s,
+            )
         return self._redeliveries[step]
 
     @cached_property
@@ -151,51 +162,71 @@ class Services:
     def reconnect_email(self) -> ReconnectEmail:
         from followthrough.pipeline.collect import ReconnectEmail
 
-        return ReconnectEmail(suppression=self.repositories.suppression, mailer=self.mailer,
-                              sender=self.settings.require("sender_email"),
-                              public_base_url=self.settings.require("public_base_url"))
+        return ReconnectEmail(
+            suppression=self.repositories.suppression,
+            mailer=self.mailer,
+            sender=self.settings.require("sender_email"),
+            public_base_url=self.settings.require("public_base_url"),
+        )
 
     @cached_property
     def collector(self) -> Collector:
         from followthrough.pipeline.collect import Collector
 
         stored = self.repositories
-        return Collector(subscribers=stored.subscribers, state=stored.collector_state, weeks=stored.weeks,
-                         tokens=self.token_keeper, make_client=self.x_client,
-                         config=self.settings.collector, send_reconnect_email=self.reconnect_email.send,
-                         now=self.clock)
+        return Collector(
+            subscribers=stored.subscribers,
+            state=stored.collector_state,
+            weeks=stored.weeks,
+            tokens=self.token_keeper,
+            make_client=self.x_client,
+            config=self.settings.collector,
+            send_reconnect_email=self.reconnect_email.send,
+            now=self.clock,
+        )
 
     @cached_property
     def collect(self) -> CollectStep:
         from followthrough.pipeline.collect import CollectStep
 
-        return CollectStep(collector=self.collector, collect_queue=self.collect_queue,
-                           digest_queue=self.digest_queue, metrics=self.metrics,
-                           max_requeue_delay_s=self.settings.max_requeue_delay_s)
+        return CollectStep(
+            collector=self.collector,
+            collect_queue=self.collect_queue,
+            digest_queue=self.digest_queue,
+            metrics=self.metrics,
+            max_requeue_delay_s=self.settings.max_requeue_delay_s,
+        )
 
     @cached_property
     def digest_sender(self) -> DigestSender:
         from followthrough.pipeline.digest import DigestSender
 
-        return DigestSender(weeks=self.repositories.weeks, suppression=self.repositories.suppression,
-                            mailer=self.mailer,
-                            public_base_url=self.settings.require("public_base_url"),
-                            signing_key=self.settings.require("signing_key"), now=self.clock)
+        return DigestSender(
+            weeks=self.repositories.weeks,
+            suppression=self.repositories.suppression,
+            mailer=self.mailer,
+            public_base_url=self.settings.require("public_base_url"),
+            signing_key=self.settings.require("signing_key"),
+            now=self.clock,
+        )
 
     @cached_property
     def digest(self) -> DigestStep:
         from followthrough.pipeline.digest import DigestStep
 
-        return DigestStep(sender=self.digest_sender, table_name=self.settings.require("table_name"),
-                          metrics=self.metrics)
+        return DigestStep(
+            sender=self.digest_sender, table_name=self.settings.require("table_name"), metrics=self.metrics
+        )
 
     @cached_property
     def bounces(self) -> BounceStep:
         from followthrough.pipeline.bounces import BounceStep, FeedbackRecorder
 
         stored = self.repositories
-        return BounceStep(recorder=FeedbackRecorder(subscribers=stored.subscribers, suppression=stored.suppression),
-                          metrics=self.metrics)
+        return BounceStep(
+            recorder=FeedbackRecorder(subscribers=stored.subscribers, suppression=stored.suppression),
+            metrics=self.metrics,
+        )
 
     @cached_property
     def signup(self) -> SignupService:
@@ -204,12 +235,19 @@ class Services:
 
         base = self.settings.require("public_base_url")
         return SignupService(
-            subscribers=self.repositories.subscribers, signups=self.repositories.signups,
-            stored_tokens=self.repositories.tokens, suppression=self.repositories.suppression,
-            weeks=self.repositories.weeks, collected=self.repositories.collector_state,
-            oauth=self.oauth(redirect_uri=f"{base}/oauth/callback"), make_client=self.x_client,
-            tokens=self.token_keeper, mailer=self.mailer, public_base_url=base,
-            signing_key=self.settings.require("signing_key"), now=self.clock,
+            subscribers=self.repositories.subscribers,
+            signups=self.repositories.signups,
+            stored_tokens=self.repositories.tokens,
+            suppression=self.repositories.suppression,
+            weeks=self.repositories.weeks,
+            collected=self.repositories.collector_state,
+            oauth=self.oauth(redirect_uri=f"{base}/oauth/callback"),
+            make_client=self.x_client,
+            tokens=self.token_keeper,
+            mailer=self.mailer,
+            public_base_url=base,
+            signing_key=self.settings.require("signing_key"),
+            now=self.clock,
             confirmation_cooldown_s=self.settings.confirmation_cooldown_s,
             # built on a "delete everything" only: the digest step is not loaded for the other routes
             forget_sent_digests=lambda subscriber_id, weeks: self.digest.forget_sent_digests(subscriber_id, weeks),

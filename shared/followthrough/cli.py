@@ -70,18 +70,27 @@ def _progress(member: str, size: int, total: int) -> None:
 
 def _add_audit(sub: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = sub.add_parser(
-        "audit", help="analyze an X data archive offline (no AWS, no X API)",
+        "audit",
+        help="analyze an X data archive offline (no AWS, no X API)",
         description="Run the weekly analysis on an X data archive: the .zip X lets you download, or its "
-                    "unpacked folder. Writes the report as JSON, and optionally as an HTML page.")
+        "unpacked folder. Writes the report as JSON, and optionally as an HTML page.",
+    )
     parser.add_argument("--archive", required=True, type=Path, metavar="PATH", help="the archive .zip or folder")
     parser.add_argument("--json", required=True, type=Path, metavar="OUT.json", help="where to write the report")
     parser.add_argument("--html", type=Path, metavar="OUT.html", help="also write a readable HTML page")
-    parser.add_argument("--as-of", type=_when, metavar="WHEN",
-                        help="audit as of this date (default: when the archive was made)")
-    parser.add_argument("--days", type=int, default=30, metavar="N",
-                        help="length of the audited window in days (default: %(default)s)")
-    parser.add_argument("--own-domain", action="append", default=[], metavar="DOMAIN",
-                        help="a domain of yours, for the self-promotion share (repeatable)")
+    parser.add_argument(
+        "--as-of", type=_when, metavar="WHEN", help="audit as of this date (default: when the archive was made)"
+    )
+    parser.add_argument(
+        "--days", type=int, default=30, metavar="N", help="length of the audited window in days (default: %(default)s)"
+    )
+    parser.add_argument(
+        "--own-domain",
+        action="append",
+        default=[],
+        metavar="DOMAIN",
+        help="a domain of yours, for the self-promotion share (repeatable)",
+    )
     parser.set_defaults(run=run_audit)
 
 
@@ -106,35 +115,49 @@ def one_shot_gc() -> Iterator[None]:
             gc.enable()
 
 
-def audit(archive: Path, *, as_of: datetime | None = None, days: int = 30, own_domains: Iterable[str] = (),
-          config: AnalysisConfig | None = None, progress: Progress | None = None) -> WeeklyReport:
+def audit(
+    archive: Path,
+    *,
+    as_of: datetime | None = None,
+    days: int = 30,
+    own_domains: Iterable[str] = (),
+    config: AnalysisConfig | None = None,
+    progress: Progress | None = None,
+) -> WeeklyReport:
     """The weekly analysis of an X archive, with no earlier weeks to compare with.
 
     Lists are complete (the weekly report's 100-entry cap is for what the pipeline stores).
     """
     config = config or AnalysisConfig(list_limit=None)
-    found = read_archive(archive, as_of=as_of, window_days=days,
-                         lookback_days=max(days, config.passive_window_days) + 2, progress=progress)
+    found = read_archive(
+        archive,
+        as_of=as_of,
+        window_days=days,
+        lookback_days=max(days, config.passive_window_days) + 2,
+        progress=progress,
+    )
     history = History(known_dm_conversations=found.earlier_dm_conversations)
-    return analyze(found.activity, history, config, week=iso_week(found.activity.collected_at),
-                   own_domains=list(own_domains)).report
+    return analyze(
+        found.activity, history, config, week=iso_week(found.activity.collected_at), own_domains=list(own_domains)
+    ).report
 
 
 def run_audit(args: argparse.Namespace) -> int:
     if args.days < 1:
         raise CommandError("--days must be at least 1")
     with one_shot_gc():
-        report = audit(args.archive, as_of=args.as_of, days=args.days, own_domains=args.own_domain,
-                       progress=_progress)
+        report = audit(args.archive, as_of=args.as_of, days=args.days, own_domains=args.own_domain, progress=_progress)
         outputs = {args.json: report.model_dump_json(indent=2)}
         if args.html:
             outputs[args.html] = render_html(report)
         _write_all(outputs)
     metrics = report.metrics
-    print(f"Audited @{report.username or report.subscriber_id}, {report.week}: "
-          f"{metrics.get('passive_follows')} passive follows, "
-          f"{len(report.auto_dms.received)} automated DMs received, "
-          f"engagement score {metrics.get('engagement_score')}. Report: {args.json}")
+    print(
+        f"Audited @{report.username or report.subscriber_id}, {report.week}: "
+        f"{metrics.get('passive_follows')} passive follows, "
+        f"{len(report.auto_dms.received)} automated DMs received, "
+        f"engagement score {metrics.get('engagement_score')}. Report: {args.json}"
+    )
     return 0
 
 

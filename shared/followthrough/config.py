@@ -117,16 +117,16 @@ class SecretUnavailable(Exception):
 
 def secrets_from_parameters(environ: Mapping[str, str]) -> dict[str, str]:
     """The secrets whose SSM parameter names ``environ`` gives, as the variables they stand for (one call)."""
-    wanted = {environ[param]: name for param, name in _SECRET_PARAMS.items()
-              if environ.get(param) and not environ.get(name)}
+    wanted = {
+        environ[param]: name for param, name in _SECRET_PARAMS.items() if environ.get(param) and not environ.get(name)
+    }
     if not wanted:
         return {}
     from aws_lambda_powertools.utilities.parameters import SSMProvider
     from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 
     try:
-        values = SSMProvider().get_parameters_by_name({parameter: {} for parameter in wanted}, decrypt=True,
-                                                      max_age=0)
+        values = SSMProvider().get_parameters_by_name({parameter: {} for parameter in wanted}, decrypt=True, max_age=0)
     except GetParameterError as exc:
         raise SecretUnavailable(f"cannot read the secrets {sorted(wanted)} from SSM: {exc}") from None
     return {wanted[parameter]: str(value) for parameter, value in values.items()}

@@ -34,7 +34,6 @@ class EndpointCursor(BaseModel):
     # requeued message) does not ask again for what it already has
     done_week: str | None = None
 
-
     def start_week(self, week: str, *, paged_by_since_id: bool) -> bool:
         """Drop resume state left by an earlier week; True when something was dropped (a gap).
 

@@ -7,9 +7,17 @@ from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 
 
-def build_message(*, sender: str, recipient: str, subject: str, text: str, html: str | None = None,
-                  headers: dict[str, str] | None = None, images: dict[str, bytes] | None = None,
-                  now: datetime | None = None) -> bytes:
+def build_message(
+    *,
+    sender: str,
+    recipient: str,
+    subject: str,
+    text: str,
+    html: str | None = None,
+    headers: dict[str, str] | None = None,
+    images: dict[str, bytes] | None = None,
+    now: datetime | None = None,
+) -> bytes:
     """A ``multipart/alternative`` message (text, then HTML); ``images`` are PNGs referenced by Content-ID."""
     message = EmailMessage()
     message["From"] = sender

@@ -49,8 +49,9 @@ class SignedLink:
     week: str | None = None  # a view link's ISO week
 
 
-def make_token(secret: str, purpose: Purpose, subscriber_id: str, *, confirms: str | None = None,
-               week: str | None = None) -> str:
+def make_token(
+    secret: str, purpose: Purpose, subscriber_id: str, *, confirms: str | None = None, week: str | None = None
+) -> str:
     if (purpose == "confirm") != (confirms is not None):
         raise ValueError("a confirmation link, and only one, names what it confirms")
     if (purpose == "view") != (week is not None):
@@ -87,8 +88,15 @@ def read_token(secret: str, purpose: Purpose, token: str, *, max_age_s: int | No
     return read_link(secret, purpose, token, max_age_s=max_age_s).subscriber_id
 
 
-def link(base_url: str, purpose: Purpose, secret: str, subscriber_id: str, *, confirms: str | None = None,
-         week: str | None = None) -> str:
+def link(
+    base_url: str,
+    purpose: Purpose,
+    secret: str,
+    subscriber_id: str,
+    *,
+    confirms: str | None = None,
+    week: str | None = None,
+) -> str:
     """``<base>/<purpose>?token=…``"""
     token = make_token(secret, purpose, subscriber_id, confirms=confirms, week=week)
     return f"{base_url.rstrip('/')}/{purpose}?{urlencode({'token': token})}"

@@ -78,7 +78,8 @@ def post(tweet: XTweet, authors_of: dict[str, str] | None = None, default_time: 
         quoted_author_id=authors_of.get(refs["quoted"]) if "quoted" in refs else None,
         quoted_author_username=_quoted_username(tweet, refs["quoted"]) if "quoted" in refs else None,
         retweeted_id=refs.get("retweeted"),
-        retweeted_author_id=(authors_of.get(refs["retweeted"]) or _retweeted_author(tweet)) if "retweeted" in refs
+        retweeted_author_id=(authors_of.get(refs["retweeted"]) or _retweeted_author(tweet))
+        if "retweeted" in refs
         else None,
         mentioned_ids=[m.id for m in entities.mentions if m.id] if entities else [],
         mentioned_usernames=[m.username for m in entities.mentions] if entities else [],

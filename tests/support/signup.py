@@ -64,9 +64,17 @@ class Visitor:
     services: Services
     cookies: dict[str, str] = field(default_factory=dict)
 
-    def request(self, method: str, target: str, *, form: dict[str, Any] | None = None, body: bytes | None = None,
-                headers: dict[str, str] | None = None, send_cookies: bool = True,
-                source_ip: str = "127.0.0.1") -> Page:
+    def request(
+        self,
+        method: str,
+        target: str,
+        *,
+        form: dict[str, Any] | None = None,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        send_cookies: bool = True,
+        source_ip: str = "127.0.0.1",
+    ) -> Page:
         sent = {"host": "127.0.0.1:8000", "user-agent": "tests", **(headers or {})}
         if form is not None:
             body = urlencode(form, doseq=True).encode()  # a list value: a field sent once per value
@@ -83,8 +91,7 @@ class Visitor:
             jar: SimpleCookie = SimpleCookie()
             jar.load(value)
             self.cookies.update({k: m.value for k, m in jar.items()})
-        return Page(status, {k.lower(): v for k, v in headers if k.lower() != "set-cookie"}, raw.decode(),
-                    set_cookies)
+        return Page(status, {k.lower(): v for k, v in headers if k.lower() != "set-cookie"}, raw.decode(), set_cookies)
 
     def get(self, target: str, **kwargs: Any) -> Page:
         return self.request("GET", target, **kwargs)
@@ -104,8 +111,15 @@ class Visitor:
         return self.post("/confirm", form={"token": asked.field("token"), "csrf_token": asked.field("csrf_token")})
 
     def start(self, address: str, **choices: str) -> Page:
-        form = {"email": address, "consent": "yes", "digest_day": "1", "digest_hour": "8", "time_zone": "UTC",
-                "csrf_token": self.form_token(), **choices}
+        form = {
+            "email": address,
+            "consent": "yes",
+            "digest_day": "1",
+            "digest_hour": "8",
+            "time_zone": "UTC",
+            "csrf_token": self.form_token(),
+            **choices,
+        }
         return self.post("/signup", form=form)
 
 
@@ -147,8 +161,12 @@ class World:
         try:
             page = requests.get(location, timeout=10)
             assert page.status_code == 200 and "Authorize app" in page.text
-            answer = requests.post(f"{self.x_server.base_url}/i/oauth2/authorize", timeout=10, allow_redirects=False,
-                                   data={**params, "user_id": account.user_id, "decision": decision})
+            answer = requests.post(
+                f"{self.x_server.base_url}/i/oauth2/authorize",
+                timeout=10,
+                allow_redirects=False,
+                data={**params, "user_id": account.user_id, "decision": decision},
+            )
         finally:
             for name, logger in quieted.items():
                 logger.setLevel(levels[name])
@@ -157,8 +175,9 @@ class World:
         assert callback.startswith(f"{PUBLIC}/oauth/callback?"), callback
         return path_of(callback)
 
-    def sign_up(self, visitor: Visitor, address: str, account: SyntheticAccount, *, source_ip: str = "127.0.0.1",
-                **choices: str) -> Page:
+    def sign_up(
+        self, visitor: Visitor, address: str, account: SyntheticAccount, *, source_ip: str = "127.0.0.1", **choices: str
+    ) -> Page:
         started = visitor.start(address, **choices)
         assert started.status == 303, started.text
         return visitor.get(self.authorize(started.headers["location"], account), source_ip=source_ip)
@@ -176,8 +195,9 @@ def function_fixture() -> ModuleType:
 
 
 @pytest.fixture(name="world")
-def world_fixture(aws: LocalAws, function: ModuleType, clock: MovableClock,
-                  monkeypatch: pytest.MonkeyPatch) -> Iterator[World]:
+def world_fixture(
+    aws: LocalAws, function: ModuleType, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[World]:
     sim = XSim(realtime=True)
     accounts = list(_accounts())
     for account in accounts:

@@ -43,8 +43,7 @@ def _translated() -> dict[str, Any]:
             resource["Properties"]["CodeUri"] = f"s3://{CODE_BUCKET}/{code_key(logical_id)}"
         elif resource["Type"] == "AWS::Serverless::LayerVersion":
             resource["Properties"]["ContentUri"] = f"s3://{CODE_BUCKET}/{code_key(logical_id)}"
-    session = boto3.session.Session(region_name=REGION, aws_access_key_id="testing",
-                                    aws_secret_access_key="testing")
+    session = boto3.session.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")
     return dict(Translator({}, Parser(), boto_session=session).translate(template, parameter_values={}))
 
 
@@ -86,10 +85,15 @@ class Intrinsics:
     through a test unresolved.
     """
 
-    def __init__(self, refs: dict[str, str], attrs: dict[str, str],
-                 conditions: dict[str, Any] | None = None) -> None:
-        self.refs = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::Partition": "aws",
-                     "AWS::URLSuffix": "amazonaws.com", "AWS::StackName": "followthrough", **refs}
+    def __init__(self, refs: dict[str, str], attrs: dict[str, str], conditions: dict[str, Any] | None = None) -> None:
+        self.refs = {
+            "AWS::Region": REGION,
+            "AWS::AccountId": ACCOUNT,
+            "AWS::Partition": "aws",
+            "AWS::URLSuffix": "amazonaws.com",
+            "AWS::StackName": "followthrough",
+            **refs,
+        }
         self.attrs = attrs
         # the template's Conditions section, evaluated against refs when an Fn::If asks
         self.conditions = conditions if conditions is not None else source_template().get("Conditions", {})
@@ -100,7 +104,7 @@ class Intrinsics:
         return self._truth(self.conditions[name])
 
     def _truth(self, node: Any) -> bool:
-        (key, value), = node.items()
+        ((key, value),) = node.items()
         if key == "Condition":
             return self.condition(value)
         if key == "Fn::Equals":
@@ -141,7 +145,7 @@ class Intrinsics:
         if not isinstance(node, dict):
             return node
         if len(node) == 1:
-            (key, value), = node.items()
+            ((key, value),) = node.items()
             if key == "Ref" or key.startswith("Fn::"):
                 return self._function(key, value)
         return {k: r for k, r in ((k, self.resolve(v)) for k, v in node.items()) if r is not _NO_VALUE}

@@ -78,5 +78,8 @@ class Twins:
 
 
 def make_twins(clock: Callable[[], datetime]) -> Twins:
-    return Twins(memory_repositories(clock), {"collect": QueueTwin(), "digest": QueueTwin()},
-                 MailerTwin(sender="digest@followthrough.example"))
+    return Twins(
+        memory_repositories(clock),
+        {"collect": QueueTwin(), "digest": QueueTwin()},
+        MailerTwin(sender="digest@followthrough.example"),
+    )

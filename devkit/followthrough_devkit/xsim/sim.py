@@ -276,8 +276,7 @@ class _Recipe:
 
 def footprint(account: SyntheticAccount) -> int:
     """The generated objects an account holds (users, posts, DM events): about 3 KB each in memory."""
-    return (len(account.users) + len(account.posts) + len(account.mentions) + len(account.likes)
-            + len(account.dm_events))
+    return len(account.users) + len(account.posts) + len(account.mentions) + len(account.likes) + len(account.dm_events)
 
 
 def _numeric_user_ids(account: SyntheticAccount) -> array[int]:
@@ -317,7 +316,12 @@ class Accounts(Mapping[str, SyntheticAccount]):
         account = generate_account(seed, profile, anchor)
         with self._lock:
             self._entries[account.user_id] = _Recipe(
-                seed, profile, account.anchor, [], account.me.username, account.me.name or "",
+                seed,
+                profile,
+                account.anchor,
+                [],
+                account.me.username,
+                account.me.name or "",
                 _numeric_user_ids(account),
             )
             self._remember(account)
@@ -339,7 +343,7 @@ class Accounts(Mapping[str, SyntheticAccount]):
             else:
                 account = recent[0]
             try:
-                for week_seed in entry.weeks[len(account.weeks):]:
+                for week_seed in entry.weeks[len(account.weeks) :]:
                     advance_week(account, week_seed)
             except BaseException:
                 self._forget(user_id)  # half advanced: regenerate it next time

@@ -32,11 +32,11 @@ SEND_REJECTED_METRIC = "EmailSendRejected"
 # SES's error codes for SendRawEmail that no retry fixes, and what the operator should look at
 _REJECTED = {
     "MessageRejected": "in the SES sandbox only verified recipients can be mailed (README: Deploy, SES); "
-                       "otherwise the sender identity is not verified in this region",
+    "otherwise the sender identity is not verified in this region",
     "AccessDenied": "the function's role may not send as this identity: SenderEmail and SenderIdentity "
-                    "must name the verified identity (or set SesSandbox=true while in the sandbox)",
+    "must name the verified identity (or set SesSandbox=true while in the sandbox)",
     "AccessDeniedException": "the function's role may not send as this identity: SenderEmail and SenderIdentity "
-                             "must name the verified identity (or set SesSandbox=true while in the sandbox)",
+    "must name the verified identity (or set SesSandbox=true while in the sandbox)",
     "MailFromDomainNotVerifiedException": "the identity's custom MAIL FROM domain is not verified",
     "ConfigurationSetDoesNotExist": "the stack's SES configuration set is missing in this region",
     "ConfigurationSetSendingPausedException": "sending is paused for the configuration set (reputation)",
@@ -44,8 +44,14 @@ _REJECTED = {
 }
 # SES's messages can quote the recipient; logs never hold addresses
 _ADDRESS = re.compile(r"[^\s@:,;<>]+@[^\s@:,;<>]+")
-_TRANSIENT = {"Throttling", "ThrottlingException", "ServiceUnavailable", "InternalFailure", "RequestTimeout",
-              "TooManyRequestsException"}
+_TRANSIENT = {
+    "Throttling",
+    "ThrottlingException",
+    "ServiceUnavailable",
+    "InternalFailure",
+    "RequestTimeout",
+    "TooManyRequestsException",
+}
 
 
 class SendRejected(Exception):
@@ -87,8 +93,13 @@ class Mailer:
             error = exc.response.get("Error", {})
             code, detail = str(error.get("Code", "")), _ADDRESS.sub("<address>", str(error.get("Message", "")))
             if code in _REJECTED:
-                log.error("email send rejected by SES: %s: %s; %s", code, detail, _REJECTED[code],
-                          extra={"ses_error": code, "sender": self.sender})
+                log.error(
+                    "email send rejected by SES: %s: %s; %s",
+                    code,
+                    detail,
+                    _REJECTED[code],
+                    extra={"ses_error": code, "sender": self.sender},
+                )
                 _metrics.add_metric(name=SEND_REJECTED_METRIC, unit=MetricUnit.Count, value=1)
                 raise SendRejected(code, detail, _REJECTED[code]) from exc
             if code in _TRANSIENT:

@@ -27,9 +27,11 @@ class Queue:
         """Send every message with ``SendMessageBatch`` (10 a call); raise if any entry failed."""
         sent = 0
         items = list(messages)
-        for chunk in (items[i:i + 10] for i in range(0, len(items), 10)):
-            entries = [{"Id": str(n), "MessageBody": m.model_dump_json(), "DelaySeconds": delay_seconds}
-                       for n, m in enumerate(chunk)]
+        for chunk in (items[i : i + 10] for i in range(0, len(items), 10)):
+            entries = [
+                {"Id": str(n), "MessageBody": m.model_dump_json(), "DelaySeconds": delay_seconds}
+                for n, m in enumerate(chunk)
+            ]
             response = self.client.send_message_batch(QueueUrl=self.url, Entries=entries)
             if response.get("Failed"):
                 codes = sorted({f.get("Code", "?") for f in response["Failed"]})
@@ -38,8 +40,9 @@ class Queue:
         return sent
 
     def send(self, message: BaseModel, delay_seconds: int = 0) -> None:
-        self.client.send_message(QueueUrl=self.url, MessageBody=message.model_dump_json(),
-                                 DelaySeconds=min(max(delay_seconds, 0), 900))
+        self.client.send_message(
+            QueueUrl=self.url, MessageBody=message.model_dump_json(), DelaySeconds=min(max(delay_seconds, 0), 900)
+        )
 
 
 @dataclass
@@ -63,8 +66,9 @@ class Redelivery:
     def retry_later(self, receipt_handle: str, delay_s: int) -> None:
         """The failed message comes back after ``delay_s`` instead of the queue's visibility timeout."""
         if self.queue_url and receipt_handle:
-            self.client.change_message_visibility(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle,
-                                                  VisibilityTimeout=delay_s)
+            self.client.change_message_visibility(
+                QueueUrl=self.queue_url, ReceiptHandle=receipt_handle, VisibilityTimeout=delay_s
+            )
 
     def dead_letter(self, body: str, reason: str, source_message_id: str, receipt_handle: str) -> bool:
         """Move a message that cannot succeed to the dead-letter queue, with why; False without one.
@@ -74,10 +78,14 @@ class Redelivery:
         """
         if not self.dead_letter_url:
             return False
-        self.client.send_message(QueueUrl=self.dead_letter_url, MessageBody=body, MessageAttributes={
-            "reason": {"DataType": "String", "StringValue": reason or "unknown"},
-            "source_message_id": {"DataType": "String", "StringValue": source_message_id or "unknown"},
-        })
+        self.client.send_message(
+            QueueUrl=self.dead_letter_url,
+            MessageBody=body,
+            MessageAttributes={
+                "reason": {"DataType": "String", "StringValue": reason or "unknown"},
+                "source_message_id": {"DataType": "String", "StringValue": source_message_id or "unknown"},
+            },
+        )
         if self.queue_url and receipt_handle:
             self.client.delete_message(QueueUrl=self.queue_url, ReceiptHandle=receipt_handle)
         return True

@@ -68,8 +68,9 @@ class KmsCipher:
         return {"purpose": self.purpose, "subscriber_id": subscriber_id}
 
     def encrypt(self, plaintext: str, subscriber_id: str) -> bytes:
-        out = self.client.encrypt(KeyId=self.key_id, Plaintext=plaintext.encode(),
-                                  EncryptionContext=self.context(subscriber_id))
+        out = self.client.encrypt(
+            KeyId=self.key_id, Plaintext=plaintext.encode(), EncryptionContext=self.context(subscriber_id)
+        )
         blob: bytes = out["CiphertextBlob"]
         return blob
 

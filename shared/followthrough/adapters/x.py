@@ -30,7 +30,12 @@ REVOKE_URL = "https://api.twitter.com/2/oauth2/revoke"
 SCOPES = ["tweet.read", "users.read", "follows.read", "like.read", "dm.read", "offline.access"]
 
 TWEET_FIELDS = [
-    "created_at", "author_id", "conversation_id", "in_reply_to_user_id", "referenced_tweets", "entities",
+    "created_at",
+    "author_id",
+    "conversation_id",
+    "in_reply_to_user_id",
+    "referenced_tweets",
+    "entities",
 ]
 USER_FIELDS = ["created_at", "public_metrics"]
 DM_FIELDS = ["id", "event_type", "text", "created_at", "sender_id", "dm_conversation_id", "participant_ids"]
@@ -70,7 +75,7 @@ class _RewriteHost(HTTPAdapter):
         url = request.url or ""
         for host in X_HOSTS:
             if url.startswith(host):
-                request.url = self.base_url + url[len(host):]
+                request.url = self.base_url + url[len(host) :]
                 break
         return super().send(request, *args, **kwargs)
 
@@ -151,8 +156,12 @@ class XOAuth:
         handler = self.handler()
         auth = HTTPBasicAuth(self.client_id, self.client_secret) if self.client_secret else None
         try:
-            response = handler.post(REVOKE_URL, data={"token": token, "token_type_hint": hint,
-                                                      "client_id": self.client_id}, auth=auth, timeout=10)
+            response = handler.post(
+                REVOKE_URL,
+                data={"token": token, "token_type_hint": hint, "client_id": self.client_id},
+                auth=auth,
+                timeout=10,
+            )
         except requests.RequestException:
             return False
         return bool(response.status_code == 200)
@@ -161,8 +170,7 @@ class XOAuth:
         handler = self.handler()
         auth = HTTPBasicAuth(self.client_id, self.client_secret) if self.client_secret else None
         try:
-            token = handler.refresh_token(TOKEN_URL, refresh_token=refresh_token, auth=auth,
-                                          client_id=self.client_id)
+            token = handler.refresh_token(TOKEN_URL, refresh_token=refresh_token, auth=auth, client_id=self.client_id)
         except Exception as exc:
             raise XAuthRevoked(f"X refused the refresh token: {type(exc).__name__}") from None
         return TokenSet.from_oauth(token, self.now())
@@ -205,8 +213,7 @@ class XClient:
             except tweepy.TwitterServerError as exc:
                 attempt += 1
                 if attempt > self.max_retries:
-                    raise XUnavailable(f"X answered {exc.response.status_code} on {endpoint} "
-                                       f"{attempt} times") from None
+                    raise XUnavailable(f"X answered {exc.response.status_code} on {endpoint} {attempt} times") from None
                 self.sleep(self.backoff_s * 2 ** (attempt - 1))
             except tweepy.HTTPException as exc:
                 if exc.response is not None and exc.response.status_code == 402:
@@ -216,8 +223,7 @@ class XClient:
                 # usually a connection cut mid-body: worth the same bounded retries as a 5xx
                 attempt += 1
                 if attempt > self.max_retries:
-                    raise XMalformed(f"X answered a body that is not JSON on {endpoint}, "
-                                     f"{attempt} times") from None
+                    raise XMalformed(f"X answered a body that is not JSON on {endpoint}, {attempt} times") from None
                 self.sleep(self.backoff_s * 2 ** (attempt - 1))
             except requests.exceptions.ConnectionError as exc:
                 attempt += 1
@@ -237,53 +243,102 @@ class XClient:
         result: XUserResponse = self._parse(XUserResponse, body, "users_me")
         return result
 
-    def posts(self, user_id: str, *, since_id: str | None = None, start_time: str | None = None,
-              pagination_token: str | None = None, max_results: int = 100) -> PageResult:
-        body = self._call("tweets", self._client.get_users_tweets, user_id, since_id=since_id,
-                          start_time=start_time, pagination_token=pagination_token, max_results=max_results,
-                          tweet_fields=TWEET_FIELDS)
+    def posts(
+        self,
+        user_id: str,
+        *,
+        since_id: str | None = None,
+        start_time: str | None = None,
+        pagination_token: str | None = None,
+        max_results: int = 100,
+    ) -> PageResult:
+        body = self._call(
+            "tweets",
+            self._client.get_users_tweets,
+            user_id,
+            since_id=since_id,
+            start_time=start_time,
+            pagination_token=pagination_token,
+            max_results=max_results,
+            tweet_fields=TWEET_FIELDS,
+        )
         page: TweetPage = self._parse(TweetPage, body, "tweets")
         return PageResult(page, len(page.data) + len(page.includes.tweets))
 
-    def mentions(self, user_id: str, *, since_id: str | None = None, start_time: str | None = None,
-                 pagination_token: str | None = None, max_results: int = 100) -> PageResult:
-        body = self._call("mentions", self._client.get_users_mentions, user_id, since_id=since_id,
-                          start_time=start_time, pagination_token=pagination_token, max_results=max_results,
-                          tweet_fields=TWEET_FIELDS)
+    def mentions(
+        self,
+        user_id: str,
+        *,
+        since_id: str | None = None,
+        start_time: str | None = None,
+        pagination_token: str | None = None,
+        max_results: int = 100,
+    ) -> PageResult:
+        body = self._call(
+            "mentions",
+            self._client.get_users_mentions,
+            user_id,
+            since_id=since_id,
+            start_time=start_time,
+            pagination_token=pagination_token,
+            max_results=max_results,
+            tweet_fields=TWEET_FIELDS,
+        )
         page: TweetPage = self._parse(TweetPage, body, "mentions")
         return PageResult(page, len(page.data))
 
-    def liked_posts(self, user_id: str, *, pagination_token: str | None = None,
-                    max_results: int = 100) -> PageResult:
-        body = self._call("liked_tweets", self._client.get_liked_tweets, user_id,
-                          pagination_token=pagination_token, max_results=max(5, max_results),
-                          tweet_fields=["created_at", "author_id"])
+    def liked_posts(self, user_id: str, *, pagination_token: str | None = None, max_results: int = 100) -> PageResult:
+        body = self._call(
+            "liked_tweets",
+            self._client.get_liked_tweets,
+            user_id,
+            pagination_token=pagination_token,
+            max_results=max(5, max_results),
+            tweet_fields=["created_at", "author_id"],
+        )
         page: TweetPage = self._parse(TweetPage, body, "liked_tweets")
         return PageResult(page, len(page.data))
 
-    def following(self, user_id: str, *, pagination_token: str | None = None,
-                  max_results: int = 1000) -> PageResult:
-        body = self._call("following", self._client.get_users_following, user_id,
-                          pagination_token=pagination_token, max_results=max_results, user_fields=USER_FIELDS)
+    def following(self, user_id: str, *, pagination_token: str | None = None, max_results: int = 1000) -> PageResult:
+        body = self._call(
+            "following",
+            self._client.get_users_following,
+            user_id,
+            pagination_token=pagination_token,
+            max_results=max_results,
+            user_fields=USER_FIELDS,
+        )
         page: UserPage = self._parse(UserPage, body, "following")
         return PageResult(page, len(page.data))
 
-    def followers(self, user_id: str, *, pagination_token: str | None = None,
-                  max_results: int = 1000) -> PageResult:
-        body = self._call("followers", self._client.get_users_followers, user_id,
-                          pagination_token=pagination_token, max_results=max_results, user_fields=USER_FIELDS)
+    def followers(self, user_id: str, *, pagination_token: str | None = None, max_results: int = 1000) -> PageResult:
+        body = self._call(
+            "followers",
+            self._client.get_users_followers,
+            user_id,
+            pagination_token=pagination_token,
+            max_results=max_results,
+            user_fields=USER_FIELDS,
+        )
         page: UserPage = self._parse(UserPage, body, "followers")
         return PageResult(page, len(page.data))
 
     def dm_events(self, *, pagination_token: str | None = None, max_results: int = 100) -> PageResult:
-        body = self._call("dm_events", self._client.get_direct_message_events, user_auth=False,
-                          pagination_token=pagination_token, max_results=max_results,
-                          dm_event_fields=DM_FIELDS, event_types="MessageCreate")
+        body = self._call(
+            "dm_events",
+            self._client.get_direct_message_events,
+            user_auth=False,
+            pagination_token=pagination_token,
+            max_results=max_results,
+            dm_event_fields=DM_FIELDS,
+            event_types="MessageCreate",
+        )
         page: DmEventPage = self._parse(DmEventPage, body, "dm_events")
         return PageResult(page, len(page.data))
 
     def users(self, ids: list[str]) -> PageResult:
-        body = self._call("users_lookup", self._client.get_users, ids=ids[:100], user_fields=USER_FIELDS,
-                          user_auth=False)
+        body = self._call(
+            "users_lookup", self._client.get_users, ids=ids[:100], user_fields=USER_FIELDS, user_auth=False
+        )
         page: UserPage = self._parse(UserPage, body, "users_lookup")
         return PageResult(page, len(page.data))

@@ -53,9 +53,12 @@ def _answer(mention: UnansweredMention, now: datetime) -> Conversation:
     who = handle(mention.author_username, "Someone")
     when = ago(now - mention.created_at) if mention.created_at else "recently"
     return Conversation(
-        kind="answer_mention", user_id=mention.author_id, username=mention.author_username,
+        kind="answer_mention",
+        user_id=mention.author_id,
+        username=mention.author_username,
         url=mention.url or post_url(mention.tweet_id, mention.author_username),
-        reason=f"{who} mentioned you {when} and is still waiting for an answer.")
+        reason=f"{who} mentioned you {when} and is still waiting for an answer.",
+    )
 
 
 def _greet(follow: PassiveFollow, now: datetime) -> Conversation:
@@ -70,16 +73,21 @@ def _greet(follow: PassiveFollow, now: datetime) -> Conversation:
     elif follow.follows_back:
         facts.append("they follow you back")
     return Conversation(
-        kind="greet_followee", user_id=follow.user_id, username=follow.username,
+        kind="greet_followee",
+        user_id=follow.user_id,
+        username=follow.username,
         url=person_url(follow.user_id, follow.username),
-        reason=f"{', and '.join(facts)}, but you haven't talked in a while. Reply to their next post or say hi.")
+        reason=f"{', and '.join(facts)}, but you haven't talked in a while. Reply to their next post or say hi.",
+    )
 
 
 def _welcome(edge: FollowEdge, usernames: Callable[[str], str | None], now: datetime) -> Conversation:
     username = edge.username or usernames(edge.user_id)
     when = ago(now - edge.since) if edge.since else "recently"
     return Conversation(
-        kind="welcome_follower", user_id=edge.user_id, username=username,
+        kind="welcome_follower",
+        user_id=edge.user_id,
+        username=username,
         url=person_url(edge.user_id, username),
-        reason=f"{handle(username, 'Someone new')} started following you ({when}). "
-               "A quick hello goes a long way.")
+        reason=f"{handle(username, 'Someone new')} started following you ({when}). A quick hello goes a long way.",
+    )

@@ -110,8 +110,9 @@ class _Signals:
         my_reply = self.my_reply(opener.conversation_id)
         if self.wrote_back(opener.conversation_id, partner, my_reply):
             return None
-        return self.cfg.w_no_follow_up, ("you replied and they never wrote back" if my_reply
-                                         else "no back-and-forth followed")
+        return self.cfg.w_no_follow_up, (
+            "you replied and they never wrote back" if my_reply else "no back-and-forth followed"
+        )
 
     def duplicate(self, opener: DmEvent, partner: str) -> tuple[float, str] | None:
         if not opener.fingerprint or opener.word_count < self.cfg.duplicate_min_words:
@@ -183,10 +184,17 @@ def find_auto_dms(
         out.openers_received += 1
         judged = _judge(opener, partner, signals)
         if judged is not None:
-            out.received.append(AutoDmReceived(
-                sender_id=partner, sender_username=usernames(partner), event_id=opener.id,
-                conversation_id=conversation_id, confidence=judged[0], reasons=judged[1],
-                sent_at=opener.created_at))
+            out.received.append(
+                AutoDmReceived(
+                    sender_id=partner,
+                    sender_username=usernames(partner),
+                    event_id=opener.id,
+                    conversation_id=conversation_id,
+                    confidence=judged[0],
+                    reasons=judged[1],
+                    sent_at=opener.created_at,
+                )
+            )
     out.received.sort(key=lambda d: (-d.confidence, -(d.sent_at or now).timestamp(), d.event_id))
     out.sent = _sent(threads, signals, openers, window_start, now)
     return out
@@ -201,8 +209,9 @@ def _sends(threads: _Threads) -> dict[str, list[tuple[DmEvent, str]]]:
     return sends
 
 
-def _sent(threads: _Threads, signals: _Signals, openers: set[str], window_start: datetime, now: datetime
-          ) -> list[AutoDmSent]:
+def _sent(
+    threads: _Threads, signals: _Signals, openers: set[str], window_start: datetime, now: datetime
+) -> list[AutoDmSent]:
     """One masked text the subscriber sent to many people, or their account's welcome message."""
     cfg = signals.cfg
     out: list[AutoDmSent] = []
@@ -214,17 +223,27 @@ def _sent(threads: _Threads, signals: _Signals, openers: set[str], window_start:
         if not any(window_start <= event.created_at <= now for event, _ in group):
             continue
         reasons = [WELCOME_REASON.replace("a welcome message", "your account's welcome message")] if welcome else []
-        reasons.append(f"you sent the same message to {plural(len(recipients), 'person', 'people')} "
-                       "once names and links are masked")
+        reasons.append(
+            f"you sent the same message to {plural(len(recipients), 'person', 'people')} "
+            "once names and links are masked"
+        )
         started = sum(1 for event, _ in group if event.id in openers)
         if started:
             reasons.append(f"{started} of them started a new conversation")
         after_follow = sum(1 for event, partner in group if signals.right_after_follow(partner, event.created_at))
         if after_follow:
-            reasons.append(f"{after_follow} went out right after someone followed you; "
-                           "X's rules do not allow automated DMs to new followers")
-        out.append(AutoDmSent(
-            fingerprint=fingerprint, recipient_ids=recipients, count=len(group), reasons=reasons,
-            last_sent_at=max(event.created_at for event, _ in group)))
+            reasons.append(
+                f"{after_follow} went out right after someone followed you; "
+                "X's rules do not allow automated DMs to new followers"
+            )
+        out.append(
+            AutoDmSent(
+                fingerprint=fingerprint,
+                recipient_ids=recipients,
+                count=len(group),
+                reasons=reasons,
+                last_sent_at=max(event.created_at for event, _ in group),
+            )
+        )
     out.sort(key=lambda s: (-s.count, s.fingerprint))
     return out

@@ -20,13 +20,35 @@ from followthrough.analysis.score import deltas, engagement_score, trends
 from followthrough.report import AutoDms, Challenge, HashtagChat, PassiveFollow, WeeklyReport
 
 # the collector names inputs after X's endpoints; the analysis after what they hold
-_INPUT_NAMES = {"tweets": "posts", "liked_tweets": "likes", "users_following": "following",
-                "users_followers": "followers", "dm": "dm_events", "dms": "dm_events"}
+_INPUT_NAMES = {
+    "tweets": "posts",
+    "liked_tweets": "likes",
+    "users_following": "following",
+    "users_followers": "followers",
+    "dm": "dm_events",
+    "dms": "dm_events",
+}
 
 _SINCE = attrgetter("since")
-_POST_METRICS = ("posts", "originals", "thread_posts", "replies", "quotes", "retweets", "broadcasts",
-                 "conversation_share", "posts_per_day", "busiest_day_posts", "heavy_days", "bursts", "twittiarrhea",
-                 "links_shared", "own_links", "self_promotion_share", "hashtag_chats")
+_POST_METRICS = (
+    "posts",
+    "originals",
+    "thread_posts",
+    "replies",
+    "quotes",
+    "retweets",
+    "broadcasts",
+    "conversation_share",
+    "posts_per_day",
+    "busiest_day_posts",
+    "heavy_days",
+    "bursts",
+    "twittiarrhea",
+    "links_shared",
+    "own_links",
+    "self_promotion_share",
+    "hashtag_chats",
+)
 
 
 def analyze(
@@ -48,12 +70,17 @@ def analyze(
     now, start = activity.collected_at, activity.window_start
     me = activity.subscriber.id
     missing = {_INPUT_NAMES.get(name, name) for name in activity.unavailable}
-    has = {name: name not in missing for name in ("posts", "mentions", "likes", "dm_events", "following",
-                                                  "followers")}
+    has = {name: name not in missing for name in ("posts", "mentions", "likes", "dm_events", "following", "followers")}
     unavailable = set(missing)
 
-    who = people(activity.subscriber, activity.following, activity.followers, activity.accounts,
-                 following_known=has["following"], followers_known=has["followers"])
+    who = people(
+        activity.subscriber,
+        activity.following,
+        activity.followers,
+        activity.accounts,
+        following_known=has["following"],
+        followers_known=has["followers"],
+    )
     usernames = who.username
 
     likes_checked = has["likes"] and all(like.author_id for like in activity.likes)
@@ -69,10 +96,15 @@ def analyze(
     passive_count, challenge = 0, Challenge(window_days=cfg.passive_window_days)
     if has["following"] and has["posts"]:
         passive, passive_count, challenge = passive_follows(
-            who, merged, mentions.authors if has["mentions"] else set(), cfg, now, likes_checked=likes_checked,
+            who,
+            merged,
+            mentions.authors if has["mentions"] else set(),
+            cfg,
+            now,
+            likes_checked=likes_checked,
             limit=max(cfg.list_limit or len(who.followees), cfg.conversations),
-            unchecked_without_handle=unchecked_without_handle(
-                activity, now - timedelta(days=cfg.passive_window_days)))
+            unchecked_without_handle=unchecked_without_handle(activity, now - timedelta(days=cfg.passive_window_days)),
+        )
     metrics["followees"] = len(who.followees) if has["following"] else activity.subscriber.following_count
     metrics["followers"] = len(who.followers) if has["followers"] else activity.subscriber.followers_count
     metrics["passive_follows"] = passive_count if challenge.share is not None else None
@@ -84,8 +116,9 @@ def analyze(
     else:
         ratio = following / max(followers, 1)
         metrics["following_follower_ratio"] = round(ratio, 3)
-        metrics["following_ratio_warning"] = int(following >= cfg.ratio_warning_min_following
-                                                 and ratio >= cfg.ratio_warning)
+        metrics["following_ratio_warning"] = int(
+            following >= cfg.ratio_warning_min_following and ratio >= cfg.ratio_warning
+        )
 
     # new followers: only when the collector could tell when follows began
     new: list[FollowEdge] = []
@@ -117,14 +150,15 @@ def analyze(
     if not mentions_ok:
         mentions.unanswered = []
 
-    dms = find_auto_dms(activity.dm_events, me, history.known_dm_conversations, who.follower_since, usernames,
-                        cfg, start, now)
+    dms = find_auto_dms(
+        activity.dm_events, me, history.known_dm_conversations, who.follower_since, usernames, cfg, start, now
+    )
     metrics["dm_openers_received"] = dms.openers_received if has["dm_events"] else None
     metrics["auto_dms_received"] = len(dms.received) if has["dm_events"] else None
     metrics["auto_dms_sent"] = len(dms.sent) if has["dm_events"] else None
     metrics["engagement_score"] = engagement_score(metrics, cfg)
 
-    earlier = history.previous_reports[-(cfg.trend_weeks - 1):] if cfg.trend_weeks > 1 else []
+    earlier = history.previous_reports[-(cfg.trend_weeks - 1) :] if cfg.trend_weeks > 1 else []
     challenge.trend = [r.challenge.share for r in earlier] + [challenge.share]
     limit = cfg.list_limit
     report = WeeklyReport(
@@ -137,8 +171,9 @@ def analyze(
         passive_follows=passive[:limit],
         auto_dms=AutoDms(received=dms.received[:limit], sent=dms.sent[:limit]),
         unanswered_mentions=mentions.unanswered[:limit],
-        conversations=pick_conversations(mentions.unanswered, passive, not_greeted, usernames, now,
-                                         cfg.conversations, cfg.conversation_mentions),
+        conversations=pick_conversations(
+            mentions.unanswered, passive, not_greeted, usernames, now, cfg.conversations, cfg.conversation_mentions
+        ),
         challenge=challenge,
         metrics=metrics,
         deltas=deltas(metrics, history.previous_reports),
@@ -146,5 +181,8 @@ def analyze(
         hashtag_chats=chats[:limit],
         unavailable=sorted(unavailable),
     )
-    return AnalysisResult(report=report, ledger_updates=ledger_updates,
-                          dm_conversation_updates=dms.new_conversations if has["dm_events"] else {})
+    return AnalysisResult(
+        report=report,
+        ledger_updates=ledger_updates,
+        dm_conversation_updates=dms.new_conversations if has["dm_events"] else {},
+    )

@@ -16,8 +16,14 @@ from followthrough.analysis.wording import duration, join_words
 from followthrough.report import Challenge, PassiveFollow
 
 _USER_ID = attrgetter("user_id")
-_PAST_TENSE = {"reply": "a reply", "mention": "a mention", "retweet": "a retweet", "quote": "a quote",
-               "like": "a like", "dm": "a DM"}
+_PAST_TENSE = {
+    "reply": "a reply",
+    "mention": "a mention",
+    "retweet": "a retweet",
+    "quote": "a quote",
+    "like": "a like",
+    "dm": "a DM",
+}
 
 
 @dataclass
@@ -56,8 +62,15 @@ def _by_id(edges: list[FollowEdge], me: str) -> dict[str, FollowEdge]:
     return found
 
 
-def people(subscriber: Account, following: list[FollowEdge], followers: list[FollowEdge],
-           accounts: dict[str, Account], *, following_known: bool, followers_known: bool) -> People:
+def people(
+    subscriber: Account,
+    following: list[FollowEdge],
+    followers: list[FollowEdge],
+    accounts: dict[str, Account],
+    *,
+    following_known: bool,
+    followers_known: bool,
+) -> People:
     me = subscriber.id
     return People(
         subscriber_id=me,
@@ -77,8 +90,15 @@ def posts_per_day(account: Account | None, now: datetime) -> float | None:
 
 
 def passive_follows(
-    who: People, merged: dict[str, Touch], mentioned_by: set[str], cfg: AnalysisConfig, now: datetime,
-    *, likes_checked: bool, limit: int | None, unchecked_without_handle: Sequence[InteractionKind] = ()
+    who: People,
+    merged: dict[str, Touch],
+    mentioned_by: set[str],
+    cfg: AnalysisConfig,
+    now: datetime,
+    *,
+    likes_checked: bool,
+    limit: int | None,
+    unchecked_without_handle: Sequence[InteractionKind] = (),
 ) -> tuple[list[PassiveFollow], int, Challenge]:
     """The best ``limit`` "talk to" candidates among passive follows, how many there are, and the challenge.
 
@@ -94,7 +114,11 @@ def passive_follows(
     # thousands of followees: what the loop reads is looked up once
     accounts, followers = who.accounts, who.followers
     w_mentioned, w_follows_back, w_active, w_tenure = (
-        cfg.rank_w_mentioned_you, cfg.rank_w_follows_back, cfg.rank_w_active, cfg.rank_w_tenure)
+        cfg.rank_w_mentioned_you,
+        cfg.rank_w_follows_back,
+        cfg.rank_w_active,
+        cfg.rank_w_tenure,
+    )
     active_rate, unknown_tenure = cfg.active_posts_per_day, cfg.passive_window_days
     for user_id, edge in who.followees.items():
         last = merged.get(user_id)
@@ -123,8 +147,10 @@ def passive_follows(
         window_days=cfg.passive_window_days,
     )
     unchecked = _Unchecked(likes=not likes_checked, without_handle=tuple(unchecked_without_handle))
-    listed = [_explain(who, user_id, -score, merged.get(user_id), mentioned_by, cfg, now, unchecked)
-              for score, _, user_id in ranked[:limit]]
+    listed = [
+        _explain(who, user_id, -score, merged.get(user_id), mentioned_by, cfg, now, unchecked)
+        for score, _, user_id in ranked[:limit]
+    ]
     return listed, len(ranked), challenge
 
 
@@ -137,12 +163,23 @@ class _Unchecked:
 
 
 _KINDS: dict[InteractionKind, tuple[str, str]] = {  # kind -> (noun, verb)
-    "reply": ("reply", "replied"), "mention": ("mention", "mentioned"), "retweet": ("retweet", "retweeted"),
-    "quote": ("quote", "quoted"), "like": ("like", "liked"), "dm": ("DM", "DMed")}
+    "reply": ("reply", "replied"),
+    "mention": ("mention", "mentioned"),
+    "retweet": ("retweet", "retweeted"),
+    "quote": ("quote", "quoted"),
+    "like": ("like", "liked"),
+    "dm": ("DM", "DMed"),
+}
 
 
-def _interaction_reason(last: Touch | None, since: datetime | None, handle_known: bool, unchecked: _Unchecked,
-                        cfg: AnalysisConfig, now: datetime) -> str:
+def _interaction_reason(
+    last: Touch | None,
+    since: datetime | None,
+    handle_known: bool,
+    unchecked: _Unchecked,
+    cfg: AnalysisConfig,
+    now: datetime,
+) -> str:
     """When the subscriber last interacted, or which interactions there were none of (and which were not checked)."""
     if last is not None:
         return f"your last interaction was {_PAST_TENSE[last[1]]} {duration(now - last[0])} ago"
@@ -169,8 +206,16 @@ def _no_interaction(ever: bool, handle_known: bool, unchecked: _Unchecked, windo
     return f"no {join_words(nouns)} from you in the last {window_days} days{note}"
 
 
-def _explain(who: People, user_id: str, score: float, last: Touch | None, mentioned_by: set[str],
-             cfg: AnalysisConfig, now: datetime, unchecked: _Unchecked) -> PassiveFollow:
+def _explain(
+    who: People,
+    user_id: str,
+    score: float,
+    last: Touch | None,
+    mentioned_by: set[str],
+    cfg: AnalysisConfig,
+    now: datetime,
+    unchecked: _Unchecked,
+) -> PassiveFollow:
     edge = who.followees[user_id]
     since = edge.since
     account = who.accounts.get(user_id)  # (an edge's username is all else there may be)
@@ -206,8 +251,7 @@ def _explain(who: People, user_id: str, score: float, last: Touch | None, mentio
 
 
 def new_followers_not_greeted(
-    who: People, touches: dict[str, Touch], merged: dict[str, Touch], cfg: AnalysisConfig,
-    window_start: datetime
+    who: People, touches: dict[str, Touch], merged: dict[str, Touch], cfg: AnalysisConfig, window_start: datetime
 ) -> tuple[list[FollowEdge], list[FollowEdge]]:
     """Followers first seen this week, and those of them the subscriber has not greeted, newest first.
 
@@ -215,8 +259,11 @@ def new_followers_not_greeted(
     greeting up to ``follow_seen_slack_days`` before it was seen counts.
     """
     slack = timedelta(days=cfg.follow_seen_slack_days)
-    new = sorted((e for e in who.followers.values() if e.since is not None and e.since >= window_start),
-                 key=lambda e: (e.since.timestamp() if e.since else 0.0, e.user_id), reverse=True)
+    new = sorted(
+        (e for e in who.followers.values() if e.since is not None and e.since >= window_start),
+        key=lambda e: (e.since.timestamp() if e.since else 0.0, e.user_id),
+        reverse=True,
+    )
     not_greeted = []
     for edge in new:
         user_id, since = edge.user_id, edge.since or window_start

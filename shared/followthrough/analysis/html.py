@@ -84,14 +84,16 @@ if d.sender_username else d.sender_id }}</a></td>
 """
 
 
-
-
 def render_html(report: WeeklyReport) -> str:
     """The report as one self-contained page; every value is HTML-escaped."""
-    return environment().from_string(_TEMPLATE).render(
-        report=report,
-        m=report.metrics,
-        words=UNAVAILABLE_WORDS,
-        person_url=lambda p: person_url(p.user_id, p.username),
-        account_url=person_url,
+    return (
+        environment()
+        .from_string(_TEMPLATE)
+        .render(
+            report=report,
+            m=report.metrics,
+            words=UNAVAILABLE_WORDS,
+            person_url=lambda p: person_url(p.user_id, p.username),
+            account_url=person_url,
+        )
     )

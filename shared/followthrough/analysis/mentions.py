@@ -51,8 +51,13 @@ def _answers(posts: list[Post], subscriber_id: str) -> Answers:
 
 
 def check_mentions(
-    mentions: list[Post], posts: list[Post], subscriber_id: str, usernames: Callable[[str], str | None],
-    cfg: AnalysisConfig, window_start: datetime, now: datetime
+    mentions: list[Post],
+    posts: list[Post],
+    subscriber_id: str,
+    usernames: Callable[[str], str | None],
+    cfg: AnalysisConfig,
+    window_start: datetime,
+    now: datetime,
 ) -> MentionFindings:
     """Mentions whose answer period ended this week, and how they were answered.
 
@@ -90,9 +95,17 @@ def check_mentions(
         else:
             answered = None
         username = usernames(mention.author_id)
-        out.unanswered.append(UnansweredMention(
-            tweet_id=mention.id, author_id=mention.author_id, author_username=username, created_at=at,
-            text=mention.text, url=post_url(mention.id, username), replied_at=answered))
+        out.unanswered.append(
+            UnansweredMention(
+                tweet_id=mention.id,
+                author_id=mention.author_id,
+                author_username=username,
+                created_at=at,
+                text=mention.text,
+                url=post_url(mention.id, username),
+                replied_at=answered,
+            )
+        )
     out.unanswered.reverse()  # newest first: the freshest are the easiest to pick up again
     if delays:
         out.median_response_hours = round(statistics.median(delays), 2)

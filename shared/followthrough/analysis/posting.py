@@ -49,8 +49,12 @@ def count_bursts(times: list[float], posts: int, span_s: float) -> int:
 
 
 def posting_metrics(
-    posts: Iterable[Post], subscriber_id: str, own_domains: Iterable[str], cfg: AnalysisConfig,
-    window_start: datetime, now: datetime
+    posts: Iterable[Post],
+    subscriber_id: str,
+    own_domains: Iterable[str],
+    cfg: AnalysisConfig,
+    window_start: datetime,
+    now: datetime,
 ) -> Metrics:
     """Metrics over the subscriber's posts of the window.
 
@@ -98,7 +102,8 @@ def posting_metrics(
         "retweets": kinds["retweet"],
         "broadcasts": broadcasts,
         "conversation_share": round(conversational / (conversational + broadcasts), 4)
-        if conversational + broadcasts else None,
+        if conversational + broadcasts
+        else None,
         "posts_per_day": round(total / days, 2),
         "busiest_day_posts": max(per_day.values(), default=0),
         "heavy_days": heavy_days,
@@ -110,8 +115,9 @@ def posting_metrics(
     }
 
 
-def _tagged(posts: Iterable[Post], window_start: datetime, now: datetime
-            ) -> tuple[dict[str, list[Post]], dict[str, str]]:
+def _tagged(
+    posts: Iterable[Post], window_start: datetime, now: datetime
+) -> tuple[dict[str, list[Post]], dict[str, str]]:
     """The subscriber's posts of the window (not retweets) by lower-cased hashtag, and each tag as first written."""
     mine: dict[str, list[Post]] = defaultdict(list)
     shown: dict[str, str] = {}
@@ -126,8 +132,9 @@ def _tagged(posts: Iterable[Post], window_start: datetime, now: datetime
     return mine, shown
 
 
-def _others_with(mentions: Iterable[Post], tags: Container[str], subscriber_id: str
-                 ) -> dict[str, list[tuple[datetime, str]]]:
+def _others_with(
+    mentions: Iterable[Post], tags: Container[str], subscriber_id: str
+) -> dict[str, list[tuple[datetime, str]]]:
     """Lower-cased hashtag -> (when, author) of others' posts that mention the subscriber with it."""
     theirs: dict[str, list[tuple[datetime, str]]] = defaultdict(list)
     for mention in mentions:
@@ -149,8 +156,9 @@ def _participants(run: list[Post], theirs: list[tuple[datetime, str]], span: tim
     return len(others)
 
 
-def _chats_of(tag: str, tagged: list[Post], theirs: list[tuple[datetime, str]], subscriber_id: str,
-              cfg: AnalysisConfig) -> list[HashtagChat]:
+def _chats_of(
+    tag: str, tagged: list[Post], theirs: list[tuple[datetime, str]], subscriber_id: str, cfg: AnalysisConfig
+) -> list[HashtagChat]:
     """Runs of one hashtag within ``hashtag_chat_minutes`` that make a chat; runs do not overlap."""
     span = timedelta(minutes=cfg.hashtag_chat_minutes)
     tagged.sort(key=lambda p: p.created_at.timestamp())
@@ -160,11 +168,12 @@ def _chats_of(tag: str, tagged: list[Post], theirs: list[tuple[datetime, str]], 
         end = start
         while end + 1 < len(tagged) and tagged[end + 1].created_at - tagged[start].created_at <= span:
             end += 1
-        run = tagged[start:end + 1]
+        run = tagged[start : end + 1]
         participants = _participants(run, theirs, span, subscriber_id) if len(run) >= cfg.hashtag_chat_min_posts else 0
         if len(run) >= cfg.hashtag_chat_min_posts and participants >= cfg.hashtag_chat_min_others:
-            chats.append(HashtagChat(hashtag=f"#{tag}", started_at=run[0].created_at, posts=len(run),
-                                     participants=participants))
+            chats.append(
+                HashtagChat(hashtag=f"#{tag}", started_at=run[0].created_at, posts=len(run), participants=participants)
+            )
             start = end + 1
         else:
             start += 1
@@ -172,8 +181,12 @@ def _chats_of(tag: str, tagged: list[Post], theirs: list[tuple[datetime, str]], 
 
 
 def hashtag_chats(
-    posts: Iterable[Post], mentions: Iterable[Post], subscriber_id: str, cfg: AnalysisConfig,
-    window_start: datetime, now: datetime
+    posts: Iterable[Post],
+    mentions: Iterable[Post],
+    subscriber_id: str,
+    cfg: AnalysisConfig,
+    window_start: datetime,
+    now: datetime,
 ) -> list[HashtagChat]:
     """Hashtags the subscriber used ``hashtag_chat_min_posts`` times within ``hashtag_chat_minutes``.
 
@@ -184,7 +197,10 @@ def hashtag_chats(
     if not mine:
         return []
     theirs = _others_with(mentions, mine, subscriber_id)
-    chats = [chat for key, tagged in mine.items()
-             for chat in _chats_of(shown[key], tagged, theirs.get(key, []), subscriber_id, cfg)]
+    chats = [
+        chat
+        for key, tagged in mine.items()
+        for chat in _chats_of(shown[key], tagged, theirs.get(key, []), subscriber_id, cfg)
+    ]
     chats.sort(key=lambda c: (c.started_at, c.hashtag))
     return chats

@@ -7,8 +7,14 @@ from followthrough.report import WeeklyReport
 
 Metrics = dict[str, float | int | None]
 
-TREND_METRICS = ("engagement_score", "challenge_share", "conversation_share", "response_rate", "posts_per_day",
-                 "passive_follows")
+TREND_METRICS = (
+    "engagement_score",
+    "challenge_share",
+    "conversation_share",
+    "response_rate",
+    "posts_per_day",
+    "passive_follows",
+)
 
 
 def engagement_score(m: Metrics, cfg: AnalysisConfig) -> int | None:
@@ -47,8 +53,5 @@ def deltas(current: Metrics, previous: list[WeeklyReport]) -> dict[str, float | 
 
 
 def trends(current: Metrics, previous: list[WeeklyReport], weeks: int) -> dict[str, list[float | None]]:
-    earlier = previous[-(weeks - 1):] if weeks > 1 else []
-    return {
-        name: [report.metrics.get(name) for report in earlier] + [current.get(name)]
-        for name in TREND_METRICS
-    }
+    earlier = previous[-(weeks - 1) :] if weeks > 1 else []
+    return {name: [report.metrics.get(name) for report in earlier] + [current.get(name)] for name in TREND_METRICS}

@@ -105,7 +105,11 @@ def load_archive(
 
 
 def read_archive(
-    path: str | Path, *, as_of: datetime | None = None, window_days: float = 30, lookback_days: float = 120,
+    path: str | Path,
+    *,
+    as_of: datetime | None = None,
+    window_days: float = 30,
+    lookback_days: float = 120,
     progress: files.Progress | None = None,
 ) -> Archive:
     """Read an archive (.zip or folder).
@@ -293,8 +297,10 @@ class _Reader:
     def account(self) -> Account:
         members = self.source.find(files.ACCOUNT)
         if not members:
-            raise ArchiveError(f"{self.source.path}: data/account.js not found; is this an X archive "
-                               "(the .zip from Settings > Your account > Download an archive of your data)?")
+            raise ArchiveError(
+                f"{self.source.path}: data/account.js not found; is this an X archive "
+                "(the .zip from Settings > Your account > Download an archive of your data)?"
+            )
         found = [e.account for e in _entries(self.source, files.ACCOUNT, AccountEntry)]
         if not found:
             raise ArchiveError(f"{self.source.member(members[0])}: holds no account")
@@ -385,11 +391,14 @@ class _Reader:
     def dms(self) -> bool:
         found = False
         kinds: tuple[tuple[files.DataType, ConversationType], ...] = (
-            (files.DMS, "one_to_one"), (files.GROUP_DMS, "group"))
+            (files.DMS, "one_to_one"),
+            (files.GROUP_DMS, "group"),
+        )
         for kind, conversation_type in kinds:
             found |= bool(self.source.find(kind))
-            self.conversations.extend(_conversation(e["conversation"], conversation_type)
-                                      for e in _entries(self.source, kind, DmEntry))
+            self.conversations.extend(
+                _conversation(e["conversation"], conversation_type) for e in _entries(self.source, kind, DmEntry)
+            )
         return found
 
     # --- the activity ---------------------------------------------------------------------------
@@ -399,8 +408,9 @@ class _Reader:
         if self.end is None:
             times = [row["created_at"] for row in self.posts]
             times += [c.first for c in self.conversations if c.first is not None]
-            times += [e["created_at"] for c in self.conversations for e in c.events
-                      if e["event_type"] != "ReactionCreate"]
+            times += [
+                e["created_at"] for c in self.conversations for e in c.events if e["event_type"] != "ReactionCreate"
+            ]
             self.end = max(times) if times else datetime.now(UTC)
         return self.end
 
@@ -417,10 +427,18 @@ class _Reader:
 
     def like_models(self) -> list[Like]:
         ids_by_name = {name.lower(): user_id for user_id, name in self.names.items()}
-        return _LIKES.validate_python([
-            {"post_id": post_id, "author_id": ids_by_name.get(handle.lower()) if handle else None,
-             "post_created_at": at, "seen_at": at}
-            for post_id, handle, at in self.likes if self.reach(at)])
+        return _LIKES.validate_python(
+            [
+                {
+                    "post_id": post_id,
+                    "author_id": ids_by_name.get(handle.lower()) if handle else None,
+                    "post_created_at": at,
+                    "seen_at": at,
+                }
+                for post_id, handle, at in self.likes
+                if self.reach(at)
+            ]
+        )
 
     def dm_models(self) -> tuple[list[DmEvent], dict[str, datetime]]:
         """DM events in reach, and the conversations that began before it (id -> first message time).
@@ -472,8 +490,9 @@ def _conversation(raw: ArchiveConversation, kind: ConversationType) -> _Conversa
     return found
 
 
-def _add_message(into: _Conversation, message: ArchiveMessage, event_type: str,
-                 reactions: dict[str, dict[str, Any]]) -> None:
+def _add_message(
+    into: _Conversation, message: ArchiveMessage, event_type: str, reactions: dict[str, dict[str, Any]]
+) -> None:
     """A message or welcome message; its validated dict becomes the event's row."""
     into.people.add(message["sender_id"])
     recipient = message.get("recipient_id")
@@ -506,8 +525,12 @@ def _add_reaction(reactions: dict[str, dict[str, Any]], reaction: Any, message_i
     """A reaction, once: X lists it both on its message and as its own event."""
     target = reaction.get("event_id") or message_id or ""
     event_id = f"{target}:{reaction['sender_id']}:{reaction.get('key', '')}"
-    reactions[event_id] = {"id": event_id, "event_type": "ReactionCreate", "sender_id": reaction["sender_id"],
-                           "created_at": reaction["created_at"]}
+    reactions[event_id] = {
+        "id": event_id,
+        "event_type": "ReactionCreate",
+        "sender_id": reaction["sender_id"],
+        "created_at": reaction["created_at"],
+    }
 
 
 def _event_rows(conversation: _Conversation, cut: datetime, end: datetime) -> list[dict[str, Any]]:
@@ -544,12 +567,20 @@ def _load(source: Source, as_of: datetime | None, window_days: float, lookback_d
     has_dms = reader.dms()
     end = reader.settle_end()
     dm_events, earlier = reader.dm_models()
-    missing = {"posts": has_posts, "likes": has_likes, "following": following is not None,
-               "followers": followers is not None, "dm_events": has_dms}
-    subscriber = me.model_copy(update={
-        "following_count": len(following) if following is not None else None,
-        "followers_count": len(followers) if followers is not None else None,
-        "post_count": reader.post_count if has_posts else None})
+    missing = {
+        "posts": has_posts,
+        "likes": has_likes,
+        "following": following is not None,
+        "followers": followers is not None,
+        "dm_events": has_dms,
+    }
+    subscriber = me.model_copy(
+        update={
+            "following_count": len(following) if following is not None else None,
+            "followers_count": len(followers) if followers is not None else None,
+            "post_count": reader.post_count if has_posts else None,
+        }
+    )
     # every part is a validated model already: validating the whole again would only check them again
     activity = Activity.model_construct(
         subscriber=subscriber,
@@ -561,8 +592,9 @@ def _load(source: Source, as_of: datetime | None, window_days: float, lookback_d
         # usernames stay in ``accounts``: the follow lists hold only ids
         following=cast(list[FollowEdge], following or []),
         followers=cast(list[FollowEdge], followers or []),
-        accounts=_ACCOUNTS.validate_python({user_id: {"id": user_id, "username": name}
-                                            for user_id, name in reader.names.items()}),
+        accounts=_ACCOUNTS.validate_python(
+            {user_id: {"id": user_id, "username": name} for user_id, name in reader.names.items()}
+        ),
         unavailable=sorted({"mentions", *(name for name, found in missing.items() if not found)}),
     )
     return Archive(activity, earlier)

@@ -25,8 +25,9 @@ from typing_extensions import TypedDict
 from followthrough.activity import FollowEdge
 
 _LENIENT = ConfigDict(extra="ignore", populate_by_name=True)
-_MONTHS = {m: i for i, m in enumerate(
-    ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)}
+_MONTHS = {
+    m: i for i, m in enumerate(["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"], 1)
+}
 
 
 def archive_time(value: Any) -> Any:
@@ -100,8 +101,14 @@ class ArchiveEditInfo(TypedDict, total=False):
     """``edit_info``: ``{"initial": {"editTweetIds": [...]}}`` on a first version, ``{"edit": {...}}`` on edits."""
 
     initial_id: Annotated[str, Field(validation_alias=AliasPath("edit", "initialTweetId"))]
-    versions: Annotated[list[str], Field(validation_alias=AliasChoices(
-        AliasPath("initial", "editTweetIds"), AliasPath("edit", "editControlInitial", "editTweetIds")))]
+    versions: Annotated[
+        list[str],
+        Field(
+            validation_alias=AliasChoices(
+                AliasPath("initial", "editTweetIds"), AliasPath("edit", "editControlInitial", "editTweetIds")
+            )
+        ),
+    ]
 
 
 @with_config(_LENIENT)
@@ -109,13 +116,18 @@ class ArchiveTweet(TypedDict):
     id: _Id
     full_text: NotRequired[Annotated[str, Field(validation_alias=AliasChoices("full_text", "text"))]]
     created_at: ArchiveTime
-    in_reply_to_status_id: NotRequired[Annotated[str | None, Field(
-        validation_alias=AliasChoices("in_reply_to_status_id_str", "in_reply_to_status_id"))]]
-    in_reply_to_user_id: NotRequired[Annotated[str | None, Field(
-        validation_alias=AliasChoices("in_reply_to_user_id_str", "in_reply_to_user_id"))]]
+    in_reply_to_status_id: NotRequired[
+        Annotated[
+            str | None, Field(validation_alias=AliasChoices("in_reply_to_status_id_str", "in_reply_to_status_id"))
+        ]
+    ]
+    in_reply_to_user_id: NotRequired[
+        Annotated[str | None, Field(validation_alias=AliasChoices("in_reply_to_user_id_str", "in_reply_to_user_id"))]
+    ]
     in_reply_to_screen_name: NotRequired[str | None]
-    quoted_status_id: NotRequired[Annotated[str | None, Field(
-        validation_alias=AliasChoices("quoted_status_id_str", "quoted_status_id"))]]
+    quoted_status_id: NotRequired[
+        Annotated[str | None, Field(validation_alias=AliasChoices("quoted_status_id_str", "quoted_status_id"))]
+    ]
     entities: NotRequired[ArchiveEntities]
     edit_info: NotRequired[ArchiveEditInfo]
     deleted_at: NotRequired[str | None]
@@ -171,8 +183,11 @@ class ArchiveFollowEdge(FollowEdge):
     """
 
     model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
-    user_id: str = Field(validation_alias=AliasChoices(AliasPath("following", "accountId"),
-                                                       AliasPath("follower", "accountId"), "user_id"))
+    user_id: str = Field(
+        validation_alias=AliasChoices(
+            AliasPath("following", "accountId"), AliasPath("follower", "accountId"), "user_id"
+        )
+    )
 
 
 @with_config(_LENIENT)

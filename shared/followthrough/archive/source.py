@@ -94,7 +94,7 @@ def _without_top_folder(names: list[str]) -> tuple[str, list[str]]:
     top = tops.pop()
     if top == "data":  # the data folder itself, zipped
         return "", names
-    return top + "/", [name[len(top) + 1:] for name in names]
+    return top + "/", [name[len(top) + 1 :] for name in names]
 
 
 class Source:
@@ -121,8 +121,9 @@ class Source:
         self._inside = set(inside)
         self._data = "data/" if any(n.startswith("data/") and n.endswith(".js") for n in inside) else ""
         # the data files, by file name
-        self._files = {n[len(self._data):]: n for n in inside
-                       if n.startswith(self._data) and "/" not in n[len(self._data):]}
+        self._files = {
+            n[len(self._data) :]: n for n in inside if n.startswith(self._data) and "/" not in n[len(self._data) :]
+        }
         # what reading the data files means (media files are never read)
         self.total_bytes = sum(self._sizes[self._top + n] for n in self._files.values() if n.endswith(".js"))
         self.manifest = self._read_manifest()
@@ -141,8 +142,9 @@ class Source:
             return None
         body = self.read(name, _MANIFEST_PREFIX)
         if body is None:
-            raise ArchiveError(f"{self.member(name)}: does not start with 'window.__THAR_CONFIG ='; "
-                               "the file may be damaged")
+            raise ArchiveError(
+                f"{self.member(name)}: does not start with 'window.__THAR_CONFIG ='; the file may be damaged"
+            )
         try:
             return _Manifest.model_validate_json(body.rstrip().rstrip(b";"))
         except ValidationError as exc:
@@ -175,8 +177,10 @@ class Source:
         if base in self._files:  # the data folder moved, or the manifest names files from the data folder
             return self._files[base]
         manifest = self.member(self._files["manifest.js"])
-        raise ArchiveError(f"{manifest}: lists {file_name}, which is not in the archive; "
-                           "was the archive unpacked or re-zipped only in part?")
+        raise ArchiveError(
+            f"{manifest}: lists {file_name}, which is not in the archive; "
+            "was the archive unpacked or re-zipped only in part?"
+        )
 
     def _open(self, name: str) -> IO[bytes]:
         if self._zip is not None:
@@ -202,7 +206,7 @@ class Source:
                     return stream.read()
                 data = head + stream.read()  # the prefix may go on past the head: match the whole
                 found = prefix.match(data)
-                return None if found is None else data[found.end():]
+                return None if found is None else data[found.end() :]
         except (zipfile.BadZipFile, zlib.error, OSError, EOFError, ValueError) as exc:
             raise ArchiveError(f"{self.member(name)}: could not be read ({exc})") from None
 
@@ -210,12 +214,14 @@ class Source:
         """The JSON of a ``window.YTD.<name>.part<N> = [...]`` file, without the prefix or a trailing ';'."""
         body = self.read(name, DATA_PREFIX)
         if body is None:
-            raise ArchiveError(f"{self.member(name)}: does not start like an X archive data file "
-                               "('window.YTD.<name>.part0 = [...]'); the file may be damaged")
+            raise ArchiveError(
+                f"{self.member(name)}: does not start like an X archive data file "
+                "('window.YTD.<name>.part0 = [...]'); the file may be damaged"
+            )
         # without trailing whitespace and a trailing ";" (the body is copied only when there are any)
         end = len(body)
         while end and body[end - 1] in _ASCII_WHITESPACE:
             end -= 1
-        if body[end - 1:end] == b";":
+        if body[end - 1 : end] == b";":
             end -= 1
         return body[:end] if end < len(body) else body

@@ -101,9 +101,13 @@ def without_sections(view: DigestView, hidden: Collection[str]) -> DigestView:
     return replace(view, **changes)
 
 
-def render_digest(report: WeeklyReport, previous: list[WeeklyReport], links: DigestLinks,
-                  unavailable_reasons: list[str] | None = None,
-                  hidden_sections: Collection[str] = ()) -> RenderedDigest:
+def render_digest(
+    report: WeeklyReport,
+    previous: list[WeeklyReport],
+    links: DigestLinks,
+    unavailable_reasons: list[str] | None = None,
+    hidden_sections: Collection[str] = (),
+) -> RenderedDigest:
     """The digest of ``report``; ``previous`` are earlier reports (oldest first) for the trends,
     ``unavailable_reasons`` why reads were skipped this week (e.g. the budget was reached),
     ``hidden_sections`` the sections the subscriber left out."""

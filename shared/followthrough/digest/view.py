@@ -36,14 +36,26 @@ READS = {
     "dm_events": "your direct messages",
 }
 # the analysis input each read feeds (report.unavailable uses these names)
-READ_INPUTS = {"tweets": "posts", "liked_tweets": "likes", "dm_events": "dm_events", "mentions": "mentions",
-               "following": "following", "followers": "followers"}
+READ_INPUTS = {
+    "tweets": "posts",
+    "liked_tweets": "likes",
+    "dm_events": "dm_events",
+    "mentions": "mentions",
+    "following": "following",
+    "followers": "followers",
+}
 
 KIND_LABELS = {"answer_mention": "Answer", "greet_followee": "Say hello", "welcome_follower": "Welcome"}
-KIND_NOBODY = {"answer_mention": "a mention", "greet_followee": "someone you follow",
-               "welcome_follower": "a new follower"}
-KIND_ACTIONS = {"answer_mention": "Reply on X", "greet_followee": "Open their profile",
-                "welcome_follower": "Say hello on X"}
+KIND_NOBODY = {
+    "answer_mention": "a mention",
+    "greet_followee": "someone you follow",
+    "welcome_follower": "a new follower",
+}
+KIND_ACTIONS = {
+    "answer_mention": "Reply on X",
+    "greet_followee": "Open their profile",
+    "welcome_follower": "Say hello on X",
+}
 # an en dash: what a chart or number shows for a week that could not be measured
 NOT_MEASURED = "\u2013"
 X_HOSTS = ("https://x.com/", "https://twitter.com/", "https://mobile.twitter.com/")
@@ -58,7 +70,7 @@ _DM_REASON_ORDER = ("same text", "right after", "call to action", "link", "never
 
 def short(text: str, limit: int) -> str:
     text = " ".join(text.split())
-    return text if len(text) <= limit else text[:limit - 1].rstrip() + "…"
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 def handle(username: str | None, fallback: str) -> str:
@@ -228,27 +240,45 @@ def _nudge(m: dict[str, float | int | None], report: WeeklyReport, cfg: Analysis
     options: list[tuple[float, str]] = []
     conversation, response = m.get("conversation_share"), m.get("response_rate")
     if conversation is not None:
-        options.append((cfg.score_w_conversation * (1 - conversation),
-                        f"reply more than you broadcast. {percent(conversation)} of your posts were replies "
-                        "or quotes."))
+        options.append(
+            (
+                cfg.score_w_conversation * (1 - conversation),
+                f"reply more than you broadcast. {percent(conversation)} of your posts were replies or quotes.",
+            )
+        )
     if response is not None:
-        options.append((cfg.score_w_response * (1 - response),
-                        f"answer the people who mention you. {percent(response)} got an answer within {grace}."))
+        options.append(
+            (
+                cfg.score_w_response * (1 - response),
+                f"answer the people who mention you. {percent(response)} got an answer within {grace}.",
+            )
+        )
     share = m.get("challenge_share")
     if share is not None:
         reach = min(share / cfg.challenge_target, 1.0)
         days = report.challenge.window_days or cfg.passive_window_days
-        options.append((cfg.score_w_reach_out * (1 - reach),
-                        f"talk with the people you follow. You talked with {percent(share)} of them in the last "
-                        f"{days} days."))
+        options.append(
+            (
+                cfg.score_w_reach_out * (1 - reach),
+                f"talk with the people you follow. You talked with {percent(share)} of them in the last {days} days.",
+            )
+        )
     new, not_greeted = m.get("new_followers"), m.get("new_followers_not_greeted")
     if new:
-        options.append((cfg.score_w_welcome * (not_greeted or 0) / new,
-                        f"welcome new followers. {number(not_greeted)} of {number(new)} haven't heard from you."))
+        options.append(
+            (
+                cfg.score_w_welcome * (not_greeted or 0) / new,
+                f"welcome new followers. {number(not_greeted)} of {number(new)} haven't heard from you.",
+            )
+        )
     promo = m.get("self_promotion_share")
     if promo is not None:
-        options.append((cfg.score_w_own_voice * promo,
-                        f"share other people's work too. {percent(promo)} of the links you posted were your own."))
+        options.append(
+            (
+                cfg.score_w_own_voice * promo,
+                f"share other people's work too. {percent(promo)} of the links you posted were your own.",
+            )
+        )
     room, sentence = max(options, default=(0.0, ""), key=lambda o: o[0])
     return f"Quickest way up: {sentence}" if room > 0.5 else ""
 
@@ -266,25 +296,35 @@ def _conversations(report: WeeklyReport) -> list[ConversationItem]:
     items = []
     for c in report.conversations:
         fallback = profile_url(c.user_id, c.username)
-        items.append(ConversationItem(
-            kind=c.kind, label=KIND_LABELS.get(c.kind, "Talk"),
-            who=handle(c.username, KIND_NOBODY.get(c.kind, "someone")),
-            url=x_url(c.url, fallback), reason=short(c.reason, 300), quote=_mention_text(c, report.unanswered_mentions),
-            action=KIND_ACTIONS.get(c.kind, "Open on X")))
+        items.append(
+            ConversationItem(
+                kind=c.kind,
+                label=KIND_LABELS.get(c.kind, "Talk"),
+                who=handle(c.username, KIND_NOBODY.get(c.kind, "someone")),
+                url=x_url(c.url, fallback),
+                reason=short(c.reason, 300),
+                quote=_mention_text(c, report.unanswered_mentions),
+                action=KIND_ACTIONS.get(c.kind, "Open on X"),
+            )
+        )
     return items
 
 
 def _more(report: WeeklyReport) -> MorePeople:
     m = report.metrics
     named = {c.user_id for c in report.conversations}
-    passive = [Person(handle(p.username, "an account you follow"), profile_url(p.user_id, p.username))
-               for p in report.passive_follows if p.user_id not in named][:MORE_PEOPLE]
+    passive = [
+        Person(handle(p.username, "an account you follow"), profile_url(p.user_id, p.username))
+        for p in report.passive_follows
+        if p.user_id not in named
+    ][:MORE_PEOPLE]
     count = m.get("passive_follows")
     not_greeted = m.get("new_followers_not_greeted")
     welcomed_here = sum(1 for c in report.conversations if c.kind == "welcome_follower")
     me = quote(report.username, safe="") if report.username else ""
     return MorePeople(
-        passive=passive, passive_count=None if count is None else int(count),
+        passive=passive,
+        passive_count=None if count is None else int(count),
         window_days=report.challenge.window_days,
         new_not_greeted=None if not_greeted is None else max(int(not_greeted) - welcomed_here, 0),
         followers_url=f"https://x.com/{me}/followers" if me else "https://x.com/",
@@ -295,8 +335,9 @@ def _dm_why(dm: AutoDmReceived) -> str:
     def rank(reason: str) -> int:
         return next((i for i, key in enumerate(_DM_REASON_ORDER) if key in reason), len(_DM_REASON_ORDER))
 
-    telling = [_PARENTHESES.sub("", r).split(" once ")[0] for r in sorted(dm.reasons, key=rank)
-               if "first message" not in r][:3]
+    telling = [
+        _PARENTHESES.sub("", r).split(" once ")[0] for r in sorted(dm.reasons, key=rank) if "first message" not in r
+    ][:3]
     return short("; ".join(telling) or "looks templated", 200)
 
 
@@ -304,9 +345,14 @@ def _dms(report: WeeklyReport) -> Dms:
     received = [
         DmReceived(
             who=handle(d.sender_username, "An account"),
-            url=(f"https://x.com/messages/{quote(d.conversation_id, safe='-')}" if d.conversation_id
-                 else profile_url(d.sender_id, d.sender_username)),
-            why=_dm_why(d), sure="very likely" if d.confidence >= 0.85 else "likely")
+            url=(
+                f"https://x.com/messages/{quote(d.conversation_id, safe='-')}"
+                if d.conversation_id
+                else profile_url(d.sender_id, d.sender_username)
+            ),
+            why=_dm_why(d),
+            sure="very likely" if d.confidence >= 0.85 else "likely",
+        )
         for d in report.auto_dms.received[:DMS_SHOWN]
     ]
     total = report.metrics.get("auto_dms_received")
@@ -314,16 +360,25 @@ def _dms(report: WeeklyReport) -> Dms:
     warnings = []
     for sent in report.auto_dms.sent[:3]:
         people = plural(len(sent.recipient_ids), "person", "people")
-        warning = (f"You sent the same message to {people}. To them it reads like an automated DM, "
-                   "and X's rules don't allow automated DMs to new followers. A personal line or two gets "
-                   "more answers.")
+        warning = (
+            f"You sent the same message to {people}. To them it reads like an automated DM, "
+            "and X's rules don't allow automated DMs to new followers. A personal line or two gets "
+            "more answers."
+        )
         if any("right after someone followed you" in r for r in sent.reasons):
-            warning = (f"You sent the same message to {people}, some right after they followed you. "
-                       "X's rules don't allow automated DMs to new followers, and people rarely answer a "
-                       "template. Write to them in your own words instead.")
+            warning = (
+                f"You sent the same message to {people}, some right after they followed you. "
+                "X's rules don't allow automated DMs to new followers, and people rarely answer a "
+                "template. Write to them in your own words instead."
+            )
         warnings.append(warning)
-    return Dms(received=received, total=total_received, more_received=total_received - len(received),
-               sent_warnings=warnings, measured=report.metrics.get("auto_dms_received", 0) is not None)
+    return Dms(
+        received=received,
+        total=total_received,
+        more_received=total_received - len(received),
+        sent_warnings=warnings,
+        measured=report.metrics.get("auto_dms_received", 0) is not None,
+    )
 
 
 def _posting(m: dict[str, float | int | None]) -> tuple[list[str], list[str]]:
@@ -336,8 +391,10 @@ def _posting(m: dict[str, float | int | None]) -> tuple[list[str], list[str]]:
     broadcasts = int(m.get("broadcasts") or 0)
     lines.append(f"{plural(int(posts), 'post')}, about {number(m.get('posts_per_day'))} a day.")
     if posts:
-        lines.append(f"{plural(talk, 'reply or quote', 'replies and quotes')} to other people, "
-                     f"{plural(broadcasts, 'broadcast')} to everyone.")
+        lines.append(
+            f"{plural(talk, 'reply or quote', 'replies and quotes')} to other people, "
+            f"{plural(broadcasts, 'broadcast')} to everyone."
+        )
     hours = m.get("median_response_hours")
     if hours is not None:
         lines.append(f"When you answered a mention, it took you about {duration(timedelta(hours=float(hours)))}.")
@@ -346,15 +403,20 @@ def _posting(m: dict[str, float | int | None]) -> tuple[list[str], list[str]]:
         lines.append(f"You joined {plural(int(chats), 'hashtag chat')}: conversations, not broadcasts. Nice.")
     bursts, heavy = int(m.get("bursts") or 0), int(m.get("heavy_days") or 0)
     if bursts:
-        warnings.append(f"{plural(bursts, 'burst')} of several posts within minutes. Spread them out so they "
-                        "don't flood your followers' timelines.")
+        warnings.append(
+            f"{plural(bursts, 'burst')} of several posts within minutes. Spread them out so they "
+            "don't flood your followers' timelines."
+        )
     if heavy:
-        warnings.append(f"{plural(heavy, 'day')} with more posts than people can follow. Fewer, better posts "
-                        "get more replies.")
+        warnings.append(
+            f"{plural(heavy, 'day')} with more posts than people can follow. Fewer, better posts get more replies."
+        )
     links, own = m.get("links_shared"), m.get("own_links")
     if links and own and own / links >= 0.5 and links >= 2:
-        warnings.append(f"{number(own)} of the {plural(int(links), 'link')} you shared pointed to your own sites. "
-                        "Sharing other people's work starts more conversations.")
+        warnings.append(
+            f"{number(own)} of the {plural(int(links), 'link')} you shared pointed to your own sites. "
+            "Sharing other people's work starts more conversations."
+        )
     return lines, warnings
 
 
@@ -368,10 +430,21 @@ def _challenge(report: WeeklyReport) -> Challenge | None:
         points = round((c.share - earlier[0]) * 100)
         weeks = len(c.trend) - 1 - next(i for i, s in enumerate(c.trend) if s is not None)
         since = "last week" if weeks == 1 else f"{weeks} weeks ago"
-        change = (f"up {plural(points, 'point')} since {since}" if points > 0
-                  else f"down {plural(-points, 'point')} since {since}" if points < 0 else f"the same as {since}")
-    return Challenge(interacted=c.interacted, followees=c.followees, share=c.share, percent=percent(c.share),
-                     window_days=c.window_days, change=change)
+        change = (
+            f"up {plural(points, 'point')} since {since}"
+            if points > 0
+            else f"down {plural(-points, 'point')} since {since}"
+            if points < 0
+            else f"the same as {since}"
+        )
+    return Challenge(
+        interacted=c.interacted,
+        followees=c.followees,
+        share=c.share,
+        percent=percent(c.share),
+        window_days=c.window_days,
+        change=change,
+    )
 
 
 def _series(history: list[WeeklyReport], name: str) -> list[float | None]:
@@ -403,13 +476,16 @@ def _charts(history: list[WeeklyReport], cfg: AnalysisConfig) -> list[Chart]:
     scores = _series(history, "engagement_score")
     measured = [s for s in scores if s is not None]
     if measured:
-        charts.append(Chart(
-            title="Engagement score",
-            summary=f"{number(scores[-1])} this week; between {number(min(measured))} and {number(max(measured))} "
-                    f"over {plural(len(history), 'week')}.",
-            bars=[Bar(labels[i], number(s), _bar_height(s, 100), current=i == last) for i, s in enumerate(scores)],
-            legend=[], text_rows=[f"{labels[i]:>4} {number(s):>4}  {_text_bar(s, 100)}" for i, s in enumerate(scores)],
-        ))
+        charts.append(
+            Chart(
+                title="Engagement score",
+                summary=f"{number(scores[-1])} this week; between {number(min(measured))} and {number(max(measured))} "
+                f"over {plural(len(history), 'week')}.",
+                bars=[Bar(labels[i], number(s), _bar_height(s, 100), current=i == last) for i, s in enumerate(scores)],
+                legend=[],
+                text_rows=[f"{labels[i]:>4} {number(s):>4}  {_text_bar(s, 100)}" for i, s in enumerate(scores)],
+            )
+        )
 
     # shares, not counts: the first digest covers a month, later ones a week
     mixes: list[tuple[int, int] | None] = []
@@ -428,24 +504,39 @@ def _charts(history: list[WeeklyReport], cfg: AnalysisConfig) -> list[Chart]:
             bars.append(Bar(labels[i], percent(share), talk_px, rest_px, current=i == last))
             text_talk = _text_bar(share, 1.0)
             counts = f"{mix[0]}/{mix[1]}" if mix else NOT_MEASURED
-            rows.append(f"{labels[i]:>4} {percent(share):>4} {counts:>7}  "
-                        f"{text_talk}{'░' * ((20 - len(text_talk)) if share is not None else 0)}")
+            rows.append(
+                f"{labels[i]:>4} {percent(share):>4} {counts:>7}  "
+                f"{text_talk}{'░' * ((20 - len(text_talk)) if share is not None else 0)}"
+            )
         now = mixes[-1]
-        summary = ("Not measured this week." if now is None else
-                   f"This week {plural(now[0], 'reply or quote', 'replies and quotes')} and "
-                   f"{plural(now[1], 'broadcast')}.")
-        charts.append(Chart(title="Replies vs. broadcasts", summary=summary, bars=bars,
-                            legend=[("talk", "replies and quotes"), ("loud", "broadcasts")], text_rows=rows))
+        summary = (
+            "Not measured this week."
+            if now is None
+            else f"This week {plural(now[0], 'reply or quote', 'replies and quotes')} and "
+            f"{plural(now[1], 'broadcast')}."
+        )
+        charts.append(
+            Chart(
+                title="Replies vs. broadcasts",
+                summary=summary,
+                bars=bars,
+                legend=[("talk", "replies and quotes"), ("loud", "broadcasts")],
+                text_rows=rows,
+            )
+        )
 
     rates = _series(history, "response_rate")
     if any(r is not None for r in rates):
         grace = duration(timedelta(hours=cfg.unanswered_grace_hours))
-        charts.append(Chart(
-            title=f"Mentions answered within {grace}",
-            summary=(f"{percent(rates[-1])} this week." if rates[-1] is not None else "Not measured this week."),
-            bars=[Bar(labels[i], percent(r), _bar_height(r, 1.0), current=i == last) for i, r in enumerate(rates)],
-            legend=[], text_rows=[f"{labels[i]:>4} {percent(r):>4}  {_text_bar(r, 1.0)}" for i, r in enumerate(rates)],
-        ))
+        charts.append(
+            Chart(
+                title=f"Mentions answered within {grace}",
+                summary=(f"{percent(rates[-1])} this week." if rates[-1] is not None else "Not measured this week."),
+                bars=[Bar(labels[i], percent(r), _bar_height(r, 1.0), current=i == last) for i, r in enumerate(rates)],
+                legend=[],
+                text_rows=[f"{labels[i]:>4} {percent(r):>4}  {_text_bar(r, 1.0)}" for i, r in enumerate(rates)],
+            )
+        )
     return charts
 
 
@@ -467,14 +558,18 @@ def _not_measured(report: WeeklyReport, skipped: list[str]) -> list[str]:
     return lines
 
 
-def build_view(report: WeeklyReport, previous: list[WeeklyReport], skipped: list[str] | None = None,
-               config: AnalysisConfig | None = None) -> DigestView:
+def build_view(
+    report: WeeklyReport,
+    previous: list[WeeklyReport],
+    skipped: list[str] | None = None,
+    config: AnalysisConfig | None = None,
+) -> DigestView:
     """Everything the digest shows, from this week's report, earlier ones (oldest first) and skipped reads."""
     cfg = config or AnalysisConfig()
     m = report.metrics
     score = m.get("engagement_score")
     change, direction = _change(report.deltas.get("engagement_score"))
-    history = [*[r for r in previous if r.week < report.week][-(TREND_WEEKS - 1):], report]
+    history = [*[r for r in previous if r.week < report.week][-(TREND_WEEKS - 1) :], report]
     conversations = _conversations(report)
     posting, posting_warnings = _posting(m)
     named = [c.who for c in conversations if c.who.startswith("@")]

@@ -92,14 +92,18 @@ def addresses_to_suppress(notification: SesNotification) -> tuple[list[str], str
         bounce = notification.bounce
         if bounce.bounce_type != "Permanent":
             return [], ""
-        return ([r.email_address for r in bounce.bounced_recipients],
-                f"bounce: {bounce.bounce_type} {bounce.bounce_sub_type}".strip())
+        return (
+            [r.email_address for r in bounce.bounced_recipients],
+            f"bounce: {bounce.bounce_type} {bounce.bounce_sub_type}".strip(),
+        )
     if notification.event_type == "Complaint" and notification.complaint is not None:
         complaint = notification.complaint
         if complaint.complaint_feedback_type == "not-spam":
             return [], ""
-        return ([r.email_address for r in complaint.complained_recipients],
-                f"complaint: {complaint.complaint_feedback_type or 'unspecified'}")
+        return (
+            [r.email_address for r in complaint.complained_recipients],
+            f"complaint: {complaint.complaint_feedback_type or 'unspecified'}",
+        )
     return [], ""
 
 
@@ -127,8 +131,14 @@ class FeedbackRecorder:
                     continue
                 self.subscribers.update_subscriber(subscriber_id, current=subscriber, suppressed=True)
                 result.subscribers_stopped.append(subscriber_id)
-            log.info("address suppressed", extra={"reason": reason, "message_id": notification.mail.message_id,
-                                                  "subscribers": notification.mail.tags.get(SUBSCRIBER_TAG, [])})
+            log.info(
+                "address suppressed",
+                extra={
+                    "reason": reason,
+                    "message_id": notification.mail.message_id,
+                    "subscribers": notification.mail.tags.get(SUBSCRIBER_TAG, []),
+                },
+            )
         return result
 
 
@@ -142,6 +152,12 @@ class BounceStep:
     def run(self, notifications: list[SesNotification]) -> dict[str, Any]:
         result = self.recorder.record(notifications)
         self.metrics.add_metric(name="AddressesSuppressed", unit=MetricUnit.Count, value=result.suppressed)
-        log.info("ses feedback", extra={"suppressed": result.suppressed, "ignored": result.ignored,
-                                        "subscribers_stopped": result.subscribers_stopped})
+        log.info(
+            "ses feedback",
+            extra={
+                "suppressed": result.suppressed,
+                "ignored": result.ignored,
+                "subscribers_stopped": result.subscribers_stopped,
+            },
+        )
         return asdict(result)

@@ -49,8 +49,9 @@ CREDITS_FLAG = "credits_exhausted"
 # how long a process trusts that X's credits were not exhausted this week before reading the flag again
 CREDITS_UNFLAGGED_TRUSTED_S = 60
 
-Status = Literal["collected", "rate_limited", "needs_reauth", "credits_exhausted", "not_receiving", "unknown",
-                 "superseded"]
+Status = Literal[
+    "collected", "rate_limited", "needs_reauth", "credits_exhausted", "not_receiving", "unknown", "superseded"
+]
 
 # Reads in order of value for money: conversations first, then the cheap
 # likes, then the dearer follow lists and DMs.
@@ -147,8 +148,12 @@ class Collector:
             # mailed before anything is recorded: a send that fails (SES throttling past botocore's
             # retries) fails the record, and its retry finds the subscriber as it was and mails then
             self.send_reconnect_email(subscriber)
-        self.subscribers.update_subscriber(subscriber.subscriber_id, current=subscriber, status="needs_reauth",
-                                           reconnect_email_sent_at=subscriber.reconnect_email_sent_at or self.now())
+        self.subscribers.update_subscriber(
+            subscriber.subscriber_id,
+            current=subscriber,
+            status="needs_reauth",
+            reconnect_email_sent_at=subscriber.reconnect_email_sent_at or self.now(),
+        )
         self.weeks.mark_week(subscriber.subscriber_id, week, "needs_reauth", reason)
         return CollectResult("needs_reauth", subscriber.subscriber_id, week, reason=reason)
 
@@ -170,8 +175,11 @@ class Collector:
         cursors, graphs = state.cursors, state.graphs
         # a second run in the same week (a requeue after a rate limit) spends from the same budget
         spent = state.week.spend if state.week is not None and state.week.spend is not None else Spend()
-        budget = Budget(self.config.first_run_budget_usd if first_run else self.config.weekly_budget_usd,
-                        self.config.prices, spent.model_copy(deep=True))
+        budget = Budget(
+            self.config.first_run_budget_usd if first_run else self.config.weekly_budget_usd,
+            self.config.prices,
+            spent.model_copy(deep=True),
+        )
         me = self._me(client, cursors, budget, week)
         reads: dict[str, ListRead] = {}
         result = CollectResult("collected", sid, week, spend=budget.spend)
@@ -189,8 +197,9 @@ class Collector:
                     reads[endpoint] = self._read(endpoint, client, me, cursors, graphs, budget, now)
                     cursor.done_week = week
                 except BudgetExhausted:
-                    budget.spend.skipped.append(f"{endpoint}: the weekly X budget of ${budget.limit_usd:.2f} "
-                                                "was reached")
+                    budget.spend.skipped.append(
+                        f"{endpoint}: the weekly X budget of ${budget.limit_usd:.2f} was reached"
+                    )
                 except XMalformed as exc:
                     budget.spend.skipped.append(f"{endpoint}: {exc}")
                     log.error("malformed X payload", extra={"subscriber_id": sid, "endpoint": endpoint})
@@ -209,8 +218,11 @@ class Collector:
         if first_run:
             # the first digest covers all the DMs X still serves: all of it is news to the subscriber
             activity.window_start = now - timedelta(days=self.config.dm_window_days)
-        history = History(ledger=dict(state.ledger), previous_reports=state.previous_reports,
-                          known_dm_conversations=dict(state.dm_conversations))
+        history = History(
+            ledger=dict(state.ledger),
+            previous_reports=state.previous_reports,
+            known_dm_conversations=dict(state.dm_conversations),
+        )
         read_lists = [which for which in FOLLOW_LISTS if which in reads]
         try:
             analysis = analyze(activity, history, week=week, own_domains=list(subscriber.own_domains))
@@ -219,8 +231,12 @@ class Collector:
             self.state.save(state, graphs=read_lists)
             self.weeks.put_week_spend(sid, week, budget.spend)
             raise
-        self.state.save(state, graphs=read_lists, ledger_updates=analysis.ledger_updates,
-                        dm_conversation_updates=analysis.dm_conversation_updates)
+        self.state.save(
+            state,
+            graphs=read_lists,
+            ledger_updates=analysis.ledger_updates,
+            dm_conversation_updates=analysis.dm_conversation_updates,
+        )
         self.weeks.record_collected(sid, week, analysis.report, budget.spend)
         if first_run:
             self.subscribers.update_subscriber(sid, current=subscriber, first_collected_at=now)
@@ -228,8 +244,9 @@ class Collector:
         result.counts = {k: len(v.items) for k, v in reads.items()}
         return result
 
-    def _keep(self, state: CollectorState, reads: dict[str, ListRead], now: datetime, me: XUser, spend: Spend,
-              week: str) -> None:
+    def _keep(
+        self, state: CollectorState, reads: dict[str, ListRead], now: datetime, me: XUser, spend: Spend, week: str
+    ) -> None:
         """An attempt that stopped early: save what it read and spent, for the next attempt (this
         process's, after a refresh, or a redelivery's) to continue from."""
         assert state.subscriber is not None
@@ -238,25 +255,43 @@ class Collector:
         self.weeks.put_week_spend(state.subscriber.subscriber_id, week, spend)
         state.week = replace(state.week or StoredWeek(None, "", None, None), spend=spend.model_copy(deep=True))
 
-    def _read(self, endpoint: str, client: XClient, me: XUser, cursors: Cursors, graphs: dict[str, Graph],
-              budget: Budget, now: datetime) -> ListRead:
+    def _read(
+        self,
+        endpoint: str,
+        client: XClient,
+        me: XUser,
+        cursors: Cursors,
+        graphs: dict[str, Graph],
+        budget: Budget,
+        now: datetime,
+    ) -> ListRead:
         cursor = cursors.get(endpoint)
         fetch = fetch_for(client, endpoint, me.id)
         if endpoint == "tweets":
-            return read_since(endpoint, fetch, cursor, budget,
-                              now - timedelta(days=self.config.first_run_lookback_days))
+            return read_since(
+                endpoint, fetch, cursor, budget, now - timedelta(days=self.config.first_run_lookback_days)
+            )
         if endpoint == "mentions":
             return read_since(endpoint, fetch, cursor, budget, now - timedelta(days=MENTIONS_FIRST_RUN_DAYS))
         if endpoint in FOLLOW_LISTS:
             return self._read_follows(endpoint, fetch, cursors, graphs[endpoint], me, budget, now)
         head = set(cursor.known_head)
-        out = read_until_known(endpoint, fetch, cursor, budget, head.__contains__,
-                               expected_new=cursor.weekly_estimate if head else None)
+        out = read_until_known(
+            endpoint, fetch, cursor, budget, head.__contains__, expected_new=cursor.weekly_estimate if head else None
+        )
         cursor.weekly_estimate = _weekly_volume(endpoint, out, now, first_read=not head)
         return out
 
-    def _read_follows(self, endpoint: str, fetch: Callable[..., PageResult], cursors: Cursors, known: Graph,
-                      me: XUser, budget: Budget, now: datetime) -> ListRead:
+    def _read_follows(
+        self,
+        endpoint: str,
+        fetch: Callable[..., PageResult],
+        cursors: Cursors,
+        known: Graph,
+        me: XUser,
+        budget: Budget,
+        now: datetime,
+    ) -> ListRead:
         """New follows or followers down to the first known one, then a check against X's counts.
 
         The first page is sized from the growth of the count X reports plus
@@ -268,14 +303,20 @@ class Collector:
         """
         cursor = cursors.get(endpoint)
         metrics = me.public_metrics
-        reported = None if metrics is None else (
-            metrics.following_count if endpoint == "following" else metrics.followers_count)
+        reported = (
+            None
+            if metrics is None
+            else (metrics.following_count if endpoint == "following" else metrics.followers_count)
+        )
         cap = self.config.followers_read_cap if endpoint == "followers" else None
         if not known:
             out = self._full_read(endpoint, fetch, cursors, budget, now, cap)
         else:
-            growth = (reported - cursor.last_reported if reported is not None and cursor.last_reported is not None
-                      else (reported or 0) - len(known))
+            growth = (
+                reported - cursor.last_reported
+                if reported is not None and cursor.last_reported is not None
+                else (reported or 0) - len(known)
+            )
             expected = max(growth, 0) + cursor.lost_estimate + 1
             out = read_until_known(endpoint, fetch, cursor, budget, known.__contains__, expected_new=expected)
             cursor.lost_estimate = max(len(out.items) - max(growth, 0), 0)
@@ -283,22 +324,32 @@ class Collector:
             partial = cap is not None and reported is not None and reported > cap
             if gone > 0 and not partial:
                 last = cursors.last_full_followers_read
-                due = endpoint == "following" or last is None or (
-                    now - last >= timedelta(weeks=self.config.full_followers_reread_weeks))
+                due = (
+                    endpoint == "following"
+                    or last is None
+                    or (now - last >= timedelta(weeks=self.config.full_followers_reread_weeks))
+                )
                 affordable = budget.remaining >= (reported or 0) * budget.price(endpoint)
                 if due and affordable:
                     out = self._full_read(endpoint, fetch, cursors, budget, now, cap)
                 else:
                     budget.spend.notes.append(
                         f"{endpoint}: {gone} account(s) gone from the list; who exactly is known after the next "
-                        "full re-read" + ("" if affordable else " (it does not fit this week's budget)"))
+                        "full re-read" + ("" if affordable else " (it does not fit this week's budget)")
+                    )
         cursor.last_reported = reported
         cursor.completed_at = now
         return out
 
     @staticmethod
-    def _full_read(endpoint: str, fetch: Callable[..., PageResult], cursors: Cursors, budget: Budget,
-                   now: datetime, cap: int | None) -> ListRead:
+    def _full_read(
+        endpoint: str,
+        fetch: Callable[..., PageResult],
+        cursors: Cursors,
+        budget: Budget,
+        now: datetime,
+        cap: int | None,
+    ) -> ListRead:
         cursor = cursors.get(endpoint)
         out = read_until_known(endpoint, fetch, cursor, budget, lambda _id: False, cap=cap)
         out.full = True
@@ -307,8 +358,9 @@ class Collector:
             cursors.last_full_followers_read = now
         return out
 
-    def _merge(self, state: CollectorState, reads: dict[str, ListRead], now: datetime, me: XUser, *,
-               unavailable: list[str]) -> Activity:
+    def _merge(
+        self, state: CollectorState, reads: dict[str, ListRead], now: datetime, me: XUser, *, unavailable: list[str]
+    ) -> Activity:
         """Fold what was read into ``state`` (saved by the caller); returns everything the analysis needs."""
         recent, graphs = state.recent, state.graphs
         me_account = normalize.account(me)
@@ -333,29 +385,41 @@ class Collector:
         id_by_username = {str(v[1]).lower(): k for g in graphs.values() for k, v in g.items() if v[1]}
         new_posts = normalize.resolve_quoted_authors(new_posts, id_by_username)
         activity = Activity(
-            subscriber=me_account, collected_at=now, window_start=now - timedelta(days=7),
+            subscriber=me_account,
+            collected_at=now,
+            window_start=now - timedelta(days=7),
             posts=_merged(recent.posts if recent else [], new_posts, _EPOCH, _created, _id),
             mentions=_merged(recent.mentions if recent else [], new_mentions, recent_cut, _created, _id),
-            likes=_merged(recent.likes if recent else [], new_likes, _EPOCH, lambda like: like.seen_at,
-                          lambda like: like.post_id),
-            dm_events=_merged(recent.dm_events if recent else [], new_dms,
-                              now - timedelta(days=self.config.dm_window_days), _created, _id),
+            likes=_merged(
+                recent.likes if recent else [], new_likes, _EPOCH, lambda like: like.seen_at, lambda like: like.post_id
+            ),
+            dm_events=_merged(
+                recent.dm_events if recent else [],
+                new_dms,
+                now - timedelta(days=self.config.dm_window_days),
+                _created,
+                _id,
+            ),
             following=_edges(graphs["following"]),
             followers=_edges(graphs["followers"]),
             unavailable=sorted(set(unavailable)),
         )
         # What the next run needs besides the ledger: two weeks of posts,
         # mentions and likes, a DM window; the follow lists are saved apart.
-        state.recent = activity.model_copy(update={
-            "posts": [p for p in activity.posts if p.created_at >= recent_cut],
-            "likes": [like for like in activity.likes if like.seen_at >= recent_cut],
-            "following": [], "followers": [],
-        })
+        state.recent = activity.model_copy(
+            update={
+                "posts": [p for p in activity.posts if p.created_at >= recent_cut],
+                "likes": [like for like in activity.likes if like.seen_at >= recent_cut],
+                "following": [],
+                "followers": [],
+            }
+        )
         return activity
 
 
-def _merged(old: Iterable[T], new: Iterable[T], keep_from: datetime, when: Callable[[T], datetime],
-            key: Callable[[T], str]) -> list[T]:
+def _merged(
+    old: Iterable[T], new: Iterable[T], keep_from: datetime, when: Callable[[T], datetime], key: Callable[[T], str]
+) -> list[T]:
     """Old and new items by id (new wins), those from ``keep_from`` on, oldest first."""
     by_id: dict[str, T] = {}
     for item in (*old, *new):
@@ -386,8 +450,10 @@ def _id(item: Post | DmEvent) -> str:
 
 
 def _edges(graph: Graph) -> list[FollowEdge]:
-    return [FollowEdge(user_id=user_id, username=username, since=datetime.fromisoformat(since) if since else None)
-            for user_id, (since, username) in graph.items()]
+    return [
+        FollowEdge(user_id=user_id, username=username, since=datetime.fromisoformat(since) if since else None)
+        for user_id, (since, username) in graph.items()
+    ]
 
 
 # -- the use case: one collect message -------------------------------------------------------------
@@ -410,11 +476,17 @@ class ReconnectEmail:
         if self.suppression.is_suppressed(subscriber.email):
             log.info("reconnect email not sent: address suppressed", extra={"subscriber_id": subscriber.subscriber_id})
             return
-        text = ("Hello,\n\nX no longer accepts the connection Followthrough had to your account, so this week's "
-                "digest could not be made. Sign in again to reconnect (it takes a minute):\n\n"
-                f"{self.public_base_url.rstrip('/')}/\n\nUntil then we will not try again or write again.\n")
-        raw = build_message(sender=self.sender, recipient=subscriber.email,
-                            subject="Reconnect your X account to keep your weekly digest", text=text)
+        text = (
+            "Hello,\n\nX no longer accepts the connection Followthrough had to your account, so this week's "
+            "digest could not be made. Sign in again to reconnect (it takes a minute):\n\n"
+            f"{self.public_base_url.rstrip('/')}/\n\nUntil then we will not try again or write again.\n"
+        )
+        raw = build_message(
+            sender=self.sender,
+            recipient=subscriber.email,
+            subject="Reconnect your X account to keep your weekly digest",
+            text=text,
+        )
         self.mailer.send(subscriber.email, raw)
 
 
@@ -435,16 +507,27 @@ class CollectStep:
             self.digest_queue.send(DigestRequest(subscriber_id=request.subscriber_id, week=request.week))
         elif result.status == "rate_limited":
             if request.requeues >= MAX_REQUEUES:
-                raise RuntimeError(f"subscriber {request.subscriber_id} still rate-limited after {MAX_REQUEUES} "
-                                   "requeues")
-            self.collect_queue.send(request.model_copy(update={"requeues": request.requeues + 1}),
-                                    delay_seconds=min(result.retry_in_s, self.max_requeue_delay_s))
+                raise RuntimeError(
+                    f"subscriber {request.subscriber_id} still rate-limited after {MAX_REQUEUES} requeues"
+                )
+            self.collect_queue.send(
+                request.model_copy(update={"requeues": request.requeues + 1}),
+                delay_seconds=min(result.retry_in_s, self.max_requeue_delay_s),
+            )
         elif result.status == "credits_exhausted":
             self.metrics.add_metric(name=CREDITS_METRIC, unit=MetricUnit.Count, value=1)
         self.metrics.add_metric(name=f"Collect_{result.status}", unit=MetricUnit.Count, value=1)
-        self.metrics.add_metric(name="XSpendMilliUSD", unit=MetricUnit.Count,
-                                value=round(result.spend.total_usd * 1000))
-        log.info("collected", extra={"subscriber_id": result.subscriber_id, "week": result.week,
-                                     "status": result.status, "spend_usd": result.spend.total_usd,
-                                     "counts": result.counts})
+        self.metrics.add_metric(
+            name="XSpendMilliUSD", unit=MetricUnit.Count, value=round(result.spend.total_usd * 1000)
+        )
+        log.info(
+            "collected",
+            extra={
+                "subscriber_id": result.subscriber_id,
+                "week": result.week,
+                "status": result.status,
+                "spend_usd": result.spend.total_usd,
+                "counts": result.counts,
+            },
+        )
         return result

@@ -45,7 +45,7 @@ def reason_for(exc: BaseException) -> str:
 def retry_delay_s(receive_count: int, base_s: float, cap_s: int) -> int:
     """Exponential backoff by receive: base, 2 base, 4 base, ... at most ``cap_s`` (whole seconds, as SQS takes)."""
     exponent = min(max(receive_count - 1, 0), 30)
-    return int(min(base_s * 2 ** exponent, cap_s))
+    return int(min(base_s * 2**exponent, cap_s))
 
 
 class Redelivery(Protocol):
@@ -69,8 +69,12 @@ class _Message:
     def of(cls, record: dict[str, Any]) -> _Message:
         """The SQS event's record, as Lambda delivered it."""
         attributes = record.get("attributes") or {}
-        return cls(str(record.get("messageId", "")), str(record.get("receiptHandle", "")),
-                   int(attributes.get("ApproximateReceiveCount") or 1), str(record.get("body", "")))
+        return cls(
+            str(record.get("messageId", "")),
+            str(record.get("receiptHandle", "")),
+            int(attributes.get("ApproximateReceiveCount") or 1),
+            str(record.get("body", "")),
+        )
 
 
 class RetryingBatchProcessor(BatchProcessor):
@@ -100,11 +104,14 @@ class RetryingBatchProcessor(BatchProcessor):
         if is_permanent(exc):
             reason = reason_for(exc)
             try:
-                dead_lettered = self.redelivery().dead_letter(message.body, reason, message.message_id,
-                                                              message.receipt_handle)
+                dead_lettered = self.redelivery().dead_letter(
+                    message.body, reason, message.message_id, message.receipt_handle
+                )
             except Exception as send_error:  # SQS unavailable: the record is retried instead
-                log.warning("could not dead-letter the message; it is retried",
-                            extra={**extra, "error_type": type(send_error).__name__})
+                log.warning(
+                    "could not dead-letter the message; it is retried",
+                    extra={**extra, "error_type": type(send_error).__name__},
+                )
                 dead_lettered = False
             if dead_lettered:
                 log.error("message dead-lettered: it cannot succeed", extra={**extra, "reason": reason})
@@ -116,8 +123,10 @@ class RetryingBatchProcessor(BatchProcessor):
             try:
                 redelivery.retry_later(message.receipt_handle, delay)
             except Exception as change_error:  # then the queue visibility timeout applies
-                log.warning("could not set the retry's backoff", extra={**extra,
-                                                                        "error_type": type(change_error).__name__})
-            log.warning("transient failure; retried", extra={**extra, "retry_in_s": delay,
-                                                             "error_type": type(exc).__name__})
+                log.warning(
+                    "could not set the retry's backoff", extra={**extra, "error_type": type(change_error).__name__}
+                )
+            log.warning(
+                "transient failure; retried", extra={**extra, "retry_in_s": delay, "error_type": type(exc).__name__}
+            )
         return super().failure_handler(record, exception)

@@ -71,8 +71,11 @@ class DigestSender:
         if self.suppression.is_suppressed(subscriber.email):
             return self._skip(sid, week, "the address bounced or complained and is suppressed")
         if not subscriber.receives_digest:
-            return self._skip(sid, week, f"not receiving digests (status {subscriber.status}, "
-                                         f"email confirmed: {subscriber.email_confirmed})")
+            return self._skip(
+                sid,
+                week,
+                f"not receiving digests (status {subscriber.status}, email confirmed: {subscriber.email_confirmed})",
+            )
         stored = stored_week.report() if stored_week else None
         if stored is None:
             return self._skip(sid, week, "no report was stored for this week")
@@ -86,15 +89,27 @@ class DigestSender:
             export=link(self.public_base_url, "export", self.signing_key, sid),
         )
         # what the collector could not read, and what it could not tell (e.g. who unfollowed)
-        rendered = render_digest(report, previous, links, unavailable_reasons=spend.skipped + spend.notes,
-                                 hidden_sections=subscriber.hidden_sections)
+        rendered = render_digest(
+            report,
+            previous,
+            links,
+            unavailable_reasons=spend.skipped + spend.notes,
+            hidden_sections=subscriber.hidden_sections,
+        )
         raw = build_message(
-            sender=self.mailer.sender, recipient=subscriber.email, subject=rendered.subject,
-            text=rendered.text, html=rendered.html, images=rendered.images, now=self.now(),
+            sender=self.mailer.sender,
+            recipient=subscriber.email,
+            subject=rendered.subject,
+            text=rendered.text,
+            html=rendered.html,
+            images=rendered.images,
+            now=self.now(),
             # RFC 8058 one-click: mail clients POST "List-Unsubscribe=One-Click" to the same signed link
-            headers={"List-Unsubscribe": f"<{links.unsubscribe}>",
-                     "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
-                     **ses_tags_header(sid)},
+            headers={
+                "List-Unsubscribe": f"<{links.unsubscribe}>",
+                "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",
+                **ses_tags_header(sid),
+            },
         )
         self.weeks.put_digest(sid, week, raw)
         message_id = self.mailer.send(subscriber.email, raw)
@@ -118,9 +133,11 @@ class DigestStep:
     def idempotency_config(self) -> IdempotencyConfig:
         from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
-        return IdempotencyConfig(event_key_jmespath="[subscriber_id, week]",
-                                 expires_after_seconds=IDEMPOTENCY_DAYS * 86400,
-                                 raise_on_no_idempotency_key=True)
+        return IdempotencyConfig(
+            event_key_jmespath="[subscriber_id, week]",
+            expires_after_seconds=IDEMPOTENCY_DAYS * 86400,
+            raise_on_no_idempotency_key=True,
+        )
 
     @cached_property
     def persistence(self) -> DynamoDBPersistenceLayer:
@@ -129,8 +146,12 @@ class DigestStep:
         from followthrough.adapters.store.table import RETRIES
 
         return DynamoDBPersistenceLayer(
-            table_name=self.table_name, key_attr="pk", sort_key_attr="sk",
-            static_pk_value="IDEMPOTENCY#digest", expiry_attr="ttl", boto_config=RETRIES,
+            table_name=self.table_name,
+            key_attr="pk",
+            sort_key_attr="sk",
+            static_pk_value="IDEMPOTENCY#digest",
+            expiry_attr="ttl",
+            boto_config=RETRIES,
         )
 
     @cached_property
@@ -143,8 +164,12 @@ class DigestStep:
         """
         from aws_lambda_powertools.utilities.idempotency import idempotent_function
 
-        @idempotent_function(data_keyword_argument="request", persistence_store=self.persistence,  # type: ignore[untyped-decorator]
-                             config=self.idempotency_config, key_prefix=DIGEST_IDEMPOTENCY_PREFIX)
+        @idempotent_function(
+            data_keyword_argument="request",
+            persistence_store=self.persistence,  # type: ignore[untyped-decorator]
+            config=self.idempotency_config,
+            key_prefix=DIGEST_IDEMPOTENCY_PREFIX,
+        )
         def send(request: DigestRequest) -> dict[str, Any]:
             return asdict(self.sender.send(request))
 
@@ -166,6 +191,13 @@ class DigestStep:
             self.idempotency_config.register_lambda_context(context)
         result: dict[str, Any] = self.send_once(request=request)
         self.metrics.add_metric(name=f"Digest_{result['outcome']}", unit=MetricUnit.Count, value=1)
-        log.info("digest", extra={"subscriber_id": request.subscriber_id, "week": request.week,
-                                  "outcome": result["outcome"], "reason": result["reason"]})
+        log.info(
+            "digest",
+            extra={
+                "subscriber_id": request.subscriber_id,
+                "week": request.week,
+                "outcome": result["outcome"],
+                "reason": result["reason"],
+            },
+        )
         return result

@@ -41,8 +41,9 @@ def dispatch(subscribers: SubscriberRepository, queue: Queue, at: datetime) -> D
     next_week = at + timedelta(days=7)
     for subscriber in fresh:
         subscribers.claim_dispatch(subscriber.subscriber_id, week, subscriber.due_slot(next_week))
-    return DispatchResult(slot=slot, week=week, due=len(due), queued=len(fresh),
-                          already_dispatched=len(due) - len(fresh))
+    return DispatchResult(
+        slot=slot, week=week, due=len(due), queued=len(fresh), already_dispatched=len(due) - len(fresh)
+    )
 
 
 @dataclass

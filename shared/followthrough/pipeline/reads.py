@@ -25,11 +25,23 @@ from followthrough.cursors import EndpointCursor, Spend
 
 HEAD_SIZE = 20  # ids remembered at the top of a newest-first list, in case some are deleted
 PAGE_LIMITS = {  # (min, max) max_results per endpoint, from X's documentation
-    "tweets": (5, 100), "mentions": (5, 100), "liked_tweets": (5, 100),
-    "following": (1, 1000), "followers": (1, 1000), "dm_events": (1, 100),
+    "tweets": (5, 100),
+    "mentions": (5, 100),
+    "liked_tweets": (5, 100),
+    "following": (1, 1000),
+    "followers": (1, 1000),
+    "dm_events": (1, 100),
 }
-PRICE_OF = {"tweets": "post", "mentions": "post", "liked_tweets": "like", "following": "user",
-            "followers": "user", "dm_events": "dm_event", "users_me": "user", "users_lookup": "user"}
+PRICE_OF = {
+    "tweets": "post",
+    "mentions": "post",
+    "liked_tweets": "like",
+    "following": "user",
+    "followers": "user",
+    "dm_events": "dm_event",
+    "users_me": "user",
+    "users_lookup": "user",
+}
 
 
 class BudgetExhausted(Exception):
@@ -72,8 +84,9 @@ class ListRead:
     full: bool = False
 
 
-def read_since(endpoint: str, fetch: Callable[..., PageResult], cursor: EndpointCursor, budget: Budget,
-               start_time: datetime | None) -> ListRead:
+def read_since(
+    endpoint: str, fetch: Callable[..., PageResult], cursor: EndpointCursor, budget: Budget, start_time: datetime | None
+) -> ListRead:
     """Posts or mentions newer than ``cursor.since_id`` (the first run: since ``start_time``)."""
     out = ListRead()
     token = cursor.resume_token
@@ -102,9 +115,16 @@ def read_since(endpoint: str, fetch: Callable[..., PageResult], cursor: Endpoint
     return out
 
 
-def read_until_known(endpoint: str, fetch: Callable[..., PageResult], cursor: EndpointCursor, budget: Budget,
-                     known: Callable[[str], bool], *, expected_new: int | None = None,
-                     cap: int | None = None) -> ListRead:
+def read_until_known(
+    endpoint: str,
+    fetch: Callable[..., PageResult],
+    cursor: EndpointCursor,
+    budget: Budget,
+    known: Callable[[str], bool],
+    *,
+    expected_new: int | None = None,
+    cap: int | None = None,
+) -> ListRead:
     """A newest-first list (likes, DM events, following, followers) down to the first id already known.
 
     The first page is sized to what is expected to be new (``expected_new``;

@@ -30,14 +30,21 @@ class TokenKeeper:
     wait: Callable[[float], None] = time.sleep
     lease_s: int = 30
 
-    def save(self, subscriber_id: str, tokens: TokenSet, *, expected_version: int | None,
-             forget_at: int | None = None) -> int:
+    def save(
+        self, subscriber_id: str, tokens: TokenSet, *, expected_version: int | None, forget_at: int | None = None
+    ) -> int:
         plaintext = json.dumps({"access": tokens.access_token, "refresh": tokens.refresh_token})
-        return self.stored.put_tokens(subscriber_id, self.cipher.encrypt(plaintext, subscriber_id), tokens.expires_at,
-                                      expected_version=expected_version, forget_at=forget_at)
+        return self.stored.put_tokens(
+            subscriber_id,
+            self.cipher.encrypt(plaintext, subscriber_id),
+            tokens.expires_at,
+            expected_version=expected_version,
+            forget_at=forget_at,
+        )
 
-    def access_token(self, subscriber_id: str, *, force_refresh: bool = False,
-                     loaded: StoredTokens | None = None) -> str:
+    def access_token(
+        self, subscriber_id: str, *, force_refresh: bool = False, loaded: StoredTokens | None = None
+    ) -> str:
         """A token valid for at least a few minutes; raises ``XAuthRevoked`` if X refuses to refresh.
 
         ``force_refresh`` refreshes even a token that looks fresh (X answered 401 to it); ``loaded``:

@@ -75,9 +75,11 @@ def deliverable_address(value: str) -> str:
     return str(checked.ascii_email)
 
 
-EmailField = Annotated[str, AfterValidator(deliverable_address),
-                       Form(max_length=254, description="where the digest and the confirmation go",
-                            json_schema_extra={"format": "email"})]
+EmailField = Annotated[
+    str,
+    AfterValidator(deliverable_address),
+    Form(max_length=254, description="where the digest and the confirmation go", json_schema_extra={"format": "email"}),
+]
 ConsentField = Annotated[Literal["yes"], Form(description=f"consent version {CONSENT_VERSION}: {CONSENT_TEXT}")]
 DayField = Annotated[int, Form(ge=0, le=6, description="0 = Monday")]
 HourField = Annotated[int, Form(ge=0, le=23, description="local hour the digest should arrive")]
@@ -87,16 +89,18 @@ CsrfField = Annotated[str, Form(max_length=TOKEN_MAX, description="anti-forgery 
 # no length limit here: a mangled cookie is replaced, never a reason to refuse the page
 CsrfCookie = Annotated[str | None, Cookie(description="anti-forgery cookie")]
 LinkToken = Annotated[str, AfterValidator(_not_blank), Query(max_length=TOKEN_MAX, description="signed link token")]
-FormLinkToken = Annotated[str, AfterValidator(_not_blank), Form(max_length=TOKEN_MAX,
-                                                               description="signed link token")]
+FormLinkToken = Annotated[str, AfterValidator(_not_blank), Form(max_length=TOKEN_MAX, description="signed link token")]
 OptionalLinkToken = Annotated[str | None, Query(max_length=TOKEN_MAX, description="signed link token")]
-ShownSectionsField = Annotated[list[DigestSection] | None, Form(
-    max_length=8, description="the digest sections to show (ticked boxes); the others are left out")]
-OptionalReadsField = Annotated[list[OptionalRead] | None, Form(
-    max_length=4, description="the optional X reads to make (ticked boxes); the others are turned off")]
+ShownSectionsField = Annotated[
+    list[DigestSection] | None,
+    Form(max_length=8, description="the digest sections to show (ticked boxes); the others are left out"),
+]
+OptionalReadsField = Annotated[
+    list[OptionalRead] | None,
+    Form(max_length=4, description="the optional X reads to make (ticked boxes); the others are turned off"),
+]
 PauseField = Annotated[int, Form(ge=0, le=8, description="weeks without a digest from now; 0 = not paused")]
-OAuthState = Annotated[str, AfterValidator(_not_blank), Query(max_length=TOKEN_MAX,
-                                                              description="the state sent to X")]
+OAuthState = Annotated[str, AfterValidator(_not_blank), Query(max_length=TOKEN_MAX, description="the state sent to X")]
 OAuthCode = Annotated[str | None, Query(max_length=TOKEN_MAX, description="X's authorization code")]
 OAuthError = Annotated[str | None, Query(max_length=200, description="X's error, e.g. access_denied")]
 
@@ -114,12 +118,16 @@ class SignupForm(BaseModel):
 
 # Field -> what to tell the person when the value is refused (by pydantic error type; "" = any other).
 FIELD_MESSAGES: dict[str, dict[str, str]] = {
-    "email": {"missing": "Enter your email address.",
-              "email_ascii": "We cannot send email to an address with accents or other non-Latin letters before "
-                             "the @. Enter an address with only a-z, digits and . _ - + before the @.",
-              "": "Enter an email address like name@example.com."},
-    "consent": {"": "Tick the box to agree that your X account will be linked to this email address. "
-                    "Followthrough cannot send a digest without it."},
+    "email": {
+        "missing": "Enter your email address.",
+        "email_ascii": "We cannot send email to an address with accents or other non-Latin letters before "
+        "the @. Enter an address with only a-z, digits and . _ - + before the @.",
+        "": "Enter an email address like name@example.com.",
+    },
+    "consent": {
+        "": "Tick the box to agree that your X account will be linked to this email address. "
+        "Followthrough cannot send a digest without it."
+    },
     "digest_day": {"": "Choose the day the digest should arrive."},
     "digest_hour": {"": "Choose the time the digest should arrive."},
     "time_zone": {"": "Choose your time zone from the list."},
@@ -140,5 +148,5 @@ def field_errors(errors: list[dict[str, object]]) -> dict[str, str]:
 
 
 def describe_schedule(subscriber: Subscriber | SignupForm) -> str:
-    """"Mondays at 08:00 (Europe/Paris)"."""
+    """ "Mondays at 08:00 (Europe/Paris)"."""
     return f"{WEEKDAYS[subscriber.digest_day]}s at {subscriber.digest_hour:02d}:00 ({subscriber.time_zone})"

@@ -78,10 +78,12 @@ DOTLESS_DOMAINS = frozenset({"gmail.com", "googlemail.com"})
 
 def _invalid_link(exc: InvalidLink) -> SignupError:
     expired = "expired" in str(exc)
-    return SignupError(400, "This link has expired" if expired else "This link is not valid",
-                       ("The link is too old to use. " if expired else
-                        "The link is incomplete or was changed. ")
-                       + "Use the newest link from our emails, or sign up again on the first page.")
+    return SignupError(
+        400,
+        "This link has expired" if expired else "This link is not valid",
+        ("The link is too old to use. " if expired else "The link is incomplete or was changed. ")
+        + "Use the newest link from our emails, or sign up again on the first page.",
+    )
 
 
 class Mailer(Protocol):
@@ -99,8 +101,9 @@ class Tokens(Protocol):
 
     cipher: Any
 
-    def save(self, subscriber_id: str, tokens: TokenSet, *, expected_version: int | None,
-             forget_at: int | None = None) -> int: ...
+    def save(
+        self, subscriber_id: str, tokens: TokenSet, *, expected_version: int | None, forget_at: int | None = None
+    ) -> int: ...
 
 
 class PendingSignup(BaseModel):
@@ -127,9 +130,16 @@ class ProfileChange(BaseModel):
 
     @classmethod
     def of(cls, form: SignupForm, me: XUser) -> ProfileChange:
-        return cls(email=form.email, x_user_id=me.id, username=me.username, digest_day=form.digest_day,
-                   digest_hour=form.digest_hour, time_zone=form.time_zone,
-                   consent_version=form.consent_version, consent_at=form.consent_at)
+        return cls(
+            email=form.email,
+            x_user_id=me.id,
+            username=me.username,
+            digest_day=form.digest_day,
+            digest_hour=form.digest_hour,
+            time_zone=form.time_zone,
+            consent_version=form.consent_version,
+            consent_at=form.consent_at,
+        )
 
 
 # "cooldown": a link about the same went out minutes ago; "cooldown_other": one about something else did;
@@ -204,9 +214,12 @@ def _state_key(state: str) -> str:
 
 
 def _in_use() -> SignupError:
-    return SignupError(409, "This X account or address is already in use",
-                       "Another subscription uses it. Delete that subscription first "
-                       "(the link is at the bottom of every digest), then sign up again.")
+    return SignupError(
+        409,
+        "This X account or address is already in use",
+        "Another subscription uses it. Delete that subscription first "
+        "(the link is at the bottom of every digest), then sign up again.",
+    )
 
 
 def _same_address(a: str, b: str) -> bool:
@@ -250,18 +263,33 @@ class SignupService:
         if owner is None:
             owner, created = self._new_pending(form, now)
         url, state, verifier = self.oauth.authorization_url()
-        pending = PendingSignup(subscriber_id=owner, form=form, code_verifier=verifier,
-                                browser=fingerprint(browser_nonce), expires_at=now + timedelta(seconds=STATE_TTL_S))
+        pending = PendingSignup(
+            subscriber_id=owner,
+            form=form,
+            code_verifier=verifier,
+            browser=fingerprint(browser_nonce),
+            expires_at=now + timedelta(seconds=STATE_TTL_S),
+        )
         self.signups.put_oauth_state(_state_key(state), pending.model_dump_json(), expires_at=epoch + STATE_TTL_S)
-        log.info("sign-up started", extra={"subscriber_id": owner, "new_subscriber": created,
-                                           "email_domain": email_domain(form.email)})
+        log.info(
+            "sign-up started",
+            extra={"subscriber_id": owner, "new_subscriber": created, "email_domain": email_domain(form.email)},
+        )
         return url
 
     def _new_pending(self, form: SignupForm, now: datetime) -> tuple[str, bool]:
         epoch = int(now.timestamp())
-        subscriber = Subscriber(subscriber_id=uuid.uuid4().hex, email=form.email, status="pending",
-                                digest_day=form.digest_day, digest_hour=form.digest_hour, time_zone=form.time_zone,
-                                consent_version=form.consent_version, consent_at=form.consent_at, created_at=now)
+        subscriber = Subscriber(
+            subscriber_id=uuid.uuid4().hex,
+            email=form.email,
+            status="pending",
+            digest_day=form.digest_day,
+            digest_hour=form.digest_hour,
+            time_zone=form.time_zone,
+            consent_version=form.consent_version,
+            consent_at=form.consent_at,
+            created_at=now,
+        )
         expires = epoch + NEW_SIGNUP_TTL_S
         self.subscribers.put_new_subscriber(subscriber, expires_at=expires)
         owner = self.signups.claim("EMAIL", form.email, subscriber.subscriber_id, expires_at=expires)
@@ -270,37 +298,55 @@ class SignupService:
             return owner, False
         return owner, True
 
-    def complete(self, *, state: str, code: str | None, error: str | None, browser_nonce: str | None,
-                 client: str | None = None) -> Completed:
+    def complete(
+        self, *, state: str, code: str | None, error: str | None, browser_nonce: str | None, client: str | None = None
+    ) -> Completed:
         """X redirected back: check the state, exchange the code, link the account.
 
         ``client``: who sent the request (the source IP), for the per-client email limit."""
         taken = self.signups.take_oauth_state(_state_key(state))
         now = self.now()
         if taken is None:
-            raise SignupError(400, "This sign-in cannot be used",
-                              "This sign-in link was already used, has expired, or did not come from X. "
-                              "Start again from the sign-up page.")
+            raise SignupError(
+                400,
+                "This sign-in cannot be used",
+                "This sign-in link was already used, has expired, or did not come from X. "
+                "Start again from the sign-up page.",
+            )
         pending = PendingSignup.model_validate_json(taken[0])
         if pending.expires_at < now:
-            raise SignupError(400, "This sign-in has expired",
-                              "More than ten minutes passed since you filled in the form. Start again.")
+            raise SignupError(
+                400,
+                "This sign-in has expired",
+                "More than ten minutes passed since you filled in the form. Start again.",
+            )
         if not browser_nonce or not compare_digest(pending.browser, fingerprint(browser_nonce)):
-            raise SignupError(400, "This sign-in was started elsewhere",
-                              "It came back to a different browser than the one that filled in the form, or "
-                              "cookies are blocked. Start again from the sign-up page in this browser.")
+            raise SignupError(
+                400,
+                "This sign-in was started elsewhere",
+                "It came back to a different browser than the one that filled in the form, or "
+                "cookies are blocked. Start again from the sign-up page in this browser.",
+            )
         if error:
-            raise SignupError(400, "You did not connect your X account",
-                              "X reports that the connection was cancelled, so nothing was linked. "
-                              "You can start again at any time.")
+            raise SignupError(
+                400,
+                "You did not connect your X account",
+                "X reports that the connection was cancelled, so nothing was linked. You can start again at any time.",
+            )
         if not code:
             raise SignupError(400, "X did not send a sign-in code", "Start again from the sign-up page.")
         tokens = self._exchange(code, state, pending.code_verifier)
         me = self._me(tokens)
         result = self._link(pending.subscriber_id, ProfileChange.of(pending.form, me), tokens, client=client)
-        log.info("sign-in completed", extra={"subscriber_id": result.subscriber.subscriber_id,
-                                             "outcome": result.outcome, "mailed": result.mailed,
-                                             "email_domain": email_domain(result.email)})
+        log.info(
+            "sign-in completed",
+            extra={
+                "subscriber_id": result.subscriber.subscriber_id,
+                "outcome": result.outcome,
+                "mailed": result.mailed,
+                "email_domain": email_domain(result.email),
+            },
+        )
         return result
 
     def _exchange(self, code: str, state: str, verifier: str) -> TokenSet:
@@ -311,23 +357,29 @@ class SignupService:
         try:
             return self.oauth.exchange_code(response, verifier, state)
         except XAuthRevoked:
-            raise SignupError(400, "X did not accept this sign-in",
-                              "The sign-in code was refused (it is only valid for 30 seconds). "
-                              "Start again from the sign-up page.") from None
+            raise SignupError(
+                400,
+                "X did not accept this sign-in",
+                "The sign-in code was refused (it is only valid for 30 seconds). Start again from the sign-up page.",
+            ) from None
 
     def _me(self, tokens: TokenSet) -> XUser:
         try:
             user: XUser = self.make_client(tokens.access_token).me().data
         except Exception as exc:  # whatever X answered, the sign-in cannot go on; the message may quote input
             log.warning("users/me failed during sign-in", extra={"error": type(exc).__name__})
-            raise SignupError(503, "X is not answering right now",
-                              "We could not read your X account. Please try again in a few minutes.") from None
+            raise SignupError(
+                503,
+                "X is not answering right now",
+                "We could not read your X account. Please try again in a few minutes.",
+            ) from None
         return user
 
     # -- linking -------------------------------------------------------------------------------
 
-    def _link(self, email_owner_id: str, change: ProfileChange, tokens: TokenSet, *,
-              client: str | None = None) -> Completed:
+    def _link(
+        self, email_owner_id: str, change: ProfileChange, tokens: TokenSet, *, client: str | None = None
+    ) -> Completed:
         now = self.now()
         epoch = int(now.timestamp())
         by_account = self.signups.owner("XUSER", change.x_user_id)
@@ -343,23 +395,36 @@ class SignupService:
         if target is None:  # the form's pending subscriber expired in the meantime
             target = Subscriber(subscriber_id=uuid.uuid4().hex, email=change.email, created_at=now)
 
-        if (target.email_confirmed and _same_address(target.email, change.email)
-                and target.x_user_id == change.x_user_id):
+        if (
+            target.email_confirmed
+            and _same_address(target.email, change.email)
+            and target.x_user_id == change.x_user_id
+        ):
             updated = self._apply(target, change, tokens, confirmed=True)
             return Completed("ready", updated, "not_needed", change.email)
         replaces = _replaced_account(target, change)
         if target.receives_digest or replaces is not None:
             # the new details wait for the confirmation: until then nothing of the subscription changes
-            ciphertext = self.tokens.cipher.encrypt(json.dumps(
-                {"access": tokens.access_token, "refresh": tokens.refresh_token,
-                 "expires_at": tokens.expires_at, "scope": tokens.scope}), target.subscriber_id)
-            self.signups.put_pending_change(target.subscriber_id, change.model_dump_json(), ciphertext,
-                                            expires_at=epoch + CONFIRM_TTL_S)
+            ciphertext = self.tokens.cipher.encrypt(
+                json.dumps(
+                    {
+                        "access": tokens.access_token,
+                        "refresh": tokens.refresh_token,
+                        "expires_at": tokens.expires_at,
+                        "scope": tokens.scope,
+                    }
+                ),
+                target.subscriber_id,
+            )
+            self.signups.put_pending_change(
+                target.subscriber_id, change.model_dump_json(), ciphertext, expires_at=epoch + CONFIRM_TTL_S
+            )
             mailed = self._send_confirmation(target.subscriber_id, change, replaces=replaces, client=client)
             return Completed("confirm_change", target, mailed, change.email)
         updated = self._apply(target, change, tokens, confirmed=False)
-        return Completed("check_email", updated, self._send_confirmation(updated.subscriber_id, change, client=client),
-                         change.email)
+        return Completed(
+            "check_email", updated, self._send_confirmation(updated.subscriber_id, change, client=client), change.email
+        )
 
     def _apply(self, target: Subscriber, change: ProfileChange, tokens: TokenSet, *, confirmed: bool) -> Subscriber:
         """Point ``target`` at the X account and address of ``change`` and store the new tokens."""
@@ -385,7 +450,8 @@ class SignupService:
             self.signups.release("EMAIL", target.email, sid)
         self._save_tokens(sid, tokens, forget_at=forget_at)
         fields: dict[str, Any] = {
-            **change.model_dump(), "email_confirmed": confirmed,
+            **change.model_dump(),
+            "email_confirmed": confirmed,
             "status": "active" if confirmed else "pending",
             "reconnect_email_sent_at": None,
         }
@@ -399,8 +465,9 @@ class SignupService:
         for _ in range(3):
             stored = self.stored_tokens.get_tokens(subscriber_id)
             try:
-                self.tokens.save(subscriber_id, tokens, expected_version=stored.version if stored else None,
-                                 forget_at=forget_at)
+                self.tokens.save(
+                    subscriber_id, tokens, expected_version=stored.version if stored else None, forget_at=forget_at
+                )
             except ConcurrentUpdate:
                 continue  # the collector refreshed at that moment: replace its result too
             return
@@ -422,26 +489,39 @@ class SignupService:
         deleted = self.subscribers.delete_everything(subscriber.subscriber_id)
         log.info("subscriber deleted", extra={"subscriber_id": subscriber.subscriber_id, "items": deleted})
 
-    def _send_confirmation(self, subscriber_id: str, change: ProfileChange, *, replaces: str | None = None,
-                           client: str | None = None) -> Mailed:
+    def _send_confirmation(
+        self, subscriber_id: str, change: ProfileChange, *, replaces: str | None = None, client: str | None = None
+    ) -> Mailed:
         confirms = confirmation_digest(change.email, change.x_user_id)
         confirm = link(self.public_base_url, "confirm", self.signing_key, subscriber_id, confirms=confirms)
-        text, html = pages.confirmation_email(username=change.username, confirm_url=confirm, replaces=replaces,
-                                              public_base_url=self.public_base_url)
-        subject = (f"Confirm: your weekly Followthrough digest moves from @{replaces} to @{change.username}"
-                   if replaces else f"Confirm your weekly Followthrough digest for @{change.username}")
-        return self._send_signup_email(change, about=f"{subscriber_id} {confirms}", subject=subject, text=text,
-                                       html=html, client=client)
+        text, html = pages.confirmation_email(
+            username=change.username, confirm_url=confirm, replaces=replaces, public_base_url=self.public_base_url
+        )
+        subject = (
+            f"Confirm: your weekly Followthrough digest moves from @{replaces} to @{change.username}"
+            if replaces
+            else f"Confirm your weekly Followthrough digest for @{change.username}"
+        )
+        return self._send_signup_email(
+            change, about=f"{subscriber_id} {confirms}", subject=subject, text=text, html=html, client=client
+        )
 
     def _send_in_use(self, change: ProfileChange, *, client: str | None) -> Mailed:
         """The address is another subscription's: tell its owner (not the page) that someone tried."""
         text, html = pages.in_use_email(username=change.username, public_base_url=self.public_base_url)
-        mailed = self._send_signup_email(change, about=f"in-use {change.x_user_id}", client=client, text=text,
-                                         html=html, subject="Someone tried to sign this address up for Followthrough")
+        mailed = self._send_signup_email(
+            change,
+            about=f"in-use {change.x_user_id}",
+            client=client,
+            text=text,
+            html=html,
+            subject="Someone tried to sign this address up for Followthrough",
+        )
         return "in_use" if mailed == "sent" else mailed
 
-    def _send_signup_email(self, change: ProfileChange, *, about: str, subject: str, text: str, html: str,
-                           client: str | None) -> Mailed:
+    def _send_signup_email(
+        self, change: ProfileChange, *, about: str, subject: str, text: str, html: str, client: str | None
+    ) -> Mailed:
         """Send one sign-up email, unless the address bounced, its cooldown runs, or a limit is reached.
 
         A send that fails releases the cooldown (a retry can send) and refuses the sign-in with a 503."""
@@ -454,21 +534,25 @@ class SignupService:
         limited = {"XUSER": change.x_user_id, "MAILBOX": box, "CLIENT": client}
         for kind, most, window_s in EMAIL_LIMITS:
             value = limited[kind]
-            if value and not self.signups.count_signup_email(_limit_key(kind, value), window_s=window_s,
-                                                             limit=most):
+            if value and not self.signups.count_signup_email(_limit_key(kind, value), window_s=window_s, limit=most):
                 log.warning("sign-up email limit reached", extra={"limit": kind, "email_domain": email_domain(box)})
                 self.signups.forget_confirmation_slot(box)  # nothing went out: no cooldown says otherwise
                 return "limited"
-        raw = build_message(sender=self.mailer.sender, recipient=change.email, now=self.now(), text=text, html=html,
-                            subject=subject)
+        raw = build_message(
+            sender=self.mailer.sender, recipient=change.email, now=self.now(), text=text, html=html, subject=subject
+        )
         try:
             self.mailer.send(change.email, raw)
         except Exception as exc:  # SES refused or is down: nothing was sent, so a retry must be able to send
             self.signups.forget_confirmation_slot(box)
-            log.warning("sign-up email not sent", extra={"error": type(exc).__name__,
-                                                         "email_domain": email_domain(box)})
-            raise SignupError(503, "We could not send the email",
-                              "Nothing was sent to this address. Please sign up again in a few minutes.") from None
+            log.warning(
+                "sign-up email not sent", extra={"error": type(exc).__name__, "email_domain": email_domain(box)}
+            )
+            raise SignupError(
+                503,
+                "We could not send the email",
+                "Nothing was sent to this address. Please sign up again in a few minutes.",
+            ) from None
         return "sent"
 
     # -- links from emails ---------------------------------------------------------------------
@@ -489,8 +573,11 @@ class SignupService:
         sent = self._read("confirm", token)
         subscriber = self.subscribers.get_subscriber(sent.subscriber_id)
         if subscriber is None:
-            raise SignupError(404, "This sign-up no longer exists",
-                              "It was deleted, or never finished. You can sign up again on the first page.")
+            raise SignupError(
+                404,
+                "This sign-up no longer exists",
+                "It was deleted, or never finished. You can sign up again on the first page.",
+            )
         waiting = self.signups.get_pending_change(subscriber.subscriber_id)
         if waiting is not None:
             change = ProfileChange.model_validate_json(waiting[0])
@@ -498,9 +585,12 @@ class SignupService:
                 return subscriber, (change, waiting[1])
         if sent.confirms != confirmation_digest(subscriber.email, subscriber.x_user_id):
             # an older email's link: it must never confirm an address or account it was not sent about
-            raise SignupError(410, "This link is from an earlier email",
-                              "The sign-up changed after this email was sent. Use the link in the newest "
-                              "confirmation email, or sign up again on the first page.")
+            raise SignupError(
+                410,
+                "This link is from an earlier email",
+                "The sign-up changed after this email was sent. Use the link in the newest "
+                "confirmation email, or sign up again on the first page.",
+            )
         return subscriber, None
 
     def confirmation(self, token: str) -> Confirmation:
@@ -522,16 +612,28 @@ class SignupService:
             subscriber = self._apply(subscriber, change, tokens, confirmed=True)
             self.signups.delete_pending_change(sid)
         elif not subscriber.email_confirmed or subscriber.status == "pending":
-            subscriber = subscriber.model_copy(update={
-                "email_confirmed": True, "status": "active" if subscriber.status == "pending" else subscriber.status})
+            subscriber = subscriber.model_copy(
+                update={
+                    "email_confirmed": True,
+                    "status": "active" if subscriber.status == "pending" else subscriber.status,
+                }
+            )
             self._keep(subscriber)
             self.subscribers.put_subscriber(subscriber, reference=self.now())
         log.info("address confirmed", extra={"subscriber_id": sid, "status": subscriber.status})
         return subscriber
 
-    def change_settings(self, token: str, *, digest_day: int, digest_hour: int, time_zone: str,
-                        pause_weeks: int, hidden_sections: list[DigestSection] | None = None,
-                        skipped_reads: list[OptionalRead] | None = None) -> Subscriber | None:
+    def change_settings(
+        self,
+        token: str,
+        *,
+        digest_day: int,
+        digest_hour: int,
+        time_zone: str,
+        pause_weeks: int,
+        hidden_sections: list[DigestSection] | None = None,
+        skipped_reads: list[OptionalRead] | None = None,
+    ) -> Subscriber | None:
         """The settings page's form: when the digest comes, a pause of 1-8 weeks (0 resumes), the sections left
         out and the optional X reads turned off. A settings link changes nothing else: it cannot unsubscribe,
         delete or touch the address or the X account."""
@@ -545,13 +647,20 @@ class SignupService:
             paused_until = subscriber.paused_until  # the page showed the pause as it is: keep it
         else:
             paused_until = now + timedelta(weeks=pause_weeks)
-        updated = subscriber.model_copy(update={
-            "digest_day": digest_day, "digest_hour": digest_hour, "time_zone": time_zone,
-            "paused_until": paused_until, "hidden_sections": sorted(set(hidden_sections or [])),
-            "skipped_reads": sorted(set(skipped_reads or []))})
+        updated = subscriber.model_copy(
+            update={
+                "digest_day": digest_day,
+                "digest_hour": digest_hour,
+                "time_zone": time_zone,
+                "paused_until": paused_until,
+                "hidden_sections": sorted(set(hidden_sections or [])),
+                "skipped_reads": sorted(set(skipped_reads or [])),
+            }
+        )
         self.subscribers.put_subscriber(updated, reference=now)  # the due index follows the new day and hour
-        log.info("settings changed", extra={"subscriber_id": subscriber.subscriber_id,
-                                            "paused": paused_until is not None})
+        log.info(
+            "settings changed", extra={"subscriber_id": subscriber.subscriber_id, "paused": paused_until is not None}
+        )
         return updated
 
     def view(self, token: str) -> str | None:
@@ -568,10 +677,17 @@ class SignupService:
             return None
         log.info("data exported", extra={"subscriber_id": subscriber.subscriber_id})
         profile = subscriber.model_dump(mode="json")
-        consent = {"version": profile.pop("consent_version"), "agreed_at": profile.pop("consent_at"),
-                   "text": CONSENT_TEXT if subscriber.consent_version == CONSENT_VERSION else None}
-        return {"exported_at": self.now().isoformat(), "profile": profile, "consent": consent,
-                **self.collected.subscriber_records(subscriber.subscriber_id)}
+        consent = {
+            "version": profile.pop("consent_version"),
+            "agreed_at": profile.pop("consent_at"),
+            "text": CONSENT_TEXT if subscriber.consent_version == CONSENT_VERSION else None,
+        }
+        return {
+            "exported_at": self.now().isoformat(),
+            "profile": profile,
+            "consent": consent,
+            **self.collected.subscriber_records(subscriber.subscriber_id),
+        }
 
     def unsubscribe(self, token: str) -> Subscriber | None:
         """No more digests. Idempotent; a subscriber who is gone is unsubscribed already."""
@@ -606,7 +722,11 @@ class SignupService:
         except Exception:  # an undecryptable token is as good as gone
             log.warning("stored X tokens could not be decrypted for revocation", extra={"subscriber_id": subscriber_id})
             return
-        revoked = [self.oauth.revoke(pair["refresh"], "refresh_token"),
-                   self.oauth.revoke(pair["access"], "access_token")]
-        log.info("X tokens revoked" if all(revoked) else "X did not confirm the revocation",
-                 extra={"subscriber_id": subscriber_id})
+        revoked = [
+            self.oauth.revoke(pair["refresh"], "refresh_token"),
+            self.oauth.revoke(pair["access"], "access_token"),
+        ]
+        log.info(
+            "X tokens revoked" if all(revoked) else "X did not confirm the revocation",
+            extra={"subscriber_id": subscriber_id},
+        )

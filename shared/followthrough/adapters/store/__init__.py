@@ -20,6 +20,19 @@ from followthrough.adapters.store.protocols import (
 )
 from followthrough.adapters.store.table import ConcurrentUpdate, UniqueKind
 
-__all__ = ["CollectorState", "CollectorStateRepository", "ConcurrentUpdate", "DigestState", "Graph", "Repositories",
-           "SignupRepository", "StoredTokens", "StoredWeek", "SubscriberRepository", "SuppressionRepository",
-           "TokenRepository", "UniqueKind", "WeekRepository"]
+__all__ = [
+    "CollectorState",
+    "CollectorStateRepository",
+    "ConcurrentUpdate",
+    "DigestState",
+    "Graph",
+    "Repositories",
+    "SignupRepository",
+    "StoredTokens",
+    "StoredWeek",
+    "SubscriberRepository",
+    "SuppressionRepository",
+    "TokenRepository",
+    "UniqueKind",
+    "WeekRepository",
+]

@@ -76,8 +76,9 @@ def _epoch(clock: Clock) -> int:
 
 
 def _subscriber(item: dict[str, Any]) -> Subscriber:
-    return Subscriber.model_validate({k: v for k, v in item.items()
-                                      if k not in {"pk", "sk", "gsi1pk", "gsi1sk", "ttl"}})
+    return Subscriber.model_validate(
+        {k: v for k, v in item.items() if k not in {"pk", "sk", "gsi1pk", "gsi1sk", "ttl"}}
+    )
 
 
 def _tokens(item: dict[str, Any]) -> StoredTokens:
@@ -85,10 +86,12 @@ def _tokens(item: dict[str, Any]) -> StoredTokens:
 
 
 def _week(item: dict[str, Any]) -> StoredWeek:
-    return StoredWeek(status=str(item["status"]) if "status" in item else None,
-                      reason=str(item.get("reason", "")),
-                      report_json=unpack(item["report"]) if "report" in item else None,
-                      spend=Spend.model_validate_json(item["spend"]) if "spend" in item else None)
+    return StoredWeek(
+        status=str(item["status"]) if "status" in item else None,
+        reason=str(item.get("reason", "")),
+        report_json=unpack(item["report"]) if "report" in item else None,
+        spend=Spend.model_validate_json(item["spend"]) if "spend" in item else None,
+    )
 
 
 def _previous(weeks: dict[str, dict[str, Any]], before_week: str | None, limit: int) -> list[WeeklyReport]:
@@ -108,8 +111,9 @@ class DynamoSubscribers:
     def _item(self, subscriber: Subscriber) -> dict[str, Any]:
         return {**self._key(subscriber.subscriber_id), **json.loads(subscriber.model_dump_json())}
 
-    def put_subscriber(self, subscriber: Subscriber, *, reference: datetime | None = None,
-                       forget_at: int | None = None) -> None:
+    def put_subscriber(
+        self, subscriber: Subscriber, *, reference: datetime | None = None, forget_at: int | None = None
+    ) -> None:
         item = self._item(subscriber)
         if forget_at is not None:
             item["ttl"] = forget_at
@@ -119,8 +123,9 @@ class DynamoSubscribers:
         self.table.resource.put_item(Item=item)
 
     def put_new_subscriber(self, subscriber: Subscriber, *, expires_at: int) -> None:
-        refused = self.table.write_if("put_item", Item={**self._item(subscriber), "ttl": expires_at},
-                                      ConditionExpression=Attr("pk").not_exists())
+        refused = self.table.write_if(
+            "put_item", Item={**self._item(subscriber), "ttl": expires_at}, ConditionExpression=Attr("pk").not_exists()
+        )
         if refused is not None:
             raise ConcurrentUpdate(f"subscriber {subscriber.subscriber_id} exists")
 
@@ -139,12 +144,17 @@ class DynamoSubscribers:
         if next_slot:
             update += ", gsi1pk = :slot"
             values[":slot"] = next_slot
-        return self.table.write_if(
-            "update_item", Key=self._key(subscriber_id), UpdateExpression=update,
-            ConditionExpression=Attr("pk").exists()
-            & (Attr("last_dispatched_week").not_exists() | Attr("last_dispatched_week").ne(week)),
-            ExpressionAttributeValues=values,
-        ) is None
+        return (
+            self.table.write_if(
+                "update_item",
+                Key=self._key(subscriber_id),
+                UpdateExpression=update,
+                ConditionExpression=Attr("pk").exists()
+                & (Attr("last_dispatched_week").not_exists() | Attr("last_dispatched_week").ne(week)),
+                ExpressionAttributeValues=values,
+            )
+            is None
+        )
 
     def update_subscriber(self, subscriber_id: str, *, current: Subscriber | None = None, **fields: Any) -> None:
         """The due index follows whether they receive digests; if what decides that changed between
@@ -168,9 +178,17 @@ class DynamoSubscribers:
             condition = Attr("pk").exists()
             for name in ("status", "email_confirmed", "suppressed"):
                 condition &= Attr(name).eq(getattr(current, name))
-            if self.table.write_if("update_item", Key=self._key(subscriber_id), UpdateExpression=update,
-                                   ConditionExpression=condition, ExpressionAttributeNames=names,
-                                   ExpressionAttributeValues=expression_values) is None:
+            if (
+                self.table.write_if(
+                    "update_item",
+                    Key=self._key(subscriber_id),
+                    UpdateExpression=update,
+                    ConditionExpression=condition,
+                    ExpressionAttributeNames=names,
+                    ExpressionAttributeValues=expression_values,
+                )
+                is None
+            ):
                 return
             current = None
         raise ConcurrentUpdate(f"the profile of {subscriber_id} kept changing")
@@ -182,8 +200,11 @@ class DynamoSubscribers:
         return self._delete(subscriber_id, keep=frozenset())
 
     def _delete(self, subscriber_id: str, *, keep: frozenset[str]) -> int:
-        keys = [{"pk": i["pk"], "sk": i["sk"]} for i in self.table.partition(sub_key(subscriber_id), keys_only=True)
-                if i["sk"] not in keep]
+        keys = [
+            {"pk": i["pk"], "sk": i["sk"]}
+            for i in self.table.partition(sub_key(subscriber_id), keys_only=True)
+            if i["sk"] not in keep
+        ]
         self.table.write_all([], keys)
         return len(keys)
 
@@ -201,12 +222,23 @@ class DynamoTokens:
         item = self.table.get(sub_key(subscriber_id), "TOKEN")
         return _tokens(item) if item else None
 
-    def put_tokens(self, subscriber_id: str, ciphertext: bytes, expires_at: float, *,
-                   expected_version: int | None, forget_at: int | None = None) -> int:
+    def put_tokens(
+        self,
+        subscriber_id: str,
+        ciphertext: bytes,
+        expires_at: float,
+        *,
+        expected_version: int | None,
+        forget_at: int | None = None,
+    ) -> int:
         version = (expected_version or 0) + 1
         condition = Attr("pk").not_exists() if expected_version is None else Attr("version").eq(expected_version)
-        item: dict[str, Any] = {**self._key(subscriber_id), "ciphertext": ciphertext,
-                                "expires_at": str(expires_at), "version": version}
+        item: dict[str, Any] = {
+            **self._key(subscriber_id),
+            "ciphertext": ciphertext,
+            "expires_at": str(expires_at),
+            "version": version,
+        }
         if forget_at is not None:
             item["ttl"] = forget_at
         if self.table.write_if("put_item", Item=item, ConditionExpression=condition) is not None:
@@ -214,16 +246,26 @@ class DynamoTokens:
         return version
 
     def keep_tokens(self, subscriber_id: str) -> None:
-        self.table.write_if("update_item", Key=self._key(subscriber_id), UpdateExpression="REMOVE #ttl",
-                            ConditionExpression=Attr("pk").exists(), ExpressionAttributeNames={"#ttl": "ttl"})
+        self.table.write_if(
+            "update_item",
+            Key=self._key(subscriber_id),
+            UpdateExpression="REMOVE #ttl",
+            ConditionExpression=Attr("pk").exists(),
+            ExpressionAttributeNames={"#ttl": "ttl"},
+        )
 
     def take_token_lease(self, subscriber_id: str, version: int, now: float, lease_s: int) -> bool:
-        return self.table.write_if(
-            "update_item", Key=self._key(subscriber_id), UpdateExpression="SET lease_until = :until",
-            ConditionExpression=Attr("version").eq(version)
-            & (Attr("lease_until").not_exists() | Attr("lease_until").lt(int(now))),
-            ExpressionAttributeValues={":until": int(now) + lease_s},
-        ) is None
+        return (
+            self.table.write_if(
+                "update_item",
+                Key=self._key(subscriber_id),
+                UpdateExpression="SET lease_until = :until",
+                ConditionExpression=Attr("version").eq(version)
+                & (Attr("lease_until").not_exists() | Attr("lease_until").lt(int(now))),
+                ExpressionAttributeValues={":until": int(now) + lease_s},
+            )
+            is None
+        )
 
 
 @dataclass
@@ -270,9 +312,14 @@ class DynamoCollectorState:
         state.stored_graphs = chunks
         return state, weeks
 
-    def save(self, state: CollectorState, *, graphs: Collection[str] = (),
-             ledger_updates: Mapping[str, Interaction] | None = None,
-             dm_conversation_updates: Mapping[str, datetime] | None = None) -> None:
+    def save(
+        self,
+        state: CollectorState,
+        *,
+        graphs: Collection[str] = (),
+        ledger_updates: Mapping[str, Interaction] | None = None,
+        dm_conversation_updates: Mapping[str, datetime] | None = None,
+    ) -> None:
         assert state.subscriber is not None
         pk = sub_key(state.subscriber.subscriber_id)
         puts: list[dict[str, Any]] = [{"pk": pk, "sk": "CURSORS", "blob": pack(state.cursors.model_dump(mode="json"))}]
@@ -286,17 +333,23 @@ class DynamoCollectorState:
             for n, start in enumerate(range(0, max(len(ids), 1), GRAPH_CHUNK)):
                 sk = f"{graph_prefix(which)}{n:04d}"
                 written.append(sk)
-                puts.append({"pk": pk, "sk": sk, "blob": pack({i: edges[i] for i in ids[start:start + GRAPH_CHUNK]})})
+                puts.append({"pk": pk, "sk": sk, "blob": pack({i: edges[i] for i in ids[start : start + GRAPH_CHUNK]})})
             deletes += [{"pk": pk, "sk": sk} for sk in state.stored_graphs.get(which, []) if sk not in written]
             state.stored_graphs[which] = written
         for user_id, interaction in (ledger_updates or {}).items():
-            puts.append({"pk": pk, "sk": f"FOLLOWEE#{user_id}", "at": interaction.at.isoformat(),
-                         "kind": interaction.kind})
+            puts.append(
+                {"pk": pk, "sk": f"FOLLOWEE#{user_id}", "at": interaction.at.isoformat(), "kind": interaction.kind}
+            )
             state.ledger[user_id] = interaction
         if dm_conversation_updates:
             state.dm_conversations.update(dm_conversation_updates)
-            puts.append({"pk": pk, "sk": "DMCONVERSATIONS",
-                         "blob": pack({k: v.isoformat() for k, v in state.dm_conversations.items()})})
+            puts.append(
+                {
+                    "pk": pk,
+                    "sk": "DMCONVERSATIONS",
+                    "blob": pack({k: v.isoformat() for k, v in state.dm_conversations.items()}),
+                }
+            )
         self.table.write_all(puts, deletes)
 
     def subscriber_records(self, subscriber_id: str) -> dict[str, Any]:
@@ -316,11 +369,14 @@ class DynamoWeeks:
     def _set(self, subscriber_id: str, week: str, values: dict[str, Any], condition: Any = None) -> None:
         names = {f"#a{n}": name for n, name in enumerate(values)}
         kwargs: dict[str, Any] = {} if condition is None else {"ConditionExpression": condition}
-        self.table.write_if("update_item", Key=self._key(subscriber_id, week),
-                            UpdateExpression="SET " + ", ".join(f"#a{n} = :a{n}" for n in range(len(values))),
-                            ExpressionAttributeNames=names,
-                            ExpressionAttributeValues={f":a{n}": v for n, v in enumerate(values.values())},
-                            **kwargs)
+        self.table.write_if(
+            "update_item",
+            Key=self._key(subscriber_id, week),
+            UpdateExpression="SET " + ", ".join(f"#a{n} = :a{n}" for n in range(len(values))),
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={f":a{n}": v for n, v in enumerate(values.values())},
+            **kwargs,
+        )
 
     @staticmethod
     def _spend(spend: Spend) -> dict[str, Any]:
@@ -333,8 +389,11 @@ class DynamoWeeks:
         self._set(subscriber_id, week, {"report": pack(report.model_dump(mode="json")), **self._spend(spend)})
 
     def record_collected(self, subscriber_id: str, week: str, report: WeeklyReport, spend: Spend) -> None:
-        self._set(subscriber_id, week, {"report": pack(report.model_dump(mode="json")), **self._spend(spend),
-                                        **self._status("collected", "")})
+        self._set(
+            subscriber_id,
+            week,
+            {"report": pack(report.model_dump(mode="json")), **self._spend(spend), **self._status("collected", "")},
+        )
 
     def put_week_spend(self, subscriber_id: str, week: str, spend: Spend) -> None:
         self._set(subscriber_id, week, self._spend(spend))
@@ -343,12 +402,14 @@ class DynamoWeeks:
         stored = self.stored_week(subscriber_id, week)
         return stored.spend if stored else None
 
-    def mark_week(self, subscriber_id: str, week: str, status: str, reason: str = "", *,
-                  keep_earlier: bool = False) -> None:
+    def mark_week(
+        self, subscriber_id: str, week: str, status: str, reason: str = "", *, keep_earlier: bool = False
+    ) -> None:
         """``keep_earlier``: a redelivered message must not replace "needs_reauth: X refused …" with
         the vaguer "not receiving digests" that the first attempt caused."""
-        self._set(subscriber_id, week, self._status(status, reason),
-                  Attr("status").not_exists() if keep_earlier else None)
+        self._set(
+            subscriber_id, week, self._status(status, reason), Attr("status").not_exists() if keep_earlier else None
+        )
 
     def stored_week(self, subscriber_id: str, week: str) -> StoredWeek | None:
         item = self.table.get(sub_key(subscriber_id), week_key(week))
@@ -362,14 +423,18 @@ class DynamoWeeks:
         stored = self.stored_week(subscriber_id, week)
         return stored.report() if stored else None
 
-    def recent_reports(self, subscriber_id: str, limit: int = 8,
-                       before_week: str | None = None) -> list[WeeklyReport]:
+    def recent_reports(self, subscriber_id: str, limit: int = 8, before_week: str | None = None) -> list[WeeklyReport]:
         condition = Key("pk").eq(sub_key(subscriber_id))
-        condition &= (Key("sk").between("WEEK#", week_key(before_week)) if before_week
-                      else Key("sk").begins_with("WEEK#"))
+        condition &= (
+            Key("sk").between("WEEK#", week_key(before_week)) if before_week else Key("sk").begins_with("WEEK#")
+        )
         reports: list[WeeklyReport] = []
-        for item in self.table.query(KeyConditionExpression=condition, ScanIndexForward=False,
-                                     FilterExpression=Attr("report").exists(), ConsistentRead=True):
+        for item in self.table.query(
+            KeyConditionExpression=condition,
+            ScanIndexForward=False,
+            FilterExpression=Attr("report").exists(),
+            ConsistentRead=True,
+        ):
             if len(reports) == limit:
                 break
             if item["sk"] != week_key(before_week or ""):
@@ -380,7 +445,9 @@ class DynamoWeeks:
         # PROFILE < RECENT < TOKEN < WEEK#…: one range; recent activity (``blob``) and tokens filtered out
         items = self.table.query(
             KeyConditionExpression=Key("pk").eq(sub_key(subscriber_id)) & Key("sk").between("PROFILE", "WEEK#~"),
-            FilterExpression=Attr("blob").not_exists() & Attr("ciphertext").not_exists(), ConsistentRead=True)
+            FilterExpression=Attr("blob").not_exists() & Attr("ciphertext").not_exists(),
+            ConsistentRead=True,
+        )
         subscriber = None
         weeks: dict[str, dict[str, Any]] = {}
         for item in items:
@@ -388,27 +455,37 @@ class DynamoWeeks:
                 subscriber = _subscriber(item)
             elif str(item["sk"]).startswith("WEEK#"):
                 weeks[str(item["sk"]).removeprefix("WEEK#")] = item
-        return DigestState(subscriber, _week(weeks[week]) if week in weeks else None,
-                           _previous(weeks, week, PREVIOUS_REPORTS))
+        return DigestState(
+            subscriber, _week(weeks[week]) if week in weeks else None, _previous(weeks, week, PREVIOUS_REPORTS)
+        )
 
     def weeks_of(self, subscriber_id: str) -> list[str]:
-        weeks = {str(item["sk"]).split("#", 1)[1] for prefix in ("WEEK#", "DIGEST#")
-                 for item in self.table.partition(sub_key(subscriber_id), prefix, keys_only=True)}
+        weeks = {
+            str(item["sk"]).split("#", 1)[1]
+            for prefix in ("WEEK#", "DIGEST#")
+            for item in self.table.partition(sub_key(subscriber_id), prefix, keys_only=True)
+        }
         return sorted(weeks)
 
     def put_digest(self, subscriber_id: str, week: str, raw_message: bytes) -> None:
         """Keep the rendered message before sending, so what was sent can always be shown."""
-        self.table.resource.put_item(Item={"pk": sub_key(subscriber_id), "sk": f"DIGEST#{week}",
-                                           "message": gzip.compress(raw_message),
-                                           "rendered_at": self.clock().isoformat()})
+        self.table.resource.put_item(
+            Item={
+                "pk": sub_key(subscriber_id),
+                "sk": f"DIGEST#{week}",
+                "message": gzip.compress(raw_message),
+                "rendered_at": self.clock().isoformat(),
+            }
+        )
 
     def get_digest(self, subscriber_id: str, week: str) -> bytes | None:
         item = self.table.get(sub_key(subscriber_id), f"DIGEST#{week}")
         return gzip.decompress(raw_bytes(item["message"])) if item else None
 
     def set_run_flag(self, week: str, flag: str, reason: str) -> None:
-        self.table.resource.put_item(Item={"pk": f"RUN#{week}", "sk": f"FLAG#{flag}", "reason": reason,
-                                           "ttl": _epoch(self.clock) + 14 * 86400})
+        self.table.resource.put_item(
+            Item={"pk": f"RUN#{week}", "sk": f"FLAG#{flag}", "reason": reason, "ttl": _epoch(self.clock) + 14 * 86400}
+        )
 
     def run_flag(self, week: str, flag: str) -> str | None:
         item = self.table.get(f"RUN#{week}", f"FLAG#{flag}")
@@ -422,14 +499,17 @@ class DynamoSignups:
 
     def put_oauth_state(self, state_key: str, payload: str, *, expires_at: int) -> None:
         refused = self.table.write_if(
-            "put_item", Item={"pk": f"OAUTH#{state_key}", "sk": "STATE", "payload": payload, "ttl": expires_at},
-            ConditionExpression=Attr("pk").not_exists())
+            "put_item",
+            Item={"pk": f"OAUTH#{state_key}", "sk": "STATE", "payload": payload, "ttl": expires_at},
+            ConditionExpression=Attr("pk").not_exists(),
+        )
         if refused is not None:
             raise ConcurrentUpdate("this OAuth state exists")
 
     def take_oauth_state(self, state_key: str) -> tuple[str, int] | None:
-        old = self.table.resource.delete_item(Key={"pk": f"OAUTH#{state_key}", "sk": "STATE"},
-                                              ReturnValues="ALL_OLD").get("Attributes")
+        old = self.table.resource.delete_item(
+            Key={"pk": f"OAUTH#{state_key}", "sk": "STATE"}, ReturnValues="ALL_OLD"
+        ).get("Attributes")
         return (str(old["payload"]), int(old["ttl"])) if old else None
 
     def owner(self, kind: UniqueKind, value: str) -> str | None:
@@ -444,9 +524,13 @@ class DynamoSignups:
         if expires_at is not None:
             item["ttl"] = expires_at
         for _ in range(3):
-            refused = self.table.write_if("put_item", Item=item, ConditionExpression=Attr("pk").not_exists()
-                                          | Attr("subscriber_id").eq(subscriber_id)
-                                          | Attr("ttl").lt(_epoch(self.clock)))
+            refused = self.table.write_if(
+                "put_item",
+                Item=item,
+                ConditionExpression=Attr("pk").not_exists()
+                | Attr("subscriber_id").eq(subscriber_id)
+                | Attr("ttl").lt(_epoch(self.clock)),
+            )
             if refused is None:
                 return subscriber_id
             current = self.owner(kind, value)
@@ -456,16 +540,26 @@ class DynamoSignups:
         raise ConcurrentUpdate(f"{kind} ownership kept changing")
 
     def release(self, kind: UniqueKind, value: str, subscriber_id: str) -> None:
-        self.table.write_if("delete_item", Key={"pk": unique_key(kind, value), "sk": "SUBSCRIBER"},
-                            ConditionExpression=Attr("subscriber_id").eq(subscriber_id))
+        self.table.write_if(
+            "delete_item",
+            Key={"pk": unique_key(kind, value), "sk": "SUBSCRIBER"},
+            ConditionExpression=Attr("subscriber_id").eq(subscriber_id),
+        )
 
     def take_confirmation_slot(self, email: str, *, cooldown_s: int, confirms: str) -> str | None:
         now = _epoch(self.clock)
         refused = self.table.write_if(
-            "put_item", Item={"pk": unique_key("EMAIL", email), "sk": "CONFIRMATION", "sent_at": now,
-                              "confirms": confirms, "ttl": now + cooldown_s},
+            "put_item",
+            Item={
+                "pk": unique_key("EMAIL", email),
+                "sk": "CONFIRMATION",
+                "sent_at": now,
+                "confirms": confirms,
+                "ttl": now + cooldown_s,
+            },
             ConditionExpression=Attr("pk").not_exists() | Attr("ttl").lte(now),
-            ReturnValuesOnConditionCheckFailure="ALL_OLD")
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
         return None if refused is None else str(refused.old.get("confirms", ""))
 
     def forget_confirmation_slot(self, email: str) -> None:
@@ -473,17 +567,28 @@ class DynamoSignups:
 
     def count_signup_email(self, limited: str, *, window_s: int, limit: int) -> bool:
         window = _epoch(self.clock) // window_s
-        return self.table.write_if(
-            "update_item", Key={"pk": f"LIMIT#{limited}", "sk": f"SIGNUPEMAILS#{window}"},
-            UpdateExpression="ADD sent :one SET #ttl = :ttl",
-            ConditionExpression=Attr("sent").not_exists() | Attr("sent").lt(limit),
-            ExpressionAttributeNames={"#ttl": "ttl"},
-            ExpressionAttributeValues={":one": 1, ":ttl": (window + 1) * window_s},
-        ) is None
+        return (
+            self.table.write_if(
+                "update_item",
+                Key={"pk": f"LIMIT#{limited}", "sk": f"SIGNUPEMAILS#{window}"},
+                UpdateExpression="ADD sent :one SET #ttl = :ttl",
+                ConditionExpression=Attr("sent").not_exists() | Attr("sent").lt(limit),
+                ExpressionAttributeNames={"#ttl": "ttl"},
+                ExpressionAttributeValues={":one": 1, ":ttl": (window + 1) * window_s},
+            )
+            is None
+        )
 
     def put_pending_change(self, subscriber_id: str, payload: str, ciphertext: bytes, *, expires_at: int) -> None:
-        self.table.resource.put_item(Item={"pk": sub_key(subscriber_id), "sk": "PENDING", "payload": payload,
-                                           "ciphertext": ciphertext, "ttl": expires_at})
+        self.table.resource.put_item(
+            Item={
+                "pk": sub_key(subscriber_id),
+                "sk": "PENDING",
+                "payload": payload,
+                "ciphertext": ciphertext,
+                "ttl": expires_at,
+            }
+        )
 
     def get_pending_change(self, subscriber_id: str) -> tuple[str, bytes] | None:
         item = self.table.get(sub_key(subscriber_id), "PENDING")
@@ -501,8 +606,9 @@ class DynamoSuppression:
     clock: Clock
 
     def suppress(self, email: str, reason: str) -> None:
-        self.table.resource.put_item(Item={"pk": suppressed_key(email), "sk": "SUPPRESSED", "reason": reason,
-                                           "at": self.clock().isoformat()})
+        self.table.resource.put_item(
+            Item={"pk": suppressed_key(email), "sk": "SUPPRESSED", "reason": reason, "at": self.clock().isoformat()}
+        )
 
     def is_suppressed(self, email: str) -> bool:
         return self.table.get(suppressed_key(email), "SUPPRESSED", consistent=False) is not None
@@ -511,6 +617,11 @@ class DynamoSuppression:
 def dynamo_repositories(table_name: str, clock: Clock) -> Repositories:
     """The repositories of one table; its boto3 resource is made on first use, shared by all."""
     table = Table(table_name)
-    return Repositories(subscribers=DynamoSubscribers(table, clock), tokens=DynamoTokens(table, clock),
-                        collector_state=DynamoCollectorState(table, clock), weeks=DynamoWeeks(table, clock),
-                        signups=DynamoSignups(table, clock), suppression=DynamoSuppression(table, clock))
+    return Repositories(
+        subscribers=DynamoSubscribers(table, clock),
+        tokens=DynamoTokens(table, clock),
+        collector_state=DynamoCollectorState(table, clock),
+        weeks=DynamoWeeks(table, clock),
+        signups=DynamoSignups(table, clock),
+        suppression=DynamoSuppression(table, clock),
+    )

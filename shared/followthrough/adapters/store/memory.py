@@ -72,8 +72,9 @@ class MemoryTable:
         return self.items.pop((pk, sk), None)
 
     def partition(self, pk: str, prefix: str = "") -> list[tuple[str, dict[str, Any]]]:
-        return sorted((sk, copy.deepcopy(item)) for (p, sk), item in self.items.items()
-                      if p == pk and sk.startswith(prefix))
+        return sorted(
+            (sk, copy.deepcopy(item)) for (p, sk), item in self.items.items() if p == pk and sk.startswith(prefix)
+        )
 
 
 def _weeks(table: MemoryTable, subscriber_id: str) -> dict[str, dict[str, Any]]:
@@ -81,8 +82,12 @@ def _weeks(table: MemoryTable, subscriber_id: str) -> dict[str, dict[str, Any]]:
 
 
 def _stored_week(item: dict[str, Any]) -> StoredWeek:
-    return StoredWeek(status=item.get("status"), reason=item.get("reason", ""), report_json=item.get("report"),
-                      spend=Spend.model_validate(item["spend"]) if "spend" in item else None)
+    return StoredWeek(
+        status=item.get("status"),
+        reason=item.get("reason", ""),
+        report_json=item.get("report"),
+        spend=Spend.model_validate(item["spend"]) if "spend" in item else None,
+    )
 
 
 def _previous(weeks: dict[str, dict[str, Any]], before_week: str | None, limit: int) -> list[WeeklyReport]:
@@ -97,8 +102,9 @@ class MemorySubscribers:
     def _profile(self, subscriber_id: str) -> dict[str, Any] | None:
         return self.table.get(sub_key(subscriber_id), "PROFILE")
 
-    def put_subscriber(self, subscriber: Subscriber, *, reference: datetime | None = None,
-                       forget_at: int | None = None) -> None:
+    def put_subscriber(
+        self, subscriber: Subscriber, *, reference: datetime | None = None, forget_at: int | None = None
+    ) -> None:
         item: dict[str, Any] = {"subscriber": subscriber}
         if forget_at is not None:
             item["ttl"] = forget_at
@@ -168,16 +174,26 @@ class MemoryTokens:
         item = self.table.get(sub_key(subscriber_id), "TOKEN")
         return StoredTokens(item["ciphertext"], item["expires_at"], item["version"]) if item else None
 
-    def put_tokens(self, subscriber_id: str, ciphertext: bytes, expires_at: float, *,
-                   expected_version: int | None, forget_at: int | None = None) -> int:
+    def put_tokens(
+        self,
+        subscriber_id: str,
+        ciphertext: bytes,
+        expires_at: float,
+        *,
+        expected_version: int | None,
+        forget_at: int | None = None,
+    ) -> int:
         with self.table.lock:
             item = self.table.get(sub_key(subscriber_id), "TOKEN")
             current = None if item is None else item["version"]
             if current != expected_version:
                 raise ConcurrentUpdate(f"tokens of {subscriber_id} changed concurrently")
             version = (expected_version or 0) + 1
-            fresh: dict[str, Any] = {"ciphertext": bytes(ciphertext), "expires_at": float(expires_at),
-                                     "version": version}
+            fresh: dict[str, Any] = {
+                "ciphertext": bytes(ciphertext),
+                "expires_at": float(expires_at),
+                "version": version,
+            }
             if forget_at is not None:
                 fresh["ttl"] = forget_at
             self.table.put(sub_key(subscriber_id), "TOKEN", fresh)
@@ -204,33 +220,50 @@ class MemoryCollectorState:
 
     def load(self, subscriber_id: str, week: str) -> CollectorState:
         pk = sub_key(subscriber_id)
-        state = CollectorState(subscriber=MemorySubscribers(self.table).get_subscriber(subscriber_id),
-                               tokens=MemoryTokens(self.table).get_tokens(subscriber_id), week=None)
+        state = CollectorState(
+            subscriber=MemorySubscribers(self.table).get_subscriber(subscriber_id),
+            tokens=MemoryTokens(self.table).get_tokens(subscriber_id),
+            week=None,
+        )
         collected = self.table.get(pk, "COLLECTOR")
         if collected is not None:
             state.cursors, state.graphs, state.recent = collected["cursors"], collected["graphs"], collected["recent"]
             state.dm_conversations = collected["dm_conversations"]
-        state.ledger = {sk.removeprefix("FOLLOWEE#"): item["interaction"]
-                        for sk, item in self.table.partition(pk, "FOLLOWEE#")}
+        state.ledger = {
+            sk.removeprefix("FOLLOWEE#"): item["interaction"] for sk, item in self.table.partition(pk, "FOLLOWEE#")
+        }
         weeks = _weeks(self.table, subscriber_id)
         state.week = _stored_week(weeks[week]) if week in weeks else None
         state.previous_reports = _previous(weeks, week, PREVIOUS_REPORTS)
         return state
 
-    def save(self, state: CollectorState, *, graphs: Collection[str] = (),
-             ledger_updates: Mapping[str, Interaction] | None = None,
-             dm_conversation_updates: Mapping[str, datetime] | None = None) -> None:
+    def save(
+        self,
+        state: CollectorState,
+        *,
+        graphs: Collection[str] = (),
+        ledger_updates: Mapping[str, Interaction] | None = None,
+        dm_conversation_updates: Mapping[str, datetime] | None = None,
+    ) -> None:
         assert state.subscriber is not None
         pk = sub_key(state.subscriber.subscriber_id)
-        stored = self.table.get(pk, "COLLECTOR") or {"graphs": {which: {} for which in FOLLOW_LISTS},
-                                                      "dm_conversations": {}}
+        stored = self.table.get(pk, "COLLECTOR") or {
+            "graphs": {which: {} for which in FOLLOW_LISTS},
+            "dm_conversations": {},
+        }
         state.dm_conversations.update(dm_conversation_updates or {})
-        self.table.put(pk, "COLLECTOR", {
-            "cursors": Cursors.model_validate(state.cursors.model_dump(mode="json")),
-            "graphs": {which: state.graphs[which] if which in graphs else stored["graphs"][which]
-                       for which in FOLLOW_LISTS},
-            "recent": state.recent, "dm_conversations": state.dm_conversations,
-        })
+        self.table.put(
+            pk,
+            "COLLECTOR",
+            {
+                "cursors": Cursors.model_validate(state.cursors.model_dump(mode="json")),
+                "graphs": {
+                    which: state.graphs[which] if which in graphs else stored["graphs"][which] for which in FOLLOW_LISTS
+                },
+                "recent": state.recent,
+                "dm_conversations": state.dm_conversations,
+            },
+        )
         for user_id, interaction in (ledger_updates or {}).items():
             self.table.put(pk, f"FOLLOWEE#{user_id}", {"interaction": interaction})
             state.ledger[user_id] = interaction
@@ -255,8 +288,13 @@ class MemoryWeeks:
         self._update(subscriber_id, week, report=report.model_dump(mode="json"), spend=spend.model_dump(mode="json"))
 
     def record_collected(self, subscriber_id: str, week: str, report: WeeklyReport, spend: Spend) -> None:
-        self._update(subscriber_id, week, report=report.model_dump(mode="json"), spend=spend.model_dump(mode="json"),
-                     **self._status("collected", ""))
+        self._update(
+            subscriber_id,
+            week,
+            report=report.model_dump(mode="json"),
+            spend=spend.model_dump(mode="json"),
+            **self._status("collected", ""),
+        )
 
     def put_week_spend(self, subscriber_id: str, week: str, spend: Spend) -> None:
         self._update(subscriber_id, week, spend=spend.model_dump(mode="json"))
@@ -265,8 +303,9 @@ class MemoryWeeks:
         stored = self.stored_week(subscriber_id, week)
         return stored.spend if stored else None
 
-    def mark_week(self, subscriber_id: str, week: str, status: str, reason: str = "", *,
-                  keep_earlier: bool = False) -> None:
+    def mark_week(
+        self, subscriber_id: str, week: str, status: str, reason: str = "", *, keep_earlier: bool = False
+    ) -> None:
         with self.table.lock:
             stored = self.stored_week(subscriber_id, week)
             if keep_earlier and stored is not None and stored.status is not None:
@@ -285,24 +324,29 @@ class MemoryWeeks:
         stored = self.stored_week(subscriber_id, week)
         return stored.report() if stored else None
 
-    def recent_reports(self, subscriber_id: str, limit: int = 8,
-                       before_week: str | None = None) -> list[WeeklyReport]:
+    def recent_reports(self, subscriber_id: str, limit: int = 8, before_week: str | None = None) -> list[WeeklyReport]:
         return _previous(_weeks(self.table, subscriber_id), before_week, limit)
 
     def for_digest(self, subscriber_id: str, week: str) -> DigestState:
         weeks = _weeks(self.table, subscriber_id)
-        return DigestState(MemorySubscribers(self.table).get_subscriber(subscriber_id),
-                           _stored_week(weeks[week]) if week in weeks else None,
-                           _previous(weeks, week, PREVIOUS_REPORTS))
+        return DigestState(
+            MemorySubscribers(self.table).get_subscriber(subscriber_id),
+            _stored_week(weeks[week]) if week in weeks else None,
+            _previous(weeks, week, PREVIOUS_REPORTS),
+        )
 
     def weeks_of(self, subscriber_id: str) -> list[str]:
         pk = sub_key(subscriber_id)
-        return sorted({sk.split("#", 1)[1] for prefix in ("WEEK#", "DIGEST#")
-                       for sk, _ in self.table.partition(pk, prefix)})
+        return sorted(
+            {sk.split("#", 1)[1] for prefix in ("WEEK#", "DIGEST#") for sk, _ in self.table.partition(pk, prefix)}
+        )
 
     def put_digest(self, subscriber_id: str, week: str, raw_message: bytes) -> None:
-        self.table.put(sub_key(subscriber_id), f"DIGEST#{week}",
-                       {"message": bytes(raw_message), "rendered_at": self.table.clock().isoformat()})
+        self.table.put(
+            sub_key(subscriber_id),
+            f"DIGEST#{week}",
+            {"message": bytes(raw_message), "rendered_at": self.table.clock().isoformat()},
+        )
 
     def get_digest(self, subscriber_id: str, week: str) -> bytes | None:
         item = self.table.get(sub_key(subscriber_id), f"DIGEST#{week}")
@@ -358,8 +402,11 @@ class MemorySignups:
             earlier = self.table.get(unique_key("EMAIL", email), "CONFIRMATION")
             if earlier is not None and earlier["ttl"] > now:
                 return str(earlier["confirms"])
-            self.table.put(unique_key("EMAIL", email), "CONFIRMATION",
-                           {"sent_at": now, "confirms": confirms, "ttl": now + cooldown_s})
+            self.table.put(
+                unique_key("EMAIL", email),
+                "CONFIRMATION",
+                {"sent_at": now, "confirms": confirms, "ttl": now + cooldown_s},
+            )
             return None
 
     def forget_confirmation_slot(self, email: str) -> None:
@@ -376,8 +423,9 @@ class MemorySignups:
             return True
 
     def put_pending_change(self, subscriber_id: str, payload: str, ciphertext: bytes, *, expires_at: int) -> None:
-        self.table.put(sub_key(subscriber_id), "PENDING",
-                       {"payload": payload, "ciphertext": bytes(ciphertext), "ttl": expires_at})
+        self.table.put(
+            sub_key(subscriber_id), "PENDING", {"payload": payload, "ciphertext": bytes(ciphertext), "ttl": expires_at}
+        )
 
     def get_pending_change(self, subscriber_id: str) -> tuple[str, bytes] | None:
         item = self.table.live(sub_key(subscriber_id), "PENDING")
@@ -401,6 +449,11 @@ class MemorySuppression:
 def memory_repositories(clock: Clock) -> Repositories:
     """Twins of ``dynamo_repositories``, sharing one in-memory table."""
     table = MemoryTable(clock)
-    return Repositories(subscribers=MemorySubscribers(table), tokens=MemoryTokens(table),
-                        collector_state=MemoryCollectorState(table), weeks=MemoryWeeks(table),
-                        signups=MemorySignups(table), suppression=MemorySuppression(table))
+    return Repositories(
+        subscribers=MemorySubscribers(table),
+        tokens=MemoryTokens(table),
+        collector_state=MemoryCollectorState(table),
+        weeks=MemoryWeeks(table),
+        signups=MemorySignups(table),
+        suppression=MemorySuppression(table),
+    )

@@ -87,9 +87,12 @@ def export_records(state: CollectorState, weeks: Mapping[str, StoredWeek]) -> di
     records: dict[str, Any] = {}
     for week, stored in sorted(weeks.items()):
         report = stored.report()
-        records[week] = {"status": stored.status, "reason": stored.reason,
-                         "report": report[0].model_dump(mode="json") if report else None,
-                         "x_spend": stored.spend.model_dump(mode="json") if stored.spend else None}
+        records[week] = {
+            "status": stored.status,
+            "reason": stored.reason,
+            "report": report[0].model_dump(mode="json") if report else None,
+            "x_spend": stored.spend.model_dump(mode="json") if stored.spend else None,
+        }
     return {
         "weeks": records,
         "ledger": {user_id: i.model_dump(mode="json") for user_id, i in state.ledger.items()},
@@ -101,8 +104,9 @@ def export_records(state: CollectorState, weeks: Mapping[str, StoredWeek]) -> di
 
 
 class SubscriberRepository(Protocol):
-    def put_subscriber(self, subscriber: Subscriber, *, reference: datetime | None = None,
-                       forget_at: int | None = None) -> None:
+    def put_subscriber(
+        self, subscriber: Subscriber, *, reference: datetime | None = None, forget_at: int | None = None
+    ) -> None:
         """Write the whole profile; ``forget_at``: it is deleted then (a sign-up nobody confirmed)."""
 
     def put_new_subscriber(self, subscriber: Subscriber, *, expires_at: int) -> None:
@@ -131,8 +135,15 @@ class SubscriberRepository(Protocol):
 class TokenRepository(Protocol):
     def get_tokens(self, subscriber_id: str) -> StoredTokens | None: ...
 
-    def put_tokens(self, subscriber_id: str, ciphertext: bytes, expires_at: float, *,
-                   expected_version: int | None, forget_at: int | None = None) -> int:
+    def put_tokens(
+        self,
+        subscriber_id: str,
+        ciphertext: bytes,
+        expires_at: float,
+        *,
+        expected_version: int | None,
+        forget_at: int | None = None,
+    ) -> int:
         """Write rotated tokens only if nobody else did since ``expected_version`` (else ``ConcurrentUpdate``)."""
 
     def keep_tokens(self, subscriber_id: str) -> None:
@@ -147,9 +158,14 @@ class CollectorStateRepository(Protocol):
         """The subscriber's profile, tokens, this week's status, cursors, follow lists, recent activity,
         DM conversations, ledger and previous reports, in one read of their partition."""
 
-    def save(self, state: CollectorState, *, graphs: Collection[str] = (),
-             ledger_updates: Mapping[str, Interaction] | None = None,
-             dm_conversation_updates: Mapping[str, datetime] | None = None) -> None:
+    def save(
+        self,
+        state: CollectorState,
+        *,
+        graphs: Collection[str] = (),
+        ledger_updates: Mapping[str, Interaction] | None = None,
+        dm_conversation_updates: Mapping[str, datetime] | None = None,
+    ) -> None:
         """Write the cursors, the recent activity, the follow lists named in ``graphs`` (replacing them
         whole), ledger updates and new DM conversations, in batches; ``state`` follows."""
 
@@ -168,8 +184,9 @@ class WeekRepository(Protocol):
 
     def get_week_spend(self, subscriber_id: str, week: str) -> Spend | None: ...
 
-    def mark_week(self, subscriber_id: str, week: str, status: str, reason: str = "", *,
-                  keep_earlier: bool = False) -> None:
+    def mark_week(
+        self, subscriber_id: str, week: str, status: str, reason: str = "", *, keep_earlier: bool = False
+    ) -> None:
         """Record why a subscriber-week ended as it did; ``keep_earlier`` leaves a recorded status alone."""
 
     def stored_week(self, subscriber_id: str, week: str) -> StoredWeek | None: ...
@@ -178,8 +195,7 @@ class WeekRepository(Protocol):
 
     def get_week(self, subscriber_id: str, week: str) -> tuple[WeeklyReport, Spend] | None: ...
 
-    def recent_reports(self, subscriber_id: str, limit: int = 8,
-                       before_week: str | None = None) -> list[WeeklyReport]:
+    def recent_reports(self, subscriber_id: str, limit: int = 8, before_week: str | None = None) -> list[WeeklyReport]:
         """Up to ``limit`` stored reports, oldest first, optionally only weeks before ``before_week``."""
 
     def for_digest(self, subscriber_id: str, week: str) -> DigestState:

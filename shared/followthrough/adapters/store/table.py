@@ -98,8 +98,9 @@ class Table:
         return None
 
     def get(self, pk: str, sk: str, *, consistent: bool = True) -> dict[str, Any] | None:
-        item: dict[str, Any] | None = self.resource.get_item(Key={"pk": pk, "sk": sk},
-                                                             ConsistentRead=consistent).get("Item")
+        item: dict[str, Any] | None = self.resource.get_item(Key={"pk": pk, "sk": sk}, ConsistentRead=consistent).get(
+            "Item"
+        )
         return item
 
     def query(self, **kwargs: Any) -> Iterator[dict[str, Any]]:
@@ -111,8 +112,9 @@ class Table:
                 return
             kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
-    def partition(self, pk: str, prefix: str = "", *, keys_only: bool = False,
-                  **kwargs: Any) -> Iterator[dict[str, Any]]:
+    def partition(
+        self, pk: str, prefix: str = "", *, keys_only: bool = False, **kwargs: Any
+    ) -> Iterator[dict[str, Any]]:
         """The items of one partition (whose ``sk`` starts with ``prefix``), consistently read."""
         from boto3.dynamodb.conditions import Key
 
