@@ -9,7 +9,7 @@ import pytest
 
 from followthrough.activity import Like
 from followthrough.analysis import AnalysisConfig, History, Interaction
-from followthrough.analysis.html import render_html
+from followthrough.archive.page import render_html
 from followthrough.report import Challenge, WeeklyReport
 from tests.support.analysis import ME, NOW, WEEK, World, ago
 

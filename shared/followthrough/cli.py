@@ -17,8 +17,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from followthrough.analysis import AnalysisConfig, History, analyze
-from followthrough.analysis.html import render_html
 from followthrough.archive import ArchiveError, read_archive
+from followthrough.archive.page import render_html
 from followthrough.archive.source import Progress
 from followthrough.report import WeeklyReport
 from followthrough.subscriber import iso_week

@@ -45,3 +45,16 @@ def join_words(items: list[str], conjunction: str = "or") -> str:
     if len(items) <= 1:
         return "".join(items)
     return f"{', '.join(items[:-1])} {conjunction} {items[-1]}"
+
+
+# what each unavailable input means for the reader
+UNAVAILABLE_WORDS = {
+    "posts": "your posts could not be read",
+    "mentions": "mentions by others are not available (an X archive does not contain them)",
+    "likes": "your likes could not be read",
+    "like_authors": "likes could not be tied to the accounts you liked",
+    "dm_events": "direct messages could not be read",
+    "following": "the accounts you follow could not be read",
+    "followers": "your followers could not be read",
+    "follow_times": "when people followed you is not known, so new followers cannot be told apart",
+}

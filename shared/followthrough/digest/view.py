@@ -14,8 +14,7 @@ from datetime import datetime, timedelta
 from urllib.parse import quote
 
 from followthrough.analysis.config import AnalysisConfig
-from followthrough.analysis.html import UNAVAILABLE_WORDS
-from followthrough.analysis.wording import duration, plural
+from followthrough.analysis.wording import UNAVAILABLE_WORDS, duration, plural
 from followthrough.report import AutoDmReceived, Conversation, UnansweredMention, WeeklyReport
 
 TREND_WEEKS = 8
