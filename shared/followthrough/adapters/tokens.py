@@ -1,4 +1,4 @@
-"""Encryption of X tokens at rest with KMS (``KmsCipher``; the dev kit uses moto's KMS).
+"""Encryption of X tokens at rest with KMS (``KmsCipher``; local runs use a KMS stand-in).
 
 ``LocalCipher`` (Fernet) is the in-memory twin the token tests run on; the
 services never choose it: without a KMS key they do not start. Each
