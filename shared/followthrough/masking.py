@@ -25,9 +25,10 @@ _NAME = re.compile(r"[A-Z](?<!\w[A-Z])(?<![.!?]\s[A-Z])(?<!^[A-Z])[a-z]+\b")
 _WORD = re.compile(r"(?<![.!?]\s)(?<!^)\b\w+\b")
 # Scripts without case (李, أحمد, ...) give no capital to go by: there, the word right after an opening
 # greeting is taken for a name ("Hi 李!", "مرحبا أحمد،"), the shape of the templates automated DMs use.
+# Letters only: a digit glued to the name ("李0") is masked as a number, so masking again changes nothing.
 _GREETING = re.compile(
-    r"\A(\s*(?:hi|hello|hey|hiya|dear|thanks|thank you|hola|bonjour|salut|hallo|ciao|olá|oi|cześć|привет|"
-    r"مرحبا|أهلا|اهلا|السلام عليكم|你好|您好|こんにちは|안녕하세요|שלום|नमस्ते)[^\w<>]+)(\w+)",
+    r"\A([^\w<>]*(?:hi|hello|hey|hiya|dear|thanks|thank you|hola|bonjour|salut|hallo|ciao|olá|oi|cześć|привет|"
+    r"مرحبا|أهلا|اهلا|السلام عليكم|你好|您好|こんにちは|안녕하세요|שלום|नमस्ते)[^\w<>]+)([^\W\d_]+)",
     re.IGNORECASE,
 )
 
