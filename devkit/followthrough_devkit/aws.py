@@ -87,7 +87,8 @@ class LocalAws:
 
     def sent_emails(self) -> list[dict[str, Any]]:
         """Messages in moto's SES outbox, read over HTTP from the server's model dump."""
-        with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/data.json", timeout=10) as response:  # noqa: S310
+        # the dump holds every service's data: after a 1,000-subscriber soak it takes moto well over 10 s
+        with urllib.request.urlopen(f"{self.endpoint_url}/moto-api/data.json", timeout=180) as response:  # noqa: S310
             data = json.load(response)
         return list(data.get("ses", {}).get("RawMessage", []))
 
