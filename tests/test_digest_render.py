@@ -9,6 +9,7 @@ import re
 
 from followthrough.digest import HTML_LIMIT_BYTES, build_view, subject_for
 from followthrough.digest.view import CHART_HEIGHT_PX, DMS_SHOWN, NOT_MEASURED
+from followthrough.subscriber import TURNED_OFF
 from tests.support.digest import (
     EVIL,
     LINKS,
@@ -76,6 +77,19 @@ def test_not_measured_lists_skipped_reads_once_with_what_else_is_missing() -> No
         "Your likes: the weekly X budget of $1.50 was reached.",
         "When people followed you is not known, so new followers cannot be told apart.",
     ]
+
+
+def test_dms_turned_off_in_the_settings_are_said_so_not_called_unreadable() -> None:
+    report = typical_report()
+    report = report.model_copy(
+        update={"metrics": {**report.metrics, "auto_dms_received": None}, "unavailable": ["dm_events"]}
+    )
+    turned_off = [f"dm_events: {TURNED_OFF}"]
+    html, text = render(report, skipped=turned_off)
+    assert "You turned off reading your direct messages in your settings" in text
+    assert "could not be read this week" not in text and "could not be read this week" not in html
+    html, text = render(report, skipped=[])
+    assert "Your direct messages could not be read this week." in text and "You turned off" not in text
 
 
 def test_a_sending_warning_and_no_nudge_elsewhere_when_the_subscriber_auto_dms() -> None:

@@ -25,6 +25,8 @@ DIGEST_SECTIONS: dict[str, str] = {
 }
 # Reads a subscriber can turn off: each costs X credits every week, and what it feeds is then not measured.
 OptionalRead = Literal["dm_events", "followers"]
+# why a read the subscriber turned off was skipped: the collector records it, the digest recognises it
+TURNED_OFF = "you turned this read off in your settings"
 OPTIONAL_READS: dict[str, str] = {
     "dm_events": "Read your direct messages (no text is kept) to spot automated ones",
     "followers": "Read your followers list to find new followers you haven't greeted",

@@ -16,6 +16,7 @@ from urllib.parse import quote
 from followthrough.analysis.config import AnalysisConfig
 from followthrough.analysis.wording import UNAVAILABLE_WORDS, duration, plural
 from followthrough.report import AutoDmReceived, Conversation, UnansweredMention, WeeklyReport
+from followthrough.subscriber import TURNED_OFF
 
 TREND_WEEKS = 8
 CHART_HEIGHT_PX = 64
@@ -166,6 +167,7 @@ class Dms:
     more_received: int
     sent_warnings: list[str]
     measured: bool
+    turned_off: bool = False  # not measured because the subscriber turned the read off
 
 
 @dataclass(frozen=True)
@@ -340,7 +342,7 @@ def _dm_why(dm: AutoDmReceived) -> str:
     return short("; ".join(telling) or "looks templated", 200)
 
 
-def _dms(report: WeeklyReport) -> Dms:
+def _dms(report: WeeklyReport, skipped: list[str]) -> Dms:
     received = [
         DmReceived(
             who=handle(d.sender_username, "An account"),
@@ -377,6 +379,7 @@ def _dms(report: WeeklyReport) -> Dms:
         more_received=total_received - len(received),
         sent_warnings=warnings,
         measured=report.metrics.get("auto_dms_received", 0) is not None,
+        turned_off=f"dm_events: {TURNED_OFF}" in skipped,
     )
 
 
@@ -591,7 +594,7 @@ def build_view(
         conversations=conversations,
         more=_more(report),
         charts=_charts(history, cfg) if len(history) >= 2 else [],
-        dms=_dms(report),
+        dms=_dms(report, skipped or []),
         posting=posting,
         posting_warnings=posting_warnings,
         challenge=_challenge(report),

@@ -35,7 +35,7 @@ from followthrough.pipeline.delivery import PermanentFailure
 from followthrough.pipeline.reads import Budget, BudgetExhausted, ListRead, fetch_for, read_since, read_until_known
 from followthrough.pipeline.tokens import TokenKeeper
 from followthrough.report import WeeklyReport
-from followthrough.subscriber import Subscriber
+from followthrough.subscriber import TURNED_OFF, Subscriber
 from followthrough.xmodels import XUser
 
 if TYPE_CHECKING:
@@ -186,7 +186,7 @@ class Collector:
         try:
             for endpoint in READ_ORDER:
                 if endpoint in subscriber.skipped_reads:  # turned off on the settings page: no credits spent
-                    budget.spend.skipped.append(f"{endpoint}: you turned this read off in your settings")
+                    budget.spend.skipped.append(f"{endpoint}: {TURNED_OFF}")
                     continue
                 cursor = cursors.get(endpoint)
                 if cursor.done_week == week:
