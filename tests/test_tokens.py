@@ -46,7 +46,8 @@ def _keeper(fake: FakeX, stored: TokenRepository | None = None) -> TokenKeeper:
         cipher=LocalCipher("test-secret-key-123"),
         oauth=fake,  # type: ignore[arg-type]
         now=lambda: NOW,
-        wait=lambda s: time.sleep(0.05),
+        # waiters poll ten times: 2 s in all leaves the one refresh (0.2 s at X) room on a loaded machine
+        wait=lambda s: time.sleep(0.2),
     )
 
 
