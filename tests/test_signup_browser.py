@@ -24,9 +24,10 @@ pytestmark = pytest.mark.browser
 SCREENSHOTS = Path(os.environ.get("SIGNUP_SCREENSHOTS", "/tmp/followthrough-signup-screens"))
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def server() -> Iterator[SignupServer]:
-    # no cooldown between confirmation emails: these tests sign the same address up more than once
+    # one server per test: the sign-up email limits (per X account and mailbox, per day) would otherwise
+    # carry from one test to the next, whatever order they run in; no cooldown: a test may sign up twice
     running = start_server(0, environ={"POWERTOOLS_LOG_LEVEL": "WARNING", "CONFIRMATION_COOLDOWN_S": "0"})
     yield running
     running.stop()
