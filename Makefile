@@ -71,7 +71,7 @@ lint: $(STAMP)
 format-check: $(STAMP)
 	$(BIN)/ruff format --check shared devkit functions tests bench
 
-## The unit tests: in-process, no servers, no browser (well under a minute).
+## The unit tests: in-process, no servers, no browser (about 1.5 minutes on 2 cores; the target is under one).
 unit: $(STAMP)
 	$(PYTEST) -n $(UNIT_WORKERS) --dist loadscope -m "$(UNIT)"
 
