@@ -64,12 +64,10 @@ from followthrough.archive.shapes import (
     adapter,
 )
 from followthrough.archive.source import Source
+from followthrough.normalize import SNOWFLAKE_EPOCH_MS, snowflake_time
 
 __all__ = ["SNOWFLAKE_EPOCH_MS", "Archive", "ArchiveError", "load_archive", "read_archive", "snowflake_time"]
 
-SNOWFLAKE_EPOCH_MS = 1288834974657
-# X ids before snowflakes (late 2010) carry no time
-_FIRST_SNOWFLAKE = 29_700_859_247
 _STATUS_URL = re.compile(r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/(\w{1,15})/status(?:es)?/(\d+)", re.I)
 _WRAPPED = re.compile(rb"\s*\[\s*\{\s*\"tweet\"\s*:")  # [{"tweet": {...}}, ...], not 2019's bare [{...}, ...]
 _NOTE_MATCH_S = 60  # a long post and its cut-short tweet are made within a minute of each other
@@ -79,13 +77,6 @@ _POSTS: TypeAdapter[list[Post]] = TypeAdapter(list[Post])
 _LIKES: TypeAdapter[list[Like]] = TypeAdapter(list[Like])
 _DM_EVENTS: TypeAdapter[list[DmEvent]] = TypeAdapter(list[DmEvent])
 _ACCOUNTS: TypeAdapter[dict[str, Account]] = TypeAdapter(dict[str, Account])
-
-
-def snowflake_time(post_id: str) -> datetime | None:
-    """When an X id was made, None for ids older than snowflakes or not numeric."""
-    if not post_id.isdigit() or int(post_id) < _FIRST_SNOWFLAKE:
-        return None
-    return datetime.fromtimestamp(((int(post_id) >> 22) + SNOWFLAKE_EPOCH_MS) / 1000, UTC)
 
 
 @dataclass
