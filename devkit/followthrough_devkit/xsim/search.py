@@ -20,7 +20,7 @@ from followthrough.xmodels import XTweet
 
 MAX_QUERY_LENGTH = 512
 _TOKEN = re.compile(r'\s*(?:(\()|(\))|"([^"]*)"|(-?)([^\s()"]+))')
-_WORD = re.compile(r"[@#]?[\w']+")
+_WORD = re.compile(r"[@#]?\w+")  # punctuation splits words: "Ann's" holds the keyword "ann"
 
 
 class QueryError(ValueError):

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Callable, Collection, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -18,6 +18,7 @@ class _Seen:
     post_id: str
     author_id: str
     at: datetime  # local time
+    tag: str  # as written
 
 
 def _by_tag(likes: Iterable[Like], mentions: Iterable[Post], me: str, zone: ZoneInfo) -> dict[str, dict[str, _Seen]]:
@@ -30,7 +31,7 @@ def _by_tag(likes: Iterable[Like], mentions: Iterable[Post], me: str, zone: Zone
         if not author or author == me or at is None:
             continue
         for tag in tags:
-            found[tag.lower()][post_id] = _Seen(post_id, author, at.astimezone(zone))
+            found[tag.lower()][post_id] = _Seen(post_id, author, at.astimezone(zone), tag)
     return found
 
 
@@ -93,9 +94,10 @@ def chats_to_join(
         takes_part = any(
             tag in tags and _in_slot(at, weekday, hour, slack) for at, tags in zip(mine, mine_tags, strict=True)
         )
+        spelled = Counter(s.tag for s in inside).most_common(1)[0][0]
         found.append(
             ChatToJoin(
-                hashtag=tag,
+                hashtag=spelled,
                 weekday=weekday,
                 hour=hours[len(hours) // 2],
                 time_zone=time_zone,
@@ -106,5 +108,5 @@ def chats_to_join(
                 takes_part=takes_part,
             )
         )
-    found.sort(key=lambda c: (-c.followees, -c.weeks, -c.authors, c.hashtag))
+    found.sort(key=lambda c: (-c.followees, -c.weeks, -c.authors, c.hashtag.lower()))
     return found[: cfg.chats_to_join]

@@ -223,7 +223,7 @@ class Collector:
             now,
             me,
             unavailable=[s.split(":")[0] for s in budget.spend.skipped],
-            searched=SEARCH in subscriber.opted_in_reads,
+            searched=SEARCH in reads or _read_in(cursors, SEARCH, week),
         )
         if first_run:
             # the first digest covers all the DMs X still serves: all of it is news to the subscriber
@@ -481,6 +481,12 @@ class Collector:
             }
         )
         return activity
+
+
+def _read_in(cursors: Cursors, endpoint: str, week: str) -> bool:
+    """Whether ``endpoint`` was read completely this week (by this attempt or an earlier one)."""
+    cursor = cursors.endpoints.get(endpoint)
+    return cursor is not None and cursor.done_week == week
 
 
 def untagged_query(me: XUser) -> str:
