@@ -11,12 +11,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from followthrough.analysis.config import AnalysisConfig
 from followthrough.analysis.wording import UNAVAILABLE_WORDS, duration, plural
 from followthrough.report import AutoDmReceived, Conversation, UnansweredMention, WeeklyReport
 from followthrough.subscriber import TURNED_OFF
+
+if TYPE_CHECKING:
+    from followthrough.digest.insights import Insights
 
 TREND_WEEKS = 8
 CHART_HEIGHT_PX = 64
@@ -216,6 +220,7 @@ class DigestView:
     challenge: Challenge | None
     not_measured: list[str] = field(default_factory=list)
     hidden: frozenset[str] = frozenset()  # sections the subscriber left out (subscriber.DIGEST_SECTIONS)
+    insights: Insights | None = None  # chats worth joining, mentions without the @, quiet followees
 
 
 # -- building it ---------------------------------------------------------------------------------------
@@ -567,6 +572,8 @@ def build_view(
     config: AnalysisConfig | None = None,
 ) -> DigestView:
     """Everything the digest shows, from this week's report, earlier ones (oldest first) and skipped reads."""
+    from followthrough.digest.insights import build_insights  # it builds on this module's small pieces
+
     cfg = config or AnalysisConfig()
     m = report.metrics
     score = m.get("engagement_score")
@@ -599,4 +606,5 @@ def build_view(
         posting_warnings=posting_warnings,
         challenge=_challenge(report),
         not_measured=_not_measured(report, skipped or []),
+        insights=build_insights(report),
     )
