@@ -109,7 +109,9 @@ def analyze(
             limit=max(cfg.list_limit or len(who.followees), cfg.conversations),
             unchecked_without_handle=unchecked_without_handle(activity, now - timedelta(days=cfg.passive_window_days)),
         )
-    dormant = dormant_followees(who, activity.likes, activity.mentions, cfg, now) if has["following"] else None
+    # judged only where X dated the followees' latest posts (an archive's following list does not)
+    dated = has["following"] and any(edge.last_post_at is not None for edge in who.followees.values())
+    dormant = dormant_followees(who, activity.likes, activity.mentions, cfg, now) if dated else None
     if dormant:
         # nothing to talk about: not a "say hello" (still counted as passive)
         quiet = {d.user_id for d in dormant}
@@ -169,7 +171,8 @@ def analyze(
 
     to_join = (
         chats_to_join(activity.likes, activity.mentions, activity.posts, me, who.followees, usernames, cfg, time_zone)
-        if has["likes"] or has["mentions"]
+        # a chat needs its posts' authors: an archive's likes name few, and it has no mentions
+        if (has["likes"] and any(like.author_id for like in activity.likes)) or has["mentions"]
         else None
     )
     untagged = (

@@ -70,6 +70,7 @@ __all__ = ["SNOWFLAKE_EPOCH_MS", "Archive", "ArchiveError", "load_archive", "rea
 
 _STATUS_URL = re.compile(r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/(\w{1,15})/status(?:es)?/(\d+)", re.I)
 _WRAPPED = re.compile(rb"\s*\[\s*\{\s*\"tweet\"\s*:")  # [{"tweet": {...}}, ...], not 2019's bare [{...}, ...]
+_HASHTAG = re.compile(r"(?<![\w&])#(\w+)")  # a liked post's hashtags, from its text (like.js has no entities)
 _NOTE_MATCH_S = 60  # a long post and its cut-short tweet are made within a minute of each other
 
 # the activity's own models, built many at a time from plain dicts (much faster than one at a time)
@@ -276,7 +277,8 @@ class _Reader:
         self.names: dict[str, str] = {}  # account id -> handle
         self.posts: list[dict[str, Any]] = []
         self.post_count: int | None = None
-        self.likes: list[tuple[str, str | None, datetime]] = []
+        # (post id, author's handle, post time, hashtags in its text)
+        self.likes: list[tuple[str, str | None, datetime, list[str]]] = []
         self.conversations: list[_Conversation] = []
 
     def reach(self, at: datetime) -> bool:
@@ -366,7 +368,7 @@ class _Reader:
                 continue
             found = _STATUS_URL.match(like.get("expanded_url") or "")
             handle = found.group(1) if found and found.group(1).lower() != "i" else None
-            self.likes.append((like["tweet_id"], handle, liked_at))
+            self.likes.append((like["tweet_id"], handle, liked_at, _HASHTAG.findall(like.get("full_text") or "")))
         return bool(members)
 
     def follows(self, kind: files.DataType) -> list[FollowEdge] | None:
@@ -425,8 +427,9 @@ class _Reader:
                     "author_id": ids_by_name.get(handle.lower()) if handle else None,
                     "post_created_at": at,
                     "seen_at": at,
+                    "hashtags": tags,  # the weekly chats among the posts liked (those whose author is known)
                 }
-                for post_id, handle, at in self.likes
+                for post_id, handle, at, tags in self.likes
                 if self.reach(at)
             ]
         )
