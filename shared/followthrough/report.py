@@ -50,13 +50,18 @@ class AutoDms(BaseModel):
     sent: list[AutoDmSent] = []
 
 
-class UnansweredMention(BaseModel):
+class QuotedPost(BaseModel):
+    """Someone else's post the digest quotes."""
+
     tweet_id: str
     author_id: str
     author_username: str | None = None
     created_at: datetime | None = None
     text: str = ""
     url: str | None = None
+
+
+class UnansweredMention(QuotedPost):
     # a reply that came after the grace period: the mention still counts as
     # unanswered in the metrics, but the digest does not ask for an answer
     replied_at: datetime | None = None
@@ -116,15 +121,9 @@ class ChatToJoin(BaseModel):
     takes_part: bool = False  # the subscriber posted with the hashtag at that time
 
 
-class UntaggedMention(BaseModel):
+class UntaggedMention(QuotedPost):
     """A post that names the subscriber (handle or display name) without tagging them."""
 
-    tweet_id: str
-    author_id: str
-    author_username: str | None = None
-    created_at: datetime | None = None
-    text: str = ""
-    url: str | None = None
     is_question: bool = False
 
 

@@ -339,25 +339,19 @@ class XClient:
         return PageResult(page, len(page.data))
 
     def search_recent(
-        self,
-        query: str,
-        *,
-        since_id: str | None = None,
-        start_time: str | None = None,
-        pagination_token: str | None = None,
-        max_results: int = 100,
+        self, query: str, *, pagination_token: str | None = None, max_results: int = 100, **since: str | None
     ) -> PageResult:
-        """X's recent search (the last seven days); no expansions: each author would be a user read."""
+        """X's recent search (the last seven days) from ``since_id`` or ``start_time``; no expansions: each
+        author would be a user read."""
         body = self._call(
             "search_recent",
             self._client.search_recent_tweets,
             query,
             user_auth=False,
-            since_id=since_id,
-            start_time=start_time,
             next_token=pagination_token,
             max_results=max(10, max_results),
             tweet_fields=TWEET_FIELDS,
+            **since,
         )
         page: TweetPage = self._parse(TweetPage, body, "search_recent")
         return PageResult(page, len(page.data))
