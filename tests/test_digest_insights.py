@@ -55,3 +55,10 @@ def test_hostile_posts_and_tags_are_escaped() -> None:
     html, text = render(report)
     assert "<script>" not in html and "<img" not in html
     assert EVIL in text  # plain text is not HTML: shown as written
+
+
+def test_a_search_the_budget_left_out_is_said_once_in_the_readers_words() -> None:
+    report = typical_report().model_copy(update={"untagged_mentions": None, "unavailable": ["search_recent"]})
+    _, text = render(report, skipped=["search_recent: the weekly X budget left too little for the search"])
+    said = "The search for posts naming you without the @: the weekly X budget left too little for the search."
+    assert said in " ".join(text.split()) and text.count("without the @") == 1

@@ -8,7 +8,7 @@ from datetime import datetime
 from urllib.parse import quote
 
 from followthrough.analysis.wording import duration, plural
-from followthrough.digest.view import QUOTE_CHARS, handle, profile_url, short
+from followthrough.digest.words import QUOTE_CHARS, handle, profile_url, short
 from followthrough.report import ChatToJoin, WeeklyReport
 from followthrough.subscriber import WEEKDAYS
 
