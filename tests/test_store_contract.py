@@ -445,8 +445,9 @@ def test_post_reads_are_reserved_up_to_the_limit_and_settled_to_what_was_read(re
     assert meter.post_reads("2026-12-01").reserved == 650
     assert meter.post_reads("2026-12-01").read == 250
     assert meter.reserve_post_reads("2026-12-01", 350, limit=1000)
-    meter.settle_post_reads("2026-12-01", 350, 500)  # read more than reserved: counted as read
-    assert (meter.post_reads("2026-12-01").reserved, meter.post_reads("2026-12-01").read) == (1150, 750)
+    after = meter.settle_post_reads("2026-12-01", 350, 500)  # read more than reserved: counted as read
+    assert (after.reserved, after.read) == (1150, 750)
+    assert meter.post_reads("2026-12-01") == after
     assert meter.post_reads("2027-01-01").reserved == 0  # each cycle counts from zero
 
 

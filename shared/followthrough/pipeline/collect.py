@@ -25,13 +25,22 @@ from followthrough.adapters.store import (
     WeekRepository,
 )
 from followthrough.adapters.store.protocols import FOLLOW_LISTS
-from followthrough.adapters.x import PageResult, XAuthRevoked, XClient, XCreditsExhausted, XMalformed, XRateLimited
+from followthrough.adapters.x import (
+    PageResult,
+    XAuthRevoked,
+    XClient,
+    XCreditsExhausted,
+    XMalformed,
+    XRateLimited,
+    XUsageCapped,
+)
 from followthrough.analysis import History, analyze
 from followthrough.config import CollectorConfig
 from followthrough.cursors import Cursors, Spend
 from followthrough.email import build_message
 from followthrough.messages import CollectRequest, DigestRequest
 from followthrough.pipeline.delivery import PermanentFailure
+from followthrough.pipeline.postcap import Admission, PostCap
 from followthrough.pipeline.reads import Budget, BudgetExhausted, ListRead, fetch_for, read_since, read_until_known
 from followthrough.pipeline.tokens import TokenKeeper
 from followthrough.report import WeeklyReport
@@ -50,7 +59,14 @@ CREDITS_FLAG = "credits_exhausted"
 CREDITS_UNFLAGGED_TRUSTED_S = 60
 
 Status = Literal[
-    "collected", "rate_limited", "needs_reauth", "credits_exhausted", "not_receiving", "unknown", "superseded"
+    "collected",
+    "rate_limited",
+    "needs_reauth",
+    "credits_exhausted",
+    "not_receiving",
+    "unknown",
+    "superseded",
+    "queued",  # a first run waiting for room in X's monthly Post-read cap
 ]
 
 # Reads in order of value for money: conversations first, then the cheap
@@ -71,6 +87,7 @@ class CollectResult:
     spend: Spend = field(default_factory=Spend)
     counts: dict[str, int] = field(default_factory=dict)
     report: WeeklyReport | None = None
+    post_cap: Admission | None = None
 
 
 @dataclass
@@ -85,6 +102,7 @@ class Collector:
     make_client: Callable[[str], XClient]
     config: CollectorConfig
     send_reconnect_email: Callable[[Subscriber], None]
+    post_cap: PostCap  # the app-wide meter of X's monthly Post-read cap
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     # week -> (the credits flag's reason or None, when read): the flag once per batch, not per message
     _credits_flags: dict[str, tuple[str | None, datetime]] = field(default_factory=dict, init=False, repr=False)
@@ -114,15 +132,20 @@ class Collector:
         if exhausted:
             self.weeks.mark_week(sid, week, "credits_exhausted", exhausted)
             return CollectResult("credits_exhausted", sid, week, reason=exhausted)
+        admission = self.post_cap.admit(state, subscriber.skipped_reads)
+        if admission.queued_until is not None:
+            reason = self.post_cap.queued_reason(admission)
+            self.weeks.mark_week(sid, week, "queued", reason)
+            return CollectResult("queued", sid, week, reason=reason, post_cap=admission)
         try:
             try:
                 token = self.tokens.access_token(sid, loaded=state.tokens)
-                return self._collect(subscriber, self.make_client(token), week, state)
+                return self._collect(subscriber, self.make_client(token), week, state, admission)
             except XAuthRevoked:
                 # X refused the access token (revoked, or expired early): one
                 # refresh tells a lapsed token from a revoked grant
                 fresh = self.tokens.access_token(sid, force_refresh=True)
-                return self._collect(subscriber, self.make_client(fresh), week, state)
+                return self._collect(subscriber, self.make_client(fresh), week, state, admission)
         except XAuthRevoked as exc:
             return self._revoked(subscriber, week, str(exc))
         except XCreditsExhausted as exc:
@@ -130,6 +153,8 @@ class Collector:
             self._credits_flags[week] = (str(exc), self.now())
             self.weeks.mark_week(sid, week, "credits_exhausted", str(exc))
             return CollectResult("credits_exhausted", sid, week, reason=str(exc))
+        finally:
+            self.post_cap.settle(admission)
 
     def _credits_exhausted(self, week: str) -> str | None:
         """Why X's credits ran out this week, if they did. A flag once seen holds for the week; its
@@ -167,7 +192,9 @@ class Collector:
         cursors.me, cursors.me_week = me.model_dump(mode="json"), week
         return me
 
-    def _collect(self, subscriber: Subscriber, client: XClient, week: str, state: CollectorState) -> CollectResult:
+    def _collect(
+        self, subscriber: Subscriber, client: XClient, week: str, state: CollectorState, admission: Admission
+    ) -> CollectResult:
         """Read, merge, analyze, save; ``state`` as ``run`` loaded it (and as a failed attempt left it)."""
         sid = subscriber.subscriber_id
         now = self.now()
@@ -180,13 +207,14 @@ class Collector:
             self.config.prices,
             spent.model_copy(deep=True),
         )
+        admission.spend = budget.spend
         me = self._me(client, cursors, budget, week)
         reads: dict[str, ListRead] = {}
-        result = CollectResult("collected", sid, week, spend=budget.spend)
+        result = CollectResult("collected", sid, week, spend=budget.spend, post_cap=admission)
         try:
             for endpoint in READ_ORDER:
-                if endpoint in subscriber.skipped_reads:  # turned off on the settings page: no credits spent
-                    budget.spend.skipped.append(f"{endpoint}: {TURNED_OFF}")
+                if why_not := _not_read(endpoint, subscriber, admission):
+                    budget.spend.skipped.append(f"{endpoint}: {why_not}")
                     continue
                 cursor = cursors.get(endpoint)
                 if cursor.done_week == week:
@@ -200,9 +228,8 @@ class Collector:
                     budget.spend.skipped.append(
                         f"{endpoint}: the weekly X budget of ${budget.limit_usd:.2f} was reached"
                     )
-                except XMalformed as exc:
-                    budget.spend.skipped.append(f"{endpoint}: {exc}")
-                    log.error("malformed X payload", extra={"subscriber_id": sid, "endpoint": endpoint})
+                except (XMalformed, XUsageCapped) as exc:
+                    budget.spend.skipped.append(f"{endpoint}: {self._unread(exc, sid, endpoint, admission)}")
         except XRateLimited as exc:
             # Keep what was read and where each read stopped; the handler puts
             # the work back on the queue until X's window resets.
@@ -243,6 +270,15 @@ class Collector:
         result.report = analysis.report
         result.counts = {k: len(v.items) for k, v in reads.items()}
         return result
+
+    def _unread(self, exc: XMalformed | XUsageCapped, sid: str, endpoint: str, admission: Admission) -> str:
+        """Why ``endpoint`` is not read this week, after X answered ``exc``."""
+        if isinstance(exc, XUsageCapped):
+            # not a rate limit: no retry helps before the billing cycle resets, so no Post is asked
+            # for again, by this collect or any other; what is not a Post is still read
+            return self.post_cap.cap_reached(admission, str(exc))
+        log.error("malformed X payload", extra={"subscriber_id": sid, "endpoint": endpoint})
+        return str(exc)
 
     def _keep(
         self, state: CollectorState, reads: dict[str, ListRead], now: datetime, me: XUser, spend: Spend, week: str
@@ -427,6 +463,13 @@ def _merged(
     return sorted((x for x in by_id.values() if when(x) >= keep_from), key=when)
 
 
+def _not_read(endpoint: str, subscriber: Subscriber, admission: Admission) -> str | None:
+    """Why ``endpoint`` is left out this week before asking X, if it is."""
+    if endpoint in subscriber.skipped_reads:  # turned off on the settings page: no credits spent
+        return TURNED_OFF
+    return admission.skipped.get(endpoint)
+
+
 def _weekly_volume(endpoint: str, read: ListRead, now: datetime, *, first_read: bool) -> int:
     """How many new likes or DM events a week brings, to size next week's first page.
 
@@ -459,8 +502,10 @@ def _edges(graph: Graph) -> list[FollowEdge]:
 # -- the use case: one collect message -------------------------------------------------------------
 
 MAX_REQUEUES = 20
-# template.yaml alarms on this metric (dimension service=collect)
+# template.yaml alarms on these metrics (dimension service=collect)
 CREDITS_METRIC = "XCreditsExhausted"
+POST_CAP_REACHED_METRIC = "XPostCapReached"  # once per billing cycle: X answered usage-capped
+POST_CAP_USED_METRIC = "XPostCapUsedPercent"  # of the monthly Post cap, reserved and read
 
 
 @dataclass
@@ -516,6 +561,13 @@ class CollectStep:
             )
         elif result.status == "credits_exhausted":
             self.metrics.add_metric(name=CREDITS_METRIC, unit=MetricUnit.Count, value=1)
+        if result.post_cap is not None:
+            if result.post_cap.first_to_see_cap:
+                self.metrics.add_metric(name=POST_CAP_REACHED_METRIC, unit=MetricUnit.Count, value=1)
+            if result.post_cap.used_percent is not None:
+                self.metrics.add_metric(
+                    name=POST_CAP_USED_METRIC, unit=MetricUnit.Percent, value=result.post_cap.used_percent
+                )
         self.metrics.add_metric(name=f"Collect_{result.status}", unit=MetricUnit.Count, value=1)
         self.metrics.add_metric(
             name="XSpendMilliUSD", unit=MetricUnit.Count, value=round(result.spend.total_usd * 1000)

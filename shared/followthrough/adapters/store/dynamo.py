@@ -618,15 +618,18 @@ class DynamoSuppression:
         return self.table.get(suppressed_key(email), "SUPPRESSED", consistent=False) is not None
 
 
+def _post_reads(item: dict[str, Any]) -> PostReads:
+    capped = item.get("capped")
+    return PostReads(int(item.get("reserved", 0)), int(item.get("read", 0)), str(capped) if capped else None)
+
+
 @dataclass
 class DynamoPostReads:
     table: Table
     clock: Clock
 
     def post_reads(self, cycle: str) -> PostReads:
-        item = self.table.get(*post_reads_key(cycle)) or {}
-        capped = item.get("capped")
-        return PostReads(int(item.get("reserved", 0)), int(item.get("read", 0)), str(capped) if capped else None)
+        return _post_reads(self.table.get(*post_reads_key(cycle)) or {})
 
     def reserve_post_reads(self, cycle: str, posts: int, *, limit: int) -> bool:
         if posts > limit:
@@ -644,9 +647,9 @@ class DynamoPostReads:
         )
         return refused is None
 
-    def settle_post_reads(self, cycle: str, reserved: int, read: int) -> None:
+    def settle_post_reads(self, cycle: str, reserved: int, read: int) -> PostReads:
         pk, sk = post_reads_key(cycle)
-        self.table.resource.update_item(
+        after = self.table.resource.update_item(
             Key={"pk": pk, "sk": sk},
             UpdateExpression="ADD #reserved :delta, #read :read SET #ttl = :ttl",
             ExpressionAttributeNames={"#reserved": "reserved", "#read": "read", "#ttl": "ttl"},
@@ -655,7 +658,9 @@ class DynamoPostReads:
                 ":read": read,
                 ":ttl": _epoch(self.clock) + POST_READS_KEPT_S,
             },
+            ReturnValues="ALL_NEW",
         )
+        return _post_reads(after.get("Attributes", {}))
 
     def mark_post_cap_reached(self, cycle: str, reason: str) -> bool:
         pk, sk = post_reads_key(cycle)

@@ -472,9 +472,10 @@ class MemoryPostReads:
             self._add(cycle, reserved=posts)
             return True
 
-    def settle_post_reads(self, cycle: str, reserved: int, read: int) -> None:
+    def settle_post_reads(self, cycle: str, reserved: int, read: int) -> PostReads:
         with self.table.lock:
             self._add(cycle, reserved=read - reserved, read=read)
+            return self.post_reads(cycle)
 
     def mark_post_cap_reached(self, cycle: str, reason: str) -> bool:
         with self.table.lock:

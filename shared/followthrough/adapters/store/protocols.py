@@ -268,8 +268,9 @@ class PostReadRepository(Protocol):
         """Add ``posts`` to the cycle's reservations unless that takes them past ``limit`` or X capped the
         cycle; False, and nothing added, then."""
 
-    def settle_post_reads(self, cycle: str, reserved: int, read: int) -> None:
-        """A collect that reserved ``reserved`` read ``read``: the reservation becomes what was read."""
+    def settle_post_reads(self, cycle: str, reserved: int, read: int) -> PostReads:
+        """A collect that reserved ``reserved`` read ``read``: the reservation becomes what was read. Returns
+        the cycle's counts after."""
 
     def mark_post_cap_reached(self, cycle: str, reason: str) -> bool:
         """X answered usage-capped: no more Post reads this cycle. True only for the first to record it."""
