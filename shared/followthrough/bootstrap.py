@@ -260,6 +260,7 @@ class Services:
             confirmation_cooldown_s=self.settings.confirmation_cooldown_s,
             # built on a "delete everything" only: the digest step is not loaded for the other routes
             forget_sent_digests=lambda subscriber_id, weeks: self.digest.forget_sent_digests(subscriber_id, weeks),
+            first_run_from=self.post_cap.first_run_from,
         )
 
 

@@ -37,8 +37,9 @@ def posts_read(spend: Spend | None) -> int:
     return sum(n for endpoint, n in (spend.resources if spend else {}).items() if endpoint in POST_ENDPOINTS)
 
 
-def _day(moment: datetime) -> str:
-    return f"{moment:%A %d %B %Y}"
+def describe_day(moment: datetime) -> str:
+    """ "Tuesday 01 December 2026" (UTC): the day a queued first run or a capped cycle's Post reads resume."""
+    return f"{moment.astimezone(UTC):%A %d %B %Y}"
 
 
 @dataclass(frozen=True)
@@ -96,7 +97,7 @@ class PostCap:
         return min(cap, int(cap * elapsed / (cycle.end - cycle.start)))
 
     def _capped_reason(self, cycle: BillingCycle) -> str:
-        return f"X's monthly Post-read cap is reached; Post reads resume on {_day(cycle.end)}"
+        return f"X's monthly Post-read cap is reached; Post reads resume on {describe_day(cycle.end)}"
 
     def admit(self, state: CollectorState, skipped_by_subscriber: Iterable[str] = ()) -> Admission:
         """Reserve what this subscriber-week is expected to read; trim or queue when the cap has no room."""
@@ -130,7 +131,7 @@ class PostCap:
                 admission.reserved = need if keep else 0
                 why = (
                     "X's monthly Post-read cap: this cycle's remaining reads go to what matters more "
-                    f"(back by {_day(cycle.end)} at the latest)"
+                    f"(back by {describe_day(cycle.end)} at the latest)"
                 )
                 admission.skipped = {e: why for e in wanted if e in left_out}
                 return admission
@@ -170,7 +171,7 @@ class PostCap:
         assert admission.queued_until is not None
         return (
             "first run queued: X's monthly Post-read cap has no room for it now; "
-            f"it runs from {_day(admission.queued_until)}"
+            f"it runs from {describe_day(admission.queued_until)}"
         )
 
     def cap_reached(self, admission: Admission, reason: str) -> str:
