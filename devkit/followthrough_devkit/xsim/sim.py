@@ -51,6 +51,8 @@ RESOURCE_KIND = {
     "followers": "user",
     "dm_events": "dm_event",
 }
+
+
 class Meter:
     """Requests and resources served, per endpoint, since the last ``reset`` (one "run"), and what X would
     bill for them: each resource once per app and UTC day, however many subscribers read it that day.
