@@ -225,3 +225,15 @@ def test_the_stand_ins_meter_bills_a_resource_once_per_app_and_utc_day() -> None
     assert meter.posts_billed("2026-11-01") == 5
     meter.reset()
     assert meter.posts_billed("2026-11-01") == 5  # X's ledger outlives a run of the meter
+
+
+def test_the_stand_ins_meter_says_what_one_utc_day_saves_over_readers_spread_over_the_week() -> None:
+    meter = Meter()
+    monday = datetime(2026, 11, 23, 9, tzinfo=UTC)
+    for reader in ("a", "b", "c"):  # three subscribers read post "1" on the same UTC day
+        meter.served("tweets", 1, ["1"], reader=reader, at=monday, cycle="2026-11-01")
+    meter.served("tweets", 1, ["2"], reader="a", at=monday, cycle="2026-11-01")
+    [post] = meter.overlap(days=7).values()
+    assert (post["distinct"], post["served"], post["read_by_several"], post["billed"]) == (2, 4, 1, 2)
+    # spread over 7 days: post "1" on 7 * (1 - (6/7)**3) = 2.59 days on average, post "2" on one
+    assert post["billed_if_spread_over_7_days"] == 4 and post["saved_by_one_day"] == 2

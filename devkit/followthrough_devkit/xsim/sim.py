@@ -76,7 +76,7 @@ class Meter:
             self._billed = dict.fromkeys(ENDPOINTS, 0)
             # resources another subscriber's read had already made free that UTC day (X's dedup)
             self._shared_same_day = dict.fromkeys(ENDPOINTS, 0)
-            # kind -> id -> (the UTC days it was billed, as bits from the run's first day; first reader)
+            # kind -> id -> [the UTC days it was billed (bits from the run's first day), first reader, serves]
             self._days: dict[str, dict[int | str, list[Any]]] = {}
             self._first_day: int | None = None
 
@@ -114,9 +114,11 @@ class Meter:
                     seen.add(key)
                 entry = days.get(key)
                 if entry is None:
-                    days[key] = [bit, reader]
+                    days[key] = [bit, reader, 1]
                     billed += 1
-                elif not entry[0] & bit:
+                    continue
+                entry[2] += 1
+                if not entry[0] & bit:
                     entry[0] |= bit
                     billed += 1
                 elif entry[1] != reader:
@@ -146,6 +148,27 @@ class Meter:
             return {
                 kind: sum(entry[0].bit_count() - 1 for entry in by_id.values()) for kind, by_id in self._days.items()
             }
+
+    def overlap(self, days: int = 7) -> dict[str, dict[str, float]]:
+        """Per resource kind, what different subscribers reading the same resources comes to: how many were
+        read by several, what X billed, and what it would bill were each reader collected on a day of its
+        own among ``days`` (a resource read by k subscribers on random days is billed on
+        days * (1 - (1 - 1/days) ** k) distinct days, on average, instead of once)."""
+        with self._lock:
+            out: dict[str, dict[str, float]] = {}
+            for kind, by_id in self._days.items():
+                served = sum(entry[2] for entry in by_id.values())
+                billed = sum(entry[0].bit_count() for entry in by_id.values())
+                spread = sum(days * (1 - (1 - 1 / days) ** entry[2]) for entry in by_id.values())
+                out[kind] = {
+                    "distinct": len(by_id),
+                    "served": served,
+                    "read_by_several": sum(1 for entry in by_id.values() if entry[2] > 1),
+                    "billed": billed,
+                    f"billed_if_spread_over_{days}_days": round(spread),
+                    "saved_by_one_day": round(spread - billed),
+                }
+            return out
 
     def snapshot(self) -> dict[str, dict[str, int]]:
         with self._lock:
