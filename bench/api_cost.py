@@ -26,14 +26,16 @@ from pathlib import Path
 
 from moto import mock_aws
 
-from followthrough.config import XPrices
+from followthrough.config import PostCapConfig, XPrices
 from followthrough.messages import CollectRequest
 from followthrough.pipeline.reads import PRICE_OF
 from followthrough.subscriber import iso_week
 from followthrough_devkit.aws import LocalAws, create_resources
 from followthrough_devkit.demo import start_world
+from followthrough_devkit.xsim.api import POST_CAP_ENDPOINTS
 
 ANCHOR = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+WEEKS_PER_CYCLE = 365.25 / 12 / 7  # a monthly billing cycle
 
 
 def priced(resources: dict[str, int], prices: XPrices) -> float:
@@ -75,6 +77,8 @@ def measure(profile: str, prices: XPrices) -> dict[str, dict[str, float | int]]:
                     "requests": sum(v["requests"] for v in snapshot.values()),
                     "resources": sum(served.values()),
                     "reread": sum(v.get("resource_ids_returned_twice", 0) for v in snapshot.values()),
+                    # what X's monthly Post cap counts (pricing.mdx): every post, mention and liked post read
+                    "post_reads": sum(served.get(e, 0) for e in POST_CAP_ENDPOINTS),
                     "seconds": round(time.perf_counter() - started, 2),
                 }
 
@@ -111,7 +115,7 @@ def main(argv: list[str] | None = None) -> int:
         results[profile] = measure(profile, prices)
     print(
         f"{'profile':<9} {'run':<10} {'cost $':>8} {'lower $':>8} {'naive $':>9} {'cost/lower':>10} "
-        f"{'naive/cost':>10} {'requests':>8} {'re-read':>7}"
+        f"{'naive/cost':>10} {'requests':>8} {'re-read':>7} {'Posts':>7}"
     )
     for profile, runs in results.items():
         for label, r in runs.items():
@@ -120,10 +124,17 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{profile:<9} {label:<10} {r['cost_usd']:>8.2f} {lower if lower else '-':>8} "
                 f"{r['naive_usd']:>9.2f} {ratio:>10} {r['naive_usd'] / r['cost_usd']:>10.1f} "
-                f"{r['requests']:>8} {r['reread']:>7}"
+                f"{r['requests']:>8} {r['reread']:>7} {r['post_reads']:>7}"
             )
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps({"profiles": results}, indent=2))
+    cap = PostCapConfig().cap or 0
+    for profile, runs in results.items():
+        weekly = runs["steady"]["post_reads"] * WEEKS_PER_CYCLE
+        print(
+            f"{profile}: one pay-per-use app's {cap:,} Posts a cycle cover {cap / max(weekly, 1):,.0f} such "
+            f"subscribers in steady weeks, or {cap / max(runs['first_run']['post_reads'], 1):,.0f} first runs"
+        )
     typical = results.get("typical", {}).get("steady")
     if typical:
         cost, lower, naive = typical["cost_usd"], typical["lower_bound_usd"], typical["naive_usd"]

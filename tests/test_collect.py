@@ -182,6 +182,7 @@ def test_the_credits_flag_is_read_once_a_minute_until_it_is_set(twins: Twins, mo
         make_client=None,
         config=None,  # type: ignore[arg-type]
         send_reconnect_email=None,
+        post_cap=None,  # type: ignore[arg-type]
         now=lambda: at[0],
     )  # type: ignore[arg-type]
     assert collector._credits_exhausted("2026-W48") is None and len(reads) == 1

@@ -164,6 +164,8 @@ def test_pagination_walks_every_item_exactly_once(
         "requests": math.ceil(len(expected) / page_size),
         "resources": len(expected),
         "resource_ids_returned_twice": 0,
+        "billed": len(expected),  # each item once: one reader, one UTC day
+        "free_same_day_other_reader": 0,
     }
     assert sim.meter.duplicates(endpoint) == 0
 
@@ -835,7 +837,13 @@ def test_meter_counts_and_detects_resources_served_twice(
     assert sim.meter.duplicates("mentions") == 20
     assert sim.meter.snapshot()["mentions"]["resource_ids_returned_twice"] == 20
     sim.meter.reset()
-    assert sim.meter.snapshot()["mentions"] == {"requests": 0, "resources": 0, "resource_ids_returned_twice": 0}
+    assert sim.meter.snapshot()["mentions"] == {
+        "requests": 0,
+        "resources": 0,
+        "resource_ids_returned_twice": 0,
+        "billed": 0,
+        "free_same_day_other_reader": 0,
+    }
 
 
 def test_advanced_week_is_served_incrementally(fresh: tuple[XSim, XSimServer, SyntheticAccount]) -> None:

@@ -38,6 +38,9 @@ def _names(text: str) -> frozenset[str]:
     return frozenset(text.split())
 
 
+# The endpoints whose Posts count toward a pay-per-use app's monthly Post cap (post-cap.mdx, "Tracked endpoints").
+POST_CAP_ENDPOINTS = frozenset({"tweets", "mentions", "liked_tweets"})
+
 # Endpoint names shared by the meter, the faults and the rate limiter.
 ENDPOINTS = (
     "users_me",
@@ -270,6 +273,18 @@ def problem(status: int, user_id: str | None = None) -> dict[str, Any]:
         }
     title = _STATUS_TITLES.get(status, "Error")
     return {"title": title, "detail": title, "type": "about:blank", "status": status}
+
+
+def usage_capped() -> dict[str, Any]:
+    """X's 429 once the app's monthly Post cap is read: the problem type ``usage-capped``
+    (response-codes-and-errors.mdx); ``period`` and ``scope`` as X's UsageCapExceededProblem carries them."""
+    return {
+        "title": "UsageCapExceeded",
+        "detail": "Usage cap exceeded: Monthly product cap",
+        "type": "https://api.twitter.com/2/problems/usage-capped",
+        "period": "Monthly",
+        "scope": "Product",
+    }
 
 
 def invalid_request(err: InvalidRequest) -> dict[str, Any]:
@@ -898,6 +913,9 @@ def _api(
         return _json(403, problem(403), rate_headers(), endpoint)
     if sim.enforce_rate_limits and window.used > window.limit:
         return _json(429, problem(429), rate_headers(0), endpoint)
+    if endpoint in POST_CAP_ENDPOINTS and sim.post_capped(now):
+        # the rate-limit headers still describe the 15-minute window: waiting for them does not help
+        return _json(429, usage_capped(), rate_headers(), endpoint)
     try:
         _check_params(endpoint, query)
         served = _serve(sim, endpoint, path_user, token.user_id, query)
@@ -910,7 +928,7 @@ def _api(
         # a body cut mid-JSON delivers nothing: the reader must ask again, which is not a re-read
         response.body = response.body[: max(len(response.body) // 2, 1)]
     else:
-        sim.meter.served(endpoint, resources, ids, reader=token.user_id)
+        sim.meter.served(endpoint, resources, ids, reader=token.user_id, at=now, cycle=sim.billing_cycle(now))
     return response
 
 

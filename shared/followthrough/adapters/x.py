@@ -49,6 +49,25 @@ class XRateLimited(Exception):
         self.reset_at = reset_at
 
 
+class XUsageCapped(Exception):
+    """429 with the problem type ``usage-capped``: the app's monthly Post cap is reached. Not a rate limit:
+    its ``x-rate-limit-reset`` says nothing about when the cap resets (the billing cycle does)."""
+
+
+USAGE_CAPPED = "/problems/usage-capped"  # response-codes-and-errors.mdx, "Problem types"
+
+
+def _too_many(endpoint: str, exc: tweepy.TooManyRequests) -> XUsageCapped | XRateLimited:
+    """A 429 is X's monthly usage cap when its problem type says so; otherwise a rate limit."""
+    try:
+        body = exc.response.json() if exc.response is not None else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and str(body.get("type", "")).endswith(USAGE_CAPPED):
+        return XUsageCapped(f"X answered 429 usage-capped on {endpoint}: the monthly Post cap is reached")
+    return XRateLimited(endpoint, exc.reset_time if hasattr(exc, "reset_time") else None)
+
+
 class XAuthRevoked(Exception):
     """The subscriber's token was revoked or can no longer be refreshed."""
 
@@ -208,7 +227,7 @@ class XClient:
                 result: dict[str, Any] = method(*args, **kwargs)
                 return result
             except tweepy.TooManyRequests as exc:
-                raise XRateLimited(endpoint, exc.reset_time if hasattr(exc, "reset_time") else None) from None
+                raise _too_many(endpoint, exc) from None
             except tweepy.Unauthorized:
                 raise XAuthRevoked(f"X answered 401 on {endpoint}") from None
             except tweepy.TwitterServerError as exc:

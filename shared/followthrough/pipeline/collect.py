@@ -25,13 +25,22 @@ from followthrough.adapters.store import (
     WeekRepository,
 )
 from followthrough.adapters.store.protocols import FOLLOW_LISTS
-from followthrough.adapters.x import PageResult, XAuthRevoked, XClient, XCreditsExhausted, XMalformed, XRateLimited
+from followthrough.adapters.x import (
+    PageResult,
+    XAuthRevoked,
+    XClient,
+    XCreditsExhausted,
+    XMalformed,
+    XRateLimited,
+    XUsageCapped,
+)
 from followthrough.analysis import History, analyze
 from followthrough.config import CollectorConfig
 from followthrough.cursors import Cursors, Spend
 from followthrough.email import build_message
 from followthrough.messages import CollectRequest, DigestRequest
 from followthrough.pipeline.delivery import PermanentFailure
+from followthrough.pipeline.postcap import Admission, PostCap
 from followthrough.pipeline.reads import Budget, BudgetExhausted, ListRead, fetch_for, read_since, read_until_known
 from followthrough.pipeline.tokens import TokenKeeper
 from followthrough.report import WeeklyReport
@@ -52,7 +61,14 @@ CREDITS_FLAG = "credits_exhausted"
 CREDITS_UNFLAGGED_TRUSTED_S = 60
 
 Status = Literal[
-    "collected", "rate_limited", "needs_reauth", "credits_exhausted", "not_receiving", "unknown", "superseded"
+    "collected",
+    "rate_limited",
+    "needs_reauth",
+    "credits_exhausted",
+    "not_receiving",
+    "unknown",
+    "superseded",
+    "queued",  # a first run waiting for room in X's monthly Post-read cap
 ]
 
 # Reads in order of value for money: conversations first, then the cheap
@@ -73,6 +89,7 @@ class CollectResult:
     spend: Spend = field(default_factory=Spend)
     counts: dict[str, int] = field(default_factory=dict)
     report: WeeklyReport | None = None
+    post_cap: Admission | None = None
 
 
 @dataclass
@@ -87,6 +104,7 @@ class Collector:
     make_client: Callable[[str], XClient]
     config: CollectorConfig
     send_reconnect_email: Callable[[Subscriber], None]
+    post_cap: PostCap  # the app-wide meter of X's monthly Post-read cap
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     # week -> (the credits flag's reason or None, when read): the flag once per batch, not per message
     _credits_flags: dict[str, tuple[str | None, datetime]] = field(default_factory=dict, init=False, repr=False)
@@ -116,15 +134,20 @@ class Collector:
         if exhausted:
             self.weeks.mark_week(sid, week, "credits_exhausted", exhausted)
             return CollectResult("credits_exhausted", sid, week, reason=exhausted)
+        admission = self.post_cap.admit(state, subscriber.skipped_reads)
+        if admission.queued_until is not None:
+            reason = self.post_cap.queued_reason(admission)
+            self.weeks.mark_week(sid, week, "queued", reason)
+            return CollectResult("queued", sid, week, reason=reason, post_cap=admission)
         try:
             try:
                 token = self.tokens.access_token(sid, loaded=state.tokens)
-                return self._collect(subscriber, self.make_client(token), week, state)
+                return self._collect(subscriber, self.make_client(token), week, state, admission)
             except XAuthRevoked:
                 # X refused the access token (revoked, or expired early): one
                 # refresh tells a lapsed token from a revoked grant
                 fresh = self.tokens.access_token(sid, force_refresh=True)
-                return self._collect(subscriber, self.make_client(fresh), week, state)
+                return self._collect(subscriber, self.make_client(fresh), week, state, admission)
         except XAuthRevoked as exc:
             return self._revoked(subscriber, week, str(exc))
         except XCreditsExhausted as exc:
@@ -132,6 +155,8 @@ class Collector:
             self._credits_flags[week] = (str(exc), self.now())
             self.weeks.mark_week(sid, week, "credits_exhausted", str(exc))
             return CollectResult("credits_exhausted", sid, week, reason=str(exc))
+        finally:
+            self.post_cap.settle(admission)
 
     def _credits_exhausted(self, week: str) -> str | None:
         """Why X's credits ran out this week, if they did. A flag once seen holds for the week; its
@@ -169,7 +194,9 @@ class Collector:
         cursors.me, cursors.me_week = me.model_dump(mode="json"), week
         return me
 
-    def _collect(self, subscriber: Subscriber, client: XClient, week: str, state: CollectorState) -> CollectResult:
+    def _collect(
+        self, subscriber: Subscriber, client: XClient, week: str, state: CollectorState, admission: Admission
+    ) -> CollectResult:
         """Read, merge, analyze, save; ``state`` as ``run`` loaded it (and as a failed attempt left it)."""
         sid = subscriber.subscriber_id
         now = self.now()
@@ -182,13 +209,14 @@ class Collector:
             self.config.prices,
             spent.model_copy(deep=True),
         )
+        admission.spend = budget.spend
         me = self._me(client, cursors, budget, week)
         reads: dict[str, ListRead] = {}
-        result = CollectResult("collected", sid, week, spend=budget.spend)
+        result = CollectResult("collected", sid, week, spend=budget.spend, post_cap=admission)
         try:
             for endpoint in READ_ORDER:
-                if endpoint in subscriber.skipped_reads:  # turned off on the settings page: no credits spent
-                    budget.spend.skipped.append(f"{endpoint}: {TURNED_OFF}")
+                if why_not := _not_read(endpoint, subscriber, admission):
+                    budget.spend.skipped.append(f"{endpoint}: {why_not}")
                     continue
                 cursor = cursors.get(endpoint)
                 if cursor.done_week == week:
@@ -202,10 +230,9 @@ class Collector:
                     budget.spend.skipped.append(
                         f"{endpoint}: the weekly X budget of ${budget.limit_usd:.2f} was reached"
                     )
-                except XMalformed as exc:
-                    budget.spend.skipped.append(f"{endpoint}: {exc}")
-                    log.error("malformed X payload", extra={"subscriber_id": sid, "endpoint": endpoint})
-            self._search_untagged(subscriber, client, me, cursors, budget, week, now, reads)
+                except (XMalformed, XUsageCapped) as exc:
+                    budget.spend.skipped.append(f"{endpoint}: {self._unread(exc, sid, endpoint, admission)}")
+            self._search_untagged(subscriber, client, me, cursors, budget, week, now, reads, admission)
         except XRateLimited as exc:
             # Keep what was read and where each read stopped; the handler puts
             # the work back on the queue until X's window resets.
@@ -266,12 +293,16 @@ class Collector:
         week: str,
         now: datetime,
         reads: dict[str, ListRead],
+        admission: Admission,
     ) -> None:
         """Mentions without the @ (opt-in): X's recent search for the handle and the display name, not tagging
         or by the subscriber, not retweets. After every other read, from what is left of the week's budget and
         at most ``untagged_search_usd`` of it; a week already searched is not searched again."""
         cursor = cursors.get(SEARCH)
         if SEARCH not in subscriber.opted_in_reads or cursor.done_week == week:
+            return
+        if admission.skipped:  # the month's Post reads are short: the least valuable of them goes first
+            budget.spend.skipped.append(f"{SEARCH}: {next(iter(admission.skipped.values()))}")
             return
         cursor.start_week(week, paged_by_since_id=True)
         oldest = now - SEARCH_WINDOW + timedelta(minutes=5)  # X refuses a start_time outside its seven days
@@ -289,9 +320,17 @@ class Collector:
             cursor.done_week = week
         except BudgetExhausted:
             budget.spend.skipped.append(f"{SEARCH}: the weekly X budget left too little for the search")
-        except XMalformed as exc:
-            budget.spend.skipped.append(f"{SEARCH}: {exc}")
-            log.error("malformed X payload", extra={"subscriber_id": me.id, "endpoint": SEARCH})
+        except (XMalformed, XUsageCapped) as exc:
+            budget.spend.skipped.append(f"{SEARCH}: {self._unread(exc, me.id, SEARCH, admission)}")
+
+    def _unread(self, exc: XMalformed | XUsageCapped, sid: str, endpoint: str, admission: Admission) -> str:
+        """Why ``endpoint`` is not read this week, after X answered ``exc``."""
+        if isinstance(exc, XUsageCapped):
+            # not a rate limit: no retry helps before the billing cycle resets, so no Post is asked
+            # for again, by this collect or any other; what is not a Post is still read
+            return self.post_cap.cap_reached(admission, str(exc))
+        log.error("malformed X payload", extra={"subscriber_id": sid, "endpoint": endpoint})
+        return str(exc)
 
     def _keep(
         self, state: CollectorState, reads: dict[str, ListRead], now: datetime, me: XUser, spend: Spend, week: str
@@ -508,6 +547,13 @@ def _merged(
     return sorted((x for x in by_id.values() if when(x) >= keep_from), key=when)
 
 
+def _not_read(endpoint: str, subscriber: Subscriber, admission: Admission) -> str | None:
+    """Why ``endpoint`` is left out this week before asking X, if it is."""
+    if endpoint in subscriber.skipped_reads:  # turned off on the settings page: no credits spent
+        return TURNED_OFF
+    return admission.skipped.get(endpoint)
+
+
 def _weekly_volume(endpoint: str, read: ListRead, now: datetime, *, first_read: bool) -> int:
     """How many new likes or DM events a week brings, to size next week's first page.
 
@@ -552,8 +598,10 @@ def _edges(graph: Graph) -> list[FollowEdge]:
 # -- the use case: one collect message -------------------------------------------------------------
 
 MAX_REQUEUES = 20
-# template.yaml alarms on this metric (dimension service=collect)
+# template.yaml alarms on these metrics (dimension service=collect)
 CREDITS_METRIC = "XCreditsExhausted"
+POST_CAP_REACHED_METRIC = "XPostCapReached"  # once per billing cycle: X answered usage-capped
+POST_CAP_USED_METRIC = "XPostCapUsedPercent"  # of the monthly Post cap, reserved and read
 
 
 @dataclass
@@ -609,6 +657,13 @@ class CollectStep:
             )
         elif result.status == "credits_exhausted":
             self.metrics.add_metric(name=CREDITS_METRIC, unit=MetricUnit.Count, value=1)
+        if result.post_cap is not None:
+            if result.post_cap.first_to_see_cap:
+                self.metrics.add_metric(name=POST_CAP_REACHED_METRIC, unit=MetricUnit.Count, value=1)
+            if result.post_cap.used_percent is not None:
+                self.metrics.add_metric(
+                    name=POST_CAP_USED_METRIC, unit=MetricUnit.Percent, value=result.post_cap.used_percent
+                )
         self.metrics.add_metric(name=f"Collect_{result.status}", unit=MetricUnit.Count, value=1)
         self.metrics.add_metric(
             name="XSpendMilliUSD", unit=MetricUnit.Count, value=round(result.spend.total_usd * 1000)

@@ -128,12 +128,31 @@ def message(title: str, paragraphs: Sequence[str], *, action: Action | None = No
 
 
 def confirmation_email(
-    *, username: str, confirm_url: str, public_base_url: str, replaces: str | None = None
+    *,
+    username: str,
+    confirm_url: str,
+    public_base_url: str,
+    replaces: str | None = None,
+    first_digest_from: str | None = None,
 ) -> tuple[str, str]:
-    """(text, HTML) of the double opt-in email; ``replaces``: the X account the confirmation would replace."""
+    """(text, HTML) of the double opt-in email; ``replaces``: the X account the confirmation would replace;
+    ``first_digest_from``: the day the first digest waits for (X's monthly Post-read cap), if it waits."""
     return _email(
-        "confirm_email", username=username, confirm_url=confirm_url, public_base_url=public_base_url, replaces=replaces
+        "confirm_email",
+        username=username,
+        confirm_url=confirm_url,
+        public_base_url=public_base_url,
+        replaces=replaces,
+        first_digest_from=first_digest_from,
+        cap_wait=FIRST_DIGEST_WAITS,
     )
+
+
+# why a first digest waits, on the confirmation page and in the email
+FIRST_DIGEST_WAITS = (
+    "X limits how many posts one app may read each month, and this month's share is spoken for: "
+    "your first digest comes on your first digest day from {day} on."
+)
 
 
 def in_use_email(*, username: str, public_base_url: str) -> tuple[str, str]:

@@ -442,15 +442,20 @@ def confirm(token: FormLinkToken, csrf_token: CsrfField, ft_csrf: CsrfCookie = N
         csrf.check(_settings().require("signing_key"), csrf_token, ft_csrf)
     except csrf.CsrfRefused as exc:  # refuse_early checked already; this keeps the route safe on its own
         return message_page(403, "This form cannot be sent", f"It was refused because {exc}.")
-    sub = _service().confirm(token)
+    service = _service()
+    sub = service.confirm(token)
     if sub.receives_digest:
+        waits = service.first_digest_waits(first_run=sub.first_collected_at is None)
+        first = (
+            f"Thank you. Your first digest about @{sub.username} arrives on {describe_schedule(sub)}."
+            if waits is None
+            else f"Thank you. Your digest about @{sub.username} comes on {describe_schedule(sub)}. "
+            + pages.FIRST_DIGEST_WAITS.format(day=waits)
+        )
         return page(
             pages.message(
                 "Your address is confirmed",
-                [
-                    f"Thank you. Your first digest about @{sub.username} arrives on {describe_schedule(sub)}.",
-                    "Every digest has a link to unsubscribe, and one to delete everything we store.",
-                ],
+                [first, "Every digest has a link to unsubscribe, and one to delete everything we store."],
             )
         )
     if sub.status == "unsubscribed":
