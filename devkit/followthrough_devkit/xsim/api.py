@@ -738,9 +738,7 @@ def dispatch(sim: XSim, method: str, target: str, headers: Mapping[str, str], bo
     if path == "/2/oauth2/token" and method == "POST":
         return _oauth_token(sim, headers, body)
     if path == "/2/oauth2/revoke" and method == "POST":
-        form = _query(body.decode("utf-8", "replace"))
-        sim.revoke_token(form.get("token", ""))
-        return _json(200, {"revoked": True})
+        return _oauth_revoke(sim, headers, body)
     endpoint, path_user = _route(method, path)
     if endpoint is None:
         return _json(404, problem(404))
@@ -831,13 +829,38 @@ def _client_credentials(headers: Mapping[str, str], form: Mapping[str, str]) -> 
     return form.get("client_id"), form.get("client_secret")
 
 
+_EDGE_ERROR_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body>upstream connect error</body></html>"
+
+
+def _oauth_revoke(sim: XSim, headers: Mapping[str, str], body: bytes) -> SimResponse:
+    """Revoke needs client authentication: Basic for a confidential client, ``client_id`` for a public one."""
+    form = _query(body.decode("utf-8", "replace"))
+    try:
+        sim.check_client(*_client_credentials(headers, form))
+    except TokenError as err:
+        return _json(err.status, err.body, {"cache-control": "no-store"})
+    sim.revoke_token(form.get("token", ""))
+    return _json(200, {"revoked": True})
+
+
 def _oauth_token(sim: XSim, headers: Mapping[str, str], body: bytes) -> SimResponse:
     endpoint = "oauth_token"
     sim.meter.request(endpoint)
     no_store = {"cache-control": "no-store", "pragma": "no-cache"}
     fault = sim.faults.decide(endpoint)
+    if fault.status == 429:
+        reset = str(int((sim.now() + timedelta(seconds=fault.reset_in)).timestamp()))
+        limited = {**no_store, "x-rate-limit-remaining": "0", "x-rate-limit-reset": reset}
+        return _json(429, problem(429), limited, endpoint)
     if fault.status is not None:
         return _json(fault.status, problem(fault.status), no_store, endpoint)
+    if fault.delay_s:
+        # X's edge gave up on the token service: the grant was never touched
+        response = _json(504, problem(504), no_store, endpoint)
+        response.delay_s = fault.delay_s
+        return response
+    if fault.truncate:
+        return SimResponse(502, {"content-type": "text/html"}, _EDGE_ERROR_PAGE, endpoint)
     form = _query(body.decode("utf-8", "replace"))
     try:
         client_id = sim.check_client(*_client_credentials(headers, form))

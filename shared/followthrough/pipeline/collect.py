@@ -25,7 +25,15 @@ from followthrough.adapters.store import (
     WeekRepository,
 )
 from followthrough.adapters.store.protocols import FOLLOW_LISTS
-from followthrough.adapters.x import PageResult, XAuthRevoked, XClient, XCreditsExhausted, XMalformed, XRateLimited
+from followthrough.adapters.x import (
+    PageResult,
+    XAuthRevoked,
+    XClient,
+    XCreditsExhausted,
+    XMalformed,
+    XRateLimited,
+    XRefreshUnavailable,
+)
 from followthrough.analysis import History, analyze
 from followthrough.config import CollectorConfig
 from followthrough.cursors import Cursors, Spend
@@ -50,8 +58,17 @@ CREDITS_FLAG = "credits_exhausted"
 CREDITS_UNFLAGGED_TRUSTED_S = 60
 
 Status = Literal[
-    "collected", "rate_limited", "needs_reauth", "credits_exhausted", "not_receiving", "unknown", "superseded"
+    "collected",
+    "rate_limited",
+    "refresh_deferred",
+    "needs_reauth",
+    "credits_exhausted",
+    "not_receiving",
+    "unknown",
+    "superseded",
 ]
+# the first retry of a refresh X's token endpoint failed (5xx, 429, a timeout); doubled on each requeue
+REFRESH_RETRY_S = 60
 
 # Reads in order of value for money: conversations first, then the cheap
 # likes, then the dearer follow lists and DMs.
@@ -115,8 +132,8 @@ class Collector:
             self.weeks.mark_week(sid, week, "credits_exhausted", exhausted)
             return CollectResult("credits_exhausted", sid, week, reason=exhausted)
         try:
+            token = self.tokens.access_token(sid, loaded=state.tokens)  # raises XAuthRevoked: X refused the grant
             try:
-                token = self.tokens.access_token(sid, loaded=state.tokens)
                 return self._collect(subscriber, self.make_client(token), week, state)
             except XAuthRevoked:
                 # X refused the access token (revoked, or expired early): one
@@ -125,6 +142,12 @@ class Collector:
                 return self._collect(subscriber, self.make_client(fresh), week, state)
         except XAuthRevoked as exc:
             return self._revoked(subscriber, week, str(exc))
+        except XRefreshUnavailable as exc:
+            # X's token endpoint had a bad moment: the tokens are still good, nobody is told to reconnect
+            retry = REFRESH_RETRY_S * 2 ** min(request.requeues, 4)
+            reason = f"token refresh deferred, tokens kept: {exc}; retry in {retry}s"
+            self.weeks.mark_week(sid, week, "refresh_deferred", reason)
+            return CollectResult("refresh_deferred", sid, week, retry_in_s=retry, reason=reason)
         except XCreditsExhausted as exc:
             self.weeks.set_run_flag(week, CREDITS_FLAG, str(exc))
             self._credits_flags[week] = (str(exc), self.now())
@@ -180,9 +203,12 @@ class Collector:
             self.config.prices,
             spent.model_copy(deep=True),
         )
-        me = self._me(client, cursors, budget, week)
-        reads: dict[str, ListRead] = {}
         result = CollectResult("collected", sid, week, spend=budget.spend)
+        try:
+            me = self._me(client, cursors, budget, week)
+        except XRateLimited as exc:
+            return self._rate_limited(result, exc, now)  # nothing read yet, nothing to keep
+        reads: dict[str, ListRead] = {}
         try:
             for endpoint in READ_ORDER:
                 if endpoint in subscriber.skipped_reads:  # turned off on the settings page: no credits spent
@@ -207,10 +233,7 @@ class Collector:
             # Keep what was read and where each read stopped; the handler puts
             # the work back on the queue until X's window resets.
             self._keep(state, reads, now, me, budget.spend, week)
-            retry = max(int((exc.reset_at or now.timestamp() + 60) - now.timestamp()), 1)
-            self.weeks.mark_week(sid, week, "rate_limited", f"{exc.endpoint}: retry in {retry}s")
-            result.status, result.retry_in_s, result.reason = "rate_limited", retry, str(exc)
-            return result
+            return self._rate_limited(result, exc, now)
         except Exception:
             self._keep(state, reads, now, me, budget.spend, week)
             raise
@@ -242,6 +265,13 @@ class Collector:
             self.subscribers.update_subscriber(sid, current=subscriber, first_collected_at=now)
         result.report = analysis.report
         result.counts = {k: len(v.items) for k, v in reads.items()}
+        return result
+
+    def _rate_limited(self, result: CollectResult, exc: XRateLimited, now: datetime) -> CollectResult:
+        """Recorded, for the handler to put the work back on the queue until X's window resets."""
+        retry = max(int((exc.reset_at or now.timestamp() + 60) - now.timestamp()), 1)
+        self.weeks.mark_week(result.subscriber_id, result.week, "rate_limited", f"{exc.endpoint}: retry in {retry}s")
+        result.status, result.retry_in_s, result.reason = "rate_limited", retry, str(exc)
         return result
 
     def _keep(
@@ -505,11 +535,9 @@ class CollectStep:
         result = self.collector.run(request)
         if result.status == "collected":
             self.digest_queue.send(DigestRequest(subscriber_id=request.subscriber_id, week=request.week))
-        elif result.status == "rate_limited":
+        elif result.status in ("rate_limited", "refresh_deferred"):
             if request.requeues >= MAX_REQUEUES:
-                raise RuntimeError(
-                    f"subscriber {request.subscriber_id} still rate-limited after {MAX_REQUEUES} requeues"
-                )
+                raise RuntimeError(f"subscriber {request.subscriber_id} still {result.status} after {MAX_REQUEUES} requeues")
             self.collect_queue.send(
                 request.model_copy(update={"requeues": request.requeues + 1}),
                 delay_seconds=min(result.retry_in_s, self.max_requeue_delay_s),
