@@ -17,8 +17,11 @@ from followthrough.messages import CollectRequest
 from followthrough.pipeline.collect import REFRESH_RETRY_S
 from followthrough_devkit.demo import DemoWorld
 from followthrough_devkit.xsim import XSim
-from tests.test_collect import _request, twins, world  # noqa: F401 (fixtures)
+from tests import test_collect
 from tests.support.twins import Twins
+
+# the stand-in world on in-memory twins, as the other collect tests have it
+twins, world, _request = test_collect.twins, test_collect.world, test_collect._request
 
 ACCESS_TTL_S = 2 * 60 * 60
 

@@ -19,7 +19,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--profile", default="demo", choices=sorted(PROFILES))
     parser.add_argument("--anchor", type=datetime.fromisoformat, default=None, help="ISO time the data ends at (UTC)")
     parser.add_argument(
-        "--no-rate-limits", action="store_true", help="do not enforce X's 15-minute rate limits (on by default, as on X)"
+        "--no-rate-limits", action="store_true", help="do not enforce X's 15-minute rate limits (on as on X)"
     )
     args = parser.parse_args(argv)
 

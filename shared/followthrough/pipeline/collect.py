@@ -71,7 +71,9 @@ Status = Literal[
 REFRESH_RETRY_S = 60
 
 # Reads in order of value for money: conversations first, then the cheap
-# likes, then the dearer follow lists and DMs.
+# likes, then the dearer follow lists and DMs. Each read first spends only its
+# share of the budget (CollectorConfig.read_weights); this order decides who
+# gets what the others leave.
 READ_ORDER = ("tweets", "mentions", "liked_tweets", "following", "dm_events", "followers")
 
 T = TypeVar("T")
@@ -195,7 +197,7 @@ class Collector:
         sid = subscriber.subscriber_id
         now = self.now()
         first_run = subscriber.first_collected_at is None
-        cursors, graphs = state.cursors, state.graphs
+        cursors = state.cursors
         # a second run in the same week (a requeue after a rate limit) spends from the same budget
         spent = state.week.spend if state.week is not None and state.week.spend is not None else Spend()
         budget = Budget(
@@ -210,25 +212,7 @@ class Collector:
             return self._rate_limited(result, exc, now)  # nothing read yet, nothing to keep
         reads: dict[str, ListRead] = {}
         try:
-            for endpoint in READ_ORDER:
-                if endpoint in subscriber.skipped_reads:  # turned off on the settings page: no credits spent
-                    budget.spend.skipped.append(f"{endpoint}: {TURNED_OFF}")
-                    continue
-                cursor = cursors.get(endpoint)
-                if cursor.done_week == week:
-                    continue  # read completely by an earlier attempt this week
-                if cursor.start_week(week, paged_by_since_id=endpoint in ("tweets", "mentions")):
-                    budget.spend.skipped.append(f"{endpoint}: an unfinished read from an earlier week was dropped")
-                try:
-                    reads[endpoint] = self._read(endpoint, client, me, cursors, graphs, budget, now)
-                    cursor.done_week = week
-                except BudgetExhausted:
-                    budget.spend.skipped.append(
-                        f"{endpoint}: the weekly X budget of ${budget.limit_usd:.2f} was reached"
-                    )
-                except XMalformed as exc:
-                    budget.spend.skipped.append(f"{endpoint}: {exc}")
-                    log.error("malformed X payload", extra={"subscriber_id": sid, "endpoint": endpoint})
+            self._read_fairly(subscriber, client, me, state, budget, week, now, reads)
         except XRateLimited as exc:
             # Keep what was read and where each read stopped; the handler puts
             # the work back on the queue until X's window resets.
@@ -266,6 +250,64 @@ class Collector:
         result.report = analysis.report
         result.counts = {k: len(v.items) for k, v in reads.items()}
         return result
+
+    def _read_fairly(
+        self,
+        subscriber: Subscriber,
+        client: XClient,
+        me: XUser,
+        state: CollectorState,
+        budget: Budget,
+        week: str,
+        now: datetime,
+        reads: dict[str, ListRead],
+    ) -> None:
+        """Every read due this week into ``reads``, each first within its share of the budget, then the
+        unfinished ones (in ``READ_ORDER``) with what the others left. What a read could not finish is
+        kept, and said in ``budget.spend.skipped``; it continues where it stopped next time."""
+        cursors, skipped = state.cursors, budget.spend.skipped
+        # an earlier attempt this week said why some reads were not made: they are decided again now
+        skipped[:] = [s for s in skipped if cursors.get(s.split(":")[0]).done_week == week]
+        due: list[str] = []
+        for endpoint in READ_ORDER:
+            if endpoint in subscriber.skipped_reads:  # turned off on the settings page: no credits spent
+                skipped.append(f"{endpoint}: {TURNED_OFF}")
+                continue
+            cursor = cursors.get(endpoint)
+            if cursor.done_week == week:
+                continue  # read completely by an earlier attempt this week
+            if cursor.start_week(week, paged_by_since_id=endpoint in ("tweets", "mentions")):
+                skipped.append(f"{endpoint}: an unfinished read from an earlier week was dropped")
+            due.append(endpoint)
+        budget.share_out({e: self.config.read_weights.get(e, 1.0) for e in due})
+        unfinished: dict[str, str] = {}
+        malformed: set[str] = set()
+        for _ in range(2):  # first within the shares, then with what is left
+            for endpoint in [e for e in due if cursors.get(e).done_week != week and e not in malformed]:
+                try:
+                    got = self._read(endpoint, client, me, cursors, state.graphs, budget, now)
+                except BudgetExhausted as exc:
+                    if exc.partial is not None and (exc.partial.items or endpoint in reads):
+                        _add_read(reads, endpoint, exc.partial)
+                        unfinished[endpoint] = (
+                            f"read in part, the weekly X budget of ${budget.limit_usd:.2f} was reached; "
+                            "the rest is read next week"
+                        )
+                    else:
+                        unfinished[endpoint] = f"the weekly X budget of ${budget.limit_usd:.2f} was reached"
+                    continue
+                except XMalformed as exc:
+                    unfinished[endpoint] = str(exc)
+                    malformed.add(endpoint)
+                    log.error(
+                        "malformed X payload", extra={"subscriber_id": subscriber.subscriber_id, "endpoint": endpoint}
+                    )
+                    continue
+                _add_read(reads, endpoint, got)
+                cursors.get(endpoint).done_week = week
+                unfinished.pop(endpoint, None)
+            budget.shares = {}
+        skipped.extend(f"{endpoint}: {why}" for endpoint, why in unfinished.items())
 
     def _rate_limited(self, result: CollectResult, exc: XRateLimited, now: datetime) -> CollectResult:
         """Recorded, for the handler to put the work back on the queue until X's window resets."""
@@ -306,8 +348,16 @@ class Collector:
         if endpoint in FOLLOW_LISTS:
             return self._read_follows(endpoint, fetch, cursors, graphs[endpoint], me, budget, now)
         head = set(cursor.known_head)
+        window = _likes_past(now - timedelta(days=self.config.first_run_lookback_days))
         out = read_until_known(
-            endpoint, fetch, cursor, budget, head.__contains__, expected_new=cursor.weekly_estimate if head else None
+            endpoint,
+            fetch,
+            cursor,
+            budget,
+            head.__contains__,
+            expected_new=cursor.weekly_estimate if head else None,
+            cap=self.config.likes_read_cap if endpoint == "liked_tweets" else None,
+            past_window=window if endpoint == "liked_tweets" else None,
         )
         cursor.weekly_estimate = _weekly_volume(endpoint, out, now, first_read=not head)
         return out
@@ -457,6 +507,31 @@ def _merged(
     return sorted((x for x in by_id.values() if when(x) >= keep_from), key=when)
 
 
+def _likes_past(cut: datetime) -> Callable[[list[Any]], bool]:
+    """Whether a page of likes reached the passive window's start.
+
+    Likes come newest-liked first, with no since_id or start_time
+    (openapi.json), and carry no like time: the liked post's time stands in,
+    since people mostly like recent posts. The page's oldest tenth must all
+    be older than ``cut``, so one like of an old post does not end the read.
+    """
+
+    def past(page: list[Any]) -> bool:
+        tail = page[-max(1, len(page) // 10) :]
+        return bool(page) and all(t.created_at is not None and t.created_at < cut for t in tail)
+
+    return past
+
+
+def _add_read(reads: dict[str, ListRead], endpoint: str, more: ListRead) -> None:
+    """``more`` of ``endpoint`` into ``reads``: a read continued in this run adds to what it got before."""
+    if endpoint not in reads:
+        reads[endpoint] = more
+        return
+    reads[endpoint].extend(more)
+    reads[endpoint].full = more.full  # a full re-read resumed: both parts together are the whole list
+
+
 def _weekly_volume(endpoint: str, read: ListRead, now: datetime, *, first_read: bool) -> int:
     """How many new likes or DM events a week brings, to size next week's first page.
 
@@ -537,7 +612,9 @@ class CollectStep:
             self.digest_queue.send(DigestRequest(subscriber_id=request.subscriber_id, week=request.week))
         elif result.status in ("rate_limited", "refresh_deferred"):
             if request.requeues >= MAX_REQUEUES:
-                raise RuntimeError(f"subscriber {request.subscriber_id} still {result.status} after {MAX_REQUEUES} requeues")
+                raise RuntimeError(
+                    f"subscriber {request.subscriber_id} still {result.status} after {MAX_REQUEUES} requeues"
+                )
             self.collect_queue.send(
                 request.model_copy(update={"requeues": request.requeues + 1}),
                 delay_seconds=min(result.retry_in_s, self.max_requeue_delay_s),
