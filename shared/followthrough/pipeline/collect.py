@@ -262,9 +262,9 @@ class Collector:
         now: datetime,
         reads: dict[str, ListRead],
     ) -> None:
-        """Every read due this week into ``reads``, each first within its share of the budget, then the
-        unfinished ones (in ``READ_ORDER``) with what the others left. What a read could not finish is
-        kept, and said in ``budget.spend.skipped``; it continues where it stopped next time."""
+        """Every read due this week into ``reads``, each within its share of the budget, round after
+        round. What a read could not finish is kept, and said in ``budget.spend.skipped``; it continues
+        where it stopped next time."""
         cursors, skipped = state.cursors, budget.spend.skipped
         # an earlier attempt this week said why some reads were not made: they are decided again now
         skipped[:] = [s for s in skipped if cursors.get(s.split(":")[0]).done_week == week]
@@ -279,11 +279,18 @@ class Collector:
             if cursor.start_week(week, paged_by_since_id=endpoint in ("tweets", "mentions")):
                 skipped.append(f"{endpoint}: an unfinished read from an earlier week was dropped")
             due.append(endpoint)
-        budget.share_out({e: self.config.read_weights.get(e, 1.0) for e in due})
         unfinished: dict[str, str] = {}
         malformed: set[str] = set()
-        for _ in range(2):  # first within the shares, then with what is left
-            for endpoint in [e for e in due if cursors.get(e).done_week != week and e not in malformed]:
+        spent_before = -1.0
+        # rounds: the reads still unfinished share what the others left, by weight, until it is all
+        # spent or nobody can use it (a read that needs less than its share leaves the rest to the others)
+        while budget.spend.total_usd > spent_before:
+            todo = [e for e in due if cursors.get(e).done_week != week and e not in malformed]
+            if not todo:
+                break
+            spent_before = budget.spend.total_usd
+            budget.share_out({e: self.config.read_weights.get(e, 1.0) for e in todo})
+            for endpoint in todo:
                 try:
                     got = self._read(endpoint, client, me, cursors, state.graphs, budget, now)
                 except BudgetExhausted as exc:
@@ -306,7 +313,7 @@ class Collector:
                 _add_read(reads, endpoint, got)
                 cursors.get(endpoint).done_week = week
                 unfinished.pop(endpoint, None)
-            budget.shares = {}
+        budget.shares = {}
         skipped.extend(f"{endpoint}: {why}" for endpoint, why in unfinished.items())
 
     def _rate_limited(self, result: CollectResult, exc: XRateLimited, now: datetime) -> CollectResult:
@@ -349,17 +356,26 @@ class Collector:
             return self._read_follows(endpoint, fetch, cursors, graphs[endpoint], me, budget, now)
         head = set(cursor.known_head)
         window = _likes_past(now - timedelta(days=self.config.first_run_lookback_days))
-        out = read_until_known(
-            endpoint,
-            fetch,
-            cursor,
-            budget,
-            head.__contains__,
-            expected_new=cursor.weekly_estimate if head else None,
-            cap=self.config.likes_read_cap if endpoint == "liked_tweets" else None,
-            past_window=window if endpoint == "liked_tweets" else None,
-        )
-        cursor.weekly_estimate = _weekly_volume(endpoint, out, now, first_read=not head)
+        # a resumed read returns only its rest: the estimate from the part read before stays
+        resumed = cursor.weekly_estimate is not None and bool(cursor.resume_token or cursor.backlog_token)
+        try:
+            out = read_until_known(
+                endpoint,
+                fetch,
+                cursor,
+                budget,
+                head.__contains__,
+                expected_new=cursor.weekly_estimate if head else None,
+                cap=self.config.likes_read_cap if endpoint == "liked_tweets" else None,
+                past_window=window if endpoint == "liked_tweets" else None,
+            )
+        except BudgetExhausted as exc:
+            if not resumed and exc.partial is not None and exc.partial.items:
+                # the newest part was read (newest first): enough to size next week's first page
+                cursor.weekly_estimate = _weekly_volume(endpoint, exc.partial, now, first_read=not head)
+            raise
+        if not resumed:
+            cursor.weekly_estimate = _weekly_volume(endpoint, out, now, first_read=not head)
         return out
 
     def _read_follows(
@@ -398,7 +414,9 @@ class Collector:
                 else (reported or 0) - len(known)
             )
             expected = max(growth, 0) + cursor.lost_estimate + 1
-            out = read_until_known(endpoint, fetch, cursor, budget, known.__contains__, expected_new=expected)
+            out = read_until_known(
+                endpoint, fetch, cursor, budget, known.__contains__, expected_new=expected, backlog_in_expected=True
+            )
             cursor.lost_estimate = max(len(out.items) - max(growth, 0), 0)
             gone = len(known) + len(out.items) - reported if reported is not None else 0
             partial = cap is not None and reported is not None and reported > cap

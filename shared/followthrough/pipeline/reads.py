@@ -183,6 +183,7 @@ def read_until_known(
     expected_new: int | None = None,
     cap: int | None = None,
     past_window: Callable[[list[Any]], bool] | None = None,
+    backlog_in_expected: bool = False,
 ) -> ListRead:
     """A newest-first list (likes, DM events, following, followers) down to the first id already known.
 
@@ -195,7 +196,8 @@ def read_until_known(
     a page that the rest of the list is older than anything wanted (likes:
     X has no since_id or start_time on liked_tweets, openapi.json).
     An earlier week's backlog (``cursor.backlog_token``) is read first, down
-    to the same known ids.
+    to the same known ids; with ``backlog_in_expected`` (follow lists, whose
+    expectation comes from X's counts) what it found is not expected again above.
     """
     out = ListRead()
     low, high = PAGE_LIMITS[endpoint]
@@ -204,6 +206,8 @@ def read_until_known(
             _page_down(
                 endpoint, fetch, budget, out, cursor, cursor.backlog_token, known, (high, high), cap, past_window, True
             )
+        if expected_new is not None and backlog_in_expected:
+            expected_new = max(expected_new - len(out.items), 1)
         if expected_new is None:
             sizes = (high, high)
         else:
