@@ -124,3 +124,18 @@ def test_a_read_in_part_is_said_in_the_digest_and_not_measured(world: DemoWorld)
     assert result.report.metrics.get("passive_follows") is None  # not zero: not measured
     notes = build_view(result.report, [], result.spend.skipped).not_measured
     assert any(n.startswith("Who you follow: read in part") and "next week" in n for n in notes), notes
+
+
+def test_what_a_rate_limited_read_got_is_kept_and_the_retry_reads_only_the_rest(world: DemoWorld, twins: Twins) -> None:
+    world.sim.faults.inject("liked_tweets", 429, after=1, reset_in=60)  # after the first page of 100
+
+    first = world.services.collect.run(_request(world))
+
+    assert first.status == "rate_limited", first.reason
+    world.sim.advance(60)
+    again = world.services.collect.run(_request(world))
+    assert again.status == "collected", again.reason
+    served = world.sim.meter.snapshot()["liked_tweets"]["resources"]
+    assert served > 100 and world.sim.meter.duplicates("liked_tweets") == 0
+    state = world.services.repositories.collector_state.load(world.subscriber.subscriber_id, "2026-W49")
+    assert state.recent is not None and len(state.recent.likes) == served  # the first page too

@@ -46,6 +46,8 @@ class XRateLimited(Exception):
         super().__init__(f"X rate limit on {endpoint}; resets at {reset_at}")
         self.endpoint = endpoint
         self.reset_at = reset_at
+        # what the interrupted read had got by then, set by the reader on its way out (paid for: keep it)
+        self.partial: Any = None
 
 
 class XAuthRevoked(Exception):

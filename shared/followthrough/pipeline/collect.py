@@ -216,6 +216,8 @@ class Collector:
         except XRateLimited as exc:
             # Keep what was read and where each read stopped; the handler puts
             # the work back on the queue until X's window resets.
+            if isinstance(exc.partial, ListRead) and exc.partial.items:
+                _add_read(reads, exc.endpoint, exc.partial)
             self._keep(state, reads, now, me, budget.spend, week)
             return self._rate_limited(result, exc, now)
         except Exception:

@@ -8,7 +8,8 @@ budget leaves a resume token in the cursor; the next run continues from it
 without reading anything twice: the same week from the token, a later week
 from the top down to where the interrupted read began, then from the token
 (the backlog) down to where it was going. What an interrupted read got
-before it stopped travels with ``BudgetExhausted``, so nothing paid for is lost.
+before it stopped travels with ``BudgetExhausted`` or ``XRateLimited``, so
+nothing paid for is lost.
 
 Each read spends at most its share of the week's budget (``Budget.shares``)
 while others still wait for their turn, so one heavy read (a first run's like
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from followthrough.adapters.x import PageResult, XClient
+from followthrough.adapters.x import PageResult, XClient, XRateLimited
 from followthrough.config import XPrices
 from followthrough.cursors import EndpointCursor, Spend
 
@@ -133,7 +134,7 @@ def read_since(
             query = {"start_time": start_time.strftime("%Y-%m-%dT%H:%M:%SZ")}
         cursor.resume_query = cursor.resume_query or query
         _page_since(endpoint, fetch, budget, out, cursor.resume_token, cursor.resume_query, cursor, backlog=False)
-    except BudgetExhausted as exc:
+    except (BudgetExhausted, XRateLimited) as exc:
         exc.partial = out
         raise
     cursor.resume_query = {}
@@ -214,7 +215,7 @@ def read_until_known(
             size = expected_new + max(2, expected_new // 10)
             sizes = (size, max(size // 4, low, 5))
         _page_down(endpoint, fetch, budget, out, cursor, cursor.resume_token, known, sizes, cap, past_window, False)
-    except BudgetExhausted as exc:
+    except (BudgetExhausted, XRateLimited) as exc:
         exc.partial = out
         raise
     cursor.resume_token = None
