@@ -54,7 +54,6 @@ class EndpointCursor(BaseModel):
         gap = False
         if self.pending_head:
             if paged_by_since_id:
-                self.backlog_query = dict(self.resume_query)
                 self.since_id = self.pending_head[0]
             else:
                 self.known_head = self.pending_head + self.known_head
@@ -62,6 +61,7 @@ class EndpointCursor(BaseModel):
             if self.backlog_token:  # cannot happen while backlogs are read first; never silently lose one
                 gap = True
             self.backlog_token = self.resume_token
+            self.backlog_query = dict(self.resume_query)  # a token continues its own query only
         self.resume_token = None
         self.resume_query = {}
         self.pending_head = []
