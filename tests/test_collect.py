@@ -136,7 +136,7 @@ def test_server_errors_are_retried_a_bounded_number_of_times(world: DemoWorld) -
     assert world.sim.faults.pending("dm_events") == 7  # 1 try + 2 retries, then it gave up
 
 
-def test_budget_stops_reads_in_order_of_value_and_records_what_was_skipped(
+def test_a_small_budget_is_shared_by_every_read_and_records_what_was_read_in_part(
     world: DemoWorld, twins: Twins, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("FIRST_RUN_BUDGET_USD", "0.30")
@@ -145,8 +145,12 @@ def test_budget_stops_reads_in_order_of_value_and_records_what_was_skipped(
     result = world.services.collect.run(_request(world))
     assert result.status == "collected"
     assert result.spend.total_usd <= 0.30
-    skipped = {s.split(":")[0] for s in result.spend.skipped}
-    assert "followers" in skipped and "tweets" not in skipped
+    weights = world.services.settings.collector.read_weights
+    pool = 0.30 - result.spend.usd["users_me"]
+    for endpoint, weight in weights.items():  # nobody starved: each read got at least most of its share
+        assert result.spend.usd[endpoint] >= 0.7 * pool * weight / sum(weights.values()), endpoint
+    skipped = {s.split(":")[0]: s for s in result.spend.skipped}
+    assert "followers" in skipped and "read in part" in skipped["followers"]
     assert result.report is not None and "followers" in result.report.unavailable
     stored = world.services.repositories.weeks.get_week(world.subscriber.subscriber_id, "2026-W48")
     assert stored is not None and stored[1].skipped == result.spend.skipped

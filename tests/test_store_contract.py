@@ -177,6 +177,18 @@ def test_a_token_lease_is_held_by_one_until_it_expires(repos: Repositories) -> N
     assert not t.take_token_lease("nobody", 1, 1000.0, 30)
 
 
+def test_a_released_token_lease_can_be_taken_at_once(repos: Repositories) -> None:
+    t = repos.tokens
+    t.put_tokens("sub-1", b"one", 100.0, expected_version=None)
+    assert t.take_token_lease("sub-1", 1, 1000.0, 30)
+    t.release_token_lease("sub-1", 2)  # not the version leased: the lease holds
+    assert not t.take_token_lease("sub-1", 1, 1001.0, 30)
+    t.release_token_lease("sub-1", 1)
+    assert t.take_token_lease("sub-1", 1, 1002.0, 30)
+    t.release_token_lease("nobody", 1)  # nothing stored: no error
+    assert t.get_tokens("sub-1") is not None and t.get_tokens("nobody") is None
+
+
 # -- collector state ---------------------------------------------------------------------------
 
 

@@ -38,6 +38,19 @@ class CollectorConfig(BaseModel):
     dm_window_days: int = 30
     # the opt-in search for mentions without the @ spends at most this much a week, after every other read
     untagged_search_usd: float = Field(0.25, ge=0)
+    # Each read's share of the week's budget, by weight: a read spends at most its share until every
+    # read has had its turn, then the reads still unfinished share what is left, in READ_ORDER.
+    read_weights: dict[str, float] = {
+        "tweets": 1.0,
+        "mentions": 1.0,
+        "liked_tweets": 1.0,
+        "following": 2.0,
+        "dm_events": 1.0,
+        "followers": 2.0,
+    }
+    # A first likes read stops at the passive window (X has no since/start_time on liked_tweets), and
+    # reads at most this many likes in any one run however recent they are.
+    likes_read_cap: int = Field(10_000, ge=100)
     prices: XPrices = XPrices()
 
 

@@ -18,8 +18,14 @@ class EndpointCursor(BaseModel):
     resume_token: str | None = None
     # the head of the interrupted read, kept until the read completes
     pending_head: list[str] = []
-    # the week the resume state belongs to: a later week starts afresh
+    # posts, mentions: the since_id / start_time the resumable read was asked with (its token needs them)
+    resume_query: dict[str, str] = {}
+    # the week the resume state belongs to: a later week reads what is new, then this backlog
     resume_week: str | None = None
+    # what a read interrupted in an earlier week still owes (older than anything read since): its
+    # pagination token and, for posts and mentions, its query; read first, so only one gap is ever open
+    backlog_token: str | None = None
+    backlog_query: dict[str, str] = {}
     # how many new items the last complete read found
     last_new: int = 0
     # how many new items a week usually brings: sizes the next first page
@@ -35,23 +41,32 @@ class EndpointCursor(BaseModel):
     done_week: str | None = None
 
     def start_week(self, week: str, *, paged_by_since_id: bool) -> bool:
-        """Drop resume state left by an earlier week; True when something was dropped (a gap).
+        """Turn resume state left by an earlier week into a backlog; True when something was dropped (a gap).
 
-        Resuming an old pagination would skip everything newer than where it
-        began, so an unfinished read is only resumed within its own week.
+        Resuming the old pagination first thing would skip everything newer
+        than where it began, so this week's read starts at the top again and
+        stops where the interrupted one began (its head); the old pagination
+        is kept as the backlog, read before it, down to where it was going.
         """
         if self.resume_week == week or not (self.resume_token or self.pending_head):
             self.resume_week = week
             return False
+        gap = False
         if self.pending_head:
             if paged_by_since_id:
                 self.since_id = self.pending_head[0]
             else:
                 self.known_head = self.pending_head + self.known_head
+        if self.resume_token:
+            if self.backlog_token:  # cannot happen while backlogs are read first; never silently lose one
+                gap = True
+            self.backlog_token = self.resume_token
+            self.backlog_query = dict(self.resume_query)  # a token continues its own query only
         self.resume_token = None
+        self.resume_query = {}
         self.pending_head = []
         self.resume_week = week
-        return True
+        return gap
 
 
 class Cursors(BaseModel):

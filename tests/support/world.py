@@ -32,12 +32,20 @@ def _on_twins(twins: Twins, services: Services) -> Services:
     return twins.install(services)
 
 
-@pytest.fixture(name="world")
-def collect_world_fixture(twins: Twins, monkeypatch: pytest.MonkeyPatch) -> Iterator[DemoWorld]:
+def twin_world(twins: Twins, monkeypatch: pytest.MonkeyPatch, profile: str = "small") -> DemoWorld:
+    """The stand-in with one subscriber of ``profile``, its services on ``twins``; the caller closes it."""
     names = LocalAws(endpoint_url="")  # resource names only: no AWS is started, none is called
     for name in [*names.environ(), "X_API_BASE_URL", "POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_LOG_LEVEL"]:
         monkeypatch.setenv(name, "")  # start_world's settings are undone after the test
-    w = start_world(seed=11, now=NOW, profile="small", aws=names, adapt=lambda services: _on_twins(twins, services))
+    return start_world(seed=11, now=NOW, profile=profile, aws=names, adapt=lambda services: _on_twins(twins, services))
+
+
+@pytest.fixture(name="world")
+def collect_world_fixture(
+    twins: Twins, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest
+) -> Iterator[DemoWorld]:
+    """The small profile, or the one a test names (``parametrize("world", [profile], indirect=True)``)."""
+    w = twin_world(twins, monkeypatch, getattr(request, "param", "small"))
     yield w
     w.close()
 

@@ -18,11 +18,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--seed", type=int, default=7)
     parser.add_argument("--profile", default="demo", choices=sorted(PROFILES))
     parser.add_argument("--anchor", type=datetime.fromisoformat, default=None, help="ISO time the data ends at (UTC)")
-    parser.add_argument("--enforce-rate-limits", action="store_true")
+    parser.add_argument(
+        "--no-rate-limits", action="store_true", help="do not enforce X's 15-minute rate limits (on as on X)"
+    )
     args = parser.parse_args(argv)
 
     account = generate_account(args.seed, args.profile, args.anchor)
-    sim = XSim(enforce_rate_limits=args.enforce_rate_limits)
+    sim = XSim(enforce_rate_limits=not args.no_rate_limits)
     user_id = sim.add_account(account)
     access, refresh = sim.issue_tokens(user_id)
     with XSimServer(sim, host=args.host, port=args.port) as server:

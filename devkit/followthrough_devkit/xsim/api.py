@@ -5,9 +5,37 @@ default fields only unless asked (posts: id, text, edit_history_tweet_ids;
 users: id, name, username; DM events: id, event_type, text), ``meta`` with
 ``result_count``/``next_token`` (and ``newest_id``/``oldest_id`` on post
 timelines), and an empty page that is exactly ``{"meta": {"result_count": 0}}``.
-Errors use X's problem JSON. Pagination tokens are opaque cursors on the
-item's sort key (post id, like time, follow time), so items added at the top
-while a reader pages never make it see an item twice.
+Pagination tokens are opaque cursors on the item's sort key (post id, like
+time, follow time), so items added at the top while a reader pages never make
+it see an item twice, and a token saved for weeks still continues where it was.
+
+Behaviours as on X by default (a test turns one off explicitly), each with where X says so
+(paths in the xdevplatform/docs repository; /work/shared/x-api-facts.md sums them up):
+
+- Rate limits per user per 15 minutes, enforced (``XSim(enforce_rate_limits=False)`` turns
+  them off): users/me 75, posts 900, mentions 300, liked_tweets 75, following 300,
+  followers 300, dm_events 15, users lookup 900 (``RATE_LIMITS``;
+  x-api/fundamentals/rate-limits.mdx). Every answer carries ``x-rate-limit-limit``,
+  ``x-rate-limit-remaining`` and ``x-rate-limit-reset`` (epoch seconds); past the limit a 429
+  (x-api/fundamentals/response-codes-and-errors.mdx, "Rate limit headers").
+- Error bodies are problem JSON with ``title``, ``detail`` and ``type``
+  (x-api/fundamentals/response-codes-and-errors.mdx, "Error response format"): ``about:blank``
+  with the status for 401/403/429/5xx, ``.../problems/invalid-request`` with the parameter for a
+  bad query, ``.../problems/resource-not-found`` for an unknown user, ``CreditsDepleted`` for 402.
+- ``liked_tweets`` takes no ``since_id``/``start_time`` (openapi.json, GET
+  /2/users/{id}/liked_tweets): asking for one is a 400 invalid-request, so a reader must page.
+- OAuth 2.0 (fundamentals/authentication/oauth-2-0/user-access-token.mdx): a confidential
+  client authenticates to the token and revoke endpoints with HTTP Basic (a public one names its
+  ``client_id``; without either, 401 ``invalid_client``); codes live 30 s, access tokens 2 h;
+  refresh tokens are single-use (steps 5 and 6). Refusals are RFC 6749 bodies: a used or unknown
+  refresh token ``{"error": "invalid_request", "error_description": "Value passed for the token
+  was invalid."}``, a revoked grant ``invalid_grant`` (x-api-facts.md, "Behaviours a faithful
+  stand-in must model").
+- Token endpoint faults when asked (``Faults.inject("oauth_token", 503 | 429)``,
+  ``inject_slow``, ``inject_garbled``): a 5xx or 429 problem answer, a 504 from X's edge after a
+  delay (a client with a shorter timeout sees a timeout), or an edge's HTML page that is not
+  JSON. None of them touches the grant: a retry with the same refresh token works, as a 5xx on X
+  says nothing about the grant (x-api/fundamentals/response-codes-and-errors.mdx, "Server error codes").
 """
 
 from __future__ import annotations
@@ -874,9 +902,7 @@ def dispatch(sim: XSim, method: str, target: str, headers: Mapping[str, str], bo
     if path == "/2/oauth2/token" and method == "POST":
         return _oauth_token(sim, headers, body)
     if path == "/2/oauth2/revoke" and method == "POST":
-        form = _query(body.decode("utf-8", "replace"))
-        sim.revoke_token(form.get("token", ""))
-        return _json(200, {"revoked": True})
+        return _oauth_revoke(sim, headers, body)
     endpoint, path_user = _route(method, path)
     if endpoint is None:
         return _json(404, problem(404))
@@ -972,13 +998,38 @@ def _client_credentials(headers: Mapping[str, str], form: Mapping[str, str]) -> 
     return form.get("client_id"), form.get("client_secret")
 
 
+_EDGE_ERROR_PAGE = b"<html><head><title>502 Bad Gateway</title></head><body>upstream connect error</body></html>"
+
+
+def _oauth_revoke(sim: XSim, headers: Mapping[str, str], body: bytes) -> SimResponse:
+    """Revoke needs client authentication: Basic for a confidential client, ``client_id`` for a public one."""
+    form = _query(body.decode("utf-8", "replace"))
+    try:
+        sim.check_client(*_client_credentials(headers, form))
+    except TokenError as err:
+        return _json(err.status, err.body, {"cache-control": "no-store"})
+    sim.revoke_token(form.get("token", ""))
+    return _json(200, {"revoked": True})
+
+
 def _oauth_token(sim: XSim, headers: Mapping[str, str], body: bytes) -> SimResponse:
     endpoint = "oauth_token"
     sim.meter.request(endpoint)
     no_store = {"cache-control": "no-store", "pragma": "no-cache"}
     fault = sim.faults.decide(endpoint)
+    if fault.status == 429:
+        reset = str(int((sim.now() + timedelta(seconds=fault.reset_in)).timestamp()))
+        limited = {**no_store, "x-rate-limit-remaining": "0", "x-rate-limit-reset": reset}
+        return _json(429, problem(429), limited, endpoint)
     if fault.status is not None:
         return _json(fault.status, problem(fault.status), no_store, endpoint)
+    if fault.delay_s:
+        # X's edge gave up on the token service: the grant was never touched
+        response = _json(504, problem(504), no_store, endpoint)
+        response.delay_s = fault.delay_s
+        return response
+    if fault.truncate:
+        return SimResponse(502, {"content-type": "text/html"}, _EDGE_ERROR_PAGE, endpoint)
     form = _query(body.decode("utf-8", "replace"))
     try:
         client_id = sim.check_client(*_client_credentials(headers, form))

@@ -144,6 +144,22 @@ PROFILES: dict[str, Profile] = {
         own_auto_dm_recipients=8,
         hashtag_chats=6,
     ),
+    # a typical account that likes a lot and has for years: 35,000 likes, about 1,300 of them in the
+    # last 90 days (issue 13: a first run must not spend its whole budget on the like history)
+    "heavy_liker": Profile(
+        following=1000,
+        followers=1000,
+        mutual_share=0.35,
+        active_share=0.25,
+        weekly=_TYPICAL_WEEK,
+        post_weeks=26,
+        mentions=1000,
+        likes=35_000,
+        strangers=500,
+        auto_dm_senders=6,
+        own_auto_dm_recipients=5,
+        hashtag_chats=4,
+    ),
     "demo": Profile(
         following=520,
         followers=840,

@@ -186,10 +186,12 @@ class Meter:
 
 @dataclass
 class _Injected:
-    status: int
+    status: int | None
     times: int
     after: int
     reset_in: int
+    delay_s: float = 0.0
+    garbled: bool = False
 
 
 @dataclass
@@ -197,6 +199,7 @@ class FaultDecision:
     status: int | None = None  # fail with this status
     reset_in: int = 60
     delay_s: float = 0.0
+    # an API body cut mid-JSON; on the token endpoint, an edge's HTML error page (the grant untouched)
     truncate: bool = False
 
 
@@ -220,14 +223,29 @@ class Faults:
 
     def inject(self, endpoint: str, status: int, times: int = 1, after: int = 0, reset_in: int = 60) -> None:
         """The next ``times`` requests to ``endpoint``, after ``after`` untouched ones, fail with ``status``."""
-        if endpoint not in ENDPOINTS:
-            raise ValueError(f"unknown endpoint {endpoint!r}; one of {', '.join(ENDPOINTS)}")
         if not 400 <= status <= 599:
             raise ValueError(f"fault status must be 4xx or 5xx, not {status}")
-        if times < 1 or after < 0:
+        self._add(endpoint, _Injected(status, times, after, reset_in))
+
+    def inject_slow(self, endpoint: str, delay_s: float, times: int = 1, after: int = 0) -> None:
+        """The next ``times`` requests to ``endpoint`` are answered ``delay_s`` late (the token endpoint:
+        a 504 from X's edge after the wait, the grant untouched, as when X never got to the request)."""
+        if delay_s <= 0:
+            raise ValueError("delay_s must be > 0")
+        self._add(endpoint, _Injected(None, times, after, 60, delay_s=delay_s))
+
+    def inject_garbled(self, endpoint: str, times: int = 1, after: int = 0) -> None:
+        """The next ``times`` answers of ``endpoint`` do not parse: an API body cut mid-JSON (nothing
+        served), the token endpoint's an HTML error page from X's edge (the grant untouched)."""
+        self._add(endpoint, _Injected(None, times, after, 60, garbled=True))
+
+    def _add(self, endpoint: str, fault: _Injected) -> None:
+        if endpoint not in ENDPOINTS:
+            raise ValueError(f"unknown endpoint {endpoint!r}; one of {', '.join(ENDPOINTS)}")
+        if fault.times < 1 or fault.after < 0:
             raise ValueError("times must be >= 1 and after >= 0")
         with self._lock:
-            self._queue.setdefault(endpoint, []).append(_Injected(status, times, after, reset_in))
+            self._queue.setdefault(endpoint, []).append(fault)
 
     def random(
         self,
@@ -271,7 +289,12 @@ class Faults:
                     head.times -= 1
                     if head.times == 0:
                         queue.pop(0)
-                    return FaultDecision(status=head.status, reset_in=head.reset_in)
+                    return FaultDecision(
+                        status=head.status,
+                        reset_in=head.reset_in,
+                        delay_s=head.delay_s,
+                        truncate=head.garbled,
+                    )
             chaos = self._random
             if chaos is None or endpoint not in chaos.endpoints:
                 return FaultDecision()
@@ -551,14 +574,15 @@ class XSim:
     read (``add_seeded``; see ``Accounts`` for the ``account_budget``). With
     ``realtime`` the clock also moves with the wall clock; ``advance`` moves it
     by hand (token and code expiry, rate-limit windows and the 30-day DM
-    window all use it).
+    window all use it). X's per-user 15-minute rate limits are enforced
+    unless ``enforce_rate_limits=False`` (a test whose subject is something else).
     """
 
     def __init__(
         self,
         anchor: datetime | None = None,
         *,
-        enforce_rate_limits: bool = False,
+        enforce_rate_limits: bool = True,
         realtime: bool = True,
         rate_limits: Mapping[str, int] | None = None,
         account_budget: int = 300_000,

@@ -47,6 +47,8 @@ class XRateLimited(Exception):
         super().__init__(f"X rate limit on {endpoint}; resets at {reset_at}")
         self.endpoint = endpoint
         self.reset_at = reset_at
+        # what the interrupted read had got by then, set by the reader on its way out (paid for: keep it)
+        self.partial: Any = None
 
 
 class XUsageCapped(Exception):
@@ -70,6 +72,30 @@ def _too_many(endpoint: str, exc: tweepy.TooManyRequests) -> XUsageCapped | XRat
 
 class XAuthRevoked(Exception):
     """The subscriber's token was revoked or can no longer be refreshed."""
+
+
+class XRefreshUnavailable(Exception):
+    """X's token endpoint failed in a way that says nothing about the grant (5xx, 429, a timeout, a cut
+    connection, a body that does not parse): the stored tokens are still good, try again later."""
+
+
+# What X's token endpoint answers for a used, expired or revoked refresh token (user-access-token.mdx,
+# steps 5 and 6: 400 invalid_request "Value passed for the token was invalid."); some clients report
+# the RFC 6749 names. Only these, or a 401, mean the subscriber must reconnect.
+REFUSED_GRANT_ERRORS = frozenset({"invalid_request", "invalid_grant", "unauthorized_client"})
+
+
+def refuses_grant(response: requests.Response) -> bool:
+    """True when the token endpoint's answer is an authorization refusal, not a hiccup."""
+    if response.status_code == 401:
+        return True
+    if response.status_code != 400:
+        return False
+    try:
+        body = response.json()
+    except ValueError:
+        return False
+    return isinstance(body, dict) and body.get("error") in REFUSED_GRANT_ERRORS
 
 
 class XCreditsExhausted(Exception):
@@ -140,6 +166,8 @@ class XOAuth:
     base_url: str = "https://api.twitter.com"
     redirect_uri: str = ""
     now: Callable[[], float] = time.time
+    # a token endpoint slower than this is treated as down for now (the refresh is retried later)
+    timeout_s: float = 10.0
 
     def handler(self) -> tweepy.OAuth2UserHandler:
         handler = tweepy.OAuth2UserHandler(
@@ -187,12 +215,28 @@ class XOAuth:
         return bool(response.status_code == 200)
 
     def refresh(self, refresh_token: str) -> TokenSet:
+        """The rotated pair; ``XAuthRevoked`` only when X refuses the grant, ``XRefreshUnavailable`` otherwise."""
         handler = self.handler()
         auth = HTTPBasicAuth(self.client_id, self.client_secret) if self.client_secret else None
+        answers: list[requests.Response] = []
+
+        def keep(response: requests.Response) -> requests.Response:
+            answers.append(response)
+            return response
+
+        # oauthlib raises the same errors for a refusal and for a proxy's HTML page: the status tells them apart
+        handler.register_compliance_hook("refresh_token_response", keep)
         try:
-            token = handler.refresh_token(TOKEN_URL, refresh_token=refresh_token, auth=auth, client_id=self.client_id)
-        except Exception as exc:
-            raise XAuthRevoked(f"X refused the refresh token: {type(exc).__name__}") from None
+            token = handler.refresh_token(
+                TOKEN_URL, refresh_token=refresh_token, auth=auth, client_id=self.client_id, timeout=self.timeout_s
+            )
+        except requests.RequestException as exc:  # a timeout, a refused or cut connection
+            raise XRefreshUnavailable(f"X's token endpoint did not answer: {type(exc).__name__}") from None
+        except Exception as exc:  # oauthlib's parse errors; their messages never hold the token
+            if answers and refuses_grant(answers[-1]):
+                raise XAuthRevoked(f"X refused the refresh token ({answers[-1].status_code})") from None
+            status = answers[-1].status_code if answers else "no answer"
+            raise XRefreshUnavailable(f"X's token endpoint answered {status}: {type(exc).__name__}") from None
         return TokenSet.from_oauth(token, self.now())
 
 

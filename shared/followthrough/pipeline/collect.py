@@ -32,6 +32,7 @@ from followthrough.adapters.x import (
     XCreditsExhausted,
     XMalformed,
     XRateLimited,
+    XRefreshUnavailable,
     XUsageCapped,
 )
 from followthrough.analysis import History, analyze
@@ -63,6 +64,7 @@ CREDITS_UNFLAGGED_TRUSTED_S = 60
 Status = Literal[
     "collected",
     "rate_limited",
+    "refresh_deferred",
     "needs_reauth",
     "credits_exhausted",
     "not_receiving",
@@ -70,9 +72,13 @@ Status = Literal[
     "superseded",
     "queued",  # a first run waiting for room in X's monthly Post-read cap
 ]
+# the first retry of a refresh X's token endpoint failed (5xx, 429, a timeout); doubled on each requeue
+REFRESH_RETRY_S = 60
 
 # Reads in order of value for money: conversations first, then the cheap
-# likes, then the dearer follow lists and DMs.
+# likes, then the dearer follow lists and DMs. Each read first spends only its
+# share of the budget (CollectorConfig.read_weights); this order decides who
+# gets what the others leave.
 READ_ORDER = ("tweets", "mentions", "liked_tweets", "following", "dm_events", "followers")
 
 T = TypeVar("T")
@@ -140,8 +146,8 @@ class Collector:
             self.weeks.mark_week(sid, week, "queued", reason)
             return CollectResult("queued", sid, week, reason=reason, post_cap=admission)
         try:
+            token = self.tokens.access_token(sid, loaded=state.tokens)  # raises XAuthRevoked: X refused the grant
             try:
-                token = self.tokens.access_token(sid, loaded=state.tokens)
                 return self._collect(subscriber, self.make_client(token), week, state, admission)
             except XAuthRevoked:
                 # X refused the access token (revoked, or expired early): one
@@ -150,6 +156,12 @@ class Collector:
                 return self._collect(subscriber, self.make_client(fresh), week, state, admission)
         except XAuthRevoked as exc:
             return self._revoked(subscriber, week, str(exc))
+        except XRefreshUnavailable as exc:
+            # X's token endpoint had a bad moment: the tokens are still good, nobody is told to reconnect
+            retry = REFRESH_RETRY_S * 2 ** min(request.requeues, 4)
+            reason = f"token refresh deferred, tokens kept: {exc}; retry in {retry}s"
+            self.weeks.mark_week(sid, week, "refresh_deferred", reason)
+            return CollectResult("refresh_deferred", sid, week, retry_in_s=retry, reason=reason)
         except XCreditsExhausted as exc:
             self.weeks.set_run_flag(week, CREDITS_FLAG, str(exc))
             self._credits_flags[week] = (str(exc), self.now())
@@ -201,7 +213,7 @@ class Collector:
         sid = subscriber.subscriber_id
         now = self.now()
         first_run = subscriber.first_collected_at is None
-        cursors, graphs = state.cursors, state.graphs
+        cursors = state.cursors
         # a second run in the same week (a requeue after a rate limit) spends from the same budget
         spent = state.week.spend if state.week is not None and state.week.spend is not None else Spend()
         budget = Budget(
@@ -210,37 +222,22 @@ class Collector:
             spent.model_copy(deep=True),
         )
         admission.spend = budget.spend
-        me = self._me(client, cursors, budget, week)
-        reads: dict[str, ListRead] = {}
         result = CollectResult("collected", sid, week, spend=budget.spend, post_cap=admission)
         try:
-            for endpoint in READ_ORDER:
-                if why_not := _not_read(endpoint, subscriber, admission):
-                    budget.spend.skipped.append(f"{endpoint}: {why_not}")
-                    continue
-                cursor = cursors.get(endpoint)
-                if cursor.done_week == week:
-                    continue  # read completely by an earlier attempt this week
-                if cursor.start_week(week, paged_by_since_id=endpoint in ("tweets", "mentions")):
-                    budget.spend.skipped.append(f"{endpoint}: an unfinished read from an earlier week was dropped")
-                try:
-                    reads[endpoint] = self._read(endpoint, client, me, cursors, graphs, budget, now)
-                    cursor.done_week = week
-                except BudgetExhausted:
-                    budget.spend.skipped.append(
-                        f"{endpoint}: the weekly X budget of ${budget.limit_usd:.2f} was reached"
-                    )
-                except (XMalformed, XUsageCapped) as exc:
-                    budget.spend.skipped.append(f"{endpoint}: {self._unread(exc, sid, endpoint, admission)}")
+            me = self._me(client, cursors, budget, week)
+        except XRateLimited as exc:
+            return self._rate_limited(result, exc, now)  # nothing read yet, nothing to keep
+        reads: dict[str, ListRead] = {}
+        try:
+            self._read_fairly(subscriber, client, me, state, budget, week, now, reads, admission)
             self._search_untagged(subscriber, client, me, cursors, budget, week, now, reads, admission)
         except XRateLimited as exc:
             # Keep what was read and where each read stopped; the handler puts
             # the work back on the queue until X's window resets.
+            if isinstance(exc.partial, ListRead) and exc.partial.items:
+                _add_read(reads, exc.endpoint, exc.partial)
             self._keep(state, reads, now, me, budget.spend, week)
-            retry = max(int((exc.reset_at or now.timestamp() + 60) - now.timestamp()), 1)
-            self.weeks.mark_week(sid, week, "rate_limited", f"{exc.endpoint}: retry in {retry}s")
-            result.status, result.retry_in_s, result.reason = "rate_limited", retry, str(exc)
-            return result
+            return self._rate_limited(result, exc, now)
         except Exception:
             self._keep(state, reads, now, me, budget.spend, week)
             raise
@@ -332,6 +329,80 @@ class Collector:
         log.error("malformed X payload", extra={"subscriber_id": sid, "endpoint": endpoint})
         return str(exc)
 
+    def _read_fairly(
+        self,
+        subscriber: Subscriber,
+        client: XClient,
+        me: XUser,
+        state: CollectorState,
+        budget: Budget,
+        week: str,
+        now: datetime,
+        reads: dict[str, ListRead],
+        admission: Admission,
+    ) -> None:
+        """Every read due this week into ``reads``, each within its share of the budget, round after
+        round. What a read could not finish is kept, and said in ``budget.spend.skipped``; it continues
+        where it stopped next time."""
+        cursors, skipped = state.cursors, budget.spend.skipped
+        # an earlier attempt this week said why some reads were not made: they are decided again now
+        skipped[:] = [s for s in skipped if cursors.get(s.split(":")[0]).done_week == week]
+        due: list[str] = []
+        for endpoint in READ_ORDER:
+            if why_not := _not_read(endpoint, subscriber, admission):
+                skipped.append(f"{endpoint}: {why_not}")
+                continue
+            cursor = cursors.get(endpoint)
+            if cursor.done_week == week:
+                continue  # read completely by an earlier attempt this week
+            if cursor.start_week(week, paged_by_since_id=endpoint in ("tweets", "mentions")):
+                skipped.append(f"{endpoint}: an unfinished read from an earlier week was dropped")
+            due.append(endpoint)
+        unfinished: dict[str, str] = {}
+        given_up: set[str] = set()  # X answered malformed or usage-capped: no retry this run
+        spent_before = -1.0
+        # rounds: the reads still unfinished share what the others left, by weight, until it is all
+        # spent or nobody can use it (a read that needs less than its share leaves the rest to the others)
+        while budget.spend.total_usd > spent_before:
+            todo = [e for e in due if cursors.get(e).done_week != week and e not in given_up]
+            if not todo:
+                break
+            spent_before = budget.spend.total_usd
+            budget.share_out({e: self.config.read_weights.get(e, 1.0) for e in todo})
+            for endpoint in todo:
+                if capped := admission.skipped.get(endpoint):  # X's monthly cap was met by another read
+                    unfinished[endpoint] = capped
+                    given_up.add(endpoint)
+                    continue
+                try:
+                    got = self._read(endpoint, client, me, cursors, state.graphs, budget, now)
+                except BudgetExhausted as exc:
+                    if exc.partial is not None and (exc.partial.items or endpoint in reads):
+                        _add_read(reads, endpoint, exc.partial)
+                        unfinished[endpoint] = (
+                            f"read in part, the weekly X budget of ${budget.limit_usd:.2f} was reached; "
+                            "the rest is read next week"
+                        )
+                    else:
+                        unfinished[endpoint] = f"the weekly X budget of ${budget.limit_usd:.2f} was reached"
+                    continue
+                except (XMalformed, XUsageCapped) as exc:
+                    unfinished[endpoint] = self._unread(exc, subscriber.subscriber_id, endpoint, admission)
+                    given_up.add(endpoint)
+                    continue
+                _add_read(reads, endpoint, got)
+                cursors.get(endpoint).done_week = week
+                unfinished.pop(endpoint, None)
+        budget.shares = {}
+        skipped.extend(f"{endpoint}: {why}" for endpoint, why in unfinished.items())
+
+    def _rate_limited(self, result: CollectResult, exc: XRateLimited, now: datetime) -> CollectResult:
+        """Recorded, for the handler to put the work back on the queue until X's window resets."""
+        retry = max(int((exc.reset_at or now.timestamp() + 60) - now.timestamp()), 1)
+        self.weeks.mark_week(result.subscriber_id, result.week, "rate_limited", f"{exc.endpoint}: retry in {retry}s")
+        result.status, result.retry_in_s, result.reason = "rate_limited", retry, str(exc)
+        return result
+
     def _keep(
         self, state: CollectorState, reads: dict[str, ListRead], now: datetime, me: XUser, spend: Spend, week: str
     ) -> None:
@@ -364,10 +435,27 @@ class Collector:
         if endpoint in FOLLOW_LISTS:
             return self._read_follows(endpoint, fetch, cursors, graphs[endpoint], me, budget, now)
         head = set(cursor.known_head)
-        out = read_until_known(
-            endpoint, fetch, cursor, budget, head.__contains__, expected_new=cursor.weekly_estimate if head else None
-        )
-        cursor.weekly_estimate = _weekly_volume(endpoint, out, now, first_read=not head)
+        window = _likes_past(now - timedelta(days=self.config.first_run_lookback_days))
+        # a resumed read returns only its rest: the estimate from the part read before stays
+        resumed = cursor.weekly_estimate is not None and bool(cursor.resume_token or cursor.backlog_token)
+        try:
+            out = read_until_known(
+                endpoint,
+                fetch,
+                cursor,
+                budget,
+                head.__contains__,
+                expected_new=cursor.weekly_estimate if head else None,
+                cap=self.config.likes_read_cap if endpoint == "liked_tweets" else None,
+                past_window=window if endpoint == "liked_tweets" else None,
+            )
+        except BudgetExhausted as exc:
+            if not resumed and exc.partial is not None and exc.partial.items:
+                # the newest part was read (newest first): enough to size next week's first page
+                cursor.weekly_estimate = _weekly_volume(endpoint, exc.partial, now, first_read=not head)
+            raise
+        if not resumed:
+            cursor.weekly_estimate = _weekly_volume(endpoint, out, now, first_read=not head)
         return out
 
     def _read_follows(
@@ -406,7 +494,9 @@ class Collector:
                 else (reported or 0) - len(known)
             )
             expected = max(growth, 0) + cursor.lost_estimate + 1
-            out = read_until_known(endpoint, fetch, cursor, budget, known.__contains__, expected_new=expected)
+            out = read_until_known(
+                endpoint, fetch, cursor, budget, known.__contains__, expected_new=expected, backlog_in_expected=True
+            )
             cursor.lost_estimate = max(len(out.items) - max(growth, 0), 0)
             gone = len(known) + len(out.items) - reported if reported is not None else 0
             partial = cap is not None and reported is not None and reported > cap
@@ -554,6 +644,31 @@ def _not_read(endpoint: str, subscriber: Subscriber, admission: Admission) -> st
     return admission.skipped.get(endpoint)
 
 
+def _likes_past(cut: datetime) -> Callable[[list[Any]], bool]:
+    """Whether a page of likes reached the passive window's start.
+
+    Likes come newest-liked first, with no since_id or start_time
+    (openapi.json), and carry no like time: the liked post's time stands in,
+    since people mostly like recent posts. The page's oldest tenth must all
+    be older than ``cut``, so one like of an old post does not end the read.
+    """
+
+    def past(page: list[Any]) -> bool:
+        tail = page[-max(1, len(page) // 10) :]
+        return bool(page) and all(t.created_at is not None and t.created_at < cut for t in tail)
+
+    return past
+
+
+def _add_read(reads: dict[str, ListRead], endpoint: str, more: ListRead) -> None:
+    """``more`` of ``endpoint`` into ``reads``: a read continued in this run adds to what it got before."""
+    if endpoint not in reads:
+        reads[endpoint] = more
+        return
+    reads[endpoint].extend(more)
+    reads[endpoint].full = more.full  # a full re-read resumed: both parts together are the whole list
+
+
 def _weekly_volume(endpoint: str, read: ListRead, now: datetime, *, first_read: bool) -> int:
     """How many new likes or DM events a week brings, to size next week's first page.
 
@@ -646,10 +761,10 @@ class CollectStep:
         result = self.collector.run(request)
         if result.status == "collected":
             self.digest_queue.send(DigestRequest(subscriber_id=request.subscriber_id, week=request.week))
-        elif result.status == "rate_limited":
+        elif result.status in ("rate_limited", "refresh_deferred"):
             if request.requeues >= MAX_REQUEUES:
                 raise RuntimeError(
-                    f"subscriber {request.subscriber_id} still rate-limited after {MAX_REQUEUES} requeues"
+                    f"subscriber {request.subscriber_id} still {result.status} after {MAX_REQUEUES} requeues"
                 )
             self.collect_queue.send(
                 request.model_copy(update={"requeues": request.requeues + 1}),

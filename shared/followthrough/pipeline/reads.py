@@ -5,7 +5,15 @@ earlier run already saw, so a steady week pays for little more than what is
 new. Page sizes adapt to how much was new last time, because X charges for
 every resource a page returns, wanted or not. A rate limit or an exhausted
 budget leaves a resume token in the cursor; the next run continues from it
-without reading anything twice.
+without reading anything twice: the same week from the token, a later week
+from the top down to where the interrupted read began, then from the token
+(the backlog) down to where it was going. What an interrupted read got
+before it stopped travels with ``BudgetExhausted`` or ``XRateLimited``, so
+nothing paid for is lost.
+
+Each read spends at most its share of the week's budget (``Budget.shares``)
+while others still wait for their turn, so one heavy read (a first run's like
+history) cannot starve the rest.
 
 Written as a plain loop rather than tweepy's ``Paginator`` because each page
 needs its own size, a budget check before it, and a resumable token after it
@@ -19,7 +27,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from followthrough.adapters.x import PageResult, XClient
+from followthrough.adapters.x import PageResult, XClient, XRateLimited
 from followthrough.config import XPrices
 from followthrough.cursors import EndpointCursor, Spend
 
@@ -47,7 +55,13 @@ PRICE_OF = {
 
 
 class BudgetExhausted(Exception):
-    pass
+    """The week's budget, or this read's share of it, does not pay for another page."""
+
+    def __init__(self, endpoint: str, *, share: bool = False) -> None:
+        super().__init__(endpoint)
+        self.endpoint = endpoint
+        self.share = share  # only the read's share ran out: the rest of the budget may finish it
+        self.partial: ListRead | None = None  # what the read got before it stopped (paid for; keep it)
 
 
 @dataclass
@@ -55,6 +69,8 @@ class Budget:
     limit_usd: float
     prices: XPrices
     spend: Spend = field(default_factory=Spend)
+    # endpoint -> the most it may have spent this week while other reads wait for their turn
+    shares: dict[str, float] = field(default_factory=dict)
 
     def price(self, endpoint: str) -> float:
         return float(getattr(self.prices, PRICE_OF[endpoint]))
@@ -63,13 +79,28 @@ class Budget:
     def remaining(self) -> float:
         return self.limit_usd - self.spend.total_usd
 
+    def remaining_for(self, endpoint: str) -> float:
+        """What ``endpoint`` may still spend: the budget left, and no more than the rest of its share."""
+        share = self.shares.get(endpoint)
+        if share is None:
+            return self.remaining
+        return min(self.remaining, share - self.spend.usd.get(endpoint, 0.0))
+
+    def share_out(self, weights: dict[str, float]) -> None:
+        """Give each read in ``weights`` its share, by weight, of the budget the others have not spent
+        (``users/me``, reads finished earlier this week); what a read spent this week counts against its own."""
+        total = sum(weights.values())
+        pool = self.limit_usd - sum(usd for endpoint, usd in self.spend.usd.items() if endpoint not in weights)
+        self.shares = {endpoint: pool * w / total for endpoint, w in weights.items()} if total else {}
+
     def affordable_page(self, endpoint: str, wanted: int) -> int:
         """The largest page not above ``wanted`` that the remaining budget pays for in the worst case."""
         low, high = PAGE_LIMITS[endpoint]
         size = min(max(wanted, low), high)
-        affordable = int(self.remaining / self.price(endpoint) + 1e-9)
+        left = self.remaining_for(endpoint)
+        affordable = int(left / self.price(endpoint) + 1e-9)
         if affordable < low:
-            raise BudgetExhausted(endpoint)
+            raise BudgetExhausted(endpoint, share=left < self.remaining)
         return min(size, affordable)
 
     def charge(self, endpoint: str, resources: int) -> None:
@@ -85,36 +116,64 @@ class ListRead:
     # a whole list re-read (follows): what was not seen is gone
     full: bool = False
 
+    def extend(self, more: ListRead) -> None:
+        self.items.extend(more.items)
+        self.includes.extend(more.includes)
+
 
 def read_since(
     endpoint: str, fetch: Callable[..., PageResult], cursor: EndpointCursor, budget: Budget, start_time: datetime | None
 ) -> ListRead:
-    """Posts or mentions newer than ``cursor.since_id`` (the first run: since ``start_time``)."""
+    """Posts or mentions newer than ``cursor.since_id`` (the first run: since ``start_time``); an earlier
+    week's backlog first."""
     out = ListRead()
-    token = cursor.resume_token
-    while True:
-        size = budget.affordable_page(endpoint, 100)
-        kwargs: dict[str, Any] = {"pagination_token": token, "max_results": size}
-        if cursor.since_id:
-            kwargs["since_id"] = cursor.since_id
-        elif start_time is not None:
-            kwargs["start_time"] = start_time.strftime("%Y-%m-%dT%H:%M:%SZ")
-        result = fetch(**kwargs)
-        budget.charge(endpoint, result.resources)
-        page = result.page
-        if not cursor.pending_head and page.data:
-            cursor.pending_head = [page.data[0].id]
-        out.items.extend(page.data)
-        out.includes.extend(page.includes.tweets)
-        token = page.meta.next_token
-        cursor.resume_token = token
-        if not token:
-            break
+    try:
+        if cursor.backlog_token:
+            _page_since(endpoint, fetch, budget, out, cursor.backlog_token, cursor.backlog_query, cursor, backlog=True)
+            cursor.backlog_query = {}
+        query = {"since_id": cursor.since_id} if cursor.since_id else {}
+        if not query and start_time is not None:
+            query = {"start_time": start_time.strftime("%Y-%m-%dT%H:%M:%SZ")}
+        cursor.resume_query = cursor.resume_query or query
+        _page_since(endpoint, fetch, budget, out, cursor.resume_token, cursor.resume_query, cursor, backlog=False)
+    except (BudgetExhausted, XRateLimited) as exc:
+        exc.partial = out
+        raise
+    cursor.resume_query = {}
     if cursor.pending_head:
         cursor.since_id = cursor.pending_head[0]
     cursor.pending_head = []
     cursor.last_new = len(out.items)
     return out
+
+
+def _page_since(
+    endpoint: str,
+    fetch: Callable[..., PageResult],
+    budget: Budget,
+    out: ListRead,
+    token: str | None,
+    query: dict[str, str],
+    cursor: EndpointCursor,
+    *,
+    backlog: bool,
+) -> None:
+    """Page one since_id / start_time query to its end, saving the token after each page."""
+    while True:
+        result = fetch(pagination_token=token, max_results=budget.affordable_page(endpoint, 100), **query)
+        budget.charge(endpoint, result.resources)
+        page = result.page
+        if not backlog and not cursor.pending_head and page.data:
+            cursor.pending_head = [page.data[0].id]
+        out.items.extend(page.data)
+        out.includes.extend(page.includes.tweets)
+        token = page.meta.next_token
+        if backlog:
+            cursor.backlog_token = token
+        else:
+            cursor.resume_token = token
+        if not token:
+            return
 
 
 def read_until_known(
@@ -126,6 +185,8 @@ def read_until_known(
     *,
     expected_new: int | None = None,
     cap: int | None = None,
+    past_window: Callable[[list[Any]], bool] | None = None,
+    backlog_in_expected: bool = False,
 ) -> ListRead:
     """A newest-first list (likes, DM events, following, followers) down to the first id already known.
 
@@ -134,20 +195,59 @@ def read_until_known(
     week's volume) plus a margin; when that was not enough, later pages are a
     quarter of it, since the known part is probably close. Without an
     expectation (a first or full read) pages are as large as X allows.
-    ``cap`` bounds how many items one run may read.
+    ``cap`` bounds how many items one run may read; ``past_window`` says from
+    a page that the rest of the list is older than anything wanted (likes:
+    X has no since_id or start_time on liked_tweets, openapi.json).
+    An earlier week's backlog (``cursor.backlog_token``) is read first, down
+    to the same known ids; with ``backlog_in_expected`` (follow lists, whose
+    expectation comes from X's counts) what it found is not expected again above.
     """
     out = ListRead()
-    token = cursor.resume_token
     low, high = PAGE_LIMITS[endpoint]
-    if expected_new is None:
-        size = high
-        next_size = high
-    else:
-        size = expected_new + max(2, expected_new // 10)
-        next_size = max(size // 4, low, 5)
-    while True:
-        if cap is not None and len(out.items) >= cap:
-            break
+    try:
+        if cursor.backlog_token:
+            _page_down(
+                endpoint, fetch, budget, out, cursor, cursor.backlog_token, known, (high, high), cap, past_window, True
+            )
+        if expected_new is not None and backlog_in_expected:
+            expected_new = max(expected_new - len(out.items), 1)
+        if expected_new is None:
+            sizes = (high, high)
+        else:
+            size = expected_new + max(2, expected_new // 10)
+            sizes = (size, max(size // 4, low, 5))
+        _page_down(endpoint, fetch, budget, out, cursor, cursor.resume_token, known, sizes, cap, past_window, False)
+    except (BudgetExhausted, XRateLimited) as exc:
+        exc.partial = out
+        raise
+    cursor.resume_token = None
+    if cursor.pending_head:
+        cursor.known_head = cursor.pending_head
+    cursor.pending_head = []
+    cursor.last_new = len(out.items)
+    return out
+
+
+def _page_down(
+    endpoint: str,
+    fetch: Callable[..., PageResult],
+    budget: Budget,
+    out: ListRead,
+    cursor: EndpointCursor,
+    token: str | None,
+    known: Callable[[str], bool],
+    sizes: tuple[int, int],
+    cap: int | None,
+    past_window: Callable[[list[Any]], bool] | None,
+    backlog: bool,
+) -> None:
+    """Page a newest-first list from ``token`` until a known id, its end, ``cap`` or ``past_window``.
+
+    After each page the token is saved where the next attempt looks for it:
+    ``backlog_token`` while reading the backlog, else ``resume_token``.
+    """
+    size = sizes[0]
+    while cap is None or len(out.items) < cap:
         result = fetch(pagination_token=token, max_results=budget.affordable_page(endpoint, size))
         budget.charge(endpoint, result.resources)
         page = result.page
@@ -157,19 +257,18 @@ def read_until_known(
                 reached_known = True
                 break
             out.items.append(item)
-        if not cursor.pending_head:
+        if not backlog and not cursor.pending_head:
             cursor.pending_head = [i.id for i in page.data[:HEAD_SIZE]]
         token = page.meta.next_token
-        cursor.resume_token = token
-        if reached_known or not token:
+        if backlog:
+            cursor.backlog_token = token
+        else:
+            cursor.resume_token = token
+        if reached_known or not token or (past_window is not None and past_window(page.data)):
             break
-        size = next_size
-    cursor.resume_token = None
-    if cursor.pending_head:
-        cursor.known_head = cursor.pending_head
-    cursor.pending_head = []
-    cursor.last_new = len(out.items)
-    return out
+        size = sizes[1]
+    if backlog:
+        cursor.backlog_token = None
 
 
 def fetch_for(client: XClient, endpoint: str, user_id: str) -> Callable[..., PageResult]:

@@ -4,6 +4,11 @@ X's refresh tokens are single-use: two processes refreshing at once would
 log the subscriber out. A short lease (a conditional write) makes one of
 them refresh while the other waits for the result; the rotated pair is
 written with a version check so no write can overwrite a newer one.
+
+Only X refusing the grant (``XAuthRevoked``) ends the connection. When the
+token endpoint merely fails (``XRefreshUnavailable``: 5xx, 429, a timeout),
+the stored pair is untouched (X did not use the refresh token up). Either
+way the lease is released at once, so a retry need not wait it out.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from datetime import datetime
 
 from followthrough.adapters.store import ConcurrentUpdate, StoredTokens, TokenRepository
 from followthrough.adapters.tokens import TokenCipher
-from followthrough.adapters.x import TokenSet, XAuthRevoked, XOAuth
+from followthrough.adapters.x import TokenSet, XAuthRevoked, XOAuth, XRefreshUnavailable
 
 REFRESH_MARGIN_S = 300
 
@@ -45,7 +50,8 @@ class TokenKeeper:
     def access_token(
         self, subscriber_id: str, *, force_refresh: bool = False, loaded: StoredTokens | None = None
     ) -> str:
-        """A token valid for at least a few minutes; raises ``XAuthRevoked`` if X refuses to refresh.
+        """A token valid for at least a few minutes; raises ``XAuthRevoked`` if X refuses to refresh,
+        ``XRefreshUnavailable`` (tokens kept, lease released) if X could not answer.
 
         ``force_refresh`` refreshes even a token that looks fresh (X answered 401 to it); ``loaded``:
         the tokens as the caller just read them (saves a read; later attempts read afresh).
@@ -61,12 +67,16 @@ class TokenKeeper:
             if not self.stored.take_token_lease(subscriber_id, stored.version, now, self.lease_s):
                 self.wait(0.5)  # another process is refreshing: use its result
                 continue
-            fresh = self.oauth.refresh(pair["refresh"])
+            try:
+                fresh = self.oauth.refresh(pair["refresh"])
+            except (XRefreshUnavailable, XAuthRevoked):
+                # X rotated nothing: a retry may ask again at once (and learns the same about a refusal)
+                self.stored.release_token_lease(subscriber_id, stored.version)
+                raise
             try:
                 self.save(subscriber_id, fresh, expected_version=stored.version)
             except ConcurrentUpdate:
                 continue
             return fresh.access_token
-        if force_refresh:
-            raise XAuthRevoked(f"tokens of subscriber {subscriber_id} could not be refreshed")
-        raise TimeoutError(f"tokens of subscriber {subscriber_id} stayed locked by another refresh")
+        # another process holds the lease (or died holding it): nothing says the grant is gone
+        raise XRefreshUnavailable(f"tokens of subscriber {subscriber_id} stayed locked by another refresh")

@@ -271,6 +271,15 @@ class DynamoTokens:
             is None
         )
 
+    def release_token_lease(self, subscriber_id: str, version: int) -> None:
+        # refused when the tokens moved on meanwhile: that version's lease no longer matters
+        self.table.write_if(
+            "update_item",
+            Key=self._key(subscriber_id),
+            UpdateExpression="REMOVE lease_until",
+            ConditionExpression=Attr("version").eq(version),
+        )
+
 
 @dataclass
 class DynamoCollectorState:

@@ -216,6 +216,12 @@ class MemoryTokens:
             self.table.update(sub_key(subscriber_id), "TOKEN", lease_until=int(now) + lease_s)
             return True
 
+    def release_token_lease(self, subscriber_id: str, version: int) -> None:
+        with self.table.lock:
+            item = self.table.items.get((sub_key(subscriber_id), "TOKEN"))
+            if item is not None and item["version"] == version:
+                item.pop("lease_until", None)
+
 
 @dataclass
 class MemoryCollectorState:

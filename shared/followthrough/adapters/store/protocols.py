@@ -153,6 +153,9 @@ class TokenRepository(Protocol):
     def take_token_lease(self, subscriber_id: str, version: int, now: float, lease_s: int) -> bool:
         """Claim the right to refresh tokens at ``version`` for ``lease_s`` seconds."""
 
+    def release_token_lease(self, subscriber_id: str, version: int) -> None:
+        """Give the lease on ``version`` back early (a refresh that failed without using the token up)."""
+
 
 class CollectorStateRepository(Protocol):
     def load(self, subscriber_id: str, week: str) -> CollectorState:
