@@ -99,6 +99,8 @@ class FollowEdge(BaseModel):
     user_id: str
     username: str | None = None
     since: datetime | None = None
+    # ``since`` is when X said the follow happened (an Activity API event), not when a collection saw it
+    exact: bool = False
 
 
 class Activity(BaseModel):

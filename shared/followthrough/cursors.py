@@ -60,6 +60,8 @@ class Cursors(BaseModel):
     me: dict[str, Any] | None = None
     me_week: str | None = None
     last_full_followers_read: datetime | None = None
+    # the newest X Activity API follow event applied to the follow lists (pipeline/collect.py)
+    follow_events_until: datetime | None = None
     version: int = 0
 
     def get(self, endpoint: str) -> EndpointCursor:

@@ -5,12 +5,14 @@ code that needs the protocols does not load boto3's resource layer.
 """
 
 from followthrough.adapters.store.protocols import (
+    ActivityRepository,
     CollectorState,
     CollectorStateRepository,
     DigestState,
     Graph,
     Repositories,
     SignupRepository,
+    StoredSubscriptions,
     StoredTokens,
     StoredWeek,
     SubscriberRepository,
@@ -21,6 +23,7 @@ from followthrough.adapters.store.protocols import (
 from followthrough.adapters.store.table import ConcurrentUpdate, UniqueKind
 
 __all__ = [
+    "ActivityRepository",
     "CollectorState",
     "CollectorStateRepository",
     "ConcurrentUpdate",
@@ -28,6 +31,7 @@ __all__ = [
     "Graph",
     "Repositories",
     "SignupRepository",
+    "StoredSubscriptions",
     "StoredTokens",
     "StoredWeek",
     "SubscriberRepository",
