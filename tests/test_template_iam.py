@@ -72,6 +72,8 @@ SENDER = "digest@followthrough.example"
 X_CLIENT_ID = "followthrough-deployed"
 X_CLIENT_SECRET = "x-client-secret-from-ssm"
 SIGNING_KEY = "signing-key-from-ssm-" + "k" * 32
+X_CONSUMER_SECRET = "x-consumer-secret-from-ssm"
+X_APP_BEARER = "x-app-bearer-token-from-ssm"
 API_ID = "a1b2c3d4e5"
 CONFIGURATION_SET = "followthrough-email"
 ALL_SETTING_VARS = (
@@ -225,7 +227,12 @@ def _physical_values(aws: LocalAws, template: dict[str, Any], parameters: dict[s
         refs[logical_id] = name
         attrs[f"{logical_id}.Arn"] = arn.format("lambda", f"function:{name}")
     ssm = boto3.client("ssm")
-    for parameter, secret in (("XClientSecretParameter", X_CLIENT_SECRET), ("SigningKeyParameter", SIGNING_KEY)):
+    for parameter, secret in (
+        ("XClientSecretParameter", X_CLIENT_SECRET),
+        ("SigningKeyParameter", SIGNING_KEY),
+        ("XConsumerSecretParameter", X_CONSUMER_SECRET),
+        ("XAppBearerTokenParameter", X_APP_BEARER),
+    ):
         ssm.put_parameter(Name=refs[parameter], Value=secret, Type="SecureString")
     return Intrinsics(refs, attrs)
 
@@ -498,12 +505,44 @@ def scenario_bounces(d: Deployment, sim: XSim) -> None:
     assert result["suppressed"] == 1 and result["subscribers_stopped"] == ["sub-1"]
 
 
+def scenario_webhook(d: Deployment, sim: XSim) -> None:
+    from followthrough.pipeline.activity import signature
+    from followthrough_devkit.serve import http_event, http_response
+
+    d.become("WebhookFunction")
+    d.services.repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
+    d.services.repositories.signups.claim("XUSER", "100", "sub-1")
+    module = d.function("WebhookFunction")
+
+    def deliver(method: str, target: str, body: bytes = b"", signed: str | None = None) -> int:
+        headers = {"content-type": "application/json", "host": f"{API_ID}.execute-api.{REGION}.amazonaws.com"}
+        if signed is not None:
+            headers["x-twitter-webhooks-signature"] = signed
+        return http_response(module.handler(http_event(method, target, headers, body), _context("webhook")))[0]
+
+    assert deliver("GET", "/x/webhook?crc_token=abc") == 200
+    follow = {"source": {"data": {"id": "555", "username": "fan"}}, "target": {"data": {"id": "100"}}}
+    event = json.dumps(
+        {"data": {"event_uuid": "1", "filter": {"user_id": "100"}, "event_type": "follow.follow", "payload": follow}}
+    ).encode()
+    assert deliver("POST", "/x/webhook", event, "sha256=forged") == 401
+    for _ in range(2):  # a repeat is refused by the conditional write
+        assert deliver("POST", "/x/webhook", event, signature(X_CONSUMER_SECRET, event)) == 200
+    revoke = json.dumps(
+        {"data": {"event_uuid": "2", "filter": {}, "event_type": "oauth.revoke", "payload": {"user_id": "100"}}}
+    ).encode()
+    assert deliver("POST", "/x/webhook", revoke, signature(X_CONSUMER_SECRET, revoke)) == 200
+    assert d.services.repositories.subscribers.get_subscriber("sub-1").status == "needs_reauth"  # type: ignore[union-attr]
+    assert len(outbox()) == 1  # the reconnect email
+
+
 SCENARIOS: dict[str, Callable[[Deployment, XSim], None]] = {
     "DispatchFunction": scenario_dispatch,
     "CollectFunction": scenario_collect,
     "DigestFunction": scenario_digest,
     "SignupFunction": scenario_signup,
     "BouncesFunction": scenario_bounces,
+    "WebhookFunction": scenario_webhook,
 }
 
 
@@ -737,7 +776,7 @@ def test_environment_and_policy_match_what_the_code_does(
 
 
 SUBDOMAIN_SENDER = "digest@mail.followthrough.example"
-SENDERS = ["SignupFunction", "DigestFunction", "CollectFunction"]
+SENDERS = ["SignupFunction", "DigestFunction", "CollectFunction", "WebhookFunction"]
 
 
 @pytest.mark.parametrize(
