@@ -326,6 +326,20 @@ def x_world(deployment: Deployment) -> Iterator[XSim]:
     server.stop()
 
 
+WEBHOOK_ID = "1234567890"
+
+
+def _events_on(d: Deployment, sim: XSim) -> bool:
+    """With ``XWebhookId`` set: the stand-in's Activity API has that webhook and the app's bearer token."""
+    if not d.values.condition("ReceivesActivityEvents"):
+        return False
+    from followthrough_devkit.xsim.activity import Webhook
+
+    sim.activity.app_bearer_token = X_APP_BEARER
+    sim.activity.webhooks[WEBHOOK_ID] = Webhook(WEBHOOK_ID, "https://hooks.example/x/webhook", True, sim.now())
+    return True
+
+
 def scenario_dispatch(d: Deployment, sim: XSim) -> None:
     d.become("DispatchFunction")
     d.services.repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
@@ -438,6 +452,7 @@ def scenario_signup(d: Deployment, sim: XSim) -> None:
     from tests.support.signup import Visitor, confirm_link, path_of
 
     d.become("SignupFunction")
+    events = _events_on(d, sim)
     user_id = sim.add_account(generate_account(31, "small", anchor=sim.now()))
     visitor = Visitor(d.function("SignupFunction"), d.services)
 
@@ -460,6 +475,12 @@ def scenario_signup(d: Deployment, sim: XSim) -> None:
         assert confirmed.status == 200, confirmed.text
 
     sign_up("first@example.com")
+    if events:  # the confirmed subscriber's follow events, and the app's revocations
+        assert {x.event_type for x in sim.activity.subscriptions.values()} == {
+            "follow.follow",
+            "follow.unfollow",
+            "oauth.revoke",
+        }
     sign_up("second@example.com")  # a change of address waits, with the new tokens, for its confirmation
     sid = next(item["pk"].removeprefix("SUB#") for item in _items(d) if item["sk"] == "PROFILE")
     base = f"https://{API_ID}.execute-api.{REGION}.amazonaws.com"
@@ -469,6 +490,7 @@ def scenario_signup(d: Deployment, sim: XSim) -> None:
     answer = visitor.post("/delete", form={"token": delete.field("token"), "csrf_token": delete.field("csrf_token")})
     assert answer.status == 200 and "deleted" in answer.text
     assert not [item for item in _items(d) if item["pk"] == f"SUB#{sid}"]
+    assert [x.event_type for x in sim.activity.subscriptions.values()] == (["oauth.revoke"] if events else [])
 
 
 def scenario_bounces(d: Deployment, sim: XSim) -> None:
@@ -509,9 +531,19 @@ def scenario_webhook(d: Deployment, sim: XSim) -> None:
     from followthrough.pipeline.activity import signature
     from followthrough_devkit.serve import http_event, http_response
 
+    from followthrough.adapters.store import StoredSubscriptions
+
     d.become("WebhookFunction")
     d.services.repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
     d.services.repositories.signups.claim("XUSER", "100", "sub-1")
+    if _events_on(d, sim):  # the subscriber holds follow subscriptions, which a revocation deletes
+        ids = {
+            kind: sim.activity.create({"event_type": kind, "filter": {"user_id": "100"}}, "100")[1]["data"][
+                "subscription_id"
+            ]
+            for kind in ("follow.follow", "follow.unfollow")
+        }
+        d.services.repositories.activity.put_subscriptions("sub-1", StoredSubscriptions("100", ids))
     module = d.function("WebhookFunction")
 
     def deliver(method: str, target: str, body: bytes = b"", signed: str | None = None) -> int:
@@ -534,6 +566,7 @@ def scenario_webhook(d: Deployment, sim: XSim) -> None:
     assert deliver("POST", "/x/webhook", revoke, signature(X_CONSUMER_SECRET, revoke)) == 200
     assert d.services.repositories.subscribers.get_subscriber("sub-1").status == "needs_reauth"  # type: ignore[union-attr]
     assert len(outbox()) == 1  # the reconnect email
+    assert sim.activity.subscriptions == {}
 
 
 SCENARIOS: dict[str, Callable[[Deployment, XSim], None]] = {
@@ -771,6 +804,17 @@ def assert_policy_matches_the_calls(deployment: Deployment, logical_id: str) -> 
 def test_environment_and_policy_match_what_the_code_does(
     logical_id: str, deployment: Deployment, x_world: XSim
 ) -> None:
+    SCENARIOS[logical_id](deployment, x_world)
+    assert_policy_matches_the_calls(deployment, logical_id)
+
+
+@pytest.mark.parametrize("ses_setup", [SesSetup(parameters={"XWebhookId": WEBHOOK_ID})], ids=["events"])
+@pytest.mark.parametrize("logical_id", ["SignupFunction", "CollectFunction", "WebhookFunction"])
+def test_with_activity_events_the_environment_and_policy_still_match(
+    logical_id: str, deployment: Deployment, x_world: XSim
+) -> None:
+    """Once X's webhook is registered (XWebhookId), sign-up subscribes, the webhook deletes a revoked
+    subscriber's subscriptions and collect reads the events: what they are given is what they use."""
     SCENARIOS[logical_id](deployment, x_world)
     assert_policy_matches_the_calls(deployment, logical_id)
 

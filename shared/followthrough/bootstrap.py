@@ -256,7 +256,8 @@ class Services:
         return Subscriptions(
             activity=self.repositories.activity,
             x=self.x_activity,
-            access_token=self.token_keeper.access_token,
+            # built on a subscribe only: the webhook unsubscribes without the token keeper's settings
+            access_token=lambda subscriber_id: self.token_keeper.access_token(subscriber_id),
             limit=int(settings.activity_subscription_limit * settings.activity_subscription_share),
         )
 
