@@ -528,10 +528,9 @@ def scenario_bounces(d: Deployment, sim: XSim) -> None:
 
 
 def scenario_webhook(d: Deployment, sim: XSim) -> None:
+    from followthrough.adapters.store import StoredSubscriptions
     from followthrough.pipeline.activity import signature
     from followthrough_devkit.serve import http_event, http_response
-
-    from followthrough.adapters.store import StoredSubscriptions
 
     d.become("WebhookFunction")
     d.services.repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
