@@ -315,3 +315,94 @@ def test_subscriptions_follow_the_lifecycle_within_the_allowance(world: World) -
     again = world.sign_up(world.visitor(), "person2@example.com", world.accounts[2])
     assert again.status == 200
     assert types_of(2) == {"follow.follow", "follow.unfollow"} and activity.subscriptions_held() == 3
+
+
+# -- the Activity API client -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [
+        {"data": {"subscription_id": "77", "event_type": "follow.follow"}},  # activity/quickstart.mdx, create
+        {"data": [{"subscription_id": "77"}], "meta": {"total_subscriptions": 1}},  # the quickstart's first example
+        {"data": {"subscription": {"subscription_id": "77"}}},  # openapi.json CreateActivitySubscriptionResponse
+    ],
+    ids=["data", "list", "openapi"],
+)
+def test_the_client_reads_each_documented_shape_of_a_created_subscription(answer: dict[str, object]) -> None:
+    import responses
+
+    from followthrough.adapters.x import ACTIVITY_SUBSCRIPTIONS_URL, XActivityApi
+
+    with responses.RequestsMock() as mock:
+        mock.post(ACTIVITY_SUBSCRIPTIONS_URL, json=answer)
+        api = XActivityApi(app_bearer_token="app", webhook_id="5")
+        assert api.create("follow.follow", "100", "user-token") == "77"
+        sent = mock.calls[0].request
+        assert sent.headers["Authorization"] == "Bearer user-token"
+        assert json.loads(sent.body) == {"event_type": "follow.follow", "filter": {"user_id": "100"}, "webhook_id": "5"}
+
+
+def test_the_client_tells_transient_failures_from_refusals_and_a_gone_subscription_is_deleted() -> None:
+    import responses
+
+    from followthrough.adapters.x import (
+        ACTIVITY_SUBSCRIPTIONS_URL,
+        XActivityApi,
+        XActivityRefused,
+        XAuthRevoked,
+        XUnavailable,
+    )
+
+    api = XActivityApi(app_bearer_token="app", webhook_id="5")
+    with responses.RequestsMock() as mock:
+        for status, error in ((503, XUnavailable), (429, XUnavailable), (401, XAuthRevoked), (400, XActivityRefused)):
+            mock.post(
+                ACTIVITY_SUBSCRIPTIONS_URL, status=status, json={"errors": [{"title": "SubscriptionLimitExceeded"}]}
+            )
+            with pytest.raises(error):
+                api.create("follow.follow", "100", "user-token")
+            mock.reset()
+        mock.delete(f"{ACTIVITY_SUBSCRIPTIONS_URL}/77", status=404, json={"errors": [{"title": "Not Found"}]})
+        api.delete("77")  # already gone at X: deleted
+        assert mock.calls[-1].request.headers["Authorization"] == "Bearer app"  # deletes take the app's token
+
+
+# -- the stand-in ------------------------------------------------------------------------------
+
+
+def test_the_stand_in_holds_1500_subscriptions_each_one_event_type_for_one_user() -> None:
+    from followthrough_devkit.xsim import XSim
+    from followthrough_devkit.xsim.activity import SUBSCRIPTION_LIMIT
+
+    sim = XSim(anchor=NOW, realtime=False)
+    sim.activity.app_bearer_token = "app"
+    bearer = {"Authorization": "Bearer app", "Content-Type": "application/json"}
+
+    def create(body: dict[str, object]) -> tuple[int, dict[str, object]]:
+        answer = sim.handle("POST", "/2/activity/subscriptions", bearer, json.dumps(body).encode())
+        return answer.status, json.loads(answer.body)
+
+    assert SUBSCRIPTION_LIMIT == 1500  # self-serve (x-api/activity/introduction.mdx)
+    for n in range(SUBSCRIPTION_LIMIT):
+        status, _ = create({"event_type": "follow.follow", "filter": {"user_id": str(1000 + n)}})
+        assert status == 200
+    status, refused = create({"event_type": "follow.unfollow", "filter": {"user_id": "1000"}})
+    assert status == 400 and "SubscriptionLimitExceeded" in json.dumps(refused)
+    assert create({"event_type": "follow.follow", "filter": {}})[0] == 400  # follow events name their user
+    first = next(iter(sim.activity.subscriptions))
+    assert sim.handle("DELETE", f"/2/activity/subscriptions/{first}", {"Authorization": "Bearer nope"}).status == 401
+    deleted = sim.handle("DELETE", f"/2/activity/subscriptions/{first}", bearer)
+    assert deleted.status == 200 and json.loads(deleted.body)["meta"]["total_subscriptions"] == SUBSCRIPTION_LIMIT - 1
+    assert create({"event_type": "follow.unfollow", "filter": {"user_id": "1000"}})[0] == 200  # room again
+
+
+def test_the_stand_in_registers_only_a_webhook_that_answers_the_crc() -> None:
+    from followthrough_devkit.xsim import XSim
+
+    sim = XSim(anchor=NOW, realtime=False)
+    hub = sim.activity
+    hub.consumer_secret = "secret"
+    hub.deliver = lambda method, target, headers, body: (200, b'{"response_token": "sha256=wrong"}')
+    assert hub.register_webhook(WEBHOOK_URL)[0] == 400 and not hub.webhooks
+    assert hub.register_webhook("https://hooks.example:8443/x/webhook")[0] == 400  # X refuses a port
