@@ -309,6 +309,7 @@ class Services:
             forget_sent_digests=lambda subscriber_id, weeks: self.digest.forget_sent_digests(subscriber_id, weeks),
             subscribe_events=lambda subscriber: self.subscriptions and self.subscriptions.subscribe(subscriber),
             unsubscribe_events=self.unsubscribe_events,
+            follow_events=self.repositories.activity.follow_events,
         )
 
 

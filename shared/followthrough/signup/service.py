@@ -47,6 +47,7 @@ from followthrough.adapters.store import (
 )
 from followthrough.adapters.x import TokenSet, XAuthRevoked, XOAuth
 from followthrough.email import build_message
+from followthrough.follow_events import FollowEvent
 from followthrough.links import (
     MAX_AGE_S,
     InvalidLink,
@@ -255,6 +256,8 @@ class SignupService:
     # not set: polled only)
     subscribe_events: Callable[[Subscriber], object] = lambda subscriber: None
     unsubscribe_events: Callable[[str], None] = lambda subscriber_id: None
+    # the follow events X sent about the subscriber and kept for the collector (ActivityRepository.follow_events)
+    follow_events: Callable[[str], list[FollowEvent]] = lambda subscriber_id: []
 
     # -- the form and X's callback ------------------------------------------------------------
 
@@ -694,6 +697,7 @@ class SignupService:
             "profile": profile,
             "consent": consent,
             **self.collected.subscriber_records(subscriber.subscriber_id),
+            "follow_events": [e.model_dump(mode="json") for e in self.follow_events(subscriber.subscriber_id)],
         }
 
     def unsubscribe(self, token: str) -> Subscriber | None:
