@@ -366,7 +366,8 @@ class XActivityApi:
     app_bearer_token: str
     webhook_id: str
     base_url: str = "https://api.twitter.com"
-    timeout_s: float = 10.0
+    # a confirmation makes up to three of these inside the sign-up function's 15 s: a slow X means polling
+    timeout_s: float = 3.0
     session: requests.Session = field(default_factory=requests.Session, repr=False)
 
     def __post_init__(self) -> None:
