@@ -406,3 +406,23 @@ def test_the_stand_in_registers_only_a_webhook_that_answers_the_crc() -> None:
     hub.deliver = lambda method, target, headers, body: (200, b'{"response_token": "sha256=wrong"}')
     assert hub.register_webhook(WEBHOOK_URL)[0] == 400 and not hub.webhooks
     assert hub.register_webhook("https://hooks.example:8443/x/webhook")[0] == 400  # X refuses a port
+
+
+def test_an_event_stored_late_changes_nothing_a_later_one_settled() -> None:
+    at = NOW
+    follow = FollowEvent(event_id="a", event_type="follow.follow", source_id="1", target_id="9", at=at)
+    unfollow = follow.model_copy(
+        update={"event_id": "b", "event_type": "follow.unfollow", "at": at + timedelta(minutes=1)}
+    )
+    graphs: dict[str, dict[str, list[str | None]]] = {
+        "following": {"9": [None, "nine"], "2": [None, "two"]},
+        "followers": {},
+    }
+    assert apply_to_graphs(graphs, [unfollow], "1") == {"following"}
+    assert "9" not in graphs["following"]
+    # the earlier follow is stored only now (a webhook racing a collect): the unfollow still decides
+    assert apply_to_graphs(graphs, [follow, unfollow], "1", new={"a"}) == set()
+    assert "9" not in graphs["following"]
+    # a list never read is left to its first whole read
+    empty: dict[str, dict[str, list[str | None]]] = {"following": {}, "followers": {}}
+    assert apply_to_graphs(empty, [follow], "1") == set() and empty["following"] == {}

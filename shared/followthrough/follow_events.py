@@ -11,7 +11,7 @@ re-sends up to 24 hours of them: an event is kept once, by its ``event_uuid``.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from datetime import datetime
 from typing import Any, Literal
 
@@ -105,25 +105,36 @@ def in_order(events: Iterable[FollowEvent]) -> list[FollowEvent]:
     return sorted(events, key=lambda e: (e.at, e.event_id))
 
 
-def apply_to_graphs(graphs: Graphs, events: Iterable[FollowEvent], me: str) -> set[str]:
-    """Apply new events (oldest first) to the follow lists; returns the lists that changed.
+def apply_to_graphs(
+    graphs: Graphs, events: Iterable[FollowEvent], me: str, *, new: Collection[str] | None = None
+) -> set[str]:
+    """Apply the events to the follow lists; returns the lists that changed.
 
-    A follow adds the edge with the event's time (an edge already known keeps
-    its own, earlier record); an unfollow removes it, unless the edge was
-    first seen after the unfollow (a re-follow a read found since). A list not
-    read yet is left to its first, whole read. Applying the same events again
-    changes nothing.
+    ``events``: every event stored; ``new``: the ids of those not applied yet (None: all are). For each
+    person a new event is about, the latest of all their events decides, so one delivered late changes
+    nothing a later one settled. A follow adds the edge with the event's time (an edge already known
+    keeps its own, earlier record); an unfollow removes it, unless the edge was first seen after the
+    unfollow (a re-follow a read found since). A list not read yet is left to its first, whole read.
+    Applying the same events again changes nothing.
     """
-    changed: set[str] = set()
+    latest: dict[tuple[str, str], FollowEvent] = {}
+    touched: set[tuple[str, str]] = set()
+    usernames: dict[tuple[str, str], str | None] = {}
     for event in in_order(events):
         side = _side(event, me)
         if side is None or not graphs[side[0]]:
             continue
-        which, other, username = side
-        edges = graphs[which]
+        key = (side[0], side[1])
+        latest[key], usernames[key] = event, side[2]
+        if new is None or event.event_id in new:
+            touched.add(key)
+    changed: set[str] = set()
+    for key in sorted(touched):
+        which, other = key
+        event, edges = latest[key], graphs[which]
         if event.event_type == FOLLOW:
             if other not in edges:
-                edges[other] = [event.at.isoformat(), username]
+                edges[other] = [event.at.isoformat(), usernames[key]]
                 changed.add(which)
         elif other in edges:
             since = edges[other][0]

@@ -247,11 +247,12 @@ class Collector:
         if self.activity is None or state.subscriber is None:
             return []
         events = self.activity.follow_events(state.subscriber.subscriber_id)
-        applied_until = state.cursors.follow_events_until
-        new = [e for e in events if applied_until is None or e.at > applied_until]
+        applied = set(state.cursors.follow_events_applied)
+        new = {e.event_id for e in events} - applied
         if new:
-            changed = apply_to_graphs(state.graphs, new, me)
-            state.cursors.follow_events_until = max(e.at for e in new)
+            changed = apply_to_graphs(state.graphs, events, me, new=new)
+            # the ids of the events still stored: an expired one cannot come back
+            state.cursors.follow_events_applied = [e.event_id for e in events]
             self.state.save(state, graphs=sorted(changed))
         return events
 
