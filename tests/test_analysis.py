@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from followthrough.activity import Like
+from followthrough.activity import FollowEdge, Like
 from followthrough.analysis import AnalysisConfig, History, Interaction
 from followthrough.archive.page import render_html
 from followthrough.report import Challenge, WeeklyReport
@@ -385,6 +385,20 @@ def test_new_followers_never_greeted() -> None:
     report = w.analyze().report
     assert (report.metrics["new_followers"], report.metrics["new_followers_not_greeted"]) == (2, 1)
     assert [(c.kind, c.user_id) for c in report.conversations] == [("welcome_follower", "61")]
+
+
+@pytest.mark.parametrize(("exact", "not_greeted"), [(False, 0), (True, 1)], ids=["first seen", "dated by X"])
+def test_a_greeting_before_a_follow_counts_only_when_the_follow_time_is_a_first_seen_one(
+    exact: bool, not_greeted: int
+) -> None:
+    """A weekly read may see a follow days late, so a reply shortly before it was seen may be the greeting;
+    a time from X's follow event is the follow itself, and a reply before it greeted nobody new."""
+    w = World()
+    w.person("71")
+    w.followers.append(FollowEdge(user_id="71", username="user71", since=ago(days=2), exact=exact))
+    w.reply(ago(days=3), to="71")
+    metrics = w.analyze().report.metrics
+    assert (metrics["new_followers"], metrics["new_followers_not_greeted"]) == (1, not_greeted)
 
 
 def test_new_followers_are_unavailable_when_follow_times_are_unknown() -> None:

@@ -12,8 +12,8 @@ import pytest
 
 from followthrough.digest.view import build_view
 from followthrough_devkit.demo import DemoWorld
-from tests.support.world import NOW, collect_request, collect_world_fixture, twin_world, twins_fixture  # noqa: F401 (fixtures)
 from tests.support.twins import Twins, make_twins
+from tests.support.world import NOW, collect_request, collect_world_fixture, twin_world, twins_fixture  # noqa: F401 (fixtures)
 
 _request = collect_request
 LISTS = ("tweets", "mentions", "liked_tweets", "following", "followers", "dm_events")

@@ -20,6 +20,7 @@ from followthrough_devkit import predeploy
 from tests.support.template import ROOT, source_template, translated
 
 SECRET, SIGNING = "/followthrough/x-client-secret", "/followthrough/signing-key"
+CONSUMER, BEARER = "/followthrough/x-consumer-secret", "/followthrough/x-app-bearer-token"
 
 
 @pytest.fixture
@@ -48,6 +49,7 @@ def _put_secrets(region: str) -> None:
     ssm = boto3.client("ssm", region_name=region)
     ssm.put_parameter(Name=SECRET, Value="-starts-with-a-dash", Type="SecureString")
     ssm.put_parameter(Name=SIGNING, Value="k" * 48, Type="SecureString")
+    ssm.put_parameter(Name=CONSUMER, Value="consumer-secret", Type="SecureString")
 
 
 def _run(
@@ -91,10 +93,11 @@ def test_parameters_in_another_region_are_found_missing_with_the_commands_to_fix
     status, out = _run(tmp_path, _sandboxed(aws, True), capsys, environ={"AWS_DEFAULT_REGION": "eu-west-1"})
     assert status == 1
     assert "region eu-west-1 (from AWS_DEFAULT_REGION)" in out
-    for name in (SECRET, SIGNING):
+    for name in (SECRET, SIGNING, CONSUMER):
         assert f"SSM parameter {name} " in out and "does not exist in eu-west-1" in out
+    assert BEARER not in out  # read only once Activity API events come (XWebhookId)
     # the commands name the region, and --value=... survives a value starting with "-"
-    assert out.count("aws ssm put-parameter --region eu-west-1 --type SecureString") == 2
+    assert out.count("aws ssm put-parameter --region eu-west-1 --type SecureString") == 3
     assert "--value='YOUR_X_CLIENT_SECRET'" in out and '--value="$(python3' in out
 
 
@@ -107,6 +110,9 @@ def test_a_ready_region_passes_and_a_plain_string_parameter_does_not(
     status, out = _run(tmp_path, _sandboxed(aws, True), capsys, config=config)
     assert status == 0, out
     assert "region eu-west-1 (from samconfig.toml)" in out and "sends as the verified SES identity" in out
+    events = _samconfig(tmp_path, region="eu-west-1", SenderEmail="digest@followthrough.example", XWebhookId="42")
+    status, out = _run(tmp_path, _sandboxed(aws, True), capsys, config=events)
+    assert status == 1 and f"SSM parameter {BEARER} (XAppBearerTokenParameter) does not exist" in out
     boto3.client("ssm", region_name="eu-west-1").put_parameter(Name=SIGNING, Value="x", Type="String", Overwrite=True)
     status, out = _run(tmp_path, _sandboxed(aws, True), capsys, config=config)
     assert status == 1 and f"SSM parameter {SIGNING} is a String, not a SecureString" in out

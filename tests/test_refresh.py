@@ -17,8 +17,8 @@ from followthrough.messages import CollectRequest
 from followthrough.pipeline.collect import REFRESH_RETRY_S
 from followthrough_devkit.demo import DemoWorld
 from followthrough_devkit.xsim import XSim
-from tests.support.world import NOW, collect_request, collect_world_fixture, twin_world, twins_fixture  # noqa: F401 (fixtures)
 from tests.support.twins import Twins
+from tests.support.world import NOW, collect_request, collect_world_fixture, twin_world, twins_fixture  # noqa: F401 (fixtures)
 
 # the stand-in world on in-memory twins, as the other collect tests have it
 _request = collect_request

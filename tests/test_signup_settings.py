@@ -213,6 +213,12 @@ def test_download_my_data_asks_then_gives_everything_stored_but_the_tokens(world
     collected.save(
         state, graphs=["following"], ledger_updates={"42": Interaction(at=world.services.now(), kind="reply")}
     )
+    from followthrough.follow_events import FollowEvent
+
+    follow = FollowEvent(
+        event_id="9", event_type="follow.follow", source_id="43", target_id="1", at=world.services.now()
+    )
+    world.repositories.activity.put_event(sid, follow, expires_at=int(world.services.now().timestamp()) + 86400)
     stored = world.repositories.tokens.get_tokens(sid)
     assert stored is not None
     secrets = world.services.token_keeper.cipher.decrypt(stored.ciphertext, sid)
@@ -230,6 +236,7 @@ def test_download_my_data_asks_then_gives_everything_stored_but_the_tokens(world
     [week] = data["weeks"].values()
     assert week["status"] == "sent" and week["report"]["subscriber_id"] == sid and week["x_spend"]["usd"]
     assert data["ledger"]["42"]["kind"] == "reply" and data["following"] == {"42": [None, "someone"]}
+    assert [e["source_id"] for e in data["follow_events"]] == ["43"]  # what X's webhook told us, kept 14 days
     for secret in json.loads(secrets).values():
         assert str(secret) not in done.body
     assert "ciphertext" not in done.body and "TOKEN" not in done.body

@@ -12,11 +12,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from followthrough.activity import Account, Activity
-from followthrough.adapters.store import ConcurrentUpdate, Repositories
+from followthrough.adapters.store import ConcurrentUpdate, Repositories, StoredSubscriptions
 from followthrough.adapters.store.memory import memory_repositories
 from followthrough.adapters.store.table import GRAPH_CHUNK
 from followthrough.analysis.models import Interaction
 from followthrough.cursors import Cursors, Spend
+from followthrough.follow_events import FollowEvent
 from followthrough.report import WeeklyReport
 from tests.support.factories import MONDAY_8, subscriber
 
@@ -473,3 +474,66 @@ def test_a_capped_cycle_is_recorded_once_and_refuses_every_reservation(repos: Re
     assert meter.post_reads("2026-12-01").reserved == 10
     assert meter.post_reads("2027-01-01").capped is None
     assert meter.reserve_post_reads("2027-01-01", 1, limit=1000)
+
+
+# -- X Activity API events and subscriptions ---------------------------------------------------
+
+
+def _follow_event(event_id: str, at: datetime, *, unfollow: bool = False) -> FollowEvent:
+    return FollowEvent(
+        event_id=event_id,
+        event_type="follow.unfollow" if unfollow else "follow.follow",
+        source_id="900",
+        source_username="fan",
+        target_id="100",
+        at=at,
+    )
+
+
+def test_an_event_is_stored_once_by_its_id_and_read_back_oldest_first(repos: Repositories, clock: Clock) -> None:
+    a = repos.activity
+    later, earlier = _follow_event("e2", MONDAY_8 + timedelta(minutes=5)), _follow_event("e1", MONDAY_8)
+    assert a.put_event("sub-1", later, expires_at=_epoch(clock, days=14))
+    assert a.put_event("sub-1", earlier, expires_at=_epoch(clock, days=14))
+    repeat = later.model_copy(update={"at": MONDAY_8 + timedelta(hours=3), "event_type": "follow.unfollow"})
+    assert not a.put_event("sub-1", repeat, expires_at=_epoch(clock, days=14))  # a redelivery changes nothing
+    assert a.follow_events("sub-1") == [earlier, later]
+    assert a.follow_events("sub-2") == []
+
+
+def test_expired_events_are_not_read_and_events_go_with_the_subscriber(repos: Repositories, clock: Clock) -> None:
+    a = repos.activity
+    repos.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
+    a.put_event("sub-1", _follow_event("old", MONDAY_8), expires_at=_epoch(clock, days=1))
+    a.put_event("sub-1", _follow_event("new", MONDAY_8), expires_at=_epoch(clock, days=14))
+    clock.advance(days=2)
+    assert [e.event_id for e in a.follow_events("sub-1")] == ["new"]
+    repos.subscribers.delete_everything("sub-1")
+    assert a.follow_events("sub-1") == []
+
+
+def test_subscriptions_are_counted_against_the_allowance(repos: Repositories) -> None:
+    a = repos.activity
+    assert a.subscriptions_held() == 0
+    assert a.reserve_subscriptions(2, limit=3)
+    assert not a.reserve_subscriptions(2, limit=3)  # 4 would pass the limit: nothing counted
+    assert a.subscriptions_held() == 2
+    assert a.reserve_subscriptions(1, limit=3)
+    a.release_subscriptions(2)
+    assert a.subscriptions_held() == 1
+    a.release_subscriptions(5)  # more than is held: never below zero, nothing changes
+    assert a.subscriptions_held() == 1
+
+
+def test_subscription_records_of_a_subscriber_and_of_the_app(repos: Repositories) -> None:
+    a = repos.activity
+    mine = StoredSubscriptions("100", {"follow.follow": "1", "follow.unfollow": "2"})
+    app = StoredSubscriptions(None, {"oauth.revoke": "3"})
+    a.put_subscriptions("sub-1", mine)
+    a.put_subscriptions(None, app)
+    assert a.get_subscriptions("sub-1") == mine
+    assert a.get_subscriptions(None) == app
+    assert a.get_subscriptions("sub-2") is None
+    a.delete_subscriptions("sub-1")
+    assert a.get_subscriptions("sub-1") is None
+    assert a.get_subscriptions(None) == app

@@ -74,6 +74,8 @@ SENDER = "digest@followthrough.example"
 X_CLIENT_ID = "followthrough-deployed"
 X_CLIENT_SECRET = "x-client-secret-from-ssm"
 SIGNING_KEY = "signing-key-from-ssm-" + "k" * 32
+X_CONSUMER_SECRET = "x-consumer-secret-from-ssm"
+X_APP_BEARER = "x-app-bearer-token-from-ssm"
 API_ID = "a1b2c3d4e5"
 CONFIGURATION_SET = "followthrough-email"
 ALL_SETTING_VARS = (
@@ -229,7 +231,12 @@ def _physical_values(aws: LocalAws, template: dict[str, Any], parameters: dict[s
         refs[logical_id] = name
         attrs[f"{logical_id}.Arn"] = arn.format("lambda", f"function:{name}")
     ssm = boto3.client("ssm")
-    for parameter, secret in (("XClientSecretParameter", X_CLIENT_SECRET), ("SigningKeyParameter", SIGNING_KEY)):
+    for parameter, secret in (
+        ("XClientSecretParameter", X_CLIENT_SECRET),
+        ("SigningKeyParameter", SIGNING_KEY),
+        ("XConsumerSecretParameter", X_CONSUMER_SECRET),
+        ("XAppBearerTokenParameter", X_APP_BEARER),
+    ):
         ssm.put_parameter(Name=refs[parameter], Value=secret, Type="SecureString")
     return Intrinsics(refs, attrs)
 
@@ -321,6 +328,20 @@ def x_world(deployment: Deployment) -> Iterator[XSim]:
     deployment.clock = sim.now
     yield sim
     server.stop()
+
+
+WEBHOOK_ID = "1234567890"
+
+
+def _events_on(d: Deployment, sim: XSim) -> bool:
+    """With ``XWebhookId`` set: the stand-in's Activity API has that webhook and the app's bearer token."""
+    if not d.values.condition("ReceivesActivityEvents"):
+        return False
+    from followthrough_devkit.xsim.activity import Webhook
+
+    sim.activity.app_bearer_token = X_APP_BEARER
+    sim.activity.webhooks[WEBHOOK_ID] = Webhook(WEBHOOK_ID, "https://hooks.example/x/webhook", True, sim.now())
+    return True
 
 
 def scenario_dispatch(d: Deployment, sim: XSim) -> None:
@@ -435,6 +456,7 @@ def scenario_signup(d: Deployment, sim: XSim) -> None:
     from tests.support.signup import Visitor, confirm_link, path_of
 
     d.become("SignupFunction")
+    events = _events_on(d, sim)
     user_id = sim.add_account(generate_account(31, "small", anchor=sim.now()))
     visitor = Visitor(d.function("SignupFunction"), d.services)
 
@@ -457,6 +479,12 @@ def scenario_signup(d: Deployment, sim: XSim) -> None:
         assert confirmed.status == 200, confirmed.text
 
     sign_up("first@example.com")
+    if events:  # the confirmed subscriber's follow events, and the app's revocations
+        assert {x.event_type for x in sim.activity.subscriptions.values()} == {
+            "follow.follow",
+            "follow.unfollow",
+            "oauth.revoke",
+        }
     sign_up("second@example.com")  # a change of address waits, with the new tokens, for its confirmation
     sid = next(item["pk"].removeprefix("SUB#") for item in _items(d) if item["sk"] == "PROFILE")
     base = f"https://{API_ID}.execute-api.{REGION}.amazonaws.com"
@@ -466,6 +494,7 @@ def scenario_signup(d: Deployment, sim: XSim) -> None:
     answer = visitor.post("/delete", form={"token": delete.field("token"), "csrf_token": delete.field("csrf_token")})
     assert answer.status == 200 and "deleted" in answer.text
     assert not [item for item in _items(d) if item["pk"] == f"SUB#{sid}"]
+    assert [x.event_type for x in sim.activity.subscriptions.values()] == (["oauth.revoke"] if events else [])
 
 
 def scenario_bounces(d: Deployment, sim: XSim) -> None:
@@ -502,12 +531,54 @@ def scenario_bounces(d: Deployment, sim: XSim) -> None:
     assert result["suppressed"] == 1 and result["subscribers_stopped"] == ["sub-1"]
 
 
+def scenario_webhook(d: Deployment, sim: XSim) -> None:
+    from followthrough.adapters.store import StoredSubscriptions
+    from followthrough.pipeline.activity import signature
+    from followthrough_devkit.serve import http_event, http_response
+
+    d.become("WebhookFunction")
+    d.services.repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
+    d.services.repositories.signups.claim("XUSER", "100", "sub-1")
+    if _events_on(d, sim):  # the subscriber holds follow subscriptions, which a revocation deletes
+        ids = {
+            kind: sim.activity.create({"event_type": kind, "filter": {"user_id": "100"}}, "100")[1]["data"][
+                "subscription_id"
+            ]
+            for kind in ("follow.follow", "follow.unfollow")
+        }
+        d.services.repositories.activity.put_subscriptions("sub-1", StoredSubscriptions("100", ids))
+    module = d.function("WebhookFunction")
+
+    def deliver(method: str, target: str, body: bytes = b"", signed: str | None = None) -> int:
+        headers = {"content-type": "application/json", "host": f"{API_ID}.execute-api.{REGION}.amazonaws.com"}
+        if signed is not None:
+            headers["x-twitter-webhooks-signature"] = signed
+        return http_response(module.handler(http_event(method, target, headers, body), _context("webhook")))[0]
+
+    assert deliver("GET", "/x/webhook?crc_token=abc") == 200
+    follow = {"source": {"data": {"id": "555", "username": "fan"}}, "target": {"data": {"id": "100"}}}
+    event = json.dumps(
+        {"data": {"event_uuid": "1", "filter": {"user_id": "100"}, "event_type": "follow.follow", "payload": follow}}
+    ).encode()
+    assert deliver("POST", "/x/webhook", event, "sha256=forged") == 401
+    for _ in range(2):  # a repeat is refused by the conditional write
+        assert deliver("POST", "/x/webhook", event, signature(X_CONSUMER_SECRET, event)) == 200
+    revoke = json.dumps(
+        {"data": {"event_uuid": "2", "filter": {}, "event_type": "oauth.revoke", "payload": {"user_id": "100"}}}
+    ).encode()
+    assert deliver("POST", "/x/webhook", revoke, signature(X_CONSUMER_SECRET, revoke)) == 200
+    assert d.services.repositories.subscribers.get_subscriber("sub-1").status == "needs_reauth"  # type: ignore[union-attr]
+    assert len(outbox()) == 1  # the reconnect email
+    assert sim.activity.subscriptions == {}
+
+
 SCENARIOS: dict[str, Callable[[Deployment, XSim], None]] = {
     "DispatchFunction": scenario_dispatch,
     "CollectFunction": scenario_collect,
     "DigestFunction": scenario_digest,
     "SignupFunction": scenario_signup,
     "BouncesFunction": scenario_bounces,
+    "WebhookFunction": scenario_webhook,
 }
 
 
@@ -740,8 +811,19 @@ def test_environment_and_policy_match_what_the_code_does(
     assert_policy_matches_the_calls(deployment, logical_id)
 
 
+@pytest.mark.parametrize("ses_setup", [SesSetup(parameters={"XWebhookId": WEBHOOK_ID})], ids=["events"])
+@pytest.mark.parametrize("logical_id", ["SignupFunction", "CollectFunction", "WebhookFunction"])
+def test_with_activity_events_the_environment_and_policy_still_match(
+    logical_id: str, deployment: Deployment, x_world: XSim
+) -> None:
+    """Once X's webhook is registered (XWebhookId), sign-up subscribes, the webhook deletes a revoked
+    subscriber's subscriptions and collect reads the events: what they are given is what they use."""
+    SCENARIOS[logical_id](deployment, x_world)
+    assert_policy_matches_the_calls(deployment, logical_id)
+
+
 SUBDOMAIN_SENDER = "digest@mail.followthrough.example"
-SENDERS = ["SignupFunction", "DigestFunction", "CollectFunction"]
+SENDERS = ["SignupFunction", "DigestFunction", "CollectFunction", "WebhookFunction"]
 
 
 @pytest.mark.parametrize(

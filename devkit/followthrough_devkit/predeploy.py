@@ -5,8 +5,10 @@ would otherwise show up only as every function failing its first call:
 
 - the region has every resource type of the template (the SES configuration-set resources do
   not exist in a few regions: ``UNSUPPORTED_REGIONS``);
-- the two SSM SecureString parameters exist there (a parameter put in another region is the
-  classic first-hour loss: the functions then fail with ``SecretUnavailable``);
+- the SSM SecureString parameters exist there (a parameter put in another region is the
+  classic first-hour loss: the functions then fail with ``SecretUnavailable``): the X client
+  secret, the signing key, the X consumer secret (the webhook), and the X app-only bearer token
+  once ``XWebhookId`` is set;
 - the sender has a verified SES identity there, and the template will let the roles send as it
   (a subdomain sender of a verified parent domain needs ``SenderIdentity``);
 - whether the account is still in the SES sandbox (a warning: only verified recipients get mail).
@@ -48,7 +50,9 @@ UNSUPPORTED_REGIONS = frozenset(
         "mx-central-1",
     }
 )
-SECRET_PARAMETERS = ("XClientSecretParameter", "SigningKeyParameter")
+SECRET_PARAMETERS = ("XClientSecretParameter", "SigningKeyParameter", "XConsumerSecretParameter")
+# read only once X Activity API events come (XWebhookId set)
+EVENTS_SECRET_PARAMETERS = ("XAppBearerTokenParameter",)
 _TRANSIENT_CODES = {
     "Throttling",
     "ThrottlingException",
@@ -62,6 +66,10 @@ _CREATE_COMMAND = {
     "--value='YOUR_X_CLIENT_SECRET'",
     "SigningKeyParameter": "aws ssm put-parameter --region {region} --type SecureString --name {name} "
     "--value=\"$(python3 -c 'import secrets; print(secrets.token_urlsafe(48))')\"",
+    "XConsumerSecretParameter": "aws ssm put-parameter --region {region} --type SecureString --name {name} "
+    "--value='YOUR_X_API_KEY_SECRET'",
+    "XAppBearerTokenParameter": "aws ssm put-parameter --region {region} --type SecureString --name {name} "
+    "--value='YOUR_X_APP_BEARER_TOKEN'",
 }
 
 
@@ -245,7 +253,8 @@ def check(region: str, parameters: dict[str, str], session: Any) -> Report:
             "needs; choose another region (README: Deploy)"
         )
         return report
-    check_secrets(report, session.client("ssm", region_name=region), {p: parameters[p] for p in SECRET_PARAMETERS})
+    secrets = SECRET_PARAMETERS + (EVENTS_SECRET_PARAMETERS if parameters.get("XWebhookId") else ())
+    check_secrets(report, session.client("ssm", region_name=region), {p: parameters[p] for p in secrets})
     sender = parameters.get("SenderEmail", "")
     if sender:
         check_sender(report, session.client("ses", region_name=region), sender, parameters.get("SenderIdentity", ""))

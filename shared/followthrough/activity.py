@@ -102,6 +102,8 @@ class FollowEdge(BaseModel):
     since: datetime | None = None
     # when their latest post was, as of the last time X served this entry (following only; None: not known)
     last_post_at: datetime | None = None
+    # ``since`` is when X said the follow happened (an Activity API event), not when a collection saw it
+    exact: bool = False
 
 
 class Activity(BaseModel):

@@ -28,7 +28,8 @@ if TYPE_CHECKING:
     from followthrough.adapters.queue import Queue, Redelivery
     from followthrough.adapters.store import Repositories
     from followthrough.adapters.tokens import TokenCipher
-    from followthrough.adapters.x import XClient, XOAuth
+    from followthrough.adapters.x import XActivityApi, XClient, XOAuth
+    from followthrough.pipeline.activity import Subscriptions, Webhook
     from followthrough.pipeline.bounces import BounceStep
     from followthrough.pipeline.collect import Collector, CollectStep, ReconnectEmail
     from followthrough.pipeline.digest import DigestSender, DigestStep
@@ -108,6 +109,21 @@ class Services:
 
         return XClient(access_token, base_url=self.settings.x_api_base_url, backoff_s=self.settings.x_retry_backoff_s)
 
+    @property
+    def receives_activity_events(self) -> bool:
+        """Whether X Activity API events come to this deployment (a webhook is registered with X)."""
+        return bool(self.settings.x_webhook_id)
+
+    @cached_property
+    def x_activity(self) -> XActivityApi:
+        from followthrough.adapters.x import XActivityApi
+
+        return XActivityApi(
+            app_bearer_token=self.settings.require("x_app_bearer_token"),
+            webhook_id=self.settings.require("x_webhook_id"),
+            base_url=self.settings.x_api_base_url,
+        )
+
     @cached_property
     def collect_queue(self) -> Queue:
         from followthrough.adapters.queue import Queue
@@ -185,6 +201,7 @@ class Services:
             send_reconnect_email=self.reconnect_email.send,
             now=self.clock,
             post_cap=self.post_cap,
+            activity=stored.activity if self.receives_activity_events else None,
         )
 
     @cached_property
@@ -238,6 +255,45 @@ class Services:
         )
 
     @cached_property
+    def subscriptions(self) -> Subscriptions | None:
+        """A confirmed subscriber's follow-event subscriptions; None when no webhook receives events."""
+        if not self.receives_activity_events:
+            return None
+        from followthrough.pipeline.activity import Subscriptions
+
+        settings = self.settings
+        return Subscriptions(
+            activity=self.repositories.activity,
+            x=self.x_activity,
+            # built on a subscribe only: the webhook unsubscribes without the token keeper's settings
+            access_token=lambda subscriber_id: self.token_keeper.access_token(subscriber_id),
+            limit=int(settings.activity_subscription_limit * settings.activity_subscription_share),
+        )
+
+    def unsubscribe_events(self, subscriber_id: str) -> None:
+        if self.subscriptions is not None:
+            self.subscriptions.unsubscribe(subscriber_id)
+
+    @cached_property
+    def webhook(self) -> Webhook:
+        """X's webhook: CRC answers, signed events stored, revocations marked."""
+        from followthrough.pipeline.activity import Webhook
+        from followthrough.pipeline.collect import needs_reauth
+
+        stored = self.repositories
+        return Webhook(
+            consumer_secret=self.settings.require("x_consumer_secret"),
+            signups=stored.signups,
+            subscribers=stored.subscribers,
+            activity=stored.activity,
+            mark_revoked=lambda subscriber: needs_reauth(
+                stored.subscribers, self.reconnect_email.send, subscriber, self.clock()
+            ),
+            unsubscribe=self.unsubscribe_events,
+            now=self.clock,
+        )
+
+    @cached_property
     def signup(self) -> SignupService:
         """The sign-up and subscriber lifecycle (it holds no state between requests)."""
         from followthrough.signup.service import SignupService
@@ -261,6 +317,9 @@ class Services:
             # built on a "delete everything" only: the digest step is not loaded for the other routes
             forget_sent_digests=lambda subscriber_id, weeks: self.digest.forget_sent_digests(subscriber_id, weeks),
             first_run_from=self.post_cap.first_run_from,
+            subscribe_events=lambda subscriber: self.subscriptions and self.subscriptions.subscribe(subscriber),
+            unsubscribe_events=self.unsubscribe_events,
+            follow_events=self.repositories.activity.follow_events,
         )
 
 

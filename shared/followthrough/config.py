@@ -106,6 +106,15 @@ class Settings(BaseModel):
     token_kms_key_id: Required = Field(None, validation_alias="TOKEN_KMS_KEY_ID")
     x_client_secret: str = Field("", repr=False, validation_alias="X_CLIENT_SECRET")
     x_api_base_url: str = Field("https://api.twitter.com", validation_alias="X_API_BASE_URL")
+    # X Activity API events (follows, unfollows, revocations) by webhook; without a webhook id every
+    # subscriber is polled only. The consumer secret answers X's CRC and checks its signatures; the
+    # app-only bearer token deletes subscriptions (x-api/webhooks/quickstart.mdx, activity/quickstart.mdx).
+    x_webhook_id: str = Field("", pattern=r"^[0-9]{0,19}$", validation_alias="X_WEBHOOK_ID")
+    x_consumer_secret: str = Field("", repr=False, validation_alias="X_CONSUMER_SECRET")
+    x_app_bearer_token: str = Field("", repr=False, validation_alias="X_APP_BEARER_TOKEN")
+    # a self-serve app holds at most 1,500 subscriptions (x-api/activity/introduction.mdx); we use this share
+    activity_subscription_limit: int = Field(1500, ge=0, validation_alias="X_ACTIVITY_SUBSCRIPTION_LIMIT")
+    activity_subscription_share: float = Field(0.9, gt=0, le=1, validation_alias="X_ACTIVITY_SUBSCRIPTION_SHARE")
     ses_configuration_set: str = Field("", validation_alias="SES_CONFIGURATION_SET")
     default_digest_day: int = Field(0, ge=0, le=6, validation_alias="DEFAULT_DIGEST_DAY")
     # first backoff between retries of an X 5xx (doubles each time; bounded retries)
@@ -149,6 +158,8 @@ def settings_from(environ: Mapping[str, str]) -> Settings:
 _SECRET_PARAMS = {
     "X_CLIENT_SECRET_PARAM": "X_CLIENT_SECRET",
     "SIGNING_KEY_PARAM": "SIGNING_KEY",
+    "X_CONSUMER_SECRET_PARAM": "X_CONSUMER_SECRET",
+    "X_APP_BEARER_TOKEN_PARAM": "X_APP_BEARER_TOKEN",
 }
 
 

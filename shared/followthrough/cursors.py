@@ -75,6 +75,9 @@ class Cursors(BaseModel):
     me: dict[str, Any] | None = None
     me_week: str | None = None
     last_full_followers_read: datetime | None = None
+    # the stored X Activity API follow events already applied to the follow lists (pipeline/collect.py):
+    # by id, not by time, so one stored late (a webhook racing a collect) is applied all the same
+    follow_events_applied: list[str] = []
     version: int = 0
 
     def get(self, endpoint: str) -> EndpointCursor:

@@ -903,11 +903,41 @@ def dispatch(sim: XSim, method: str, target: str, headers: Mapping[str, str], bo
         return _oauth_token(sim, headers, body)
     if path == "/2/oauth2/revoke" and method == "POST":
         return _oauth_revoke(sim, headers, body)
+    if path.startswith(("/2/activity/subscriptions", "/2/webhooks")):
+        with sim.lock:
+            return _activity(sim, method, path, headers, body)
     endpoint, path_user = _route(method, path)
     if endpoint is None:
         return _json(404, problem(404))
     with sim.lock:
         return _api(sim, endpoint, path_user, _query(parts.query), headers)
+
+
+def _activity(sim: XSim, method: str, path: str, headers: Mapping[str, str], body: bytes) -> SimResponse:
+    """The X Activity API's subscriptions and the webhooks they deliver to (xsim/activity.py)."""
+    hub = sim.activity
+    bearer = headers.get("authorization", "")
+    presented = bearer[7:] if bearer[:7].lower() == "bearer " else ""
+    app_only = bool(hub.app_bearer_token) and presented == hub.app_bearer_token
+    user = None if app_only else sim.authenticate(presented)
+    if not app_only and user is None:
+        return _json(401, problem(401))
+    try:
+        sent = json.loads(body) if body else {}
+    except ValueError:
+        sent = None
+    if path == "/2/activity/subscriptions" and method == "POST" and isinstance(sent, dict):
+        status, answer = hub.create(sent, None if app_only else user.user_id if user else None)
+    elif path == "/2/activity/subscriptions" and method == "GET":
+        status, answer = hub.listed()
+    elif path.startswith("/2/activity/subscriptions/") and method == "DELETE":
+        # deleting takes the app-only bearer token (openapi.json: deleteActivitySubscription)
+        status, answer = hub.delete(path.rsplit("/", 1)[1]) if app_only else (403, problem(403))
+    elif path == "/2/webhooks" and method == "POST" and isinstance(sent, dict) and app_only:
+        status, answer = hub.register_webhook(str(sent.get("url", "")))
+    else:
+        return _json(400 if sent is None else 404, problem(400 if sent is None else 404))
+    return _json(status, answer)
 
 
 def _api(

@@ -56,6 +56,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     do_GET = _answer
     do_POST = _answer
+    do_DELETE = _answer  # the Activity API's subscriptions
 
     def log_message(self, format: str, *args: object) -> None:
         # Request lines can carry authorization codes; the stand-in logs nothing.

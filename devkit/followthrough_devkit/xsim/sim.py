@@ -24,6 +24,7 @@ from typing import Any
 from followthrough.pipeline.postcap import BillingCycle
 from followthrough.xmodels import XUser
 from followthrough_devkit.xsim.account import SyntheticAccount, WeekDelta
+from followthrough_devkit.xsim.activity import ActivityHub
 from followthrough_devkit.xsim.api import (
     ACCESS_TOKEN_TTL_S,
     API_ENDPOINTS,
@@ -603,6 +604,8 @@ class XSim:
         self._refresh: dict[str, RefreshToken] = {}
         self._codes: dict[str, AuthCode] = {}
         self._clients: dict[str, OAuthClient] = {}
+        # the app's X Activity API: webhooks, subscriptions, signed deliveries (xsim/activity.py)
+        self.activity = ActivityHub(now=self.now)
 
     # ----- clock ------------------------------------------------------------
 
@@ -680,8 +683,60 @@ class XSim:
         self._refresh[refresh] = RefreshToken(user_id, scopes)
         return access, refresh
 
+    def follow(self, user_id: str, other_id: str, *, unfollow: bool = False) -> None:
+        """The subscriber ``user_id`` (un)follows ``other_id`` now: their following list and count change and
+        the Activity API delivers the event. Only accounts held in memory (``add_account``) keep the change."""
+        with self.lock:
+            account = self.accounts[user_id]
+            self._change_edge(account, account.following, account.follow_times, other_id, unfollow=unfollow)
+            other = self._user(account, other_id)
+        self.activity.follow(account.me, other, unfollow=unfollow)
+
+    def followed_by(self, user_id: str, follower_id: str, *, unfollow: bool = False) -> None:
+        """``follower_id`` (un)follows the subscriber ``user_id`` now (see ``follow``)."""
+        with self.lock:
+            account = self.accounts[user_id]
+            self._change_edge(account, account.followers, account.follower_times, follower_id, unfollow=unfollow)
+            other = self._user(account, follower_id)
+        self.activity.follow(other, account.me, unfollow=unfollow)
+
+    def _user(self, account: SyntheticAccount, user_id: str) -> XUser:
+        found = account.users.get(user_id) or self.find_user(user_id)
+        if found is None:
+            raise KeyError(f"no user {user_id} in the simulation")
+        return found
+
+    def _change_edge(
+        self,
+        account: SyntheticAccount,
+        users: list[XUser],
+        times: dict[str, datetime],
+        other_id: str,
+        *,
+        unfollow: bool,
+    ) -> None:
+        present = any(u.id == other_id for u in users)
+        if unfollow == (not present):
+            return  # X sends no event for a follow that is already there, or an unfollow of nobody
+        if unfollow:
+            users[:] = [u for u in users if u.id != other_id]
+            times.pop(other_id, None)
+        else:
+            users.insert(0, self._user(account, other_id))
+            times[other_id] = self.now()
+        metrics = account.me.public_metrics
+        if metrics is not None:
+            change = -1 if unfollow else 1
+            if users is account.following:
+                metrics.following_count += change
+            else:
+                metrics.followers_count += change
+        account.version += 1
+
     def revoke(self, user_id: str) -> None:
-        """The subscriber revoked the app: every token issued so far stops working."""
+        """The subscriber revoked the app: every token issued so far stops working (and X says so to the
+        Activity API's ``oauth.revoke`` subscriptions)."""
+        self.activity.revoke(user_id)
         with self.lock:
             for token in self._access.values():
                 if token.user_id == user_id:

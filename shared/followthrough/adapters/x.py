@@ -425,3 +425,79 @@ class XClient:
         )
         page: UserPage = self._parse(UserPage, body, "users_lookup")
         return PageResult(page, len(page.data))
+
+
+# -- the X Activity API (tweepy 4.17 has no client for it) -------------------------------------
+
+ACTIVITY_SUBSCRIPTIONS_URL = "https://api.twitter.com/2/activity/subscriptions"
+
+
+class XActivityRefused(Exception):
+    """X will not create the subscription (the app's allowance is used up, or the request is refused)."""
+
+
+@dataclass
+class XActivityApi:
+    """Create and delete X Activity API subscriptions (x-api/activity/quickstart.mdx, openapi.json).
+
+    Creating one for a user takes their OAuth 2.0 token (private events need the user's consent; ``tweet.read``
+    covers follow events); the app's own ``oauth.revoke`` and every delete take the app-only bearer token.
+    Events go to ``webhook_id``. Failures: 401 ``XAuthRevoked``, 429/5xx/timeouts ``XUnavailable`` (transient),
+    any other refusal ``XActivityRefused``.
+    """
+
+    app_bearer_token: str
+    webhook_id: str
+    base_url: str = "https://api.twitter.com"
+    # a confirmation makes up to three of these inside the sign-up function's 15 s: a slow X means polling
+    timeout_s: float = 3.0
+    session: requests.Session = field(default_factory=requests.Session, repr=False)
+
+    def __post_init__(self) -> None:
+        point_session_at(self.session, self.base_url)
+
+    def _send(self, method: str, url: str, token: str, body: dict[str, Any] | None = None) -> dict[str, Any]:
+        try:
+            answer = self.session.request(
+                method, url, json=body, headers={"Authorization": f"Bearer {token}"}, timeout=self.timeout_s
+            )
+        except requests.RequestException as exc:
+            raise XUnavailable(f"X Activity API {method}: {type(exc).__name__}") from None
+        if answer.status_code == 401:
+            raise XAuthRevoked("X refused the token for an Activity API subscription")
+        if answer.status_code == 429 or answer.status_code >= 500:
+            raise XUnavailable(f"X Activity API {method} answered {answer.status_code}")
+        try:
+            parsed = answer.json()
+        except ValueError:
+            parsed = {}
+        parsed = parsed if isinstance(parsed, dict) else {}
+        if answer.status_code == 404 and method == "DELETE":
+            return {"data": {"deleted": True}}  # already gone: what a delete wants
+        if answer.status_code >= 400 or (parsed.get("errors") and not parsed.get("data")):
+            detail = (parsed.get("errors") or [{}])[0]
+            raise XActivityRefused(
+                f"X Activity API {method} answered {answer.status_code}: {detail.get('title') or detail.get('message')}"
+            )
+        return parsed
+
+    def create(self, event_type: str, user_id: str | None, user_token: str | None = None) -> str:
+        """Subscribe to ``event_type`` for ``user_id`` (None: unfiltered, the app's); returns its id."""
+        body: dict[str, Any] = {"event_type": event_type, "filter": {"user_id": user_id} if user_id else {}}
+        body["webhook_id"] = self.webhook_id
+        parsed = self._send("POST", ACTIVITY_SUBSCRIPTIONS_URL, user_token or self.app_bearer_token, body)
+        data = parsed.get("data")
+        # the quickstart shows the subscription as ``data`` (or a one-item list), openapi.json as
+        # ``data.subscription``: all three are read
+        if isinstance(data, list):
+            data = data[0] if data else None
+        if isinstance(data, dict) and isinstance(data.get("subscription"), dict):
+            data = data["subscription"]
+        subscription_id = data.get("subscription_id") if isinstance(data, dict) else None
+        if not isinstance(subscription_id, str) or not subscription_id:
+            raise XMalformed("X created an Activity API subscription without saying its id")
+        return subscription_id
+
+    def delete(self, subscription_id: str) -> None:
+        """Delete one subscription; one X no longer has counts as deleted."""
+        self._send("DELETE", f"{ACTIVITY_SUBSCRIPTIONS_URL}/{subscription_id}", self.app_bearer_token)

@@ -27,6 +27,9 @@ class AnalysisConfig(BaseModel):
     - ``follow_dm_max_delay_hours`` (24): a DM counts as sent right after a
       follow when it arrived at most this long after the follow was seen (and
       at most ``follow_seen_slack_days`` before).
+    - ``follow_event_slack_s`` (60): a follow dated by an X Activity API event
+      (``FollowEdge.exact``) has no weekly slack, only this much for the
+      difference between X's DM times and when our webhook heard of the follow.
     - ``burst_posts`` (5) within ``burst_minutes`` (15): a *burst* of posts
       that land in followers' timelines (originals, quotes, retweets; replies
       and thread continuations excluded).
@@ -137,6 +140,7 @@ class AnalysisConfig(BaseModel):
     unanswered_grace_hours: float = Field(48, gt=0)
     follow_seen_slack_days: float = Field(7, ge=0)
     follow_dm_max_delay_hours: float = Field(24, ge=0)
+    follow_event_slack_s: float = Field(60, ge=0)
 
     burst_posts: int = Field(5, ge=2)
     burst_minutes: float = Field(15, gt=0)

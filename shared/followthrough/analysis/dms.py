@@ -87,10 +87,16 @@ class _Signals:
     cfg: AnalysisConfig
     threads: _Threads
     follower_since: Callable[[str], datetime | None]
+    follower_exact: Callable[[str], bool]
 
     def right_after_follow(self, user_id: str, at: datetime) -> bool:
         since = self.follower_since(user_id)
-        slack = timedelta(days=self.cfg.follow_seen_slack_days)
+        # a follow X dated has no weekly "first seen" slack
+        slack = (
+            timedelta(seconds=self.cfg.follow_event_slack_s)
+            if self.follower_exact(user_id)
+            else timedelta(days=self.cfg.follow_seen_slack_days)
+        )
         return since is not None and since - slack <= at <= since + timedelta(hours=self.cfg.follow_dm_max_delay_hours)
 
     def after_follow(self, opener: DmEvent, partner: str) -> tuple[float, str] | None:
@@ -161,6 +167,7 @@ def find_auto_dms(
     cfg: AnalysisConfig,
     window_start: datetime,
     now: datetime,
+    follower_exact: Callable[[str], bool] = lambda _user_id: False,
 ) -> DmFindings:
     """Score incoming conversation openers; flag one masked text the subscriber sent to many people.
 
@@ -170,7 +177,7 @@ def find_auto_dms(
     me = subscriber_id
     out = DmFindings()
     threads = _threads(events, me, cfg.duplicate_min_words)
-    signals = _Signals(me, cfg, threads, follower_since)
+    signals = _Signals(me, cfg, threads, follower_since, follower_exact)
     openers: set[str] = set()
     for conversation_id, thread in threads.texts.items():
         if conversation_id in known_conversations:

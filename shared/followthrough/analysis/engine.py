@@ -162,7 +162,15 @@ def analyze(
         mentions.unanswered = []
 
     dms = find_auto_dms(
-        activity.dm_events, me, history.known_dm_conversations, who.follower_since, usernames, cfg, start, now
+        activity.dm_events,
+        me,
+        history.known_dm_conversations,
+        who.follower_since,
+        usernames,
+        cfg,
+        start,
+        now,
+        follower_exact=who.follower_exact,
     )
     metrics["dm_openers_received"] = dms.openers_received if has["dm_events"] else None
     metrics["auto_dms_received"] = len(dms.received) if has["dm_events"] else None

@@ -53,6 +53,11 @@ class People:
         edge = self.followers.get(user_id)
         return edge.since if edge else None
 
+    def follower_exact(self, user_id: str) -> bool:
+        """Whether X dated their follow (an Activity API event) rather than a collection first seeing it."""
+        edge = self.followers.get(user_id)
+        return edge is not None and edge.exact
+
 
 def _by_id(edges: list[FollowEdge], me: str) -> dict[str, FollowEdge]:
     """Account id -> edge (the last one of an id wins), without the subscriber."""
@@ -256,9 +261,11 @@ def new_followers_not_greeted(
     """Followers first seen this week, and those of them the subscriber has not greeted, newest first.
 
     A follow is seen at the weekly collection after it happened, so a
-    greeting up to ``follow_seen_slack_days`` before it was seen counts.
+    greeting up to ``follow_seen_slack_days`` before it was seen counts; one
+    X dated (an Activity API event) needs a greeting after it.
     """
-    slack = timedelta(days=cfg.follow_seen_slack_days)
+    seen_slack = timedelta(days=cfg.follow_seen_slack_days)
+    event_slack = timedelta(seconds=cfg.follow_event_slack_s)
     new = sorted(
         (e for e in who.followers.values() if e.since is not None and e.since >= window_start),
         key=lambda e: (e.since.timestamp() if e.since else 0.0, e.user_id),
@@ -268,6 +275,6 @@ def new_followers_not_greeted(
     for edge in new:
         user_id, since = edge.user_id, edge.since or window_start
         latest = max((t[0] for t in (touches.get(user_id), merged.get(user_id)) if t is not None), default=None)
-        if latest is None or latest < since - slack:
+        if latest is None or latest < since - (event_slack if edge.exact else seen_slack):
             not_greeted.append(edge)
     return new, not_greeted

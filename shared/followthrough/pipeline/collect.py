@@ -16,6 +16,7 @@ from followthrough.activity import Activity, DmEvent, FollowEdge, Post
 from followthrough.adapters.mailer import Mailer
 from followthrough.adapters.queue import Queue
 from followthrough.adapters.store import (
+    ActivityRepository,
     CollectorState,
     CollectorStateRepository,
     Graph,
@@ -39,6 +40,7 @@ from followthrough.analysis import History, analyze
 from followthrough.config import CollectorConfig
 from followthrough.cursors import Cursors, Spend
 from followthrough.email import build_message
+from followthrough.follow_events import FollowEvent, apply_to_graphs, with_follow_times
 from followthrough.messages import CollectRequest, DigestRequest
 from followthrough.pipeline.delivery import PermanentFailure
 from followthrough.pipeline.postcap import Admission, PostCap
@@ -112,6 +114,8 @@ class Collector:
     send_reconnect_email: Callable[[Subscriber], None]
     post_cap: PostCap  # the app-wide meter of X's monthly Post-read cap
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
+    # X Activity API follow events, when the deployment receives them (None: follow lists are polled only)
+    activity: ActivityRepository | None = None
     # week -> (the credits flag's reason or None, when read): the flag once per batch, not per message
     _credits_flags: dict[str, tuple[str | None, datetime]] = field(default_factory=dict, init=False, repr=False)
 
@@ -182,17 +186,7 @@ class Collector:
 
     def _revoked(self, subscriber: Subscriber, week: str, reason: str) -> CollectResult:
         """Stop collecting every week; ask the subscriber, once, to reconnect."""
-        first_time = subscriber.reconnect_email_sent_at is None
-        if first_time:
-            # mailed before anything is recorded: a send that fails (SES throttling past botocore's
-            # retries) fails the record, and its retry finds the subscriber as it was and mails then
-            self.send_reconnect_email(subscriber)
-        self.subscribers.update_subscriber(
-            subscriber.subscriber_id,
-            current=subscriber,
-            status="needs_reauth",
-            reconnect_email_sent_at=subscriber.reconnect_email_sent_at or self.now(),
-        )
+        needs_reauth(self.subscribers, self.send_reconnect_email, subscriber, self.now())
         self.weeks.mark_week(subscriber.subscriber_id, week, "needs_reauth", reason)
         return CollectResult("needs_reauth", subscriber.subscriber_id, week, reason=reason)
 
@@ -227,6 +221,7 @@ class Collector:
             me = self._me(client, cursors, budget, week)
         except XRateLimited as exc:
             return self._rate_limited(result, exc, now)  # nothing read yet, nothing to keep
+        events = self._apply_follow_events(state, me.id)
         reads: dict[str, ListRead] = {}
         try:
             self._read_fairly(subscriber, client, me, state, budget, week, now, reads, admission)
@@ -249,6 +244,7 @@ class Collector:
             unavailable=[s.split(":")[0] for s in budget.spend.skipped],
             searched=SEARCH in reads or _read_in(cursors, SEARCH, week),
         )
+        activity = with_follow_times(activity, events)
         if first_run:
             # the first digest covers all the DMs X still serves: all of it is news to the subscriber
             activity.window_start = now - timedelta(days=self.config.dm_window_days)
@@ -402,6 +398,22 @@ class Collector:
         self.weeks.mark_week(result.subscriber_id, result.week, "rate_limited", f"{exc.endpoint}: retry in {retry}s")
         result.status, result.retry_in_s, result.reason = "rate_limited", retry, str(exc)
         return result
+
+    def _apply_follow_events(self, state: CollectorState, me: str) -> list[FollowEvent]:
+        """Apply the follow events received since the last run to the follow lists, before any list is read
+        (an unfollow leaves at once, without a re-read), and save them; returns every stored event (their
+        times date the follows for the analysis). A rerun applies nothing twice."""
+        if self.activity is None or state.subscriber is None:
+            return []
+        events = self.activity.follow_events(state.subscriber.subscriber_id)
+        applied = set(state.cursors.follow_events_applied)
+        new = {e.event_id for e in events} - applied
+        if new:
+            changed = apply_to_graphs(state.graphs, events, me, new=new)
+            # the ids of the events still stored: an expired one cannot come back
+            state.cursors.follow_events_applied = [e.event_id for e in events]
+            self.state.save(state, graphs=sorted(changed))
+        return events
 
     def _keep(
         self, state: CollectorState, reads: dict[str, ListRead], now: datetime, me: XUser, spend: Spend, week: str
@@ -625,6 +637,26 @@ def untagged_query(me: XUser) -> str:
     name = " ".join(me.name.replace('"', " ").split())
     names = f'({handle} OR "{name}")' if name and name.lower() != handle.lower() else handle
     return f"{names} -@{handle} -from:{handle} -is:retweet"
+
+
+def needs_reauth(
+    subscribers: SubscriberRepository,
+    send_reconnect_email: Callable[[Subscriber], None],
+    subscriber: Subscriber,
+    now: datetime,
+) -> None:
+    """X no longer accepts the subscriber's grant: mark them ``needs_reauth`` and ask them, once, to reconnect
+    (the collector when X refuses a token, the webhook on an ``oauth.revoke`` event)."""
+    if subscriber.reconnect_email_sent_at is None:
+        # mailed before anything is recorded: a send that fails (SES throttling past botocore's
+        # retries) fails the record, and its retry finds the subscriber as it was and mails then
+        send_reconnect_email(subscriber)
+    subscribers.update_subscriber(
+        subscriber.subscriber_id,
+        current=subscriber,
+        status="needs_reauth",
+        reconnect_email_sent_at=subscriber.reconnect_email_sent_at or now,
+    )
 
 
 def _merged(

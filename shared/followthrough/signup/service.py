@@ -47,6 +47,7 @@ from followthrough.adapters.store import (
 )
 from followthrough.adapters.x import TokenSet, XAuthRevoked, XOAuth
 from followthrough.email import build_message
+from followthrough.follow_events import FollowEvent
 from followthrough.links import (
     MAX_AGE_S,
     InvalidLink,
@@ -254,6 +255,12 @@ class SignupService:
     forget_sent_digests: Callable[[str, list[str]], None] = lambda subscriber_id, weeks: None
     # when a first run could start if not now, given X's monthly Post-read cap (PostCap.first_run_from)
     first_run_from: Callable[[datetime], datetime | None] = lambda at: None
+    # X Activity API follow events for a confirmed subscriber, and their end (pipeline.activity.Subscriptions;
+    # not set: polled only)
+    subscribe_events: Callable[[Subscriber], object] = lambda subscriber: None
+    unsubscribe_events: Callable[[str], None] = lambda subscriber_id: None
+    # the follow events X sent about the subscriber and kept for the collector (ActivityRepository.follow_events)
+    follow_events: Callable[[str], list[FollowEvent]] = lambda subscriber_id: []
 
     # -- the form and X's callback ------------------------------------------------------------
 
@@ -404,6 +411,7 @@ class SignupService:
             and target.x_user_id == change.x_user_id
         ):
             updated = self._apply(target, change, tokens, confirmed=True)
+            self.subscribe_events(updated)  # a reconnect after a revocation subscribes again
             return Completed("ready", updated, "not_needed", change.email)
         replaces = _replaced_account(target, change)
         if target.receives_digest or replaces is not None:
@@ -459,6 +467,7 @@ class SignupService:
         if account_changed and target.x_user_id:
             self.signups.release("XUSER", target.x_user_id, sid)
             self._revoke_x_tokens(sid)  # the replaced account's grant ends at X too
+            self.unsubscribe_events(sid)  # and its event subscriptions (their record goes with the history)
             self.subscribers.forget_history(sid)  # what was collected belongs to the other account
         if not _same_address(target.email, change.email):
             self.signups.release("EMAIL", target.email, sid)
@@ -650,6 +659,7 @@ class SignupService:
             )
             self._keep(subscriber)
             self.subscribers.put_subscriber(subscriber, reference=self.now())
+        self.subscribe_events(subscriber)
         log.info("address confirmed", extra={"subscriber_id": sid, "status": subscriber.status})
         return subscriber
 
@@ -719,6 +729,7 @@ class SignupService:
             "profile": profile,
             "consent": consent,
             **self.collected.subscriber_records(subscriber.subscriber_id),
+            "follow_events": [e.model_dump(mode="json") for e in self.follow_events(subscriber.subscriber_id)],
         }
 
     def unsubscribe(self, token: str) -> Subscriber | None:
@@ -727,6 +738,7 @@ class SignupService:
         if subscriber is None:
             return None
         self.signups.delete_pending_change(subscriber.subscriber_id)
+        self.unsubscribe_events(subscriber.subscriber_id)
         if subscriber.status != "unsubscribed":
             subscriber = subscriber.model_copy(update={"status": "unsubscribed"})
             self.subscribers.put_subscriber(subscriber, reference=self.now())
@@ -740,6 +752,7 @@ class SignupService:
             return False
         self.signups.forget_confirmation_slot(mailbox(subscriber.email))
         self._revoke_x_tokens(subscriber.subscriber_id)
+        self.unsubscribe_events(subscriber.subscriber_id)
         self.forget_sent_digests(subscriber.subscriber_id, self.weeks.weeks_of(subscriber.subscriber_id))
         self._forget(subscriber)
         return True

@@ -5,6 +5,7 @@ code that needs the protocols does not load boto3's resource layer.
 """
 
 from followthrough.adapters.store.protocols import (
+    ActivityRepository,
     CollectorState,
     CollectorStateRepository,
     DigestState,
@@ -13,6 +14,7 @@ from followthrough.adapters.store.protocols import (
     PostReads,
     Repositories,
     SignupRepository,
+    StoredSubscriptions,
     StoredTokens,
     StoredWeek,
     SubscriberRepository,
@@ -23,6 +25,7 @@ from followthrough.adapters.store.protocols import (
 from followthrough.adapters.store.table import ConcurrentUpdate, UniqueKind
 
 __all__ = [
+    "ActivityRepository",
     "CollectorState",
     "CollectorStateRepository",
     "ConcurrentUpdate",
@@ -32,6 +35,7 @@ __all__ = [
     "PostReads",
     "Repositories",
     "SignupRepository",
+    "StoredSubscriptions",
     "StoredTokens",
     "StoredWeek",
     "SubscriberRepository",

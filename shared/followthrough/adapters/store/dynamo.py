@@ -21,6 +21,9 @@ One table, generic ``pk``/``sk`` keys (see docs/decisions.md):
 | ``SUPPRESSED#<address>`` | ``SUPPRESSED`` | bounced or complained addresses |
 | ``RUN#<yyyy-Www>`` | ``FLAG#<flag>`` | a fact about a week's whole run (TTL) |
 | ``XAPP`` | ``POSTREADS#<cycle start>`` | the app's Post reads this billing cycle: reserved, read, capped (TTL) |
+| ``SUB#<id>`` | ``XEVENT#<event uuid>`` | an X Activity API follow event, kept once by its id (TTL) |
+| ``SUB#<id>`` / ``APP`` | ``XAA`` | X Activity API subscriptions held for the subscriber / the app |
+| ``APP`` | ``XAACOUNT`` | how many Activity API subscriptions the app holds (its allowance) |
 
 A collect reads the subscriber's partition in one query (``CollectorState``)
 and writes it back with BatchWriteItem; the writes whose correctness depends
@@ -47,23 +50,27 @@ from followthrough.adapters.store.protocols import (
     DigestState,
     PostReads,
     Repositories,
+    StoredSubscriptions,
     StoredTokens,
     StoredWeek,
     export_records,
     reported_weeks,
 )
 from followthrough.adapters.store.table import (
+    APP_KEY,
     GRAPH_CHUNK,
     KEPT_ON_NEW_ACCOUNT,
     POST_READS_KEPT_S,
     ConcurrentUpdate,
     Table,
     UniqueKind,
+    event_key,
     graph_prefix,
     pack,
     post_reads_key,
     raw_bytes,
     sub_key,
+    subscriptions_key,
     suppressed_key,
     unique_key,
     unpack,
@@ -71,6 +78,7 @@ from followthrough.adapters.store.table import (
 )
 from followthrough.analysis.models import Interaction
 from followthrough.cursors import Cursors, Spend
+from followthrough.follow_events import FollowEvent, in_order
 from followthrough.report import WeeklyReport
 from followthrough.subscriber import Subscriber
 
@@ -684,6 +692,69 @@ class DynamoPostReads:
         return refused is None
 
 
+@dataclass
+class DynamoActivity:
+    table: Table
+    clock: Clock
+
+    def put_event(self, subscriber_id: str, event: FollowEvent, *, expires_at: int) -> bool:
+        item = {
+            "pk": sub_key(subscriber_id),
+            "sk": event_key(event.event_id),
+            "event": event.model_dump_json(),
+            "ttl": expires_at,
+        }
+        return self.table.write_if("put_item", Item=item, ConditionExpression=Attr("pk").not_exists()) is None
+
+    def follow_events(self, subscriber_id: str) -> list[FollowEvent]:
+        now = _epoch(self.clock)
+        return in_order(
+            FollowEvent.model_validate_json(item["event"])
+            for item in self.table.partition(sub_key(subscriber_id), "XEVENT#")
+            if int(item["ttl"]) >= now
+        )
+
+    def reserve_subscriptions(self, count: int, *, limit: int) -> bool:
+        return (
+            self.table.write_if(
+                "update_item",
+                Key={"pk": APP_KEY, "sk": "XAACOUNT"},
+                UpdateExpression="ADD held :n",
+                ConditionExpression=Attr("held").not_exists() | Attr("held").lte(limit - count),
+                ExpressionAttributeValues={":n": count},
+            )
+            is None
+        )
+
+    def release_subscriptions(self, count: int) -> None:
+        self.table.write_if(
+            "update_item",
+            Key={"pk": APP_KEY, "sk": "XAACOUNT"},
+            UpdateExpression="ADD held :n",
+            ConditionExpression=Attr("held").gte(count),
+            ExpressionAttributeValues={":n": -count},
+        )
+
+    def subscriptions_held(self) -> int:
+        item = self.table.get(APP_KEY, "XAACOUNT")
+        return int(item["held"]) if item else 0
+
+    def put_subscriptions(self, owner: str | None, subscriptions: StoredSubscriptions) -> None:
+        item: dict[str, Any] = {"pk": subscriptions_key(owner), "sk": "XAA", "ids": dict(subscriptions.ids)}
+        if subscriptions.x_user_id is not None:
+            item["x_user_id"] = subscriptions.x_user_id
+        self.table.resource.put_item(Item=item)
+
+    def get_subscriptions(self, owner: str | None) -> StoredSubscriptions | None:
+        item = self.table.get(subscriptions_key(owner), "XAA")
+        if not item:
+            return None
+        return StoredSubscriptions(item.get("x_user_id"), {str(k): str(v) for k, v in item["ids"].items()})
+
+    def delete_subscriptions(self, owner: str | None) -> None:
+        self.table.resource.delete_item(Key={"pk": subscriptions_key(owner), "sk": "XAA"})
+
+
 def dynamo_repositories(table_name: str, clock: Clock) -> Repositories:
     """The repositories of one table; its boto3 resource is made on first use, shared by all."""
     table = Table(table_name)
@@ -695,4 +766,5 @@ def dynamo_repositories(table_name: str, clock: Clock) -> Repositories:
         signups=DynamoSignups(table, clock),
         suppression=DynamoSuppression(table, clock),
         post_reads=DynamoPostReads(table, clock),
+        activity=DynamoActivity(table, clock),
     )

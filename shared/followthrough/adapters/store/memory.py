@@ -22,24 +22,29 @@ from followthrough.adapters.store.protocols import (
     DigestState,
     PostReads,
     Repositories,
+    StoredSubscriptions,
     StoredTokens,
     StoredWeek,
     export_records,
     reported_weeks,
 )
 from followthrough.adapters.store.table import (
+    APP_KEY,
     KEPT_ON_NEW_ACCOUNT,
     POST_READS_KEPT_S,
     ConcurrentUpdate,
     UniqueKind,
+    event_key,
     post_reads_key,
     sub_key,
+    subscriptions_key,
     suppressed_key,
     unique_key,
     week_key,
 )
 from followthrough.analysis.models import Interaction
 from followthrough.cursors import Cursors, Spend
+from followthrough.follow_events import FollowEvent, in_order
 from followthrough.report import WeeklyReport
 from followthrough.subscriber import Subscriber
 
@@ -493,6 +498,51 @@ class MemoryPostReads:
             return True
 
 
+@dataclass
+class MemoryActivity:
+    table: MemoryTable
+
+    def put_event(self, subscriber_id: str, event: FollowEvent, *, expires_at: int) -> bool:
+        with self.table.lock:
+            if self.table.get(sub_key(subscriber_id), event_key(event.event_id)) is not None:
+                return False
+            self.table.put(sub_key(subscriber_id), event_key(event.event_id), {"event": event, "ttl": expires_at})
+            return True
+
+    def follow_events(self, subscriber_id: str) -> list[FollowEvent]:
+        now = self.table.epoch()
+        return in_order(
+            item["event"] for _, item in self.table.partition(sub_key(subscriber_id), "XEVENT#") if item["ttl"] >= now
+        )
+
+    def reserve_subscriptions(self, count: int, *, limit: int) -> bool:
+        with self.table.lock:
+            held = self.subscriptions_held()
+            if held + count > limit:
+                return False
+            self.table.put(APP_KEY, "XAACOUNT", {"held": held + count})
+            return True
+
+    def release_subscriptions(self, count: int) -> None:
+        with self.table.lock:
+            held = self.subscriptions_held()
+            if held >= count:  # never below zero: a release of what was never counted changes nothing
+                self.table.put(APP_KEY, "XAACOUNT", {"held": held - count})
+
+    def subscriptions_held(self) -> int:
+        return int((self.table.get(APP_KEY, "XAACOUNT") or {}).get("held", 0))
+
+    def put_subscriptions(self, owner: str | None, subscriptions: StoredSubscriptions) -> None:
+        self.table.put(subscriptions_key(owner), "XAA", {"subscriptions": subscriptions})
+
+    def get_subscriptions(self, owner: str | None) -> StoredSubscriptions | None:
+        item = self.table.get(subscriptions_key(owner), "XAA")
+        return item["subscriptions"] if item else None
+
+    def delete_subscriptions(self, owner: str | None) -> None:
+        self.table.delete(subscriptions_key(owner), "XAA")
+
+
 def memory_repositories(clock: Clock) -> Repositories:
     """Twins of ``dynamo_repositories``, sharing one in-memory table."""
     table = MemoryTable(clock)
@@ -504,4 +554,5 @@ def memory_repositories(clock: Clock) -> Repositories:
         signups=MemorySignups(table),
         suppression=MemorySuppression(table),
         post_reads=MemoryPostReads(table),
+        activity=MemoryActivity(table),
     )

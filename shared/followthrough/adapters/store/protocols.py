@@ -17,6 +17,7 @@ from followthrough.activity import Activity
 from followthrough.adapters.store.table import UniqueKind
 from followthrough.analysis.models import Interaction
 from followthrough.cursors import Cursors, Spend
+from followthrough.follow_events import FollowEvent
 from followthrough.report import WeeklyReport
 from followthrough.subscriber import Subscriber
 
@@ -287,6 +288,39 @@ class SuppressionRepository(Protocol):
 
 
 @dataclass(frozen=True)
+class StoredSubscriptions:
+    """X Activity API subscriptions held for one subscriber's X account (or, ``x_user_id`` None, the app's)."""
+
+    x_user_id: str | None
+    ids: dict[str, str]  # event type -> X's subscription id
+
+
+class ActivityRepository(Protocol):
+    """X Activity API events under the subscriber, and the subscriptions held against the app's allowance.
+
+    ``owner`` of subscriptions: a subscriber id, or None for the app's own (``oauth.revoke``)."""
+
+    def put_event(self, subscriber_id: str, event: FollowEvent, *, expires_at: int) -> bool:
+        """Store the event (``XEVENT#<event id>``, TTL) unless one with its id was stored: False for a repeat."""
+
+    def follow_events(self, subscriber_id: str) -> list[FollowEvent]:
+        """The subscriber's stored follow events not yet expired, oldest first."""
+
+    def reserve_subscriptions(self, count: int, *, limit: int) -> bool:
+        """Count ``count`` more subscriptions against the app unless that would pass ``limit``; False then."""
+
+    def release_subscriptions(self, count: int) -> None: ...
+
+    def subscriptions_held(self) -> int: ...
+
+    def put_subscriptions(self, owner: str | None, subscriptions: StoredSubscriptions) -> None: ...
+
+    def get_subscriptions(self, owner: str | None) -> StoredSubscriptions | None: ...
+
+    def delete_subscriptions(self, owner: str | None) -> None: ...
+
+
+@dataclass(frozen=True)
 class Repositories:
     """The repositories of one table (or of one in-memory twin), built together."""
 
@@ -297,3 +331,4 @@ class Repositories:
     signups: SignupRepository
     suppression: SuppressionRepository
     post_reads: PostReadRepository
+    activity: ActivityRepository

@@ -56,6 +56,18 @@ def graph_prefix(which: str) -> str:
     return f"GRAPH#{which}#"
 
 
+def event_key(event_id: str) -> str:
+    return f"XEVENT#{event_id}"
+
+
+def subscriptions_key(owner: str | None) -> str:
+    """Where X Activity API subscriptions are recorded: under the subscriber, or the app's (``APP``)."""
+    return "APP" if owner is None else sub_key(owner)
+
+
+APP_KEY = "APP"  # the app's own items: its Activity API subscriptions and how many it holds
+
+
 def pack(value: Any) -> bytes:
     return gzip.compress(json.dumps(value, separators=(",", ":"), default=str).encode(), compresslevel=6)
 
