@@ -1,4 +1,5 @@
-"""Shared fixtures: in-process moto for unit tests, the real moto server for integration tests."""
+"""Shared fixtures: the in-memory twins for unit tests, in-process moto for the unit tests whose subject is AWS
+itself (they ask for ``aws``), the real moto server for integration tests."""
 
 from __future__ import annotations
 
@@ -12,6 +13,7 @@ from followthrough.bootstrap import Services, from_environment
 from followthrough_devkit.aws import LocalAws, create_resources
 from tests.support.aws import CallRecorder
 from tests.support.clock import MovableClock
+from tests.support.twins import Twins, make_twins, twin_settings
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -44,9 +46,20 @@ def clock() -> MovableClock:
 
 
 @pytest.fixture
-def services(aws: LocalAws, clock: MovableClock) -> Services:
-    """The services the handlers get, built from the environment ``aws`` set, on ``clock``."""
-    return from_environment(clock=clock)
+def twins(clock: MovableClock) -> Twins:
+    return make_twins(clock)
+
+
+@pytest.fixture
+def services(request: pytest.FixtureRequest, clock: MovableClock, monkeypatch: pytest.MonkeyPatch) -> Services:
+    """The services the handlers get, on ``clock``: on the in-memory ``twins``, or, for a test that asks for
+    ``aws`` (SQS, DynamoDB's calls, idempotency or IAM are its subject), built from the environment ``aws`` set."""
+    if "aws" in request.fixturenames:
+        request.getfixturevalue("aws")
+        return from_environment(clock=clock)
+    twin_settings(monkeypatch)
+    twins: Twins = request.getfixturevalue("twins")
+    return twins.install(from_environment(clock=clock))
 
 
 @pytest.fixture
