@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from moto import mock_aws
@@ -38,6 +39,27 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
         for name, value in local.environ().items():
             monkeypatch.setenv(name, value)
         yield local
+
+
+@pytest.fixture(scope="session", autouse=True)
+def aws_models_parsed_once() -> Iterator[None]:
+    """botocore parses a service's model files once per session and shares them among that session's clients;
+    moto's mock gives every test a new default session (and the cold starts the tests play build new ones), so
+    each parsed them again: over a third of the AWS tests' time. The parsed files are shared by the whole
+    process instead, as one session shares them."""
+    from botocore.loaders import JSONFileLoader
+
+    parsed: dict[str, Any] = {}
+    original = JSONFileLoader.load_file
+
+    def load_file(self: JSONFileLoader, file_path: str) -> Any:
+        if file_path not in parsed:
+            parsed[file_path] = original(self, file_path)
+        return parsed[file_path]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(JSONFileLoader, "load_file", load_file)
+        yield
 
 
 @pytest.fixture
