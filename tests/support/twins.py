@@ -35,9 +35,10 @@ from followthrough.bootstrap import Services
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.lambda_runtime import DrainStats, invoke, sqs_event
 
-# Settings for services on the twins: the local resource names (nothing behind them) and an endpoint nothing
-# listens on, so a call that missed its twin fails at once on loopback.
-TWIN_ENVIRON = LocalAws(endpoint_url="http://127.0.0.1:9").environ()
+# Settings for services on the twins: the local resource names (nothing behind them), an endpoint nothing
+# listens on, so a call that missed its twin fails at once on loopback, and X's 5xx retried without waiting
+# (the tests count the retries; none times them).
+TWIN_ENVIRON = {**LocalAws(endpoint_url="http://127.0.0.1:9").environ(), "X_RETRY_BACKOFF_S": "0"}
 
 
 def twin_settings(monkeypatch: pytest.MonkeyPatch) -> None:
