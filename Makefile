@@ -76,7 +76,7 @@ lint: $(STAMP)
 format-check: $(STAMP)
 	$(BIN)/ruff format --check shared devkit functions tests bench
 
-## The unit tests: in-process, no servers, no browser (about 1.5 minutes on 2 cores; the target is under one).
+## The unit tests: in-process, no servers, no browser (about 35 seconds on 2 cores).
 unit: $(STAMP)
 	$(PYTEST) -n $(UNIT_WORKERS) --dist loadscope -m "$(UNIT)"
 
