@@ -1,9 +1,11 @@
-"""Shared fixtures: in-process moto for unit tests, the real moto server for integration tests."""
+"""Shared fixtures: the in-memory twins for unit tests, in-process moto for the unit tests whose subject is AWS
+itself (they ask for ``aws``), the real moto server for integration tests."""
 
 from __future__ import annotations
 
 import os
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from moto import mock_aws
@@ -12,6 +14,7 @@ from followthrough.bootstrap import Services, from_environment
 from followthrough_devkit.aws import LocalAws, create_resources
 from tests.support.aws import CallRecorder
 from tests.support.clock import MovableClock
+from tests.support.twins import Twins, make_twins, twin_settings
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -38,15 +41,47 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[LocalAws]:
         yield local
 
 
+@pytest.fixture(scope="session", autouse=True)
+def aws_models_parsed_once() -> Iterator[None]:
+    """botocore parses a service's model files once per session and shares them among that session's clients;
+    moto's mock gives every test a new default session (and the cold starts the tests play build new ones), so
+    each parsed them again: over a third of the AWS tests' time. The parsed files are shared by the whole
+    process instead, as one session shares them."""
+    from botocore.loaders import JSONFileLoader
+
+    parsed: dict[str, Any] = {}
+    original = JSONFileLoader.load_file
+
+    def load_file(self: JSONFileLoader, file_path: str) -> Any:
+        if file_path not in parsed:
+            parsed[file_path] = original(self, file_path)
+        return parsed[file_path]
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(JSONFileLoader, "load_file", load_file)
+        yield
+
+
 @pytest.fixture
 def clock() -> MovableClock:
     return MovableClock()
 
 
 @pytest.fixture
-def services(aws: LocalAws, clock: MovableClock) -> Services:
-    """The services the handlers get, built from the environment ``aws`` set, on ``clock``."""
-    return from_environment(clock=clock)
+def twins(clock: MovableClock) -> Twins:
+    return make_twins(clock)
+
+
+@pytest.fixture
+def services(request: pytest.FixtureRequest, clock: MovableClock, monkeypatch: pytest.MonkeyPatch) -> Services:
+    """The services the handlers get, on ``clock``: on the in-memory ``twins``, or, for a test that asks for
+    ``aws`` (SQS, DynamoDB's calls, idempotency or IAM are its subject), built from the environment ``aws`` set."""
+    if "aws" in request.fixturenames:
+        request.getfixturevalue("aws")
+        return from_environment(clock=clock)
+    twin_settings(monkeypatch)
+    twins: Twins = request.getfixturevalue("twins")
+    return twins.install(from_environment(clock=clock))
 
 
 @pytest.fixture

@@ -1,4 +1,7 @@
-"""digest: MIME structure and headers, hostile names escaped, exactly once per subscriber-week, suppression."""
+"""digest: MIME structure and headers, hostile names escaped, exactly once per subscriber-week, suppression.
+
+On the in-memory twins; exactly-once through Powertools' idempotency, the DLQ and the calls DynamoDB sees on
+in-process moto (those tests ask for ``aws``)."""
 
 from __future__ import annotations
 
@@ -17,6 +20,7 @@ from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.lambda_runtime import drain, load_function
 from tests.support.aws import outbox as _outbox
 from tests.support.factories import MONDAY_8, subscriber
+from tests.support.twins import Twins, twin_settings
 
 WEEK = "2026-W48"
 
@@ -64,6 +68,12 @@ def _queue_digest(aws: LocalAws, times: int = 1) -> None:
         )
 
 
+def _send_digest(twins: Twins, services: Services, week: str = WEEK) -> None:
+    """A digest request queued and handed to the digest function (the twins' queue)."""
+    services.digest_queue.send(DigestRequest(subscriber_id="sub-1", week=week))
+    assert twins.deliver("digest", services).failed == 0
+
+
 def _prepare(services: Services, report: WeeklyReport | None = None, **sub_fields: Any) -> None:
     services.repositories.subscribers.put_subscriber(subscriber(1, **sub_fields), reference=MONDAY_8)
     services.repositories.weeks.put_week(
@@ -71,15 +81,14 @@ def _prepare(services: Services, report: WeeklyReport | None = None, **sub_field
     )
 
 
-def test_sent_message_is_multipart_alternative_with_one_click_unsubscribe(aws: LocalAws, services: Services) -> None:
+def test_sent_message_is_multipart_alternative_with_one_click_unsubscribe(twins: Twins, services: Services) -> None:
     _prepare(services)
-    _queue_digest(aws)
-    drain("digest", aws.queue_urls["digest"])
-    [sent] = _outbox()
+    _send_digest(twins, services)
+    [sent] = twins.mailer.sent
     message = email.message_from_string(sent.raw_data, policy=email.policy.default)
     assert message.get_content_type() == "multipart/alternative"
     assert [p.get_content_type() for p in message.iter_parts()] == ["text/plain", "text/html"]
-    assert message["To"] == "person1@example.com" and message["From"] == aws.sender_email
+    assert message["To"] == "person1@example.com" and message["From"] == services.settings.sender_email
     assert message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
     url = message["List-Unsubscribe"].strip("<>")
     assert url.startswith("http") and "/unsubscribe?token=" in url
@@ -93,7 +102,7 @@ def test_sent_message_is_multipart_alternative_with_one_click_unsubscribe(aws: L
     assert services.repositories.weeks.get_digest("sub-1", WEEK) is not None
 
 
-def test_hostile_names_and_text_are_escaped_in_html(aws: LocalAws, services: Services) -> None:
+def test_hostile_names_and_text_are_escaped_in_html(twins: Twins, services: Services) -> None:
     evil = '<script>alert("x")</script><img src=x onerror=alert(1)>'
     _prepare(
         services,
@@ -107,9 +116,8 @@ def test_hostile_names_and_text_are_escaped_in_html(aws: LocalAws, services: Ser
             ],
         ),
     )
-    _queue_digest(aws)
-    drain("digest", aws.queue_urls["digest"])
-    [sent] = _outbox()
+    _send_digest(twins, services)
+    [sent] = twins.mailer.sent
     html = (
         email.message_from_string(sent.raw_data, policy=email.policy.default)
         .get_body(preferencelist=("html",))
@@ -152,22 +160,17 @@ def test_a_failed_send_is_retried_and_still_sends_once(aws: LocalAws, monkeypatc
     assert len(_outbox()) == 1 and calls["n"] == 2
 
 
-def test_unconfirmed_or_suppressed_addresses_get_nothing(aws: LocalAws, services: Services) -> None:
+def test_unconfirmed_or_suppressed_addresses_get_nothing(twins: Twins, services: Services) -> None:
     _prepare(services, email_confirmed=False)
-    _queue_digest(aws)
-    drain("digest", aws.queue_urls["digest"])
-    assert _outbox() == []
+    _send_digest(twins, services)
+    assert twins.mailer.sent == []
     assert services.repositories.weeks.week_status("sub-1", WEEK)[0] == "no_digest"  # type: ignore[index]
 
     services.repositories.subscribers.put_subscriber(subscriber(1), reference=MONDAY_8)
     services.repositories.suppression.suppress("person1@example.com", "bounce")
     services.repositories.weeks.put_week("sub-1", "2026-W49", _report(week="2026-W49"), Spend())
-    boto3.client("sqs").send_message(
-        QueueUrl=aws.queue_urls["digest"],
-        MessageBody=DigestRequest(subscriber_id="sub-1", week="2026-W49").model_dump_json(),
-    )
-    drain("digest", aws.queue_urls["digest"])
-    assert _outbox() == []
+    _send_digest(twins, services, "2026-W49")
+    assert twins.mailer.sent == []
     assert "suppressed" in services.repositories.weeks.week_status("sub-1", "2026-W49")[1]  # type: ignore[index]
 
 
@@ -186,7 +189,7 @@ def test_poison_message_goes_alone_to_the_dlq_with_its_reason(aws: LocalAws, ser
     assert dead[0]["MessageAttributes"]["reason"]["StringValue"] == "invalid message: body.week: Field required"
 
 
-def test_sample_event_parses(aws: LocalAws) -> None:
+def test_sample_event_parses() -> None:
     import json
 
     with open("events/digest.json") as f:
@@ -196,19 +199,19 @@ def test_sample_event_parses(aws: LocalAws) -> None:
     assert record.body.subscriber_id == "sub-demo" and record.body.week == "2026-W48"
 
 
-def _sent_from_https_deployment(aws: LocalAws, monkeypatch: Any) -> tuple[Any, Services]:
+def _sent_from_https_deployment(twins: Twins, monkeypatch: Any) -> tuple[Any, Services]:
     """The one digest sent by a deployment whose public URL is https (and that deployment's services)."""
+    twin_settings(monkeypatch)
     monkeypatch.setenv("PUBLIC_BASE_URL", "https://followthrough.example")
-    services = from_environment()
+    services = twins.install(from_environment())
     _prepare(services)
-    _queue_digest(aws)
-    drain("digest", aws.queue_urls["digest"], services=services)
-    [sent] = _outbox()
+    _send_digest(twins, services)
+    [sent] = twins.mailer.sent
     return sent, services
 
 
-def test_list_unsubscribe_is_https_when_the_public_url_is(aws: LocalAws, monkeypatch: Any) -> None:
-    sent, services = _sent_from_https_deployment(aws, monkeypatch)
+def test_list_unsubscribe_is_https_when_the_public_url_is(twins: Twins, monkeypatch: Any) -> None:
+    sent, services = _sent_from_https_deployment(twins, monkeypatch)
     message = email.message_from_string(sent.raw_data, policy=email.policy.default)
     url = message["List-Unsubscribe"].removeprefix("<").removesuffix(">")
     assert url.startswith("https://followthrough.example/unsubscribe?token=")
@@ -222,21 +225,20 @@ def test_list_unsubscribe_is_https_when_the_public_url_is(aws: LocalAws, monkeyp
     assert link(other.public_base_url, "unsubscribe", other.signing_key, "sub-2") != url
 
 
-def test_a_week_already_sent_is_never_sent_again(aws: LocalAws, services: Services) -> None:
+def test_a_week_already_sent_is_never_sent_again(twins: Twins, services: Services) -> None:
     _prepare(services)
     request = DigestRequest(subscriber_id="sub-1", week=WEEK)
     first = services.digest_sender.send(request)
     # straight to the sender, past the idempotency record (as after it expired or a manual re-run)
     again = services.digest_sender.send(request)
     assert first.outcome == again.outcome == "sent" and again.message_id == first.message_id
-    assert len(_outbox()) == 1
+    assert len(twins.mailer.sent) == 1
 
 
-def test_the_stored_digest_is_the_message_that_was_sent(aws: LocalAws, services: Services) -> None:
+def test_the_stored_digest_is_the_message_that_was_sent(twins: Twins, services: Services) -> None:
     _prepare(services)
-    _queue_digest(aws)
-    drain("digest", aws.queue_urls["digest"])
-    [sent] = _outbox()
+    _send_digest(twins, services)
+    [sent] = twins.mailer.sent
     stored = services.repositories.weeks.get_digest("sub-1", WEEK)
     assert stored is not None
     assert (
@@ -245,8 +247,8 @@ def test_the_stored_digest_is_the_message_that_was_sent(aws: LocalAws, services:
     )
 
 
-def test_list_unsubscribe_header_is_sent_as_a_plain_url(aws: LocalAws, monkeypatch: Any) -> None:
-    sent, _ = _sent_from_https_deployment(aws, monkeypatch)
+def test_list_unsubscribe_header_is_sent_as_a_plain_url(twins: Twins, monkeypatch: Any) -> None:
+    sent, _ = _sent_from_https_deployment(twins, monkeypatch)
     # the raw header, as a mail client sees it: no encoded-words, no folding inside the URL
     header = next(line for line in sent.raw_data.splitlines() if line.startswith("List-Unsubscribe:"))
     assert header.startswith("List-Unsubscribe: <https://followthrough.example/unsubscribe?token=")

@@ -1,4 +1,7 @@
-"""dispatch: finds this hour's subscribers through the due index, queues each once, never scans."""
+"""dispatch: finds this hour's subscribers through the due index, queues each once, never scans.
+
+On the in-memory twins; the calls SQS and DynamoDB see, and DynamoDB's refused conditional write, on in-process
+moto (those tests ask for ``aws``)."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.lambda_runtime import invoke, scheduled_event
 from tests.support.aws import CallRecorder
 from tests.support.factories import MONDAY_8, subscriber
+from tests.support.twins import Twins
 
 
 def _queued(aws: LocalAws) -> list[CollectRequest]:
@@ -51,15 +55,15 @@ def test_queues_due_subscribers_only_and_never_scans(
     assert "Query" in aws_calls.operations
 
 
-def test_second_run_in_the_same_week_queues_nobody(aws: LocalAws, services: Services) -> None:
+def test_second_run_in_the_same_week_queues_nobody(twins: Twins, services: Services) -> None:
     s = services.repositories.subscribers
     s.put_subscriber(subscriber(1), reference=MONDAY_8)
-    first = invoke("dispatch", scheduled_event(MONDAY_8))
-    again = invoke("dispatch", scheduled_event(MONDAY_8 + timedelta(minutes=5)))
+    first = invoke("dispatch", scheduled_event(MONDAY_8), services=services)
+    again = invoke("dispatch", scheduled_event(MONDAY_8 + timedelta(minutes=5)), services=services)
     assert first["queued"] == 1 and again["queued"] == 0
-    assert len(_queued(aws)) == 1
+    assert len(twins.queued("collect")) == 1
     # next week the subscriber is due again, in the slot computed for that week
-    next_week = invoke("dispatch", scheduled_event(MONDAY_8 + timedelta(days=7)))
+    next_week = invoke("dispatch", scheduled_event(MONDAY_8 + timedelta(days=7)), services=services)
     assert next_week["queued"] == 1 and next_week["week"] == "2026-W49"
 
 
@@ -69,16 +73,14 @@ def test_daylight_saving_moves_the_utc_slot() -> None:
     assert sub.due_slot(summer) == "DUE#0#06" and sub.due_slot(winter) == "DUE#0#07"
 
 
-def test_sample_event_parses_through_the_handler_model(aws: LocalAws) -> None:
+def test_sample_event_parses_through_the_handler_model(services: Services) -> None:
     with open("events/dispatch.json") as f:
         event = json.load(f)
-    result = invoke("dispatch", event)
+    result = invoke("dispatch", event, services=services)
     assert result["slot"] == "DUE#0#08" and result["queued"] == 0
 
 
-def test_a_field_update_keeps_an_edit_made_meanwhile_and_the_due_index_in_step(
-    aws: LocalAws, services: Services
-) -> None:
+def test_a_field_update_keeps_an_edit_made_meanwhile_and_the_due_index_in_step(services: Services) -> None:
     s = services.repositories.subscribers
     s.put_subscriber(subscriber(1), reference=MONDAY_8)
     stale = s.get_subscriber("sub-1")

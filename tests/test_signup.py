@@ -21,7 +21,6 @@ from followthrough_devkit.cli import build_parser
 from followthrough_devkit.lambda_runtime import invoke
 from followthrough_devkit.xsim import pkce_challenge
 from tests.support import factories
-from tests.support.aws import outbox
 from tests.support.signup import (  # noqa: F401 (fixtures)
     PUBLIC,
     World,
@@ -29,8 +28,6 @@ from tests.support.signup import (  # noqa: F401 (fixtures)
     function_fixture,
     mail_text,
     path_of,
-    profiles,
-    table_items,
     world_fixture,
 )
 
@@ -54,7 +51,7 @@ def _signed_up(world: World, address: str = "ada@example.com", n: int = 0, **cho
     """A confirmed, active subscriber; returns their id."""
     visitor = world.visitor()
     assert world.sign_up(visitor, address, world.accounts[n], **choices).status == 200
-    page = visitor.confirm(confirm_link(outbox()[-1].raw_data))
+    page = visitor.confirm(confirm_link(world.outbox()[-1].raw_data))
     assert page.status == 200, page.text
     owner = world.repositories.signups.owner("EMAIL", address)
     assert owner is not None
@@ -82,7 +79,7 @@ def test_the_form_is_an_accessible_page_that_sets_the_anti_forgery_cookie(world:
 
 def test_refused_fields_come_back_with_messages_tied_to_them_and_nothing_is_stored(world: World) -> None:
     visitor = world.visitor()
-    before = table_items()
+    before = world.table_items()
     page = visitor.post(
         "/signup",
         form={
@@ -104,7 +101,7 @@ def test_refused_fields_come_back_with_messages_tied_to_them_and_nothing_is_stor
     assert 'value="not an address"' in page.body  # what was typed stays in the field
     assert 'role="alert"' in page.body and '<a href="#email">' in page.body
     assert page.body.count("<title>Error: ") == 1
-    assert table_items() == before
+    assert world.table_items() == before
 
 
 def test_a_good_form_redirects_to_x_with_pkce_and_keeps_the_verifier_for_ten_minutes(world: World) -> None:
@@ -115,13 +112,13 @@ def test_a_good_form_redirects_to_x_with_pkce_and_keeps_the_verifier_for_ten_min
     query = {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
     assert query["redirect_uri"] == f"{PUBLIC}/oauth/callback"
     assert query["scope"].split() == SCOPES and query["code_challenge_method"] == "S256"
-    [state_item] = [i for i in table_items() if i["pk"].startswith("OAUTH#")]
+    [state_item] = [i for i in world.table_items() if i["pk"].startswith("OAUTH#")]
     assert state_item["pk"] == f"OAUTH#{_state_key(query['state'])}"  # the state itself is not stored
     now = int(datetime.now(UTC).timestamp())
     assert now < int(state_item["ttl"]) <= now + STATE_TTL_S
     stored = json.loads(state_item["payload"])
     assert pkce_challenge(stored["code_verifier"]) == query["code_challenge"]
-    [profile] = profiles()
+    [profile] = world.profiles()
     assert profile["status"] == "pending" and profile["email_confirmed"] is False and "gsi1pk" not in profile
     assert "ttl" in profile  # a sign-up that never comes back from X disappears
     assert profile["consent_version"] == CONSENT_VERSION and profile["consent_at"]
@@ -141,14 +138,14 @@ def test_sign_up_confirm_and_unsubscribe_with_one_click(world: World) -> None:
     sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.status == "pending" and not sub.email_confirmed and not _due(world, sid)
     assert sub.x_user_id == account.user_id and sub.username == account.username
-    assert "ttl" in next(p for p in profiles() if p["subscriber_id"] == sid)  # until it is confirmed
+    assert "ttl" in next(p for p in world.profiles() if p["subscriber_id"] == sid)  # until it is confirmed
 
     tokens = _decrypted_tokens(world, sid)  # stored encrypted, and they work on X
     assert world.sim.authenticate(tokens["access"]) is not None
     ciphertext = world.repositories.tokens.get_tokens(sid)
     assert ciphertext is not None and tokens["access"].encode() not in ciphertext.ciphertext
 
-    [mail] = outbox()
+    [mail] = world.outbox()
     assert set(mail.destinations) == {"ada@example.com"}
     text = mail_text(mail.raw_data)
     assert f"@{account.username}" in text
@@ -172,14 +169,14 @@ def test_sign_up_confirm_and_unsubscribe_with_one_click(world: World) -> None:
         assert gone.status == 200 and "You are unsubscribed" in gone.text
         sub = world.repositories.subscribers.get_subscriber(sid)
         assert sub is not None and sub.status == "unsubscribed" and not _due(world, sid)
-    assert len(outbox()) == 1
+    assert len(world.outbox()) == 1
 
 
 def test_a_sign_up_nobody_confirms_expires_with_its_tokens_and_a_confirmed_one_stays(world: World) -> None:
     def expiring() -> dict[str, int]:
         return {
             i["sk"] if i["sk"] != "SUBSCRIBER" else i["pk"].split("#")[0]: int(i["ttl"])
-            for i in table_items()
+            for i in world.table_items()
             if "ttl" in i and i["sk"] in {"PROFILE", "TOKEN", "SUBSCRIBER"}
         }
 
@@ -189,7 +186,7 @@ def test_a_sign_up_nobody_confirms_expires_with_its_tokens_and_a_confirmed_one_s
     assert set(waiting) == {"PROFILE", "TOKEN", "XUSER", "EMAIL"}  # everything that names the person
     # a day after the confirmation link (three days) stopped working
     assert all(before + 4 * 86400 <= ttl <= before + 4 * 86400 + 60 for ttl in waiting.values())
-    assert world.visitor().confirm(confirm_link(outbox()[-1].raw_data)).status == 200
+    assert world.visitor().confirm(confirm_link(world.outbox()[-1].raw_data)).status == 200
     assert expiring() == {}
     sid = world.repositories.signups.owner("EMAIL", "ada@example.com")
     assert sid is not None and world.repositories.subscribers.get_subscriber(sid).receives_digest  # type: ignore[union-attr]
@@ -227,7 +224,7 @@ def test_signing_up_again_with_the_same_account_and_address_updates_the_subscrib
         time_zone="America/New_York",
     )
     assert page.status == 200 and "You are all set" in page.text and "Sundays at 18:00" in page.text
-    assert len(profiles()) == 1 and len(outbox()) == 1  # no duplicate, no second email
+    assert len(world.profiles()) == 1 and len(world.outbox()) == 1  # no duplicate, no second email
     sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.status == "active" and sub.email_confirmed and _due(world, sid)
     assert (sub.digest_day, sub.digest_hour, sub.time_zone) == (6, 18, "America/New_York")
@@ -256,7 +253,7 @@ def test_a_subscriber_who_must_reconnect_signs_in_again_and_is_active(world: Wor
     assert page.status == 200 and "You are all set" in page.text
     again = stored.subscribers.get_subscriber(sub.subscriber_id)
     assert again is not None and again.status == "active" and again.reconnect_email_sent_at is None
-    assert _due(world, sub.subscriber_id) and len(profiles()) == 1 and outbox() == []
+    assert _due(world, sub.subscriber_id) and len(world.profiles()) == 1 and world.outbox() == []
     assert world.sim.authenticate(_decrypted_tokens(world, sub.subscriber_id)["access"]) is not None
 
 
@@ -266,14 +263,14 @@ def test_a_new_address_for_an_active_subscriber_waits_for_its_confirmation(world
     assert page.status == 200 and "Check your email" in page.text and "nothing changes until" in page.text
     sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.email == "ada@example.com" and sub.digest_day == 1 and _due(world, sid)
-    mail = outbox()[-1]
+    mail = world.outbox()[-1]
     assert set(mail.destinations) == {"ada@new.example"}
     assert world.visitor().confirm(confirm_link(mail.raw_data)).status == 200
     sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.email == "ada@new.example" and sub.digest_day == 5 and sub.email_confirmed
     assert world.repositories.signups.owner("EMAIL", "ada@new.example") == sid
     assert world.repositories.signups.owner("EMAIL", "ada@example.com") is None
-    assert len(profiles()) == 1
+    assert len(world.profiles()) == 1
 
 
 def test_another_x_account_for_a_confirmed_address_changes_nothing_until_confirmed(world: World) -> None:
@@ -283,23 +280,23 @@ def test_another_x_account_for_a_confirmed_address_changes_nothing_until_confirm
     first, second = world.accounts[0], world.accounts[1]
     page = world.sign_up(world.visitor(), "ada@example.com", second)
     # the cooldown holds back a second email; the first one's link is about the first account
-    assert page.status == 200 and "Check your email" in page.text and len(outbox()) == 1
-    assert world.visitor().confirm(confirm_link(outbox()[0].raw_data)).status == 200
+    assert page.status == 200 and "Check your email" in page.text and len(world.outbox()) == 1
+    assert world.visitor().confirm(confirm_link(world.outbox()[0].raw_data)).status == 200
     sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.x_user_id == first.user_id and _due(world, sid)  # someone else's account waits
     assert world.repositories.signups.owner("XUSER", second.user_id) is None
     world.clock.set(lambda: wall_clock() + timedelta(minutes=11))
     try:
         page = world.sign_up(world.visitor(), "ada@example.com", second)
-        assert page.status == 200 and "Check your email" in page.text and len(outbox()) == 2
-        assert world.visitor().confirm(confirm_link(outbox()[-1].raw_data)).status == 200
+        assert page.status == 200 and "Check your email" in page.text and len(world.outbox()) == 2
+        assert world.visitor().confirm(confirm_link(world.outbox()[-1].raw_data)).status == 200
     finally:
         world.clock.set(wall_clock)
     sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.x_user_id == second.user_id and sub.username == second.username
     signups = world.repositories.signups
     assert signups.owner("XUSER", second.user_id) == sid and signups.owner("XUSER", first.user_id) is None
-    assert not [i for i in table_items() if i["sk"] == "CURSORS"]  # the old account's history is gone
+    assert not [i for i in world.table_items() if i["sk"] == "CURSORS"]  # the old account's history is gone
     assert world.sim.authenticate(_decrypted_tokens(world, sid)["access"]).user_id == second.user_id  # type: ignore[union-attr]
 
 
@@ -313,32 +310,32 @@ def test_an_address_nobody_confirmed_goes_to_the_account_that_signs_in_with_it(w
     assert world.repositories.subscribers.get_subscriber(squatter) is None  # type: ignore[arg-type]
     assert world.repositories.signups.owner("XUSER", first.user_id) is None
     # the squatter's email was the address's one email for a few minutes, and mine@'s link confirms mine@ only
-    assert len(outbox()) == 2
-    assert world.visitor().confirm(confirm_link(outbox()[-1].raw_data)).status == 200
+    assert len(world.outbox()) == 2
+    assert world.visitor().confirm(confirm_link(world.outbox()[-1].raw_data)).status == 200
     assert world.repositories.subscribers.get_subscriber(mine).email == "mine@example.com"  # type: ignore[union-attr]
     world.clock.set(lambda: wall_clock() + timedelta(minutes=11))
     try:
-        assert world.sign_up(world.visitor(), "shared@example.com", second).status == 200 and len(outbox()) == 3
-        assert world.visitor().confirm(confirm_link(outbox()[-1].raw_data)).status == 200
+        assert world.sign_up(world.visitor(), "shared@example.com", second).status == 200 and len(world.outbox()) == 3
+        assert world.visitor().confirm(confirm_link(world.outbox()[-1].raw_data)).status == 200
     finally:
         world.clock.set(wall_clock)
     sub = world.repositories.subscribers.get_subscriber(mine)
-    assert sub is not None and sub.email == "shared@example.com" and len(profiles()) == 1
+    assert sub is not None and sub.email == "shared@example.com" and len(world.profiles()) == 1
 
 
 def test_an_address_confirmed_by_another_subscription_is_refused_in_an_email_to_it(world: World) -> None:
     _signed_up(world, "ada@example.com", n=0)
     _signed_up(world, "bob@example.com", n=1)
-    before = [(p["subscriber_id"], p["email"], p["x_user_id"]) for p in profiles()]
+    before = [(p["subscriber_id"], p["email"], p["x_user_id"]) for p in world.profiles()]
     world.clock.set(lambda: wall_clock() + timedelta(minutes=11))  # ada@'s confirmation cooldown is over
     try:
         page = world.sign_up(world.visitor(), "ada@example.com", world.accounts[1])
     finally:
         world.clock.set(wall_clock)
     assert page.status == 200 and "Check your email" in page.text and "in use" not in page.text
-    assert [(p["subscriber_id"], p["email"], p["x_user_id"]) for p in profiles()] == before
-    told = outbox()[-1]
-    assert set(told.destinations) == {"ada@example.com"} and len(outbox()) == 3
+    assert [(p["subscriber_id"], p["email"], p["x_user_id"]) for p in world.profiles()] == before
+    told = world.outbox()[-1]
+    assert set(told.destinations) == {"ada@example.com"} and len(world.outbox()) == 3
     text = mail_text(told.raw_data)
     assert "already receives a Followthrough digest" in text and f"@{world.accounts[1].username}" in text
     assert "/confirm?" not in text
@@ -348,23 +345,23 @@ def test_confirmation_emails_to_one_address_have_a_cooldown(world: World) -> Non
     assert world.sign_up(world.visitor(), "ada@example.com", world.accounts[0]).status == 200
     page = world.sign_up(world.visitor(), "ada@example.com", world.accounts[0], digest_day="2")
     assert page.status == 200 and "Check your email" in page.text
-    assert len(outbox()) == 1
+    assert len(world.outbox()) == 1
     stored = world.repositories
     sub = stored.subscribers.get_subscriber(stored.signups.owner("EMAIL", "ada@example.com"))  # type: ignore[arg-type]
     assert sub is not None and sub.digest_day == 2 and not sub.email_confirmed  # the first link still works
-    assert world.visitor().confirm(confirm_link(outbox()[0].raw_data)).status == 200
+    assert world.visitor().confirm(confirm_link(world.outbox()[0].raw_data)).status == 200
 
 
 def test_an_earlier_confirmation_link_never_confirms_a_later_address(world: World) -> None:
     """Double opt-in: whoever holds the first address's link must not confirm a second address with it."""
     sid = _signed_up(world, "ada@example.com", n=0)
-    first_link = path_of(confirm_link(outbox()[-1].raw_data))
+    first_link = path_of(confirm_link(world.outbox()[-1].raw_data))
     page = world.sign_up(world.visitor(), "victim@example.com", world.accounts[0])
-    assert page.status == 200 and "Check your email" in page.text and len(outbox()) == 2
+    assert page.status == 200 and "Check your email" in page.text and len(world.outbox()) == 2
     assert world.visitor().confirm(first_link).status == 200  # confirms ada@, which is confirmed already
     sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.email == "ada@example.com" and world.repositories.signups.get_pending_change(sid)
-    assert world.visitor().confirm(confirm_link(outbox()[-1].raw_data)).status == 200
+    assert world.visitor().confirm(confirm_link(world.outbox()[-1].raw_data)).status == 200
     sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.email == "victim@example.com" and sub.receives_digest
     refused = world.visitor().confirm(first_link)  # now about an address the subscription no longer has
@@ -391,15 +388,15 @@ def test_cancelling_on_x_links_nothing(world: World) -> None:
     started = visitor.start("ada@example.com")
     page = visitor.get(world.authorize(started.headers["location"], world.accounts[0], decision="deny"))
     assert page.status == 400 and "did not connect" in page.text
-    assert world.repositories.signups.owner("XUSER", world.accounts[0].user_id) is None and outbox() == []
+    assert world.repositories.signups.owner("XUSER", world.accounts[0].user_id) is None and world.outbox() == []
 
 
 def test_x_failing_after_the_code_exchange_links_nothing_and_says_so(world: World) -> None:
     world.sim.faults.inject("users_me", 503, times=5)
     page = world.sign_up(world.visitor(), "ada@example.com", world.accounts[0])
     assert page.status == 503 and "X is not answering" in page.text
-    assert world.repositories.signups.owner("XUSER", world.accounts[0].user_id) is None and outbox() == []
-    assert not [i for i in table_items() if i["sk"] == "TOKEN"]
+    assert world.repositories.signups.owner("XUSER", world.accounts[0].user_id) is None and world.outbox() == []
+    assert not [i for i in world.table_items() if i["sk"] == "TOKEN"]
 
 
 def test_delete_removes_everything_stored_for_the_subscriber(world: World) -> None:
@@ -419,11 +416,11 @@ def test_delete_removes_everything_stored_for_the_subscriber(world: World) -> No
     done = visitor.post("/delete", form={"token": asked.field("token"), "csrf_token": asked.field("csrf_token")})
     assert done.status == 200 and "Everything is deleted" in done.text
     assert world.sim.authenticate(pair["access"]) is None  # X forgot our access too
-    left = json.dumps(table_items(), default=str)
+    left = json.dumps(world.table_items(), default=str)
     assert sid not in left and "ada@example.com" not in left and world.accounts[0].user_id not in left
     again = visitor.post("/delete", form={"token": asked.field("token"), "csrf_token": asked.field("csrf_token")})
     assert again.status == 200 and "Nothing is stored" in again.text
-    assert world.visitor().confirm(confirm_link(outbox()[0].raw_data)).status == 404
+    assert world.visitor().confirm(confirm_link(world.outbox()[0].raw_data)).status == 404
 
 
 # -- wiring ------------------------------------------------------------------------------------
@@ -460,7 +457,7 @@ def test_sample_events_parse_and_run(world: World, name: str) -> None:
         sid = _signed_up(world)
         token = make_token(world.settings.signing_key, "unsubscribe", sid)
         raw["rawQueryString"], raw["queryStringParameters"] = f"token={token}", {"token": token}
-    result = invoke("signup", raw, world.function)
+    result = invoke("signup", raw, world.function, world.services)
     expected = {"signup-form.json": 200, "signup-post.json": 403, "signup-unsubscribe-one-click.json": 200}[name]
     assert result["statusCode"] == expected, result["body"][:300]
     assert event.requestContext.http.method in {"GET", "POST"}
@@ -496,7 +493,7 @@ def test_events_carry_form_bodies_base64_encoded_and_cookies_apart(world: World)
         body=f"email=b%40example.com&consent=yes&digest_day=1&digest_hour=8&time_zone=UTC&csrf_token={token}",
     )
     assert visitor.invoke(plain).status == 303
-    assert {p["email"] for p in profiles()} == {"a@example.com", "b@example.com"}
+    assert {p["email"] for p in world.profiles()} == {"a@example.com", "b@example.com"}
 
 
 def test_when_the_monthly_post_cap_has_no_room_the_email_and_the_page_give_the_first_digests_date(
@@ -507,16 +504,16 @@ def test_when_the_monthly_post_cap_has_no_room_the_email_and_the_page_give_the_f
 
     visitor = world.visitor()
     assert world.sign_up(visitor, "ada@example.com", world.accounts[0]).status == 200
-    assert "spoken for" not in mail_text(outbox()[-1].raw_data)  # room in the cap: no wait to announce
-    assert "spoken for" not in visitor.confirm(confirm_link(outbox()[-1].raw_data)).text
+    assert "spoken for" not in mail_text(world.outbox()[-1].raw_data)  # room in the cap: no wait to announce
+    assert "spoken for" not in visitor.confirm(confirm_link(world.outbox()[-1].raw_data)).text
 
     cap = world.services.post_cap
     cap.config = PostCapConfig(cap=1000)  # less than a first run is expected to read: it waits for next cycle
     day = describe_day(cap.cycle().end)
     visitor = world.visitor()
     assert world.sign_up(visitor, "grace@example.com", world.accounts[1]).status == 200
-    mail = mail_text(outbox()[-1].raw_data)
+    mail = mail_text(world.outbox()[-1].raw_data)
     assert f"your first digest comes on your first digest day from {day} on" in mail
-    page = visitor.confirm(confirm_link(outbox()[-1].raw_data))
+    page = visitor.confirm(confirm_link(world.outbox()[-1].raw_data))
     assert page.status == 200
     assert f"your first digest comes on your first digest day from {day} on" in page.text

@@ -25,7 +25,6 @@ from followthrough.messages import DigestRequest
 from followthrough.signup import service
 from followthrough.signup.service import mailbox
 from followthrough_devkit.lambda_runtime import load_function
-from tests.support.aws import outbox
 from tests.support.clock import MovableClock
 from tests.support.signup import (  # noqa: F401 (fixtures)
     PUBLIC,
@@ -34,8 +33,6 @@ from tests.support.signup import (  # noqa: F401 (fixtures)
     function_fixture,
     mail_text,
     path_of,
-    profiles,
-    table_items,
     world_fixture,
 )
 from tests.support.template import translated
@@ -49,7 +46,7 @@ def _subscriber(world: World, address: str) -> Any:
 def _signed_up(world: World, address: str, n: int = 0) -> str:
     """A confirmed subscriber (confirmed through the service: the tests of the confirm page are above)."""
     assert world.sign_up(world.visitor(), address, world.accounts[n]).status == 200
-    world.services.signup.confirm(parse_qs(urlsplit(confirm_link(outbox()[-1].raw_data)).query)["token"][0])
+    world.services.signup.confirm(parse_qs(urlsplit(confirm_link(world.outbox()[-1].raw_data)).query)["token"][0])
     sub = _subscriber(world, address)
     assert sub is not None and sub.receives_digest
     return str(sub.subscriber_id)
@@ -74,13 +71,13 @@ def _access_token(world: World, subscriber_id: str) -> str:
 
 def test_opening_a_confirmation_link_changes_nothing_until_its_button_is_pressed(world: World) -> None:
     assert world.sign_up(world.visitor(), "ada@example.com", world.accounts[0]).status == 200
-    confirm = path_of(confirm_link(outbox()[-1].raw_data))
-    before = table_items()
+    confirm = path_of(confirm_link(world.outbox()[-1].raw_data))
+    before = world.table_items()
     for _ in range(2):  # a mail scanner, then a link preview
         asked = world.visitor().get(confirm)
         assert asked.status == 200 and "Confirm your address?" in asked.text
         assert 'method="post" action="/confirm"' in asked.body and asked.field("token")
-    assert [i for i in table_items() if i["sk"] == "PROFILE"] == [i for i in before if i["sk"] == "PROFILE"]
+    assert [i for i in world.table_items() if i["sk"] == "PROFILE"] == [i for i in before if i["sk"] == "PROFILE"]
     assert not _subscriber(world, "ada@example.com").email_confirmed
     done = world.visitor().confirm(confirm)
     assert done.status == 200 and "Your address is confirmed" in done.text
@@ -89,7 +86,7 @@ def test_opening_a_confirmation_link_changes_nothing_until_its_button_is_pressed
 
 def test_the_confirm_button_needs_the_pages_anti_forgery_token(world: World) -> None:
     assert world.sign_up(world.visitor(), "ada@example.com", world.accounts[0]).status == 200
-    token = confirm_link(outbox()[-1].raw_data).split("token=", 1)[1]
+    token = confirm_link(world.outbox()[-1].raw_data).split("token=", 1)[1]
     forged = world.visitor().post("/confirm", form={"token": token})
     assert forged.status == 403 and not _subscriber(world, "ada@example.com").email_confirmed
 
@@ -105,7 +102,7 @@ def test_an_account_switch_is_said_in_its_own_email_and_page_and_revokes_the_rep
     world.clock.set(lambda: wall_clock() + timedelta(minutes=22))
     page = world.sign_up(world.visitor(), "ada@example.com", second)
     assert page.status == 200 and "Check your email" in page.text
-    mail = outbox()[-1]
+    mail = world.outbox()[-1]
     text = mail_text(mail.raw_data)
     assert f"from @{first.username} to @{second.username}" in text
     assert f"This replaces @{first.username} and starts your history again" in text
@@ -116,13 +113,13 @@ def test_an_account_switch_is_said_in_its_own_email_and_page_and_revokes_the_rep
     assert f"This replaces @{first.username} and starts your history again" in asked.text
     sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.x_user_id == first.user_id  # the page changed nothing
-    assert [i for i in table_items() if i["sk"] == "CURSORS"] and world.sim.authenticate(old_access) is not None
+    assert [i for i in world.table_items() if i["sk"] == "CURSORS"] and world.sim.authenticate(old_access) is not None
 
     done = world.visitor().confirm(confirm_link(mail.raw_data))
     assert done.status == 200
     sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.x_user_id == second.user_id
-    assert not [i for i in table_items() if i["sk"] == "CURSORS"]
+    assert not [i for i in world.table_items() if i["sk"] == "CURSORS"]
     assert world.sim.authenticate(old_access) is None  # the replaced grant is revoked at X
     assert world.sim.authenticate(_access_token(world, sid)).user_id == second.user_id  # type: ignore[union-attr]
 
@@ -138,8 +135,8 @@ def test_an_unsubscribed_subscribers_history_stays_until_an_account_switch_is_co
     assert world.sign_up(world.visitor(), "ada@example.com", world.accounts[1]).status == 200
     sub = world.repositories.subscribers.get_subscriber(sid)
     assert sub is not None and sub.x_user_id == world.accounts[0].user_id and sub.email_confirmed
-    assert [i for i in table_items() if i["sk"] == "CURSORS"]
-    assert "This replaces @" in mail_text(outbox()[-1].raw_data)
+    assert [i for i in world.table_items() if i["sk"] == "CURSORS"]
+    assert "This replaces @" in mail_text(world.outbox()[-1].raw_data)
 
 
 # -- 2. no enumeration ------------------------------------------------------------------------
@@ -177,19 +174,19 @@ def test_mailboxes_ignore_tags_case_and_gmail_dots() -> None:
 def test_one_x_account_cannot_flood_one_mailbox_through_plus_addresses(world: World) -> None:
     for n in range(4):
         assert world.sign_up(world.visitor(), f"target+{n}@example.com", world.accounts[0]).status == 200
-    assert [set(m.destinations) for m in outbox()] == [{"target+0@example.com"}]
+    assert [set(m.destinations) for m in world.outbox()] == [{"target+0@example.com"}]
 
 
 def test_one_x_account_gets_a_handful_of_confirmation_emails_a_day(world: World) -> None:
     most = dict((kind, n) for kind, n, _ in service.EMAIL_LIMITS)["XUSER"]
     for n in range(most + 3):
         assert world.sign_up(world.visitor(), f"person{n}@example{n}.com", world.accounts[0]).status == 200
-    assert len(outbox()) == most
+    assert len(world.outbox()) == most
     limited = f"person{most}@example{most}.com"
-    assert not [i for i in table_items() if i["sk"] == "CONFIRMATION" and i["pk"] == f"EMAIL#{limited}"]
+    assert not [i for i in world.table_items() if i["sk"] == "CONFIRMATION" and i["pk"] == f"EMAIL#{limited}"]
     # another account is not held back by it
     assert world.sign_up(world.visitor(), "someone@else.example", world.accounts[1]).status == 200
-    assert len(outbox()) == most + 1
+    assert len(world.outbox()) == most + 1
 
 
 def test_one_client_gets_a_limited_number_of_confirmation_emails(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -197,10 +194,10 @@ def test_one_client_gets_a_limited_number_of_confirmation_emails(world: World, m
     for n in range(5):
         page = world.sign_up(world.visitor(), f"p{n}@example{n}.com", world.accounts[n % 3], source_ip="203.0.113.7")
         assert page.status == 200
-    assert len(outbox()) == 3
+    assert len(world.outbox()) == 3
     assert world.sign_up(world.visitor(), "p9@example9.com", world.accounts[2], source_ip="198.51.100.1").status == 200
-    assert len(outbox()) == 4
-    assert "203.0.113.7" not in json.dumps(table_items(), default=repr)  # counted by digest only
+    assert len(world.outbox()) == 4
+    assert "203.0.113.7" not in json.dumps(world.table_items(), default=repr)  # counted by digest only
 
 
 def test_the_one_click_route_has_throttling_room_of_its_own() -> None:
@@ -273,14 +270,14 @@ def test_one_click_with_a_bad_token_changes_nothing(world: World) -> None:
 @pytest.mark.parametrize("typed", ["ü@example.com", "%ff%fe@x.com", "=?utf-8?q?admin?=@example.com"])
 def test_addresses_ses_cannot_deliver_to_are_refused_with_a_message(world: World, typed: str) -> None:
     visitor = world.visitor()
-    before = table_items()
+    before = world.table_items()
     encoded = typed if typed.startswith("%") else typed.replace("=", "%3D").replace("?", "%3F")
     body = (
         f"email={encoded}&consent=yes&digest_day=1&digest_hour=8&time_zone=UTC&csrf_token={visitor.form_token()}"
     ).encode()
     page = visitor.post("/signup", body=body, headers={"content-type": "application/x-www-form-urlencoded"})
     assert page.status == 422 and 'id="email-error"' in page.body, page.text
-    assert table_items() == before
+    assert world.table_items() == before
 
 
 def test_a_non_ascii_local_part_is_told_why(world: World) -> None:
@@ -301,27 +298,25 @@ def test_a_non_ascii_local_part_is_told_why(world: World) -> None:
 
 def test_an_international_domain_is_stored_in_punycode(world: World) -> None:
     assert world.sign_up(world.visitor(), "ada@bücher.example", world.accounts[0]).status == 200
-    assert [p["email"] for p in profiles()] == ["ada@xn--bcher-kva.example"]
-    assert set(outbox()[-1].destinations) == {"ada@xn--bcher-kva.example"}
+    assert [p["email"] for p in world.profiles()] == ["ada@xn--bcher-kva.example"]
+    assert set(world.outbox()[-1].destinations) == {"ada@xn--bcher-kva.example"}
 
 
 def test_a_failed_confirmation_send_says_so_and_a_retry_sends(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
-    from followthrough.adapters.mailer import Mailer
-
-    real = Mailer.send
+    real = world.services.mailer.send
     failures = [ClientError({"Error": {"Code": "Throttling", "Message": "slow down"}}, "SendRawEmail")]
 
-    def flaky(self: Mailer, recipient: str, raw: bytes) -> str:
+    def flaky(recipient: str, raw: bytes) -> str:
         if failures:
             raise failures.pop()
-        return real(self, recipient, raw)
+        return real(recipient, raw)
 
-    monkeypatch.setattr(Mailer, "send", flaky)
+    monkeypatch.setattr(world.services.mailer, "send", flaky)
     page = world.sign_up(world.visitor(), "ada@example.com", world.accounts[0])
-    assert page.status == 503 and "could not send" in page.text and outbox() == []
+    assert page.status == 503 and "could not send" in page.text and world.outbox() == []
     again = world.sign_up(world.visitor(), "ada@example.com", world.accounts[0])
-    assert again.status == 200 and [set(m.destinations) for m in outbox()] == [{"ada@example.com"}]
-    assert world.visitor().confirm(confirm_link(outbox()[-1].raw_data)).status == 200
+    assert again.status == 200 and [set(m.destinations) for m in world.outbox()] == [{"ada@example.com"}]
+    assert world.visitor().confirm(confirm_link(world.outbox()[-1].raw_data)).status == 200
 
 
 # -- 6. smaller -------------------------------------------------------------------------------
@@ -359,7 +354,7 @@ def test_a_kms_ciphertext_decrypts_only_for_its_own_subscriber(world, aws: Any) 
         cipher.decrypt(blob, "sub-2")
 
 
-def test_a_token_ciphertext_swapped_onto_another_subscriber_does_not_decrypt(world: World) -> None:
+def test_a_token_ciphertext_swapped_onto_another_subscriber_does_not_decrypt(world: World, aws: Any) -> None:
     ada = _signed_up(world, "ada@example.com", n=0)
     bob = _signed_up(world, "bob@example.com", n=1)
     table = boto3.resource("dynamodb").Table(world.settings.require("table_name"))
@@ -376,7 +371,7 @@ def test_a_token_ciphertext_swapped_onto_another_subscriber_does_not_decrypt(wor
 
 
 def test_delete_everything_deletes_the_digests_idempotency_records(
-    world: World, monkeypatch: pytest.MonkeyPatch
+    world: World, aws: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from followthrough.pipeline.digest import DigestResult
 
@@ -394,7 +389,7 @@ def test_delete_everything_deletes_the_digests_idempotency_records(
             world.services.digest.run(DigestRequest(subscriber_id=who, week=week))
 
     def records() -> int:
-        return len([i for i in table_items() if i["pk"] == "IDEMPOTENCY#digest"])
+        return len([i for i in world.table_items() if i["pk"] == "IDEMPOTENCY#digest"])
 
     assert records() == 4
     visitor = world.visitor()
@@ -402,7 +397,7 @@ def test_delete_everything_deletes_the_digests_idempotency_records(
     done = visitor.post("/delete", form={"token": asked.field("token"), "csrf_token": asked.field("csrf_token")})
     assert done.status == 200 and "Everything is deleted" in done.text
     assert records() == 2  # bob's stay
-    assert sid not in json.dumps(table_items(), default=repr)
+    assert sid not in json.dumps(world.table_items(), default=repr)
 
 
 def test_pages_ask_browsers_for_https_only(world: World) -> None:

@@ -20,7 +20,6 @@ from followthrough.links import confirmation_digest, make_token
 from followthrough.signup.pages import TIME_ZONE_GUESS
 from followthrough.signup.web import MAX_BODY_BYTES
 from followthrough_devkit.serve import http_event
-from tests.support.aws import outbox
 from tests.support.signup import (  # noqa: F401 (fixtures)
     Page,
     Visitor,
@@ -28,7 +27,6 @@ from tests.support.signup import (  # noqa: F401 (fixtures)
     confirm_link,
     function_fixture,
     path_of,
-    table_items,
     world_fixture,
 )
 
@@ -46,7 +44,7 @@ def _refused(page: Page, status: int, *words: str) -> None:
 def _active(world: World, address: str = "ada@example.com") -> str:
     visitor = world.visitor()
     assert world.sign_up(visitor, address, world.accounts[0]).status == 200
-    assert visitor.confirm(confirm_link(outbox()[-1].raw_data)).status == 200
+    assert visitor.confirm(confirm_link(world.outbox()[-1].raw_data)).status == 200
     sid = world.repositories.signups.owner("EMAIL", address)
     assert sid is not None
     return sid
@@ -65,12 +63,12 @@ def test_a_wrong_or_missing_state_is_refused(world: World) -> None:
     visitor = world.visitor()
     target = _callback(world, visitor)
     code = parse_qs(urlsplit(target).query)["code"][0]
-    before = table_items()
+    before = world.table_items()
     wrong = visitor.get("/oauth/callback?" + urlencode({"state": "not-the-state", "code": code}))
     _refused(wrong, 400, "already used, has expired, or did not come from X")
     _refused(visitor.get("/oauth/callback?" + urlencode({"code": code})), 400, "incomplete")
     _refused(visitor.get("/oauth/callback?state=&code=x"), 400, "incomplete")
-    assert table_items() == before and outbox() == []
+    assert world.table_items() == before and world.outbox() == []
     assert visitor.get(target).status == 200  # the real state still works once
 
 
@@ -78,15 +76,15 @@ def test_a_replayed_callback_is_refused_and_changes_nothing(world: World) -> Non
     visitor = world.visitor()
     target = _callback(world, visitor)
     assert visitor.get(target).status == 200
-    after_first = table_items()
+    after_first = world.table_items()
     _refused(visitor.get(target), 400, "already used")
-    assert table_items() == after_first and len(outbox()) == 1
+    assert world.table_items() == after_first and len(world.outbox()) == 1
 
 
 def test_a_callback_in_another_browser_is_refused(world: World) -> None:
     target = _callback(world, world.visitor())
     _refused(world.visitor().get(target), 400, "different browser")
-    assert world.repositories.signups.owner("XUSER", world.accounts[0].user_id) is None and outbox() == []
+    assert world.repositories.signups.owner("XUSER", world.accounts[0].user_id) is None and world.outbox() == []
 
 
 def test_a_code_older_than_30_seconds_is_refused(world: World) -> None:
@@ -94,7 +92,7 @@ def test_a_code_older_than_30_seconds_is_refused(world: World) -> None:
     target = _callback(world, visitor)
     world.sim.advance(31)
     _refused(visitor.get(target), 400, "30 seconds")
-    assert world.repositories.signups.owner("XUSER", world.accounts[0].user_id) is None and outbox() == []
+    assert world.repositories.signups.owner("XUSER", world.accounts[0].user_id) is None and world.outbox() == []
 
 
 def test_a_state_older_than_ten_minutes_is_refused(world: World, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -140,7 +138,7 @@ def test_forged_and_expired_link_tokens_are_refused(
     world: World, purpose: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sid = _active(world)
-    before = table_items()
+    before = world.table_items()
     for kind, token in _forgeries(world, sid, purpose, monkeypatch).items():
         expected = "expired" if kind == "expired" else "not valid"
         visitor = world.visitor()
@@ -157,7 +155,7 @@ def test_forged_and_expired_link_tokens_are_refused(
             _refused(visitor.post("/delete", form={"token": token, "csrf_token": csrf_token}), 400, expected)
     for target in (f"/{purpose}", f"/{purpose}?token=", f"/{purpose}?token=" + "a" * 600):
         _refused(world.visitor().get(target), 400, "not valid")
-    assert table_items() == before
+    assert world.table_items() == before
 
 
 # -- forms -------------------------------------------------------------------------------------
@@ -178,7 +176,7 @@ def _good_form(visitor: Visitor, **overrides: str) -> dict[str, str]:
 def test_posts_without_a_valid_anti_forgery_token_are_refused(world: World) -> None:
     sid = _active(world)
     delete_token = make_token(world.settings.signing_key, "delete", sid)
-    before = table_items()
+    before = world.table_items()
     visitor = world.visitor()
     form = _good_form(visitor)
     cases = {
@@ -198,7 +196,7 @@ def test_posts_without_a_valid_anti_forgery_token_are_refused(world: World) -> N
             headers=headers,
         )
         _refused(deleted, 403, "cannot be sent")
-        assert table_items() == before, name
+        assert world.table_items() == before, name
     # even with every other field wrong, a forged post hears about the forgery, not the fields
     _refused(visitor.post("/signup", form={"email": "x"}), 403, "cannot be sent")
     assert visitor.post("/signup", form=form).status == 303  # the same form with its token passes
@@ -208,7 +206,7 @@ def test_posts_without_a_valid_anti_forgery_token_are_refused(world: World) -> N
 def test_oversized_and_non_utf8_bodies_are_refused(world: World, path: str) -> None:
     visitor = world.visitor()
     token = visitor.form_token()
-    before = table_items()
+    before = world.table_items()
     big = b"email=" + b"a" * (MAX_BODY_BYTES + 1)
     for encoded in (True, False):
         event = http_event(
@@ -227,24 +225,24 @@ def test_oversized_and_non_utf8_bodies_are_refused(world: World, path: str) -> N
     event = http_event("POST", path, {"content-type": "application/x-www-form-urlencoded"}, b"a=b")
     event["body"] = "not base64!!"
     _refused(visitor.invoke(event), 400, "not UTF-8")
-    assert table_items() == before
+    assert world.table_items() == before
 
 
 @pytest.mark.parametrize("field", ["email", "consent", "digest_day", "digest_hour", "time_zone"])
 def test_markup_in_any_form_field_is_refused_and_shown_escaped(world: World, field: str) -> None:
     visitor = world.visitor()
-    before = table_items()
+    before = world.table_items()
     page = visitor.post("/signup", form=_good_form(visitor, **{field: SCRIPT}))
     _refused(page, 422, "There is a problem")
     assert f'id="{field}-error"' in page.body
     if field == "email":
         assert "&#34;&gt;&lt;script&gt;" in page.body  # kept in the field, escaped
-    assert table_items() == before
+    assert world.table_items() == before
 
 
 def test_markup_in_the_anti_forgery_field_and_in_query_strings_is_refused(world: World) -> None:
     visitor = world.visitor()
-    before = table_items()
+    before = world.table_items()
     _refused(visitor.post("/signup", form=_good_form(visitor, csrf_token=SCRIPT)), 403, "cannot be sent")
     for target in (
         "/oauth/callback?" + urlencode({"state": SCRIPT, "code": SCRIPT}),
@@ -258,7 +256,7 @@ def test_markup_in_the_anti_forgery_field_and_in_query_strings_is_refused(world:
     # the page's one script is its own time-zone guess (allowed by hash in the CSP); the cookie is not reflected
     assert page.status == 200 and page.body.count("<script") == 1
     assert f"<script>{TIME_ZONE_GUESS}</script>" in page.body and "alert" not in page.body
-    assert table_items() == before
+    assert world.table_items() == before
 
 
 def test_unknown_routes_and_unsupported_bodies_get_4xx_pages(world: World) -> None:
@@ -291,7 +289,7 @@ def test_no_secret_or_address_reaches_the_logs(
         form_page = visitor.get("/")
         started = visitor.post("/signup", form=_good_form(visitor, email="Secret.Person@example.com"))
         query = {k: v[0] for k, v in parse_qs(urlsplit(started.headers["location"]).query).items()}
-        [state_item] = [i for i in table_items() if i["pk"].startswith("OAUTH#")]
+        [state_item] = [i for i in world.table_items() if i["pk"].startswith("OAUTH#")]
         verifier = json.loads(state_item["payload"])["code_verifier"]
         target = world.authorize(started.headers["location"], world.accounts[0])
         code = parse_qs(urlsplit(target).query)["code"][0]
@@ -301,7 +299,7 @@ def test_no_secret_or_address_reaches_the_logs(
         stored = world.repositories.tokens.get_tokens(sid)
         assert stored is not None
         tokens = json.loads(world.services.token_keeper.cipher.decrypt(stored.ciphertext, sid))
-        confirm = confirm_link(outbox()[-1].raw_data)
+        confirm = confirm_link(world.outbox()[-1].raw_data)
         assert visitor.confirm(confirm).status == 200
         unsubscribe = make_token(world.settings.signing_key, "unsubscribe", sid)
         assert visitor.post("/unsubscribe?token=" + unsubscribe, form={"List-Unsubscribe": "One-Click"}).status == 200

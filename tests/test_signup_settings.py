@@ -19,7 +19,6 @@ from followthrough.pipeline.dispatch import dispatch
 from followthrough.report import WeeklyReport
 from followthrough.signup.forms import CONSENT_TEXT, CONSENT_VERSION
 from followthrough.subscriber import DIGEST_SECTIONS, OPTIONAL_READS, iso_week
-from tests.support.aws import outbox
 from tests.support.signup import (  # noqa: F401 (fixtures)
     PUBLIC,
     Visitor,
@@ -36,7 +35,7 @@ PURPOSES = list(MAX_AGE_S)
 
 def _subscribed(world: World) -> str:
     assert world.sign_up(world.visitor(), "ada@example.com", world.accounts[0]).status == 200
-    sub = world.services.signup.confirm(parse_qs(urlsplit(confirm_link(outbox()[-1].raw_data)).query)["token"][0])
+    sub = world.services.signup.confirm(parse_qs(urlsplit(confirm_link(world.outbox()[-1].raw_data)).query)["token"][0])
     return sub.subscriber_id
 
 
@@ -73,7 +72,7 @@ def _digest_sent(world: World, subscriber_id: str) -> str:
         Spend(usd={"users_me": 0.01}),
     )
     assert world.services.digest_sender.send(DigestRequest(subscriber_id=subscriber_id, week=week)).outcome == "sent"
-    return mail_text(outbox()[-1].raw_data)
+    return mail_text(world.outbox()[-1].raw_data)
 
 
 def _digest_link(text: str, purpose: str) -> str:
@@ -223,7 +222,7 @@ def test_download_my_data_asks_then_gives_everything_stored_but_the_tokens(world
     assert stored is not None
     secrets = world.services.token_keeper.cipher.decrypt(stored.ciphertext, sid)
     visitor = world.visitor()
-    asked = visitor.get(path_of(_digest_link(mail_text(outbox()[-1].raw_data), "export")))
+    asked = visitor.get(path_of(_digest_link(mail_text(world.outbox()[-1].raw_data), "export")))
     assert asked.status == 200 and "Download your data" in asked.text and 'action="/export"' in asked.body
     forged = world.visitor().post("/export", form={"token": asked.field("token")})
     assert forged.status == 403

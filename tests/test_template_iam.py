@@ -67,8 +67,8 @@ PRODUCTION_DEFAULTS = {
 }
 # Settings only the local tools read; a Lambda function never should.
 LOCAL_ONLY = {"PORT"}
-# Set by the tests' harness, not by the template: where the X stand-in listens.
-HARNESS_ENV = {"X_API_BASE_URL", "POWERTOOLS_METRICS_DISABLED"}
+# Set by the tests' harness, not by the template: where the X stand-in listens, X's 5xx retried without waiting.
+HARNESS_ENV = {"X_API_BASE_URL", "POWERTOOLS_METRICS_DISABLED", "X_RETRY_BACKOFF_S"}
 
 SENDER = "digest@followthrough.example"
 X_CLIENT_ID = "followthrough-deployed"
@@ -312,7 +312,7 @@ def deployment(monkeypatch: pytest.MonkeyPatch, recording: Recording, ses_setup:
             template,
             recording,
             monkeypatch,
-            extra_env={"POWERTOOLS_METRICS_DISABLED": "true"},
+            extra_env={"POWERTOOLS_METRICS_DISABLED": "true", "X_RETRY_BACKOFF_S": "0"},
         )
 
 

@@ -1,5 +1,6 @@
-"""Shared pieces of the sign-up tests (no tests here): a world with the X stand-in, and a visitor that
-drives the real handler with HttpApi events built the way ``make serve`` builds them.
+"""Shared pieces of the sign-up tests (no tests here): a world with the X stand-in (on the in-memory twins, or
+on in-process moto for a test that asks for ``aws``), and a visitor that drives the real handler with HttpApi
+events built the way ``make serve`` builds them.
 
 Test modules import the fixtures ``world_fixture`` and ``function_fixture``; pytest knows them as
 ``world`` and ``function``."""
@@ -27,12 +28,13 @@ import requests
 from followthrough.adapters.store import Repositories
 from followthrough.bootstrap import Services, from_environment
 from followthrough.config import Settings
-from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.lambda_runtime import invoke, load_function
 from followthrough_devkit.serve import http_event, http_response
 from followthrough_devkit.xsim import XSim, XSimServer, generate_account
 from followthrough_devkit.xsim.account import SyntheticAccount
+from tests.support.aws import outbox
 from tests.support.clock import MovableClock
+from tests.support.twins import Twins, twin_settings
 
 PUBLIC = "http://127.0.0.1:8000"  # never contacted: the visitor hands callback URLs to the handler itself
 
@@ -130,7 +132,7 @@ def path_of(url: str) -> str:
 
 @dataclass
 class World:
-    aws: LocalAws
+    twins: Twins | None  # None: on in-process moto
     sim: XSim
     x_server: XSimServer
     function: ModuleType
@@ -148,6 +150,17 @@ class World:
 
     def visitor(self) -> Visitor:
         return Visitor(self.function, self.services)
+
+    def outbox(self) -> list[Any]:
+        """The emails sent, oldest first (each with ``id``, ``destinations`` and ``raw_data``)."""
+        return list(self.twins.mailer.sent) if self.twins else outbox()
+
+    def table_items(self) -> list[dict[str, Any]]:
+        """Every item of the table, sorted: to show that a refused request changed nothing."""
+        return self.twins.table_items() if self.twins else _moto_table_items()
+
+    def profiles(self) -> list[dict[str, Any]]:
+        return [i for i in self.table_items() if i["sk"] == "PROFILE"]
 
     def authorize(self, location: str, account: SyntheticAccount, decision: str = "allow") -> str:
         """Pass the stand-in's authorization page; returns the callback target (path and query)."""
@@ -196,8 +209,16 @@ def function_fixture() -> ModuleType:
 
 @pytest.fixture(name="world")
 def world_fixture(
-    aws: LocalAws, function: ModuleType, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
+    request: pytest.FixtureRequest, function: ModuleType, clock: MovableClock, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[World]:
+    """The sign-up on the in-memory twins; a test that also asks for ``aws`` (its subject is AWS itself:
+    KMS, the table's items, the idempotency records) gets it on in-process moto."""
+    twins: Twins | None = None
+    if "aws" in request.fixturenames:
+        request.getfixturevalue("aws")
+    else:
+        twin_settings(monkeypatch)
+        twins = request.getfixturevalue("twins")
     sim = XSim(realtime=True)
     accounts = list(_accounts())
     for account in accounts:
@@ -207,8 +228,10 @@ def world_fixture(
     monkeypatch.setenv("PUBLIC_BASE_URL", PUBLIC)
     monkeypatch.setenv("POWERTOOLS_METRICS_DISABLED", "true")
     services = from_environment(clock=clock)
+    if twins is not None:
+        twins.install(services)
     sim.register_client(services.settings.x_client_id, None)
-    yield World(aws, sim, x_server, function, accounts, services, clock)
+    yield World(twins, sim, x_server, function, accounts, services, clock)
     x_server.stop()
 
 
@@ -225,8 +248,7 @@ def confirm_link(raw: str) -> str:
     return found.group(1)
 
 
-def table_items() -> list[dict[str, Any]]:
-    """Every item of the table, sorted: to show that a refused request changed nothing."""
+def _moto_table_items() -> list[dict[str, Any]]:
     table = boto3.resource("dynamodb").Table(os.environ["TABLE_NAME"])
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {}
@@ -236,7 +258,3 @@ def table_items() -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return sorted(items, key=lambda i: (i["pk"], i["sk"]))
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-
-def profiles() -> list[dict[str, Any]]:
-    return [i for i in table_items() if i["sk"] == "PROFILE"]

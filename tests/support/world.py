@@ -37,7 +37,10 @@ def twin_world(twins: Twins, monkeypatch: pytest.MonkeyPatch, profile: str = "sm
     names = LocalAws(endpoint_url="")  # resource names only: no AWS is started, none is called
     for name in [*names.environ(), "X_API_BASE_URL", "POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_LOG_LEVEL"]:
         monkeypatch.setenv(name, "")  # start_world's settings are undone after the test
-    return start_world(seed=11, now=NOW, profile=profile, aws=names, adapt=lambda services: _on_twins(twins, services))
+    monkeypatch.setenv("X_RETRY_BACKOFF_S", "0")  # X's 5xx retried without waiting: the tests count the retries
+    w = start_world(seed=11, now=NOW, profile=profile, aws=names, adapt=lambda services: _on_twins(twins, services))
+    w.services.token_keeper.wait = w.sim.advance  # waiting out another refresh's lease passes the world's time
+    return w
 
 
 @pytest.fixture(name="world")

@@ -2,7 +2,8 @@
 
 They keep Python objects (copies, never the caller's) under the table's own
 keys, so a subscriber's partition is deleted as one, and expired items stay
-until read, as DynamoDB's late TTL deletion leaves them.
+until read, as DynamoDB's late TTL deletion leaves them. The collector's state
+is one item, under the key of the table's cursors item (``CURSORS``).
 """
 
 from __future__ import annotations
@@ -239,7 +240,7 @@ class MemoryCollectorState:
             tokens=MemoryTokens(self.table).get_tokens(subscriber_id),
             week=None,
         )
-        collected = self.table.get(pk, "COLLECTOR")
+        collected = self.table.get(pk, "CURSORS")
         if collected is not None:
             state.cursors, state.graphs, state.recent = collected["cursors"], collected["graphs"], collected["recent"]
             state.dm_conversations = collected["dm_conversations"]
@@ -261,14 +262,14 @@ class MemoryCollectorState:
     ) -> None:
         assert state.subscriber is not None
         pk = sub_key(state.subscriber.subscriber_id)
-        stored = self.table.get(pk, "COLLECTOR") or {
+        stored = self.table.get(pk, "CURSORS") or {
             "graphs": {which: {} for which in FOLLOW_LISTS},
             "dm_conversations": {},
         }
         state.dm_conversations.update(dm_conversation_updates or {})
         self.table.put(
             pk,
-            "COLLECTOR",
+            "CURSORS",
             {
                 "cursors": Cursors.model_validate(state.cursors.model_dump(mode="json")),
                 "graphs": {
