@@ -99,6 +99,8 @@ class FollowEdge(BaseModel):
     user_id: str
     username: str | None = None
     since: datetime | None = None
+    # following entries: whether they follow the subscriber back (X's connection_status); None: not known
+    follows_back: bool | None = None
 
 
 class Activity(BaseModel):
@@ -118,3 +120,7 @@ class Activity(BaseModel):
     # archive, or "likes" when the budget ran out): metrics built on them are
     # reported as unavailable, never as zero.
     unavailable: list[str] = []
+    # the followers list holds only its newest part (the count comes from the subscriber's profile)
+    followers_complete: bool = True
+    # set when the following list may be stale: when it last agreed with X's count
+    following_as_of: datetime | None = None

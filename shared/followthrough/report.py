@@ -112,3 +112,6 @@ class WeeklyReport(BaseModel):
     hashtag_chats: list[HashtagChat] = []
     # metric name -> values over the last weeks, oldest first, this week last
     trends: dict[str, list[float | None]] = {}
+    # set when who the subscriber follows may have changed since: the last time it agreed with X (the
+    # passive follows and the challenge are as of then; accounts named were confirmed this week)
+    following_as_of: datetime | None = None

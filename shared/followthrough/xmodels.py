@@ -33,6 +33,8 @@ class XUser(BaseModel):
     description: str | None = None
     protected: bool | None = None
     public_metrics: XUserMetrics | None = None
+    # how the token's user and this one are connected ("following", "followed_by", ...), when asked for
+    connection_status: list[str] | None = None
 
 
 class XReference(BaseModel):

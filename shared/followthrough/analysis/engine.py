@@ -79,7 +79,8 @@ def analyze(
         activity.followers,
         activity.accounts,
         following_known=has["following"],
-        followers_known=has["followers"],
+        # a followers list holding only its newest part cannot say who does not follow back
+        followers_known=has["followers"] and activity.followers_complete,
     )
     usernames = who.username
 
@@ -106,7 +107,9 @@ def analyze(
             unchecked_without_handle=unchecked_without_handle(activity, now - timedelta(days=cfg.passive_window_days)),
         )
     metrics["followees"] = len(who.followees) if has["following"] else activity.subscriber.following_count
-    metrics["followers"] = len(who.followers) if has["followers"] else activity.subscriber.followers_count
+    metrics["followers"] = (
+        len(who.followers) if has["followers"] and activity.followers_complete else activity.subscriber.followers_count
+    )
     metrics["passive_follows"] = passive_count if challenge.share is not None else None
     metrics["interacted_followees"] = challenge.interacted if challenge.share is not None else None
     metrics["challenge_share"] = challenge.share
@@ -180,6 +183,7 @@ def analyze(
         trends=trends(metrics, history.previous_reports, cfg.trend_weeks),
         hashtag_chats=chats[:limit],
         unavailable=sorted(unavailable),
+        following_as_of=activity.following_as_of,
     )
     return AnalysisResult(
         report=report,

@@ -26,11 +26,12 @@ from followthrough.adapters.store import (
 )
 from followthrough.adapters.store.protocols import FOLLOW_LISTS
 from followthrough.adapters.x import PageResult, XAuthRevoked, XClient, XCreditsExhausted, XMalformed, XRateLimited
-from followthrough.analysis import History, analyze
+from followthrough.analysis import AnalysisResult, History, analyze
 from followthrough.config import CollectorConfig
 from followthrough.cursors import Cursors, Spend
 from followthrough.email import build_message
 from followthrough.messages import CollectRequest, DigestRequest
+from followthrough.pipeline import followees
 from followthrough.pipeline.delivery import PermanentFailure
 from followthrough.pipeline.reads import Budget, BudgetExhausted, ListRead, fetch_for, read_since, read_until_known
 from followthrough.pipeline.tokens import TokenKeeper
@@ -203,6 +204,7 @@ class Collector:
                 except XMalformed as exc:
                     budget.spend.skipped.append(f"{endpoint}: {exc}")
                     log.error("malformed X payload", extra={"subscriber_id": sid, "endpoint": endpoint})
+            whole_following = self._reconcile_following(client, me, cursors, graphs, reads, budget, week, now)
         except XRateLimited as exc:
             # Keep what was read and where each read stopped; the handler puts
             # the work back on the queue until X's window resets.
@@ -215,6 +217,7 @@ class Collector:
             self._keep(state, reads, now, me, budget.spend, week)
             raise
         activity = self._merge(state, reads, now, me, unavailable=[s.split(":")[0] for s in budget.spend.skipped])
+        self._check_followees(activity, cursors, graphs, "following" in reads, whole_following)
         if first_run:
             # the first digest covers all the DMs X still serves: all of it is news to the subscriber
             activity.window_start = now - timedelta(days=self.config.dm_window_days)
@@ -223,9 +226,12 @@ class Collector:
             previous_reports=state.previous_reports,
             known_dm_conversations=dict(state.dm_conversations),
         )
-        read_lists = [which for which in FOLLOW_LISTS if which in reads]
+        # lookups before naming may find followees gone (_name_only_followed): following is saved then too
+        stale = activity.following_as_of is not None
+        read_lists = [which for which in FOLLOW_LISTS if which in reads or (stale and which == "following")]
         try:
             analysis = analyze(activity, history, week=week, own_domains=list(subscriber.own_domains))
+            analysis = self._name_only_followed(client, activity, history, subscriber, analysis, state, budget)
         except Exception:
             # what was read is kept even if the analysis fails: a retry must not read it again
             self.state.save(state, graphs=read_lists)
@@ -243,6 +249,100 @@ class Collector:
         result.report = analysis.report
         result.counts = {k: len(v.items) for k, v in reads.items()}
         return result
+
+    def _reconcile_following(
+        self,
+        client: XClient,
+        me: XUser,
+        cursors: Cursors,
+        graphs: dict[str, Graph],
+        reads: dict[str, ListRead],
+        budget: Budget,
+        week: str,
+        now: datetime,
+    ) -> bool:
+        """After the week's reads: accrue the re-read allowance and, while the followee set disagrees with
+        X's count, go on re-reading it (pipeline/followees.py). True when the list was read whole in this run."""
+        check = cursors.followees
+        if "following" not in reads:
+            return False
+        if reads["following"].full:
+            check.reread_started_at, check.reread_token, check.reread_seen = None, None, []
+            check.accrued_week, check.allowance_usd = week, 0.0  # just read whole: nothing to save up for yet
+            return True
+        reported = me.public_metrics.following_count if me.public_metrics else None
+        if reported is None:
+            return False
+        followees.accrue(check, week, self.config.followee_reread_usd_per_week, reported * budget.price("following"))
+        known = len(graphs["following"].keys() | {u.id for u in reads["following"].items})
+        offset = check.offset or 0
+        if reported - known - offset == 0 and not check.rereading:
+            return False
+        started = check.reread_started_at or now
+        fetch = fetch_for(client, "following", me.id)
+        reserve = 3 * self.config.followees_verified * budget.price("users_lookup")  # _name_only_followed's
+        changes = followees.reread(fetch, check, graphs["following"], budget, now, reads["following"], reserve)
+        if changes is None:
+            budget.spend.notes.append(
+                "following: re-reading who you follow to catch up with X's count; it goes on next week"
+            )
+            return False
+        return started == now
+
+    @staticmethod
+    def _check_followees(
+        activity: Activity, cursors: Cursors, graphs: dict[str, Graph], read: bool, whole: bool
+    ) -> None:
+        """The followee set against X's count (when the list was read this run); what the analysis is told."""
+        check = cursors.followees
+        if read:
+            reported = activity.subscriber.following_count
+            followees.check_counts(check, reported, len(graphs["following"]), activity.collected_at, whole_list=whole)
+        activity.followers_complete = not cursors.followers_partial
+        activity.following_as_of = check.agreed_at if check.drift else None
+
+    def _name_only_followed(
+        self,
+        client: XClient,
+        activity: Activity,
+        history: History,
+        subscriber: Subscriber,
+        analysis: AnalysisResult,
+        state: CollectorState,
+        budget: Budget,
+    ) -> AnalysisResult:
+        """While the followee set may be stale: look up the accounts the digest could name, drop those no
+        longer followed (and analyze again without them), and name only accounts confirmed this run."""
+        if activity.following_as_of is None:
+            return analysis
+        graph, check, now = state.graphs["following"], state.cursors.followees, activity.collected_at
+        confirmed: set[str] = set()
+        limit = self.config.followees_verified
+        for _ in range(3):  # each round removes what it found gone; the next names others
+            report = analysis.report
+            named = [p.user_id for p in report.passive_follows[:limit]]
+            named += [c.user_id for c in report.conversations if c.kind == "greet_followee"]
+            unchecked = [uid for uid in dict.fromkeys(named) if uid not in confirmed and uid in graph]
+            if not unchecked:
+                break
+            # what is left of the week's budget first, then the allowance
+            week_left = max(budget.remaining, 0.0)
+            lookups = Budget(budget.spend.total_usd + week_left + check.allowance_usd, budget.prices, budget.spend)
+            spent_before = budget.spend.total_usd
+            followed, changes = followees.verify(client, unchecked, lookups, now)
+            over = budget.spend.total_usd - spent_before - week_left
+            check.allowance_usd = round(max(check.allowance_usd - max(over, 0.0), 0.0), 4)
+            confirmed |= followed
+            if not (changes.gone or changes.unserved):
+                break
+            followees.apply_changes(graph, check, changes)
+            self._check_followees(activity, state.cursors, state.graphs, True, False)
+            activity.following = _edges(graph)
+            analysis = analyze(activity, history, week=analysis.report.week, own_domains=list(subscriber.own_domains))
+        report = analysis.report
+        report.passive_follows = [p for p in report.passive_follows if p.user_id in confirmed]
+        report.conversations = [c for c in report.conversations if c.kind != "greet_followee" or c.user_id in confirmed]
+        return analysis
 
     def _keep(
         self, state: CollectorState, reads: dict[str, ListRead], now: datetime, me: XUser, spend: Spend, week: str
@@ -292,14 +392,14 @@ class Collector:
         budget: Budget,
         now: datetime,
     ) -> ListRead:
-        """New follows or followers down to the first known one, then a check against X's counts.
+        """New follows or followers down to the known part, then a check against X's counts.
 
         The first page is sized from the growth of the count X reports plus
         last week's departures, so a steady week reads little more than who is
-        new. When the counts say someone is gone, the list is re-read whole:
-        following at once (a passive-follow suggestion must not name someone
-        already unfollowed), followers at most every few weeks (who left
-        matters less than who came); either only when the budget covers it.
+        new. Followees gone are reconciled apart (``_reconcile_following``); when
+        the counts say followers are gone, the list is re-read whole at most every
+        few weeks (who left matters less than who came), when the budget covers it
+        and the whole list is held (a first run holds only its top).
         """
         cursor = cursors.get(endpoint)
         metrics = me.public_metrics
@@ -309,7 +409,13 @@ class Collector:
             else (metrics.following_count if endpoint == "following" else metrics.followers_count)
         )
         cap = self.config.followers_read_cap if endpoint == "followers" else None
-        if not known:
+        if not known and endpoint == "followers":
+            # the top only: who follows back comes with the following list, and next week's new followers
+            # stop at these; the count comes from the profile
+            wanted = self.config.first_run_followers
+            out = read_until_known(endpoint, fetch, cursor, budget, lambda _id: False, expected_new=wanted, cap=wanted)
+            cursors.followers_partial = reported is None or reported > len(out.items)
+        elif not known:
             out = self._full_read(endpoint, fetch, cursors, budget, now, cap)
         else:
             growth = (
@@ -318,17 +424,20 @@ class Collector:
                 else (reported or 0) - len(known)
             )
             expected = max(growth, 0) + cursor.lost_estimate + 1
+            if endpoint == "following":
+                # gone followees are the reconciliation's business (_reconcile_following)
+                out = followees.read_new_follows(fetch, cursor, budget, known, max(growth, 0), expected)
+                cursor.lost_estimate = max(len(out.items) - max(growth, 0), 0)
+                cursor.last_reported = reported
+                cursor.completed_at = now
+                return out
             out = read_until_known(endpoint, fetch, cursor, budget, known.__contains__, expected_new=expected)
             cursor.lost_estimate = max(len(out.items) - max(growth, 0), 0)
             gone = len(known) + len(out.items) - reported if reported is not None else 0
-            partial = cap is not None and reported is not None and reported > cap
+            partial = cursors.followers_partial or (cap is not None and reported is not None and reported > cap)
             if gone > 0 and not partial:
                 last = cursors.last_full_followers_read
-                due = (
-                    endpoint == "following"
-                    or last is None
-                    or (now - last >= timedelta(weeks=self.config.full_followers_reread_weeks))
-                )
+                due = last is None or (now - last >= timedelta(weeks=self.config.full_followers_reread_weeks))
                 affordable = budget.remaining >= (reported or 0) * budget.price(endpoint)
                 if due and affordable:
                     out = self._full_read(endpoint, fetch, cursors, budget, now, cap)
@@ -376,7 +485,9 @@ class Collector:
         for which in FOLLOW_LISTS:
             if which in reads:
                 stamp = now.isoformat() if graphs[which] else None  # the first read cannot tell when
-                fresh: Graph = {u.id: [graphs[which].get(u.id, [stamp])[0], u.username] for u in reads[which].items}
+                fresh: Graph = {
+                    u.id: followees.edge(_since(graphs[which].get(u.id), stamp), u) for u in reads[which].items
+                }
                 graphs[which] = fresh if reads[which].full else {**graphs[which], **fresh}
 
         recent_cut = now - timedelta(days=RECENT_DAYS)
@@ -449,11 +560,26 @@ def _id(item: Post | DmEvent) -> str:
     return item.id
 
 
+def _since(entry: list[str | bool | None] | None, stamp: str | None) -> str | None:
+    """When an entry was first seen: as stored, or ``stamp`` for one not seen before."""
+    since = entry[0] if entry is not None else stamp
+    return since if isinstance(since, str) else None
+
+
 def _edges(graph: Graph) -> list[FollowEdge]:
-    return [
-        FollowEdge(user_id=user_id, username=username, since=datetime.fromisoformat(since) if since else None)
-        for user_id, (since, username) in graph.items()
-    ]
+    edges = []
+    for user_id, entry in graph.items():
+        since, username = entry[0], entry[1]
+        back = entry[2] if len(entry) > 2 else None
+        edges.append(
+            FollowEdge(
+                user_id=user_id,
+                username=username if isinstance(username, str) else None,
+                since=datetime.fromisoformat(since) if isinstance(since, str) else None,
+                follows_back=back if isinstance(back, bool) else None,
+            )
+        )
+    return edges
 
 
 # -- the use case: one collect message -------------------------------------------------------------

@@ -20,8 +20,9 @@ from followthrough.cursors import Cursors, Spend
 from followthrough.report import WeeklyReport
 from followthrough.subscriber import Subscriber
 
-# user id -> [ISO time the edge was first seen (None: before the first collection), username]
-Graph = dict[str, list[str | None]]
+# user id -> [ISO time the edge was first seen (None: before the first collection), username, and on following
+# entries whether they follow back (None: not known; older entries have only the first two)]
+Graph = dict[str, list[str | bool | None]]
 FOLLOW_LISTS = ("following", "followers")
 Clock = Callable[[], datetime]
 PREVIOUS_REPORTS = 8  # earlier reports a collect or a digest loads (trends, deltas)
