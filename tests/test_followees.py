@@ -17,6 +17,7 @@ from followthrough.report import WeeklyReport
 from followthrough.subscriber import iso_week
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.demo import DemoWorld, start_world
+from followthrough_devkit.xsim import SyntheticAccount
 from followthrough_devkit.xsim.generator import unfollow
 from followthrough_devkit.xsim.realism import Realism
 from tests.support.digest import render
@@ -62,6 +63,11 @@ def _collect(world: DemoWorld) -> tuple[CollectResult, WeeklyReport]:
     return result, result.report
 
 
+def _account(world: DemoWorld) -> SyntheticAccount:
+    assert world.subscriber.x_user_id is not None
+    return world.sim.accounts[world.subscriber.x_user_id]
+
+
 def _next_week(world: DemoWorld, seed: int) -> None:
     world.sim.advance_week(seed=seed)
 
@@ -81,7 +87,7 @@ def _known_followees(world: DemoWorld) -> set[str]:
 def test_unfollows_not_named_while_stale_and_gone_after_the_reread(make_world: Callable[..., DemoWorld]) -> None:
     world = make_world()
     _, report = _collect(world)
-    account = world.sim.accounts[world.subscriber.x_user_id]
+    account = _account(world)
     assert len(account.following) == 1000
     # three accounts the subscriber never talks with, from the bottom of the ranking: not named anyway
     passive = [p.user_id for p in report.passive_follows]
@@ -131,7 +137,7 @@ def test_an_unfollowed_account_the_digest_would_name_is_dropped_the_same_week(
     world = make_world(reread_usd=0.5)
     _collect(world)
     _next_week(world, seed=1)
-    unfollow(world.sim.accounts[world.subscriber.x_user_id], top)  # after the week is made: the same week
+    unfollow(_account(world), top)  # after the week is made: the same week
     _, week2 = _collect(world)
     assert _named(week2) and not _named(week2) & set(top)
     assert not _known_followees(world) & set(top)  # the lookup said so: gone at once, not counted either
@@ -141,7 +147,7 @@ def test_an_unfollowed_account_the_digest_would_name_is_dropped_the_same_week(
 
 def test_a_steady_count_offset_is_no_reason_to_reread(make_world: Callable[..., DemoWorld]) -> None:
     world = make_world()
-    account = world.sim.accounts[world.subscriber.x_user_id]
+    account = _account(world)
     assert account.unserved & set(account.follow_times)  # counted by X, not served
     _collect(world)
     for seed in range(1, 4):

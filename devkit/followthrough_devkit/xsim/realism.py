@@ -61,6 +61,6 @@ def jitter_micros(user_id: str) -> int:
 
 def short_page(start: int, size: int) -> int:
     """How many items a page starting at ``start`` leaves out (then carried by the next page): 0 for most."""
-    if size < 10 or (start // size + start) % 3 != 1:
+    if size < 10 or (start + 1) * 2654435761 % 7 >= 2:  # about two pages in seven, spread by a multiplicative hash
         return 0
     return max(1, size // 25)
