@@ -5,13 +5,15 @@ offset tolerated. Against the X stand-in over HTTP, on the in-memory twins."""
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from followthrough.adapters.store.memory import memory_repositories
 from followthrough.bootstrap import Services
+from followthrough.cursors import FolloweeCheck
 from followthrough.messages import CollectRequest
+from followthrough.pipeline import followees
 from followthrough.pipeline.collect import CollectResult
 from followthrough.report import WeeklyReport
 from followthrough.subscriber import iso_week
@@ -164,3 +166,23 @@ def test_the_tidy_stand_in_has_no_offset_and_nothing_to_reconcile(make_world: Ca
     _collect(world)
     state = world.services.repositories.collector_state.load(world.subscriber.subscriber_id, "2099-W01")
     assert state.cursors.followees.offset == 0 and state.cursors.followees.drift == 0
+
+
+def test_the_count_check_learns_the_offset_only_from_a_whole_read() -> None:
+    check = FolloweeCheck()
+    followees.check_counts(check, 1000, 990, NOW, whole_list=False)  # a set kept from before: nothing known yet
+    assert check.offset is None and check.drift == 0 and check.agreed_at is None
+    followees.check_counts(check, 1000, 996, NOW, whole_list=True)
+    assert (check.offset, check.drift, check.agreed_at) == (4, 0, NOW)
+    later = NOW + timedelta(days=7)
+    followees.check_counts(check, 1012, 1011, later, whole_list=False)  # 15 followed, 3 gone, 1 found
+    assert check.drift == -3 and check.agreed_at == NOW
+    followees.check_counts(check, 1012, 1008, later, whole_list=False)
+    assert check.drift == 0 and check.agreed_at == later
+
+
+def test_the_allowance_accrues_once_a_week_up_to_one_whole_list() -> None:
+    check = FolloweeCheck()
+    for week in ("2026-W49", "2026-W49", "2026-W50", "2026-W51"):
+        followees.accrue(check, week, per_week=1.0, whole_list_usd=1.5)
+    assert check.allowance_usd == 1.5

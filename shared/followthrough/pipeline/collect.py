@@ -262,7 +262,9 @@ class Collector:
         now: datetime,
     ) -> bool:
         """After the week's reads: accrue the re-read allowance and, while the followee set disagrees with
-        X's count, go on re-reading it (pipeline/followees.py). True when the list was read whole in this run."""
+        X's count, go on re-reading it (pipeline/followees.py). True when the count offset may be learned
+        now: the list was read whole in this run, or a set kept from before offsets were learned (None)
+        has just been re-read."""
         check = cursors.followees
         if "following" not in reads:
             return False
@@ -275,8 +277,7 @@ class Collector:
             return False
         followees.accrue(check, week, self.config.followee_reread_usd_per_week, reported * budget.price("following"))
         known = len(graphs["following"].keys() | {u.id for u in reads["following"].items})
-        offset = check.offset or 0
-        if reported - known - offset == 0 and not check.rereading:
+        if check.offset is not None and reported - known - check.offset == 0 and not check.rereading:
             return False
         started = check.reread_started_at or now
         fetch = fetch_for(client, "following", me.id)
@@ -287,7 +288,7 @@ class Collector:
                 "following: re-reading who you follow to catch up with X's count; it goes on next week"
             )
             return False
-        return started == now
+        return started == now or check.offset is None
 
     @staticmethod
     def _check_followees(

@@ -175,11 +175,14 @@ def _first_seen_since(entry: list[str | bool | None], at: datetime) -> bool:
 
 def check_counts(check: FolloweeCheck, reported: int | None, known: int, now: datetime, *, whole_list: bool) -> None:
     """Compare the known set with X's count; ``whole_list``: the set was read whole in this run, so the
-    difference is the steady offset (accounts counted, not served)."""
+    difference is the steady offset (accounts counted, not served). Until an offset is known (a set kept
+    from before offsets were learned) nothing is concluded: a re-read is on its way."""
     if reported is None:
         return
-    if whole_list or check.offset is None:
+    if whole_list:
         check.offset = reported - known
+    if check.offset is None:
+        return
     check.drift = reported - known - check.offset
     if check.drift == 0:
         check.agreed_at = now
