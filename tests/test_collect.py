@@ -75,8 +75,9 @@ def test_steady_week_reads_only_what_is_new(world: DemoWorld) -> None:
     assert served["tweets"] == len(delta.post_ids)
     assert served["mentions"] == len(delta.mention_ids)
     new = delta.new_resource_count + 1  # + users/me
-    # an unfollow this week starts the re-read of who they follow (pipeline/followees.py), paid apart
-    reread = result.spend.resources.get("following_reread", 0)
+    # an unfollow this week starts the re-read of who they follow and lookups before naming
+    # (pipeline/followees.py), paid apart
+    reread = result.spend.resources.get("following_reread", 0) + result.spend.resources.get("users_lookup", 0)
     assert bool(reread) == bool(delta.unfollowed_ids)
     assert sum(served.values()) - reread <= 1.3 * new + 10, (served, new)
     assert result.counts["followers"] >= len(delta.new_follower_ids)
