@@ -135,7 +135,7 @@ def churn(profile: str, weeks: int) -> dict[str, float | int]:
             user_id = world.subscriber.x_user_id
             assert user_id is not None
             _collect(world, f"{profile} churn first run")
-            wrongly_named = stale = unfollows = 0
+            wrongly_named = stale = unfollows = worst_counted = counted = 0
             reconcile = total = 0.0
             for week in range(weeks):
                 delta = world.sim.advance_week(seed=100 + week)[user_id]
@@ -148,6 +148,9 @@ def churn(profile: str, weeks: int) -> dict[str, float | int]:
                 named |= {c.user_id for c in report.conversations if c.kind == "greet_followee"}
                 wrongly_named += len(named - set(followed))
                 stale += report.following_as_of is not None
+                state = world.services.repositories.collector_state.load(world.subscriber.subscriber_id, "9999-W01")
+                counted = len(set(state.graphs["following"]) - set(followed))
+                worst_counted = max(worst_counted, counted)
                 reconcile += _reconcile_usd(result)
                 total += result.spend.total_usd
             return {
@@ -155,6 +158,9 @@ def churn(profile: str, weeks: int) -> dict[str, float | int]:
                 "own_unfollows": unfollows,
                 "wrongly_named": wrongly_named,
                 "stale_weeks": stale,
+                # followees counted in the challenge though no longer followed: the most in any week, and at the end
+                "counted_not_followed_max": worst_counted,
+                "counted_not_followed_end": counted,
                 "reconcile_usd": round(reconcile, 4),
                 "total_usd": round(total, 4),
             }
@@ -216,13 +222,14 @@ def main(argv: list[str] | None = None) -> int:
             )
     print(f"\n{args.weeks}-week churn run (weekly follows, the subscriber's own unfollows, suspended accounts counted)")
     print(
-        f"{'profile':<9} {'unfollows':>9} {'wrongly named':>13} {'stale weeks':>11} {'reconcile $':>11} "
-        f"{'all reads $':>11}"
+        f"{'profile':<9} {'unfollows':>9} {'wrongly named':>13} {'stale weeks':>11} {'counted, gone (max/end)':>23} "
+        f"{'reconcile $':>11} {'all reads $':>11}"
     )
     for profile, c in churns.items():
+        gone = f"{c['counted_not_followed_max']}/{c['counted_not_followed_end']}"
         print(
             f"{profile:<9} {c['own_unfollows']:>9} {c['wrongly_named']:>13} {c['stale_weeks']:>8}/{c['weeks']:<2} "
-            f"{c['reconcile_usd']:>11.2f} {c['total_usd']:>11.2f}"
+            f"{gone:>23} {c['reconcile_usd']:>11.2f} {c['total_usd']:>11.2f}"
         )
     if budgeted:
         print(

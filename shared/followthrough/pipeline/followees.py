@@ -159,10 +159,13 @@ def reread(
 
 
 def _reread_done(check: FolloweeCheck, graph: Graph, seen: set[str], now: datetime) -> FolloweeChanges:
+    """The re-read reached the end: the set is right as of when it began (changes since are the count's
+    to show), so that is the "as of" date from now on."""
     started = check.reread_started_at
     assert started is not None
     gone = {uid for uid, entry in graph.items() if uid not in seen and not _first_seen_since(entry, started)}
     check.reread_started_at, check.reread_token, check.reread_seen = None, None, []
+    check.agreed_at = max(started, check.agreed_at) if check.agreed_at else started
     changes = FolloweeChanges(now, gone=gone)
     apply_changes(graph, check, changes)
     return changes
