@@ -32,15 +32,17 @@ from pathlib import Path
 
 from moto import mock_aws
 
-from followthrough.config import CollectorConfig, XPrices
+from followthrough.config import CollectorConfig, PostCapConfig, XPrices
 from followthrough.messages import CollectRequest
 from followthrough.pipeline.collect import CollectResult
 from followthrough.pipeline.reads import PRICE_OF
 from followthrough.subscriber import iso_week
 from followthrough_devkit.aws import LocalAws, create_resources
 from followthrough_devkit.demo import DemoWorld, start_world
+from followthrough_devkit.xsim.api import POST_CAP_ENDPOINTS
 
 ANCHOR = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
+WEEKS_PER_CYCLE = 365.25 / 12 / 7  # a monthly billing cycle
 
 
 def priced(resources: dict[str, int], prices: XPrices) -> float:
@@ -100,6 +102,8 @@ def measure(profile: str, prices: XPrices) -> dict[str, dict[str, float | int]]:
                     "requests": sum(v["requests"] for v in snapshot.values()),
                     "resources": sum(served.values()),
                     "reread": sum(v.get("resource_ids_returned_twice", 0) for v in snapshot.values()),
+                    # what X's monthly Post cap counts (pricing.mdx): every post, mention and liked post read
+                    "post_reads": sum(served.get(e, 0) for e in POST_CAP_ENDPOINTS),
                     "seconds": round(time.perf_counter() - started, 2),
                 }
 
@@ -146,6 +150,7 @@ def churn(profile: str, weeks: int) -> dict[str, float | int]:
                 followed = world.sim.accounts[user_id].follow_times
                 named = {p.user_id for p in report.passive_follows}
                 named |= {c.user_id for c in report.conversations if c.kind == "greet_followee"}
+                named |= {d.user_id for d in report.dormant_followees or []}
                 wrongly_named += len(named - set(followed))
                 stale += report.following_as_of is not None
                 state = world.services.repositories.collector_state.load(world.subscriber.subscriber_id, "9999-W01")
@@ -208,7 +213,7 @@ def main(argv: list[str] | None = None) -> int:
     budgeted = budgeted_first_run("large") if "large" in args.profiles else None
     print(
         f"{'profile':<9} {'run':<10} {'cost $':>8} {'of it reconcile $':>17} {'lower $':>8} {'naive $':>9} "
-        f"{'cost/lower':>10} {'reading/lower':>13} {'naive/cost':>10} {'requests':>8} {'re-read':>7}"
+        f"{'cost/lower':>10} {'reading/lower':>13} {'naive/cost':>10} {'requests':>8} {'re-read':>7} {'Posts':>7}"
     )
     for profile, runs in results.items():
         for label, r in runs.items():
@@ -218,8 +223,15 @@ def main(argv: list[str] | None = None) -> int:
             print(
                 f"{profile:<9} {label:<10} {r['cost_usd']:>8.2f} {r['reconcile_usd']:>17.2f} "
                 f"{lower if lower else '-':>8} {r['naive_usd']:>9.2f} {ratio:>10} {reading:>13} "
-                f"{r['naive_usd'] / r['cost_usd']:>10.1f} {r['requests']:>8} {r['reread']:>7}"
+                f"{r['naive_usd'] / r['cost_usd']:>10.1f} {r['requests']:>8} {r['reread']:>7} {r['post_reads']:>7}"
             )
+    cap = PostCapConfig().cap or 0
+    for profile, runs in results.items():
+        weekly = runs["steady"]["post_reads"] * WEEKS_PER_CYCLE
+        print(
+            f"{profile}: one pay-per-use app's {cap:,} Posts a cycle cover {cap / max(weekly, 1):,.0f} such "
+            f"subscribers in steady weeks, or {cap / max(runs['first_run']['post_reads'], 1):,.0f} first runs"
+        )
     print(f"\n{args.weeks}-week churn run (weekly follows, the subscriber's own unfollows, suspended accounts counted)")
     print(
         f"{'profile':<9} {'unfollows':>9} {'wrongly named':>13} {'stale weeks':>11} {'counted, gone (max/end)':>23} "

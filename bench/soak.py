@@ -44,8 +44,14 @@ def main(argv: list[str] | None = None) -> int:
         )
         print(
             f"  X per subscriber: requests {week['x_requests_per_subscriber']}, "
-            f"cost ${week['x_cost_usd_per_subscriber']}"
+            f"cost ${week['x_cost_usd_per_subscriber']}, Posts read {week['x_post_reads_per_subscriber']}"
         )
+        for kind, o in week["x_same_day_overlap"].items():
+            print(
+                f"  {kind}s: {o['distinct']} distinct, {o['served']} served, {o['read_by_several']} read by several "
+                f"subscribers; X billed {o['billed']} (same UTC day), {o['billed_if_spread_over_7_days']} if "
+                f"spread over 7 days: one day saves {o['saved_by_one_day']}"
+            )
         reasons: dict[str, int] = {}
         for why in week["missing"].values():
             reasons[why.split(" (")[0][:80]] = reasons.get(why.split(" (")[0][:80], 0) + 1
@@ -69,6 +75,12 @@ def main(argv: list[str] | None = None) -> int:
             or arrivals["transient"]
             or arrivals["poison_without_reason"]
             or arrivals["poison"] != 4 * config.plant_poison
+        )
+    for cycle, reads in summary["x_post_reads_per_billing_cycle"].items():
+        print(
+            f"Post reads in the billing cycle from {cycle}: X counted {reads['x_counted']} (deduplicated per UTC "
+            f"day), the app's meter {reads['read']} read, {reads['reserved']} reserved"
+            + (f", capped: {reads['capped']}" if reads["capped"] else "")
         )
     print(f"faults: {summary['faults']}")
     for failure, n in list(summary["record_failures"].items())[:8]:

@@ -48,9 +48,20 @@ def test_a_collect_loads_in_one_query_and_saves_in_batches(world: DemoWorld) -> 
     result = world.services.collect.run(_request(world, "2026-W49"))
     assert result.status == "collected", result.reason
     dynamodb = [op for op in aws_calls.operations if op in DYNAMODB_CALLS]
-    # reads: the subscriber's partition in one query, this week's run flag; nothing item by item.
-    # writes: the token refresh a week later (lease, rotated pair), the state in one batch, the week
-    assert sorted(dynamodb) == ["BatchWriteItem", "GetItem", "PutItem", "Query", "UpdateItem", "UpdateItem"]
+    # reads: the subscriber's partition in one query, this week's run flag, the cycle's Post reads;
+    # nothing item by item. writes: the token refresh a week later (lease, rotated pair), the state in
+    # one batch, the week, the Post reads reserved before reading and settled after
+    assert sorted(dynamodb) == [
+        "BatchWriteItem",
+        "GetItem",
+        "GetItem",
+        "PutItem",
+        "Query",
+        "UpdateItem",
+        "UpdateItem",
+        "UpdateItem",
+        "UpdateItem",
+    ]
 
 
 def test_rate_limit_mid_pagination_requeues_and_resumes_without_rereading(world: DemoWorld) -> None:

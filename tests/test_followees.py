@@ -76,9 +76,8 @@ def _next_week(world: DemoWorld, seed: int) -> None:
 
 def _named(report: WeeklyReport) -> set[str]:
     """Every followee a digest of ``report`` could name."""
-    return {p.user_id for p in report.passive_follows} | {
-        c.user_id for c in report.conversations if c.kind == "greet_followee"
-    }
+    named = {p.user_id for p in report.passive_follows} | {d.user_id for d in report.dormant_followees or []}
+    return named | {c.user_id for c in report.conversations if c.kind == "greet_followee"}
 
 
 def _known_followees(world: DemoWorld) -> set[str]:

@@ -497,3 +497,26 @@ def test_events_carry_form_bodies_base64_encoded_and_cookies_apart(world: World)
     )
     assert visitor.invoke(plain).status == 303
     assert {p["email"] for p in profiles()} == {"a@example.com", "b@example.com"}
+
+
+def test_when_the_monthly_post_cap_has_no_room_the_email_and_the_page_give_the_first_digests_date(
+    world: World,
+) -> None:
+    from followthrough.config import PostCapConfig
+    from followthrough.pipeline.postcap import describe_day
+
+    visitor = world.visitor()
+    assert world.sign_up(visitor, "ada@example.com", world.accounts[0]).status == 200
+    assert "spoken for" not in mail_text(outbox()[-1].raw_data)  # room in the cap: no wait to announce
+    assert "spoken for" not in visitor.confirm(confirm_link(outbox()[-1].raw_data)).text
+
+    cap = world.services.post_cap
+    cap.config = PostCapConfig(cap=1000)  # less than a first run is expected to read: it waits for next cycle
+    day = describe_day(cap.cycle().end)
+    visitor = world.visitor()
+    assert world.sign_up(visitor, "grace@example.com", world.accounts[1]).status == 200
+    mail = mail_text(outbox()[-1].raw_data)
+    assert f"your first digest comes on your first digest day from {day} on" in mail
+    page = visitor.confirm(confirm_link(outbox()[-1].raw_data))
+    assert page.status == 200
+    assert f"your first digest comes on your first digest day from {day} on" in page.text

@@ -429,3 +429,35 @@ def test_suppression_is_case_insensitive(repos: Repositories) -> None:
     repos.suppression.suppress("Ada@Example.com", "bounce: Permanent General")
     assert repos.suppression.is_suppressed("ada@example.com")
     assert not repos.suppression.is_suppressed("grace@example.com")
+
+
+# -- the app's Post reads per billing cycle ---------------------------------------------------
+
+
+def test_post_reads_are_reserved_up_to_the_limit_and_settled_to_what_was_read(repos: Repositories) -> None:
+    meter = repos.post_reads
+    assert meter.post_reads("2026-12-01").reserved == 0
+    assert meter.reserve_post_reads("2026-12-01", 600, limit=1000)
+    assert meter.reserve_post_reads("2026-12-01", 400, limit=1000)  # exactly the limit fits
+    assert not meter.reserve_post_reads("2026-12-01", 1, limit=1000)
+    assert not meter.reserve_post_reads("2026-12-01", 2000, limit=1000)  # more than the limit on its own
+    meter.settle_post_reads("2026-12-01", 600, 250)  # read less than reserved: the rest is free again
+    assert meter.post_reads("2026-12-01").reserved == 650
+    assert meter.post_reads("2026-12-01").read == 250
+    assert meter.reserve_post_reads("2026-12-01", 350, limit=1000)
+    after = meter.settle_post_reads("2026-12-01", 350, 500)  # read more than reserved: counted as read
+    assert (after.reserved, after.read) == (1150, 750)
+    assert meter.post_reads("2026-12-01") == after
+    assert meter.post_reads("2027-01-01").reserved == 0  # each cycle counts from zero
+
+
+def test_a_capped_cycle_is_recorded_once_and_refuses_every_reservation(repos: Repositories) -> None:
+    meter = repos.post_reads
+    assert meter.reserve_post_reads("2026-12-01", 10, limit=1000)
+    assert meter.mark_post_cap_reached("2026-12-01", "X answered usage-capped on tweets")
+    assert not meter.mark_post_cap_reached("2026-12-01", "again, from another collect")
+    assert meter.post_reads("2026-12-01").capped == "X answered usage-capped on tweets"
+    assert not meter.reserve_post_reads("2026-12-01", 1, limit=1000)
+    assert meter.post_reads("2026-12-01").reserved == 10
+    assert meter.post_reads("2027-01-01").capped is None
+    assert meter.reserve_post_reads("2027-01-01", 1, limit=1000)

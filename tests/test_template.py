@@ -322,3 +322,23 @@ def test_the_readme_tells_what_samconfig_does() -> None:
         assert "Every `make deploy`, the first and the later ones, shows the change set and asks" in readme
     # the SSM values are written --value=..., never --value '...' (a generated key may start with "-")
     assert "--value " not in readme and readme.count("--value=") >= 2
+
+
+def test_the_monthly_post_cap_is_a_parameter_with_an_alarm_at_80_percent_and_one_when_x_caps() -> None:
+    from followthrough.pipeline.collect import POST_CAP_REACHED_METRIC, POST_CAP_USED_METRIC
+
+    template = translated()
+    cap = template["Parameters"]["XPostCap"]
+    assert cap["Default"] == "3000000" and re.fullmatch(cap["AllowedPattern"], "none")  # none: enterprise
+    for logical_id in ("CollectFunction", "SignupFunction"):  # the collector reserves, the sign-up dates
+        variables = template["Resources"][logical_id]["Properties"]["Environment"]["Variables"]
+        assert variables["X_POST_CAP"] == {"Ref": "XPostCap"}
+        assert variables["X_BILLING_CYCLE_DAY"] == {"Ref": "XBillingCycleDay"}
+    alarms = resources_of(template, "AWS::CloudWatch::Alarm")
+    [(near_id, near)] = [(k, a) for k, a in alarms.items() if a["Properties"].get("MetricName") == POST_CAP_USED_METRIC]
+    assert near["Condition"] == "HasPostCap"  # an enterprise plan has no cap to near
+    assert near["Properties"]["Threshold"] == 80
+    assert near["Properties"]["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    [reached] = [a for a in alarms.values() if a["Properties"].get("MetricName") == POST_CAP_REACHED_METRIC]
+    assert reached["Properties"]["Dimensions"] == [{"Name": "service", "Value": "collect"}]
+    assert near_id == "XPostCapNearAlarm"

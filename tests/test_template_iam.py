@@ -63,6 +63,8 @@ PRODUCTION_DEFAULTS = {
     "CONFIRMATION_COOLDOWN_S",
     "RETRY_BACKOFF_S",
     "MAX_RETRY_BACKOFF_S",
+    "X_POST_CAP_PACE_DAYS",
+    "X_FIRST_RUN_POST_READS",
 }
 # Settings only the local tools read; a Lambda function never should.
 LOCAL_ONLY = {"PORT"}
@@ -113,6 +115,7 @@ def recording(monkeypatch: pytest.MonkeyPatch) -> Recording:
     monkeypatch.setattr(botocore.client.BaseClient, "_make_api_call", make_api_call)
     env_of = {field_name: env for env, field_name in config.env_names(config.Settings).items()}
     collector_env_of = {field_name: env for env, field_name in config.env_names(config.CollectorConfig).items()}
+    post_cap_env_of = {field_name: env for env, field_name in config.env_names(config.PostCapConfig).items()}
 
     def watching(model: type, names: dict[str, str]) -> Callable[[Any, str], Any]:
         def getattribute(self: Any, name: str) -> Any:
@@ -124,6 +127,7 @@ def recording(monkeypatch: pytest.MonkeyPatch) -> Recording:
 
     monkeypatch.setattr(config.Settings, "__getattribute__", watching(config.Settings, env_of))
     monkeypatch.setattr(config.CollectorConfig, "__getattribute__", watching(config.CollectorConfig, collector_env_of))
+    monkeypatch.setattr(config.PostCapConfig, "__getattribute__", watching(config.PostCapConfig, post_cap_env_of))
     return rec
 
 

@@ -167,6 +167,8 @@ def test_pagination_walks_every_item_exactly_once(
         "requests": math.ceil(len(expected) / page_size),
         "resources": len(expected),
         "resource_ids_returned_twice": 0,
+        "billed": len(expected),  # each item once: one reader, one UTC day
+        "free_same_day_other_reader": 0,
     }
     assert sim.meter.duplicates(endpoint) == 0
 
@@ -346,7 +348,11 @@ def test_served_objects_parse_and_match_the_account(
             params={"user.fields": "created_at,description,protected,public_metrics"},
         ).json()
     )
-    assert [u.model_dump() for u in followers.data] == [u.model_dump() for u in demo.followers[:100]]
+    # not asked for: the planted quiet followees' latest posts stay out
+    unasked = {"most_recent_tweet_id"}
+    assert [u.model_dump() for u in followers.data] == [
+        u.model_dump(exclude=unasked) | {"most_recent_tweet_id": None} for u in demo.followers[:100]
+    ]
     dms = XPage[XDmEvent].model_validate(
         http.get(
             f"{base_url}/2/dm_events",
@@ -834,7 +840,13 @@ def test_meter_counts_and_detects_resources_served_twice(
     assert sim.meter.duplicates("mentions") == 20
     assert sim.meter.snapshot()["mentions"]["resource_ids_returned_twice"] == 20
     sim.meter.reset()
-    assert sim.meter.snapshot()["mentions"] == {"requests": 0, "resources": 0, "resource_ids_returned_twice": 0}
+    assert sim.meter.snapshot()["mentions"] == {
+        "requests": 0,
+        "resources": 0,
+        "resource_ids_returned_twice": 0,
+        "billed": 0,
+        "free_same_day_other_reader": 0,
+    }
 
 
 def test_advanced_week_is_served_incrementally(fresh: tuple[XSim, XSimServer, SyntheticAccount]) -> None:
@@ -886,7 +898,7 @@ def test_a_failure_inside_the_stand_in_answers_500(
 
 
 def test_unknown_paths_and_users(http: requests.Session, base_url: str, demo: SyntheticAccount) -> None:
-    assert http.get(f"{base_url}/2/tweets/search/recent").status_code == 404
+    assert http.get(f"{base_url}/2/tweets/search/all").status_code == 404  # full-archive search: not served
     stranger = demo.following[0].id  # known user, no timeline in the simulation
     assert http.get(f"{base_url}/2/users/{stranger}/tweets").json() == {"meta": {"result_count": 0}}
     missing = http.get(f"{base_url}/2/users/999/tweets").json()

@@ -42,6 +42,7 @@ import boto3
 from followthrough.bootstrap import Services, from_environment
 from followthrough.digest.render import SUBJECT_PREFIX
 from followthrough.links import confirmation_digest, make_token
+from followthrough.pipeline.postcap import posts_read
 from followthrough.subscriber import iso_week
 from followthrough_devkit.aws import LocalAws, apply_environ, start_local_aws
 from followthrough_devkit.demo import QUIET
@@ -606,6 +607,20 @@ class Soak:
             "x_resources_read_twice": sum(v.get("resource_ids_returned_twice", 0) for v in x_meter.values()),
             "x_requests_per_subscriber": _spread(requests),
             "x_cost_usd_per_subscriber": _spread(usd),
+            "x_post_reads_per_subscriber": _spread(sorted(posts_read(s) for s in spends)),
+            # X bills a resource once per app and UTC day: what different subscribers' reads of the same
+            # resources came to, and what collecting them on seven different days would have billed
+            "x_same_day_overlap": self.sim.meter.overlap() if self.sim else {},
+        }
+
+    def post_reads_per_cycle(self) -> dict[str, dict[str, Any]]:
+        """The app's Post reads per billing cycle: as X counted them (deduplicated per UTC day, what its
+        monthly cap counts) and as the app's own meter did (every Post a page returned, reserved first)."""
+        assert self.sim is not None
+        meter = self.services.repositories.post_reads
+        return {
+            cycle: {"x_counted": posts, **asdict(meter.post_reads(cycle))}
+            for cycle, posts in sorted(self.sim.meter.posts_by_cycle().items())
         }
 
     def _dead_letters_without_reason(self) -> dict[str, int]:
@@ -720,6 +735,7 @@ def run_soak(config: SoakConfig, say: Callable[[str], None] = print, out: Path |
             # the X stand-in regenerates accounts from their seeds, keeping the most recently read within a budget
             "accounts_regenerated": soak.sim.accounts.regenerated,
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024),
+            "x_post_reads_per_billing_cycle": soak.post_reads_per_cycle(),
         }
         if out is not None:  # before shutting down: an hour's numbers must survive a failed shutdown
             out.parent.mkdir(parents=True, exist_ok=True)

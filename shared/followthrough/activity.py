@@ -60,6 +60,7 @@ class Like(BaseModel):
     author_id: str | None = None
     post_created_at: datetime | None = None
     seen_at: datetime
+    hashtags: list[str] = []
 
 
 class DmEvent(BaseModel):
@@ -101,6 +102,8 @@ class FollowEdge(BaseModel):
     since: datetime | None = None
     # following entries: whether they follow the subscriber back (X's connection_status); None: not known
     follows_back: bool | None = None
+    # when their latest post was, as of the last time X served this entry (following only; None: not known)
+    last_post_at: datetime | None = None
 
 
 class Activity(BaseModel):
@@ -116,6 +119,8 @@ class Activity(BaseModel):
     following: list[FollowEdge] = []
     followers: list[FollowEdge] = []
     accounts: dict[str, Account] = {}
+    # posts X's recent search found for the subscriber's handle or name (opt-in); None: not searched
+    untagged_mentions: list[Post] | None = None
     # Names of inputs that could not be read this run (e.g. "mentions" for an
     # archive, or "likes" when the budget ran out): metrics built on them are
     # reported as unavailable, never as zero.

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from followthrough.pipeline.collect import Collector, CollectStep, ReconnectEmail
     from followthrough.pipeline.digest import DigestSender, DigestStep
     from followthrough.pipeline.dispatch import DispatchStep
+    from followthrough.pipeline.postcap import PostCap
     from followthrough.pipeline.tokens import TokenKeeper
     from followthrough.signup.service import SignupService
 
@@ -183,7 +184,15 @@ class Services:
             config=self.settings.collector,
             send_reconnect_email=self.reconnect_email.send,
             now=self.clock,
+            post_cap=self.post_cap,
         )
+
+    @cached_property
+    def post_cap(self) -> PostCap:
+        """The app-wide meter of X's monthly Post-read cap (the collector reserves; the sign-up dates first runs)."""
+        from followthrough.pipeline.postcap import PostCap
+
+        return PostCap(meter=self.repositories.post_reads, config=self.settings.post_cap, now=self.clock)
 
     @cached_property
     def collect(self) -> CollectStep:
@@ -251,6 +260,7 @@ class Services:
             confirmation_cooldown_s=self.settings.confirmation_cooldown_s,
             # built on a "delete everything" only: the digest step is not loaded for the other routes
             forget_sent_digests=lambda subscriber_id, weeks: self.digest.forget_sent_digests(subscriber_id, weeks),
+            first_run_from=self.post_cap.first_run_from,
         )
 
 

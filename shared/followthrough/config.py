@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from pydantic import BaseModel, ConfigDict, Field, HttpUrl
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
 # X's API and OAuth hosts; anything else configured as the API base is a stand-in
 X_HOSTS = ("https://api.twitter.com", "https://twitter.com")
@@ -44,7 +44,33 @@ class CollectorConfig(BaseModel):
     # While the followee set may be stale, the accounts a digest could name are looked up first (this many).
     followees_verified: int = Field(10, ge=0)
     dm_window_days: int = 30
+    # the opt-in search for mentions without the @ spends at most this much a week, after every other read
+    untagged_search_usd: float = Field(0.25, ge=0)
     prices: XPrices = XPrices()
+
+
+class PostCapConfig(BaseModel):
+    """X's monthly cap on the Posts one pay-per-use app may read (pricing.mdx, post-cap.mdx): 3 million a
+    billing cycle (the post-cap page once said 2 million), counted for the whole app; None on an enterprise
+    plan. Posts, mentions and liked posts all count; users and DM events do not."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    cap: int | None = Field(3_000_000, ge=1, validation_alias="X_POST_CAP")
+    # the day of the month X resets the cap (the usage endpoint's ``cap_reset_day``), at 00:00 UTC
+    cycle_day: int = Field(1, ge=1, le=28, validation_alias="X_BILLING_CYCLE_DAY")
+    # reservations may run this many days ahead of an even pace through the cycle: a whole week's
+    # subscribers fit on its first day, and the last week of a cycle is not starved by the first
+    pace_lead_days: float = Field(7, ge=0, le=31, validation_alias="X_POST_CAP_PACE_DAYS")
+    # Posts a first run is expected to read (90 days of posts, 14 of mentions, the liked history;
+    # bench/api_cost.py measures it): reserved before it starts, settled with what it read
+    first_run_posts: int = Field(2_500, ge=1, validation_alias="X_FIRST_RUN_POST_READS")
+
+    @field_validator("cap", mode="before")
+    @classmethod
+    def _no_cap(cls, value: object) -> object:
+        # "none": an enterprise plan, which has no monthly Post cap
+        return None if isinstance(value, str) and value.strip().lower() in ("none", "0") else value
 
 
 class ConfigurationError(Exception):
@@ -89,6 +115,7 @@ class Settings(BaseModel):
     # ``followthrough-dev serve``: the local sign-up server's port (0 picks a free one)
     serve_port: int = Field(8000, ge=0, le=65535, validation_alias="PORT")
     collector: CollectorConfig = CollectorConfig()
+    post_cap: PostCapConfig = PostCapConfig()
 
     def require(self, name: str) -> str:
         """The deploy-critical setting ``name``; a ConfigurationError naming its variable when it is missing."""
@@ -107,7 +134,8 @@ def env_names(model: type[BaseModel]) -> dict[str, str]:
 def settings_from(environ: Mapping[str, str]) -> Settings:
     """Settings from environment variables (an empty value counts as unset)."""
     values = {name: value for name, value in environ.items() if value}
-    return Settings.model_validate({**values, "collector": CollectorConfig.model_validate(values)})
+    parts = {"collector": CollectorConfig.model_validate(values), "post_cap": PostCapConfig.model_validate(values)}
+    return Settings.model_validate({**values, **parts})
 
 
 # In AWS the secrets are SSM SecureString parameters, never environment values:

@@ -19,7 +19,9 @@ from collections import OrderedDict
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
+from followthrough.pipeline.postcap import BillingCycle
 from followthrough.xmodels import XUser
 from followthrough_devkit.xsim.account import SyntheticAccount, WeekDelta
 from followthrough_devkit.xsim.api import (
@@ -28,6 +30,7 @@ from followthrough_devkit.xsim.api import (
     AUTH_CODE_TTL_S,
     DEFAULT_SCOPES,
     ENDPOINTS,
+    POST_CAP_ENDPOINTS,
     RATE_LIMITS,
     RATE_WINDOW_S,
     SimResponse,
@@ -37,12 +40,30 @@ from followthrough_devkit.xsim.api import (
 from followthrough_devkit.xsim.generator import advance_week, default_anchor, generate_account
 from followthrough_devkit.xsim.realism import Realism
 
+# What X bills, per resource kind: the same post (or user, or DM event) read again by the app within one UTC
+# day is not billed again, whichever subscriber's token read it (pricing.mdx, "Deduplication").
+RESOURCE_KIND = {
+    "tweets": "post",
+    "mentions": "post",
+    "liked_tweets": "post",
+    "users_me": "user",
+    "users_lookup": "user",
+    "following": "user",
+    "followers": "user",
+    "dm_events": "dm_event",
+}
+
 
 class Meter:
-    """Requests and resources served, per endpoint, since the last ``reset`` (one "run")."""
+    """Requests and resources served, per endpoint, since the last ``reset`` (one "run"), and what X would
+    bill for them: each resource once per app and UTC day, however many subscribers read it that day.
+
+    The Posts billed per billing cycle (what X's monthly Post cap counts) are X's ledger, not the run's:
+    ``reset`` keeps them."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
+        self._cycle_posts: dict[str, int] = {}
         self.reset()
 
     def reset(self) -> None:
@@ -53,28 +74,102 @@ class Meter:
             # Numeric ids are kept as ints: a week of a thousand subscribers' reads is millions of them.
             self._seen: dict[str, dict[str, set[int | str]]] = {e: {} for e in ENDPOINTS}
             self._twice = dict.fromkeys(ENDPOINTS, 0)
+            self._billed = dict.fromkeys(ENDPOINTS, 0)
+            # resources another subscriber's read had already made free that UTC day (X's dedup)
+            self._shared_same_day = dict.fromkeys(ENDPOINTS, 0)
+            # kind -> id -> [the UTC days it was billed (bits from the run's first day), first reader, serves]
+            self._days: dict[str, dict[int | str, list[Any]]] = {}
+            self._first_day: int | None = None
 
     def request(self, endpoint: str) -> None:
         with self._lock:
             self._requests[endpoint] = self._requests.get(endpoint, 0) + 1
 
-    def served(self, endpoint: str, resources: int, primary_ids: Iterable[str], reader: str = "") -> None:
+    def served(
+        self,
+        endpoint: str,
+        resources: int,
+        primary_ids: Iterable[str],
+        reader: str = "",
+        at: datetime | None = None,
+        cycle: str = "",
+    ) -> None:
         """``resources`` counts everything returned (data and includes); ids are the page's own items,
-        served to ``reader`` (the token's user)."""
+        served to ``reader`` (the token's user) at ``at``, in billing cycle ``cycle``. Included resources
+        (the posts a post quotes) are billed without deduplication: their ids are not passed."""
+        day = (at or datetime.now(UTC)).astimezone(UTC).date().toordinal()
         with self._lock:
+            if self._first_day is None:
+                self._first_day = day
+            bit = 1 << min(max(day - self._first_day, 0), 62)
             self._resources[endpoint] = self._resources.get(endpoint, 0) + resources
             seen = self._seen.setdefault(endpoint, {}).setdefault(reader, set())
-            for rid in primary_ids:
+            days = self._days.setdefault(RESOURCE_KIND.get(endpoint, endpoint), {})
+            ids = list(primary_ids)
+            billed = resources - len(ids)
+            for rid in ids:
                 key = int(rid) if rid.isdigit() and rid[0] != "0" else rid
                 if key in seen:
                     self._twice[endpoint] = self._twice.get(endpoint, 0) + 1
                 else:
                     seen.add(key)
+                entry = days.get(key)
+                if entry is None:
+                    days[key] = [bit, reader, 1]
+                    billed += 1
+                    continue
+                entry[2] += 1
+                if not entry[0] & bit:
+                    entry[0] |= bit
+                    billed += 1
+                elif entry[1] != reader:
+                    self._shared_same_day[endpoint] = self._shared_same_day.get(endpoint, 0) + 1
+            self._billed[endpoint] = self._billed.get(endpoint, 0) + billed
+            if endpoint in POST_CAP_ENDPOINTS and cycle:
+                self._cycle_posts[cycle] = self._cycle_posts.get(cycle, 0) + billed
 
     def duplicates(self, endpoint: str) -> int:
         """How many items of ``endpoint`` were served again to the same reader in this run."""
         with self._lock:
             return self._twice.get(endpoint, 0)
+
+    def posts_billed(self, cycle: str) -> int:
+        """Posts X counts toward its monthly cap in the billing cycle that began on ``cycle``."""
+        with self._lock:
+            return self._cycle_posts.get(cycle, 0)
+
+    def posts_by_cycle(self) -> dict[str, int]:
+        with self._lock:
+            return dict(self._cycle_posts)
+
+    def billed_again_on_other_days(self) -> dict[str, int]:
+        """Per resource kind: how many times a resource was billed again because it was read on another
+        UTC day of the run; what reading everyone who reads it on one UTC day would have saved."""
+        with self._lock:
+            return {
+                kind: sum(entry[0].bit_count() - 1 for entry in by_id.values()) for kind, by_id in self._days.items()
+            }
+
+    def overlap(self, days: int = 7) -> dict[str, dict[str, float]]:
+        """Per resource kind, what different subscribers reading the same resources comes to: how many were
+        read by several, what X billed, and what it would bill were each reader collected on a day of its
+        own among ``days`` (a resource read by k subscribers on random days is billed on
+        days * (1 - (1 - 1/days) ** k) distinct days, on average, instead of once)."""
+        with self._lock:
+            out: dict[str, dict[str, float]] = {}
+            for kind, by_id in self._days.items():
+                served = sum(entry[2] for entry in by_id.values())
+                billed = sum(entry[0].bit_count() for entry in by_id.values())
+                spread = sum(days * (1 - (1 - 1 / days) ** entry[2]) for entry in by_id.values())
+                out[kind] = {
+                    "distinct": len(by_id),
+                    "served": served,
+                    "read_by_several": sum(1 for entry in by_id.values() if entry[2] > 1),
+                    "billed": billed,
+                    f"billed_if_spread_over_{days}_days": round(spread),
+                    "saved_by_one_day": round(spread - billed),
+                }
+            return out
 
     def snapshot(self) -> dict[str, dict[str, int]]:
         with self._lock:
@@ -83,6 +178,8 @@ class Meter:
                     "requests": self._requests.get(e, 0),
                     "resources": self._resources.get(e, 0),
                     "resource_ids_returned_twice": self._twice.get(e, 0),
+                    "billed": self._billed.get(e, 0),
+                    "free_same_day_other_reader": self._shared_same_day.get(e, 0),
                 }
                 for e in self._requests
             }
@@ -467,12 +564,17 @@ class XSim:
         realtime: bool = True,
         rate_limits: Mapping[str, int] | None = None,
         account_budget: int = 300_000,
+        post_cap: int | None = 3_000_000,
+        billing_cycle_day: int = 1,
         realism: Realism | None = None,
     ) -> None:
         # how closely the stand-in behaves like X (realism.py): all of it unless a test says otherwise
         self.realism = realism or Realism()
         self.accounts = Accounts(budget=account_budget, own_unfollows=self.realism.own_unfollows)
         self.meter = Meter()
+        # X's monthly Post cap of a pay-per-use app (pricing.mdx); None: an enterprise plan
+        self.post_cap = post_cap
+        self.billing_cycle_day = billing_cycle_day
         self.faults = Faults()
         self.enforce_rate_limits = enforce_rate_limits
         self.rate_limiter = RateLimiter(rate_limits or RATE_LIMITS)
@@ -499,6 +601,13 @@ class XSim:
         with self.lock:
             self._clock.offset_s += seconds
         return self.now()
+
+    def billing_cycle(self, at: datetime | None = None) -> str:
+        return BillingCycle.of(at or self.now(), self.billing_cycle_day).key
+
+    def post_capped(self, at: datetime) -> bool:
+        """The app has read its monthly Post cap this billing cycle: X answers usage-capped until it resets."""
+        return self.post_cap is not None and self.meter.posts_billed(self.billing_cycle(at)) >= self.post_cap
 
     # ----- accounts ---------------------------------------------------------
 

@@ -37,7 +37,8 @@ TWEET_FIELDS = [
     "referenced_tweets",
     "entities",
 ]
-USER_FIELDS = ["created_at", "public_metrics"]
+# most_recent_tweet_id dates a followee's last post (a snowflake) at no extra cost: X prices the user, not fields
+USER_FIELDS = ["created_at", "public_metrics", "most_recent_tweet_id"]
 # on the following list and lookups: "followed_by" says who follows back without reading the followers list
 CONNECTED_USER_FIELDS = [*USER_FIELDS, "connection_status"]
 DM_FIELDS = ["id", "event_type", "text", "created_at", "sender_id", "dm_conversation_id", "participant_ids"]
@@ -48,6 +49,25 @@ class XRateLimited(Exception):
         super().__init__(f"X rate limit on {endpoint}; resets at {reset_at}")
         self.endpoint = endpoint
         self.reset_at = reset_at
+
+
+class XUsageCapped(Exception):
+    """429 with the problem type ``usage-capped``: the app's monthly Post cap is reached. Not a rate limit:
+    its ``x-rate-limit-reset`` says nothing about when the cap resets (the billing cycle does)."""
+
+
+USAGE_CAPPED = "/problems/usage-capped"  # response-codes-and-errors.mdx, "Problem types"
+
+
+def _too_many(endpoint: str, exc: tweepy.TooManyRequests) -> XUsageCapped | XRateLimited:
+    """A 429 is X's monthly usage cap when its problem type says so; otherwise a rate limit."""
+    try:
+        body = exc.response.json() if exc.response is not None else None
+    except ValueError:
+        body = None
+    if isinstance(body, dict) and str(body.get("type", "")).endswith(USAGE_CAPPED):
+        return XUsageCapped(f"X answered 429 usage-capped on {endpoint}: the monthly Post cap is reached")
+    return XRateLimited(endpoint, exc.reset_time if hasattr(exc, "reset_time") else None)
 
 
 class XAuthRevoked(Exception):
@@ -209,7 +229,7 @@ class XClient:
                 result: dict[str, Any] = method(*args, **kwargs)
                 return result
             except tweepy.TooManyRequests as exc:
-                raise XRateLimited(endpoint, exc.reset_time if hasattr(exc, "reset_time") else None) from None
+                raise _too_many(endpoint, exc) from None
             except tweepy.Unauthorized:
                 raise XAuthRevoked(f"X answered 401 on {endpoint}") from None
             except tweepy.TwitterServerError as exc:
@@ -296,7 +316,8 @@ class XClient:
             user_id,
             pagination_token=pagination_token,
             max_results=max(5, max_results),
-            tweet_fields=["created_at", "author_id"],
+            # entities: the hashtags of liked posts find weekly chats; fields cost nothing, X prices the post
+            tweet_fields=["created_at", "author_id", "entities"],
         )
         page: TweetPage = self._parse(TweetPage, body, "liked_tweets")
         return PageResult(page, len(page.data))
@@ -336,6 +357,24 @@ class XClient:
             event_types="MessageCreate",
         )
         page: DmEventPage = self._parse(DmEventPage, body, "dm_events")
+        return PageResult(page, len(page.data))
+
+    def search_recent(
+        self, query: str, *, pagination_token: str | None = None, max_results: int = 100, **since: str | None
+    ) -> PageResult:
+        """X's recent search (the last seven days) from ``since_id`` or ``start_time``; no expansions: each
+        author would be a user read."""
+        body = self._call(
+            "search_recent",
+            self._client.search_recent_tweets,
+            query,
+            user_auth=False,
+            next_token=pagination_token,
+            max_results=max(10, max_results),
+            tweet_fields=TWEET_FIELDS,
+            **since,
+        )
+        page: TweetPage = self._parse(TweetPage, body, "search_recent")
         return PageResult(page, len(page.data))
 
     def users(self, ids: list[str]) -> PageResult:

@@ -21,7 +21,8 @@ import css_inline
 from jinja2 import Environment
 from markupsafe import Markup
 
-from followthrough.digest.view import DigestView, build_view, short
+from followthrough.digest.view import DigestView, build_view
+from followthrough.digest.words import short
 from followthrough.report import WeeklyReport
 from followthrough.templating import environment
 

@@ -25,7 +25,15 @@ from followthrough.adapters.store import (
     WeekRepository,
 )
 from followthrough.adapters.store.protocols import FOLLOW_LISTS
-from followthrough.adapters.x import PageResult, XAuthRevoked, XClient, XCreditsExhausted, XMalformed, XRateLimited
+from followthrough.adapters.x import (
+    PageResult,
+    XAuthRevoked,
+    XClient,
+    XCreditsExhausted,
+    XMalformed,
+    XRateLimited,
+    XUsageCapped,
+)
 from followthrough.analysis import AnalysisResult, History, analyze
 from followthrough.config import CollectorConfig
 from followthrough.cursors import Cursors, Spend
@@ -33,6 +41,7 @@ from followthrough.email import build_message
 from followthrough.messages import CollectRequest, DigestRequest
 from followthrough.pipeline import followees
 from followthrough.pipeline.delivery import PermanentFailure
+from followthrough.pipeline.postcap import Admission, PostCap
 from followthrough.pipeline.reads import Budget, BudgetExhausted, ListRead, fetch_for, read_since, read_until_known
 from followthrough.pipeline.tokens import TokenKeeper
 from followthrough.report import WeeklyReport
@@ -44,6 +53,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SEARCH = "search_recent"  # the opt-in search for mentions without the @
+SEARCH_WINDOW = timedelta(days=7)  # what recent search reaches (search/introduction.mdx)
 RECENT_DAYS = 14  # posts, mentions and likes kept for the next run's analysis (a week + the answer grace)
 MENTIONS_FIRST_RUN_DAYS = 14
 CREDITS_FLAG = "credits_exhausted"
@@ -51,7 +62,14 @@ CREDITS_FLAG = "credits_exhausted"
 CREDITS_UNFLAGGED_TRUSTED_S = 60
 
 Status = Literal[
-    "collected", "rate_limited", "needs_reauth", "credits_exhausted", "not_receiving", "unknown", "superseded"
+    "collected",
+    "rate_limited",
+    "needs_reauth",
+    "credits_exhausted",
+    "not_receiving",
+    "unknown",
+    "superseded",
+    "queued",  # a first run waiting for room in X's monthly Post-read cap
 ]
 
 # Reads in order of value for money: conversations first, then the cheap
@@ -72,6 +90,7 @@ class CollectResult:
     spend: Spend = field(default_factory=Spend)
     counts: dict[str, int] = field(default_factory=dict)
     report: WeeklyReport | None = None
+    post_cap: Admission | None = None
 
 
 @dataclass
@@ -86,6 +105,7 @@ class Collector:
     make_client: Callable[[str], XClient]
     config: CollectorConfig
     send_reconnect_email: Callable[[Subscriber], None]
+    post_cap: PostCap  # the app-wide meter of X's monthly Post-read cap
     now: Callable[[], datetime] = lambda: datetime.now(UTC)
     # week -> (the credits flag's reason or None, when read): the flag once per batch, not per message
     _credits_flags: dict[str, tuple[str | None, datetime]] = field(default_factory=dict, init=False, repr=False)
@@ -115,15 +135,20 @@ class Collector:
         if exhausted:
             self.weeks.mark_week(sid, week, "credits_exhausted", exhausted)
             return CollectResult("credits_exhausted", sid, week, reason=exhausted)
+        admission = self.post_cap.admit(state, subscriber.skipped_reads)
+        if admission.queued_until is not None:
+            reason = self.post_cap.queued_reason(admission)
+            self.weeks.mark_week(sid, week, "queued", reason)
+            return CollectResult("queued", sid, week, reason=reason, post_cap=admission)
         try:
             try:
                 token = self.tokens.access_token(sid, loaded=state.tokens)
-                return self._collect(subscriber, self.make_client(token), week, state)
+                return self._collect(subscriber, self.make_client(token), week, state, admission)
             except XAuthRevoked:
                 # X refused the access token (revoked, or expired early): one
                 # refresh tells a lapsed token from a revoked grant
                 fresh = self.tokens.access_token(sid, force_refresh=True)
-                return self._collect(subscriber, self.make_client(fresh), week, state)
+                return self._collect(subscriber, self.make_client(fresh), week, state, admission)
         except XAuthRevoked as exc:
             return self._revoked(subscriber, week, str(exc))
         except XCreditsExhausted as exc:
@@ -131,6 +156,8 @@ class Collector:
             self._credits_flags[week] = (str(exc), self.now())
             self.weeks.mark_week(sid, week, "credits_exhausted", str(exc))
             return CollectResult("credits_exhausted", sid, week, reason=str(exc))
+        finally:
+            self.post_cap.settle(admission)
 
     def _credits_exhausted(self, week: str) -> str | None:
         """Why X's credits ran out this week, if they did. A flag once seen holds for the week; its
@@ -168,7 +195,9 @@ class Collector:
         cursors.me, cursors.me_week = me.model_dump(mode="json"), week
         return me
 
-    def _collect(self, subscriber: Subscriber, client: XClient, week: str, state: CollectorState) -> CollectResult:
+    def _collect(
+        self, subscriber: Subscriber, client: XClient, week: str, state: CollectorState, admission: Admission
+    ) -> CollectResult:
         """Read, merge, analyze, save; ``state`` as ``run`` loaded it (and as a failed attempt left it)."""
         sid = subscriber.subscriber_id
         now = self.now()
@@ -181,13 +210,14 @@ class Collector:
             self.config.prices,
             spent.model_copy(deep=True),
         )
+        admission.spend = budget.spend
         me = self._me(client, cursors, budget, week)
         reads: dict[str, ListRead] = {}
-        result = CollectResult("collected", sid, week, spend=budget.spend)
+        result = CollectResult("collected", sid, week, spend=budget.spend, post_cap=admission)
         try:
             for endpoint in READ_ORDER:
-                if endpoint in subscriber.skipped_reads:  # turned off on the settings page: no credits spent
-                    budget.spend.skipped.append(f"{endpoint}: {TURNED_OFF}")
+                if why_not := _not_read(endpoint, subscriber, admission):
+                    budget.spend.skipped.append(f"{endpoint}: {why_not}")
                     continue
                 cursor = cursors.get(endpoint)
                 if cursor.done_week == week:
@@ -201,9 +231,9 @@ class Collector:
                     budget.spend.skipped.append(
                         f"{endpoint}: the weekly X budget of ${budget.limit_usd:.2f} was reached"
                     )
-                except XMalformed as exc:
-                    budget.spend.skipped.append(f"{endpoint}: {exc}")
-                    log.error("malformed X payload", extra={"subscriber_id": sid, "endpoint": endpoint})
+                except (XMalformed, XUsageCapped) as exc:
+                    budget.spend.skipped.append(f"{endpoint}: {self._unread(exc, sid, endpoint, admission)}")
+            self._search_untagged(subscriber, client, me, cursors, budget, week, now, reads, admission)
             whole_following = self._reconcile_following(client, me, cursors, graphs, reads, budget, week, now)
         except XRateLimited as exc:
             # Keep what was read and where each read stopped; the handler puts
@@ -216,7 +246,14 @@ class Collector:
         except Exception:
             self._keep(state, reads, now, me, budget.spend, week)
             raise
-        activity = self._merge(state, reads, now, me, unavailable=[s.split(":")[0] for s in budget.spend.skipped])
+        activity = self._merge(
+            state,
+            reads,
+            now,
+            me,
+            unavailable=[s.split(":")[0] for s in budget.spend.skipped],
+            searched=SEARCH in reads or _read_in(cursors, SEARCH, week),
+        )
         self._check_followees(activity, cursors, graphs, "following" in reads, whole_following)
         if first_run:
             # the first digest covers all the DMs X still serves: all of it is news to the subscriber
@@ -230,7 +267,9 @@ class Collector:
         stale = activity.following_as_of is not None
         read_lists = [which for which in FOLLOW_LISTS if which in reads or (stale and which == "following")]
         try:
-            analysis = analyze(activity, history, week=week, own_domains=list(subscriber.own_domains))
+            analysis = analyze(
+                activity, history, week=week, own_domains=list(subscriber.own_domains), time_zone=subscriber.time_zone
+            )
             analysis = self._name_only_followed(client, activity, history, subscriber, analysis, state, budget)
         except Exception:
             # what was read is kept even if the analysis fails: a retry must not read it again
@@ -323,6 +362,7 @@ class Collector:
             report = analysis.report
             named = [p.user_id for p in report.passive_follows[:limit]]
             named += [c.user_id for c in report.conversations if c.kind == "greet_followee"]
+            named += [d.user_id for d in (report.dormant_followees or [])[:limit]]
             unchecked = [uid for uid in dict.fromkeys(named) if uid not in confirmed and uid in graph]
             if not unchecked:
                 break
@@ -339,11 +379,68 @@ class Collector:
             followees.apply_changes(graph, check, changes)
             self._check_followees(activity, state.cursors, state.graphs, True, False)
             activity.following = _edges(graph)
-            analysis = analyze(activity, history, week=analysis.report.week, own_domains=list(subscriber.own_domains))
+            analysis = analyze(
+                activity,
+                history,
+                week=analysis.report.week,
+                own_domains=list(subscriber.own_domains),
+                time_zone=subscriber.time_zone,
+            )
         report = analysis.report
         report.passive_follows = [p for p in report.passive_follows if p.user_id in confirmed]
         report.conversations = [c for c in report.conversations if c.kind != "greet_followee" or c.user_id in confirmed]
+        if report.dormant_followees is not None:
+            report.dormant_followees = [d for d in report.dormant_followees if d.user_id in confirmed]
         return analysis
+
+    def _search_untagged(
+        self,
+        subscriber: Subscriber,
+        client: XClient,
+        me: XUser,
+        cursors: Cursors,
+        budget: Budget,
+        week: str,
+        now: datetime,
+        reads: dict[str, ListRead],
+        admission: Admission,
+    ) -> None:
+        """Mentions without the @ (opt-in): X's recent search for the handle and the display name, not tagging
+        or by the subscriber, not retweets. After every other read, from what is left of the week's budget and
+        at most ``untagged_search_usd`` of it; a week already searched is not searched again."""
+        cursor = cursors.get(SEARCH)
+        if SEARCH not in subscriber.opted_in_reads or cursor.done_week == week:
+            return
+        if admission.skipped:  # the month's Post reads are short: the least valuable of them goes first
+            budget.spend.skipped.append(f"{SEARCH}: {next(iter(admission.skipped.values()))}")
+            return
+        cursor.start_week(week, paged_by_since_id=True)
+        oldest = now - SEARCH_WINDOW + timedelta(minutes=5)  # X refuses a start_time outside its seven days
+        since = normalize.snowflake_time(cursor.since_id) if cursor.since_id else None
+        if since is None or since < oldest:
+            cursor.since_id = None  # last week's newest is out of reach: the window's start says where to begin
+        capped = Budget(
+            min(budget.limit_usd, budget.spend.total_usd + self.config.untagged_search_usd),
+            budget.prices,
+            budget.spend,
+        )
+        query = untagged_query(me)
+        try:
+            reads[SEARCH] = read_since(SEARCH, lambda **kw: client.search_recent(query, **kw), cursor, capped, oldest)
+            cursor.done_week = week
+        except BudgetExhausted:
+            budget.spend.skipped.append(f"{SEARCH}: the weekly X budget left too little for the search")
+        except (XMalformed, XUsageCapped) as exc:
+            budget.spend.skipped.append(f"{SEARCH}: {self._unread(exc, me.id, SEARCH, admission)}")
+
+    def _unread(self, exc: XMalformed | XUsageCapped, sid: str, endpoint: str, admission: Admission) -> str:
+        """Why ``endpoint`` is not read this week, after X answered ``exc``."""
+        if isinstance(exc, XUsageCapped):
+            # not a rate limit: no retry helps before the billing cycle resets, so no Post is asked
+            # for again, by this collect or any other; what is not a Post is still read
+            return self.post_cap.cap_reached(admission, str(exc))
+        log.error("malformed X payload", extra={"subscriber_id": sid, "endpoint": endpoint})
+        return str(exc)
 
     def _keep(
         self, state: CollectorState, reads: dict[str, ListRead], now: datetime, me: XUser, spend: Spend, week: str
@@ -469,7 +566,14 @@ class Collector:
         return out
 
     def _merge(
-        self, state: CollectorState, reads: dict[str, ListRead], now: datetime, me: XUser, *, unavailable: list[str]
+        self,
+        state: CollectorState,
+        reads: dict[str, ListRead],
+        now: datetime,
+        me: XUser,
+        *,
+        unavailable: list[str],
+        searched: bool = False,
     ) -> Activity:
         """Fold what was read into ``state`` (saved by the caller); returns everything the analysis needs."""
         recent, graphs = state.recent, state.graphs
@@ -487,7 +591,7 @@ class Collector:
             if which in reads:
                 stamp = now.isoformat() if graphs[which] else None  # the first read cannot tell when
                 fresh: Graph = {
-                    u.id: followees.edge(_since(graphs[which].get(u.id), stamp), u) for u in reads[which].items
+                    u.id: _entry(_since(graphs[which].get(u.id), stamp), u, which) for u in reads[which].items
                 }
                 graphs[which] = fresh if reads[which].full else {**graphs[which], **fresh}
 
@@ -515,6 +619,16 @@ class Collector:
             following=_edges(graphs["following"]),
             followers=_edges(graphs["followers"]),
             unavailable=sorted(set(unavailable)),
+            # a rerun in the week keeps what the week's search found; a week after, X's seven days have moved on
+            untagged_mentions=_merged(
+                (recent.untagged_mentions or []) if recent else [],
+                normalize.posts(items(SEARCH)),
+                now - SEARCH_WINDOW,
+                _created,
+                _id,
+            )
+            if searched
+            else None,
         )
         # What the next run needs besides the ledger: two weeks of posts,
         # mentions and likes, a DM window; the follow lists are saved apart.
@@ -529,6 +643,21 @@ class Collector:
         return activity
 
 
+def _read_in(cursors: Cursors, endpoint: str, week: str) -> bool:
+    """Whether ``endpoint`` was read completely this week (by this attempt or an earlier one)."""
+    cursor = cursors.endpoints.get(endpoint)
+    return cursor is not None and cursor.done_week == week
+
+
+def untagged_query(me: XUser) -> str:
+    """Recent-search query for the handle and the display name, not tagging them, not by them, no retweets
+    (operators.mdx: keyword, "exact phrase", OR, @, from:, is:retweet, negation)."""
+    handle = me.username
+    name = " ".join(me.name.replace('"', " ").split())
+    names = f'({handle} OR "{name}")' if name and name.lower() != handle.lower() else handle
+    return f"{names} -@{handle} -from:{handle} -is:retweet"
+
+
 def _merged(
     old: Iterable[T], new: Iterable[T], keep_from: datetime, when: Callable[[T], datetime], key: Callable[[T], str]
 ) -> list[T]:
@@ -537,6 +666,13 @@ def _merged(
     for item in (*old, *new):
         by_id[key(item)] = item
     return sorted((x for x in by_id.values() if when(x) >= keep_from), key=when)
+
+
+def _not_read(endpoint: str, subscriber: Subscriber, admission: Admission) -> str | None:
+    """Why ``endpoint`` is left out this week before asking X, if it is."""
+    if endpoint in subscriber.skipped_reads:  # turned off on the settings page: no credits spent
+        return TURNED_OFF
+    return admission.skipped.get(endpoint)
 
 
 def _weekly_volume(endpoint: str, read: ListRead, now: datetime, *, first_read: bool) -> int:
@@ -567,16 +703,26 @@ def _since(entry: list[str | bool | None] | None, stamp: str | None) -> str | No
     return since if isinstance(since, str) else None
 
 
+def _entry(since: str | None, user: XUser, which: str) -> list[str | bool | None]:
+    """[first seen, username] and, for a followee, [.., the id of their latest post when X served them (it dates
+    it), whether they follow back] (pipeline/followees.py)."""
+    if which == "following":
+        return followees.edge(since, user)
+    return [since, user.username]
+
+
 def _edges(graph: Graph) -> list[FollowEdge]:
     edges = []
     for user_id, entry in graph.items():
         since, username = entry[0], entry[1]
-        back = entry[2] if len(entry) > 2 else None
+        latest = entry[2] if len(entry) > 2 else None
+        back = entry[3] if len(entry) > 3 else None
         edges.append(
             FollowEdge(
                 user_id=user_id,
                 username=username if isinstance(username, str) else None,
                 since=datetime.fromisoformat(since) if isinstance(since, str) else None,
+                last_post_at=normalize.snowflake_time(latest) if isinstance(latest, str) and latest else None,
                 follows_back=back if isinstance(back, bool) else None,
             )
         )
@@ -586,8 +732,10 @@ def _edges(graph: Graph) -> list[FollowEdge]:
 # -- the use case: one collect message -------------------------------------------------------------
 
 MAX_REQUEUES = 20
-# template.yaml alarms on this metric (dimension service=collect)
+# template.yaml alarms on these metrics (dimension service=collect)
 CREDITS_METRIC = "XCreditsExhausted"
+POST_CAP_REACHED_METRIC = "XPostCapReached"  # once per billing cycle: X answered usage-capped
+POST_CAP_USED_METRIC = "XPostCapUsedPercent"  # of the monthly Post cap, reserved and read
 
 
 @dataclass
@@ -643,6 +791,13 @@ class CollectStep:
             )
         elif result.status == "credits_exhausted":
             self.metrics.add_metric(name=CREDITS_METRIC, unit=MetricUnit.Count, value=1)
+        if result.post_cap is not None:
+            if result.post_cap.first_to_see_cap:
+                self.metrics.add_metric(name=POST_CAP_REACHED_METRIC, unit=MetricUnit.Count, value=1)
+            if result.post_cap.used_percent is not None:
+                self.metrics.add_metric(
+                    name=POST_CAP_USED_METRIC, unit=MetricUnit.Percent, value=result.post_cap.used_percent
+                )
         self.metrics.add_metric(name=f"Collect_{result.status}", unit=MetricUnit.Count, value=1)
         self.metrics.add_metric(
             name="XSpendMilliUSD", unit=MetricUnit.Count, value=round(result.spend.total_usd * 1000)

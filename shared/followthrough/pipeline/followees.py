@@ -43,8 +43,9 @@ def follows_back(user: XUser) -> bool | None:
 
 
 def edge(since: str | None, user: XUser) -> list[str | bool | None]:
-    """A graph entry: [first seen (ISO, None: before the first run), username, follows back (None: unknown)]."""
-    return [since, user.username, follows_back(user)]
+    """A following entry: [first seen (ISO, None: before the first run), username, the id of their latest post
+    (None: not served), follows back (None: unknown)]."""
+    return [since, user.username, user.most_recent_tweet_id, follows_back(user)]
 
 
 @dataclass

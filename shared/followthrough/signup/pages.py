@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from markupsafe import Markup
 
 from followthrough.signup.forms import CONSENT_TEXT, DEFAULT_HOUR, time_zones
-from followthrough.subscriber import DIGEST_SECTIONS, OPTIONAL_READS, WEEKDAYS
+from followthrough.subscriber import DIGEST_SECTIONS, OPT_IN_READS, OPTIONAL_READS, WEEKDAYS
 from followthrough.templating import environment
 
 if TYPE_CHECKING:
@@ -87,6 +87,7 @@ def settings_form(
     export_url: str,
     hidden_sections: Sequence[str] = (),
     skipped_reads: Sequence[str] = (),
+    opted_in_reads: Sequence[str] = (),
     saved: bool = False,
 ) -> str:
     """The preference centre: day, time and time zone, and a pause; ``saved``: say the form was saved."""
@@ -111,6 +112,8 @@ def settings_form(
             hidden_sections=set(hidden_sections),
             reads=OPTIONAL_READS,
             skipped_reads=set(skipped_reads),
+            opt_in_reads=OPT_IN_READS,
+            opted_in_reads=set(opted_in_reads),
         )
     )
 
@@ -125,12 +128,31 @@ def message(title: str, paragraphs: Sequence[str], *, action: Action | None = No
 
 
 def confirmation_email(
-    *, username: str, confirm_url: str, public_base_url: str, replaces: str | None = None
+    *,
+    username: str,
+    confirm_url: str,
+    public_base_url: str,
+    replaces: str | None = None,
+    first_digest_from: str | None = None,
 ) -> tuple[str, str]:
-    """(text, HTML) of the double opt-in email; ``replaces``: the X account the confirmation would replace."""
+    """(text, HTML) of the double opt-in email; ``replaces``: the X account the confirmation would replace;
+    ``first_digest_from``: the day the first digest waits for (X's monthly Post-read cap), if it waits."""
     return _email(
-        "confirm_email", username=username, confirm_url=confirm_url, public_base_url=public_base_url, replaces=replaces
+        "confirm_email",
+        username=username,
+        confirm_url=confirm_url,
+        public_base_url=public_base_url,
+        replaces=replaces,
+        first_digest_from=first_digest_from,
+        cap_wait=FIRST_DIGEST_WAITS,
     )
+
+
+# why a first digest waits, on the confirmation page and in the email
+FIRST_DIGEST_WAITS = (
+    "X limits how many posts one app may read each month, and this month's share is spoken for: "
+    "your first digest comes on your first digest day from {day} on."
+)
 
 
 def in_use_email(*, username: str, public_base_url: str) -> tuple[str, str]:

@@ -56,11 +56,12 @@ from followthrough.links import (
     link,
     read_link,
 )
+from followthrough.pipeline.postcap import describe_day
 from followthrough.signup import pages
 from followthrough.signup.csrf import fingerprint
 from followthrough.signup.errors import SignupError
 from followthrough.signup.forms import CONSENT_TEXT, CONSENT_VERSION, SignupForm
-from followthrough.subscriber import DigestSection, OptionalRead, Subscriber
+from followthrough.subscriber import DigestSection, OptInRead, OptionalRead, Subscriber
 from followthrough.xmodels import XUser
 
 log = logging.getLogger(__name__)
@@ -251,6 +252,8 @@ class SignupService:
     confirmation_cooldown_s: int = 600
     # deletes the digests' idempotency records of these weeks (DigestStep.forget_sent_digests)
     forget_sent_digests: Callable[[str, list[str]], None] = lambda subscriber_id, weeks: None
+    # when a first run could start if not now, given X's monthly Post-read cap (PostCap.first_run_from)
+    first_run_from: Callable[[datetime], datetime | None] = lambda at: None
 
     # -- the form and X's callback ------------------------------------------------------------
 
@@ -419,11 +422,22 @@ class SignupService:
             self.signups.put_pending_change(
                 target.subscriber_id, change.model_dump_json(), ciphertext, expires_at=epoch + CONFIRM_TTL_S
             )
-            mailed = self._send_confirmation(target.subscriber_id, change, replaces=replaces, client=client)
+            mailed = self._send_confirmation(
+                target.subscriber_id,
+                change,
+                replaces=replaces,
+                client=client,
+                first_run=replaces is not None or target.first_collected_at is None,
+            )
             return Completed("confirm_change", target, mailed, change.email)
         updated = self._apply(target, change, tokens, confirmed=False)
         return Completed(
-            "check_email", updated, self._send_confirmation(updated.subscriber_id, change, client=client), change.email
+            "check_email",
+            updated,
+            self._send_confirmation(
+                updated.subscriber_id, change, client=client, first_run=updated.first_collected_at is None
+            ),
+            change.email,
         )
 
     def _apply(self, target: Subscriber, change: ProfileChange, tokens: TokenSet, *, confirmed: bool) -> Subscriber:
@@ -490,12 +504,22 @@ class SignupService:
         log.info("subscriber deleted", extra={"subscriber_id": subscriber.subscriber_id, "items": deleted})
 
     def _send_confirmation(
-        self, subscriber_id: str, change: ProfileChange, *, replaces: str | None = None, client: str | None = None
+        self,
+        subscriber_id: str,
+        change: ProfileChange,
+        *,
+        replaces: str | None = None,
+        client: str | None = None,
+        first_run: bool = True,
     ) -> Mailed:
         confirms = confirmation_digest(change.email, change.x_user_id)
         confirm = link(self.public_base_url, "confirm", self.signing_key, subscriber_id, confirms=confirms)
         text, html = pages.confirmation_email(
-            username=change.username, confirm_url=confirm, replaces=replaces, public_base_url=self.public_base_url
+            username=change.username,
+            confirm_url=confirm,
+            replaces=replaces,
+            public_base_url=self.public_base_url,
+            first_digest_from=self.first_digest_waits(first_run=first_run),
         )
         subject = (
             f"Confirm: your weekly Followthrough digest moves from @{replaces} to @{change.username}"
@@ -505,6 +529,12 @@ class SignupService:
         return self._send_signup_email(
             change, about=f"{subscriber_id} {confirms}", subject=subject, text=text, html=html, client=client
         )
+
+    def first_digest_waits(self, *, first_run: bool) -> str | None:
+        """The day a first digest waits for ("Tuesday 01 December 2026"), when X's monthly Post-read cap has
+        no room for its first run now."""
+        waits = self.first_run_from(self.now()) if first_run else None
+        return describe_day(waits) if waits else None
 
     def _send_in_use(self, change: ProfileChange, *, client: str | None) -> Mailed:
         """The address is another subscription's: tell its owner (not the page) that someone tried."""
@@ -633,10 +663,11 @@ class SignupService:
         pause_weeks: int,
         hidden_sections: list[DigestSection] | None = None,
         skipped_reads: list[OptionalRead] | None = None,
+        opted_in_reads: list[OptInRead] | None = None,
     ) -> Subscriber | None:
         """The settings page's form: when the digest comes, a pause of 1-8 weeks (0 resumes), the sections left
-        out and the optional X reads turned off. A settings link changes nothing else: it cannot unsubscribe,
-        delete or touch the address or the X account."""
+        out, the optional X reads turned off and the opt-in ones turned on. A settings link changes nothing
+        else: it cannot unsubscribe, delete or touch the address or the X account."""
         subscriber = self.subscriber_for("settings", token)
         if subscriber is None or not subscriber.email_confirmed:  # digests (and their links) come after that
             return None
@@ -655,6 +686,7 @@ class SignupService:
                 "paused_until": paused_until,
                 "hidden_sections": sorted(set(hidden_sections or [])),
                 "skipped_reads": sorted(set(skipped_reads or [])),
+                "opted_in_reads": sorted(set(opted_in_reads or [])),
             }
         )
         self.subscribers.put_subscriber(updated, reference=now)  # the due index follows the new day and hour

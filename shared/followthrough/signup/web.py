@@ -66,7 +66,7 @@ from followthrough.signup.forms import (
     field_errors,
     time_zones,
 )
-from followthrough.subscriber import DigestSection, OptionalRead
+from followthrough.subscriber import DigestSection, OptInRead, OptionalRead
 
 if TYPE_CHECKING:
     from followthrough.signup.service import Completed, SignupService
@@ -442,15 +442,20 @@ def confirm(token: FormLinkToken, csrf_token: CsrfField, ft_csrf: CsrfCookie = N
         csrf.check(_settings().require("signing_key"), csrf_token, ft_csrf)
     except csrf.CsrfRefused as exc:  # refuse_early checked already; this keeps the route safe on its own
         return message_page(403, "This form cannot be sent", f"It was refused because {exc}.")
-    sub = _service().confirm(token)
+    service = _service()
+    sub = service.confirm(token)
     if sub.receives_digest:
+        waits = service.first_digest_waits(first_run=sub.first_collected_at is None)
+        first = (
+            f"Thank you. Your first digest about @{sub.username} arrives on {describe_schedule(sub)}."
+            if waits is None
+            else f"Thank you. Your digest about @{sub.username} comes on {describe_schedule(sub)}. "
+            + pages.FIRST_DIGEST_WAITS.format(day=waits)
+        )
         return page(
             pages.message(
                 "Your address is confirmed",
-                [
-                    f"Thank you. Your first digest about @{sub.username} arrives on {describe_schedule(sub)}.",
-                    "Every digest has a link to unsubscribe, and one to delete everything we store.",
-                ],
+                [first, "Every digest has a link to unsubscribe, and one to delete everything we store."],
             )
         )
     if sub.status == "unsubscribed":
@@ -587,6 +592,7 @@ def _settings_page(sub: Subscriber, token: str, cookie: str | None, saved: bool 
         username=sub.username or "",
         hidden_sections=sub.hidden_sections,
         skipped_reads=sub.skipped_reads,
+        opted_in_reads=sub.opted_in_reads,
         masked_email=pages.mask_email(sub.email),
         values=values,
         paused_until=paused,
@@ -625,6 +631,7 @@ def save_settings(
         pause_weeks=pause_weeks,
         hidden_sections=[s for s in get_args(DigestSection) if s not in shown],
         skipped_reads=[r for r in get_args(OptionalRead) if r not in made],
+        opted_in_reads=[r for r in get_args(OptInRead) if r in made],
     )
     if sub is None:
         return message_page(

@@ -20,6 +20,7 @@ One table, generic ``pk``/``sk`` keys (see docs/decisions.md):
 | ``OAUTH#<sha256 of state>`` | ``STATE`` | a sign-up between the form and X's callback: PKCE verifier, choices (TTL) |
 | ``SUPPRESSED#<address>`` | ``SUPPRESSED`` | bounced or complained addresses |
 | ``RUN#<yyyy-Www>`` | ``FLAG#<flag>`` | a fact about a week's whole run (TTL) |
+| ``XAPP`` | ``POSTREADS#<cycle start>`` | the app's Post reads this billing cycle: reserved, read, capped (TTL) |
 
 A collect reads the subscriber's partition in one query (``CollectorState``)
 and writes it back with BatchWriteItem; the writes whose correctness depends
@@ -44,6 +45,7 @@ from followthrough.adapters.store.protocols import (
     Clock,
     CollectorState,
     DigestState,
+    PostReads,
     Repositories,
     StoredTokens,
     StoredWeek,
@@ -53,11 +55,13 @@ from followthrough.adapters.store.protocols import (
 from followthrough.adapters.store.table import (
     GRAPH_CHUNK,
     KEPT_ON_NEW_ACCOUNT,
+    POST_READS_KEPT_S,
     ConcurrentUpdate,
     Table,
     UniqueKind,
     graph_prefix,
     pack,
+    post_reads_key,
     raw_bytes,
     sub_key,
     suppressed_key,
@@ -614,6 +618,63 @@ class DynamoSuppression:
         return self.table.get(suppressed_key(email), "SUPPRESSED", consistent=False) is not None
 
 
+def _post_reads(item: dict[str, Any]) -> PostReads:
+    capped = item.get("capped")
+    return PostReads(int(item.get("reserved", 0)), int(item.get("read", 0)), str(capped) if capped else None)
+
+
+@dataclass
+class DynamoPostReads:
+    table: Table
+    clock: Clock
+
+    def post_reads(self, cycle: str) -> PostReads:
+        return _post_reads(self.table.get(*post_reads_key(cycle)) or {})
+
+    def reserve_post_reads(self, cycle: str, posts: int, *, limit: int) -> bool:
+        if posts > limit:
+            return False
+        pk, sk = post_reads_key(cycle)
+        # no arithmetic in a condition: "reserved + posts <= limit" is written "reserved <= limit - posts"
+        refused = self.table.write_if(
+            "update_item",
+            Key={"pk": pk, "sk": sk},
+            UpdateExpression="ADD #reserved :posts SET #ttl = :ttl",
+            ConditionExpression=(Attr("reserved").not_exists() | Attr("reserved").lte(limit - posts))
+            & Attr("capped").not_exists(),
+            ExpressionAttributeNames={"#reserved": "reserved", "#ttl": "ttl"},
+            ExpressionAttributeValues={":posts": posts, ":ttl": _epoch(self.clock) + POST_READS_KEPT_S},
+        )
+        return refused is None
+
+    def settle_post_reads(self, cycle: str, reserved: int, read: int) -> PostReads:
+        pk, sk = post_reads_key(cycle)
+        after = self.table.resource.update_item(
+            Key={"pk": pk, "sk": sk},
+            UpdateExpression="ADD #reserved :delta, #read :read SET #ttl = :ttl",
+            ExpressionAttributeNames={"#reserved": "reserved", "#read": "read", "#ttl": "ttl"},
+            ExpressionAttributeValues={
+                ":delta": read - reserved,
+                ":read": read,
+                ":ttl": _epoch(self.clock) + POST_READS_KEPT_S,
+            },
+            ReturnValues="ALL_NEW",
+        )
+        return _post_reads(after.get("Attributes", {}))
+
+    def mark_post_cap_reached(self, cycle: str, reason: str) -> bool:
+        pk, sk = post_reads_key(cycle)
+        refused = self.table.write_if(
+            "update_item",
+            Key={"pk": pk, "sk": sk},
+            UpdateExpression="SET #capped = :reason, #ttl = :ttl",
+            ConditionExpression=Attr("capped").not_exists(),
+            ExpressionAttributeNames={"#capped": "capped", "#ttl": "ttl"},
+            ExpressionAttributeValues={":reason": reason, ":ttl": _epoch(self.clock) + POST_READS_KEPT_S},
+        )
+        return refused is None
+
+
 def dynamo_repositories(table_name: str, clock: Clock) -> Repositories:
     """The repositories of one table; its boto3 resource is made on first use, shared by all."""
     table = Table(table_name)
@@ -624,4 +685,5 @@ def dynamo_repositories(table_name: str, clock: Clock) -> Repositories:
         weeks=DynamoWeeks(table, clock),
         signups=DynamoSignups(table, clock),
         suppression=DynamoSuppression(table, clock),
+        post_reads=DynamoPostReads(table, clock),
     )

@@ -20,6 +20,7 @@ from followthrough.adapters.store.protocols import (
     Clock,
     CollectorState,
     DigestState,
+    PostReads,
     Repositories,
     StoredTokens,
     StoredWeek,
@@ -28,8 +29,10 @@ from followthrough.adapters.store.protocols import (
 )
 from followthrough.adapters.store.table import (
     KEPT_ON_NEW_ACCOUNT,
+    POST_READS_KEPT_S,
     ConcurrentUpdate,
     UniqueKind,
+    post_reads_key,
     sub_key,
     suppressed_key,
     unique_key,
@@ -446,6 +449,44 @@ class MemorySuppression:
         return self.table.get(suppressed_key(email), "SUPPRESSED") is not None
 
 
+@dataclass
+class MemoryPostReads:
+    table: MemoryTable
+
+    def post_reads(self, cycle: str) -> PostReads:
+        item = self.table.get(*post_reads_key(cycle)) or {}
+        return PostReads(item.get("reserved", 0), item.get("read", 0), item.get("capped"))
+
+    def _add(self, cycle: str, **deltas: int) -> None:
+        key = post_reads_key(cycle)
+        item = self.table.get(*key) or {}
+        for name, delta in deltas.items():
+            item[name] = item.get(name, 0) + delta
+        self.table.put(*key, {**item, "ttl": self.table.epoch() + POST_READS_KEPT_S})
+
+    def reserve_post_reads(self, cycle: str, posts: int, *, limit: int) -> bool:
+        with self.table.lock:
+            now = self.post_reads(cycle)
+            if now.capped is not None or now.reserved + posts > limit:
+                return False
+            self._add(cycle, reserved=posts)
+            return True
+
+    def settle_post_reads(self, cycle: str, reserved: int, read: int) -> PostReads:
+        with self.table.lock:
+            self._add(cycle, reserved=read - reserved, read=read)
+            return self.post_reads(cycle)
+
+    def mark_post_cap_reached(self, cycle: str, reason: str) -> bool:
+        with self.table.lock:
+            key = post_reads_key(cycle)
+            item = self.table.get(*key) or {}
+            if item.get("capped") is not None:
+                return False
+            self.table.put(*key, {**item, "capped": reason, "ttl": self.table.epoch() + POST_READS_KEPT_S})
+            return True
+
+
 def memory_repositories(clock: Clock) -> Repositories:
     """Twins of ``dynamo_repositories``, sharing one in-memory table."""
     table = MemoryTable(clock)
@@ -456,4 +497,5 @@ def memory_repositories(clock: Clock) -> Repositories:
         weeks=MemoryWeeks(table),
         signups=MemorySignups(table),
         suppression=MemorySuppression(table),
+        post_reads=MemoryPostReads(table),
     )

@@ -20,8 +20,9 @@ from followthrough.cursors import Cursors, Spend
 from followthrough.report import WeeklyReport
 from followthrough.subscriber import Subscriber
 
-# user id -> [ISO time the edge was first seen (None: before the first collection), username, and on following
-# entries whether they follow back (None: not known; older entries have only the first two)]
+# user id -> [ISO time the edge was first seen (None: before the first collection), username] and, for
+# followees, [.., the id of their latest post when X served them (a snowflake: it dates that post; None: not
+# served), whether they follow back (connection_status; None: not known)]; older entries are shorter
 Graph = dict[str, list[str | bool | None]]
 FOLLOW_LISTS = ("following", "followers")
 Clock = Callable[[], datetime]
@@ -250,6 +251,33 @@ class SignupRepository(Protocol):
     def delete_pending_change(self, subscriber_id: str) -> None: ...
 
 
+@dataclass(frozen=True)
+class PostReads:
+    """The app's Post reads in one billing cycle (X's monthly Post cap counts them for the whole app)."""
+
+    reserved: int = 0  # reserved by collects in progress plus read by those that finished
+    read: int = 0  # read, as the collects counted them when they finished
+    capped: str | None = None  # why X refused further Post reads this cycle (its usage-capped 429), if it did
+
+
+class PostReadRepository(Protocol):
+    """One atomic counter per billing cycle (``cycle``: the day it began, ``2026-12-01``), shared by every
+    collect, so reservations made at the same moment by many processes never overrun a limit together."""
+
+    def post_reads(self, cycle: str) -> PostReads: ...
+
+    def reserve_post_reads(self, cycle: str, posts: int, *, limit: int) -> bool:
+        """Add ``posts`` to the cycle's reservations unless that takes them past ``limit`` or X capped the
+        cycle; False, and nothing added, then."""
+
+    def settle_post_reads(self, cycle: str, reserved: int, read: int) -> PostReads:
+        """A collect that reserved ``reserved`` read ``read``: the reservation becomes what was read. Returns
+        the cycle's counts after."""
+
+    def mark_post_cap_reached(self, cycle: str, reason: str) -> bool:
+        """X answered usage-capped: no more Post reads this cycle. True only for the first to record it."""
+
+
 class SuppressionRepository(Protocol):
     def suppress(self, email: str, reason: str) -> None: ...
 
@@ -266,3 +294,4 @@ class Repositories:
     weeks: WeekRepository
     signups: SignupRepository
     suppression: SuppressionRepository
+    post_reads: PostReadRepository

@@ -44,6 +44,14 @@ def week_key(week: str) -> str:
     return f"WEEK#{week}"
 
 
+POST_READS_KEPT_S = 100 * 86400  # a cycle's counter is kept two cycles after it ends, to be read
+
+
+def post_reads_key(cycle: str) -> tuple[str, str]:
+    """The app-wide Post-read counter of the billing cycle that began on ``cycle``."""
+    return "XAPP", f"POSTREADS#{cycle}"
+
+
 def graph_prefix(which: str) -> str:
     return f"GRAPH#{which}#"
 
