@@ -57,6 +57,7 @@ from tests.support.template import (
 PRODUCTION_DEFAULTS = {
     "X_API_BASE_URL",
     "FIRST_RUN_BUDGET_USD",
+    "FOLLOWEE_REREAD_USD_PER_WEEK",
     "MAX_REQUEUE_DELAY_S",
     "X_RETRY_BACKOFF_S",
     "CONFIRMATION_COOLDOWN_S",

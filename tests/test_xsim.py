@@ -20,6 +20,7 @@ from requests.adapters import HTTPAdapter
 from followthrough.xmodels import XDmEvent, XPage, XTweet, XUser, XUserResponse
 from followthrough_devkit.xsim import SyntheticAccount, XSim, XSimServer, advance_week, generate_account, pkce_challenge
 from followthrough_devkit.xsim import api as xsim_api
+from followthrough_devkit.xsim.realism import Realism
 from followthrough_devkit.xsim.sim import footprint
 from tests.support.samples import SAMPLES
 
@@ -34,8 +35,10 @@ def demo() -> SyntheticAccount:
 
 @pytest.fixture(scope="module")
 def world(demo: SyntheticAccount) -> Iterator[tuple[XSim, XSimServer, str]]:
-    """A read-mostly world shared by the module: the demo account plus a small second one."""
-    sim = XSim(anchor=ANCHOR, realtime=False)
+    """A read-mostly world shared by the module: the demo account plus a small second one. The tidy stand-in
+    (full pages, strict order, counts equal lists): these tests compare what it serves with the account; its
+    realism is tested in test_xsim_realism.py."""
+    sim = XSim(anchor=ANCHOR, realtime=False, realism=Realism.none())
     user_id = sim.add_account(demo)
     sim.add_account(generate_account(8, "small", ANCHOR))
     with XSimServer(sim) as server:
@@ -73,7 +76,7 @@ def http(sim: XSim, user_id: str) -> requests.Session:
 def fresh() -> Iterator[tuple[XSim, XSimServer, SyntheticAccount]]:
     """A world of its own, for tests that move the clock, revoke tokens or change the data."""
     account = generate_account(9, "small", ANCHOR)
-    sim = XSim(anchor=ANCHOR, realtime=False)
+    sim = XSim(anchor=ANCHOR, realtime=False, realism=Realism.none())
     sim.add_account(account)
     with XSimServer(sim) as server:
         yield sim, server, account

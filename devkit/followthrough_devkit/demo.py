@@ -24,6 +24,7 @@ from followthrough.subscriber import Subscriber, iso_week
 from followthrough_devkit.aws import LocalAws, apply_environ, start_local_aws
 from followthrough_devkit.lambda_runtime import drain, invoke, scheduled_event
 from followthrough_devkit.xsim import XSim, XSimServer, generate_account
+from followthrough_devkit.xsim.realism import Realism
 
 DEMO_SEED = 7
 DEMO_EMAIL = "you@example.com"
@@ -65,15 +66,17 @@ def start_world(
     quiet: bool = True,
     aws: LocalAws | None = None,
     adapt: Callable[[Services], object] | None = None,
+    realism: Realism | None = None,
 ) -> DemoWorld:
     """Start the X stand-in (and moto's server unless ``aws`` is given), point this process at them,
     and register the demo subscriber. The services run on the stand-in's clock, so a simulated week
     later is a week later for tokens and cursors too; ``adapt`` may replace some of their adapters
-    before anything is stored (tests put in-memory twins there)."""
+    before anything is stored (tests put in-memory twins there); ``realism``: how X-like the stand-in is
+    (all of it by default)."""
     now = (now or datetime.now(UTC)).replace(minute=0, second=0, microsecond=0)
     logging.getLogger("werkzeug").setLevel(logging.ERROR)  # moto's per-request access log
     aws = aws or start_local_aws()
-    sim = XSim(anchor=now, realtime=False)
+    sim = XSim(anchor=now, realtime=False, realism=realism)
     user_id = sim.add_account(generate_account(seed, profile, anchor=now))
     x_server = XSimServer(sim)
     x_server.start()

@@ -100,6 +100,8 @@ class FollowEdge(BaseModel):
     user_id: str
     username: str | None = None
     since: datetime | None = None
+    # following entries: whether they follow the subscriber back (X's connection_status); None: not known
+    follows_back: bool | None = None
     # when their latest post was, as of the last time X served this entry (following only; None: not known)
     last_post_at: datetime | None = None
     # ``since`` is when X said the follow happened (an Activity API event), not when a collection saw it
@@ -125,3 +127,7 @@ class Activity(BaseModel):
     # archive, or "likes" when the budget ran out): metrics built on them are
     # reported as unavailable, never as zero.
     unavailable: list[str] = []
+    # the followers list holds only its newest part (the count comes from the subscriber's profile)
+    followers_complete: bool = True
+    # set when the following list may be stale: when it last agreed with X's count
+    following_as_of: datetime | None = None

@@ -69,8 +69,35 @@ class EndpointCursor(BaseModel):
         return gap
 
 
+class FolloweeCheck(BaseModel):
+    """How far the stored followee set agrees with X (pipeline/followees.py)."""
+
+    # accounts X's following_count counts but the list does not serve (suspended, deactivated): learned when
+    # the whole list is read in one run, then tolerated
+    offset: int | None = None
+    # X's count minus (the known set + offset) after the last run: < 0 accounts gone that are not identified
+    # yet, > 0 follows no read has found yet; 0: the set agrees with X
+    drift: int = 0
+    # when the set last agreed with X's count: the digest's "as of" while it does not
+    agreed_at: datetime | None = None
+    # the re-read's allowance (USD), accrued once a week (``accrued_week``) up to one whole list
+    allowance_usd: float = 0.0
+    accrued_week: str | None = None
+    # a re-read of the whole list in progress: where it stopped, when it began, the ids it has seen
+    reread_token: str | None = None
+    reread_started_at: datetime | None = None
+    reread_seen: list[str] = []
+
+    @property
+    def rereading(self) -> bool:
+        return self.reread_started_at is not None
+
+
 class Cursors(BaseModel):
     endpoints: dict[str, EndpointCursor] = {}
+    followees: FolloweeCheck = FolloweeCheck()
+    # the followers list holds only its newest part (a first run reads just the top: followers_partial)
+    followers_partial: bool = False
     # users/me as read at the start of ``me_week``: a rerun that week reuses it
     me: dict[str, Any] | None = None
     me_week: str | None = None

@@ -26,8 +26,9 @@ REVOKE = "oauth.revoke"
 # the subscriptions each subscriber gets (one event type for one user each); oauth.revoke is the app's, unfiltered
 SUBSCRIBER_EVENT_TYPES: tuple[FollowEventType, ...] = (FOLLOW, UNFOLLOW)
 
-# follow-list name -> edges keyed by user id, as the collector stores them: [since (ISO) or None, username]
-Graphs = dict[str, dict[str, list[str | None]]]
+# follow-list name -> edges keyed by user id, as the collector stores them: [since (ISO) or None, username, ...]
+# (a followee carries more: pipeline/collect.py `_entry`)
+Graphs = dict[str, dict[str, list[str | bool | None]]]
 
 
 class FollowEvent(BaseModel):
@@ -138,7 +139,7 @@ def apply_to_graphs(
                 changed.add(which)
         elif other in edges:
             since = edges[other][0]
-            if since is None or datetime.fromisoformat(since) <= event.at:
+            if not isinstance(since, str) or datetime.fromisoformat(since) <= event.at:
                 del edges[other]
                 changed.add(which)
     return changed

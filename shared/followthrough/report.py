@@ -152,3 +152,6 @@ class WeeklyReport(BaseModel):
     dormant_followee_count: int | None = None
     chats_to_join: list[ChatToJoin] | None = None
     untagged_mentions: list[UntaggedMention] | None = None
+    # set when who the subscriber follows may have changed since: the last time it agreed with X (the
+    # passive follows and the challenge are as of then; accounts named were confirmed this week)
+    following_as_of: datetime | None = None

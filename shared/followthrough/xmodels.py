@@ -33,6 +33,8 @@ class XUser(BaseModel):
     description: str | None = None
     protected: bool | None = None
     public_metrics: XUserMetrics | None = None
+    # how the token's user and this one are connected ("following", "followed_by", ...), when asked for
+    connection_status: list[str] | None = None
     # asked for as user.fields=most_recent_tweet_id (the request enum); served under that name (fields.mdx,
     # data-dictionary.mdx) or as most_recent_post_id (the OpenAPI User schema); absent for an account that never posted
     most_recent_tweet_id: str | None = Field(

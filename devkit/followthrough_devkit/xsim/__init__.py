@@ -2,6 +2,10 @@
 
 ``generate_account`` builds a subscriber's world; ``XSim`` holds accounts,
 tokens, a meter, faults and a clock; ``XSimServer`` serves it on 127.0.0.1.
+By default it behaves like X where X is untidy (counts that include suspended
+accounts, the subscriber's own unfollows, short pages, follows a little out of
+order): ``realism.py`` lists each behaviour with its X docs source, and
+``Realism`` turns each off for a test that needs the tidy version.
 """
 
 from followthrough_devkit.xsim.account import HashtagChat, PlantedFacts, SyntheticAccount, WeekDelta

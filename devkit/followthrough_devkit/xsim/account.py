@@ -118,6 +118,8 @@ class WeekDelta:
     new_following_ids: list[str] = field(default_factory=list)
     new_follower_ids: list[str] = field(default_factory=list)
     lost_follower_ids: list[str] = field(default_factory=list)
+    # accounts the subscriber stopped following this week
+    unfollowed_ids: list[str] = field(default_factory=list)
     # mentions from before this week that the subscriber answered this week
     late_answered_mention_ids: list[str] = field(default_factory=list)
     auto_dm_sender_ids: list[str] = field(default_factory=list)
@@ -165,6 +167,9 @@ class SyntheticAccount:
     own_domains: list[str]
     truth: PlantedFacts
     weeks: list[WeekDelta] = field(default_factory=list)
+    # followees and followers counted in ``me.public_metrics`` that X's lists would not serve (suspended,
+    # deactivated); the stand-in hides them when ``Realism.unserved_accounts`` is on
+    unserved: set[str] = field(default_factory=set)
     # others' posts that only X's search finds (they name the subscriber without tagging them), newest first
     untagged_posts: list[XTweet] = field(default_factory=list)
     # bumped on every change, so servers can drop derived indexes

@@ -55,6 +55,7 @@ from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 from followthrough.normalize import SNOWFLAKE_EPOCH_MS
 from followthrough.xmodels import XDmEvent, XEntities, XTweet, XUser
 from followthrough_devkit.xsim import search
+from followthrough_devkit.xsim.realism import jitter_micros, short_page
 
 if TYPE_CHECKING:
     from followthrough_devkit.xsim.account import SyntheticAccount
@@ -566,14 +567,17 @@ T = TypeVar("T")
 
 
 def _page(
-    endpoint: str, items: Sequence[T], neg_keys: Sequence[int], query: Mapping[str, str]
+    endpoint: str, items: Sequence[T], neg_keys: Sequence[int], query: Mapping[str, str], *, short: bool = False
 ) -> tuple[Sequence[T], str | None]:
-    """One page of items ordered by strictly decreasing key (``neg_keys`` ascending)."""
+    """One page of items ordered by strictly decreasing key (``neg_keys`` ascending); ``short``: some pages
+    hold fewer than asked and still carry ``next_token`` (realism.py)."""
     size = _max_results(endpoint, query)
     token = query.get("pagination_token")
     start = bisect_left(neg_keys, -_decode_cursor(endpoint, token)) if token else 0
-    page = items[start : start + size]
     end = start + size
+    if short and end < len(items):
+        end -= short_page(start, size)
+    page = items[start:end]
     next_token = _encode_cursor(endpoint, -neg_keys[end]) if end < len(items) else None
     return page, next_token
 
@@ -676,7 +680,7 @@ def _tweet_timeline(sim: XSim, endpoint: str, account: SyntheticAccount, query: 
     excluded = set(_csv(query, "exclude", ("replies", "retweets")))
     if excluded:
         items = [t for t in items if not _excluded(t, excluded)]
-    page, next_token = _page(endpoint, items, [-int(t.id) for t in items], query)
+    page, next_token = _page(endpoint, items, [-int(t.id) for t in items], query, short=sim.realism.short_pages)
     return _tweet_page(sim, account, endpoint, page, next_token, query, newest_oldest=True)
 
 
@@ -689,7 +693,7 @@ def _excluded(tweet: XTweet, excluded: set[str]) -> bool:
 
 def _liked(sim: XSim, account: SyntheticAccount, query: Mapping[str, str]) -> Served:
     keys = _ordered(account, "liked_tweets", lambda: [-_micros(account.like_times[t.id]) for t in account.likes])
-    page, next_token = _page("liked_tweets", account.likes, keys, query)
+    page, next_token = _page("liked_tweets", account.likes, keys, query, short=sim.realism.short_pages)
     return _tweet_page(sim, account, "liked_tweets", page, next_token, query, newest_oldest=False)
 
 
@@ -721,18 +725,31 @@ def _tweet_page(
     return body, len(page) + extra, [t.id for t in page]
 
 
-def _follow_list(sim: XSim, endpoint: str, account: SyntheticAccount, query: Mapping[str, str]) -> Served:
-    users = account.following if endpoint == "following" else account.followers
-    times = account.follow_times if endpoint == "following" else account.follower_times
-    keys = _ordered(account, endpoint, lambda: [-_micros(times[u.id]) for u in users])
-    page, next_token = _page(endpoint, users, keys, query)
+def _follow_list(
+    sim: XSim, endpoint: str, account: SyntheticAccount, reader: SyntheticAccount | None, query: Mapping[str, str]
+) -> Served:
+    realism = sim.realism
+    hidden = account.unserved if realism.unserved_accounts else set()
+    jitter = realism.follow_order_jitter
+
+    def ordered() -> tuple[list[XUser], list[int]]:
+        listed = account.following if endpoint == "following" else account.followers
+        times = account.follow_times if endpoint == "following" else account.follower_times
+        keyed = sorted(
+            ((-_micros(times[u.id]) + (jitter_micros(u.id) if jitter else 0), u) for u in listed if u.id not in hidden),
+            key=lambda pair: pair[0],
+        )
+        return [u for _, u in keyed], [k for k, _ in keyed]
+
+    users, keys = _ordered(account, f"{endpoint}:{bool(hidden)}:{jitter}", ordered)
+    page, next_token = _page(endpoint, users, keys, query, short=realism.short_pages)
     fields = _fields(query, "user.fields", USER_FIELDS, DEFAULT_USER_FIELDS)
     _csv(query, "expansions", USER_EXPANSIONS)  # validated; no pinned posts in the simulation
     _tweet_fields(query)
     if not page:
         return _empty()
     now = sim.now()
-    body: dict[str, Any] = {"data": [project(user_wire(u, now), fields) for u in page]}
+    body: dict[str, Any] = {"data": [_user_for(reader, u, fields, now) for u in page]}
     meta: dict[str, Any] = {"result_count": len(page)}
     if next_token:
         meta["next_token"] = next_token
@@ -744,7 +761,7 @@ def _dm_events(sim: XSim, account: SyntheticAccount, query: Mapping[str, str]) -
     oldest = sim.now() - DM_RETENTION
     types = set(_csv(query, "event_types", DM_EVENT_TYPES)) or set(DM_EVENT_TYPES)
     items = [e for e in account.dm_events if e.created_at and e.created_at >= oldest and e.event_type in types]
-    page, next_token = _page("dm_events", items, [-int(e.id) for e in items], query)
+    page, next_token = _page("dm_events", items, [-int(e.id) for e in items], query, short=sim.realism.short_pages)
     fields = _fields(query, "dm_event.fields", DM_EVENT_FIELDS, DEFAULT_DM_FIELDS)
     expansions = set(_csv(query, "expansions", DM_EXPANSIONS))
     inc = _Includes(sim, account, query)
@@ -839,7 +856,23 @@ def _users_me(sim: XSim, account: SyntheticAccount, query: Mapping[str, str]) ->
     return {"data": project(user_wire(me, sim.now()), fields)}, 1, [account.me.id]
 
 
-def _users_lookup(sim: XSim, query: Mapping[str, str]) -> Served:
+def _connection_status(reader: SyntheticAccount | None, user_id: str) -> list[str]:
+    """How the token's user and ``user_id`` are connected (the values X uses; blocking, muting and
+    follow requests are not simulated)."""
+    if reader is None:
+        return []
+    status = ["following"] if user_id in reader.follow_times else []
+    return status + (["followed_by"] if user_id in reader.follower_times else [])
+
+
+def _user_for(reader: SyntheticAccount | None, user: XUser, fields: frozenset[str], now: datetime) -> dict[str, Any]:
+    wire = user_wire(user, now)
+    if "connection_status" in fields:
+        wire["connection_status"] = _connection_status(reader, user.id)
+    return project(wire, fields)
+
+
+def _users_lookup(sim: XSim, reader: SyntheticAccount | None, query: Mapping[str, str]) -> Served:
     raw = query.get("ids")
     if not raw:
         raise InvalidRequest("ids", raw or "", "The `ids` query parameter can not be empty")
@@ -853,10 +886,11 @@ def _users_lookup(sim: XSim, query: Mapping[str, str]) -> Served:
     _tweet_fields(query)
     found: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
+    hidden = reader.unserved if reader is not None and sim.realism.unserved_accounts else set()
     for uid in ids:
-        user = sim.find_user(uid)
+        user = sim.find_user(uid) if uid not in hidden else None  # suspended: named in errors, like unknown
         if user is not None:
-            found.append(project(user_wire(user, sim.now()), fields))
+            found.append(_user_for(reader, user, fields, sim.now()))
         else:
             errors.append(not_found_user(uid, "ids"))
     body: dict[str, Any] = {}
@@ -992,7 +1026,7 @@ def _serve(sim: XSim, endpoint: str, path_user: str | None, token_user: str, que
     if endpoint == "users_me":
         return _users_me(sim, sim.accounts[token_user], query)
     if endpoint == "users_lookup":
-        return _users_lookup(sim, query)
+        return _users_lookup(sim, sim.accounts.get(token_user), query)
     if endpoint == "dm_events":
         return _dm_events(sim, sim.accounts[token_user], query)
     if endpoint == "search_recent":
@@ -1010,7 +1044,7 @@ def _serve(sim: XSim, endpoint: str, path_user: str | None, token_user: str, que
         return _tweet_timeline(sim, endpoint, account, query)
     if endpoint == "liked_tweets":
         return _liked(sim, account, query)
-    return _follow_list(sim, endpoint, account, query)
+    return _follow_list(sim, endpoint, account, sim.accounts.get(token_user), query)
 
 
 # ----- OAuth 2.0 -------------------------------------------------------------------------

@@ -72,6 +72,8 @@ class WeeklyRates:
     new_followers: int
     lost_followers: int
     auto_dm_senders: int
+    # accounts the subscriber unfollows, in about half of the weeks (Realism.own_unfollows)
+    unfollows: int = 0
 
 
 @dataclass(frozen=True)
@@ -99,6 +101,7 @@ _TYPICAL_WEEK = WeeklyRates(
     new_followers=25,
     lost_followers=3,
     auto_dm_senders=1,
+    unfollows=3,
 )
 
 PROFILES: dict[str, Profile] = {
@@ -107,7 +110,7 @@ PROFILES: dict[str, Profile] = {
         followers=200,
         mutual_share=0.45,
         active_share=0.4,
-        weekly=WeeklyRates(4, 12, 20, 6, 3, 5, 1, 1),
+        weekly=WeeklyRates(4, 12, 20, 6, 3, 5, 1, 1, unfollows=1),
         post_weeks=26,
         mentions=240,
         likes=400,
@@ -135,7 +138,7 @@ PROFILES: dict[str, Profile] = {
         followers=50000,
         mutual_share=0.5,
         active_share=0.12,
-        weekly=WeeklyRates(100, 300, 500, 150, 75, 125, 15, 3),
+        weekly=WeeklyRates(100, 300, 500, 150, 75, 125, 15, 3, unfollows=10),
         post_weeks=34,
         mentions=1200,
         likes=3000,
@@ -903,7 +906,45 @@ def _generate(seed: int, profile: str, anchor: datetime | None) -> SyntheticAcco
     plant_insights(acc, state, prof, anchor - timedelta(weeks=_CHAT_WEEKS), first=True)
 
     _finalize(acc)
+    _pick_unserved(acc)
     return acc
+
+
+# Accounts counted in the subscriber's public_metrics that the lists do not serve (suspended, deactivated):
+# a share of each list, at least one (Realism.unserved_accounts decides whether they are hidden).
+UNSERVED_FOLLOWING_SHARE = 0.004
+UNSERVED_FOLLOWERS_SHARE = 0.01
+
+
+def _pick_unserved(acc: SyntheticAccount) -> None:
+    """Chosen with a random stream of their own, so the rest of the world is the same with or without them."""
+    state = acc.state
+    assert isinstance(state, _State)
+    rng = random.Random(f"followthrough-xsim-unserved:{acc.seed}:{acc.profile}")
+    followees = sorted(uid for uid in state.passive if uid not in state.protected)
+    followers = sorted(uid for uid in state.follower_only if uid not in state.protected)
+    want_following = max(1, round(len(acc.following) * UNSERVED_FOLLOWING_SHARE))
+    want_followers = max(1, round(len(acc.followers) * UNSERVED_FOLLOWERS_SHARE))
+    chosen = rng.sample(followees, min(want_following, len(followees)))
+    chosen += rng.sample(followers, min(want_followers, len(followers)))
+    acc.unserved = set(chosen)
+    state.protected.update(chosen)  # they stay as they are: never unfollowed, never lost
+
+
+def unfollow(account: SyntheticAccount, user_ids: list[str]) -> None:
+    """The subscriber stops following ``user_ids`` (in place; counts and planted facts follow)."""
+    _drop_followees(account, set(user_ids))
+    _finalize(account)
+
+
+def _drop_followees(account: SyntheticAccount, gone: set[str]) -> None:
+    account.following = [u for u in account.following if u.id not in gone]
+    for uid in gone:
+        account.follow_times.pop(uid, None)
+    state = account.state
+    if isinstance(state, _State):
+        state.passive -= gone
+        state.active = [uid for uid in state.active if uid not in gone]
 
 
 def _plant_dm_negatives(gen: _Gen, rng: random.Random, active: list[str], mutuals: set[str], recent: datetime) -> None:
@@ -1065,23 +1106,24 @@ def _derive_truth(acc: SyntheticAccount) -> None:
     }
 
 
-def advance_week(account: SyntheticAccount, seed: int) -> WeekDelta:
+def advance_week(account: SyntheticAccount, seed: int, *, own_unfollows: bool = True) -> WeekDelta:
     """Add one week of activity after ``account.anchor`` and move the anchor a week on (in place).
 
-    Returns what was new; it is also appended to ``account.weeks``. For an
+    ``own_unfollows``: the subscriber may unfollow a few accounts (``WeeklyRates.unfollows``; see
+    ``realism.Realism``). Returns what was new; it is also appended to ``account.weeks``. For an
     account a running server is serving, call ``XSim.advance_week`` instead: it
     holds the simulation's lock and moves its clock along.
     """
     paused = gc.isenabled()
     gc.disable()
     try:
-        return _advance_week(account, seed)
+        return _advance_week(account, seed, own_unfollows)
     finally:
         if paused:
             gc.enable()
 
 
-def _advance_week(account: SyntheticAccount, seed: int) -> WeekDelta:
+def _advance_week(account: SyntheticAccount, seed: int, own_unfollows: bool) -> WeekDelta:
     prof = PROFILES[account.profile]
     state = account.state
     if not isinstance(state, _State):
@@ -1124,6 +1166,7 @@ def _advance_week(account: SyntheticAccount, seed: int) -> WeekDelta:
     for uid in lost:
         del account.follower_times[uid]
     state.follower_only = [uid for uid in state.follower_only if uid not in lost_set]
+    unfollowed = _own_unfollows(account, state, seed, start) if own_unfollows else []
 
     # Activity.
     required = _primary_kinds(rng, new_active)
@@ -1148,11 +1191,29 @@ def _advance_week(account: SyntheticAccount, seed: int) -> WeekDelta:
         new_following_ids=[u.id for u in account.following if u.id not in before_following],
         new_follower_ids=[u.id for u in account.followers if u.id not in before_followers],
         lost_follower_ids=lost,
+        unfollowed_ids=unfollowed,
         late_answered_mention_ids=late_ids,
         auto_dm_sender_ids=auto_senders,
     )
     account.weeks.append(delta)
     return delta
+
+
+def _own_unfollows(account: SyntheticAccount, state: _State, seed: int, start: datetime) -> list[str]:
+    """Accounts the subscriber stops following this week: passive ones followed before the week, in about
+    half of the weeks. A random stream of its own, so turning it off changes nothing else."""
+    rng = random.Random(f"followthrough-xsim-unfollow:{account.seed}:{seed}:{start.isoformat()}")
+    count = PROFILES[account.profile].weekly.unfollows
+    if not count or rng.random() >= 0.5:
+        return []
+    candidates = sorted(
+        uid
+        for uid in state.passive
+        if uid not in state.protected and uid in account.follow_times and account.follow_times[uid] < start
+    )
+    gone = rng.sample(candidates, min(count, len(candidates)))
+    _drop_followees(account, set(gone))
+    return gone
 
 
 # ----- issue 15: quiet followees, weekly chats among followees, mentions without the @ ---------------

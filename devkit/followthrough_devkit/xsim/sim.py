@@ -39,6 +39,7 @@ from followthrough_devkit.xsim.api import (
     dispatch,
 )
 from followthrough_devkit.xsim.generator import advance_week, default_anchor, generate_account
+from followthrough_devkit.xsim.realism import Realism
 
 # What X bills, per resource kind: the same post (or user, or DM event) read again by the app within one UTC
 # day is not billed again, whichever subscriber's token read it (pricing.mdx, "Deduplication").
@@ -417,8 +418,9 @@ class Accounts(Mapping[str, SyntheticAccount]):
     the week's seed, and the account is advanced when it is next read.
     """
 
-    def __init__(self, budget: int = 300_000) -> None:
+    def __init__(self, budget: int = 300_000, *, own_unfollows: bool = True) -> None:
         self.budget = budget
+        self.own_unfollows = own_unfollows  # the subscriber's own unfollows in each week (Realism)
         self.regenerated = 0  # seeded accounts rebuilt because they were not in memory
         self.cpu_s = 0.0  # thread CPU spent regenerating and advancing seeded accounts
         self._entries: dict[str, SyntheticAccount | _Recipe] = {}
@@ -465,7 +467,7 @@ class Accounts(Mapping[str, SyntheticAccount]):
                 account = recent[0]
             try:
                 for week_seed in entry.weeks[len(account.weeks) :]:
-                    advance_week(account, week_seed)
+                    advance_week(account, week_seed, own_unfollows=self.own_unfollows)
             except BaseException:
                 self._forget(user_id)  # half advanced: regenerate it next time
                 raise
@@ -513,7 +515,7 @@ class Accounts(Mapping[str, SyntheticAccount]):
             pending: dict[str, int] = {}
             for i, (user_id, entry) in enumerate(self._entries.items()):
                 if isinstance(entry, SyntheticAccount):
-                    held[user_id] = advance_week(entry, seed + i)
+                    held[user_id] = advance_week(entry, seed + i, own_unfollows=self.own_unfollows)
                 else:
                     entry.weeks.append(seed + i)
                     pending[user_id] = len(entry.weeks) - 1
@@ -589,8 +591,11 @@ class XSim:
         account_budget: int = 300_000,
         post_cap: int | None = 3_000_000,
         billing_cycle_day: int = 1,
+        realism: Realism | None = None,
     ) -> None:
-        self.accounts = Accounts(budget=account_budget)
+        # how closely the stand-in behaves like X (realism.py): all of it unless a test says otherwise
+        self.realism = realism or Realism()
+        self.accounts = Accounts(budget=account_budget, own_unfollows=self.realism.own_unfollows)
         self.meter = Meter()
         # X's monthly Post cap of a pay-per-use app (pricing.mdx); None: an enterprise plan
         self.post_cap = post_cap

@@ -39,6 +39,8 @@ TWEET_FIELDS = [
 ]
 # most_recent_tweet_id dates a followee's last post (a snowflake) at no extra cost: X prices the user, not fields
 USER_FIELDS = ["created_at", "public_metrics", "most_recent_tweet_id"]
+# on the following list and lookups: "followed_by" says who follows back without reading the followers list
+CONNECTED_USER_FIELDS = [*USER_FIELDS, "connection_status"]
 DM_FIELDS = ["id", "event_type", "text", "created_at", "sender_id", "dm_conversation_id", "participant_ids"]
 
 
@@ -371,7 +373,7 @@ class XClient:
             user_id,
             pagination_token=pagination_token,
             max_results=max_results,
-            user_fields=USER_FIELDS,
+            user_fields=CONNECTED_USER_FIELDS,
         )
         page: UserPage = self._parse(UserPage, body, "following")
         return PageResult(page, len(page.data))
@@ -420,8 +422,10 @@ class XClient:
         return PageResult(page, len(page.data))
 
     def users(self, ids: list[str]) -> PageResult:
+        """Up to 100 accounts by id, with how each is connected to the subscriber; suspended or deleted ones
+        are left out of ``data`` (named in ``errors``)."""
         body = self._call(
-            "users_lookup", self._client.get_users, ids=ids[:100], user_fields=USER_FIELDS, user_auth=False
+            "users_lookup", self._client.get_users, ids=ids[:100], user_fields=CONNECTED_USER_FIELDS, user_auth=False
         )
         page: UserPage = self._parse(UserPage, body, "users_lookup")
         return PageResult(page, len(page.data))

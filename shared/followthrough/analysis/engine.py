@@ -83,7 +83,8 @@ def analyze(
         activity.followers,
         activity.accounts,
         following_known=has["following"],
-        followers_known=has["followers"],
+        # a followers list holding only its newest part cannot say who does not follow back
+        followers_known=has["followers"] and activity.followers_complete,
     )
     usernames = who.username
 
@@ -117,7 +118,9 @@ def analyze(
         quiet = {d.user_id for d in dormant}
         passive = [p for p in passive if p.user_id not in quiet]
     metrics["followees"] = len(who.followees) if has["following"] else activity.subscriber.following_count
-    metrics["followers"] = len(who.followers) if has["followers"] else activity.subscriber.followers_count
+    metrics["followers"] = (
+        len(who.followers) if has["followers"] and activity.followers_complete else activity.subscriber.followers_count
+    )
     metrics["passive_follows"] = passive_count if challenge.share is not None else None
     metrics["interacted_followees"] = challenge.interacted if challenge.share is not None else None
     metrics["challenge_share"] = challenge.share
@@ -214,6 +217,7 @@ def analyze(
         dormant_followee_count=None if dormant is None else len(dormant),
         chats_to_join=to_join,
         untagged_mentions=untagged,
+        following_as_of=activity.following_as_of,
     )
     return AnalysisResult(
         report=report,

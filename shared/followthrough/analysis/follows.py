@@ -48,6 +48,14 @@ class People:
         account = self.account(user_id)
         return account.username if account else None
 
+    def follows_back(self, user_id: str) -> bool | None:
+        """Whether a followee follows the subscriber: as X said on the following list, else from the
+        followers list when it is whole (None: not known)."""
+        edge = self.followees.get(user_id)
+        if edge is not None and edge.follows_back is not None:
+            return edge.follows_back
+        return (user_id in self.followers) if self.followers_known else None
+
     def follower_since(self, user_id: str) -> datetime | None:
         """When they were first seen following the subscriber (None: not a follower, or not known)."""
         edge = self.followers.get(user_id)
@@ -117,7 +125,7 @@ def passive_follows(
     # passive follows, so reasons are written only for those that make the list
     ranked: list[tuple[float, float, str]] = []
     # thousands of followees: what the loop reads is looked up once
-    accounts, followers = who.accounts, who.followers
+    accounts, follows_back = who.accounts, who.follows_back
     w_mentioned, w_follows_back, w_active, w_tenure = (
         cfg.rank_w_mentioned_you,
         cfg.rank_w_follows_back,
@@ -138,7 +146,7 @@ def passive_follows(
         tenure_days = (now - since).days if since is not None else unknown_tenure
         score = (
             w_mentioned * (user_id in mentioned_by)
-            + w_follows_back * (user_id in followers)
+            + w_follows_back * bool(follows_back(user_id))
             + w_active * (rate is not None and rate >= active_rate)
             + w_tenure * min(tenure_days / 365, 1.0)
         )
@@ -227,15 +235,15 @@ def _explain(
     username = account.username if account is not None else edge.username
     rate = posts_per_day(account, now)
     active = None if rate is None else rate >= cfg.active_posts_per_day
-    follows_back = user_id in who.followers
+    back = who.follows_back(user_id)
     mentioned_you = user_id in mentioned_by
     reasons: list[str] = []
     if since is not None:
         reasons.append(f"followed {duration(now - since)} ago")
     handle_known = username is not None
     reasons.append(_interaction_reason(last, since, handle_known, unchecked, cfg, now))
-    if who.followers_known:
-        reasons.append("follows you back" if follows_back else "does not follow you back")
+    if back is not None:
+        reasons.append("follows you back" if back else "does not follow you back")
     if mentioned_you:
         reasons.append("mentioned you recently")
     if rate is not None and active:
@@ -247,7 +255,7 @@ def _explain(
         username=username,
         reasons=reasons,
         followed_since=since,
-        follows_back=follows_back,
+        follows_back=bool(back),
         last_interaction_at=last[0] if last else None,
         rank_score=round(score, 3),
         active=active,

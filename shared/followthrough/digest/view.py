@@ -185,6 +185,8 @@ class Challenge:
     percent: str
     window_days: int | None
     change: str
+    # "" when who the subscriber follows agrees with X; else one sentence saying as of when it does
+    as_of: str = ""
 
 
 @dataclass
@@ -434,6 +436,18 @@ def _challenge(report: WeeklyReport) -> Challenge | None:
         percent=percent(c.share),
         window_days=c.window_days,
         change=change,
+        as_of=following_as_of(report),
+    )
+
+
+def following_as_of(report: WeeklyReport) -> str:
+    """The honest caveat while the stored followee set may be stale (pipeline/followees.py)."""
+    at = report.following_as_of
+    if at is None:
+        return ""
+    return (
+        f"Counted over who you followed as of {at:%-d %b %Y}: X's count says that has changed since, and we're "
+        "catching up. Everyone named above was checked this week."
     )
 
 

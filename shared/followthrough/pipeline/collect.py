@@ -36,12 +36,13 @@ from followthrough.adapters.x import (
     XRefreshUnavailable,
     XUsageCapped,
 )
-from followthrough.analysis import History, analyze
+from followthrough.analysis import AnalysisResult, History, analyze
 from followthrough.config import CollectorConfig
 from followthrough.cursors import Cursors, Spend
 from followthrough.email import build_message
 from followthrough.follow_events import FollowEvent, apply_to_graphs, with_follow_times
 from followthrough.messages import CollectRequest, DigestRequest
+from followthrough.pipeline import followees
 from followthrough.pipeline.delivery import PermanentFailure
 from followthrough.pipeline.postcap import Admission, PostCap
 from followthrough.pipeline.reads import Budget, BudgetExhausted, ListRead, fetch_for, read_since, read_until_known
@@ -226,6 +227,7 @@ class Collector:
         try:
             self._read_fairly(subscriber, client, me, state, budget, week, now, reads, admission)
             self._search_untagged(subscriber, client, me, cursors, budget, week, now, reads, admission)
+            whole_following = self._reconcile_following(client, me, cursors, state.graphs, reads, budget, week, now)
         except XRateLimited as exc:
             # Keep what was read and where each read stopped; the handler puts
             # the work back on the queue until X's window resets.
@@ -245,6 +247,7 @@ class Collector:
             searched=SEARCH in reads or _read_in(cursors, SEARCH, week),
         )
         activity = with_follow_times(activity, events)
+        self._check_followees(activity, cursors, state.graphs, "following" in reads, whole_following)
         if first_run:
             # the first digest covers all the DMs X still serves: all of it is news to the subscriber
             activity.window_start = now - timedelta(days=self.config.dm_window_days)
@@ -253,11 +256,14 @@ class Collector:
             previous_reports=state.previous_reports,
             known_dm_conversations=dict(state.dm_conversations),
         )
-        read_lists = [which for which in FOLLOW_LISTS if which in reads]
+        # lookups before naming may find followees gone (_name_only_followed): following is saved then too
+        stale = activity.following_as_of is not None
+        read_lists = [which for which in FOLLOW_LISTS if which in reads or (stale and which == "following")]
         try:
             analysis = analyze(
                 activity, history, week=week, own_domains=list(subscriber.own_domains), time_zone=subscriber.time_zone
             )
+            analysis = self._name_only_followed(client, activity, history, subscriber, analysis, state, budget)
         except Exception:
             # what was read is kept even if the analysis fails: a retry must not read it again
             self.state.save(state, graphs=read_lists)
@@ -275,6 +281,110 @@ class Collector:
         result.report = analysis.report
         result.counts = {k: len(v.items) for k, v in reads.items()}
         return result
+
+    def _reconcile_following(
+        self,
+        client: XClient,
+        me: XUser,
+        cursors: Cursors,
+        graphs: dict[str, Graph],
+        reads: dict[str, ListRead],
+        budget: Budget,
+        week: str,
+        now: datetime,
+    ) -> bool:
+        """After the week's reads: accrue the re-read allowance and, while the followee set disagrees with
+        X's count, go on re-reading it (pipeline/followees.py). True when the count offset may be learned
+        now: the list was read whole in this run, or a set kept from before offsets were learned (None)
+        has just been re-read."""
+        check = cursors.followees
+        if "following" not in reads:
+            return False
+        if reads["following"].full:
+            check.reread_started_at, check.reread_token, check.reread_seen = None, None, []
+            check.accrued_week, check.allowance_usd = week, 0.0  # just read whole: nothing to save up for yet
+            return True
+        reported = me.public_metrics.following_count if me.public_metrics else None
+        if reported is None:
+            return False
+        followees.accrue(check, week, self.config.followee_reread_usd_per_week, reported * budget.price("following"))
+        known = len(graphs["following"].keys() | {u.id for u in reads["following"].items})
+        if check.offset is not None and reported - known - check.offset == 0 and not check.rereading:
+            return False
+        started = check.reread_started_at or now
+        fetch = fetch_for(client, "following", me.id)
+        reserve = 3 * self.config.followees_verified * budget.price("users_lookup")  # _name_only_followed's
+        changes = followees.reread(fetch, check, graphs["following"], budget, now, reads["following"], reserve)
+        if changes is None:
+            budget.spend.notes.append(
+                "following: re-reading who you follow to catch up with X's count; it goes on next week"
+            )
+            return False
+        return started == now or check.offset is None
+
+    @staticmethod
+    def _check_followees(
+        activity: Activity, cursors: Cursors, graphs: dict[str, Graph], read: bool, whole: bool
+    ) -> None:
+        """The followee set against X's count (when the list was read this run); what the analysis is told."""
+        check = cursors.followees
+        if read:
+            reported = activity.subscriber.following_count
+            followees.check_counts(check, reported, len(graphs["following"]), activity.collected_at, whole_list=whole)
+        activity.followers_complete = not cursors.followers_partial
+        activity.following_as_of = check.agreed_at if check.drift else None
+
+    def _name_only_followed(
+        self,
+        client: XClient,
+        activity: Activity,
+        history: History,
+        subscriber: Subscriber,
+        analysis: AnalysisResult,
+        state: CollectorState,
+        budget: Budget,
+    ) -> AnalysisResult:
+        """While the followee set may be stale: look up the accounts the digest could name, drop those no
+        longer followed (and analyze again without them), and name only accounts confirmed this run."""
+        if activity.following_as_of is None:
+            return analysis
+        graph, check, now = state.graphs["following"], state.cursors.followees, activity.collected_at
+        confirmed: set[str] = set()
+        limit = self.config.followees_verified
+        for _ in range(3):  # each round removes what it found gone; the next names others
+            report = analysis.report
+            named = [p.user_id for p in report.passive_follows[:limit]]
+            named += [c.user_id for c in report.conversations if c.kind == "greet_followee"]
+            named += [d.user_id for d in (report.dormant_followees or [])[:limit]]
+            unchecked = [uid for uid in dict.fromkeys(named) if uid not in confirmed and uid in graph]
+            if not unchecked:
+                break
+            # what is left of the week's budget first, then the allowance
+            week_left = max(budget.remaining, 0.0)
+            lookups = Budget(budget.spend.total_usd + week_left + check.allowance_usd, budget.prices, budget.spend)
+            spent_before = budget.spend.total_usd
+            followed, changes = followees.verify(client, unchecked, lookups, now)
+            over = budget.spend.total_usd - spent_before - week_left
+            check.allowance_usd = round(max(check.allowance_usd - max(over, 0.0), 0.0), 4)
+            confirmed |= followed
+            if not (changes.gone or changes.unserved):
+                break
+            followees.apply_changes(graph, check, changes)
+            self._check_followees(activity, state.cursors, state.graphs, True, False)
+            activity.following = _edges(graph)
+            analysis = analyze(
+                activity,
+                history,
+                week=analysis.report.week,
+                own_domains=list(subscriber.own_domains),
+                time_zone=subscriber.time_zone,
+            )
+        report = analysis.report
+        report.passive_follows = [p for p in report.passive_follows if p.user_id in confirmed]
+        report.conversations = [c for c in report.conversations if c.kind != "greet_followee" or c.user_id in confirmed]
+        if report.dormant_followees is not None:
+            report.dormant_followees = [d for d in report.dormant_followees if d.user_id in confirmed]
+        return analysis
 
     def _search_untagged(
         self,
@@ -480,14 +590,14 @@ class Collector:
         budget: Budget,
         now: datetime,
     ) -> ListRead:
-        """New follows or followers down to the first known one, then a check against X's counts.
+        """New follows or followers down to the known part, then a check against X's counts.
 
         The first page is sized from the growth of the count X reports plus
         last week's departures, so a steady week reads little more than who is
-        new. When the counts say someone is gone, the list is re-read whole:
-        following at once (a passive-follow suggestion must not name someone
-        already unfollowed), followers at most every few weeks (who left
-        matters less than who came); either only when the budget covers it.
+        new. Followees gone are reconciled apart (``_reconcile_following``); when
+        the counts say followers are gone, the list is re-read whole at most every
+        few weeks (who left matters less than who came), when the budget covers it
+        and the whole list is held (a first run holds only its top).
         """
         cursor = cursors.get(endpoint)
         metrics = me.public_metrics
@@ -497,7 +607,13 @@ class Collector:
             else (metrics.following_count if endpoint == "following" else metrics.followers_count)
         )
         cap = self.config.followers_read_cap if endpoint == "followers" else None
-        if not known:
+        if not known and endpoint == "followers":
+            # the top only: who follows back comes with the following list, and next week's new followers
+            # stop at these; the count comes from the profile
+            wanted = self.config.first_run_followers
+            out = read_until_known(endpoint, fetch, cursor, budget, lambda _id: False, expected_new=wanted, cap=wanted)
+            cursors.followers_partial = reported is None or reported > len(out.items)
+        elif not known:
             out = self._full_read(endpoint, fetch, cursors, budget, now, cap)
         else:
             growth = (
@@ -506,19 +622,22 @@ class Collector:
                 else (reported or 0) - len(known)
             )
             expected = max(growth, 0) + cursor.lost_estimate + 1
+            if endpoint == "following":
+                # gone followees are the reconciliation's business (_reconcile_following)
+                out = followees.read_new_follows(fetch, cursor, budget, known, max(growth, 0), expected)
+                cursor.lost_estimate = max(len(out.items) - max(growth, 0), 0)
+                cursor.last_reported = reported
+                cursor.completed_at = now
+                return out
             out = read_until_known(
                 endpoint, fetch, cursor, budget, known.__contains__, expected_new=expected, backlog_in_expected=True
             )
             cursor.lost_estimate = max(len(out.items) - max(growth, 0), 0)
             gone = len(known) + len(out.items) - reported if reported is not None else 0
-            partial = cap is not None and reported is not None and reported > cap
+            partial = cursors.followers_partial or (cap is not None and reported is not None and reported > cap)
             if gone > 0 and not partial:
                 last = cursors.last_full_followers_read
-                due = (
-                    endpoint == "following"
-                    or last is None
-                    or (now - last >= timedelta(weeks=self.config.full_followers_reread_weeks))
-                )
+                due = last is None or (now - last >= timedelta(weeks=self.config.full_followers_reread_weeks))
                 affordable = budget.remaining >= (reported or 0) * budget.price(endpoint)
                 if due and affordable:
                     out = self._full_read(endpoint, fetch, cursors, budget, now, cap)
@@ -573,7 +692,9 @@ class Collector:
         for which in FOLLOW_LISTS:
             if which in reads:
                 stamp = now.isoformat() if graphs[which] else None  # the first read cannot tell when
-                fresh: Graph = {u.id: _entry(graphs[which].get(u.id, [stamp])[0], u, which) for u in reads[which].items}
+                fresh: Graph = {
+                    u.id: _entry(_since(graphs[which].get(u.id), stamp), u, which) for u in reads[which].items
+                }
                 graphs[which] = fresh if reads[which].full else {**graphs[which], **fresh}
 
         recent_cut = now - timedelta(days=RECENT_DAYS)
@@ -723,23 +844,36 @@ def _id(item: Post | DmEvent) -> str:
     return item.id
 
 
-def _entry(since: str | None, user: XUser, which: str) -> list[str | None]:
-    """[first seen, username] and, for a followee, the id of their latest post when X served them (it dates it)."""
-    if which == "following" and user.most_recent_tweet_id:
-        return [since, user.username, user.most_recent_tweet_id]
+def _since(entry: list[str | bool | None] | None, stamp: str | None) -> str | None:
+    """When an entry was first seen: as stored, or ``stamp`` for one not seen before."""
+    since = entry[0] if entry is not None else stamp
+    return since if isinstance(since, str) else None
+
+
+def _entry(since: str | None, user: XUser, which: str) -> list[str | bool | None]:
+    """[first seen, username] and, for a followee, [.., the id of their latest post when X served them (it dates
+    it), whether they follow back] (pipeline/followees.py)."""
+    if which == "following":
+        return followees.edge(since, user)
     return [since, user.username]
 
 
 def _edges(graph: Graph) -> list[FollowEdge]:
-    return [
-        FollowEdge(
-            user_id=user_id,
-            username=entry[1],
-            since=datetime.fromisoformat(entry[0]) if entry[0] else None,
-            last_post_at=normalize.snowflake_time(entry[2]) if len(entry) > 2 and entry[2] else None,
+    edges = []
+    for user_id, entry in graph.items():
+        since, username = entry[0], entry[1]
+        latest = entry[2] if len(entry) > 2 else None
+        back = entry[3] if len(entry) > 3 else None
+        edges.append(
+            FollowEdge(
+                user_id=user_id,
+                username=username if isinstance(username, str) else None,
+                since=datetime.fromisoformat(since) if isinstance(since, str) else None,
+                last_post_at=normalize.snowflake_time(latest) if isinstance(latest, str) and latest else None,
+                follows_back=back if isinstance(back, bool) else None,
+            )
         )
-        for user_id, entry in graph.items()
-    ]
+    return edges
 
 
 # -- the use case: one collect message -------------------------------------------------------------

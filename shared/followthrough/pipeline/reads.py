@@ -50,6 +50,7 @@ PRICE_OF = {
     "dm_events": "dm_event",
     "users_me": "user",
     "users_lookup": "user",
+    "following_reread": "user",  # pipeline/followees.py: the reconciliation re-read
     "search_recent": "post",  # pricing.mdx: "Posts: Read", per post returned, search included
 }
 
@@ -115,6 +116,10 @@ class ListRead:
     includes: list[Any] = field(default_factory=list)
     # a whole list re-read (follows): what was not seen is gone
     full: bool = False
+    # following (pipeline/followees.py): every id the read was served, and where it stopped, so a re-read
+    # begun in the same run starts there
+    served_ids: list[str] = field(default_factory=list)
+    next_token: str | None = None
 
     def extend(self, more: ListRead) -> None:
         self.items.extend(more.items)

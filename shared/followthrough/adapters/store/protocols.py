@@ -22,8 +22,9 @@ from followthrough.report import WeeklyReport
 from followthrough.subscriber import Subscriber
 
 # user id -> [ISO time the edge was first seen (None: before the first collection), username] and, for
-# followees X served with one, the id of their latest post then (a snowflake: it dates that post)
-Graph = dict[str, list[str | None]]
+# followees, [.., the id of their latest post when X served them (a snowflake: it dates that post; None: not
+# served), whether they follow back (connection_status; None: not known)]; older entries are shorter
+Graph = dict[str, list[str | bool | None]]
 FOLLOW_LISTS = ("following", "followers")
 Clock = Callable[[], datetime]
 PREVIOUS_REPORTS = 8  # earlier reports a collect or a digest loads (trends, deltas)
