@@ -298,8 +298,8 @@ class Collector:
         now: the list was read whole in this run, or a set kept from before offsets were learned (None)
         has just been re-read."""
         check = cursors.followees
-        if "following" not in reads:
-            return False
+        if "following" not in reads or cursors.get("following").done_week != week:
+            return False  # not read, or read in part: the read itself goes on next week before any re-read
         if reads["following"].full:
             check.reread_started_at, check.reread_token, check.reread_seen = None, None, []
             check.accrued_week, check.allowance_usd = week, 0.0  # just read whole: nothing to save up for yet
