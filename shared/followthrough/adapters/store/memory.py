@@ -25,6 +25,7 @@ from followthrough.adapters.store.protocols import (
     StoredWeek,
     export_records,
     reported_weeks,
+    sent_weeks,
 )
 from followthrough.adapters.store.table import (
     KEPT_ON_NEW_ACCOUNT,
@@ -235,6 +236,7 @@ class MemoryCollectorState:
         weeks = _weeks(self.table, subscriber_id)
         state.week = _stored_week(weeks[week]) if week in weeks else None
         state.previous_reports = _previous(weeks, week, PREVIOUS_REPORTS)
+        state.sent_weeks = sent_weeks(weeks, (r.week for r in state.previous_reports))
         return state
 
     def save(
