@@ -9,14 +9,19 @@ escape them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from followthrough.analysis.config import AnalysisConfig
 from followthrough.analysis.wording import UNAVAILABLE_WORDS, duration, plural
 from followthrough.report import AutoDmReceived, Conversation, UnansweredMention, WeeklyReport
 from followthrough.subscriber import TURNED_OFF
+
+if TYPE_CHECKING:
+    from followthrough.digest.followup import FollowForFollowView, FollowUpView, RelationshipsView
 
 TREND_WEEKS = 8
 CHART_HEIGHT_PX = 64
@@ -198,6 +203,7 @@ class Challenge:
     percent: str
     window_days: int | None
     change: str
+    relationships: int | None = None  # followees who are relationships
 
 
 @dataclass
@@ -215,7 +221,13 @@ class DigestView:
     posting_warnings: list[str]
     challenge: Challenge | None
     not_measured: list[str] = field(default_factory=list)
-    hidden: frozenset[str] = frozenset()  # sections the subscriber left out (subscriber.DIGEST_SECTIONS)
+    hidden: frozenset[str] = frozenset()
+    # issue 15 (digest.followup): the last digest's conversations followed up, relationships, follow-for-follow
+    follow_up: FollowUpView | None = None
+    relationships: RelationshipsView | None = None
+    follow_for_follow: FollowForFollowView | None = (
+        None  # sections the subscriber left out (subscriber.DIGEST_SECTIONS)
+    )
 
 
 # -- building it ---------------------------------------------------------------------------------------
@@ -264,8 +276,10 @@ def _nudge(m: dict[str, float | int | None], report: WeeklyReport, cfg: Analysis
                 f"talk with the people you follow. You talked with {percent(share)} of them in the last {days} days.",
             )
         )
-    new, not_greeted = m.get("new_followers"), m.get("new_followers_not_greeted")
-    if new:
+    not_greeted = m.get("new_followers_not_greeted")
+    # likely follow-for-follow followers are not expected to hear from the subscriber
+    new = int(m.get("new_followers") or 0) - int(m.get("follow_for_follow_followers") or 0)
+    if new > 0:
         options.append(
             (
                 cfg.score_w_welcome * (not_greeted or 0) / new,
@@ -446,6 +460,7 @@ def _challenge(report: WeeklyReport) -> Challenge | None:
         percent=percent(c.share),
         window_days=c.window_days,
         change=change,
+        relationships=c.relationships,
     )
 
 
@@ -539,7 +554,25 @@ def _charts(history: list[WeeklyReport], cfg: AnalysisConfig) -> list[Chart]:
                 text_rows=[f"{labels[i]:>4} {percent(r):>4}  {_text_bar(r, 1.0)}" for i, r in enumerate(rates)],
             )
         )
+    # issue 15: the follow-through rate, once two weeks have one (relationships: a line of numbers, digest.followup)
+    follow_through = _series(history, "followup_rate")
+    if sum(r is not None for r in follow_through) >= 2:
+        charts.append(_weekly_chart("Last week's conversations you had", follow_through, labels, 1.0, percent))
     return charts
+
+
+def _weekly_chart(
+    title: str, values: list[float | None], labels: list[str], top: float, shown: Callable[[float | None], str]
+) -> Chart:
+    """One value a week, this week last."""
+    last = len(values) - 1
+    return Chart(
+        title=title,
+        summary=f"{shown(values[-1])} this week." if values[-1] is not None else "Not measured this week.",
+        bars=[Bar(labels[i], shown(v), _bar_height(v, top), current=i == last) for i, v in enumerate(values)],
+        legend=[],
+        text_rows=[f"{labels[i]:>4} {shown(v):>4}  {_text_bar(v, top)}" for i, v in enumerate(values)],
+    )
 
 
 def _not_measured(report: WeeklyReport, skipped: list[str]) -> list[str]:
@@ -567,6 +600,9 @@ def build_view(
     config: AnalysisConfig | None = None,
 ) -> DigestView:
     """Everything the digest shows, from this week's report, earlier ones (oldest first) and skipped reads."""
+    # digest.followup builds its parts with this module's helpers, so it is imported once they exist
+    from followthrough.digest.followup import follow_for_follow_view, follow_up_view, relationships_view
+
     cfg = config or AnalysisConfig()
     m = report.metrics
     score = m.get("engagement_score")
@@ -585,6 +621,9 @@ def build_view(
         preheader = f"{plural(len(conversations), 'conversation')} to have this week."
     if score is not None:
         preheader += f" Your score: {number(score)}."
+    follow_up = follow_up_view(report)
+    if follow_up is not None and follow_up.opening:
+        preheader = f"{follow_up.opening} {preheader}"
     return DigestView(
         title=f"Your week on X, {handle(report.username, '')}" if report.username else "Your week on X",
         period=period(report.window_start, report.window_end),
@@ -599,4 +638,7 @@ def build_view(
         posting_warnings=posting_warnings,
         challenge=_challenge(report),
         not_measured=_not_measured(report, skipped or []),
+        follow_up=follow_up,
+        relationships=relationships_view(report, history),
+        follow_for_follow=follow_for_follow_view(report),
     )
