@@ -21,8 +21,8 @@ from followthrough.report import WeeklyReport
 from followthrough.subscriber import iso_week
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.demo import DemoWorld, start_world
-from followthrough_devkit.xsim.generator import talk_counts, take_up
-from tests.support.twins import Twins, make_twins
+from followthrough_devkit.xsim.generator import take_up, talk_counts
+from tests.support.twins import make_twins
 
 NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
 
