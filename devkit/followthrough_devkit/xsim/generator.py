@@ -989,14 +989,20 @@ def _fill_dms(gen: _Gen, rng: random.Random, required: list[str], start: datetim
         gen.conversation(partner, start, end, min(rng.randrange(2, 9), target - have), me_first=rng.random() < 0.5)
 
 
-def _plant_relationships(gen: _Gen, start: datetime, end: datetime) -> None:
-    """``RELATIONSHIPS_PER_WEEK`` people (active followees or followers) trade two or three posts each way
-    with the subscriber this week: the subscriber replies to their posts, they mention the subscriber."""
-    st, rng, me, acc = gen.st, gen.rng, gen.me, gen.acc
-    pool = sorted({*st.active, *st.follower_only} - st.protected - acc.truth.planted_relationship_ids)
-    for uid in rng.sample(pool, min(RELATIONSHIPS_PER_WEEK, len(pool))):
+def _relationship_plan(gen: _Gen) -> list[tuple[str, int]]:
+    """``RELATIONSHIPS_PER_WEEK`` people (active followees or followers, none planted before) and how many
+    posts each way they will trade with the subscriber this week (two or three)."""
+    st, rng = gen.st, gen.rng
+    pool = sorted({*st.active, *st.follower_only} - st.protected - gen.acc.truth.planted_relationship_ids)
+    return [(uid, rng.randrange(2, 4)) for uid in rng.sample(pool, min(RELATIONSHIPS_PER_WEEK, len(pool)))]
+
+
+def _plant_relationships(gen: _Gen, plan: list[tuple[str, int]], start: datetime, end: datetime) -> None:
+    """The planned relationships: the subscriber replies to their posts, they mention the subscriber."""
+    rng, me, acc = gen.rng, gen.me, gen.acc
+    for uid, rounds in plan:
         person = gen.user(uid)
-        for _ in range(rng.randrange(2, 4)):
+        for _ in range(rounds):
             theirs = gen.others_post(person, gen.between(start, end - timedelta(hours=3)))
             at = (theirs.created_at or start) + timedelta(minutes=rng.randrange(5, 90))
             acc.posts.append(gen.tweet(me, at, rng.choice(texts.ANSWER_BODIES), reply_to=theirs))
@@ -1154,13 +1160,16 @@ def _advance_week(account: SyntheticAccount, seed: int) -> WeekDelta:
     # Activity.
     required = _primary_kinds(rng, new_active)
     n_answers = max(int(week.posts * _ANSWER_SHARE), 1)
-    gen.make_posts(start, end, max(week.posts - n_answers, 1), required)
-    mentions = gen.make_mentions(start, end, week.mentions)
+    # the planted relationships' posts and mentions are part of the week's
+    relationships = _relationship_plan(gen)
+    planted = sum(rounds for _, rounds in relationships)
+    gen.make_posts(start, end, max(week.posts - n_answers - planted, 1), required)
+    mentions = gen.make_mentions(start, end, max(week.mentions - planted, 0))
     late = gen.answer_mentions(previous_unanswered, 1, end, earliest=start)
     gen.answer_mentions(mentions, n_answers - len(late), end)
     gen.make_likes(start, end, week.likes, required["like"])
     _fill_dms(gen, rng, required["dm"], start, end, week.dm_events)
-    _plant_relationships(gen, start, end)
+    _plant_relationships(gen, relationships, start, end)
     _finalize(account)
 
     late_ids = [ref.id for reply in late for ref in reply.referenced_tweets if ref.type == "replied_to"]
