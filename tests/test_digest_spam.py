@@ -8,10 +8,7 @@ is now the digest's first visible line instead.
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import subprocess
 from datetime import UTC, datetime
 
 import pytest
@@ -19,27 +16,12 @@ import pytest
 from followthrough.digest import render_digest
 from followthrough.email import build_message
 from tests.support.digest import LINKS, SKIPPED, history, typical_report
-
-SPAMASSASSIN = "/usr/bin/spamassassin"
-MAX_SCORE = 1.0
+from tests.support.spam import MAX_SCORE, spam_score, spamassassin_or_skip
 
 
 @pytest.fixture(scope="module")
 def spamassassin() -> str:
-    if not os.path.exists(SPAMASSASSIN) and not shutil.which("spamassassin"):
-        if os.environ.get("CI") == "true":
-            pytest.fail(f"{SPAMASSASSIN} is missing: .ci/run must install Debian's spamassassin")
-        pytest.skip("spamassassin is not installed (apt-get install spamassassin)")
-    return SPAMASSASSIN if os.path.exists(SPAMASSASSIN) else str(shutil.which("spamassassin"))
-
-
-def score(spamassassin: str, raw: bytes) -> tuple[float, str]:
-    """SpamAssassin's score of a message and its report (the rules that fired)."""
-    done = subprocess.run([spamassassin, "-L", "-t"], input=raw, capture_output=True, timeout=120, check=False)  # noqa: S603 (our fixed path)
-    out = done.stdout.decode(errors="replace")
-    found = re.search(r"^X-Spam-Status: \w+, score=(-?[\d.]+)", out, re.MULTILINE)
-    assert found, f"no X-Spam-Status in spamassassin's output: {done.stderr.decode(errors='replace')[-500:]}"
-    return float(found.group(1)), out[out.find("Content analysis details") :]
+    return spamassassin_or_skip()
 
 
 def digest_message() -> bytes:
@@ -60,7 +42,7 @@ def digest_message() -> bytes:
 
 
 def test_the_digest_scores_at_most_one_point(spamassassin: str) -> None:
-    points, report = score(spamassassin, digest_message())
+    points, report = spam_score(spamassassin, digest_message())
     assert points <= MAX_SCORE, report
     for rule in ("HTML_FONT_LOW_CONTRAST", "FONT_INVIS_MSGID"):
         assert rule not in report
@@ -74,5 +56,5 @@ def test_hidden_text_is_what_scored(spamassassin: str) -> None:
         'color:#f4f1ea;opacity:0">Talk with @ada_l and 4 others this week.</div>'
     )
     hidden_raw = re.sub(r"<body[^>]*>", hidden, raw, count=1).encode()
-    points, report = score(spamassassin, hidden_raw)
+    points, report = spam_score(spamassassin, hidden_raw)
     assert "FONT_INVIS_MSGID" in report and points > MAX_SCORE

@@ -91,7 +91,7 @@ def follow_up_view(report: WeeklyReport) -> FollowUpView | None:
     if not fresh:
         opening = ""
     if carried:
-        opening += f" {len(carried_done)} of the {len(carried)} still open before happened too."
+        opening += f" Of the {len(carried)} still open from before, you had {len(carried_done)}."
     still = found.in_state("open")
     expired = found.in_state("expired")
     streak = int(report.metrics.get("followup_streak") or 0)

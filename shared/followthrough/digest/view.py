@@ -557,7 +557,7 @@ def _charts(history: list[WeeklyReport], cfg: AnalysisConfig) -> list[Chart]:
     # issue 15: the follow-through rate, once two weeks have one (relationships: a line of numbers, digest.followup)
     follow_through = _series(history, "followup_rate")
     if sum(r is not None for r in follow_through) >= 2:
-        charts.append(_weekly_chart("Last week's conversations you had", follow_through, labels, 1.0, percent))
+        charts.append(_weekly_chart("Suggested conversations you had", follow_through, labels, 1.0, percent))
     return charts
 
 
