@@ -13,59 +13,13 @@ from followthrough.report import (
     SCHEMA_VERSION,
     Challenge,
     Conversation,
-    FollowForFollow,
-    FollowUp,
-    FollowUpItem,
-    Relationship,
     WeeklyReport,
 )
-from tests.support.digest import END, history, parse, render, typical_report, worst_report
-
-
-def with_issue_15(report: WeeklyReport, *, name: str = "ana") -> WeeklyReport:
-    items = [
-        FollowUpItem(
-            kind="answer_mention",
-            user_id="11",
-            username=name,
-            url=f"https://x.com/{name}/status/901",
-            post_id="901",
-            about_at=END - timedelta(days=6),  # a Tuesday
-            suggested_week="2026-W47",
-            state="open",
-        ),
-        FollowUpItem(kind="greet_followee", user_id="12", username="bob", suggested_week="2026-W47", state="done"),
-        FollowUpItem(kind="welcome_follower", user_id="13", username="cy", suggested_week="2026-W47", state="done"),
-        FollowUpItem(
-            kind="welcome_follower",
-            user_id="14",
-            username="dee",
-            suggested_week="2026-W46",
-            carried=True,
-            state="expired",
-        ),
-    ]
-    metrics = {**report.metrics, "relationships": 4, "followee_relationships": 2, "new_relationships": 1}
-    metrics |= {"followup_rate": 0.5, "followup_streak": 3, "follow_for_follow_followers": 1}
-    return report.model_copy(
-        update={
-            "follow_up": FollowUp(base_week="2026-W47", items=items),
-            "relationships": [
-                Relationship(user_id="21", username="eve", to_them=3, from_them=2, followee=True, new=True),
-                Relationship(user_id="22", username="fay", to_them=2, from_them=2),
-            ],
-            "follow_for_follow": [
-                FollowForFollow(user_id="31", username="f4f_guy", following_count=6000, followers_count=300)
-            ],
-            "challenge": report.challenge.model_copy(update={"relationships": 2}),
-            "metrics": metrics,
-            "deltas": {**report.deltas, "relationships": 1.0},
-        }
-    )
+from tests.support.digest import history, parse, render, typical_report, with_follow_up, worst_report
 
 
 def test_the_digest_opens_with_last_weeks_five_in_html_and_text() -> None:
-    html, text = render(with_issue_15(typical_report()))
+    html, text = render(with_follow_up(typical_report()))
     visible = " ".join(" ".join(parse(html).text).split())
     for part in (visible, " ".join(text.split())):
         assert "You had 2 of last week's 3 conversations. Of the 1 still open from before, you had 0." in part
@@ -86,7 +40,7 @@ def test_the_first_digest_says_nothing_about_it() -> None:
 
 
 def test_html_stays_under_the_limit_with_everything_at_its_longest() -> None:
-    html, text = render(with_issue_15(worst_report(), name="n" * 200))
+    html, text = render(with_follow_up(worst_report(), name="n" * 200))
     assert len(html.encode()) <= HTML_LIMIT_BYTES, len(html.encode())
     assert len(text.encode()) <= HTML_LIMIT_BYTES
 

@@ -38,7 +38,7 @@ class RelationshipsView:
     new: list[Named]
     more_new: int
     followees: int | None
-    trend: str  # "2 · 3 · 3 · 4", oldest first, this week last; "" with one week only
+    trend: str  # "2 · 3 · 3 · 4", oldest first, this week last; "" until two weeks were measured
 
 
 @dataclass(frozen=True)
@@ -119,6 +119,7 @@ def relationships_view(report: WeeklyReport, history: list[WeeklyReport]) -> Rel
             "as many as last week" if steps == 0 else f"{abs(steps)} {'more' if steps > 0 else 'fewer'} than last week"
         )
     new = [r for r in report.relationships if r.new]
+    values = [r.metrics.get("relationships") for r in history]
     followees = report.metrics.get("followee_relationships")
     return RelationshipsView(
         count=int(count),
@@ -126,7 +127,7 @@ def relationships_view(report: WeeklyReport, history: list[WeeklyReport]) -> Rel
         new=[Named(handle(r.username, "someone"), profile_url(r.user_id, r.username)) for r in new[:NAMES_SHOWN]],
         more_new=max(int(report.metrics.get("new_relationships") or 0) - NAMES_SHOWN, 0),
         followees=None if followees is None else int(followees),
-        trend=" · ".join(number(r.metrics.get("relationships")) for r in history) if len(history) > 1 else "",
+        trend=" · ".join(number(v) for v in values) if sum(v is not None for v in values) >= 2 else "",
     )
 
 
