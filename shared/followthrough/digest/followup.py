@@ -10,22 +10,16 @@ from dataclasses import dataclass
 from datetime import date, datetime
 
 from followthrough.analysis.wording import join_words, plural
-from followthrough.digest.view import handle, number, profile_url
+from followthrough.digest.view import Person, handle, number, profile_url
 from followthrough.report import FollowUpItem, WeeklyReport
 
 NAMES_SHOWN = 3  # people named in one line; the rest are counted
 
 
 @dataclass(frozen=True)
-class Named:
-    who: str
-    url: str
-
-
-@dataclass(frozen=True)
 class FollowUpView:
     opening: str  # "You had 3 of last week's 5 conversations."
-    still_open: list[Named]  # carried forward to this week
+    still_open: list[Person]  # carried forward to this week
     still_open_line: str  # "Still open: @ana's mention from Tuesday."
     expired_line: str  # "Let go after two digests: welcoming @carl."
     streak_line: str
@@ -35,7 +29,7 @@ class FollowUpView:
 class RelationshipsView:
     count: int
     change: str  # "2 more than last week", "" when not known
-    new: list[Named]
+    new: list[Person]
     more_new: int
     followees: int | None
     trend: str  # "2 · 3 · 3 · 4", oldest first, this week last; "" until two weeks were measured
@@ -43,7 +37,7 @@ class RelationshipsView:
 
 @dataclass(frozen=True)
 class FollowForFollowView:
-    people: list[Named]
+    people: list[Person]
     more: int
 
 
@@ -97,7 +91,7 @@ def follow_up_view(report: WeeklyReport) -> FollowUpView | None:
     streak = int(report.metrics.get("followup_streak") or 0)
     return FollowUpView(
         opening=opening.strip(),
-        still_open=[Named(describe(i), i.url or profile_url(i.user_id, i.username)) for i in still],
+        still_open=[Person(describe(i), i.url or profile_url(i.user_id, i.username)) for i in still],
         still_open_line=f"Still open: {join_words([describe(i) for i in still], 'and')}." if still else "",
         expired_line=(
             f"Let go after two digests: {join_words([describe(i) for i in expired], 'and')}." if expired else ""
@@ -124,7 +118,7 @@ def relationships_view(report: WeeklyReport, history: list[WeeklyReport]) -> Rel
     return RelationshipsView(
         count=int(count),
         change=change,
-        new=[Named(handle(r.username, "someone"), profile_url(r.user_id, r.username)) for r in new[:NAMES_SHOWN]],
+        new=[Person(handle(r.username, "someone"), profile_url(r.user_id, r.username)) for r in new[:NAMES_SHOWN]],
         more_new=max(int(report.metrics.get("new_relationships") or 0) - NAMES_SHOWN, 0),
         followees=None if followees is None else int(followees),
         trend=" · ".join(number(v) for v in values) if sum(v is not None for v in values) >= 2 else "",
@@ -137,6 +131,6 @@ def follow_for_follow_view(report: WeeklyReport) -> FollowForFollowView | None:
         return None
     total = max(int(report.metrics.get("follow_for_follow_followers") or 0), len(found))
     return FollowForFollowView(
-        people=[Named(handle(f.username, "someone"), profile_url(f.user_id, f.username)) for f in found[:NAMES_SHOWN]],
+        people=[Person(handle(f.username, "someone"), profile_url(f.user_id, f.username)) for f in found[:NAMES_SHOWN]],
         more=total - min(len(found), NAMES_SHOWN),
     )
