@@ -49,8 +49,10 @@ def _take_up_some(world: DemoWorld, last_week: str, n: int) -> None:
     if stored is None:
         return
     suggested = [(c.kind, c.user_id, c.post_id) for c in stored[0].conversations]
+    x_user_id = world.subscriber.x_user_id
+    assert x_user_id is not None, "the demo subscriber is signed up with X"
     with world.sim.lock:
-        take_up(world.sim.accounts[world.subscriber.x_user_id], suggested[: 1 + n % 3], seed=n)
+        take_up(world.sim.accounts[x_user_id], suggested[: 1 + n % 3], seed=n)
 
 
 def main(out_dir: str = "out", seed: int = DEMO_SEED, weeks: int = DEFAULT_WEEKS) -> int:

@@ -22,6 +22,7 @@ import gc
 import math
 import random
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -1191,7 +1192,7 @@ def _advance_week(account: SyntheticAccount, seed: int) -> WeekDelta:
 
 
 def take_up(
-    account: SyntheticAccount, suggestions: list[tuple[str, str, str | None]], seed: int
+    account: SyntheticAccount, suggestions: Sequence[tuple[str, str, str | None]], seed: int
 ) -> dict[str, datetime]:
     """The subscriber takes up these suggestions (kind, user id, post id) during the account's last week:
     answers the mention with a reply to it, says hello with a reply to their post or a DM, welcomes a
