@@ -20,7 +20,6 @@ NAMES_SHOWN = 3  # people named in one line; the rest are counted
 class FollowUpView:
     opening: str  # "You had 3 of last week's 5 conversations."
     still_open: list[Person]  # carried forward to this week
-    still_open_line: str  # "Still open: @ana's mention from Tuesday."
     expired_line: str  # "Let go after two digests: welcoming @carl."
     streak_line: str
 
@@ -92,7 +91,6 @@ def follow_up_view(report: WeeklyReport) -> FollowUpView | None:
     return FollowUpView(
         opening=opening.strip(),
         still_open=[Person(describe(i), i.url or profile_url(i.user_id, i.username)) for i in still],
-        still_open_line=f"Still open: {join_words([describe(i) for i in still], 'and')}." if still else "",
         expired_line=(
             f"Let go after two digests: {join_words([describe(i) for i in expired], 'and')}." if expired else ""
         ),
