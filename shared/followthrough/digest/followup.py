@@ -1,43 +1,44 @@
 """The digest's words for issue 15: last week's five followed up, relationships, follow-for-follow followers.
 
-Built from the report like the rest of the view (``digest.view`` puts them in the ``DigestView``);
-templates only lay them out.
+Built from the report like the rest of the view, on top of it: ``with_follow_through`` fills the parts
+``digest.view`` keeps for them (``DigestView.follow_up``, ...); templates only lay them out.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import replace
 from datetime import date, datetime
 
 from followthrough.analysis.wording import join_words, plural
-from followthrough.digest.view import Person, handle, number, profile_url
+from followthrough.digest.view import (
+    DigestView,
+    FollowForFollowView,
+    FollowUpView,
+    Person,
+    RelationshipsView,
+    chart_weeks,
+    handle,
+    number,
+    profile_url,
+)
 from followthrough.report import FollowUpItem, WeeklyReport
 
 NAMES_SHOWN = 3  # people named in one line; the rest are counted
 
 
-@dataclass(frozen=True)
-class FollowUpView:
-    opening: str  # "You had 3 of last week's 5 conversations."
-    still_open: list[Person]  # carried forward to this week
-    expired_line: str  # "Let go after two digests: welcoming @carl."
-    streak_line: str
-
-
-@dataclass(frozen=True)
-class RelationshipsView:
-    count: int
-    change: str  # "2 more than last week", "" when not known
-    new: list[Person]
-    more_new: int
-    followees: int | None
-    trend: str  # "2 · 3 · 3 · 4", oldest first, this week last; "" until two weeks were measured
-
-
-@dataclass(frozen=True)
-class FollowForFollowView:
-    people: list[Person]
-    more: int
+def with_follow_through(view: DigestView, report: WeeklyReport, previous: list[WeeklyReport]) -> DigestView:
+    """``view`` with issue 15's parts; the digest's first line opens with the follow-up."""
+    follow_up = follow_up_view(report)
+    preheader = view.preheader
+    if follow_up is not None and follow_up.opening:
+        preheader = f"{follow_up.opening} {preheader}"
+    return replace(
+        view,
+        preheader=preheader,
+        follow_up=follow_up,
+        relationships=relationships_view(report, chart_weeks(report, previous)),
+        follow_for_follow=follow_for_follow_view(report),
+    )
 
 
 def _weekday(at: datetime | None) -> str:

@@ -12,16 +12,12 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 from urllib.parse import quote
 
 from followthrough.analysis.config import AnalysisConfig
 from followthrough.analysis.wording import UNAVAILABLE_WORDS, duration, plural
 from followthrough.report import AutoDmReceived, Conversation, UnansweredMention, WeeklyReport
 from followthrough.subscriber import TURNED_OFF
-
-if TYPE_CHECKING:
-    from followthrough.digest.followup import FollowForFollowView, FollowUpView, RelationshipsView
 
 TREND_WEEKS = 8
 CHART_HEIGHT_PX = 64
@@ -206,6 +202,33 @@ class Challenge:
     relationships: int | None = None  # followees who are relationships
 
 
+# -- issue 15's parts, filled by digest.followup.with_follow_through --------------------------------
+
+
+@dataclass(frozen=True)
+class FollowUpView:
+    opening: str  # "You had 3 of last week's 5 conversations."
+    still_open: list[Person]  # carried forward to this week
+    expired_line: str  # "Let go after two digests: welcoming @carl."
+    streak_line: str
+
+
+@dataclass(frozen=True)
+class RelationshipsView:
+    count: int
+    change: str  # "2 more than last week", "" when not known
+    new: list[Person]
+    more_new: int
+    followees: int | None
+    trend: str  # "2 · 3 · 3 · 4", oldest first, this week last; "" until two weeks were measured
+
+
+@dataclass(frozen=True)
+class FollowForFollowView:
+    people: list[Person]
+    more: int
+
+
 @dataclass
 class DigestView:
     title: str
@@ -222,7 +245,8 @@ class DigestView:
     challenge: Challenge | None
     not_measured: list[str] = field(default_factory=list)
     hidden: frozenset[str] = frozenset()
-    # issue 15 (digest.followup): the last digest's conversations followed up, relationships, follow-for-follow
+    # issue 15 (digest.followup.with_follow_through): the last digest's conversations followed up,
+    # relationships, follow-for-follow followers
     follow_up: FollowUpView | None = None
     relationships: RelationshipsView | None = None
     follow_for_follow: FollowForFollowView | None = (
@@ -593,6 +617,11 @@ def _not_measured(report: WeeklyReport, skipped: list[str]) -> list[str]:
     return lines
 
 
+def chart_weeks(report: WeeklyReport, previous: list[WeeklyReport]) -> list[WeeklyReport]:
+    """The weeks the trends span: the last earlier ones, then this one."""
+    return [*[r for r in previous if r.week < report.week][-(TREND_WEEKS - 1) :], report]
+
+
 def build_view(
     report: WeeklyReport,
     previous: list[WeeklyReport],
@@ -600,14 +629,11 @@ def build_view(
     config: AnalysisConfig | None = None,
 ) -> DigestView:
     """Everything the digest shows, from this week's report, earlier ones (oldest first) and skipped reads."""
-    # digest.followup builds its parts with this module's helpers, so it is imported once they exist
-    from followthrough.digest.followup import follow_for_follow_view, follow_up_view, relationships_view
-
     cfg = config or AnalysisConfig()
     m = report.metrics
     score = m.get("engagement_score")
     change, direction = _change(report.deltas.get("engagement_score"))
-    history = [*[r for r in previous if r.week < report.week][-(TREND_WEEKS - 1) :], report]
+    history = chart_weeks(report, previous)
     conversations = _conversations(report)
     posting, posting_warnings = _posting(m)
     named = [c.who for c in conversations if c.who.startswith("@")]
@@ -621,9 +647,6 @@ def build_view(
         preheader = f"{plural(len(conversations), 'conversation')} to have this week."
     if score is not None:
         preheader += f" Your score: {number(score)}."
-    follow_up = follow_up_view(report)
-    if follow_up is not None and follow_up.opening:
-        preheader = f"{follow_up.opening} {preheader}"
     return DigestView(
         title=f"Your week on X, {handle(report.username, '')}" if report.username else "Your week on X",
         period=period(report.window_start, report.window_end),
@@ -638,7 +661,4 @@ def build_view(
         posting_warnings=posting_warnings,
         challenge=_challenge(report),
         not_measured=_not_measured(report, skipped or []),
-        follow_up=follow_up,
-        relationships=relationships_view(report, history),
-        follow_for_follow=follow_for_follow_view(report),
     )
