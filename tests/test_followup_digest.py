@@ -8,14 +8,14 @@ from typing import Any
 
 from followthrough.activity import Activity, Post
 from followthrough.analysis.followup import follow_up
-from followthrough.digest import HTML_LIMIT_BYTES
+from followthrough.digest import HTML_LIMIT_BYTES, render_digest
 from followthrough.report import (
     SCHEMA_VERSION,
     Challenge,
     Conversation,
     WeeklyReport,
 )
-from tests.support.digest import history, parse, render, typical_report, with_follow_up, worst_report
+from tests.support.digest import LINKS, history, parse, render, typical_report, with_follow_up, worst_report
 
 
 def test_the_digest_opens_with_last_weeks_five_in_html_and_text() -> None:
@@ -23,7 +23,7 @@ def test_the_digest_opens_with_last_weeks_five_in_html_and_text() -> None:
     visible = " ".join(" ".join(parse(html).text).split())
     for part in (visible, " ".join(text.split())):
         assert "You had 2 of last week's 3 conversations. Of the 1 still open from before, you had 0." in part
-        assert "Still open: @ana's mention from Tuesday" in part
+        assert "Still open: @ana's question from Tuesday" in part
         assert "Let go after two digests: welcoming @dee." in part
         assert "3 digests in a row with a conversation followed through." in part
         assert "Likely follow-for-follow: @f4f_guy" in part
@@ -90,5 +90,15 @@ def test_a_stored_version_1_report_reads_renders_and_is_followed_up() -> None:
     assert found is not None and found.base_week == stored.week
     answered = next(i for i in found.items if i.user_id == mention.user_id and i.kind == "answer_mention")
     assert answered.state == "done" and answered.done_by == "reply" and answered.done_at == reply.created_at
+    assert answered.question  # "how did you get the onboarding emails to feel so personal?"
     assert {i.state for i in found.items if i is not answered} <= {"open", "done"}
     assert len(history()) > 1  # the renders above drew their trends from the sample history
+
+
+def test_follow_for_follow_goes_with_the_more_people_section_when_it_is_hidden() -> None:
+    report = with_follow_up(typical_report())
+    shown = render_digest(report, history()[:-1], LINKS)
+    hidden = render_digest(report, history()[:-1], LINKS, hidden_sections={"more_people"})
+    assert "follow-for-follow" in shown.text and "follow-for-follow" in shown.html
+    assert "follow-for-follow" not in hidden.text and "follow-for-follow" not in hidden.html
+    assert "Still open" in hidden.text  # the follow-up is not part of that section

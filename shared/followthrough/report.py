@@ -99,6 +99,8 @@ class FollowUpItem(BaseModel):
     url: str = ""
     post_id: str | None = None
     about_at: datetime | None = None
+    # the mention to answer asked something (its text had a question mark)
+    question: bool = False
     suggested_week: str
     carried: bool = False
     state: FollowUpState = "open"

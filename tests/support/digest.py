@@ -364,6 +364,7 @@ def with_follow_up(report: WeeklyReport, *, name: str = "ana") -> WeeklyReport:
             url=f"https://x.com/{name}/status/901",
             post_id="901",
             about_at=END - timedelta(days=6),  # a Tuesday
+            question=True,
             suggested_week="2026-W47",
             state="open",
         ),

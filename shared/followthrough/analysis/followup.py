@@ -69,6 +69,7 @@ def follow_up(activity: Activity, previous: list[WeeklyReport], sent_weeks: Coll
 def suggested(base: WeeklyReport) -> list[FollowUpItem]:
     """What ``base``'s digest asked for: its conversations, then what it carried forward (still open
     after their first week; someone suggested again counts once, as the new suggestion)."""
+    asked = {m.tweet_id for m in base.unanswered_mentions if "?" in m.text}
     fresh = [
         FollowUpItem(
             kind=c.kind,
@@ -77,6 +78,7 @@ def suggested(base: WeeklyReport) -> list[FollowUpItem]:
             url=c.url,
             post_id=c.post_id or (_post_id(c.url) if c.kind == "answer_mention" else None),
             about_at=c.about_at,
+            question=c.kind == "answer_mention" and (c.post_id or _post_id(c.url)) in asked,
             suggested_week=base.week,
         )
         for c in base.conversations

@@ -46,10 +46,10 @@ def _weekday(at: datetime | None) -> str:
 
 
 def describe(item: FollowUpItem) -> str:
-    """'@ana's mention from Tuesday', 'a hello to @bob', 'welcoming @carl'."""
+    """'@ana's question from Tuesday', 'a hello to @bob', 'welcoming @carl'."""
     if item.kind == "answer_mention":
         whose = f"{handle(item.username, '')}'s" if item.username else "a"
-        return f"{whose} mention{_weekday(item.about_at)}"
+        return f"{whose} {'question' if item.question else 'mention'}{_weekday(item.about_at)}"
     if item.kind == "welcome_follower":
         return f"welcoming {handle(item.username, 'a new follower')}"
     return f"a hello to {handle(item.username, 'someone you follow')}"

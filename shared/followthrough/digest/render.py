@@ -93,6 +93,7 @@ def without_sections(view: DigestView, hidden: Collection[str]) -> DigestView:
     changes: dict[str, Any] = {"hidden": frozenset(hidden)}
     if "more_people" in hidden:
         changes["more"] = replace(view.more, passive=[], passive_count=None, new_not_greeted=None)
+        changes["follow_for_follow"] = None
     if "trends" in hidden:
         changes["charts"] = []
     if "posting" in hidden:
