@@ -83,6 +83,7 @@ def test_last_weeks_five_followed_up_in_every_state(world: DemoWorld) -> None:
 
     # the third week's digest follows up the second: its own five, and the three carried once
     carried = [s for s in suggested[2:] if s[1] not in {c.user_id for c in second.conversations}]
+    assert len(carried) >= 2, "one carried item to take up and one to expire"
     world.sim.advance_week(seed=2)
     done_carried = take_up(account, carried[:1], seed=2)
     third = week_of(world)
