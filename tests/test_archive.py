@@ -476,3 +476,32 @@ def test_usage_errors_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     archive = write_folder(tmp_path, sample_files())
     assert main(["audit", "--archive", str(archive), "--json", str(tmp_path / "no" / "such" / "dir.json")]) == 2
     assert "cannot write" in capsys.readouterr().err
+
+
+def test_weekly_chats_among_the_liked_posts_reach_the_audit(tmp_path: Path) -> None:
+    """Liked posts name their author's handle (expandedUrl) and keep their text: hashtags and a time (the id)."""
+    files = sample_files()
+    tuesday_21 = datetime(2026, 11, 17, 21, 5, tzinfo=UTC)  # GENERATED is later that week
+    likes = [
+        {
+            "like": {
+                "tweetId": snowflake(tuesday_21 - timedelta(weeks=week, minutes=n), n),
+                "fullText": f"A{n}: talk to customers every week #BufferChat",
+                "expandedUrl": f"https://twitter.com/{who}/status/1",
+            }
+        }
+        for week in range(3)
+        for n, who in enumerate(("ann", "bo", "cy"))
+    ]
+    files["like.js"] = ytd("like", likes)
+    out, page = tmp_path / "report.json", tmp_path / "report.html"
+    assert (
+        main(["audit", "--archive", str(write_folder(tmp_path, files)), "--json", str(out), "--html", str(page)]) == 0
+    )
+    report = json.loads(out.read_text())
+    [chat] = report["chats_to_join"]
+    assert (chat["hashtag"], chat["weekday"], chat["hour"], chat["weeks"]) == ("BufferChat", 1, 21, 3)
+    assert report["dormant_followees"] is None  # an archive does not date the followees' last posts
+    html = page.read_text()
+    assert "#BufferChat looks like a weekly chat, Tuesdays around 21:00" in html
+    assert "an archive does not say when the people" in html

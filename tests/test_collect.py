@@ -7,44 +7,14 @@ DynamoDB sees are in tests/test_collect_aws.py.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, datetime
-
 import pytest
 
-from followthrough.adapters.store.memory import memory_repositories
-from followthrough.bootstrap import Services
 from followthrough.messages import CollectRequest, DigestRequest
-from followthrough_devkit.aws import LocalAws
-from followthrough_devkit.demo import DemoWorld, start_world
-from tests.support.twins import Twins, make_twins
+from followthrough_devkit.demo import DemoWorld
+from tests.support.twins import Twins
+from tests.support.world import NOW, collect_request, collect_world_fixture, twins_fixture  # noqa: F401 (fixtures)
 
-NOW = datetime(2026, 11, 23, 8, 0, tzinfo=UTC)
-
-
-@pytest.fixture
-def twins() -> Twins:
-    return make_twins(lambda: NOW)
-
-
-def _on_twins(twins: Twins, services: Services) -> Services:
-    """The world's services on ``twins``, whose repositories keep the services' clock (the stand-in's)."""
-    twins.repositories = memory_repositories(services.clock)
-    return twins.install(services)
-
-
-@pytest.fixture
-def world(twins: Twins, monkeypatch: pytest.MonkeyPatch) -> Iterator[DemoWorld]:
-    names = LocalAws(endpoint_url="")  # resource names only: no AWS is started, none is called
-    for name in [*names.environ(), "X_API_BASE_URL", "POWERTOOLS_METRICS_DISABLED", "POWERTOOLS_LOG_LEVEL"]:
-        monkeypatch.setenv(name, "")  # start_world's settings are undone after the test
-    w = start_world(seed=11, now=NOW, profile="small", aws=names, adapt=lambda services: _on_twins(twins, services))
-    yield w
-    w.close()
-
-
-def _request(world: DemoWorld, week: str = "2026-W48") -> CollectRequest:
-    return CollectRequest(subscriber_id=world.subscriber.subscriber_id, week=week)
+_request = collect_request
 
 
 def test_first_run_reads_everything_once_stores_a_report_and_queues_the_digest(world: DemoWorld, twins: Twins) -> None:

@@ -261,6 +261,22 @@ def test_the_settings_page_leaves_out_sections_and_turns_off_optional_reads(worl
     assert sub.receives_digest
 
 
+def test_the_search_for_mentions_without_the_at_is_off_until_ticked(world: World) -> None:
+    sid = _subscribed(world)
+    visitor = world.visitor()
+    asked = visitor.get(_settings_link(world, sid))
+    assert 'value="search_recent">' in asked.body  # offered, not ticked
+    sub = world.repositories.subscribers.get_subscriber(sid)
+    assert sub is not None and sub.opted_in_reads == []
+    done = _save(visitor, asked, reads=[*OPTIONAL_READS, "search_recent"])
+    sub = world.repositories.subscribers.get_subscriber(sid)
+    assert sub is not None and sub.opted_in_reads == ["search_recent"] and sub.skipped_reads == []
+    assert 'value="search_recent" checked' in done.body
+    _save(visitor, done, reads=list(OPTIONAL_READS))  # unticked again: off
+    sub = world.repositories.subscribers.get_subscriber(sid)
+    assert sub is not None and sub.opted_in_reads == []
+
+
 def test_left_out_sections_are_not_in_the_digest(world: World) -> None:
     from followthrough.digest.render import DigestLinks, render_digest
     from tests.support.digest import typical_report

@@ -395,8 +395,9 @@ def test_advance_week_adds_one_typical_week() -> None:
     assert acc.anchor == ANCHOR + timedelta(days=7)
     assert (delta.start, delta.end) == (ANCHOR, acc.anchor)
     assert 15 <= len(delta.post_ids) <= 30
-    assert len(delta.mention_ids) == 60
-    assert len(delta.liked_post_ids) == 100
+    assert len(delta.mention_ids) == 60 + len(acc.truth.weekly_chats)  # one mention from each weekly chat
+    # and two likes in each weekly chat, four of the recurring topic's posts
+    assert len(delta.liked_post_ids) == 100 + 2 * len(acc.truth.weekly_chats) + 4 * len(acc.truth.topic_tags)
     assert 28 <= len(delta.dm_event_ids) <= 36
     assert len(delta.new_following_ids) == 15
     assert len(delta.new_follower_ids) == 25
@@ -437,5 +438,6 @@ def test_advance_week_adds_one_typical_week() -> None:
 def test_advance_week_scales_with_profile() -> None:
     small = generate_account(2, "small", ANCHOR)
     delta = advance_week(small, seed=3)
-    assert len(delta.mention_ids) == 12 and len(delta.new_follower_ids) == 5
+    # the profile's twelve, plus one mention from each weekly chat among followees
+    assert len(delta.mention_ids) == 12 + len(small.truth.weekly_chats) and len(delta.new_follower_ids) == 5
     assert len(small.followers) == 200 + 5 - 1

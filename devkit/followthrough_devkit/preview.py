@@ -32,6 +32,9 @@ def preview(
     # the first week starts now and later ones move the stand-in's clock forward, as a deployment would live them
     world = start_world(seed, quiet=True, aws=aws)
     try:
+        # the demo subscriber turns on the opt-in search too, so the preview shows every section there is
+        searching = world.subscriber.model_copy(update={"opted_in_reads": ["search_recent"]})
+        world.services.repositories.subscribers.put_subscriber(searching, reference=world.now)
         week = ""
         for n in range(weeks):
             if n:

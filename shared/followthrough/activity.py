@@ -60,6 +60,7 @@ class Like(BaseModel):
     author_id: str | None = None
     post_created_at: datetime | None = None
     seen_at: datetime
+    hashtags: list[str] = []
 
 
 class DmEvent(BaseModel):
@@ -99,6 +100,8 @@ class FollowEdge(BaseModel):
     user_id: str
     username: str | None = None
     since: datetime | None = None
+    # when their latest post was, as of the last time X served this entry (following only; None: not known)
+    last_post_at: datetime | None = None
 
 
 class Activity(BaseModel):
@@ -114,6 +117,8 @@ class Activity(BaseModel):
     following: list[FollowEdge] = []
     followers: list[FollowEdge] = []
     accounts: dict[str, Account] = {}
+    # posts X's recent search found for the subscriber's handle or name (opt-in); None: not searched
+    untagged_mentions: list[Post] | None = None
     # Names of inputs that could not be read this run (e.g. "mentions" for an
     # archive, or "likes" when the budget ran out): metrics built on them are
     # reported as unavailable, never as zero.

@@ -36,6 +36,8 @@ class CollectorConfig(BaseModel):
     # Never read more than this many followers in one run (large accounts).
     followers_read_cap: int = Field(5000, ge=1)
     dm_window_days: int = 30
+    # the opt-in search for mentions without the @ spends at most this much a week, after every other read
+    untagged_search_usd: float = Field(0.25, ge=0)
     prices: XPrices = XPrices()
 
 

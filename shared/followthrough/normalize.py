@@ -8,11 +8,22 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import UTC, datetime
 
 from followthrough import masking
 from followthrough.activity import Account, DmEvent, Like, Post, PostKind
 from followthrough.xmodels import XDmEvent, XTweet, XUser
+
+SNOWFLAKE_EPOCH_MS = 1288834974657
+# X ids before snowflakes (late 2010) carry no time
+_FIRST_SNOWFLAKE = 29_700_859_247
+
+
+def snowflake_time(post_id: str) -> datetime | None:
+    """When an X id was made, None for ids older than snowflakes or not numeric."""
+    if not post_id.isdigit() or int(post_id) < _FIRST_SNOWFLAKE:
+        return None
+    return datetime.fromtimestamp(((int(post_id) >> 22) + SNOWFLAKE_EPOCH_MS) / 1000, UTC)
 
 
 def account(user: XUser) -> Account:
@@ -112,7 +123,13 @@ def posts(tweets: Iterable[XTweet], included: Iterable[XTweet] = ()) -> list[Pos
 
 
 def like(tweet: XTweet, seen_at: datetime) -> Like:
-    return Like(post_id=tweet.id, author_id=tweet.author_id, post_created_at=tweet.created_at, seen_at=seen_at)
+    return Like(
+        post_id=tweet.id,
+        author_id=tweet.author_id,
+        post_created_at=tweet.created_at,
+        seen_at=seen_at,
+        hashtags=[h.tag for h in tweet.entities.hashtags] if tweet.entities else [],
+    )
 
 
 def dm_event(event: XDmEvent) -> DmEvent:

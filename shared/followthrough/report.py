@@ -57,13 +57,18 @@ class AutoDms(BaseModel):
     sent: list[AutoDmSent] = []
 
 
-class UnansweredMention(BaseModel):
+class QuotedPost(BaseModel):
+    """Someone else's post the digest quotes."""
+
     tweet_id: str
     author_id: str
     author_username: str | None = None
     created_at: datetime | None = None
     text: str = ""
     url: str | None = None
+
+
+class UnansweredMention(QuotedPost):
     # a reply that came after the grace period: the mention still counts as
     # unanswered in the metrics, but the digest does not ask for an answer
     replied_at: datetime | None = None
@@ -166,6 +171,36 @@ class HashtagChat(BaseModel):
     participants: int
 
 
+class DormantFollowee(BaseModel):
+    """A followee with nothing to talk about: no post for a long time (a candidate to unfollow)."""
+
+    user_id: str
+    username: str | None = None
+    last_post_at: datetime
+    followed_since: datetime | None = None
+    follows_back: bool = False
+
+
+class ChatToJoin(BaseModel):
+    """A hashtag that recurs at about the same local weekday and hour with several people: a likely weekly chat."""
+
+    hashtag: str
+    weekday: int = Field(ge=0, le=6)  # 0 = Monday, in the subscriber's time zone
+    hour: int = Field(ge=0, le=23)
+    time_zone: str = "UTC"
+    weeks: int  # distinct weeks it was seen in
+    authors: int
+    followees: int
+    followee_usernames: list[str] = []
+    takes_part: bool = False  # the subscriber posted with the hashtag at that time
+
+
+class UntaggedMention(QuotedPost):
+    """A post that names the subscriber (handle or display name) without tagging them."""
+
+    is_question: bool = False
+
+
 class WeeklyReport(BaseModel):
     schema_version: int = SCHEMA_VERSION
     subscriber_id: str
@@ -190,3 +225,8 @@ class WeeklyReport(BaseModel):
     follow_up: FollowUp | None = None
     relationships: list[Relationship] = []
     follow_for_follow: list[FollowForFollow] = []
+    # optional since these were added (older stored reports lack them): None = not looked at, [] = none found
+    dormant_followees: list[DormantFollowee] | None = None
+    dormant_followee_count: int | None = None
+    chats_to_join: list[ChatToJoin] | None = None
+    untagged_mentions: list[UntaggedMention] | None = None

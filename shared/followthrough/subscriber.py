@@ -32,6 +32,13 @@ OPTIONAL_READS: dict[str, str] = {
     "followers": "Read your followers list to find new followers you haven't greeted",
 }
 
+# Reads a subscriber can turn on (off until they do): each costs X credits every week, within the weekly budget.
+OptInRead = Literal["search_recent"]
+OPT_IN_READS: dict[str, str] = {
+    "search_recent": "Search X each week for your handle and name without the @ (posts that talk about you "
+    "without tagging you); it uses part of the weekly X budget",
+}
+
 
 class Subscriber(BaseModel):
     subscriber_id: str
@@ -54,6 +61,7 @@ class Subscriber(BaseModel):
     paused_until: datetime | None = None  # no digest before then (the settings page's pause, 1-8 weeks)
     hidden_sections: list[DigestSection] = []  # left out of the digest (the settings page)
     skipped_reads: list[OptionalRead] = []  # optional X reads turned off (the settings page)
+    opted_in_reads: list[OptInRead] = []  # opt-in X reads turned on (the settings page)
 
     @field_validator("time_zone")
     @classmethod

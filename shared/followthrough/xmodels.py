@@ -33,6 +33,11 @@ class XUser(BaseModel):
     description: str | None = None
     protected: bool | None = None
     public_metrics: XUserMetrics | None = None
+    # asked for as user.fields=most_recent_tweet_id (the request enum); served under that name (fields.mdx,
+    # data-dictionary.mdx) or as most_recent_post_id (the OpenAPI User schema); absent for an account that never posted
+    most_recent_tweet_id: str | None = Field(
+        None, validation_alias=AliasChoices("most_recent_tweet_id", "most_recent_post_id")
+    )
 
 
 class XReference(BaseModel):

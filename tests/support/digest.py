@@ -12,7 +12,9 @@ from followthrough.report import (
     AutoDms,
     AutoDmSent,
     Challenge,
+    ChatToJoin,
     Conversation,
+    DormantFollowee,
     FollowForFollow,
     FollowUp,
     FollowUpItem,
@@ -20,6 +22,7 @@ from followthrough.report import (
     PassiveFollow,
     Relationship,
     UnansweredMention,
+    UntaggedMention,
     WeeklyReport,
 )
 
@@ -199,8 +202,44 @@ def typical_report(previous: list[WeeklyReport] | None = None) -> WeeklyReport:
             "hashtag_chats": [
                 HashtagChat(hashtag="#buildinpublic", started_at=END - timedelta(days=4), posts=4, participants=6)
             ],
+            **insights(),
         }
     )
+
+
+def insights(n: int = 1, name: str = "", text: str = "") -> dict[str, Any]:
+    """The report's issue-15 fields: ``n`` of each (a chat, an untagged mention, a quiet followee)."""
+    return {
+        "chats_to_join": [
+            ChatToJoin(
+                hashtag=f"BufferChat{name}",
+                weekday=1,
+                hour=21,
+                weeks=6,
+                authors=6,
+                followees=4,
+                followee_usernames=[f"chat{name}{i}" for i in range(5)],
+                takes_part=i == 1,
+            )
+            for i in range(n)
+        ],
+        "untagged_mentions": [
+            UntaggedMention(
+                tweet_id=str(5000 + i),
+                author_id=str(6000 + i),
+                author_username=f"fan{name}{i}",
+                created_at=END - timedelta(days=1),
+                text=text or "Has anyone tried the pricing teardown person1 shared?",
+                is_question=True,
+            )
+            for i in range(n)
+        ],
+        "dormant_followees": [
+            DormantFollowee(user_id=str(7000 + i), username=f"gone{name}{i}", last_post_at=END - timedelta(days=400))
+            for i in range(n)
+        ],
+        "dormant_followee_count": n,
+    }
 
 
 def worst_report() -> WeeklyReport:
@@ -255,6 +294,7 @@ def worst_report() -> WeeklyReport:
                 ],
             ),
             "hashtag_chats": [HashtagChat(hashtag="#" + long_name, started_at=END, posts=9, participants=9)] * 100,
+            **insights(100, long_name, long_text),
             "unavailable": [
                 "posts",
                 "mentions",

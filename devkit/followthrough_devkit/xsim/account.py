@@ -27,6 +27,19 @@ class HashtagChat:
 
 
 @dataclass
+class WeeklyChat:
+    """A hashtag chat among some of the subscriber's followees (and others) at one weekday and hour, every week."""
+
+    tag: str
+    weekday: int  # UTC, 0 = Monday
+    hour: int  # UTC
+    followee_ids: list[str] = field(default_factory=list)
+    other_ids: list[str] = field(default_factory=list)
+    takes_part: bool = False  # the subscriber posts in it
+    post_ids: list[str] = field(default_factory=list)
+
+
+@dataclass
 class DmNegatives:
     """DM conversations that look a little like automated DMs but are not."""
 
@@ -78,6 +91,17 @@ class PlantedFacts:
     planted_relationship_ids: set[str] = field(default_factory=set)
     # suggestions the subscriber took up (``take_up``): user id -> when
     taken_up: dict[str, datetime] = field(default_factory=dict)
+    # followees planted quiet (they post nothing in the data) -> their last post; the dormant ones (last post
+    # more than 90 days before the anchor) are derived from it
+    quiet_followees: dict[str, datetime] = field(default_factory=dict)
+    dormant_followee_ids: set[str] = field(default_factory=set)
+    weekly_chats: list[WeeklyChat] = field(default_factory=list)
+    # a recurring topic hashtag liked at all hours: not a chat
+    topic_tags: list[str] = field(default_factory=list)
+    # posts naming the subscriber by handle or display name without tagging them (``untagged_posts``), and the
+    # questions among them
+    untagged_mention_ids: set[str] = field(default_factory=set)
+    untagged_question_ids: set[str] = field(default_factory=set)
 
     @property
     def answered_mention_ids(self) -> set[str]:
@@ -148,6 +172,8 @@ class SyntheticAccount:
     own_domains: list[str]
     truth: PlantedFacts
     weeks: list[WeekDelta] = field(default_factory=list)
+    # others' posts that only X's search finds (they name the subscriber without tagging them), newest first
+    untagged_posts: list[XTweet] = field(default_factory=list)
     # bumped on every change, so servers can drop derived indexes
     version: int = 0
     # a server's derived indexes: name -> (version they were built at, index); they go with the account

@@ -24,7 +24,9 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypeVar
 from urllib.parse import parse_qs, unquote, urlencode, urlsplit
 
+from followthrough.normalize import SNOWFLAKE_EPOCH_MS
 from followthrough.xmodels import XDmEvent, XEntities, XTweet, XUser
+from followthrough_devkit.xsim import search
 
 if TYPE_CHECKING:
     from followthrough_devkit.xsim.account import SyntheticAccount
@@ -60,11 +62,13 @@ RATE_LIMITS: dict[str, int] = {
     "followers": 300,
     "dm_events": 15,
     "users_lookup": 900,
+    "search_recent": 300,  # per user (rate-limits.mdx; 450 per app)
 }
 RATE_WINDOW_S = 15 * 60
 # How far back X lets a reader go.
 REACH = {"tweets": 3200, "mentions": 800}
 DM_RETENTION = timedelta(days=30)
+SEARCH_WINDOW = timedelta(days=7)  # recent search: "Search Posts from the last 7 days" (search/introduction.mdx)
 
 ACCESS_TOKEN_TTL_S = 2 * 60 * 60
 AUTH_CODE_TTL_S = 30
@@ -86,6 +90,7 @@ REQUIRED_SCOPES: dict[str, frozenset[str]] = {
     "followers": frozenset({"tweet.read", "users.read", "follows.read"}),
     "dm_events": frozenset({"tweet.read", "users.read", "dm.read"}),
     "users_lookup": frozenset({"tweet.read", "users.read"}),
+    "search_recent": frozenset({"tweet.read", "users.read"}),
 }
 
 TWEET_FIELDS = _names(
@@ -162,6 +167,29 @@ SPECS: dict[str, EndpointSpec] = {
         frozenset({"max_results", "pagination_token", "expansions", "tweet.fields", "post.fields", "user.fields"}),
         (1, 1000),
         100,
+    ),
+    # openapi.json: max_results 10-100 (default 10); next_token or pagination_token; start_time within 7 days
+    "search_recent": EndpointSpec(
+        frozenset(
+            {
+                "query",
+                "max_results",
+                "next_token",
+                "pagination_token",
+                "start_time",
+                "end_time",
+                "since_id",
+                "until_id",
+                "sort_order",
+                "expansions",
+                "tweet.fields",
+                "post.fields",
+                "user.fields",
+                *_MEDIA_PLACE_POLL,
+            }
+        ),
+        (10, 100),
+        10,
     ),
     "dm_events": EndpointSpec(
         frozenset(
@@ -339,8 +367,31 @@ def tweet_wire(tweet: XTweet) -> dict[str, Any]:
     return wire
 
 
-def user_wire(user: XUser) -> dict[str, Any]:
+# Accounts the generator did not plant quiet posted within this long before the simulation's now.
+RECENT_POSTER_SPAN_S = 4 * 86400
+
+
+def most_recent_post_id(user: XUser, now: datetime) -> str | None:
+    """``most_recent_tweet_id`` (data-dictionary.mdx): the id of the user's latest post, absent if they never posted.
+
+    A followee the generator planted quiet carries its own; anyone else posted a little while ago (dated
+    from the id, so the same user gets the same answer all week), which is what most accounts look like.
+    """
+    if user.most_recent_tweet_id:
+        return user.most_recent_tweet_id
+    metrics = user.public_metrics
+    if metrics is not None and metrics.tweet_count == 0:
+        return None
+    at_ms = int(now.timestamp() * 1000) - (int(user.id) % RECENT_POSTER_SPAN_S) * 1000
+    return str(((at_ms - SNOWFLAKE_EPOCH_MS) << 22) | (int(user.id) & 0x3FFFFF))
+
+
+def user_wire(user: XUser, now: datetime | None = None) -> dict[str, Any]:
+    """Every field the simulation knows for a user; ``now`` dates their latest post (without it: none)."""
     wire: dict[str, Any] = {"id": user.id, "name": user.name, "username": user.username}
+    recent = most_recent_post_id(user, now) if now is not None else None
+    if recent:
+        wire["most_recent_tweet_id"] = recent
     if user.created_at:
         wire["created_at"] = timestamp(user.created_at)
     if user.description is not None:
@@ -515,7 +566,7 @@ class _Includes:
             return
         found = (self.account.users.get(user_id) if self.account else None) or self.sim.find_user(user_id)
         if found is not None:
-            self.users[user_id] = project(user_wire(found), self.user_fields)
+            self.users[user_id] = project(user_wire(found, self.sim.now()), self.user_fields)
 
     def tweet(self, tweet: XTweet) -> None:
         if tweet.id not in self.tweets:
@@ -637,7 +688,8 @@ def _follow_list(sim: XSim, endpoint: str, account: SyntheticAccount, query: Map
     _tweet_fields(query)
     if not page:
         return _empty()
-    body: dict[str, Any] = {"data": [project(user_wire(u), fields) for u in page]}
+    now = sim.now()
+    body: dict[str, Any] = {"data": [project(user_wire(u, now), fields) for u in page]}
     meta: dict[str, Any] = {"result_count": len(page)}
     if next_token:
         meta["next_token"] = next_token
@@ -670,11 +722,78 @@ def _dm_events(sim: XSim, account: SyntheticAccount, query: Mapping[str, str]) -
     return body, len(page) + extra, [e.id for e in page]
 
 
+def _searchable_posts(account: SyntheticAccount) -> list[XTweet]:
+    """Every post of the account's world, newest first: its own, mentions, liked and referenced posts, and
+    the posts only search finds."""
+    pool: dict[str, XTweet] = {}
+    for collection in (account.posts, account.mentions, account.likes, account.referenced.values()):
+        for tweet in collection:
+            pool[tweet.id] = tweet
+    for tweet in account.untagged_posts:
+        pool[tweet.id] = tweet
+    return sorted(pool.values(), key=lambda t: int(t.id), reverse=True)
+
+
+def _username(account: SyntheticAccount, user_id: str | None) -> str:
+    user = account.users.get(user_id or "")
+    return user.username if user is not None else ""
+
+
+def _search_recent(sim: XSim, account: SyntheticAccount, query: Mapping[str, str]) -> Served:
+    """Posts of the last seven days matching ``query``, newest first (sort_order=relevancy is served the same)."""
+    if "start_time" in query and "since_id" in query:
+        raise InvalidRequest("since_id", query["since_id"], "At most one of `start_time`, `since_id` may be provided.")
+    if "end_time" in query and "until_id" in query:
+        raise InvalidRequest("until_id", query["until_id"], "At most one of `end_time`, `until_id` may be provided.")
+    if "next_token" in query and "pagination_token" in query:
+        raise InvalidRequest(
+            "next_token", query["next_token"], "At most one of `pagination_token`, `next_token` may be provided."
+        )
+    if query.get("sort_order", "recency") not in ("recency", "relevancy"):
+        raise InvalidRequest("sort_order", query["sort_order"], "The `sort_order` query parameter is not valid")
+    raw = query.get("query", "")
+    try:
+        matches = search.compile_query(raw)
+    except search.QueryError as err:
+        raise InvalidRequest("query", raw, f"There were errors processing your request: {err}") from None
+    now = sim.now()
+    oldest = now - SEARCH_WINDOW
+    start = oldest
+    if "start_time" in query:
+        start = _time("start_time", query["start_time"])
+        if start < oldest:
+            raise InvalidRequest(
+                "start_time",
+                query["start_time"],
+                f"Invalid 'start_time':'{query['start_time']}'. 'start_time' must be on or after {timestamp(oldest)}",
+            )
+    end = _time("end_time", query["end_time"]) if "end_time" in query else now
+    since = _numeric("since_id", query["since_id"]) if "since_id" in query else None
+    until = _numeric("until_id", query["until_id"]) if "until_id" in query else None
+    items = [
+        t
+        for t in _ordered(account, "searchable", lambda: _searchable_posts(account))
+        if t.created_at is not None
+        and start <= t.created_at < end
+        and (since is None or int(t.id) > since)
+        and (until is None or int(t.id) < until)
+        and matches(search.searchable(t, _username(account, t.author_id)))
+    ]
+    paging = dict(query)
+    if "next_token" in paging:
+        paging["pagination_token"] = paging.pop("next_token")
+    page, next_token = _page("search_recent", items, [-int(t.id) for t in items], paging)
+    return _tweet_page(sim, account, "search_recent", page, next_token, query, newest_oldest=True)
+
+
 def _users_me(sim: XSim, account: SyntheticAccount, query: Mapping[str, str]) -> Served:
     fields = _fields(query, "user.fields", USER_FIELDS, DEFAULT_USER_FIELDS)
     _csv(query, "expansions", USER_EXPANSIONS)
     _tweet_fields(query)
-    return {"data": project(user_wire(account.me), fields)}, 1, [account.me.id]
+    me = account.me
+    if account.posts:  # the subscriber's latest post is in the data
+        me = me.model_copy(update={"most_recent_tweet_id": account.posts[0].id})
+    return {"data": project(user_wire(me, sim.now()), fields)}, 1, [account.me.id]
 
 
 def _users_lookup(sim: XSim, query: Mapping[str, str]) -> Served:
@@ -694,7 +813,7 @@ def _users_lookup(sim: XSim, query: Mapping[str, str]) -> Served:
     for uid in ids:
         user = sim.find_user(uid)
         if user is not None:
-            found.append(project(user_wire(user), fields))
+            found.append(project(user_wire(user, sim.now()), fields))
         else:
             errors.append(not_found_user(uid, "ids"))
     body: dict[str, Any] = {}
@@ -723,6 +842,8 @@ def _route(method: str, path: str) -> tuple[str | None, str | None]:
         return "users_lookup", None
     if path == "/2/dm_events":
         return "dm_events", None
+    if path == "/2/tweets/search/recent":
+        return "search_recent", None
     match = _USER_PATH.match(path)
     if match:
         return match.group(2), unquote(match.group(1))
@@ -800,6 +921,8 @@ def _serve(sim: XSim, endpoint: str, path_user: str | None, token_user: str, que
         return _users_lookup(sim, query)
     if endpoint == "dm_events":
         return _dm_events(sim, sim.accounts[token_user], query)
+    if endpoint == "search_recent":
+        return _search_recent(sim, sim.accounts[token_user], query)
     assert path_user is not None
     _numeric("id", path_user)
     account = sim.accounts.get(path_user)

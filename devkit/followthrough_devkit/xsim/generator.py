@@ -41,7 +41,14 @@ from followthrough.xmodels import (
     XUserMetrics,
 )
 from followthrough_devkit.xsim import texts
-from followthrough_devkit.xsim.account import DmNegatives, HashtagChat, PlantedFacts, SyntheticAccount, WeekDelta
+from followthrough_devkit.xsim.account import (
+    DmNegatives,
+    HashtagChat,
+    PlantedFacts,
+    SyntheticAccount,
+    WeekDelta,
+    WeeklyChat,
+)
 
 TWITTER_EPOCH_MS = 1288834974657
 _FIRST_SNOWFLAKE = datetime(2010, 11, 5, tzinfo=UTC)
@@ -911,6 +918,7 @@ def _generate(seed: int, profile: str, anchor: datetime | None) -> SyntheticAcco
     gen.make_likes(like_start, anchor, prof.likes, required["like"])
     _fill_dms(gen, rng, required["dm"], anchor - timedelta(days=30), anchor, round(week.dm_events * 30 / 7))
     _fill_dms(gen, rng, [], anchor - timedelta(days=90), anchor - timedelta(days=30), week.dm_events * 4)
+    plant_insights(acc, state, prof, anchor - timedelta(weeks=_CHAT_WEEKS), first=True)
 
     _finalize(acc)
     return acc
@@ -1092,6 +1100,9 @@ def _derive_truth(acc: SyntheticAccount) -> None:
     truth.unanswered_mention_ids = mention_ids - set(truth.answered_mentions)
     truth.liked_mention_ids = {t.id for t in acc.likes if t.id in truth.unanswered_mention_ids}
     truth.passive_followees_mentioning = {m.author_id for m in acc.mentions if m.author_id in truth.passive_follow_ids}
+    truth.dormant_followee_ids = {
+        uid for uid, last in truth.quiet_followees.items() if uid in following and last < acc.anchor - DORMANT_AFTER
+    }
 
 
 def advance_week(account: SyntheticAccount, seed: int) -> WeekDelta:
@@ -1171,6 +1182,7 @@ def _advance_week(account: SyntheticAccount, seed: int) -> WeekDelta:
     gen.make_likes(start, end, week.likes, required["like"])
     _fill_dms(gen, rng, required["dm"], start, end, week.dm_events)
     _plant_relationships(gen, relationships, start, end)
+    plant_insights(account, state, prof, start, first=False)
     _finalize(account)
 
     late_ids = [ref.id for reply in late for ref in reply.referenced_tweets if ref.type == "replied_to"]
@@ -1255,3 +1267,174 @@ def talk_counts(account: SyntheticAccount, start: datetime, end: datetime) -> di
             counts = to_them if event.sender_id == me else from_them
             counts[other] = counts.get(other, 0) + 1
     return {uid: (n, from_them.get(uid, 0)) for uid, n in to_them.items()}
+
+
+# ----- issue 15: quiet followees, weekly chats among followees, mentions without the @ ---------------
+# Each planted with a random stream of its own, so the rest of a seed's world stays as it was.
+
+DORMANT_AFTER = timedelta(days=90)
+_DORMANT_SHARE = 0.08  # of followees: last post 91 days to 3 years before the anchor
+_QUIET_SHARE = 0.04  # of followees: last post 20 to 80 days before (quiet, not dormant)
+# (tag, UTC weekday, UTC hour, the subscriber posts in it); tags not in texts.CHAT_TAGS (the one-off chats)
+_WEEKLY_CHATS = (("BufferChat", 1, 21, False), ("CommunityHour", 3, 16, True))
+_CHAT_WEEKS = 6
+_TOPIC_TAG = "BuildInPublic"
+_CHAT_LINES = (
+    "Q1: what is one habit that keeps you talking to customers?",
+    "Late to the chat tonight, catching up on the answers.",
+    "Great question. For us it was weekly office hours.",
+    "Same here, the smallest experiments taught us the most.",
+)
+# {handle} without the @, {name} the display name; questions end with "?"
+_UNTAGGED_QUESTIONS = (
+    "Has anyone tried the onboarding checklist {name} shared last week?",
+    "Does {handle} still run those pricing teardowns?",
+    "Who else read {name}'s piece on churn? Thoughts?",
+)
+_UNTAGGED_REMARKS = (
+    "Great thread by {name} on retention curves, worth the read.",
+    "Borrowed the trial-length idea from {handle}, it worked.",
+)
+
+
+def _posting_authors(acc: SyntheticAccount) -> set[str]:
+    posts = (*acc.posts, *acc.mentions, *acc.likes, *acc.referenced.values(), *acc.untagged_posts)
+    return {t.author_id for t in posts if t.author_id}
+
+
+def _plant_quiet_followees(gen: _Gen, rng: random.Random) -> None:
+    """Followees who post nothing in the data, with their last post long ago (dormant) or a while ago (quiet).
+
+    Out of every random pool from here on, so they stay silent as weeks are added.
+    """
+    acc, st = gen.acc, gen.st
+    authors = _posting_authors(acc)
+    pool = sorted(uid for uid in st.passive if uid not in st.protected and uid not in authors)
+    rng.shuffle(pool)
+    n_dormant = int(len(acc.following) * _DORMANT_SHARE)
+    n_quiet = int(len(acc.following) * _QUIET_SHARE)
+    for i, uid in enumerate(pool[: n_dormant + n_quiet]):
+        user = acc.users[uid]
+        created = user.created_at or _EARLIEST_ACCOUNT
+        if i < n_dormant:
+            lo, hi = (
+                max(created + timedelta(days=1), acc.anchor - timedelta(days=3 * 365)),
+                acc.anchor - timedelta(days=91),
+            )
+        else:
+            lo, hi = max(created + timedelta(days=1), acc.anchor - timedelta(days=80)), acc.anchor - timedelta(days=20)
+        if lo >= hi:
+            continue
+        last = lo + timedelta(seconds=rng.randrange(int((hi - lo).total_seconds())))
+        user.most_recent_tweet_id = str(((int(last.timestamp() * 1000) - TWITTER_EPOCH_MS) << 22) | rng.getrandbits(22))
+        acc.truth.quiet_followees[uid] = last
+        st.passive.discard(uid)
+        st.protected.add(uid)
+
+
+def _chat_posts(gen: _Gen, chat: WeeklyChat, day: datetime) -> None:
+    """One hour of a weekly chat: some of its people post with the tag; the subscriber likes two, is mentioned once."""
+    rng = gen.rng
+    start = day.replace(hour=chat.hour, minute=0, second=0, microsecond=0)
+    if start >= gen.acc.anchor:
+        return
+    people = [gen.user(uid) for uid in (*chat.followee_ids, *chat.other_ids)]
+    posting = rng.sample(people, rng.randrange(3, len(people) + 1))
+    posts = [
+        gen.others_post(
+            p, start + timedelta(minutes=rng.randrange(0, 50), seconds=rng.randrange(60)), hashtags=[chat.tag]
+        )
+        for p in posting
+    ]
+    for post in rng.sample(posts, 2):
+        gen.like(
+            post,
+            min(
+                (post.created_at or start) + timedelta(minutes=rng.randrange(1, 9)),
+                gen.acc.anchor - timedelta(seconds=1),
+            ),
+        )
+    author = rng.choice(posting)
+    mention = gen.tweet(
+        author,
+        start + timedelta(minutes=rng.randrange(5, 55)),
+        rng.choice(_CHAT_LINES),
+        mention=[gen.me],
+        hashtags=[chat.tag],
+    )
+    gen.acc.mentions.append(mention)
+    chat.post_ids += [p.id for p in posts] + [mention.id]
+    if chat.takes_part:
+        gen.acc.posts.append(
+            gen.tweet(
+                gen.me, start + timedelta(minutes=rng.randrange(10, 50)), rng.choice(_CHAT_LINES), hashtags=[chat.tag]
+            )
+        )
+
+
+def _topic_posts(gen: _Gen, start: datetime, end: datetime, count: int) -> None:
+    """A topic hashtag liked at any hour of the week, by many people: recurring, but no chat."""
+    pool = gen.st.strangers + gen.st.active
+    for _ in range(count):
+        at = gen.between(start, end - timedelta(hours=1))
+        post = gen.others_post(gen.user(gen.rng.choice(pool)), at, hashtags=[_TOPIC_TAG])
+        gen.like(post, at + timedelta(minutes=gen.rng.randrange(1, 50)))
+
+
+def _days(start: datetime, end: datetime, weekday: int) -> list[datetime]:
+    first = start + timedelta(days=(weekday - start.weekday()) % 7)
+    return [first + timedelta(weeks=w) for w in range((end - first).days // 7 + 1) if first + timedelta(weeks=w) < end]
+
+
+def _plant_weekly_chats(gen: _Gen, start: datetime, end: datetime, *, first: bool) -> None:
+    acc, st, rng = gen.acc, gen.st, gen.rng
+    if first:
+        active = sorted(uid for uid in st.active if uid not in st.protected)
+        if len(active) < 8 or len(st.strangers) < 4:
+            return
+        for tag, weekday, hour, takes_part in _WEEKLY_CHATS:
+            followees = rng.sample(active, 4)
+            active = [uid for uid in active if uid not in followees]
+            others = rng.sample(st.strangers, 2)
+            acc.truth.weekly_chats.append(WeeklyChat(tag, weekday, hour, followees, others, takes_part))
+        acc.truth.topic_tags = [_TOPIC_TAG]
+    for chat in acc.truth.weekly_chats:
+        for day in _days(start, end, chat.weekday):
+            _chat_posts(gen, chat, day)
+    if acc.truth.topic_tags:
+        _topic_posts(gen, start, end, 4 * max((end - start).days // 7, 1))
+
+
+def _untagged_post(gen: _Gen, at: datetime, line: str) -> XTweet:
+    me = gen.acc.me
+    post = gen.tweet(
+        gen.user(gen.rng.choice(gen.st.strangers)), at, line.format(handle=me.username, name=me.name or me.username)
+    )
+    gen.acc.untagged_posts.append(post)
+    gen.acc.truth.untagged_mention_ids.add(post.id)
+    if line in _UNTAGGED_QUESTIONS:
+        gen.acc.truth.untagged_question_ids.add(post.id)
+    return post
+
+
+def _plant_untagged(gen: _Gen, start: datetime, end: datetime) -> None:
+    """Two or three posts a week that name the subscriber without the @, one of them a question."""
+    rng = gen.rng
+    if not gen.st.strangers:
+        return
+    for week_start in [start + timedelta(weeks=w) for w in range(max((end - start).days // 7, 1))]:
+        week_end = min(week_start + timedelta(days=7), end)
+        _untagged_post(gen, gen.between(week_start, week_end - timedelta(hours=1)), rng.choice(_UNTAGGED_QUESTIONS))
+        for line in rng.sample(_UNTAGGED_REMARKS, rng.randrange(1, 3)):
+            _untagged_post(gen, gen.between(week_start, week_end - timedelta(hours=1)), line)
+
+
+def plant_insights(acc: SyntheticAccount, state: _State, profile: Profile, start: datetime, *, first: bool) -> None:
+    """Quiet followees (first time only), weekly chats and untagged mentions from ``start`` to the anchor."""
+    stream = f"followthrough-xsim-insights:{acc.seed}:{acc.profile}:{start.isoformat()}"
+    gen = _Gen(random.Random(stream), acc, state, profile)
+    if first:
+        _plant_quiet_followees(gen, gen.rng)
+    _plant_weekly_chats(gen, start, acc.anchor, first=first)
+    _plant_untagged(gen, start, acc.anchor)
+    acc.untagged_posts.sort(key=lambda t: int(t.id), reverse=True)

@@ -37,7 +37,8 @@ TWEET_FIELDS = [
     "referenced_tweets",
     "entities",
 ]
-USER_FIELDS = ["created_at", "public_metrics"]
+# most_recent_tweet_id dates a followee's last post (a snowflake) at no extra cost: X prices the user, not fields
+USER_FIELDS = ["created_at", "public_metrics", "most_recent_tweet_id"]
 DM_FIELDS = ["id", "event_type", "text", "created_at", "sender_id", "dm_conversation_id", "participant_ids"]
 
 
@@ -294,7 +295,8 @@ class XClient:
             user_id,
             pagination_token=pagination_token,
             max_results=max(5, max_results),
-            tweet_fields=["created_at", "author_id"],
+            # entities: the hashtags of liked posts find weekly chats; fields cost nothing, X prices the post
+            tweet_fields=["created_at", "author_id", "entities"],
         )
         page: TweetPage = self._parse(TweetPage, body, "liked_tweets")
         return PageResult(page, len(page.data))
@@ -334,6 +336,24 @@ class XClient:
             event_types="MessageCreate",
         )
         page: DmEventPage = self._parse(DmEventPage, body, "dm_events")
+        return PageResult(page, len(page.data))
+
+    def search_recent(
+        self, query: str, *, pagination_token: str | None = None, max_results: int = 100, **since: str | None
+    ) -> PageResult:
+        """X's recent search (the last seven days) from ``since_id`` or ``start_time``; no expansions: each
+        author would be a user read."""
+        body = self._call(
+            "search_recent",
+            self._client.search_recent_tweets,
+            query,
+            user_auth=False,
+            next_token=pagination_token,
+            max_results=max(10, max_results),
+            tweet_fields=TWEET_FIELDS,
+            **since,
+        )
+        page: TweetPage = self._parse(TweetPage, body, "search_recent")
         return PageResult(page, len(page.data))
 
     def users(self, ids: list[str]) -> PageResult:

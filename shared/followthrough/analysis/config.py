@@ -67,6 +67,20 @@ class AnalysisConfig(BaseModel):
       suggested as a welcome and not counted as new followers never greeted.
       Needs the follower's counts (X's follower list gives ``public_metrics``
       with ``user.fields``, no extra read).
+    Followees with nothing to talk about, chats worth joining, untagged mentions
+    ------------------------------------------------------------------------------
+    - ``dormant_after_days`` (90): a followee whose latest post (X's
+      ``most_recent_tweet_id`` when it last served them, or a newer post of
+      theirs in the week's likes and mentions) is older than this is not
+      suggested as a "say hello" and is listed as a candidate to unfollow.
+    - ``chat_min_weeks`` (2), ``chat_min_authors`` (3), ``chat_min_followees``
+      (1), ``chat_hour_slack`` (1): a hashtag in the posts the subscriber
+      liked and the mentions they got is a *likely weekly chat* when its posts
+      fall on one local weekday within ``chat_hour_slack`` hours of one hour,
+      in at least ``chat_min_weeks`` distinct weeks, by at least
+      ``chat_min_authors`` distinct people of whom ``chat_min_followees`` are
+      followees. At most ``chats_to_join`` (2) are suggested.
+    - ``untagged_mentions`` (5): how many untagged mentions the digest shows.
 
     Automated DMs
     -------------
@@ -156,6 +170,14 @@ class AnalysisConfig(BaseModel):
     hashtag_chat_min_posts: int = Field(3, ge=2)
     hashtag_chat_minutes: float = Field(60, gt=0)
     hashtag_chat_min_others: int = Field(1, ge=1)
+
+    dormant_after_days: int = Field(90, ge=1)
+    chat_min_weeks: int = Field(2, ge=1)
+    chat_min_authors: int = Field(3, ge=1)
+    chat_min_followees: int = Field(1, ge=0)
+    chat_hour_slack: int = Field(1, ge=0, le=3)
+    chats_to_join: int = Field(2, ge=0)
+    untagged_mentions: int = Field(5, ge=0)
 
     ratio_warning: float = Field(2.0, gt=0)
     ratio_warning_min_following: int = Field(100, ge=0)

@@ -8,25 +8,26 @@ from itertools import repeat
 from operator import attrgetter, is_not
 
 from followthrough.activity import Activity, FollowEdge
+from followthrough.analysis.chats import chats_to_join
 from followthrough.analysis.config import AnalysisConfig
 from followthrough.analysis.conversations import pick_conversations
 from followthrough.analysis.dms import find_auto_dms
+from followthrough.analysis.dormant import dormant_followees
 from followthrough.analysis.follows import follow_for_follow, new_followers_not_greeted, passive_follows, people
 from followthrough.analysis.followup import follow_up, follow_up_metrics
 from followthrough.analysis.interactions import merge_ledger, subscriber_touches, unchecked_without_handle
 from followthrough.analysis.mentions import check_mentions
 from followthrough.analysis.models import AnalysisResult, History
 from followthrough.analysis.posting import hashtag_chats, posting_metrics
-from followthrough.analysis.relationships import relationships
+from followthrough.analysis.relationships import weekly_relationships
 from followthrough.analysis.score import deltas, engagement_score, trends
+from followthrough.analysis.untagged import untagged_mentions
 from followthrough.report import (
     AutoDms,
     Challenge,
     FollowForFollow,
-    FollowUp,
     HashtagChat,
     PassiveFollow,
-    Relationship,
     WeeklyReport,
 )
 
@@ -69,6 +70,7 @@ def analyze(
     *,
     week: str,
     own_domains: Iterable[str] = (),
+    time_zone: str = "UTC",
 ) -> AnalysisResult:
     """The weekly report and the followee-ledger rows that changed.
 
@@ -116,6 +118,13 @@ def analyze(
             limit=max(cfg.list_limit or len(who.followees), cfg.conversations),
             unchecked_without_handle=unchecked_without_handle(activity, now - timedelta(days=cfg.passive_window_days)),
         )
+    # judged only where X dated the followees' latest posts (an archive's following list does not)
+    dated = has["following"] and any(edge.last_post_at is not None for edge in who.followees.values())
+    dormant = dormant_followees(who, activity.likes, activity.mentions, cfg, now) if dated else None
+    if dormant:
+        # nothing to talk about: not a "say hello" (still counted as passive)
+        quiet = {d.user_id for d in dormant}
+        passive = [p for p in passive if p.user_id not in quiet]
     metrics["followees"] = len(who.followees) if has["following"] else activity.subscriber.following_count
     metrics["followers"] = len(who.followers) if has["followers"] else activity.subscriber.followers_count
     metrics["passive_follows"] = passive_count if challenge.share is not None else None
@@ -179,24 +188,28 @@ def analyze(
     metrics["auto_dms_sent"] = len(dms.sent) if has["dm_events"] else None
 
     # relationships need both directions: the subscriber's posts and the mentions of them
-    found_relationships: list[Relationship] = []
-    if mentions_ok:
-        found_relationships = relationships(activity, who, history.previous_reports, cfg)
-        followee_relationships = sum(r.followee for r in found_relationships)
-        metrics["relationships"] = len(found_relationships)
-        metrics["followee_relationships"] = followee_relationships if has["following"] else None
-        metrics["new_relationships"] = sum(r.new for r in found_relationships)
-        if challenge.share is not None:
-            challenge.relationships = followee_relationships
-    else:
-        metrics["relationships"] = metrics["followee_relationships"] = metrics["new_relationships"] = None
+    found_relationships, relationship_counts = weekly_relationships(
+        activity, who, history.previous_reports, cfg, measured=mentions_ok
+    )
+    metrics.update(relationship_counts)
+    if challenge.share is not None:
+        challenge.relationships = relationship_counts["followee_relationships"]
     # the follow-up reads the subscriber's posts (answers, greetings); without them it cannot tell
-    followed_up: FollowUp | None = None
-    if has["posts"]:
-        followed_up = follow_up(activity, history.previous_reports, history.sent_weeks)
+    followed_up = follow_up(activity, history.previous_reports, history.sent_weeks) if has["posts"] else None
     metrics.update(follow_up_metrics(followed_up, history.previous_reports))
     metrics["engagement_score"] = engagement_score(metrics, cfg)
 
+    to_join = (
+        chats_to_join(activity.likes, activity.mentions, activity.posts, me, who.followees, usernames, cfg, time_zone)
+        # a chat needs its posts' authors: an archive's likes name few, and it has no mentions
+        if (has["likes"] and any(like.author_id for like in activity.likes)) or has["mentions"]
+        else None
+    )
+    untagged = (
+        None
+        if activity.untagged_mentions is None
+        else untagged_mentions(activity.untagged_mentions, activity.subscriber, usernames, cfg.untagged_mentions)
+    )
     earlier = history.previous_reports[-(cfg.trend_weeks - 1) :] if cfg.trend_weeks > 1 else []
     challenge.trend = [r.challenge.share for r in earlier] + [challenge.share]
     limit = cfg.list_limit
@@ -222,6 +235,10 @@ def analyze(
         follow_up=followed_up,
         relationships=found_relationships[:limit],
         follow_for_follow=f4f[:limit],
+        dormant_followees=None if dormant is None else dormant[:limit],
+        dormant_followee_count=None if dormant is None else len(dormant),
+        chats_to_join=to_join,
+        untagged_mentions=untagged,
     )
     return AnalysisResult(
         report=report,

@@ -67,3 +67,18 @@ def relationships(
         )
     found.sort(key=lambda r: (-(r.to_them + r.from_them), r.user_id))
     return found
+
+
+def weekly_relationships(
+    activity: Activity, who: People, previous: list[WeeklyReport], cfg: AnalysisConfig, *, measured: bool
+) -> tuple[list[Relationship], dict[str, int | None]]:
+    """The week's relationships and their counts (all, followees, new this month); None when not
+    ``measured`` (both directions are needed: the subscriber's posts and the mentions of them)."""
+    if not measured:
+        return [], dict.fromkeys(("relationships", "followee_relationships", "new_relationships"))
+    found = relationships(activity, who, previous, cfg)
+    return found, {
+        "relationships": len(found),
+        "followee_relationships": sum(r.followee for r in found) if who.following_known else None,
+        "new_relationships": sum(r.new for r in found),
+    }

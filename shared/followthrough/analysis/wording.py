@@ -59,4 +59,5 @@ UNAVAILABLE_WORDS = {
     "follow_times": "when people followed you is not known, so new followers cannot be told apart",
     "follower_counts": "how many accounts your new followers follow is not known, so follow-for-follow "
     "followers cannot be told apart",
+    "search_recent": "the search for posts naming you without the @ could not be made this week",
 }

@@ -64,14 +64,13 @@ from followthrough.archive.shapes import (
     adapter,
 )
 from followthrough.archive.source import Source
+from followthrough.normalize import SNOWFLAKE_EPOCH_MS, snowflake_time
 
 __all__ = ["SNOWFLAKE_EPOCH_MS", "Archive", "ArchiveError", "load_archive", "read_archive", "snowflake_time"]
 
-SNOWFLAKE_EPOCH_MS = 1288834974657
-# X ids before snowflakes (late 2010) carry no time
-_FIRST_SNOWFLAKE = 29_700_859_247
 _STATUS_URL = re.compile(r"^https?://(?:www\.|mobile\.)?(?:twitter|x)\.com/(\w{1,15})/status(?:es)?/(\d+)", re.I)
 _WRAPPED = re.compile(rb"\s*\[\s*\{\s*\"tweet\"\s*:")  # [{"tweet": {...}}, ...], not 2019's bare [{...}, ...]
+_HASHTAG = re.compile(r"(?<![\w&])#(\w+)")  # a liked post's hashtags, from its text (like.js has no entities)
 _NOTE_MATCH_S = 60  # a long post and its cut-short tweet are made within a minute of each other
 
 # the activity's own models, built many at a time from plain dicts (much faster than one at a time)
@@ -79,13 +78,6 @@ _POSTS: TypeAdapter[list[Post]] = TypeAdapter(list[Post])
 _LIKES: TypeAdapter[list[Like]] = TypeAdapter(list[Like])
 _DM_EVENTS: TypeAdapter[list[DmEvent]] = TypeAdapter(list[DmEvent])
 _ACCOUNTS: TypeAdapter[dict[str, Account]] = TypeAdapter(dict[str, Account])
-
-
-def snowflake_time(post_id: str) -> datetime | None:
-    """When an X id was made, None for ids older than snowflakes or not numeric."""
-    if not post_id.isdigit() or int(post_id) < _FIRST_SNOWFLAKE:
-        return None
-    return datetime.fromtimestamp(((int(post_id) >> 22) + SNOWFLAKE_EPOCH_MS) / 1000, UTC)
 
 
 @dataclass
@@ -285,7 +277,8 @@ class _Reader:
         self.names: dict[str, str] = {}  # account id -> handle
         self.posts: list[dict[str, Any]] = []
         self.post_count: int | None = None
-        self.likes: list[tuple[str, str | None, datetime]] = []
+        # (post id, author's handle, post time, hashtags in its text)
+        self.likes: list[tuple[str, str | None, datetime, list[str]]] = []
         self.conversations: list[_Conversation] = []
 
     def reach(self, at: datetime) -> bool:
@@ -375,7 +368,7 @@ class _Reader:
                 continue
             found = _STATUS_URL.match(like.get("expanded_url") or "")
             handle = found.group(1) if found and found.group(1).lower() != "i" else None
-            self.likes.append((like["tweet_id"], handle, liked_at))
+            self.likes.append((like["tweet_id"], handle, liked_at, _HASHTAG.findall(like.get("full_text") or "")))
         return bool(members)
 
     def follows(self, kind: files.DataType) -> list[FollowEdge] | None:
@@ -434,8 +427,9 @@ class _Reader:
                     "author_id": ids_by_name.get(handle.lower()) if handle else None,
                     "post_created_at": at,
                     "seen_at": at,
+                    "hashtags": tags,  # the weekly chats among the posts liked (those whose author is known)
                 }
-                for post_id, handle, at in self.likes
+                for post_id, handle, at, tags in self.likes
                 if self.reach(at)
             ]
         )

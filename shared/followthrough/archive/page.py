@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from followthrough.analysis.wording import UNAVAILABLE_WORDS, person_url
 from followthrough.report import WeeklyReport
+from followthrough.subscriber import WEEKDAYS
 from followthrough.templating import environment
 
 
@@ -19,5 +20,6 @@ def render_html(report: WeeklyReport) -> str:
             words=UNAVAILABLE_WORDS,
             person_url=lambda p: person_url(p.user_id, p.username),
             account_url=person_url,
+            weekdays=WEEKDAYS,
         )
     )

@@ -194,6 +194,7 @@ class ArchiveFollowEdge(FollowEdge):
 class ArchiveLike(TypedDict):
     tweet_id: Annotated[str, Field(validation_alias="tweetId")]
     expanded_url: NotRequired[Annotated[str | None, Field(validation_alias="expandedUrl")]]
+    full_text: NotRequired[Annotated[str | None, Field(validation_alias="fullText")]]
 
 
 @with_config(_LENIENT)

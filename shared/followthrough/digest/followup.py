@@ -17,10 +17,9 @@ from followthrough.digest.view import (
     Person,
     RelationshipsView,
     chart_weeks,
-    handle,
     number,
-    profile_url,
 )
+from followthrough.digest.words import handle, profile_url
 from followthrough.report import FollowUpItem, WeeklyReport
 
 NAMES_SHOWN = 3  # people named in one line; the rest are counted

@@ -22,7 +22,8 @@ from jinja2 import Environment
 from markupsafe import Markup
 
 from followthrough.digest.followup import with_follow_through
-from followthrough.digest.view import DigestView, build_view, short
+from followthrough.digest.view import DigestView, build_view
+from followthrough.digest.words import short
 from followthrough.report import WeeklyReport
 from followthrough.templating import environment
 

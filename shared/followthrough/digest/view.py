@@ -16,6 +16,8 @@ from urllib.parse import quote
 
 from followthrough.analysis.config import AnalysisConfig
 from followthrough.analysis.wording import UNAVAILABLE_WORDS, duration, plural
+from followthrough.digest.insights import Insights, build_insights
+from followthrough.digest.words import QUOTE_CHARS, handle, profile_url, short
 from followthrough.report import AutoDmReceived, Conversation, UnansweredMention, WeeklyReport
 from followthrough.subscriber import TURNED_OFF
 
@@ -23,8 +25,6 @@ TREND_WEEKS = 8
 CHART_HEIGHT_PX = 64
 MORE_PEOPLE = 3  # passive follows named beyond the five conversations
 DMS_SHOWN = 5
-QUOTE_CHARS = 180
-NAME_CHARS = 40
 
 # the collector's endpoint names, as the reader knows them
 READS = {
@@ -35,6 +35,7 @@ READS = {
     "following": "who you follow",
     "followers": "your followers",
     "dm_events": "your direct messages",
+    "search_recent": "the search for posts naming you without the @",
 }
 # the analysis input each read feeds (report.unavailable uses these names)
 READ_INPUTS = {
@@ -44,6 +45,7 @@ READ_INPUTS = {
     "mentions": "mentions",
     "following": "following",
     "followers": "followers",
+    "search_recent": "search_recent",
 }
 
 KIND_LABELS = {"answer_mention": "Answer", "greet_followee": "Say hello", "welcome_follower": "Welcome"}
@@ -69,24 +71,9 @@ _DM_REASON_ORDER = ("same text", "right after", "call to action", "link", "never
 # -- small pieces -------------------------------------------------------------------------------------
 
 
-def short(text: str, limit: int) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
-
-
-def handle(username: str | None, fallback: str) -> str:
-    return f"@{short(username, NAME_CHARS)}" if username else fallback
-
-
 def x_url(url: str | None, fallback: str) -> str:
     """Only links to X itself: the report's URLs are built from X data, never trusted blindly."""
     return url if url and url.startswith(X_HOSTS) and '"' not in url and " " not in url else fallback
-
-
-def profile_url(user_id: str, username: str | None) -> str:
-    if username:
-        return f"https://x.com/{quote(username, safe='')}"
-    return f"https://x.com/i/user/{quote(user_id, safe='')}"
 
 
 def percent(value: float | int | None) -> str:
@@ -244,14 +231,13 @@ class DigestView:
     posting_warnings: list[str]
     challenge: Challenge | None
     not_measured: list[str] = field(default_factory=list)
-    hidden: frozenset[str] = frozenset()
+    hidden: frozenset[str] = frozenset()  # sections the subscriber left out (subscriber.DIGEST_SECTIONS)
+    insights: Insights | None = None  # chats worth joining, mentions without the @, quiet followees
     # issue 15 (digest.followup.with_follow_through): the last digest's conversations followed up,
     # relationships, follow-for-follow followers
     follow_up: FollowUpView | None = None
     relationships: RelationshipsView | None = None
-    follow_for_follow: FollowForFollowView | None = (
-        None  # sections the subscriber left out (subscriber.DIGEST_SECTIONS)
-    )
+    follow_for_follow: FollowForFollowView | None = None
 
 
 # -- building it ---------------------------------------------------------------------------------------
@@ -661,4 +647,5 @@ def build_view(
         posting_warnings=posting_warnings,
         challenge=_challenge(report),
         not_measured=_not_measured(report, skipped or []),
+        insights=build_insights(report),
     )

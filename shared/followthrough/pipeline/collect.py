@@ -43,6 +43,8 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
+SEARCH = "search_recent"  # the opt-in search for mentions without the @
+SEARCH_WINDOW = timedelta(days=7)  # what recent search reaches (search/introduction.mdx)
 RECENT_DAYS = 14  # posts, mentions and likes kept for the next run's analysis (a week + the answer grace)
 MENTIONS_FIRST_RUN_DAYS = 14
 CREDITS_FLAG = "credits_exhausted"
@@ -203,6 +205,7 @@ class Collector:
                 except XMalformed as exc:
                     budget.spend.skipped.append(f"{endpoint}: {exc}")
                     log.error("malformed X payload", extra={"subscriber_id": sid, "endpoint": endpoint})
+            self._search_untagged(subscriber, client, me, cursors, budget, week, now, reads)
         except XRateLimited as exc:
             # Keep what was read and where each read stopped; the handler puts
             # the work back on the queue until X's window resets.
@@ -214,7 +217,14 @@ class Collector:
         except Exception:
             self._keep(state, reads, now, me, budget.spend, week)
             raise
-        activity = self._merge(state, reads, now, me, unavailable=[s.split(":")[0] for s in budget.spend.skipped])
+        activity = self._merge(
+            state,
+            reads,
+            now,
+            me,
+            unavailable=[s.split(":")[0] for s in budget.spend.skipped],
+            searched=SEARCH in reads or _read_in(cursors, SEARCH, week),
+        )
         if first_run:
             # the first digest covers all the DMs X still serves: all of it is news to the subscriber
             activity.window_start = now - timedelta(days=self.config.dm_window_days)
@@ -226,7 +236,9 @@ class Collector:
         )
         read_lists = [which for which in FOLLOW_LISTS if which in reads]
         try:
-            analysis = analyze(activity, history, week=week, own_domains=list(subscriber.own_domains))
+            analysis = analyze(
+                activity, history, week=week, own_domains=list(subscriber.own_domains), time_zone=subscriber.time_zone
+            )
         except Exception:
             # what was read is kept even if the analysis fails: a retry must not read it again
             self.state.save(state, graphs=read_lists)
@@ -244,6 +256,43 @@ class Collector:
         result.report = analysis.report
         result.counts = {k: len(v.items) for k, v in reads.items()}
         return result
+
+    def _search_untagged(
+        self,
+        subscriber: Subscriber,
+        client: XClient,
+        me: XUser,
+        cursors: Cursors,
+        budget: Budget,
+        week: str,
+        now: datetime,
+        reads: dict[str, ListRead],
+    ) -> None:
+        """Mentions without the @ (opt-in): X's recent search for the handle and the display name, not tagging
+        or by the subscriber, not retweets. After every other read, from what is left of the week's budget and
+        at most ``untagged_search_usd`` of it; a week already searched is not searched again."""
+        cursor = cursors.get(SEARCH)
+        if SEARCH not in subscriber.opted_in_reads or cursor.done_week == week:
+            return
+        cursor.start_week(week, paged_by_since_id=True)
+        oldest = now - SEARCH_WINDOW + timedelta(minutes=5)  # X refuses a start_time outside its seven days
+        since = normalize.snowflake_time(cursor.since_id) if cursor.since_id else None
+        if since is None or since < oldest:
+            cursor.since_id = None  # last week's newest is out of reach: the window's start says where to begin
+        capped = Budget(
+            min(budget.limit_usd, budget.spend.total_usd + self.config.untagged_search_usd),
+            budget.prices,
+            budget.spend,
+        )
+        query = untagged_query(me)
+        try:
+            reads[SEARCH] = read_since(SEARCH, lambda **kw: client.search_recent(query, **kw), cursor, capped, oldest)
+            cursor.done_week = week
+        except BudgetExhausted:
+            budget.spend.skipped.append(f"{SEARCH}: the weekly X budget left too little for the search")
+        except XMalformed as exc:
+            budget.spend.skipped.append(f"{SEARCH}: {exc}")
+            log.error("malformed X payload", extra={"subscriber_id": me.id, "endpoint": SEARCH})
 
     def _keep(
         self, state: CollectorState, reads: dict[str, ListRead], now: datetime, me: XUser, spend: Spend, week: str
@@ -360,7 +409,14 @@ class Collector:
         return out
 
     def _merge(
-        self, state: CollectorState, reads: dict[str, ListRead], now: datetime, me: XUser, *, unavailable: list[str]
+        self,
+        state: CollectorState,
+        reads: dict[str, ListRead],
+        now: datetime,
+        me: XUser,
+        *,
+        unavailable: list[str],
+        searched: bool = False,
     ) -> Activity:
         """Fold what was read into ``state`` (saved by the caller); returns everything the analysis needs."""
         recent, graphs = state.recent, state.graphs
@@ -382,7 +438,7 @@ class Collector:
         for which in FOLLOW_LISTS:
             if which in reads:
                 stamp = now.isoformat() if graphs[which] else None  # the first read cannot tell when
-                fresh: Graph = {u.id: [graphs[which].get(u.id, [stamp])[0], u.username] for u in reads[which].items}
+                fresh: Graph = {u.id: _entry(graphs[which].get(u.id, [stamp])[0], u, which) for u in reads[which].items}
                 graphs[which] = fresh if reads[which].full else {**graphs[which], **fresh}
 
         recent_cut = now - timedelta(days=RECENT_DAYS)
@@ -410,6 +466,16 @@ class Collector:
             followers=_edges(graphs["followers"]),
             accounts=normalize.accounts(new_followers),
             unavailable=sorted(set(unavailable)),
+            # a rerun in the week keeps what the week's search found; a week after, X's seven days have moved on
+            untagged_mentions=_merged(
+                (recent.untagged_mentions or []) if recent else [],
+                normalize.posts(items(SEARCH)),
+                now - SEARCH_WINDOW,
+                _created,
+                _id,
+            )
+            if searched
+            else None,
         )
         # What the next run needs besides the ledger: two weeks of posts,
         # mentions and likes, a DM window; the follow lists are saved apart.
@@ -423,6 +489,21 @@ class Collector:
             }
         )
         return activity
+
+
+def _read_in(cursors: Cursors, endpoint: str, week: str) -> bool:
+    """Whether ``endpoint`` was read completely this week (by this attempt or an earlier one)."""
+    cursor = cursors.endpoints.get(endpoint)
+    return cursor is not None and cursor.done_week == week
+
+
+def untagged_query(me: XUser) -> str:
+    """Recent-search query for the handle and the display name, not tagging them, not by them, no retweets
+    (operators.mdx: keyword, "exact phrase", OR, @, from:, is:retweet, negation)."""
+    handle = me.username
+    name = " ".join(me.name.replace('"', " ").split())
+    names = f'({handle} OR "{name}")' if name and name.lower() != handle.lower() else handle
+    return f"{names} -@{handle} -from:{handle} -is:retweet"
 
 
 def _merged(
@@ -457,10 +538,22 @@ def _id(item: Post | DmEvent) -> str:
     return item.id
 
 
+def _entry(since: str | None, user: XUser, which: str) -> list[str | None]:
+    """[first seen, username] and, for a followee, the id of their latest post when X served them (it dates it)."""
+    if which == "following" and user.most_recent_tweet_id:
+        return [since, user.username, user.most_recent_tweet_id]
+    return [since, user.username]
+
+
 def _edges(graph: Graph) -> list[FollowEdge]:
     return [
-        FollowEdge(user_id=user_id, username=username, since=datetime.fromisoformat(since) if since else None)
-        for user_id, (since, username) in graph.items()
+        FollowEdge(
+            user_id=user_id,
+            username=entry[1],
+            since=datetime.fromisoformat(entry[0]) if entry[0] else None,
+            last_post_at=normalize.snowflake_time(entry[2]) if len(entry) > 2 and entry[2] else None,
+        )
+        for user_id, entry in graph.items()
     ]
 
 

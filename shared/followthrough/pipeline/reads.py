@@ -31,6 +31,7 @@ PAGE_LIMITS = {  # (min, max) max_results per endpoint, from X's documentation
     "following": (1, 1000),
     "followers": (1, 1000),
     "dm_events": (1, 100),
+    "search_recent": (10, 100),
 }
 PRICE_OF = {
     "tweets": "post",
@@ -41,6 +42,7 @@ PRICE_OF = {
     "dm_events": "dm_event",
     "users_me": "user",
     "users_lookup": "user",
+    "search_recent": "post",  # pricing.mdx: "Posts: Read", per post returned, search included
 }
 
 

@@ -15,7 +15,14 @@ from aws_lambda_powertools.event_handler.openapi.params import Cookie, Form, Que
 from pydantic import AfterValidator, BaseModel, Field
 from pydantic_core import PydanticCustomError
 
-from followthrough.subscriber import WEEKDAYS, DigestSection, OptionalRead, Subscriber, known_time_zones
+from followthrough.subscriber import (
+    WEEKDAYS,
+    DigestSection,
+    OptInRead,
+    OptionalRead,
+    Subscriber,
+    known_time_zones,
+)
 
 # Bump the version whenever the wording changes: each subscriber records the version they agreed to.
 CONSENT_VERSION = "2026-11-22"
@@ -99,7 +106,7 @@ ShownSectionsField = Annotated[
     Form(max_length=8, description="the digest sections to show (ticked boxes); the others are left out"),
 ]
 OptionalReadsField = Annotated[
-    list[OptionalRead] | None,
+    list[OptionalRead | OptInRead] | None,
     Form(max_length=4, description="the optional X reads to make (ticked boxes); the others are turned off"),
 ]
 PauseField = Annotated[int, Form(ge=0, le=8, description="weeks without a digest from now; 0 = not paused")]

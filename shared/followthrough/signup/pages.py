@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from markupsafe import Markup
 
 from followthrough.signup.forms import CONSENT_TEXT, DEFAULT_HOUR, time_zones
-from followthrough.subscriber import DIGEST_SECTIONS, OPTIONAL_READS, WEEKDAYS
+from followthrough.subscriber import DIGEST_SECTIONS, OPT_IN_READS, OPTIONAL_READS, WEEKDAYS
 from followthrough.templating import environment
 
 if TYPE_CHECKING:
@@ -87,6 +87,7 @@ def settings_form(
     export_url: str,
     hidden_sections: Sequence[str] = (),
     skipped_reads: Sequence[str] = (),
+    opted_in_reads: Sequence[str] = (),
     saved: bool = False,
 ) -> str:
     """The preference centre: day, time and time zone, and a pause; ``saved``: say the form was saved."""
@@ -111,6 +112,8 @@ def settings_form(
             hidden_sections=set(hidden_sections),
             reads=OPTIONAL_READS,
             skipped_reads=set(skipped_reads),
+            opt_in_reads=OPT_IN_READS,
+            opted_in_reads=set(opted_in_reads),
         )
     )
 

@@ -60,7 +60,7 @@ from followthrough.signup import pages
 from followthrough.signup.csrf import fingerprint
 from followthrough.signup.errors import SignupError
 from followthrough.signup.forms import CONSENT_TEXT, CONSENT_VERSION, SignupForm
-from followthrough.subscriber import DigestSection, OptionalRead, Subscriber
+from followthrough.subscriber import DigestSection, OptInRead, OptionalRead, Subscriber
 from followthrough.xmodels import XUser
 
 log = logging.getLogger(__name__)
@@ -633,10 +633,11 @@ class SignupService:
         pause_weeks: int,
         hidden_sections: list[DigestSection] | None = None,
         skipped_reads: list[OptionalRead] | None = None,
+        opted_in_reads: list[OptInRead] | None = None,
     ) -> Subscriber | None:
         """The settings page's form: when the digest comes, a pause of 1-8 weeks (0 resumes), the sections left
-        out and the optional X reads turned off. A settings link changes nothing else: it cannot unsubscribe,
-        delete or touch the address or the X account."""
+        out, the optional X reads turned off and the opt-in ones turned on. A settings link changes nothing
+        else: it cannot unsubscribe, delete or touch the address or the X account."""
         subscriber = self.subscriber_for("settings", token)
         if subscriber is None or not subscriber.email_confirmed:  # digests (and their links) come after that
             return None
@@ -655,6 +656,7 @@ class SignupService:
                 "paused_until": paused_until,
                 "hidden_sections": sorted(set(hidden_sections or [])),
                 "skipped_reads": sorted(set(skipped_reads or [])),
+                "opted_in_reads": sorted(set(opted_in_reads or [])),
             }
         )
         self.subscribers.put_subscriber(updated, reference=now)  # the due index follows the new day and hour

@@ -66,7 +66,7 @@ from followthrough.signup.forms import (
     field_errors,
     time_zones,
 )
-from followthrough.subscriber import DigestSection, OptionalRead
+from followthrough.subscriber import DigestSection, OptInRead, OptionalRead
 
 if TYPE_CHECKING:
     from followthrough.signup.service import Completed, SignupService
@@ -587,6 +587,7 @@ def _settings_page(sub: Subscriber, token: str, cookie: str | None, saved: bool 
         username=sub.username or "",
         hidden_sections=sub.hidden_sections,
         skipped_reads=sub.skipped_reads,
+        opted_in_reads=sub.opted_in_reads,
         masked_email=pages.mask_email(sub.email),
         values=values,
         paused_until=paused,
@@ -625,6 +626,7 @@ def save_settings(
         pause_weeks=pause_weeks,
         hidden_sections=[s for s in get_args(DigestSection) if s not in shown],
         skipped_reads=[r for r in get_args(OptionalRead) if r not in made],
+        opted_in_reads=[r for r in get_args(OptInRead) if r in made],
     )
     if sub is None:
         return message_page(

@@ -20,7 +20,8 @@ from followthrough.cursors import Cursors, Spend
 from followthrough.report import WeeklyReport
 from followthrough.subscriber import Subscriber
 
-# user id -> [ISO time the edge was first seen (None: before the first collection), username]
+# user id -> [ISO time the edge was first seen (None: before the first collection), username] and, for
+# followees X served with one, the id of their latest post then (a snowflake: it dates that post)
 Graph = dict[str, list[str | None]]
 FOLLOW_LISTS = ("following", "followers")
 Clock = Callable[[], datetime]
