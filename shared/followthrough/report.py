@@ -6,7 +6,8 @@ version 1 has a default, so a stored older report still reads and renders.
 
 Version 2 (issue 15): the follow-up of the last digest sent (``follow_up``),
 relationships, follow-for-follow followers, and each suggested conversation's
-post and time (``Conversation.post_id``, ``about_at``).
+post and time (``Conversation.post_id``, ``about_at``); and the insights, optional
+(None: not looked at): dormant followees, chats to join, untagged mentions.
 """
 
 from __future__ import annotations
