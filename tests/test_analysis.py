@@ -10,7 +10,7 @@ import pytest
 from followthrough.activity import FollowEdge, Like
 from followthrough.analysis import AnalysisConfig, History, Interaction
 from followthrough.archive.page import render_html
-from followthrough.report import Challenge, WeeklyReport
+from followthrough.report import SCHEMA_VERSION, Challenge, WeeklyReport
 from tests.support.analysis import ME, NOW, WEEK, World, ago
 
 # --- passive follows and the ledger -------------------------------------------------------------
@@ -459,7 +459,7 @@ def test_report_json_has_the_agreed_keys_with_string_ids() -> None:
     w.dm("4", ME, "Thanks for the follow! Check out my free guide https://t.co/q", ago(days=1, minutes=-3))
     report = w.analyze(own_domains=("me.dev",)).report
     data = json.loads(report.model_dump_json())
-    assert data["schema_version"] == 1 and data["week"] == WEEK
+    assert data["schema_version"] == SCHEMA_VERSION == 2 and data["week"] == WEEK
     assert {
         "passive_follows",
         "auto_dms",

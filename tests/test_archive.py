@@ -14,6 +14,7 @@ import pytest
 
 from followthrough.archive import ArchiveError, load_archive, read_archive, snowflake_time
 from followthrough.cli import main
+from followthrough.report import SCHEMA_VERSION
 from tests.archive_world import GENERATED, iso, snowflake, x_time
 
 ME = "100"
@@ -322,7 +323,7 @@ def test_audit_writes_the_report_and_a_page(tmp_path: Path, build: Builder, caps
     assert code == 0
     assert "Audited @me_on_x" in capsys.readouterr().out
     report = json.loads(out.read_text())
-    assert report["schema_version"] == 1 and report["week"] == "2026-W47"
+    assert report["schema_version"] == SCHEMA_VERSION and report["week"] == "2026-W47"
     assert [p["user_id"] for p in report["passive_follows"]] == ["208"]
     received = {d["sender_id"]: d for d in report["auto_dms"]["received"]}
     assert sorted(received) == ["206", "207"]
@@ -335,6 +336,12 @@ def test_audit_writes_the_report_and_a_page(tmp_path: Path, build: Builder, caps
     assert "like_authors" in report["unavailable"] and "follow_times" in report["unavailable"]
     html = page.read_text()
     assert "@me_on_x" in html and "https://x.com/i/user/208" in html
+    # issue 15: what an archive has the data for, and why the rest is not measured
+    assert report["follow_up"] is None and report["metrics"]["relationships"] is None
+    assert report["metrics"]["follow_for_follow_followers"] is None
+    assert "an archive holds no digest Followthrough sent" in html
+    assert "an X archive has no mentions of you" in " ".join(html.split())
+    assert "new followers cannot be told apart" in html
     # DM texts never reach the report or the page
     assert "meetup" not in out.read_text() and "meetup" not in html and "free course" not in out.read_text()
 

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.digest import hostile_report, render, typical_report, worst_report
+from tests.support.digest import hostile_report, render, typical_report, with_follow_up, worst_report
 
 pytestmark = pytest.mark.browser
 
@@ -27,7 +27,14 @@ OVERFLOW = """() => {
           card: card.width, height: document.documentElement.scrollHeight};
 }"""
 
-DIGESTS = {"typical": typical_report, "worst": worst_report, "hostile": hostile_report}
+DIGESTS = {
+    "typical": typical_report,
+    "worst": worst_report,
+    "hostile": hostile_report,
+    # issue 15's parts (the follow-up, relationships, follow-for-follow), ordinary and at their longest
+    "follow-up": lambda: with_follow_up(typical_report()),
+    "follow-up-worst": lambda: with_follow_up(worst_report(), name="n" * 200),
+}
 
 
 def _layout(browser: Any, html: str, width: int, screenshot: Path | None) -> dict[str, Any]:

@@ -12,6 +12,7 @@ from followthrough.digest import HTML_LIMIT_BYTES
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.cli import build_parser, main
 from followthrough_devkit.preview import preview
+from tests.support.spam import MAX_SCORE, spam_score, spamassassin_or_skip
 
 
 def test_preview_writes_the_message_as_it_was_sent(aws: LocalAws, tmp_path: Path) -> None:
@@ -29,6 +30,20 @@ def test_preview_writes_the_message_as_it_was_sent(aws: LocalAws, tmp_path: Path
     # two weeks: the second digest already draws its trend next to the first week
     assert "Your last 2 weeks" in html and "YOUR LAST 2 WEEKS" in text
     assert week.split("-")[1] in text
+
+
+def test_preview_over_several_weeks_follows_up_and_is_not_spam(aws: LocalAws, tmp_path: Path) -> None:
+    """Issue 15: the demo subscriber took up some of each digest's conversations, so the follow-up opens the
+    digest and its trend is drawn; SpamAssassin scores the message at most 1 point."""
+    preview(tmp_path, weeks=4, aws=aws)
+    raw = (tmp_path / "digest.eml").read_bytes()
+    html = (tmp_path / "digest.html").read_text()
+    text = (tmp_path / "digest.txt").read_text()
+    assert "of last week's 5 conversations" in text and "5 conversations." in html
+    assert "Suggested conversations you had" in text and "RELATIONSHIPS" in text
+    assert len(html.encode()) <= HTML_LIMIT_BYTES
+    points, report = spam_score(spamassassin_or_skip(), raw)
+    assert points <= MAX_SCORE, report
 
 
 def test_preview_command_line() -> None:

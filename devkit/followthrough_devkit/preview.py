@@ -3,7 +3,10 @@
 Runs the demo world (moto + the X stand-in, the real handlers) for a few
 simulated weeks, so the digest has trends to draw, and writes the last
 week's message as ``digest.html``, ``digest.txt`` and ``digest.eml`` (the
-whole MIME message SES received).
+whole MIME message SES received). Each week the demo subscriber takes up
+some of the conversations the last digest suggested (one to three of them,
+the stand-in's ``take_up``), so the follow-up and its trend have something
+to show.
 """
 
 from __future__ import annotations
@@ -13,7 +16,8 @@ import time
 from pathlib import Path
 
 from followthrough_devkit.aws import LocalAws
-from followthrough_devkit.demo import DEMO_SEED, run_week, say, start_world, write_outputs
+from followthrough_devkit.demo import DEMO_SEED, DemoWorld, run_week, say, start_world, write_outputs
+from followthrough_devkit.xsim.generator import take_up
 
 DEFAULT_WEEKS = 8
 
@@ -35,10 +39,23 @@ def preview(
         for n in range(weeks):
             if n:
                 world.sim.advance_week(seed=seed * 1000 + n)
+                _take_up_some(world, week, n)
             week = run_week(world, at=world.sim.now())["week"]
         return week, write_outputs(world, week, out)
     finally:
         world.close()
+
+
+def _take_up_some(world: DemoWorld, last_week: str, n: int) -> None:
+    """The subscriber has one to three of ``last_week``'s suggested conversations in the week just added."""
+    stored = world.services.repositories.weeks.get_week(world.subscriber.subscriber_id, last_week)
+    if stored is None:
+        return
+    suggested = [(c.kind, c.user_id, c.post_id) for c in stored[0].conversations]
+    x_user_id = world.subscriber.x_user_id
+    assert x_user_id is not None, "the demo subscriber is signed up with X"
+    with world.sim.lock:
+        take_up(world.sim.accounts[x_user_id], suggested[: 1 + n % 3], seed=n)
 
 
 def main(out_dir: str = "out", seed: int = DEMO_SEED, weeks: int = DEFAULT_WEEKS) -> int:

@@ -1,7 +1,13 @@
 """The weekly report: what the analysis finds, what the digest shows.
 
 Versioned and JSON-serializable; ids are strings. Stored per subscriber-week
-and read back for week-over-week deltas and trends.
+and read back for week-over-week deltas and trends. Every field added after
+version 1 has a default, so a stored older report still reads and renders.
+
+Version 2 (issue 15): the follow-up of the last digest sent (``follow_up``),
+relationships, follow-for-follow followers, and each suggested conversation's
+post and time (``Conversation.post_id``, ``about_at``); and the insights, optional
+(None: not looked at): dormant followees, chats to join, untagged mentions.
 """
 
 from __future__ import annotations
@@ -11,7 +17,9 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+
+ConversationKind = Literal["answer_mention", "greet_followee", "welcome_follower"]
 
 
 class PassiveFollow(BaseModel):
@@ -70,11 +78,76 @@ class UnansweredMention(QuotedPost):
 class Conversation(BaseModel):
     """One of the five concrete conversations the digest suggests."""
 
-    kind: Literal["answer_mention", "greet_followee", "welcome_follower"]
+    kind: ConversationKind
     user_id: str
     username: str | None = None
     url: str
     reason: str
+    # the mention to answer (None for greetings; version-1 reports name it only in ``url``)
+    post_id: str | None = None
+    # when the mention was posted or the follow was first seen
+    about_at: datetime | None = None
+
+
+FollowUpState = Literal["done", "open", "expired"]
+
+
+class FollowUpItem(BaseModel):
+    """One conversation a sent digest suggested, and whether it happened since.
+
+    ``open``: not yet, and carried forward to the next digest; ``expired``: it
+    was carried once already (``carried``) and is not carried again.
+    """
+
+    kind: ConversationKind
+    user_id: str
+    username: str | None = None
+    url: str = ""
+    post_id: str | None = None
+    about_at: datetime | None = None
+    # the mention to answer asked something (its text had a question mark)
+    question: bool = False
+    suggested_week: str
+    carried: bool = False
+    state: FollowUpState = "open"
+    done_at: datetime | None = None
+    # how: reply, mention, quote, dm or like (models.InteractionKind)
+    done_by: str | None = None
+
+
+class FollowUp(BaseModel):
+    """The conversations of the last digest actually sent (``base_week``), followed up."""
+
+    base_week: str
+    items: list[FollowUpItem] = []
+
+    def fresh(self) -> list[FollowUpItem]:
+        """The base digest's own suggestions (not those it carried)."""
+        return [i for i in self.items if not i.carried]
+
+    def in_state(self, state: FollowUpState) -> list[FollowUpItem]:
+        return [i for i in self.items if i.state == state]
+
+
+class Relationship(BaseModel):
+    """Someone the subscriber talked with both ways, at least twice each, in the report's window."""
+
+    user_id: str
+    username: str | None = None
+    to_them: int
+    from_them: int
+    followee: bool = False
+    # first seen as a relationship in the last ``new_relationship_days`` (and not in the first report)
+    new: bool = False
+
+
+class FollowForFollow(BaseModel):
+    """A new follower who follows thousands, far more than follow them: likely following for a follow back."""
+
+    user_id: str
+    username: str | None = None
+    following_count: int
+    followers_count: int
 
 
 class Challenge(BaseModel):
@@ -84,6 +157,8 @@ class Challenge(BaseModel):
     interacted: int = 0
     share: float | None = None
     window_days: int | None = None
+    # followees who are relationships (talked with both ways, twice each, this week); None: not measured
+    relationships: int | None = None
     # this week's share last, earlier weeks before it (oldest first)
     trend: list[float | None] = []
 
@@ -147,6 +222,10 @@ class WeeklyReport(BaseModel):
     hashtag_chats: list[HashtagChat] = []
     # metric name -> values over the last weeks, oldest first, this week last
     trends: dict[str, list[float | None]] = {}
+    # None: nothing to follow up (no digest was sent before this week)
+    follow_up: FollowUp | None = None
+    relationships: list[Relationship] = []
+    follow_for_follow: list[FollowForFollow] = []
     # optional since these were added (older stored reports lack them): None = not looked at, [] = none found
     dormant_followees: list[DormantFollowee] | None = None
     dormant_followee_count: int | None = None

@@ -15,8 +15,12 @@ from followthrough.report import (
     ChatToJoin,
     Conversation,
     DormantFollowee,
+    FollowForFollow,
+    FollowUp,
+    FollowUpItem,
     HashtagChat,
     PassiveFollow,
+    Relationship,
     UnansweredMention,
     UntaggedMention,
     WeeklyReport,
@@ -385,5 +389,50 @@ def hostile_report() -> WeeklyReport:
                 ]
             ),
             "unavailable": [EVIL],
+        }
+    )
+
+
+def with_follow_up(report: WeeklyReport, *, name: str = "ana") -> WeeklyReport:
+    """``report`` with issue 15's parts: last week's conversations followed up (every state), relationships,
+    a follow-for-follow follower."""
+    items = [
+        FollowUpItem(
+            kind="answer_mention",
+            user_id="11",
+            username=name,
+            url=f"https://x.com/{name}/status/901",
+            post_id="901",
+            about_at=END - timedelta(days=6),  # a Tuesday
+            question=True,
+            suggested_week="2026-W47",
+            state="open",
+        ),
+        FollowUpItem(kind="greet_followee", user_id="12", username="bob", suggested_week="2026-W47", state="done"),
+        FollowUpItem(kind="welcome_follower", user_id="13", username="cy", suggested_week="2026-W47", state="done"),
+        FollowUpItem(
+            kind="welcome_follower",
+            user_id="14",
+            username="dee",
+            suggested_week="2026-W46",
+            carried=True,
+            state="expired",
+        ),
+    ]
+    metrics = {**report.metrics, "relationships": 4, "followee_relationships": 2, "new_relationships": 1}
+    metrics |= {"followup_rate": 0.5, "followup_streak": 3, "follow_for_follow_followers": 1}
+    return report.model_copy(
+        update={
+            "follow_up": FollowUp(base_week="2026-W47", items=items),
+            "relationships": [
+                Relationship(user_id="21", username="eve", to_them=3, from_them=2, followee=True, new=True),
+                Relationship(user_id="22", username="fay", to_them=2, from_them=2),
+            ],
+            "follow_for_follow": [
+                FollowForFollow(user_id="31", username="f4f_guy", following_count=6000, followers_count=300)
+            ],
+            "challenge": report.challenge.model_copy(update={"relationships": 2}),
+            "metrics": metrics,
+            "deltas": {**report.deltas, "relationships": 1.0},
         }
     )

@@ -84,6 +84,13 @@ class PlantedFacts:
     hashtag_chats: list[HashtagChat] = field(default_factory=list)
     own_link_post_ids: set[str] = field(default_factory=set)
     self_reply_ids: set[str] = field(default_factory=set)
+    # issue 15. New followers planted as follow-for-follow accounts (thousands followed, few followers);
+    # ordinary new followers of ``advance_week`` never come near that profile.
+    follow_for_follow_ids: set[str] = field(default_factory=set)
+    # people planted each week as relationships (two or three posts each way in that week)
+    planted_relationship_ids: set[str] = field(default_factory=set)
+    # suggestions the subscriber took up (``take_up``): user id -> when
+    taken_up: dict[str, datetime] = field(default_factory=dict)
     # followees planted quiet (they post nothing in the data) -> their last post; the dormant ones (last post
     # more than 90 days before the anchor) are derived from it
     quiet_followees: dict[str, datetime] = field(default_factory=dict)

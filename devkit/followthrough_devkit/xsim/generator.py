@@ -22,6 +22,7 @@ import gc
 import math
 import random
 import string
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -191,6 +192,11 @@ _PRIMARY_KINDS: tuple[tuple[InteractionKind, float], ...] = (
 # The subscriber's posts besides answers to mentions and hashtag chats.
 _POST_MIX = (("original", 0.42), ("reply", 0.26), ("quote", 0.1), ("retweet", 0.22))
 _ANSWER_SHARE = 0.3  # of the subscriber's weekly posts, replies to mentions
+# issue 15: planted each week by advance_week
+F4F_PER_WEEK = 2  # follow-for-follow followers: following 3,000-8,000, at least 5 times their followers
+RELATIONSHIPS_PER_WEEK = 2  # two or three posts each way with the subscriber within the week
+# an ordinary new follower is drawn again while it looks anything like follow-for-follow
+_F4F_LOOKALIKE_FOLLOWING, _F4F_LOOKALIKE_RATIO = 1500, 2.0
 _THREAD_SHARE = 0.05  # of the subscriber's posts, originals that get one or two thread continuations
 
 
@@ -319,6 +325,34 @@ class _Gen:
 
     def user(self, uid: str) -> XUser:
         return self.acc.users[uid]
+
+    def ordinary_user(self, *, newest: datetime | None = None) -> XUser:
+        """A new account that looks nothing like a follow-for-follow one (redrawn while it does)."""
+        while True:
+            user = self.new_user(newest=newest)
+            m = user.public_metrics
+            if m is None or not (
+                m.following_count >= _F4F_LOOKALIKE_FOLLOWING
+                and m.following_count >= _F4F_LOOKALIKE_RATIO * max(m.followers_count, 1)
+            ):
+                return user
+            del self.acc.users[user.id]
+
+    def follow_for_follow_user(self, *, newest: datetime | None = None) -> XUser:
+        """An account following thousands, far more than follow it: the essay's follow-for-follow follower."""
+        user = self.new_user(newest=newest)
+        following = self.rng.randrange(3000, 8000)
+        metrics = user.public_metrics
+        assert metrics is not None
+        user = user.model_copy(
+            update={
+                "public_metrics": metrics.model_copy(
+                    update={"following_count": following, "followers_count": following // self.rng.randrange(5, 40)}
+                )
+            }
+        )
+        self.acc.users[user.id] = user
+        return user
 
     # ----- posts ------------------------------------------------------------
 
@@ -1021,6 +1055,28 @@ def _fill_dms(gen: _Gen, rng: random.Random, required: list[str], start: datetim
         gen.conversation(partner, start, end, min(rng.randrange(2, 9), target - have), me_first=rng.random() < 0.5)
 
 
+def _relationship_plan(gen: _Gen) -> list[tuple[str, int]]:
+    """``RELATIONSHIPS_PER_WEEK`` people (active followees or followers, none planted before) and how many
+    posts each way they will trade with the subscriber this week (two or three)."""
+    st, rng = gen.st, gen.rng
+    pool = sorted({*st.active, *st.follower_only} - st.protected - gen.acc.truth.planted_relationship_ids)
+    return [(uid, rng.randrange(2, 4)) for uid in rng.sample(pool, min(RELATIONSHIPS_PER_WEEK, len(pool)))]
+
+
+def _plant_relationships(gen: _Gen, plan: list[tuple[str, int]], start: datetime, end: datetime) -> None:
+    """The planned relationships: the subscriber replies to their posts, they mention the subscriber."""
+    rng, me, acc = gen.rng, gen.me, gen.acc
+    for uid, rounds in plan:
+        person = gen.user(uid)
+        for _ in range(rounds):
+            theirs = gen.others_post(person, gen.between(start, end - timedelta(hours=3)))
+            at = (theirs.created_at or start) + timedelta(minutes=rng.randrange(5, 90))
+            acc.posts.append(gen.tweet(me, at, rng.choice(texts.ANSWER_BODIES), reply_to=theirs))
+            back = at + timedelta(minutes=rng.randrange(5, 60))
+            acc.mentions.append(gen.tweet(person, back, rng.choice(texts.MENTION_BODIES).capitalize(), mention=[me]))
+        acc.truth.planted_relationship_ids.add(uid)
+
+
 def _finalize(acc: SyntheticAccount) -> None:
     """Newest first everywhere, counts in ``me`` consistent, truth derived from the data."""
     acc.posts.sort(key=lambda t: int(t.id), reverse=True)
@@ -1157,8 +1213,12 @@ def _advance_week(account: SyntheticAccount, seed: int, own_unfollows: bool) -> 
             state.passive.add(user.id)
     state.active.extend(new_active)
     auto_senders = [gen.auto_dm_sender(start, end, family=rng.randrange(2)).id for _ in range(week.auto_dm_senders)]
-    for _ in range(week.new_followers - len(auto_senders)):
-        gen.add_follower(gen.new_user(newest=start), gen.between(start, end))
+    for _ in range(week.new_followers - len(auto_senders) - F4F_PER_WEEK):
+        gen.add_follower(gen.ordinary_user(newest=start), gen.between(start, end))
+    for _ in range(F4F_PER_WEEK):
+        f4f = gen.follow_for_follow_user(newest=start)
+        gen.add_follower(f4f, gen.between(start, end), planted=True)
+        account.truth.follow_for_follow_ids.add(f4f.id)
     losable = [uid for uid in state.follower_only if uid not in state.protected and uid in account.follower_times]
     lost = rng.sample(losable, min(week.lost_followers, len(losable)))
     lost_set = set(lost)
@@ -1171,12 +1231,16 @@ def _advance_week(account: SyntheticAccount, seed: int, own_unfollows: bool) -> 
     # Activity.
     required = _primary_kinds(rng, new_active)
     n_answers = max(int(week.posts * _ANSWER_SHARE), 1)
-    gen.make_posts(start, end, max(week.posts - n_answers, 1), required)
-    mentions = gen.make_mentions(start, end, week.mentions)
+    # the planted relationships' posts and mentions are part of the week's
+    relationships = _relationship_plan(gen)
+    planted = sum(rounds for _, rounds in relationships)
+    gen.make_posts(start, end, max(week.posts - n_answers - planted, 1), required)
+    mentions = gen.make_mentions(start, end, max(week.mentions - planted, 0))
     late = gen.answer_mentions(previous_unanswered, 1, end, earliest=start)
     gen.answer_mentions(mentions, n_answers - len(late), end)
     gen.make_likes(start, end, week.likes, required["like"])
     _fill_dms(gen, rng, required["dm"], start, end, week.dm_events)
+    _plant_relationships(gen, relationships, start, end)
     plant_insights(account, state, prof, start, first=False)
     _finalize(account)
 
@@ -1214,6 +1278,72 @@ def _own_unfollows(account: SyntheticAccount, state: _State, seed: int, start: d
     gone = rng.sample(candidates, min(count, len(candidates)))
     _drop_followees(account, set(gone))
     return gone
+
+
+def take_up(
+    account: SyntheticAccount, suggestions: Sequence[tuple[str, str, str | None]], seed: int
+) -> dict[str, datetime]:
+    """The subscriber takes up these suggestions (kind, user id, post id) during the account's last week:
+    answers the mention with a reply to it, says hello with a reply to their post or a DM, welcomes a
+    follower with a DM or a like. Returns (and notes in ``truth.taken_up``) user id -> when."""
+    state = account.state
+    if not isinstance(state, _State) or not account.weeks:
+        raise ValueError("take_up needs an account made by generate_account and advanced at least one week")
+    week = account.weeks[-1]
+    rng = random.Random(f"followthrough-xsim-take-up:{account.seed}:{seed}:{week.start.isoformat()}")
+    gen = _Gen(rng, account, state, PROFILES[account.profile])
+    mentions = {m.id: m for m in account.mentions}
+    taken: dict[str, datetime] = {}
+    for i, (kind, uid, post_id) in enumerate(suggestions):
+        at = gen.between(week.start + timedelta(hours=2), week.end - timedelta(hours=2))
+        person = gen.user(uid)
+        if kind == "answer_mention" and post_id in mentions:
+            account.posts.append(gen.tweet(gen.me, at, rng.choice(texts.ANSWER_BODIES), reply_to=mentions[post_id]))
+            account.truth.answered_mentions[post_id] = account.posts[-1].id
+        elif i % 2 == 0:
+            gen.dm(gen.me.id, uid, at, gen.filler_text())
+        elif kind == "welcome_follower":
+            gen.like(gen.others_post(person, at - timedelta(hours=1)), at)
+        else:
+            theirs = gen.others_post(person, at - timedelta(hours=1))
+            account.posts.append(gen.tweet(gen.me, at, rng.choice(texts.ANSWER_BODIES), reply_to=theirs))
+        taken[uid] = at
+    account.truth.taken_up.update(taken)
+    _finalize(account)
+    return taken
+
+
+def talk_counts(account: SyntheticAccount, start: datetime, end: datetime) -> dict[str, tuple[int, int]]:
+    """From the wire data, for relationships: user id -> (posts and one-to-one DMs the subscriber directed
+    to them, posts and DMs they directed to the subscriber) within ``start`` .. ``end``."""
+    me = account.me.id
+    to_them: dict[str, int] = {}
+    from_them: dict[str, int] = {}
+    for post in account.posts:
+        if post.created_at is None or not start <= post.created_at <= end:
+            continue
+        refs = {r.type: r.id for r in post.referenced_tweets}
+        if "retweeted" in refs:
+            continue
+        people = {post.in_reply_to_user_id, *(m.id for m in (post.entities.mentions if post.entities else []))}
+        if "quoted" in refs:
+            people.add(account.referenced[refs["quoted"]].author_id)
+        for uid in people - {None, me}:
+            to_them[str(uid)] = to_them.get(str(uid), 0) + 1
+    for post in account.mentions:
+        retweet = any(r.type == "retweeted" for r in post.referenced_tweets)
+        if post.created_at is not None and start <= post.created_at <= end and post.author_id and not retweet:
+            from_them[post.author_id] = from_them.get(post.author_id, 0) + 1
+    for event in account.dm_events:
+        conv = event.dm_conversation_id or ""
+        if event.event_type != "MessageCreate" or conv.count("-") != 1 or event.created_at is None:
+            continue
+        if start <= event.created_at <= end:
+            low, high = conv.split("-")
+            other = high if low == me else low
+            counts = to_them if event.sender_id == me else from_them
+            counts[other] = counts.get(other, 0) + 1
+    return {uid: (n, from_them.get(uid, 0)) for uid, n in to_them.items()}
 
 
 # ----- issue 15: quiet followees, weekly chats among followees, mentions without the @ ---------------

@@ -45,6 +45,31 @@ class AnalysisConfig(BaseModel):
     - ``active_posts_per_day`` (0.1): a followee whose lifetime average is at
       least this many posts a day counts as *active* when ranking.
 
+    Follow-through, relationships, follow-for-follow (issue 15)
+    -----------------------------------------------------------
+    - Each conversation the last digest actually sent suggested is *done* when
+      the subscriber acted towards that person after that digest's report was
+      made: a mention is done when answered (a reply to it, or a reply,
+      mention, quote or DM to its author); a "say hello" or "welcome" when the
+      subscriber replied to, mentioned, quoted, DMed or liked them. One not
+      done is carried forward to the next digest once, then *expired*.
+      ``followup_rate`` is done / suggested (the carried ones included);
+      ``followup_streak`` counts the digests in a row with at least one done.
+    - ``relationship_min_each_way`` (2): a *relationship* is someone the
+      subscriber directed at least this many posts or DMs to (replies,
+      mentions, quotes; one-to-one DMs) and who directed as many to them
+      (mentions, replies, DMs), within the report's window (after Huberman,
+      Romero and Wu's "friends"). ``new_relationship_days`` (28): a
+      relationship first seen within this many days is *new this month* (never
+      in the first report: everything is new then).
+    - ``f4f_min_following`` (2000) and ``f4f_min_ratio`` (3.0): a new follower
+      who follows at least that many accounts and at least ``f4f_min_ratio``
+      times as many as follow them is a *likely follow-for-follow* account
+      (the essay: "I don't even follow people back that follow me if I see
+      that they're following thousands"). They are listed apart, never
+      suggested as a welcome and not counted as new followers never greeted.
+      Needs the follower's counts (X's follower list gives ``public_metrics``
+      with ``user.fields``, no extra read).
     Followees with nothing to talk about, chats worth joining, untagged mentions
     ------------------------------------------------------------------------------
     - ``dormant_after_days`` (90): a followee whose latest post (X's
@@ -186,6 +211,11 @@ class AnalysisConfig(BaseModel):
     challenge_target: float = Field(0.5, gt=0, le=1)
     penalty_auto_dm_sent: float = Field(10, ge=0)
     penalty_twittiarrhea: float = Field(5, ge=0)
+
+    relationship_min_each_way: int = Field(2, ge=1)
+    new_relationship_days: int = Field(28, ge=1)
+    f4f_min_following: int = Field(2000, ge=1)
+    f4f_min_ratio: float = Field(3.0, gt=0)
 
     list_limit: int | None = Field(100, ge=1)
     conversations: int = Field(5, ge=0)

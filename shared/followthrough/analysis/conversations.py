@@ -58,6 +58,8 @@ def _answer(mention: UnansweredMention, now: datetime) -> Conversation:
         username=mention.author_username,
         url=mention.url or post_url(mention.tweet_id, mention.author_username),
         reason=f"{who} mentioned you {when} and is still waiting for an answer.",
+        post_id=mention.tweet_id,
+        about_at=mention.created_at,
     )
 
 
@@ -90,4 +92,5 @@ def _welcome(edge: FollowEdge, usernames: Callable[[str], str | None], now: date
         username=username,
         url=person_url(edge.user_id, username),
         reason=f"{handle(username, 'Someone new')} started following you ({when}). A quick hello goes a long way.",
+        about_at=edge.since,
     )

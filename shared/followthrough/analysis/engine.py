@@ -13,14 +13,23 @@ from followthrough.analysis.config import AnalysisConfig
 from followthrough.analysis.conversations import pick_conversations
 from followthrough.analysis.dms import find_auto_dms
 from followthrough.analysis.dormant import dormant_followees
-from followthrough.analysis.follows import new_followers_not_greeted, passive_follows, people
+from followthrough.analysis.follows import follow_for_follow, new_followers_not_greeted, passive_follows, people
+from followthrough.analysis.followup import follow_up, follow_up_metrics
 from followthrough.analysis.interactions import merge_ledger, subscriber_touches, unchecked_without_handle
 from followthrough.analysis.mentions import check_mentions
 from followthrough.analysis.models import AnalysisResult, History
 from followthrough.analysis.posting import hashtag_chats, posting_metrics
+from followthrough.analysis.relationships import weekly_relationships
 from followthrough.analysis.score import deltas, engagement_score, trends
 from followthrough.analysis.untagged import untagged_mentions
-from followthrough.report import AutoDms, Challenge, HashtagChat, PassiveFollow, WeeklyReport
+from followthrough.report import (
+    AutoDms,
+    Challenge,
+    FollowForFollow,
+    HashtagChat,
+    PassiveFollow,
+    WeeklyReport,
+)
 
 # the collector names inputs after X's endpoints; the analysis after what they hold
 _INPUT_NAMES = {
@@ -137,13 +146,23 @@ def analyze(
     # new followers: only when the collector could tell when follows began
     new: list[FollowEdge] = []
     not_greeted: list[FollowEdge] = []
+    f4f: list[FollowForFollow] = []
     # any edge with a known time (looked at in C: a large account has tens of thousands of followers)
     follow_times_known = any(map(is_not, map(_SINCE, who.followers.values()), repeat(None)))
     if has["followers"] and (follow_times_known or not who.followers):
         new, not_greeted = new_followers_not_greeted(who, touches, merged, cfg, start)
+        # likely follow-for-follow followers are listed apart: never a welcome, never "not greeted"
+        found_f4f = follow_for_follow(who, new, cfg)
+        f4f = found_f4f or []
+        f4f_ids = {f.user_id for f in f4f}
+        not_greeted = [e for e in not_greeted if e.user_id not in f4f_ids]
         metrics["new_followers"], metrics["new_followers_not_greeted"] = len(new), len(not_greeted)
+        metrics["follow_for_follow_followers"] = None if found_f4f is None else len(f4f)
+        if found_f4f is None:
+            unavailable.add("follower_counts")
     else:
         metrics["new_followers"] = metrics["new_followers_not_greeted"] = None
+        metrics["follow_for_follow_followers"] = None
         if has["followers"]:
             unavailable.add("follow_times")
 
@@ -178,6 +197,17 @@ def analyze(
     metrics["dm_openers_received"] = dms.openers_received if has["dm_events"] else None
     metrics["auto_dms_received"] = len(dms.received) if has["dm_events"] else None
     metrics["auto_dms_sent"] = len(dms.sent) if has["dm_events"] else None
+
+    # relationships need both directions: the subscriber's posts and the mentions of them
+    found_relationships, relationship_counts = weekly_relationships(
+        activity, who, history.previous_reports, cfg, measured=mentions_ok
+    )
+    metrics.update(relationship_counts)
+    if challenge.share is not None:
+        challenge.relationships = relationship_counts["followee_relationships"]
+    # the follow-up reads the subscriber's posts (answers, greetings); without them it cannot tell
+    followed_up = follow_up(activity, history.previous_reports, history.sent_weeks) if has["posts"] else None
+    metrics.update(follow_up_metrics(followed_up, history.previous_reports))
     metrics["engagement_score"] = engagement_score(metrics, cfg)
 
     to_join = (
@@ -213,6 +243,9 @@ def analyze(
         trends=trends(metrics, history.previous_reports, cfg.trend_weeks),
         hashtag_chats=chats[:limit],
         unavailable=sorted(unavailable),
+        follow_up=followed_up,
+        relationships=found_relationships[:limit],
+        follow_for_follow=f4f[:limit],
         dormant_followees=None if dormant is None else dormant[:limit],
         dormant_followee_count=None if dormant is None else len(dormant),
         chats_to_join=to_join,

@@ -13,7 +13,7 @@ from followthrough.analysis.config import AnalysisConfig
 from followthrough.analysis.interactions import Touch
 from followthrough.analysis.models import InteractionKind
 from followthrough.analysis.wording import duration, join_words
-from followthrough.report import Challenge, PassiveFollow
+from followthrough.report import Challenge, FollowForFollow, PassiveFollow
 
 _USER_ID = attrgetter("user_id")
 _PAST_TENSE = {
@@ -286,3 +286,24 @@ def new_followers_not_greeted(
         if latest is None or latest < since - (event_slack if edge.exact else seen_slack):
             not_greeted.append(edge)
     return new, not_greeted
+
+
+def follow_for_follow(who: People, new: list[FollowEdge], cfg: AnalysisConfig) -> list[FollowForFollow] | None:
+    """The new followers who follow thousands, far more than follow them (``f4f_min_following``,
+    ``f4f_min_ratio``), in the order given; None when no new follower's counts are known."""
+    found: list[FollowForFollow] = []
+    known = False
+    for edge in new:
+        account = who.accounts.get(edge.user_id)
+        if account is None or account.following_count is None or account.followers_count is None:
+            continue
+        known = True
+        following, followers = account.following_count, account.followers_count
+        if following >= cfg.f4f_min_following and following >= cfg.f4f_min_ratio * max(followers, 1):
+            username = account.username or edge.username
+            found.append(
+                FollowForFollow(
+                    user_id=edge.user_id, username=username, following_count=following, followers_count=followers
+                )
+            )
+    return found if known or not new else None

@@ -98,6 +98,59 @@ def subscriber_touches(activity: Activity, *, use_likes: bool = True) -> dict[st
     return latest.found
 
 
+class _FirstSince(_Latest):
+    """Account id -> kind -> the subscriber's first interaction of that kind after ``since``."""
+
+    def __init__(self, me: str, since: datetime) -> None:
+        super().__init__(me)
+        self.since = since
+        self.first: dict[str, dict[InteractionKind, datetime]] = {}
+
+    def note(self, user_id: str | None, at: datetime, kind: InteractionKind) -> None:
+        if not user_id or user_id == self.me or at <= self.since:
+            return
+        kinds = self.first.setdefault(user_id, {})
+        if kind not in kinds or at < kinds[kind]:
+            kinds[kind] = at
+
+
+def first_touches_since(activity: Activity, since: datetime) -> dict[str, dict[InteractionKind, datetime]]:
+    """Account id -> kind -> the subscriber's first interaction of that kind after ``since`` (what
+    ``subscriber_touches`` counts; a like at the time it was first seen)."""
+    first = _FirstSince(activity.subscriber.id, since)
+    first.posts(activity.posts)
+    for like in activity.likes:
+        first.note(like.author_id, like.seen_at, "like")
+    first.dms(activity.dm_events)
+    return first.first
+
+
+_TALK: frozenset[InteractionKind] = frozenset({"reply", "mention", "quote", "dm"})
+
+
+class _Talk(_Latest):
+    """Account id -> the times the subscriber directed a post or DM to them from ``start`` on."""
+
+    def __init__(self, me: str, start: datetime) -> None:
+        super().__init__(me)
+        self.start = start
+        self.times: dict[str, set[datetime]] = {}
+
+    def note(self, user_id: str | None, at: datetime, kind: InteractionKind) -> None:
+        # one post that replies to and quotes someone is one post to them: counted by its time
+        if user_id and user_id != self.me and kind in _TALK and at >= self.start:
+            self.times.setdefault(user_id, set()).add(at)
+
+
+def talked_to(activity: Activity, start: datetime) -> dict[str, int]:
+    """Account id -> how many posts (replies, mentions, quotes) and one-to-one DMs the subscriber
+    directed to them from ``start`` on."""
+    talk = _Talk(activity.subscriber.id, start)
+    talk.posts(activity.posts)
+    talk.dms(activity.dm_events)
+    return {user_id: len(times) for user_id, times in talk.times.items()}
+
+
 def unchecked_without_handle(activity: Activity, since: datetime) -> list[InteractionKind]:
     """Interactions since ``since`` whose account is known only by a handle no id could be tied to.
 

@@ -26,6 +26,8 @@ class History(BaseModel):
     ledger: dict[str, Interaction] = {}
     # earlier reports, oldest first (at most the last 8 weeks)
     previous_reports: list[WeeklyReport] = []
+    # the weeks among them whose digest was sent (the follow-up compares with the last one sent)
+    sent_weeks: set[str] = set()
     # DM conversation id -> its first message time, for conversations seen in
     # earlier weeks: a message in one of them is never a conversation opener,
     # even when the 30 days of DMs X serves no longer reach its start

@@ -14,14 +14,19 @@ TREND_METRICS = (
     "response_rate",
     "posts_per_day",
     "passive_follows",
+    "followup_rate",
+    "followup_streak",
+    "relationships",
 )
 
 
 def engagement_score(m: Metrics, cfg: AnalysisConfig) -> int | None:
     """0-100; the formula is documented on ``AnalysisConfig``."""
     welcome = None
-    if m.get("new_followers"):
-        welcome = 1 - (m.get("new_followers_not_greeted") or 0) / float(m["new_followers"] or 1)
+    # likely follow-for-follow followers are not expected to be greeted
+    to_greet = int(m.get("new_followers") or 0) - int(m.get("follow_for_follow_followers") or 0)
+    if to_greet > 0:
+        welcome = 1 - (m.get("new_followers_not_greeted") or 0) / float(to_greet)
     promo = m.get("self_promotion_share")
     share = m.get("challenge_share")
     components = [

@@ -57,5 +57,7 @@ UNAVAILABLE_WORDS = {
     "following": "the accounts you follow could not be read",
     "followers": "your followers could not be read",
     "follow_times": "when people followed you is not known, so new followers cannot be told apart",
+    "follower_counts": "how many accounts your new followers follow is not known, so follow-for-follow "
+    "followers cannot be told apart",
     "search_recent": "the search for posts naming you without the @ could not be made this week",
 }

@@ -21,6 +21,7 @@ import css_inline
 from jinja2 import Environment
 from markupsafe import Markup
 
+from followthrough.digest.followup import with_follow_through
 from followthrough.digest.view import DigestView, build_view
 from followthrough.digest.words import short
 from followthrough.report import WeeklyReport
@@ -93,6 +94,7 @@ def without_sections(view: DigestView, hidden: Collection[str]) -> DigestView:
     changes: dict[str, Any] = {"hidden": frozenset(hidden)}
     if "more_people" in hidden:
         changes["more"] = replace(view.more, passive=[], passive_count=None, new_not_greeted=None)
+        changes["follow_for_follow"] = None
     if "trends" in hidden:
         changes["charts"] = []
     if "posting" in hidden:
@@ -112,6 +114,7 @@ def render_digest(
     """The digest of ``report``; ``previous`` are earlier reports (oldest first) for the trends,
     ``unavailable_reasons`` why reads were skipped this week (e.g. the budget was reached),
     ``hidden_sections`` the sections the subscriber left out."""
-    view = without_sections(build_view(report, previous, unavailable_reasons), hidden_sections)
+    view = with_follow_through(build_view(report, previous, unavailable_reasons), report, previous)
+    view = without_sections(view, hidden_sections)
     html, text = render_view(view, links)
     return RenderedDigest(subject=subject_for(report), html=html, text=text)

@@ -9,6 +9,7 @@ escape them.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from urllib.parse import quote
@@ -187,6 +188,34 @@ class Challenge:
     change: str
     # "" when who the subscriber follows agrees with X; else one sentence saying as of when it does
     as_of: str = ""
+    relationships: int | None = None  # followees who are relationships
+
+
+# -- issue 15's parts, filled by digest.followup.with_follow_through --------------------------------
+
+
+@dataclass(frozen=True)
+class FollowUpView:
+    opening: str  # "You had 3 of last week's 5 conversations."
+    still_open: list[Person]  # carried forward to this week
+    expired_line: str  # "Let go after two digests: welcoming @carl."
+    streak_line: str
+
+
+@dataclass(frozen=True)
+class RelationshipsView:
+    count: int
+    change: str  # "2 more than last week", "" when not known
+    new: list[Person]
+    more_new: int
+    followees: int | None
+    trend: str  # "2 · 3 · 3 · 4", oldest first, this week last; "" until two weeks were measured
+
+
+@dataclass(frozen=True)
+class FollowForFollowView:
+    people: list[Person]
+    more: int
 
 
 @dataclass
@@ -206,6 +235,11 @@ class DigestView:
     not_measured: list[str] = field(default_factory=list)
     hidden: frozenset[str] = frozenset()  # sections the subscriber left out (subscriber.DIGEST_SECTIONS)
     insights: Insights | None = None  # chats worth joining, mentions without the @, quiet followees
+    # issue 15 (digest.followup.with_follow_through): the last digest's conversations followed up,
+    # relationships, follow-for-follow followers
+    follow_up: FollowUpView | None = None
+    relationships: RelationshipsView | None = None
+    follow_for_follow: FollowForFollowView | None = None
 
 
 # -- building it ---------------------------------------------------------------------------------------
@@ -254,8 +288,10 @@ def _nudge(m: dict[str, float | int | None], report: WeeklyReport, cfg: Analysis
                 f"talk with the people you follow. You talked with {percent(share)} of them in the last {days} days.",
             )
         )
-    new, not_greeted = m.get("new_followers"), m.get("new_followers_not_greeted")
-    if new:
+    not_greeted = m.get("new_followers_not_greeted")
+    # likely follow-for-follow followers are not expected to hear from the subscriber
+    new = int(m.get("new_followers") or 0) - int(m.get("follow_for_follow_followers") or 0)
+    if new > 0:
         options.append(
             (
                 cfg.score_w_welcome * (not_greeted or 0) / new,
@@ -437,6 +473,7 @@ def _challenge(report: WeeklyReport) -> Challenge | None:
         window_days=c.window_days,
         change=change,
         as_of=following_as_of(report),
+        relationships=c.relationships,
     )
 
 
@@ -541,7 +578,25 @@ def _charts(history: list[WeeklyReport], cfg: AnalysisConfig) -> list[Chart]:
                 text_rows=[f"{labels[i]:>4} {percent(r):>4}  {_text_bar(r, 1.0)}" for i, r in enumerate(rates)],
             )
         )
+    # issue 15: the follow-through rate, once two weeks have one (relationships: a line of numbers, digest.followup)
+    follow_through = _series(history, "followup_rate")
+    if sum(r is not None for r in follow_through) >= 2:
+        charts.append(_weekly_chart("Suggested conversations you had", follow_through, labels, 1.0, percent))
     return charts
+
+
+def _weekly_chart(
+    title: str, values: list[float | None], labels: list[str], top: float, shown: Callable[[float | None], str]
+) -> Chart:
+    """One value a week, this week last."""
+    last = len(values) - 1
+    return Chart(
+        title=title,
+        summary=f"{shown(values[-1])} this week." if values[-1] is not None else "Not measured this week.",
+        bars=[Bar(labels[i], shown(v), _bar_height(v, top), current=i == last) for i, v in enumerate(values)],
+        legend=[],
+        text_rows=[f"{labels[i]:>4} {shown(v):>4}  {_text_bar(v, top)}" for i, v in enumerate(values)],
+    )
 
 
 def _not_measured(report: WeeklyReport, skipped: list[str]) -> list[str]:
@@ -562,6 +617,11 @@ def _not_measured(report: WeeklyReport, skipped: list[str]) -> list[str]:
     return lines
 
 
+def chart_weeks(report: WeeklyReport, previous: list[WeeklyReport]) -> list[WeeklyReport]:
+    """The weeks the trends span: the last earlier ones, then this one."""
+    return [*[r for r in previous if r.week < report.week][-(TREND_WEEKS - 1) :], report]
+
+
 def build_view(
     report: WeeklyReport,
     previous: list[WeeklyReport],
@@ -573,7 +633,7 @@ def build_view(
     m = report.metrics
     score = m.get("engagement_score")
     change, direction = _change(report.deltas.get("engagement_score"))
-    history = [*[r for r in previous if r.week < report.week][-(TREND_WEEKS - 1) :], report]
+    history = chart_weeks(report, previous)
     conversations = _conversations(report)
     posting, posting_warnings = _posting(m)
     named = [c.who for c in conversations if c.who.startswith("@")]

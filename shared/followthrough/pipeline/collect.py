@@ -254,6 +254,7 @@ class Collector:
         history = History(
             ledger=dict(state.ledger),
             previous_reports=state.previous_reports,
+            sent_weeks=state.sent_weeks,
             known_dm_conversations=dict(state.dm_conversations),
         )
         # lookups before naming may find followees gone (_name_only_followed): following is saved then too
@@ -689,6 +690,11 @@ class Collector:
         new_mentions = normalize.posts(items("mentions"))
         new_likes = [normalize.like(t, now) for t in items("liked_tweets")]
         new_dms = [normalize.dm_event(e) for e in items("dm_events")]
+        # followers not in the graph yet, with the counts their list entries carry (follow-for-follow
+        # followers are told by them); the graph keeps only ids, times and usernames. Nobody on a first
+        # read: it cannot tell new followers from old.
+        known = graphs["followers"]
+        new_followers = [u for u in items("followers") if u.id not in known] if known else []
         for which in FOLLOW_LISTS:
             if which in reads:
                 stamp = now.isoformat() if graphs[which] else None  # the first read cannot tell when
@@ -720,6 +726,7 @@ class Collector:
             ),
             following=_edges(graphs["following"]),
             followers=_edges(graphs["followers"]),
+            accounts=normalize.accounts(new_followers),
             unavailable=sorted(set(unavailable)),
             # a rerun in the week keeps what the week's search found; a week after, X's seven days have moved on
             untagged_mentions=_merged(
@@ -740,6 +747,7 @@ class Collector:
                 "likes": [like for like in activity.likes if like.seen_at >= recent_cut],
                 "following": [],
                 "followers": [],
+                "accounts": {},
             }
         )
         return activity

@@ -55,6 +55,7 @@ from followthrough.adapters.store.protocols import (
     StoredWeek,
     export_records,
     reported_weeks,
+    sent_weeks,
 )
 from followthrough.adapters.store.table import (
     APP_KEY,
@@ -298,6 +299,7 @@ class DynamoCollectorState:
         state, weeks = self._read(subscriber_id)
         state.week = _week(weeks[week]) if week in weeks else None
         state.previous_reports = _previous(weeks, week, PREVIOUS_REPORTS)
+        state.sent_weeks = sent_weeks(weeks, (r.week for r in state.previous_reports))
         return state
 
     def _read(self, subscriber_id: str) -> tuple[CollectorState, dict[str, dict[str, Any]]]:

@@ -28,6 +28,7 @@ from followthrough.adapters.store.protocols import (
     StoredWeek,
     export_records,
     reported_weeks,
+    sent_weeks,
 )
 from followthrough.adapters.store.table import (
     APP_KEY,
@@ -250,6 +251,7 @@ class MemoryCollectorState:
         weeks = _weeks(self.table, subscriber_id)
         state.week = _stored_week(weeks[week]) if week in weeks else None
         state.previous_reports = _previous(weeks, week, PREVIOUS_REPORTS)
+        state.sent_weeks = sent_weeks(weeks, (r.week for r in state.previous_reports))
         return state
 
     def save(

@@ -30,6 +30,11 @@ Clock = Callable[[], datetime]
 PREVIOUS_REPORTS = 8  # earlier reports a collect or a digest loads (trends, deltas)
 
 
+def sent_weeks(weeks: Mapping[str, Mapping[str, Any]], reported: Iterable[str]) -> set[str]:
+    """Which of the ``reported`` weeks (``WEEK#`` items by week) had their digest sent."""
+    return {w for w in reported if weeks[w].get("status") == "sent"}
+
+
 def reported_weeks(weeks_with_reports: Iterable[str], before_week: str | None, limit: int) -> list[str]:
     """The last ``limit`` of these weeks before ``before_week`` (all when None), oldest first."""
     chosen = sorted(w for w in weeks_with_reports if before_week is None or w < before_week)
@@ -70,6 +75,7 @@ class CollectorState:
     dm_conversations: dict[str, datetime] = field(default_factory=dict)  # id -> first message time
     ledger: dict[str, Interaction] = field(default_factory=dict)
     previous_reports: list[WeeklyReport] = field(default_factory=list)  # up to 8 before the week, oldest first
+    sent_weeks: set[str] = field(default_factory=set)  # those of them whose digest was sent
     # how the follow lists are stored (e.g. chunk keys), so a save replaces them whole; the store's business
     stored_graphs: dict[str, Any] = field(default_factory=dict)
 
