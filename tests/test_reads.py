@@ -89,6 +89,38 @@ def test_an_interrupted_read_continues_next_week_below_what_is_new_with_no_item_
     assert cursor.backlog_token is None and cursor.known_head[0] == likes.ids[0]
 
 
+def test_a_new_weeks_read_interrupted_below_a_backlog_resumes_the_week_after_with_pages_sized_to_its_rest() -> None:
+    # week 1's history read stops; week 2 finishes that backlog, then its own read of the week's new likes
+    # (down to week 1's head) stops half way; week 3 reads that rest as its backlog, down to week 1's head,
+    # just above the history read in week 1: a page as large as X allows would serve that history again
+    likes = NewestFirst([str(n) for n in range(1000, 0, -1)])
+    cursor = EndpointCursor()
+    cursor.start_week("W1", paged_by_since_id=False)
+    with pytest.raises(BudgetExhausted) as stopped:
+        read_until_known("liked_tweets", likes.fetch, cursor, Budget(0.3, PRICES), lambda _id: False)
+    assert stopped.value.partial is not None
+    got = [i.id for i in stopped.value.partial.items]
+
+    for week, budget_usd in (("W2", 0.72), ("W3", 5.0)):
+        likes.add_on_top(40)
+        assert not cursor.start_week(week, paged_by_since_id=False)
+        head = set(cursor.known_head)
+        try:
+            read = read_until_known(
+                "liked_tweets", likes.fetch, cursor, Budget(budget_usd, PRICES), head.__contains__, expected_new=39
+            )
+        except BudgetExhausted as exc:
+            assert week == "W2" and exc.partial is not None
+            read = exc.partial
+            assert cursor.backlog_token is None and cursor.resume_token is not None  # stopped in its new likes
+        got += [i.id for i in read.items]
+
+    assert sorted(got, key=int) == sorted(likes.ids, key=int) and len(got) == len(set(got))
+    # served twice: only the margins of week 3's two reads (each must see a known id to stop)
+    assert sum(n - 1 for n in likes.served.values()) <= 2 * (39 // 10 + 2)
+    assert cursor.backlog_token is None and cursor.resume_token is None and cursor.known_head[0] == likes.ids[0]
+
+
 def test_the_likes_window_ends_a_read_at_the_page_whose_oldest_are_past_it() -> None:
     likes = NewestFirst([str(n) for n in range(1000, 0, -1)])
 

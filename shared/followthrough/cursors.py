@@ -20,12 +20,17 @@ class EndpointCursor(BaseModel):
     pending_head: list[str] = []
     # posts, mentions: the since_id / start_time the resumable read was asked with (its token needs them)
     resume_query: dict[str, str] = {}
+    # lists read down to a known id: how many new items the interrupted read found before it stopped
+    # (None: a first or full read); its rest, the week's expectation less these, sizes the pages that
+    # continue it (a larger page reaches past the known id into what was read before)
+    resume_found: int | None = None
     # the week the resume state belongs to: a later week reads what is new, then this backlog
     resume_week: str | None = None
     # what a read interrupted in an earlier week still owes (older than anything read since): its
     # pagination token and, for posts and mentions, its query; read first, so only one gap is ever open
     backlog_token: str | None = None
     backlog_query: dict[str, str] = {}
+    backlog_found: int | None = None
     # how many new items the last complete read found
     last_new: int = 0
     # how many new items a week usually brings: sizes the next first page
@@ -62,8 +67,10 @@ class EndpointCursor(BaseModel):
                 gap = True
             self.backlog_token = self.resume_token
             self.backlog_query = dict(self.resume_query)  # a token continues its own query only
+            self.backlog_found = self.resume_found
         self.resume_token = None
         self.resume_query = {}
+        self.resume_found = None
         self.pending_head = []
         self.resume_week = week
         return gap

@@ -559,8 +559,8 @@ class Collector:
             return self._read_follows(endpoint, fetch, cursors, graphs[endpoint], me, budget, now)
         head = set(cursor.known_head)
         window = _likes_past(now - timedelta(days=self.config.first_run_lookback_days))
-        # a resumed read returns only its rest: the estimate from the part read before stays
-        resumed = cursor.weekly_estimate is not None and bool(cursor.resume_token or cursor.backlog_token)
+        # resumed this week, a read returns only its rest: the estimate from the part read before stays
+        resumed = cursor.weekly_estimate is not None and bool(cursor.resume_token)
         try:
             out = read_until_known(
                 endpoint,
@@ -573,8 +573,9 @@ class Collector:
                 past_window=window if endpoint == "liked_tweets" else None,
             )
         except BudgetExhausted as exc:
-            if not resumed and exc.partial is not None and exc.partial.items:
-                # the newest part was read (newest first): enough to size next week's first page
+            if not head and not resumed and exc.partial is not None and exc.partial.items:
+                # a first read's newest part (newest first) holds its last week: enough to size next
+                # week's first page; a later read's part is only as far as the budget went, not a week
                 cursor.weekly_estimate = _weekly_volume(endpoint, exc.partial, now, first_read=not head)
             raise
         if not resumed:
@@ -838,7 +839,7 @@ def _weekly_volume(endpoint: str, read: ListRead, now: datetime, *, first_read: 
     post's time stands in.
     """
     if not first_read:
-        return len(read.items)
+        return len(read.items) - read.backlog  # an earlier week's backlog is not this week's
     week_ago = now - timedelta(days=7)
     times = [item.created_at for item in read.items]
     return sum(1 for t in times if t is not None and t >= week_ago)

@@ -120,10 +120,14 @@ class ListRead:
     # begun in the same run starts there
     served_ids: list[str] = field(default_factory=list)
     next_token: str | None = None
+    # how many of ``items``, the first ones, are an earlier week's backlog (not this week's new)
+    backlog: int = 0
 
     def extend(self, more: ListRead) -> None:
         self.items.extend(more.items)
         self.includes.extend(more.includes)
+        self.served_ids.extend(more.served_ids)
+        self.next_token = more.next_token  # the continued read stopped where ``more`` did
 
 
 def read_since(
@@ -206,26 +210,33 @@ def read_until_known(
     An earlier week's backlog (``cursor.backlog_token``) is read first, down
     to the same known ids; with ``backlog_in_expected`` (follow lists, whose
     expectation comes from X's counts) what it found is not expected again above.
+    A read interrupted on its way down to known ids keeps how many it found
+    (``resume_found``, then ``backlog_found``): its rest is read with pages
+    sized to what is still expected, not as large as X allows, since its known
+    ids lie just below and a larger page is paid for again past them; once that
+    rest is read the interrupted week is measured whole, and sizes this week's read.
     """
     out = ListRead()
-    low, high = PAGE_LIMITS[endpoint]
+    owed = cursor.backlog_found  # what the backlog's read had found before it stopped
     try:
         if cursor.backlog_token:
-            _page_down(
-                endpoint, fetch, budget, out, cursor, cursor.backlog_token, known, (high, high), cap, past_window, True
-            )
-        if expected_new is not None and backlog_in_expected:
-            expected_new = max(expected_new - len(out.items), 1)
-        if expected_new is None:
-            sizes = (high, high)
-        else:
-            size = expected_new + max(2, expected_new // 10)
-            sizes = (size, max(size // 4, low, 5))
-        _page_down(endpoint, fetch, budget, out, cursor, cursor.resume_token, known, sizes, cap, past_window, False)
+            # the rest of an earlier week's read down to these ids: pages sized to that rest when what it
+            # found is known (not a first or full read's history)
+            expected = expected_new if owed is not None else None
+            _page_down(endpoint, fetch, budget, out, cursor, known, expected, owed, cap, past_window, True)
+            out.backlog = len(out.items)
+            if owed is not None and expected_new is not None and not backlog_in_expected:
+                expected_new = owed + out.backlog  # that week, read whole at last: the latest measure of a week
+        # follow lists: X's counts expected what the backlog found too
+        found = (owed or 0) + out.backlog if backlog_in_expected else 0
+        if cursor.resume_token and cursor.resume_found is not None:
+            found = cursor.resume_found  # resumed this week: what it found already is not to come again
+        _page_down(endpoint, fetch, budget, out, cursor, known, expected_new, found, cap, past_window, False)
     except (BudgetExhausted, XRateLimited) as exc:
         exc.partial = out
         raise
     cursor.resume_token = None
+    cursor.resume_found = None
     if cursor.pending_head:
         cursor.known_head = cursor.pending_head
     cursor.pending_head = []
@@ -239,41 +250,58 @@ def _page_down(
     budget: Budget,
     out: ListRead,
     cursor: EndpointCursor,
-    token: str | None,
     known: Callable[[str], bool],
-    sizes: tuple[int, int],
+    expected: int | None,
+    found: int | None,
     cap: int | None,
     past_window: Callable[[list[Any]], bool] | None,
     backlog: bool,
 ) -> None:
-    """Page a newest-first list from ``token`` until a known id, its end, ``cap`` or ``past_window``.
+    """Page a newest-first list from the backlog's (or resume) token until a known id, its end, ``cap``
+    or ``past_window``.
 
-    After each page the token is saved where the next attempt looks for it:
-    ``backlog_token`` while reading the backlog, else ``resume_token``.
+    ``expected``: how many new items the whole read expects above the first known id, of which
+    ``found`` were read before the token (None: a first or full read, no known id to reach). Pages
+    are sized to the rest: a resumed read's known ids lie just below it, and every item of a page
+    past them is paid for again. After each page the token, and how many the read has found, are
+    saved where the next attempt looks for them: ``backlog_*`` while reading the backlog, else
+    ``resume_*``.
     """
-    size = sizes[0]
+    token = cursor.backlog_token if backlog else cursor.resume_token
+    low, high = PAGE_LIMITS[endpoint]
+    if expected is None or found is None:
+        size = later = high
+        found = None
+    else:
+        rest = max(expected - found, 1)
+        size = rest + max(2, rest // 10)
+        later = max(size // 4, low, 5)
     while cap is None or len(out.items) < cap:
         result = fetch(pagination_token=token, max_results=budget.affordable_page(endpoint, size))
         budget.charge(endpoint, result.resources)
         page = result.page
         reached_known = False
+        new = 0
         for item in page.data:
             if known(item.id):
                 reached_known = True
                 break
             out.items.append(item)
+            new += 1
         if not backlog and not cursor.pending_head:
             cursor.pending_head = [i.id for i in page.data[:HEAD_SIZE]]
         token = page.meta.next_token
+        if found is not None:
+            found += new
         if backlog:
-            cursor.backlog_token = token
+            cursor.backlog_token, cursor.backlog_found = token, found
         else:
-            cursor.resume_token = token
+            cursor.resume_token, cursor.resume_found = token, found
         if reached_known or not token or (past_window is not None and past_window(page.data)):
             break
-        size = sizes[1]
+        size = later
     if backlog:
-        cursor.backlog_token = None
+        cursor.backlog_token, cursor.backlog_found = None, None
 
 
 def fetch_for(client: XClient, endpoint: str, user_id: str) -> Callable[..., PageResult]:
