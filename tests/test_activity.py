@@ -24,7 +24,6 @@ from followthrough.xmodels import XDmEvent
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.demo import DemoWorld, start_world
 from tests.support.activity import CONSUMER_SECRET, WEBHOOK_URL, receive_events, webhook_deliverer
-from tests.support.aws import outbox
 from tests.support.signup import (  # noqa: F401 (fixtures)
     PUBLIC,
     World,
@@ -285,7 +284,7 @@ def test_subscriptions_follow_the_lifecycle_within_the_allowance(world: World) -
     def signed_up(address: str, n: int) -> str:
         visitor = world.visitor()
         world.sign_up(visitor, address, world.accounts[n])
-        assert visitor.confirm(confirm_link(outbox()[-1].raw_data)).status == 200
+        assert visitor.confirm(confirm_link(world.outbox()[-1].raw_data)).status == 200
         sid = world.repositories.signups.owner("EMAIL", address)
         assert sid is not None
         return sid

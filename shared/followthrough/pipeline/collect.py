@@ -622,17 +622,19 @@ class Collector:
                 else (reported or 0) - len(known)
             )
             expected = max(growth, 0) + cursor.lost_estimate + 1
+            if endpoint == "following" and not cursor.backlog_token:
+                out = followees.read_new_follows(fetch, cursor, budget, known, max(growth, 0), expected)
+            else:
+                # followers, or an earlier week's unfinished following read (a first run's on a small
+                # budget), which read_new_follows would not go on with: its backlog first, then the top
+                out = read_until_known(
+                    endpoint, fetch, cursor, budget, known.__contains__, expected_new=expected, backlog_in_expected=True
+                )
+            cursor.lost_estimate = max(len(out.items) - max(growth, 0), 0)
             if endpoint == "following":
                 # gone followees are the reconciliation's business (_reconcile_following)
-                out = followees.read_new_follows(fetch, cursor, budget, known, max(growth, 0), expected)
-                cursor.lost_estimate = max(len(out.items) - max(growth, 0), 0)
-                cursor.last_reported = reported
-                cursor.completed_at = now
+                cursor.last_reported, cursor.completed_at = reported, now
                 return out
-            out = read_until_known(
-                endpoint, fetch, cursor, budget, known.__contains__, expected_new=expected, backlog_in_expected=True
-            )
-            cursor.lost_estimate = max(len(out.items) - max(growth, 0), 0)
             gone = len(known) + len(out.items) - reported if reported is not None else 0
             partial = cursors.followers_partial or (cap is not None and reported is not None and reported > cap)
             if gone > 0 and not partial:
