@@ -511,15 +511,23 @@ class Collector:
 
     def _apply_follow_events(self, state: CollectorState, me: str) -> list[FollowEvent]:
         """Apply the follow events received since the last run to the follow lists, before any list is read
-        (an unfollow leaves at once, without a re-read), and save them; returns every stored event (their
-        times date the follows for the analysis). A rerun applies nothing twice."""
+        (an unfollow leaves at once, without a re-read; the count check then agrees with X), and save them;
+        returns every stored event (their times date the follows for the analysis). A rerun applies nothing
+        twice."""
         if self.activity is None or state.subscriber is None:
             return []
         events = self.activity.follow_events(state.subscriber.subscriber_id)
         applied = set(state.cursors.follow_events_applied)
         new = {e.event_id for e in events} - applied
         if new:
+            sizes = {which: len(state.graphs[which]) for which in FOLLOW_LISTS}
             changed = apply_to_graphs(state.graphs, events, me, new=new)
+            for which in changed:
+                # X's count moved by what the events explain: the next read of the list does not look for
+                # those follows again past the known part (followees.read_new_follows), nor for the unfollows
+                cursor = state.cursors.get(which)
+                if cursor.last_reported is not None:
+                    cursor.last_reported += len(state.graphs[which]) - sizes[which]
             # the ids of the events still stored: an expired one cannot come back
             state.cursors.follow_events_applied = [e.event_id for e in events]
             self.state.save(state, graphs=sorted(changed))
