@@ -104,7 +104,7 @@ def _weeks(
 def test_interrupted_reads_resume_week_after_week_with_nothing_read_twice(
     world: DemoWorld, twins: Twins, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    unfinished, twice = _weeks(world, 0.50)  # a small account's first run costs about $3
+    unfinished, twice = _weeks(world, 1.00)  # a small account's first run costs about $3
     # the same account and weeks read without interruption: its re-reads are the steady weeks' page
     # margins (each read from the top sees a few known ids to know where to stop); the interruption adds none
     control = twin_world(make_twins(lambda: NOW), monkeypatch)
