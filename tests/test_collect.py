@@ -12,7 +12,13 @@ import pytest
 from followthrough.messages import CollectRequest, DigestRequest
 from followthrough_devkit.demo import DemoWorld
 from tests.support.twins import Twins
-from tests.support.world import NOW, collect_request, collect_world_fixture, twins_fixture  # noqa: F401 (fixtures)
+from tests.support.world import (  # noqa: F401 (fixtures)
+    NOW,
+    collect_request,
+    collect_world_fixture,
+    served_following,
+    twins_fixture,
+)
 
 _request = collect_request
 
@@ -22,7 +28,7 @@ def test_first_run_reads_everything_once_stores_a_report_and_queues_the_digest(w
     assert result.status == "collected", result.reason
     account = world.sim.accounts[world.subscriber.x_user_id]
     # the whole following list as X serves it (suspended accounts are counted, not served), the top of followers
-    assert result.counts["following"] == len([u for u in account.following if u.id not in account.unserved])
+    assert result.counts["following"] == len(served_following(world))
     first_followers = world.services.settings.collector.first_run_followers
     assert first_followers <= result.counts["followers"] < min(len(account.followers), first_followers + 10)
     for endpoint in ("tweets", "mentions", "liked_tweets", "following", "followers", "dm_events"):

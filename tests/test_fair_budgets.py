@@ -13,7 +13,14 @@ import pytest
 from followthrough.digest.view import build_view
 from followthrough_devkit.demo import DemoWorld
 from tests.support.twins import Twins, make_twins
-from tests.support.world import NOW, collect_request, collect_world_fixture, twin_world, twins_fixture  # noqa: F401 (fixtures)
+from tests.support.world import (  # noqa: F401 (fixtures)
+    NOW,
+    collect_request,
+    collect_world_fixture,
+    served_following,
+    twin_world,
+    twins_fixture,
+)
 
 _request = collect_request
 LISTS = ("tweets", "mentions", "liked_tweets", "following", "followers", "dm_events")
@@ -22,6 +29,15 @@ WEEKS = ("2026-W48", "2026-W49", "2026-W50", "2026-W51", "2026-W52", "2026-W53")
 
 def _skipped(result: object) -> dict[str, str]:
     return {s.split(":")[0]: s for s in result.spend.skipped}  # type: ignore[attr-defined]
+
+
+def _read_whole_following_and_top_followers(world: DemoWorld, counts: dict[str, int]) -> None:
+    """A first run's follow lists: following whole as X serves it, followers only their top (who follows
+    back comes with the following list: docs/decisions.md, "Cheaper first runs")."""
+    assert counts["following"] == len(served_following(world))
+    top = world.services.settings.collector.first_run_followers
+    followers = len(world.sim.accounts[world.subscriber.x_user_id].followers)
+    assert top <= counts["followers"] < min(followers, top + 10)
 
 
 @pytest.mark.parametrize("world", ["heavy_liker"], indirect=True)
@@ -41,8 +57,7 @@ def test_a_35000_like_first_run_stops_at_the_passive_window_and_leaves_the_budge
     served = world.sim.meter.snapshot()
     assert in_window <= served["liked_tweets"]["resources"] <= in_window + 100  # not 35,000
     assert _skipped(result) == {}
-    assert result.counts["following"] == len(account.following)
-    assert result.counts["followers"] == len(account.followers)
+    _read_whole_following_and_top_followers(world, result.counts)
     assert served["dm_events"]["resources"] > 0 and result.counts["dm_events"] == served["dm_events"]["resources"]
     assert result.report is not None
     assert not {"likes", "following", "followers", "dm_events", "posts", "mentions"} & set(result.report.unavailable)
@@ -50,16 +65,16 @@ def test_a_35000_like_first_run_stops_at_the_passive_window_and_leaves_the_budge
 
 @pytest.mark.parametrize("world", ["heavy_liker"], indirect=True)
 def test_likes_beyond_their_share_wait_until_following_dms_and_followers_had_theirs(world: DemoWorld) -> None:
-    # a year's window holds ~9,000 likes: more than the likes' share of $30
+    # a year's window holds ~6,000 likes ($6), the other reads cost ~$15: more than a $20 first run holds
     collector = world.services.collector
-    collector.config = collector.config.model_copy(update={"first_run_lookback_days": 365})
+    collector.config = collector.config.model_copy(
+        update={"first_run_lookback_days": 365, "first_run_budget_usd": 20.0}
+    )
 
     result = world.services.collect.run(_request(world))
 
     assert result.status == "collected", result.reason
-    account = world.sim.accounts[world.subscriber.x_user_id]
-    assert result.counts["following"] == len(account.following)
-    assert result.counts["followers"] == len(account.followers)
+    _read_whole_following_and_top_followers(world, result.counts)
     skipped = _skipped(result)
     assert set(skipped) == {"liked_tweets"} and "the rest is read next week" in skipped["liked_tweets"]
     assert result.spend.total_usd <= collector.config.first_run_budget_usd
@@ -89,7 +104,7 @@ def _weeks(
 def test_interrupted_reads_resume_week_after_week_with_nothing_read_twice(
     world: DemoWorld, twins: Twins, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    unfinished, twice = _weeks(world, 1.00)  # a small account's first run costs about $4
+    unfinished, twice = _weeks(world, 1.00)  # a small account's first run costs about $3
     # the same account and weeks read without interruption: its re-reads are the steady weeks' page
     # margins (each read from the top sees a few known ids to know where to stop); the interruption adds none
     control = twin_world(make_twins(lambda: NOW), monkeypatch)
@@ -100,7 +115,8 @@ def test_interrupted_reads_resume_week_after_week_with_nothing_read_twice(
     assert all(week == [] for week in calm)
 
     partial = {s.split(":")[0]: s for s in unfinished[0]}
-    assert {"liked_tweets", "following", "followers"} <= set(partial), partial
+    # followers' first read is their top only (the following list says who follows back): it fits at once
+    assert {"liked_tweets", "following"} <= set(partial) and "followers" not in partial, partial
     assert all("read in part" in why and "next week" in why for why in partial.values()), partial
     assert 3 <= len(unfinished) < len(WEEKS) and unfinished[-1] == []  # several weeks' budgets, then done
     for endpoint in LISTS:
@@ -108,9 +124,13 @@ def test_interrupted_reads_resume_week_after_week_with_nothing_read_twice(
     sid = world.subscriber.subscriber_id
     account = world.sim.accounts[world.subscriber.x_user_id]
     graphs = world.services.repositories.collector_state.load(sid, WEEKS[len(unfinished)]).graphs
-    # every account of both lists was read in the end (who left meanwhile is the reconciliation's to drop)
-    assert {u.id for u in account.following} <= set(graphs["following"])
-    assert {u.id for u in account.followers} <= set(graphs["followers"])
+    # every followee X serves was read in the end (who left meanwhile is the reconciliation's to drop);
+    # of the followers, the first run's top and everyone who came since and stayed
+    assert served_following(world) <= set(graphs["following"])
+    followers = {u.id for u in account.followers}
+    came = {uid for delta in account.weeks for uid in delta.new_follower_ids} & followers
+    assert came and came <= set(graphs["followers"])
+    assert len(graphs["followers"].keys() - came) >= world.services.settings.collector.first_run_followers
 
 
 def test_a_read_in_part_is_said_in_the_digest_and_not_measured(world: DemoWorld) -> None:
@@ -120,7 +140,7 @@ def test_a_read_in_part_is_said_in_the_digest_and_not_measured(world: DemoWorld)
     result = world.services.collect.run(_request(world))
 
     assert result.status == "collected", result.reason
-    assert result.report is not None and {"likes", "following", "followers"} <= set(result.report.unavailable)
+    assert result.report is not None and {"likes", "following"} <= set(result.report.unavailable)
     assert result.report.metrics.get("passive_follows") is None  # not zero: not measured
     notes = build_view(result.report, [], result.spend.skipped).not_measured
     assert any(n.startswith("Who you follow: read in part") and "next week" in n for n in notes), notes

@@ -53,5 +53,12 @@ def collect_world_fixture(
     w.close()
 
 
+def served_following(world: DemoWorld) -> set[str]:
+    """Who the subscriber follows as X's list serves it: X counts suspended accounts it does not serve
+    (xsim/realism.py, ``unserved_accounts``)."""
+    account = world.sim.accounts[world.subscriber.x_user_id]
+    return {u.id for u in account.following if u.id not in account.unserved}
+
+
 def collect_request(world: DemoWorld, week: str = "2026-W48") -> CollectRequest:
     return CollectRequest(subscriber_id=world.subscriber.subscriber_id, week=week)

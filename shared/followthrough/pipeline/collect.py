@@ -512,15 +512,23 @@ class Collector:
 
     def _apply_follow_events(self, state: CollectorState, me: str) -> list[FollowEvent]:
         """Apply the follow events received since the last run to the follow lists, before any list is read
-        (an unfollow leaves at once, without a re-read), and save them; returns every stored event (their
-        times date the follows for the analysis). A rerun applies nothing twice."""
+        (an unfollow leaves at once, without a re-read; the count check then agrees with X), and save them;
+        returns every stored event (their times date the follows for the analysis). A rerun applies nothing
+        twice."""
         if self.activity is None or state.subscriber is None:
             return []
         events = self.activity.follow_events(state.subscriber.subscriber_id)
         applied = set(state.cursors.follow_events_applied)
         new = {e.event_id for e in events} - applied
         if new:
+            sizes = {which: len(state.graphs[which]) for which in FOLLOW_LISTS}
             changed = apply_to_graphs(state.graphs, events, me, new=new)
+            for which in changed:
+                # X's count moved by what the events explain: the next read of the list does not look for
+                # those follows again past the known part (followees.read_new_follows), nor for the unfollows
+                cursor = state.cursors.get(which)
+                if cursor.last_reported is not None:
+                    cursor.last_reported += len(state.graphs[which]) - sizes[which]
             # the ids of the events still stored: an expired one cannot come back
             state.cursors.follow_events_applied = [e.event_id for e in events]
             self.state.save(state, graphs=sorted(changed))
@@ -624,17 +632,19 @@ class Collector:
                 else (reported or 0) - len(known)
             )
             expected = max(growth, 0) + cursor.lost_estimate + 1
+            if endpoint == "following" and not cursor.backlog_token:
+                out = followees.read_new_follows(fetch, cursor, budget, known, max(growth, 0), expected)
+            else:
+                # followers, or an earlier week's unfinished following read (a first run's on a small
+                # budget), which read_new_follows would not go on with: its backlog first, then the top
+                out = read_until_known(
+                    endpoint, fetch, cursor, budget, known.__contains__, expected_new=expected, backlog_in_expected=True
+                )
+            cursor.lost_estimate = max(len(out.items) - max(growth, 0), 0)
             if endpoint == "following":
                 # gone followees are the reconciliation's business (_reconcile_following)
-                out = followees.read_new_follows(fetch, cursor, budget, known, max(growth, 0), expected)
-                cursor.lost_estimate = max(len(out.items) - max(growth, 0), 0)
-                cursor.last_reported = reported
-                cursor.completed_at = now
+                cursor.last_reported, cursor.completed_at = reported, now
                 return out
-            out = read_until_known(
-                endpoint, fetch, cursor, budget, known.__contains__, expected_new=expected, backlog_in_expected=True
-            )
-            cursor.lost_estimate = max(len(out.items) - max(growth, 0), 0)
             gone = len(known) + len(out.items) - reported if reported is not None else 0
             partial = cursors.followers_partial or (cap is not None and reported is not None and reported > cap)
             if gone > 0 and not partial:

@@ -81,23 +81,27 @@ def read_new_follows(
     low, _ = PAGE_LIMITS["following"]
     size = expected + max(2, expected // 10)
     passed = 0
-    while True:
-        result = fetch(pagination_token=token, max_results=budget.affordable_page("following", size))
-        budget.charge("following", result.resources)
-        page = result.page
-        out.served_ids.extend(u.id for u in page.data)
-        for user in page.data:
-            if user.id in known:
-                passed += 1
-            else:
-                out.items.append(user)
-        if not cursor.pending_head:
-            cursor.pending_head = [u.id for u in page.data[:HEAD_SIZE]]
-        token = page.meta.next_token
-        cursor.resume_token = out.next_token = token
-        if not token or (passed and (len(out.items) >= growth or passed >= OUT_OF_ORDER_SLACK)):
-            break
-        size = max(growth - len(out.items), low) + OUT_OF_ORDER_SLACK if passed else max(size // 4, low, 5)
+    try:
+        while True:
+            result = fetch(pagination_token=token, max_results=budget.affordable_page("following", size))
+            budget.charge("following", result.resources)
+            page = result.page
+            out.served_ids.extend(u.id for u in page.data)
+            for user in page.data:
+                if user.id in known:
+                    passed += 1
+                else:
+                    out.items.append(user)
+            if not cursor.pending_head:
+                cursor.pending_head = [u.id for u in page.data[:HEAD_SIZE]]
+            token = page.meta.next_token
+            cursor.resume_token = out.next_token = token
+            if not token or (passed and (len(out.items) >= growth or passed >= OUT_OF_ORDER_SLACK)):
+                break
+            size = max(growth - len(out.items), low) + OUT_OF_ORDER_SLACK if passed else max(size // 4, low, 5)
+    except (BudgetExhausted, XRateLimited) as exc:
+        exc.partial = out  # what the pages read so far found is kept; the saved token goes on from there
+        raise
     cursor.resume_token = None
     if cursor.pending_head:
         cursor.known_head = cursor.pending_head
