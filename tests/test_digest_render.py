@@ -92,6 +92,18 @@ def test_dms_turned_off_in_the_settings_are_said_so_not_called_unreadable() -> N
     assert "Your direct messages could not be read this week." in text and "You turned off" not in text
 
 
+def test_dms_read_in_part_are_said_so_not_called_unreadable() -> None:
+    report = typical_report()
+    report = report.model_copy(
+        update={"metrics": {**report.metrics, "auto_dms_received": None}, "unavailable": ["dm_events"]}
+    )
+    in_part = ["dm_events: read in part, the weekly X budget of $1.50 was reached; the rest is read next week"]
+    html, text = render(report, skipped=in_part)
+    for shown in (text, html):
+        assert "Only part of this week's direct messages could be read" in shown
+        assert "could not be read this week" not in shown
+
+
 def test_a_sending_warning_and_no_nudge_elsewhere_when_the_subscriber_auto_dms() -> None:
     report = typical_report()
     report = report.model_copy(update={"metrics": {**report.metrics, "auto_dms_sent": 1}})

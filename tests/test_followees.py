@@ -10,13 +10,17 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from followthrough.adapters.store.memory import memory_repositories
+from followthrough.adapters.x import PageResult
 from followthrough.bootstrap import Services
-from followthrough.cursors import FolloweeCheck
+from followthrough.config import XPrices
+from followthrough.cursors import EndpointCursor, FolloweeCheck, Spend
 from followthrough.messages import CollectRequest
 from followthrough.pipeline import followees
 from followthrough.pipeline.collect import CollectResult
+from followthrough.pipeline.reads import Budget
 from followthrough.report import WeeklyReport
 from followthrough.subscriber import iso_week
+from followthrough.xmodels import XMeta, XPage, XUser
 from followthrough_devkit.aws import LocalAws
 from followthrough_devkit.demo import DemoWorld, start_world
 from followthrough_devkit.xsim import SyntheticAccount
@@ -185,3 +189,75 @@ def test_the_allowance_accrues_once_a_week_up_to_one_whole_list() -> None:
     for week in ("2026-W49", "2026-W49", "2026-W50", "2026-W51"):
         followees.accrue(check, week, per_week=1.0, whole_list_usd=1.5)
     assert check.allowance_usd == 1.5
+
+
+def test_reconciling_is_paid_by_its_allowance_and_leaves_the_week_its_reads(
+    make_world: Callable[..., DemoWorld],
+) -> None:
+    # the subscriber's own unfollows every week keep the set stale: a re-read runs every week
+    world = make_world(realism=Realism(), reread_usd=1.0)
+    account = _account(world)
+    _, report = _collect(world)
+    reconciled = 0.0
+    for week in range(1, 4):
+        _next_week(world, seed=week)
+        unfollow(account, [p.user_id for p in report.passive_follows[-2:]])
+        result, report = _collect(world)
+        spend = result.spend
+        assert report.following_as_of is not None  # stale: the re-read and the lookups ran
+        assert not spend.skipped, spend.skipped  # every read of the week finished within its budget
+        apart = sum(spend.usd.get(label, 0.0) for label in followees.PAID_APART)
+        assert apart > 0
+        assert spend.total_usd - apart - spend.usd.get("users_lookup", 0.0) <= 1.50
+        reconciled += apart
+        assert reconciled <= 1.0 * week + 1e-9  # never more than the allowance accrued so far
+
+
+def test_what_the_allowance_paid_leaves_the_weeks_budget_whole() -> None:
+    # a second attempt in the same week (after a rate limit) starts from the spend the first one recorded
+    spend = Spend()
+    spend.add("tweets", 20, 0.10)
+    spend.add(followees.REREAD, 90, 0.90)
+    spend.add(followees.UNORDERED, 20, 0.20)
+    week = Budget(1.50, XPrices(), spend, apart=followees.PAID_APART)
+    assert week.remaining == pytest.approx(1.40)
+    week.share_out({"mentions": 1.0, "dm_events": 1.0})
+    assert week.shares == {"mentions": pytest.approx(0.70), "dm_events": pytest.approx(0.70)}
+    assert Budget(1.50, XPrices(), spend).remaining == pytest.approx(0.30)  # counted, it would starve them
+
+
+def _following(ids: list[str]) -> Callable[..., PageResult]:
+    """A following list served newest first, ``max_results`` at a time (the token: where the next page starts)."""
+
+    def fetch(pagination_token: str | None = None, max_results: int = 100) -> PageResult:
+        start = int(pagination_token or 0)
+        data = [XUser(id=i, username=f"u{i}") for i in ids[start : start + max_results]]
+        more = start + max_results < len(ids)
+        page = XPage[XUser](data=data, meta=XMeta(next_token=str(start + max_results) if more else None))
+        return PageResult(page=page, resources=len(data))
+
+    return fetch
+
+
+@pytest.mark.parametrize("allowance", [0.0, 1.0])
+def test_follows_sought_past_the_known_part_are_paid_by_the_allowance(allowance: float) -> None:
+    # 3 new follows on top, then the known part with one more new follow served out of order among it
+    known = [f"k{n}" for n in range(40)]
+    listed = ["n1", "n2", "n3", *known[:5], "late", *known[5:]]
+    graph: dict[str, list[str | bool | None]] = {k: [None, k, None, None] for k in known}
+    check = FolloweeCheck(allowance_usd=allowance)
+    week = Budget(1.50, XPrices(), Spend(), apart=followees.PAID_APART)
+    cursor = EndpointCursor()
+
+    out = followees.read_new_follows(_following(listed), cursor, week, graph, growth=4, expected=3, check=check)
+
+    assert week.spend.resources["following"] == 5  # the first page: the new follows and the top of the known
+    assert week.remaining == pytest.approx(1.50 - 0.05)  # the search below them is not the week's
+    found = {u.id for u in out.items}
+    if allowance:
+        assert found == {"n1", "n2", "n3", "late"}
+        paid = week.spend.usd[followees.UNORDERED]
+        assert paid > 0 and check.allowance_usd == pytest.approx(allowance - paid)
+    else:
+        assert found == {"n1", "n2", "n3"}  # the count check says one is missing: the re-read's to find
+        assert followees.UNORDERED not in week.spend.resources

@@ -156,6 +156,7 @@ class Dms:
     sent_warnings: list[str]
     measured: bool
     turned_off: bool = False  # not measured because the subscriber turned the read off
+    in_part: bool = False  # not measured because only part of the week's messages was read (the rest next week)
 
 
 @dataclass(frozen=True)
@@ -406,6 +407,7 @@ def _dms(report: WeeklyReport, skipped: list[str]) -> Dms:
         sent_warnings=warnings,
         measured=report.metrics.get("auto_dms_received", 0) is not None,
         turned_off=f"dm_events: {TURNED_OFF}" in skipped,
+        in_part=any(s.startswith("dm_events: read in part") for s in skipped),
     )
 
 

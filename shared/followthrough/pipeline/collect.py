@@ -38,7 +38,7 @@ from followthrough.adapters.x import (
 )
 from followthrough.analysis import AnalysisResult, History, analyze
 from followthrough.config import CollectorConfig
-from followthrough.cursors import Cursors, Spend
+from followthrough.cursors import Cursors, FolloweeCheck, Spend
 from followthrough.email import build_message
 from followthrough.follow_events import FollowEvent, apply_to_graphs, with_follow_times
 from followthrough.messages import CollectRequest, DigestRequest
@@ -215,6 +215,8 @@ class Collector:
             self.config.first_run_budget_usd if first_run else self.config.weekly_budget_usd,
             self.config.prices,
             spent.model_copy(deep=True),
+            # what the re-read allowance paid, in this attempt or an earlier one, leaves the week's budget whole
+            apart=followees.PAID_APART,
         )
         admission.spend = budget.spend
         result = CollectResult("collected", sid, week, spend=budget.spend, post_cap=admission)
@@ -308,20 +310,29 @@ class Collector:
         reported = me.public_metrics.following_count if me.public_metrics else None
         if reported is None:
             return False
-        followees.accrue(check, week, self.config.followee_reread_usd_per_week, reported * budget.price("following"))
+        self._accrue(check, week, reported, budget)
         known = len(graphs["following"].keys() | {u.id for u in reads["following"].items})
         if check.offset is not None and reported - known - check.offset == 0 and not check.rereading:
             return False
         started = check.reread_started_at or now
         fetch = fetch_for(client, "following", me.id)
-        reserve = 3 * self.config.followees_verified * budget.price("users_lookup")  # _name_only_followed's
-        changes = followees.reread(fetch, check, graphs["following"], budget, now, reads["following"], reserve)
+        changes = followees.reread(
+            fetch, check, graphs["following"], budget, now, reads["following"], self._lookup_reserve(budget)
+        )
         if changes is None:
             budget.spend.notes.append(
                 "following: re-reading who you follow to catch up with X's count; it goes on next week"
             )
             return False
         return started == now or check.offset is None
+
+    def _accrue(self, check: FolloweeCheck, week: str, reported: int, budget: Budget) -> None:
+        followees.accrue(check, week, self.config.followee_reread_usd_per_week, reported * budget.price("following"))
+
+    def _lookup_reserve(self, budget: Budget) -> float:
+        """What the allowance keeps for the lookups before naming (``_name_only_followed``), which must not go
+        without."""
+        return 3 * self.config.followees_verified * budget.price("users_lookup")
 
     @staticmethod
     def _check_followees(
@@ -414,7 +425,7 @@ class Collector:
         if since is None or since < oldest:
             cursor.since_id = None  # last week's newest is out of reach: the window's start says where to begin
         capped = Budget(
-            min(budget.limit_usd, budget.spend.total_usd + self.config.untagged_search_usd),
+            budget.spend.total_usd + min(budget.remaining, self.config.untagged_search_usd),
             budget.prices,
             budget.spend,
         )
@@ -482,7 +493,7 @@ class Collector:
                     given_up.add(endpoint)
                     continue
                 try:
-                    got = self._read(endpoint, client, me, cursors, state.graphs, budget, now)
+                    got = self._read(endpoint, client, me, cursors, state.graphs, budget, now, week)
                 except BudgetExhausted as exc:
                     if exc.partial is not None and (exc.partial.items or endpoint in reads):
                         _add_read(reads, endpoint, exc.partial)
@@ -554,6 +565,7 @@ class Collector:
         graphs: dict[str, Graph],
         budget: Budget,
         now: datetime,
+        week: str,
     ) -> ListRead:
         cursor = cursors.get(endpoint)
         fetch = fetch_for(client, endpoint, me.id)
@@ -564,7 +576,7 @@ class Collector:
         if endpoint == "mentions":
             return read_since(endpoint, fetch, cursor, budget, now - timedelta(days=MENTIONS_FIRST_RUN_DAYS))
         if endpoint in FOLLOW_LISTS:
-            return self._read_follows(endpoint, fetch, cursors, graphs[endpoint], me, budget, now)
+            return self._read_follows(endpoint, fetch, cursors, graphs[endpoint], me, budget, now, week)
         head = set(cursor.known_head)
         window = _likes_past(now - timedelta(days=self.config.first_run_lookback_days))
         # resumed this week, a read returns only its rest: the estimate from the part read before stays
@@ -599,6 +611,7 @@ class Collector:
         me: XUser,
         budget: Budget,
         now: datetime,
+        week: str,
     ) -> ListRead:
         """New follows or followers down to the known part, then a check against X's counts.
 
@@ -633,7 +646,14 @@ class Collector:
             )
             expected = max(growth, 0) + cursor.lost_estimate + 1
             if endpoint == "following" and not cursor.backlog_token:
-                out = followees.read_new_follows(fetch, cursor, budget, known, max(growth, 0), expected)
+                # seeking new follows the count says are missing past the known part: the re-read allowance
+                # pays for that (pipeline/followees.py)
+                check = cursors.followees
+                if reported is not None:
+                    self._accrue(check, week, reported, budget)
+                out = followees.read_new_follows(
+                    fetch, cursor, budget, known, max(growth, 0), expected, check, self._lookup_reserve(budget)
+                )
             else:
                 # followers, or an earlier week's unfinished following read (a first run's on a small
                 # budget), which read_new_follows would not go on with: its backlog first, then the top

@@ -4,7 +4,8 @@ X has no delta for follows: only the following list (newest follow first, mostly
 ``users/me``. Each week:
 
 1. ``read_new_follows``: the top of the list down to the known part, a little past the first known
-   entry when X's count says more are new (the order is not strict);
+   entry when X's count says more are new (the order is not strict); that search past the known part
+   is the count's reconciliation, paid by the re-read allowance, not by the week's budget;
 2. ``check_counts``: X's count minus the known set minus a steady offset (accounts counted but not
    served, learned when the whole list is read in one run). Zero: the set agrees with X as of now.
    Otherwise it is stale: accounts are gone that are not identified yet (< 0), or follows were missed (> 0);
@@ -35,6 +36,9 @@ from followthrough.xmodels import XUser
 # known entries read past the first one, at most, when X's count says some new follows are still below
 OUT_OF_ORDER_SLACK = 25
 REREAD = "following_reread"  # the spend label of the reconciliation re-read (priced as users)
+UNORDERED = "following_unordered"  # the spend label of new follows sought past the known part (users)
+# paid by the allowance, on top of the week's budget (``Budget.apart``)
+PAID_APART = frozenset({REREAD, UNORDERED})
 
 
 def follows_back(user: XUser) -> bool | None:
@@ -71,11 +75,21 @@ def apply_changes(graph: Graph, check: FolloweeCheck, changes: FolloweeChanges) 
 
 
 def read_new_follows(
-    fetch: Callable[..., PageResult], cursor: EndpointCursor, budget: Budget, known: Graph, growth: int, expected: int
+    fetch: Callable[..., PageResult],
+    cursor: EndpointCursor,
+    budget: Budget,
+    known: Graph,
+    growth: int,
+    expected: int,
+    check: FolloweeCheck,
+    reserve_usd: float = 0.0,
 ) -> ListRead:
     """Follows not in ``known``, newest first: whole pages down to the known part, then on while fewer than
     ``growth`` (the change in X's count) were found and fewer than ``OUT_OF_ORDER_SLACK`` known ones passed.
-    ``expected`` sizes the first page."""
+    ``expected`` sizes the first page. The pages past the known part seek what the count says is missing
+    (a follow served out of order, or none: the count also moves with unfollows and suspensions), so the
+    re-read allowance pays them, less ``reserve_usd``, as far as it goes; what they do not find is the
+    re-read's to find. The week's budget pays only for the new follows above the known part."""
     out = ListRead()
     token = cursor.resume_token
     low, _ = PAGE_LIMITS["following"]
@@ -83,8 +97,17 @@ def read_new_follows(
     passed = 0
     try:
         while True:
-            result = fetch(pagination_token=token, max_results=budget.affordable_page("following", size))
-            budget.charge("following", result.resources)
+            if passed:
+                allowance = _allowance(check, budget, reserve_usd)
+                try:
+                    result = fetch(pagination_token=token, max_results=allowance.affordable_page("following", size))
+                except BudgetExhausted:
+                    break
+                allowance.charge(UNORDERED, result.resources)
+                _draw(check, result.resources * budget.price(UNORDERED))
+            else:
+                result = fetch(pagination_token=token, max_results=budget.affordable_page("following", size))
+                budget.charge("following", result.resources)
             page = result.page
             out.served_ids.extend(u.id for u in page.data)
             for user in page.data:
@@ -140,7 +163,7 @@ def reread(
         check.reread_token = this_week.next_token
         if this_week.served_ids and this_week.next_token is None:  # this week's read reached the end
             return _reread_done(check, graph, set(check.reread_seen), now)
-    allowance = Budget(budget.spend.total_usd + check.allowance_usd - reserve_usd, budget.prices, budget.spend)
+    allowance = _allowance(check, budget, reserve_usd)
     seen = set(check.reread_seen)
     spent_before = budget.spend.total_usd
     try:
@@ -158,9 +181,18 @@ def reread(
     except BudgetExhausted:
         return None
     finally:
-        check.allowance_usd = round(max(check.allowance_usd - (budget.spend.total_usd - spent_before), 0.0), 4)
+        _draw(check, budget.spend.total_usd - spent_before)
         check.reread_seen = sorted(seen)
     return _reread_done(check, graph, seen, now)
+
+
+def _allowance(check: FolloweeCheck, budget: Budget, reserve_usd: float) -> Budget:
+    """What the re-read allowance still pays, less ``reserve_usd``, over the week's spend (``budget``'s)."""
+    return Budget(budget.spend.total_usd + check.allowance_usd - reserve_usd, budget.prices, budget.spend)
+
+
+def _draw(check: FolloweeCheck, usd: float) -> None:
+    check.allowance_usd = round(max(check.allowance_usd - usd, 0.0), 4)
 
 
 def _reread_done(check: FolloweeCheck, graph: Graph, seen: set[str], now: datetime) -> FolloweeChanges:

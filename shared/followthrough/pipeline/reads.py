@@ -51,6 +51,7 @@ PRICE_OF = {
     "users_me": "user",
     "users_lookup": "user",
     "following_reread": "user",  # pipeline/followees.py: the reconciliation re-read
+    "following_unordered": "user",  # pipeline/followees.py: new follows sought past the known part
     "search_recent": "post",  # pricing.mdx: "Posts: Read", per post returned, search included
 }
 
@@ -72,13 +73,21 @@ class Budget:
     spend: Spend = field(default_factory=Spend)
     # endpoint -> the most it may have spent this week while other reads wait for their turn
     shares: dict[str, float] = field(default_factory=dict)
+    # spend labels paid from elsewhere (the followee re-read allowance, pipeline/followees.py): recorded in
+    # ``spend`` but not taken from this budget, in this attempt or a later one in the same week
+    apart: frozenset[str] = frozenset()
 
     def price(self, endpoint: str) -> float:
         return float(getattr(self.prices, PRICE_OF[endpoint]))
 
     @property
+    def spent_usd(self) -> float:
+        """What this budget paid: the week's spend less what was paid apart."""
+        return round(self.spend.total_usd - sum(self.spend.usd.get(label, 0.0) for label in self.apart), 6)
+
+    @property
     def remaining(self) -> float:
-        return self.limit_usd - self.spend.total_usd
+        return self.limit_usd - self.spent_usd
 
     def remaining_for(self, endpoint: str) -> float:
         """What ``endpoint`` may still spend: the budget left, and no more than the rest of its share."""
@@ -91,7 +100,9 @@ class Budget:
         """Give each read in ``weights`` its share, by weight, of the budget the others have not spent
         (``users/me``, reads finished earlier this week); what a read spent this week counts against its own."""
         total = sum(weights.values())
-        pool = self.limit_usd - sum(usd for endpoint, usd in self.spend.usd.items() if endpoint not in weights)
+        pool = self.limit_usd - sum(
+            usd for endpoint, usd in self.spend.usd.items() if endpoint not in weights and endpoint not in self.apart
+        )
         self.shares = {endpoint: pool * w / total for endpoint, w in weights.items()} if total else {}
 
     def affordable_page(self, endpoint: str, wanted: int) -> int:
