@@ -534,7 +534,7 @@ def scenario_bounces(d: Deployment, sim: XSim) -> None:
 
 def scenario_webhook(d: Deployment, sim: XSim) -> None:
     from followthrough.adapters.store import StoredSubscriptions
-    from followthrough.pipeline.activity import signature
+    from followthrough.pipeline.activity_api import signature
     from followthrough_devkit.serve import http_event, http_response
 
     d.become("WebhookFunction")

@@ -1,6 +1,6 @@
 """HttpApi: X's webhook for Activity API events (``GET`` the CRC challenge, ``POST`` signed events).
 
-The work is ``followthrough.pipeline.activity.Webhook``: this answers X's
+The work is ``followthrough.pipeline.activity_api.Webhook``: this answers X's
 challenge, refuses an unsigned or forged POST before reading it (nothing
 stored), and stores each follow event once under its subscriber.
 """
@@ -16,7 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from followthrough.bootstrap import Handler, Services, lambda_handler, log_through
 from followthrough.follow_events import MalformedEvent
 from followthrough.logs import quiet_sdk_loggers
-from followthrough.pipeline.activity import BadSignature, Webhook
+from followthrough.pipeline.activity_api import BadSignature, Webhook
 
 PATH = "/x/webhook"
 logger = Logger(service="webhook")

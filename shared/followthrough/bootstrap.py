@@ -29,7 +29,7 @@ if TYPE_CHECKING:
     from followthrough.adapters.store import Repositories
     from followthrough.adapters.tokens import TokenCipher
     from followthrough.adapters.x import XActivityApi, XClient, XOAuth
-    from followthrough.pipeline.activity import Subscriptions, Webhook
+    from followthrough.pipeline.activity_api import Subscriptions, Webhook
     from followthrough.pipeline.bounces import BounceStep
     from followthrough.pipeline.collect import Collector, CollectStep, ReconnectEmail
     from followthrough.pipeline.digest import DigestSender, DigestStep
@@ -259,7 +259,7 @@ class Services:
         """A confirmed subscriber's follow-event subscriptions; None when no webhook receives events."""
         if not self.receives_activity_events:
             return None
-        from followthrough.pipeline.activity import Subscriptions
+        from followthrough.pipeline.activity_api import Subscriptions
 
         settings = self.settings
         return Subscriptions(
@@ -277,7 +277,7 @@ class Services:
     @cached_property
     def webhook(self) -> Webhook:
         """X's webhook: CRC answers, signed events stored, revocations marked."""
-        from followthrough.pipeline.activity import Webhook
+        from followthrough.pipeline.activity_api import Webhook
         from followthrough.pipeline.collect import needs_reauth
 
         stored = self.repositories

@@ -36,7 +36,7 @@ from datetime import datetime
 from typing import Any
 from urllib.parse import urlsplit
 
-from followthrough.pipeline.activity import signature
+from followthrough.pipeline.activity_api import signature
 from followthrough.xmodels import XUser
 
 SUBSCRIPTION_LIMIT = 1500  # self-serve (x-api/activity/introduction.mdx)

@@ -255,7 +255,7 @@ class SignupService:
     forget_sent_digests: Callable[[str, list[str]], None] = lambda subscriber_id, weeks: None
     # when a first run could start if not now, given X's monthly Post-read cap (PostCap.first_run_from)
     first_run_from: Callable[[datetime], datetime | None] = lambda at: None
-    # X Activity API follow events for a confirmed subscriber, and their end (pipeline.activity.Subscriptions;
+    # X Activity API follow events for a confirmed subscriber, and their end (pipeline.activity_api.Subscriptions;
     # not set: polled only)
     subscribe_events: Callable[[Subscriber], object] = lambda subscriber: None
     unsubscribe_events: Callable[[str], None] = lambda subscriber_id: None
