@@ -23,7 +23,7 @@ import math
 import random
 import string
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from followthrough.analysis.models import InteractionKind
@@ -105,6 +105,21 @@ _TYPICAL_WEEK = WeeklyRates(
     unfollows=3,
 )
 
+_TYPICAL = Profile(
+    following=1000,
+    followers=1000,
+    mutual_share=0.35,
+    active_share=0.25,
+    weekly=_TYPICAL_WEEK,
+    post_weeks=26,
+    mentions=1000,
+    likes=1500,
+    strangers=500,
+    auto_dm_senders=6,
+    own_auto_dm_recipients=5,
+    hashtag_chats=4,
+)
+
 PROFILES: dict[str, Profile] = {
     "small": Profile(
         following=150,
@@ -120,20 +135,7 @@ PROFILES: dict[str, Profile] = {
         own_auto_dm_recipients=3,
         hashtag_chats=2,
     ),
-    "typical": Profile(
-        following=1000,
-        followers=1000,
-        mutual_share=0.35,
-        active_share=0.25,
-        weekly=_TYPICAL_WEEK,
-        post_weeks=26,
-        mentions=1000,
-        likes=1500,
-        strangers=500,
-        auto_dm_senders=6,
-        own_auto_dm_recipients=5,
-        hashtag_chats=4,
-    ),
+    "typical": _TYPICAL,
     "large": Profile(
         following=5000,
         followers=50000,
@@ -150,20 +152,9 @@ PROFILES: dict[str, Profile] = {
     ),
     # a typical account that likes a lot and has for years: 35,000 likes, about 1,300 of them in the
     # last 90 days (issue 13: a first run must not spend its whole budget on the like history)
-    "heavy_liker": Profile(
-        following=1000,
-        followers=1000,
-        mutual_share=0.35,
-        active_share=0.25,
-        weekly=_TYPICAL_WEEK,
-        post_weeks=26,
-        mentions=1000,
-        likes=35_000,
-        strangers=500,
-        auto_dm_senders=6,
-        own_auto_dm_recipients=5,
-        hashtag_chats=4,
-    ),
+    # a typical account that likes a lot and has for years: 35,000 likes, about 1,300 of them in the
+    # last 90 days (issue 13: a first run must not spend its whole budget on the like history)
+    "heavy_liker": replace(_TYPICAL, likes=35_000),
     "demo": Profile(
         following=520,
         followers=840,
