@@ -17,8 +17,47 @@ import tweepy
 from requests.adapters import HTTPAdapter
 from requests.auth import HTTPBasicAuth
 
+from followthrough.adapters.x_errors import (
+    XActivityRefused,
+    XAuthRevoked,
+    XCreditsExhausted,
+    XMalformed,
+    XRateLimited,
+    XRefreshUnavailable,
+    XUnavailable,
+    XUsageCapped,
+)
 from followthrough.config import X_HOSTS
 from followthrough.xmodels import DmEventPage, TweetPage, UserPage, XUserResponse
+
+# the errors are the client's (adapters/x_errors.py keeps them apart from tweepy): exported from here too
+__all__ = [
+    "ACTIVITY_SUBSCRIPTIONS_URL",
+    "CONNECTED_USER_FIELDS",
+    "DM_FIELDS",
+    "REFUSED_GRANT_ERRORS",
+    "REVOKE_URL",
+    "SCOPES",
+    "TOKEN_URL",
+    "TWEET_FIELDS",
+    "USAGE_CAPPED",
+    "USER_FIELDS",
+    "PageResult",
+    "TokenSet",
+    "XActivityApi",
+    "XActivityRefused",
+    "XAuthRevoked",
+    "XClient",
+    "XCreditsExhausted",
+    "XMalformed",
+    "XOAuth",
+    "XRateLimited",
+    "XRefreshUnavailable",
+    "XUnavailable",
+    "XUsageCapped",
+    "point_session_at",
+    "refuses_grant",
+]
 
 # tweepy logs full request headers (the bearer token) at DEBUG, requests-oauthlib
 # logs token bodies: keep both quiet whatever the root level is.
@@ -44,20 +83,6 @@ CONNECTED_USER_FIELDS = [*USER_FIELDS, "connection_status"]
 DM_FIELDS = ["id", "event_type", "text", "created_at", "sender_id", "dm_conversation_id", "participant_ids"]
 
 
-class XRateLimited(Exception):
-    def __init__(self, endpoint: str, reset_at: int | None) -> None:
-        super().__init__(f"X rate limit on {endpoint}; resets at {reset_at}")
-        self.endpoint = endpoint
-        self.reset_at = reset_at
-        # what the interrupted read had got by then, set by the reader on its way out (paid for: keep it)
-        self.partial: Any = None
-
-
-class XUsageCapped(Exception):
-    """429 with the problem type ``usage-capped``: the app's monthly Post cap is reached. Not a rate limit:
-    its ``x-rate-limit-reset`` says nothing about when the cap resets (the billing cycle does)."""
-
-
 USAGE_CAPPED = "/problems/usage-capped"  # response-codes-and-errors.mdx, "Problem types"
 
 
@@ -70,15 +95,6 @@ def _too_many(endpoint: str, exc: tweepy.TooManyRequests) -> XUsageCapped | XRat
     if isinstance(body, dict) and str(body.get("type", "")).endswith(USAGE_CAPPED):
         return XUsageCapped(f"X answered 429 usage-capped on {endpoint}: the monthly Post cap is reached")
     return XRateLimited(endpoint, exc.reset_time if hasattr(exc, "reset_time") else None)
-
-
-class XAuthRevoked(Exception):
-    """The subscriber's token was revoked or can no longer be refreshed."""
-
-
-class XRefreshUnavailable(Exception):
-    """X's token endpoint failed in a way that says nothing about the grant (5xx, 429, a timeout, a cut
-    connection, a body that does not parse): the stored tokens are still good, try again later."""
 
 
 # What X's token endpoint answers for a used, expired or revoked refresh token (user-access-token.mdx,
@@ -98,18 +114,6 @@ def refuses_grant(response: requests.Response) -> bool:
     except ValueError:
         return False
     return isinstance(body, dict) and body.get("error") in REFUSED_GRANT_ERRORS
-
-
-class XCreditsExhausted(Exception):
-    """402 from X: the app's pay-per-use credits are used up."""
-
-
-class XUnavailable(Exception):
-    """X kept answering 5xx after bounded retries."""
-
-
-class XMalformed(Exception):
-    """X answered something that does not parse as the documented shape."""
 
 
 class _RewriteHost(HTTPAdapter):
@@ -434,10 +438,6 @@ class XClient:
 # -- the X Activity API (tweepy 4.17 has no client for it) -------------------------------------
 
 ACTIVITY_SUBSCRIPTIONS_URL = "https://api.twitter.com/2/activity/subscriptions"
-
-
-class XActivityRefused(Exception):
-    """X will not create the subscription (the app's allowance is used up, or the request is refused)."""
 
 
 @dataclass

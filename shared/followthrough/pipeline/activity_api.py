@@ -23,7 +23,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 from followthrough.adapters.store import (
     ActivityRepository,
@@ -31,7 +31,7 @@ from followthrough.adapters.store import (
     StoredSubscriptions,
     SubscriberRepository,
 )
-from followthrough.adapters.x import XActivityApi, XActivityRefused, XAuthRevoked, XMalformed, XUnavailable
+from followthrough.adapters.x_errors import XActivityRefused, XAuthRevoked, XMalformed, XUnavailable
 from followthrough.follow_events import (
     REVOKE,
     SUBSCRIBER_EVENT_TYPES,
@@ -41,6 +41,9 @@ from followthrough.follow_events import (
     parse_delivery,
 )
 from followthrough.subscriber import Subscriber
+
+if TYPE_CHECKING:
+    from followthrough.adapters.x import XActivityApi  # the client (tweepy's requests) only where it is built
 
 log = logging.getLogger(__name__)
 
