@@ -27,6 +27,8 @@ import json
 import os
 import sys
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -79,122 +81,116 @@ def _reconcile_usd(result: CollectResult) -> float:
     return round(sum(result.spend.usd.get(label, 0.0) for label in RECONCILE), 4)
 
 
-def measure(profile: str, prices: XPrices) -> dict[str, dict[str, float | int]]:
-    _environ()
+@contextmanager
+def _world(profile: str, first_run_budget: str = "100000") -> Iterator[DemoWorld]:
+    """One subscriber of ``profile`` on the stand-in (its realism on, as X behaves) and in-process moto."""
+    _environ(first_run_budget)
     with mock_aws():
-        aws = create_resources(LocalAws(endpoint_url=""))
-        world = start_world(seed=3, now=ANCHOR, profile=profile, aws=aws)
+        world = start_world(seed=3, now=ANCHOR, profile=profile, aws=create_resources(LocalAws(endpoint_url="")))
         try:
-            sim = world.sim
-            out: dict[str, dict[str, float | int]] = {}
-
-            def run(label: str, lower: float, naive: float) -> None:
-                sim.meter.reset()
-                started = time.perf_counter()
-                result = _collect(world, f"{profile} {label}")
-                snapshot = sim.meter.snapshot()
-                served = {k: v["resources"] for k, v in snapshot.items()}
-                out[label] = {
-                    "cost_usd": priced(served, prices),
-                    "reconcile_usd": _reconcile_usd(result),
-                    "lower_bound_usd": round(lower, 4),
-                    "naive_usd": round(naive, 4),
-                    "requests": sum(v["requests"] for v in snapshot.values()),
-                    "resources": sum(served.values()),
-                    "reread": sum(v.get("resource_ids_returned_twice", 0) for v in snapshot.values()),
-                    # what X's monthly Post cap counts (pricing.mdx): every post, mention and liked post read
-                    "post_reads": sum(served.get(e, 0) for e in POST_CAP_ENDPOINTS),
-                    "seconds": round(time.perf_counter() - started, 2),
-                }
-
-            account = sim.accounts[world.subscriber.x_user_id]
-            full_lists = (len(account.following) + len(account.followers)) * prices.user
-            run("first_run", lower=float("nan"), naive=float("nan"))
-            delta = sim.advance_week(seed=11)[world.subscriber.x_user_id]
-            new_items = (
-                len(delta.post_ids) * prices.post
-                + len(delta.mention_ids) * prices.post
-                + len(delta.liked_post_ids) * prices.like
-                + len(delta.dm_event_ids) * prices.dm_event
-            )
-            lower = new_items + (len(delta.new_following_ids) + len(delta.new_follower_ids)) * prices.user + prices.user
-            account = sim.accounts[world.subscriber.x_user_id]
-            naive = (len(account.following) + len(account.followers)) * prices.user + new_items + prices.user
-            run("steady", lower=lower, naive=naive)
-            out["first_run"]["naive_usd"] = round(full_lists + out["first_run"]["cost_usd"], 4)
-            out["first_run"].pop("lower_bound_usd")
-            return out
+            yield world
         finally:
             world.close()
+
+
+def measure(profile: str, prices: XPrices) -> dict[str, dict[str, float | int]]:
+    with _world(profile) as world:
+        sim = world.sim
+        out: dict[str, dict[str, float | int]] = {}
+
+        def run(label: str, lower: float, naive: float) -> None:
+            sim.meter.reset()
+            started = time.perf_counter()
+            result = _collect(world, f"{profile} {label}")
+            snapshot = sim.meter.snapshot()
+            served = {k: v["resources"] for k, v in snapshot.items()}
+            out[label] = {
+                "cost_usd": priced(served, prices),
+                "reconcile_usd": _reconcile_usd(result),
+                "lower_bound_usd": round(lower, 4),
+                "naive_usd": round(naive, 4),
+                "requests": sum(v["requests"] for v in snapshot.values()),
+                "resources": sum(served.values()),
+                "reread": sum(v.get("resource_ids_returned_twice", 0) for v in snapshot.values()),
+                # what X's monthly Post cap counts (pricing.mdx): every post, mention and liked post read
+                "post_reads": sum(served.get(e, 0) for e in POST_CAP_ENDPOINTS),
+                "seconds": round(time.perf_counter() - started, 2),
+            }
+
+        account = sim.accounts[world.subscriber.x_user_id]
+        full_lists = (len(account.following) + len(account.followers)) * prices.user
+        run("first_run", lower=float("nan"), naive=float("nan"))
+        delta = sim.advance_week(seed=11)[world.subscriber.x_user_id]
+        new_items = (
+            len(delta.post_ids) * prices.post
+            + len(delta.mention_ids) * prices.post
+            + len(delta.liked_post_ids) * prices.like
+            + len(delta.dm_event_ids) * prices.dm_event
+        )
+        lower = new_items + (len(delta.new_following_ids) + len(delta.new_follower_ids)) * prices.user + prices.user
+        account = sim.accounts[world.subscriber.x_user_id]
+        naive = (len(account.following) + len(account.followers)) * prices.user + new_items + prices.user
+        run("steady", lower=lower, naive=naive)
+        out["first_run"]["naive_usd"] = round(full_lists + out["first_run"]["cost_usd"], 4)
+        out["first_run"].pop("lower_bound_usd")
+        return out
 
 
 def churn(profile: str, weeks: int) -> dict[str, float | int]:
     """A first run, then ``weeks`` weeks of churn: who the reports named while not followed, how many weeks
     the followee set was stale, and what keeping it right cost."""
-    _environ()
-    with mock_aws():
-        aws = create_resources(LocalAws(endpoint_url=""))
-        world = start_world(seed=3, now=ANCHOR, profile=profile, aws=aws)
-        try:
-            user_id = world.subscriber.x_user_id
-            assert user_id is not None
-            _collect(world, f"{profile} churn first run")
-            wrongly_named = stale = unfollows = worst_counted = counted = 0
-            reconcile = total = 0.0
-            for week in range(weeks):
-                delta = world.sim.advance_week(seed=100 + week)[user_id]
-                unfollows += len(delta.unfollowed_ids)
-                result = _collect(world, f"{profile} churn week {week + 1}")
-                report = result.report
-                assert report is not None
-                followed = world.sim.accounts[user_id].follow_times
-                named = {p.user_id for p in report.passive_follows}
-                named |= {c.user_id for c in report.conversations if c.kind == "greet_followee"}
-                named |= {d.user_id for d in report.dormant_followees or []}
-                wrongly_named += len(named - set(followed))
-                stale += report.following_as_of is not None
-                state = world.services.repositories.collector_state.load(world.subscriber.subscriber_id, "9999-W01")
-                counted = len(set(state.graphs["following"]) - set(followed))
-                worst_counted = max(worst_counted, counted)
-                reconcile += _reconcile_usd(result)
-                total += result.spend.total_usd
-            return {
-                "weeks": weeks,
-                "own_unfollows": unfollows,
-                "wrongly_named": wrongly_named,
-                "stale_weeks": stale,
-                # followees counted in the challenge though no longer followed: the most in any week, and at the end
-                "counted_not_followed_max": worst_counted,
-                "counted_not_followed_end": counted,
-                "reconcile_usd": round(reconcile, 4),
-                "total_usd": round(total, 4),
-            }
-        finally:
-            world.close()
+    with _world(profile) as world:
+        user_id = world.subscriber.x_user_id
+        assert user_id is not None
+        _collect(world, f"{profile} churn first run")
+        wrongly_named = stale = unfollows = worst_counted = counted = 0
+        reconcile = total = 0.0
+        for week in range(weeks):
+            delta = world.sim.advance_week(seed=100 + week)[user_id]
+            unfollows += len(delta.unfollowed_ids)
+            result = _collect(world, f"{profile} churn week {week + 1}")
+            report = result.report
+            assert report is not None
+            followed = world.sim.accounts[user_id].follow_times
+            named = {p.user_id for p in report.passive_follows}
+            named |= {c.user_id for c in report.conversations if c.kind == "greet_followee"}
+            named |= {d.user_id for d in report.dormant_followees or []}
+            wrongly_named += len(named - set(followed))
+            stale += report.following_as_of is not None
+            state = world.services.repositories.collector_state.load(world.subscriber.subscriber_id, "9999-W01")
+            counted = len(set(state.graphs["following"]) - set(followed))
+            worst_counted = max(worst_counted, counted)
+            reconcile += _reconcile_usd(result)
+            total += result.spend.total_usd
+        return {
+            "weeks": weeks,
+            "own_unfollows": unfollows,
+            "wrongly_named": wrongly_named,
+            "stale_weeks": stale,
+            # followees counted in the challenge though no longer followed: the most in any week, and at the end
+            "counted_not_followed_max": worst_counted,
+            "counted_not_followed_end": counted,
+            "reconcile_usd": round(reconcile, 4),
+            "total_usd": round(total, 4),
+        }
 
 
 def budgeted_first_run(profile: str) -> dict[str, object]:
     """The first run under the default first-run budget: what it cost and what it left unread."""
     budget = str(CollectorConfig().first_run_budget_usd)
-    _environ(first_run_budget=budget)
-    with mock_aws():
-        aws = create_resources(LocalAws(endpoint_url=""))
-        world = start_world(seed=3, now=ANCHOR, profile=profile, aws=aws)
-        try:
-            user_id = world.subscriber.x_user_id
-            assert user_id is not None
-            account = world.sim.accounts[user_id]
-            available = {"following": len(account.following), "followers": len(account.followers)}
-            result = _collect(world, f"{profile} budgeted first run")
-            return {
-                "budget_usd": float(budget),
-                "cost_usd": result.spend.total_usd,
-                "read": dict(result.counts),
-                "lists_available": available,
-                "left_unread": list(result.spend.skipped) + list(result.spend.notes),
-            }
-        finally:
-            world.close()
+    with _world(profile, first_run_budget=budget) as world:
+        user_id = world.subscriber.x_user_id
+        assert user_id is not None
+        account = world.sim.accounts[user_id]
+        available = {"following": len(account.following), "followers": len(account.followers)}
+        result = _collect(world, f"{profile} budgeted first run")
+        return {
+            "budget_usd": float(budget),
+            "cost_usd": result.spend.total_usd,
+            "read": dict(result.counts),
+            "lists_available": available,
+            "left_unread": list(result.spend.skipped) + list(result.spend.notes),
+        }
 
 
 def main(argv: list[str] | None = None) -> int:
