@@ -94,6 +94,9 @@ class FolloweeCheck(BaseModel):
     reread_token: str | None = None
     reread_started_at: datetime | None = None
     reread_seen: list[str] = []
+    # the subscriber holds X Activity API follow subscriptions (decided again at each run, before the reads):
+    # X tells every follow and unfollow, so a count that agrees once the events are applied needs no read
+    told_by_events: bool = False
 
     @property
     def rereading(self) -> bool:

@@ -528,6 +528,8 @@ class Collector:
         twice."""
         if self.activity is None or state.subscriber is None:
             return []
+        held = self.activity.get_subscriptions(state.subscriber.subscriber_id)
+        state.cursors.followees.told_by_events = held is not None and bool(held.ids)
         events = self.activity.follow_events(state.subscriber.subscriber_id)
         applied = set(state.cursors.follow_events_applied)
         new = {e.event_id for e in events} - applied
@@ -645,6 +647,12 @@ class Collector:
                 else (reported or 0) - len(known)
             )
             expected = max(growth, 0) + cursor.lost_estimate + 1
+            told = cursors.followees.told_by_events and growth == 0 and not cursor.lost_estimate
+            if endpoint == "following" and not cursor.backlog_token and told:
+                # X's Activity API told every follow and unfollow since the last read, and with them applied
+                # X's count agrees: there is nothing new at the top of the list to read
+                cursor.last_reported, cursor.completed_at = reported, now
+                return ListRead()
             if endpoint == "following" and not cursor.backlog_token:
                 # seeking new follows the count says are missing past the known part: the re-read allowance
                 # pays for that (pipeline/followees.py)
