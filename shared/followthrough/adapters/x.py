@@ -322,17 +322,9 @@ class XClient:
         pagination_token: str | None = None,
         max_results: int = 100,
     ) -> PageResult:
-        body = self._call(
-            "tweets",
-            self._client.get_users_tweets,
-            user_id,
-            since_id=since_id,
-            start_time=start_time,
-            pagination_token=pagination_token,
-            max_results=max_results,
-            tweet_fields=TWEET_FIELDS,
+        page = self._timeline(
+            "tweets", self._client.get_users_tweets, user_id, since_id, start_time, pagination_token, max_results
         )
-        page: TweetPage = self._parse(TweetPage, body, "tweets")
         return PageResult(page, len(page.data) + len(page.includes.tweets))
 
     def mentions(
@@ -344,9 +336,25 @@ class XClient:
         pagination_token: str | None = None,
         max_results: int = 100,
     ) -> PageResult:
+        page = self._timeline(
+            "mentions", self._client.get_users_mentions, user_id, since_id, start_time, pagination_token, max_results
+        )
+        return PageResult(page, len(page.data))
+
+    def _timeline(
+        self,
+        endpoint: str,
+        method: Callable[..., Any],
+        user_id: str,
+        since_id: str | None,
+        start_time: str | None,
+        pagination_token: str | None,
+        max_results: int,
+    ) -> TweetPage:
+        """One page of a user's posts or mentions (the same parameters on X)."""
         body = self._call(
-            "mentions",
-            self._client.get_users_mentions,
+            endpoint,
+            method,
             user_id,
             since_id=since_id,
             start_time=start_time,
@@ -354,8 +362,8 @@ class XClient:
             max_results=max_results,
             tweet_fields=TWEET_FIELDS,
         )
-        page: TweetPage = self._parse(TweetPage, body, "mentions")
-        return PageResult(page, len(page.data))
+        page: TweetPage = self._parse(TweetPage, body, endpoint)
+        return page
 
     def liked_posts(self, user_id: str, *, pagination_token: str | None = None, max_results: int = 100) -> PageResult:
         body = self._call(
@@ -371,27 +379,34 @@ class XClient:
         return PageResult(page, len(page.data))
 
     def following(self, user_id: str, *, pagination_token: str | None = None, max_results: int = 1000) -> PageResult:
-        body = self._call(
-            "following",
-            self._client.get_users_following,
-            user_id,
-            pagination_token=pagination_token,
-            max_results=max_results,
-            user_fields=CONNECTED_USER_FIELDS,
+        return self._follows(
+            "following", self._client.get_users_following, user_id, pagination_token, max_results, CONNECTED_USER_FIELDS
         )
-        page: UserPage = self._parse(UserPage, body, "following")
-        return PageResult(page, len(page.data))
 
     def followers(self, user_id: str, *, pagination_token: str | None = None, max_results: int = 1000) -> PageResult:
+        return self._follows(
+            "followers", self._client.get_users_followers, user_id, pagination_token, max_results, USER_FIELDS
+        )
+
+    def _follows(
+        self,
+        endpoint: str,
+        method: Callable[..., Any],
+        user_id: str,
+        pagination_token: str | None,
+        max_results: int,
+        user_fields: list[str],
+    ) -> PageResult:
+        """One page of a follow list (the same parameters on X; the following list also says who follows back)."""
         body = self._call(
-            "followers",
-            self._client.get_users_followers,
+            endpoint,
+            method,
             user_id,
             pagination_token=pagination_token,
             max_results=max_results,
-            user_fields=USER_FIELDS,
+            user_fields=user_fields,
         )
-        page: UserPage = self._parse(UserPage, body, "followers")
+        page: UserPage = self._parse(UserPage, body, endpoint)
         return PageResult(page, len(page.data))
 
     def dm_events(self, *, pagination_token: str | None = None, max_results: int = 100) -> PageResult:
