@@ -30,6 +30,9 @@ from followthrough_devkit.lambda_runtime import LambdaContext, load_function, sc
 from tests.support.factories import MONDAY_8, subscriber
 from tests.support.template import ACCOUNT, CODE_BUCKET, REGION, code_key, resources_of, translated
 
+# the template tier (`make template`): the template itself, translated, deployed into moto and run
+pytestmark = pytest.mark.template
+
 STACK = "followthrough"
 PARAMETERS = {"SenderEmail": "digest@followthrough.example", "XClientId": "x-client-id"}
 

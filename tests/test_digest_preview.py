@@ -32,6 +32,7 @@ def test_preview_writes_the_message_as_it_was_sent(aws: LocalAws, tmp_path: Path
     assert week.split("-")[1] in text
 
 
+@pytest.mark.spam
 def test_preview_over_several_weeks_follows_up_and_is_not_spam(aws: LocalAws, tmp_path: Path) -> None:
     """Issue 15: the demo subscriber took up some of each digest's conversations, so the follow-up opens the
     digest and its trend is drawn; SpamAssassin scores the message at most 1 point."""

@@ -18,6 +18,8 @@ from followthrough.email import build_message
 from tests.support.digest import LINKS, SKIPPED, history, typical_report
 from tests.support.spam import MAX_SCORE, spam_score, spamassassin_or_skip
 
+pytestmark = pytest.mark.spam
+
 
 @pytest.fixture(scope="module")
 def spamassassin() -> str:

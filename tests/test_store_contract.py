@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
+import boto3
 import pytest
+from moto import mock_aws
 
 from followthrough.activity import Account, Activity
 from followthrough.adapters.store import ConcurrentUpdate, Repositories, StoredSubscriptions
@@ -19,6 +21,7 @@ from followthrough.analysis.models import Interaction
 from followthrough.cursors import Cursors, Spend
 from followthrough.follow_events import FollowEvent
 from followthrough.report import WeeklyReport
+from followthrough_devkit.aws import REGION, create_table
 from tests.support.factories import MONDAY_8, subscriber
 
 
@@ -45,8 +48,19 @@ def repos(request: pytest.FixtureRequest, clock: Clock) -> Iterator[Repositories
         return
     from followthrough.adapters.store.dynamo import dynamo_repositories
 
-    aws = request.getfixturevalue("aws")  # in-process moto with the project's table
-    yield dynamo_repositories(aws.table_name, clock)
+    # in-process moto with the project's table and nothing else: the queues, key and identity the `aws`
+    # fixture also creates cost three times the table and no repository touches them
+    monkeypatch = request.getfixturevalue("monkeypatch")
+    for name, value in {
+        "AWS_DEFAULT_REGION": REGION,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+    }.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    with mock_aws():
+        create_table(boto3.client("dynamodb"), "followthrough-contract")
+        yield dynamo_repositories("followthrough-contract", clock)
 
 
 def _epoch(clock: Clock, **delta: float) -> int:

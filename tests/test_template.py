@@ -28,6 +28,9 @@ from tests.support.template import (
     translated,
 )
 
+# the template tier (`make template`): the template itself, translated, deployed into moto and run
+pytestmark = pytest.mark.template
+
 
 def test_the_template_declares_the_six_functions() -> None:
     assert FUNCTION_IDS == [

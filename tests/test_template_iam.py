@@ -53,6 +53,9 @@ from tests.support.template import (
     translated,
 )
 
+# the template tier (`make template`): the template itself, translated, deployed into moto and run
+pytestmark = pytest.mark.template
+
 # Settings whose defaults are right in AWS too, so the template may leave them unset.
 PRODUCTION_DEFAULTS = {
     "X_API_BASE_URL",

@@ -118,16 +118,20 @@ def start_moto() -> ThreadedMotoServer:
     return server
 
 
+def create_table(dynamodb: Any, table_name: str) -> None:
+    """The project's table, with its TTL attribute on, through ``dynamodb`` (a boto3 client)."""
+    dynamodb.create_table(TableName=table_name, **TABLE)
+    dynamodb.update_time_to_live(
+        TableName=table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
+    )
+
+
 def create_resources(aws: LocalAws) -> LocalAws:
     """Create the table, the queues (each with a DLQ), the tokens' KMS key and the SES identity in the account
     at ``aws``."""
     session = boto3.session.Session(region_name=REGION, aws_access_key_id="testing", aws_secret_access_key="testing")  # noqa: S106
     endpoint = aws.endpoint_url or None  # None: in-process moto (mock_aws) intercepts the calls
-    dynamodb = session.client("dynamodb", endpoint_url=endpoint)
-    dynamodb.create_table(TableName=aws.table_name, **TABLE)
-    dynamodb.update_time_to_live(
-        TableName=aws.table_name, TimeToLiveSpecification={"Enabled": True, "AttributeName": TTL_ATTRIBUTE}
-    )
+    create_table(session.client("dynamodb", endpoint_url=endpoint), aws.table_name)
     sqs = session.client("sqs", endpoint_url=endpoint)
     for name, (visibility, max_receives) in QUEUES.items():
         dlq_url = sqs.create_queue(QueueName=f"{name}-dlq")["QueueUrl"]

@@ -34,6 +34,8 @@ class Account(BaseModel):
 class Post(BaseModel):
     """A post by the subscriber (``Activity.posts``) or mentioning them (``Activity.mentions``)."""
 
+    model_config = ConfigDict(frozen=True)
+
     id: str
     author_id: str
     created_at: datetime
@@ -56,6 +58,8 @@ class Post(BaseModel):
 class Like(BaseModel):
     """A post the subscriber liked. X does not say when; ``seen_at`` is when we first saw the like."""
 
+    model_config = ConfigDict(frozen=True)
+
     post_id: str
     author_id: str | None = None
     post_created_at: datetime | None = None
@@ -70,6 +74,8 @@ class DmEvent(BaseModel):
     welcome message: automated by definition) or "ReactionCreate" (a reaction
     to a message, no text).
     """
+
+    model_config = ConfigDict(frozen=True)
 
     id: str
     event_type: str = "MessageCreate"

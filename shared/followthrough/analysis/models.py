@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict
 
 from followthrough.report import WeeklyReport
 
@@ -14,6 +14,9 @@ InteractionKind = Literal["reply", "mention", "retweet", "quote", "like", "dm"]
 
 class Interaction(BaseModel):
     """The subscriber's latest interaction with one followee (one ledger row)."""
+
+    # a newer interaction replaces the row; nothing edits one in place
+    model_config = ConfigDict(frozen=True)
 
     at: datetime
     kind: InteractionKind
