@@ -30,7 +30,8 @@ def test_first_run_reads_everything_once_stores_a_report_and_queues_the_digest(w
     # the whole following list as X serves it (suspended accounts are counted, not served), the top of followers
     assert result.counts["following"] == len(served_following(world))
     first_followers = world.services.settings.collector.first_run_followers
-    assert first_followers <= result.counts["followers"] < min(len(account.followers), first_followers + 10)
+    assert result.counts["followers"] == first_followers < len(account.followers)
+    assert world.sim.meter.snapshot()["followers"]["resources"] == first_followers  # none paid for past them
     for endpoint in ("tweets", "mentions", "liked_tweets", "following", "followers", "dm_events"):
         assert world.sim.meter.duplicates(endpoint) == 0, endpoint
     stored = world.services.repositories.weeks.get_week(world.subscriber.subscriber_id, "2026-W48")

@@ -131,3 +131,14 @@ def test_the_likes_window_ends_a_read_at_the_page_whose_oldest_are_past_it() -> 
         "liked_tweets", likes.fetch, EndpointCursor(), Budget(5.0, PRICES), lambda _id: False, past_window=past
     )
     assert len(out.items) == 400  # four pages: the fourth reaches below 640
+
+
+@pytest.mark.parametrize(("cap", "expected_new"), [(10, 10), (7, 40), (230, None)])
+def test_a_capped_read_asks_for_no_more_than_its_cap(cap: int, expected_new: int | None) -> None:
+    """Every item of a page is paid for: the page past a cap is not padded with the usual margin."""
+    followers = NewestFirst([str(n) for n in range(5000, 0, -1)])
+    budget = Budget(1000.0, PRICES)
+    out = read_until_known(
+        "followers", followers.fetch, EndpointCursor(), budget, lambda _id: False, expected_new=expected_new, cap=cap
+    )
+    assert len(out.items) == cap and sum(followers.served.values()) == cap

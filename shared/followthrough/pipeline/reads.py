@@ -288,7 +288,9 @@ def _page_down(
         size = rest + max(2, rest // 10)
         later = max(size // 4, low, 5)
     while cap is None or len(out.items) < cap:
-        result = fetch(pagination_token=token, max_results=budget.affordable_page(endpoint, size))
+        # no margin past the cap: every item of a page is paid for, and a capped read stops at the cap
+        wanted = size if cap is None else min(size, max(cap - len(out.items), low))
+        result = fetch(pagination_token=token, max_results=budget.affordable_page(endpoint, wanted))
         budget.charge(endpoint, result.resources)
         page = result.page
         reached_known = False
