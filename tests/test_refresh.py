@@ -2,8 +2,9 @@
 
 Faults are injected at the stand-in's token endpoint (HTTP on loopback); the subscriber's state is
 checked after each: status, reconnect email, stored tokens, the week's run record, the requeue.
-Only a refusal (400 ``invalid_request``/``invalid_grant``, 401) logs anyone out
-(x-api/.../user-access-token.mdx, steps 5 and 6).
+Only a refusal of the grant (400 ``invalid_request``/``invalid_grant``) logs anyone out
+(x-api/.../user-access-token.mdx, steps 5 and 6). A 401 ``invalid_client`` refuses the app's own client
+secret (RFC 6749 section 5.2): every subscriber alike, so nobody is logged out and the operators are alarmed.
 """
 
 from __future__ import annotations
@@ -14,7 +15,7 @@ from collections.abc import Callable
 import pytest
 
 from followthrough.messages import CollectRequest
-from followthrough.pipeline.collect import REFRESH_RETRY_S
+from followthrough.pipeline.collect import CLIENT_REFUSED_METRIC, REFRESH_RETRY_S
 from followthrough_devkit.demo import DemoWorld
 from followthrough_devkit.xsim import XSim
 from tests.support.twins import Twins
@@ -127,3 +128,31 @@ def test_a_rate_limit_on_users_me_requeues_until_the_window_resets(world: DemoWo
     again = world.services.collect.run(CollectRequest.model_validate_json(requeued["Body"]))
     assert again.status == "collected", again.reason
     assert len(twins.queued("digest")) == 1
+
+
+def test_a_refused_client_secret_logs_nobody_out_and_alarms(world: DemoWorld, twins: Twins) -> None:
+    """The app's secret was rotated on X and not here: X answers 401 invalid_client to every refresh."""
+    world.sim.advance(ACCESS_TTL_S + 60)
+    before = _stored_pair(world)
+    client_id = world.services.settings.require("x_client_id")
+    world.sim.register_client(client_id, "the-secret-rotated-on-x")
+
+    result = world.services.collect.run(_request(world))
+
+    assert result.status == "client_refused", result.reason
+    assert "401" in result.reason and "client secret" in result.reason
+    sid = world.subscriber.subscriber_id
+    subscriber = world.services.repositories.subscribers.get_subscriber(sid)
+    assert subscriber is not None and subscriber.status == "active" and subscriber.receives_digest
+    assert subscriber.reconnect_email_sent_at is None and twins.mailer.sent == []
+    assert _stored_pair(world) == before
+    status = world.services.repositories.weeks.week_status(sid, "2026-W48")
+    assert status is not None and status[0] == "client_refused", status
+    assert world.services.collect.metrics.metric_set[CLIENT_REFUSED_METRIC]["Value"] == [1.0]
+    [requeued] = twins.queued("collect")
+    assert requeued["DelaySeconds"] == REFRESH_RETRY_S
+
+    # the operators put the current secret in place: the requeued collection goes on with the same tokens
+    world.sim.register_client(client_id, world.services.settings.x_client_secret or None)
+    again = world.services.collect.run(CollectRequest.model_validate_json(requeued["Body"]))
+    assert again.status == "collected", again.reason

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from followthrough import config
-from followthrough.pipeline.collect import CREDITS_METRIC
+from followthrough.pipeline.collect import CLIENT_REFUSED_METRIC, CREDITS_METRIC
 from followthrough_devkit import aws as local_aws
 from tests.support.template import (
     FUNCTION_IDS,
@@ -138,11 +138,13 @@ def test_alarms_watch_every_queue_every_function_and_the_ses_reputation() -> Non
     assert subscription["Condition"] == "HasAlarmEmail" and subscription["Properties"]["Protocol"] == "email"
 
 
-def test_x_credits_exhausted_is_alarmed() -> None:
-    # X's 402 (credits exhausted) stops collection for everyone: someone must hear of it
-    [credits] = [a for a in _alarms() if a.get("MetricName") == CREDITS_METRIC]
-    assert credits["Namespace"] == "Followthrough"
-    assert credits["Dimensions"] == [{"Name": "service", "Value": "collect"}]
+@pytest.mark.parametrize("metric", [CREDITS_METRIC, CLIENT_REFUSED_METRIC])
+def test_x_refusing_the_whole_app_is_alarmed(metric: str) -> None:
+    # X's 402 (credits exhausted) and the token endpoint refusing the app's secret stop collection for
+    # everyone: someone must hear of it
+    [alarm] = [a for a in _alarms() if a.get("MetricName") == metric]
+    assert alarm["Namespace"] == "Followthrough"
+    assert alarm["Dimensions"] == [{"Name": "service", "Value": "collect"}]
 
 
 def test_record_failures_inside_a_batch_are_alarmed_for_every_batch_function() -> None:

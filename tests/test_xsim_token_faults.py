@@ -9,7 +9,7 @@ from datetime import UTC, datetime
 import pytest
 import requests
 
-from followthrough.adapters.x import XAuthRevoked, XOAuth, XRefreshUnavailable
+from followthrough.adapters.x import XAuthRevoked, XClientRefused, XOAuth, XRefreshUnavailable
 from followthrough_devkit.xsim import XSim, XSimServer, generate_account
 
 ANCHOR = datetime(2026, 9, 1, 12, tzinfo=UTC)
@@ -92,8 +92,9 @@ def test_a_used_or_revoked_refresh_token_is_a_refusal(x: tuple[XSim, XSimServer,
         oauth.refresh(other)  # 400 invalid_grant
     wrong_secret = XOAuth(client_id=CLIENT[0], client_secret="wrong", base_url=server.base_url)
     _, third = sim.issue_tokens(user_id)
-    with pytest.raises(XAuthRevoked, match="401"):
+    with pytest.raises(XClientRefused, match="401"):  # the app's secret refused, not the subscriber's grant
         wrong_secret.refresh(third)
+    assert oauth.refresh(third).access_token  # the grant was never touched
 
 
 def test_revoke_needs_client_authentication(x: tuple[XSim, XSimServer, str]) -> None:

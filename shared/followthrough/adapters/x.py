@@ -20,6 +20,7 @@ from requests.auth import HTTPBasicAuth
 from followthrough.adapters.x_errors import (
     XActivityRefused,
     XAuthRevoked,
+    XClientRefused,
     XCreditsExhausted,
     XMalformed,
     XRateLimited,
@@ -35,6 +36,7 @@ __all__ = [
     "ACTIVITY_SUBSCRIPTIONS_URL",
     "CONNECTED_USER_FIELDS",
     "DM_FIELDS",
+    "REFUSED_CLIENT_ERRORS",
     "REFUSED_GRANT_ERRORS",
     "REVOKE_URL",
     "SCOPES",
@@ -48,6 +50,7 @@ __all__ = [
     "XActivityRefused",
     "XAuthRevoked",
     "XClient",
+    "XClientRefused",
     "XCreditsExhausted",
     "XMalformed",
     "XOAuth",
@@ -56,6 +59,7 @@ __all__ = [
     "XUnavailable",
     "XUsageCapped",
     "point_session_at",
+    "refuses_client",
     "refuses_grant",
 ]
 
@@ -99,21 +103,32 @@ def _too_many(endpoint: str, exc: tweepy.TooManyRequests) -> XUsageCapped | XRat
 
 # What X's token endpoint answers for a used, expired or revoked refresh token (user-access-token.mdx,
 # steps 5 and 6: 400 invalid_request "Value passed for the token was invalid."); some clients report
-# the RFC 6749 names. Only these, or a 401, mean the subscriber must reconnect.
-REFUSED_GRANT_ERRORS = frozenset({"invalid_request", "invalid_grant", "unauthorized_client"})
+# the RFC 6749 name. Only these mean the subscriber must reconnect.
+REFUSED_GRANT_ERRORS = frozenset({"invalid_request", "invalid_grant"})
+# The app's own credentials refused (RFC 6749 section 5.2: invalid_client, answered 401 when the client
+# authenticated with Basic auth, as a confidential client does: user-access-token.mdx). Every subscriber's
+# refresh fails alike: an app problem, never a reason to log anyone out.
+REFUSED_CLIENT_ERRORS = frozenset({"invalid_client", "unauthorized_client"})
 
 
-def refuses_grant(response: requests.Response) -> bool:
-    """True when the token endpoint's answer is an authorization refusal, not a hiccup."""
-    if response.status_code == 401:
-        return True
-    if response.status_code != 400:
-        return False
+def _oauth_error(response: requests.Response) -> str | None:
     try:
         body = response.json()
     except ValueError:
-        return False
-    return isinstance(body, dict) and body.get("error") in REFUSED_GRANT_ERRORS
+        return None
+    return str(body.get("error")) if isinstance(body, dict) and body.get("error") else None
+
+
+def refuses_client(response: requests.Response) -> bool:
+    """True when the token endpoint refused the app's client credentials, not the subscriber's grant."""
+    if response.status_code == 401:
+        return True
+    return response.status_code == 400 and _oauth_error(response) in REFUSED_CLIENT_ERRORS
+
+
+def refuses_grant(response: requests.Response) -> bool:
+    """True when the token endpoint refused the subscriber's grant: not a hiccup, not the app's credentials."""
+    return response.status_code == 400 and _oauth_error(response) in REFUSED_GRANT_ERRORS
 
 
 class _RewriteHost(HTTPAdapter):
@@ -239,6 +254,11 @@ class XOAuth:
         except requests.RequestException as exc:  # a timeout, a refused or cut connection
             raise XRefreshUnavailable(f"X's token endpoint did not answer: {type(exc).__name__}") from None
         except Exception as exc:  # oauthlib's parse errors; their messages never hold the token
+            if answers and refuses_client(answers[-1]):
+                raise XClientRefused(
+                    f"X's token endpoint refused the app's client credentials ({answers[-1].status_code}): "
+                    "check the client id and the client secret (SSM /followthrough/x-client-secret)"
+                ) from None
             if answers and refuses_grant(answers[-1]):
                 raise XAuthRevoked(f"X refused the refresh token ({answers[-1].status_code})") from None
             status = answers[-1].status_code if answers else "no answer"

@@ -29,6 +29,13 @@ class XRefreshUnavailable(Exception):
     connection, a body that does not parse): the stored tokens are still good, try again later."""
 
 
+class XClientRefused(XRefreshUnavailable):
+    """X's token endpoint refused the app itself (401, or ``invalid_client`` / ``unauthorized_client``): the
+    client id or secret is wrong or was rotated. Nothing is wrong with the subscriber's grant, and every
+    subscriber's refresh fails alike until the app's credentials are fixed: their tokens are kept and nobody
+    is asked to reconnect (a wrong secret must not log everyone out); the operators are alarmed."""
+
+
 class XCreditsExhausted(Exception):
     """402 from X: the app's pay-per-use credits are used up."""
 

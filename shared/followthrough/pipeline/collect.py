@@ -30,6 +30,7 @@ from followthrough.adapters.x import (
     PageResult,
     XAuthRevoked,
     XClient,
+    XClientRefused,
     XCreditsExhausted,
     XMalformed,
     XRateLimited,
@@ -68,6 +69,7 @@ Status = Literal[
     "collected",
     "rate_limited",
     "refresh_deferred",
+    "client_refused",  # X refused the app's own credentials at the token endpoint: tokens kept, requeued
     "needs_reauth",
     "credits_exhausted",
     "not_receiving",
@@ -162,11 +164,13 @@ class Collector:
         except XAuthRevoked as exc:
             return self._revoked(subscriber, week, str(exc))
         except XRefreshUnavailable as exc:
-            # X's token endpoint had a bad moment: the tokens are still good, nobody is told to reconnect
+            # X's token endpoint had a bad moment, or refused the app's credentials (every subscriber alike,
+            # until the operators fix the secret): the tokens are still good, nobody is told to reconnect
+            status: Status = "client_refused" if isinstance(exc, XClientRefused) else "refresh_deferred"
             retry = REFRESH_RETRY_S * 2 ** min(request.requeues, 4)
             reason = f"token refresh deferred, tokens kept: {exc}; retry in {retry}s"
-            self.weeks.mark_week(sid, week, "refresh_deferred", reason)
-            return CollectResult("refresh_deferred", sid, week, retry_in_s=retry, reason=reason)
+            self.weeks.mark_week(sid, week, status, reason)
+            return CollectResult(status, sid, week, retry_in_s=retry, reason=reason)
         except XCreditsExhausted as exc:
             self.weeks.set_run_flag(week, CREDITS_FLAG, str(exc))
             self._credits_flags[week] = (str(exc), self.now())
@@ -928,6 +932,7 @@ def _edges(graph: Graph) -> list[FollowEdge]:
 MAX_REQUEUES = 20
 # template.yaml alarms on these metrics (dimension service=collect)
 CREDITS_METRIC = "XCreditsExhausted"
+CLIENT_REFUSED_METRIC = "XClientRefused"  # the token endpoint refused the app's client id or secret
 POST_CAP_REACHED_METRIC = "XPostCapReached"  # once per billing cycle: X answered usage-capped
 POST_CAP_USED_METRIC = "XPostCapUsedPercent"  # of the monthly Post cap, reserved and read
 
@@ -974,7 +979,7 @@ class CollectStep:
         result = self.collector.run(request)
         if result.status == "collected":
             self.digest_queue.send(DigestRequest(subscriber_id=request.subscriber_id, week=request.week))
-        elif result.status in ("rate_limited", "refresh_deferred"):
+        elif result.status in ("rate_limited", "refresh_deferred", "client_refused"):
             if request.requeues >= MAX_REQUEUES:
                 raise RuntimeError(
                     f"subscriber {request.subscriber_id} still {result.status} after {MAX_REQUEUES} requeues"
@@ -983,8 +988,11 @@ class CollectStep:
                 request.model_copy(update={"requeues": request.requeues + 1}),
                 delay_seconds=min(result.retry_in_s, self.max_requeue_delay_s),
             )
-        elif result.status == "credits_exhausted":
+        if result.status == "credits_exhausted":
             self.metrics.add_metric(name=CREDITS_METRIC, unit=MetricUnit.Count, value=1)
+        elif result.status == "client_refused":
+            log.error("X refused the app's client credentials at the token endpoint", extra={"reason": result.reason})
+            self.metrics.add_metric(name=CLIENT_REFUSED_METRIC, unit=MetricUnit.Count, value=1)
         if result.post_cap is not None:
             if result.post_cap.first_to_see_cap:
                 self.metrics.add_metric(name=POST_CAP_REACHED_METRIC, unit=MetricUnit.Count, value=1)
