@@ -124,8 +124,8 @@ def test_a_new_weeks_read_interrupted_below_a_backlog_resumes_the_week_after_wit
 def test_the_likes_window_ends_a_read_at_the_page_whose_oldest_are_past_it() -> None:
     likes = NewestFirst([str(n) for n in range(1000, 0, -1)])
 
-    def past(page: list[Any]) -> bool:
-        return int(page[-1].id) < 640  # ids stand in for the liked posts' times here
+    def past(page: list[Any]) -> int | None:
+        return 0 if int(page[-1].id) < 640 else None  # ids stand in for the liked posts' times here
 
     out = read_until_known(
         "liked_tweets", likes.fetch, EndpointCursor(), Budget(5.0, PRICES), lambda _id: False, past_window=past
@@ -142,3 +142,17 @@ def test_a_capped_read_asks_for_no_more_than_its_cap(cap: int, expected_new: int
         "followers", followers.fetch, EndpointCursor(), budget, lambda _id: False, expected_new=expected_new, cap=cap
     )
     assert len(out.items) == cap and sum(followers.served.values()) == cap
+
+
+def test_the_page_that_reaches_the_likes_window_is_sized_to_what_is_left() -> None:
+    likes = NewestFirst([str(n) for n in range(1000, 0, -1)])
+
+    def past(page: list[Any]) -> int | None:
+        oldest = int(page[-1].id)
+        return 0 if oldest < 640 else oldest - 640 + 10  # about what is left, and a margin
+
+    out = read_until_known(
+        "liked_tweets", likes.fetch, EndpointCursor(), Budget(5.0, PRICES), lambda _id: False, past_window=past
+    )
+    # pages of 100 (X's most) while more is left; then one of the 71 left (701 - 640 + 10): 630 is past 640
+    assert len(out.items) == 371 and sum(likes.served.values()) == 371  # not 400: nothing of a fourth full page

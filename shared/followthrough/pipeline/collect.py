@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -848,20 +849,40 @@ def _not_read(endpoint: str, subscriber: Subscriber, admission: Admission) -> st
     return admission.skipped.get(endpoint)
 
 
-def _likes_past(cut: datetime) -> Callable[[list[Any]], bool]:
-    """Whether a page of likes reached the passive window's start.
+def _likes_past(cut: datetime) -> Callable[[list[Any]], int | None]:
+    """Whether a page of likes reached the passive window's start (0), else about how many likes are left
+    until it does (None: no estimate).
 
     Likes come newest-liked first, with no since_id or start_time
     (openapi.json), and carry no like time: the liked post's time stands in,
     since people mostly like recent posts. The page's oldest tenth must all
     be older than ``cut``, so one like of an old post does not end the read.
+    What is left is the page's pace (likes per second of liked posts' time,
+    between the medians of its newest and oldest tenths) over the time still
+    to go, with a quarter more and its own oldest tenth on top, so the page
+    that reaches the window mostly ends a little past it rather than up to a
+    whole page past it.
     """
 
-    def past(page: list[Any]) -> bool:
-        tail = page[-max(1, len(page) // 10) :]
-        return bool(page) and all(t.created_at is not None and t.created_at < cut for t in tail)
+    def past(page: list[Any]) -> int | None:
+        if not page:
+            return None
+        tenth = max(1, len(page) // 10)
+        if all(t.created_at is not None and t.created_at < cut for t in page[-tenth:]):
+            return 0
+        newest, oldest = _median_time(page[:tenth]), _median_time(page[-tenth:])
+        if newest is None or oldest is None or newest <= oldest:
+            return None
+        pace = len(page) / (newest - oldest).total_seconds()
+        to_go = max((oldest - cut).total_seconds(), 0.0) * pace
+        return math.ceil(to_go * 1.25) + tenth + 5
 
     return past
+
+
+def _median_time(likes: list[Any]) -> datetime | None:
+    times = sorted(t.created_at for t in likes if t.created_at is not None)
+    return times[len(times) // 2] if times else None
 
 
 def _add_read(reads: dict[str, ListRead], endpoint: str, more: ListRead) -> None:

@@ -205,7 +205,7 @@ def read_until_known(
     *,
     expected_new: int | None = None,
     cap: int | None = None,
-    past_window: Callable[[list[Any]], bool] | None = None,
+    past_window: Callable[[list[Any]], int | None] | None = None,
     backlog_in_expected: bool = False,
 ) -> ListRead:
     """A newest-first list (likes, DM events, following, followers) down to the first id already known.
@@ -216,8 +216,10 @@ def read_until_known(
     quarter of it, since the known part is probably close. Without an
     expectation (a first or full read) pages are as large as X allows.
     ``cap`` bounds how many items one run may read; ``past_window`` says from
-    a page that the rest of the list is older than anything wanted (likes:
-    X has no since_id or start_time on liked_tweets, openapi.json).
+    a page that the rest of the list is older than anything wanted (0; likes:
+    X has no since_id or start_time on liked_tweets, openapi.json), or about
+    how many items are left until it is (the next page is sized to that: every
+    item of a page is paid for), or None: not yet, no estimate.
     An earlier week's backlog (``cursor.backlog_token``) is read first, down
     to the same known ids; with ``backlog_in_expected`` (follow lists, whose
     expectation comes from X's counts) what it found is not expected again above.
@@ -265,7 +267,7 @@ def _page_down(
     expected: int | None,
     found: int | None,
     cap: int | None,
-    past_window: Callable[[list[Any]], bool] | None,
+    past_window: Callable[[list[Any]], int | None] | None,
     backlog: bool,
 ) -> None:
     """Page a newest-first list from the backlog's (or resume) token until a known id, its end, ``cap``
@@ -310,9 +312,10 @@ def _page_down(
             cursor.backlog_token, cursor.backlog_found = token, found
         else:
             cursor.resume_token, cursor.resume_found = token, found
-        if reached_known or not token or (past_window is not None and past_window(page.data)):
+        left = past_window(page.data) if past_window is not None else None
+        if reached_known or not token or left == 0:
             break
-        size = later
+        size = later if left is None else min(later, max(left, low))
     if backlog:
         cursor.backlog_token, cursor.backlog_found = None, None
 
