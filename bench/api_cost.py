@@ -53,7 +53,7 @@ def priced(resources: dict[str, int], prices: XPrices) -> float:
     )
 
 
-RECONCILE = ("following_reread", "following_unordered", "users_lookup")
+RECONCILE = ("following_reread", "following_unordered", "following_passed", "users_lookup")
 
 
 def _environ(first_run_budget: str = "100000") -> None:

@@ -84,6 +84,11 @@ def _named(report: WeeklyReport) -> set[str]:
     return named | {c.user_id for c in report.conversations if c.kind == "greet_followee"}
 
 
+def _known_followees_in_order(world: DemoWorld) -> list[str]:
+    state = world.services.repositories.collector_state.load(world.subscriber.subscriber_id, "2099-W01")
+    return list(state.graphs["following"])
+
+
 def _known_followees(world: DemoWorld) -> set[str]:
     state = world.services.repositories.collector_state.load(world.subscriber.subscriber_id, "2099-W01")
     return set(state.graphs["following"])
@@ -106,7 +111,8 @@ def test_unfollows_not_named_while_stale_and_gone_after_the_reread(make_world: C
     assert _named(week2) and result.spend.resources.get("users_lookup", 0) >= len(week2.passive_follows)
     html, text = render(week2, previous=[report])
     assert "as of 23 Nov 2026" in text and "as of 23 Nov 2026" in html
-    assert set(gone) <= _known_followees(world)  # still counted: that is what "as of" says
+    # those the re-read has not gone past yet are still counted: that is what "as of" says
+    assert set(gone) & _known_followees(world)
 
     # the re-read goes on from its cursor, week by week, as the allowance pays ($4 a week: three weeks)
     weeks, reread = 1, result.spend.resources.get("following_reread", 0)
@@ -125,6 +131,44 @@ def test_unfollows_not_named_while_stale_and_gone_after_the_reread(make_world: C
     assert reread <= len(served)  # each page once: the re-read resumed from its cursor, below the new follows
     html, text = render(week2, previous=[report])
     assert "as of" not in text
+
+
+def test_unfollows_the_reread_passes_are_gone_that_week_and_it_stops_once_the_count_agrees(
+    make_world: Callable[..., DemoWorld],
+) -> None:
+    world = make_world()  # $4 a week: 400 of the 1,000 a week
+    _collect(world)
+    account = _account(world)
+    first_read = list(_known_followees_in_order(world))
+    gone = first_read[30:33]  # near the top of the list: the first week of a re-read goes past them
+    unfollow(account, gone)
+    _next_week(world, seed=1)
+
+    result, week2 = _collect(world)
+
+    assert not _known_followees(world) & set(gone)  # gone this week, not when the re-read reaches the end
+    looked_up = result.spend.resources.get(followees.PASSED, 0)
+    assert len(gone) <= looked_up <= len(gone) + 5  # the ones passed unseen, and a few served out of order
+    assert result.spend.resources.get(followees.REREAD, 0) < len(first_read) // 2  # it stopped early
+    assert week2.following_as_of is None  # the set agrees with X's count again: not stale
+    served = {u.id for u in account.following if u.id not in account.unserved}
+    assert _known_followees(world) == served
+    state = world.services.repositories.collector_state.load(world.subscriber.subscriber_id, "2099-W01")
+    assert not state.cursors.followees.rereading
+
+
+def test_what_a_reread_passed_unseen_is_only_what_it_went_past() -> None:
+    started = NOW
+    # X's order is the graph's for the first read's entries; followees first seen later sit above them
+    graph: dict[str, list[str | bool | None]] = {str(n): [None, f"u{n}", None, None] for n in range(100)}
+    graph["new"] = [(NOW - timedelta(days=3)).isoformat(), "new", None, None]
+    graph["during"] = [(NOW + timedelta(hours=1)).isoformat(), "during", None, None]
+    seen = {"new", *(str(n) for n in range(60) if n not in (10, 45))}
+    # 10 is 49 seen entries above the last one seen, 45 only 14: out of order for all we know yet
+    assert followees.passed_unseen(graph, seen, started, slack=25) == ["10"]
+    assert followees.passed_unseen(graph, seen, started, slack=10) == ["45", "10"]
+    # never "during": first seen after the re-read began, it was followed meanwhile, above where it reads
+    assert "during" not in followees.passed_unseen(graph, seen | {str(n) for n in range(100)}, started, slack=1)
 
 
 def test_an_unfollowed_account_the_digest_would_name_is_dropped_the_same_week(

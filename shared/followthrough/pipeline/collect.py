@@ -316,13 +316,26 @@ class Collector:
         if reported is None:
             return False
         self._accrue(check, week, reported, budget)
-        known = len(graphs["following"].keys() | {u.id for u in reads["following"].items})
-        if check.offset is not None and reported - known - check.offset == 0 and not check.rereading:
+        new_ids = {u.id for u in reads["following"].items}
+
+        def agrees() -> bool:
+            known = len(graphs["following"].keys() | new_ids)
+            return check.offset is not None and reported - known - check.offset == 0
+
+        if agrees() and not check.rereading:
             return False
         started = check.reread_started_at or now
         fetch = fetch_for(client, "following", me.id)
         changes = followees.reread(
-            fetch, check, graphs["following"], budget, now, reads["following"], self._lookup_reserve(budget)
+            fetch,
+            check,
+            graphs["following"],
+            budget,
+            now,
+            reads["following"],
+            self._lookup_reserve(budget),
+            client=client,
+            agrees=agrees,
         )
         if changes is None:
             budget.spend.notes.append(

@@ -10,8 +10,10 @@ X has no delta for follows: only the following list (newest follow first, mostly
    served, learned when the whole list is read in one run). Zero: the set agrees with X as of now.
    Otherwise it is stale: accounts are gone that are not identified yet (< 0), or follows were missed (> 0);
 3. ``reread``: while stale, the whole list again from a cursor kept between weeks, paid by an allowance
-   that accrues every week (``accrue``); when it reaches the end, what it did not see (and was not first
-   seen after it began) is gone; what it saw that was unknown is added as it is seen;
+   that accrues every week (``accrue``); what it saw that was unknown is added as it is seen; followees it
+   has gone past without seeing them (``passed_unseen``: the list's order is mostly stable) are looked up
+   at once and those not followed any more are gone; it stops when the set agrees with X's count again,
+   and when it reaches the end, what it did not see (and was not first seen after it began) is gone;
 4. ``verify``: while stale, every account a digest could name is looked up first
    (``GET /2/users?ids=`` with ``connection_status``); those not followed any more are gone at once.
 
@@ -37,8 +39,9 @@ from followthrough.xmodels import XUser
 OUT_OF_ORDER_SLACK = 25
 REREAD = "following_reread"  # the spend label of the reconciliation re-read (priced as users)
 UNORDERED = "following_unordered"  # the spend label of new follows sought past the known part (users)
+PASSED = "following_passed"  # the spend label of lookups of followees the re-read passed unseen (users)
 # paid by the allowance, on top of the week's budget (``Budget.apart``)
-PAID_APART = frozenset({REREAD, UNORDERED})
+PAID_APART = frozenset({REREAD, UNORDERED, PASSED})
 
 
 def follows_back(user: XUser) -> bool | None:
@@ -149,14 +152,22 @@ def reread(
     now: datetime,
     this_week: ListRead,
     reserve_usd: float = 0.0,
+    *,
+    client: XClient | None = None,
+    agrees: Callable[[], bool] | None = None,
 ) -> FolloweeChanges | None:
-    """Go on re-reading the whole list as far as the allowance pays; the changes once it reaches the end.
+    """Go on re-reading the whole list as far as the allowance pays; the changes once it reaches the end
+    (or once the set agrees with X's count again).
 
     ``budget`` is the week's; the re-read spends only the allowance, on top of it, less ``reserve_usd``
     (kept for the lookups before naming, which must not go without). A re-read that begins
     now starts where this week's read of new follows (``this_week``) stopped: the top was just served.
-    Accounts it finds that are not known are added at once; those it did not see are gone only when it
+    Accounts it finds that are not known are added at once; those it did not see are gone when it
     has seen the whole list, except accounts first seen after it began (followed meanwhile, above it).
+    With ``client``, accounts the re-read has gone past without seeing them (``passed_unseen``) are
+    looked up at once (``verify``, paid by the allowance): those not followed any more are gone now,
+    not weeks later at the end of the list; those still followed are counted as seen. ``agrees``: whether
+    the set now agrees with X's count; when it does the re-read stops, as a finished one would.
     """
     if not check.rereading:
         check.reread_started_at, check.reread_seen = now, list(this_week.served_ids)
@@ -178,12 +189,52 @@ def reread(
             check.reread_token = page.meta.next_token
             if not check.reread_token:
                 break
+            if client is not None:
+                passed = passed_unseen(graph, seen, check.reread_started_at or now)
+                if passed:
+                    followed, changes = verify(client, passed, allowance, now, PASSED)
+                    apply_changes(graph, check, changes)
+                    seen |= followed  # served further down (out of order): still followed
+                    if agrees is not None and agrees():
+                        return _reread_stopped(check, now)
     except BudgetExhausted:
         return None
     finally:
         _draw(check, budget.spend.total_usd - spent_before)
         check.reread_seen = sorted(seen)
     return _reread_done(check, graph, seen, now)
+
+
+def passed_unseen(graph: Graph, seen: set[str], started: datetime, slack: int = OUT_OF_ORDER_SLACK) -> list[str]:
+    """Followees known before the re-read began that it has gone past without seeing: at least ``slack``
+    followees below them (in the order X is expected to serve the list) were seen.
+
+    The expected order: followees first seen later, newest first, above those of the first read, which
+    keep the order X served them in (the graph keeps its insertion order through storage). X's order is
+    mostly, not strictly, newest-follow-first (a few entries a little lower): ``slack`` allows for that,
+    and whatever is passed is looked up before anything is concluded."""
+    later = sorted(
+        (uid for uid, entry in graph.items() if isinstance(entry[0], str)),
+        key=lambda uid: str(graph[uid][0]),
+        reverse=True,
+    )
+    expected = later + [uid for uid, entry in graph.items() if not isinstance(entry[0], str)]
+    passed: list[str] = []
+    seen_below = 0
+    for uid in reversed(expected):
+        if uid in seen:
+            seen_below += 1
+        elif seen_below >= slack and not _first_seen_since(graph[uid], started):
+            passed.append(uid)
+    return passed
+
+
+def _reread_stopped(check: FolloweeCheck, now: datetime) -> FolloweeChanges:
+    """The set agrees with X's count again before the re-read reached the end: nothing is left to find
+    that the count knows of, so the re-read stops (the rest of the list is not concluded on)."""
+    check.reread_started_at, check.reread_token, check.reread_seen = None, None, []
+    check.agreed_at = now
+    return FolloweeChanges(now)
 
 
 def _allowance(check: FolloweeCheck, budget: Budget, reserve_usd: float) -> Budget:
@@ -228,22 +279,25 @@ def check_counts(check: FolloweeCheck, reported: int | None, known: int, now: da
         check.agreed_at = now
 
 
-def verify(client: XClient, user_ids: Iterable[str], budget: Budget, now: datetime) -> tuple[set[str], FolloweeChanges]:
+def verify(
+    client: XClient, user_ids: Iterable[str], budget: Budget, now: datetime, label: str = "users_lookup"
+) -> tuple[set[str], FolloweeChanges]:
     """Look the accounts up; (those still followed, what changed). Whatever cannot be looked up this run
     (budget, rate limit, X failing) is neither: it must not be named. A lookup costs what a list entry does;
-    it is worth it for the few accounts a digest names, not for the whole set."""
+    it is worth it for the few accounts a digest names or a re-read passed unseen, not for the whole set.
+    ``label``: what the spend calls it (the re-read's lookups are paid by its allowance, apart)."""
     ids = list(dict.fromkeys(user_ids))
     followed: set[str] = set()
     changes = FolloweeChanges(now)
     for start in range(0, len(ids), 100):
         batch = ids[start : start + 100]
-        if budget.remaining < len(batch) * budget.price("users_lookup"):
+        if budget.remaining < len(batch) * budget.price(label):
             break
         try:
             result = client.users(batch)
         except (XRateLimited, XUnavailable, XMalformed):
             break
-        budget.charge("users_lookup", result.resources)
+        budget.charge(label, result.resources)
         served = {u.id: u for u in result.page.data}
         for user_id in batch:
             user = served.get(user_id)

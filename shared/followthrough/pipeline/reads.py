@@ -52,6 +52,7 @@ PRICE_OF = {
     "users_lookup": "user",
     "following_reread": "user",  # pipeline/followees.py: the reconciliation re-read
     "following_unordered": "user",  # pipeline/followees.py: new follows sought past the known part
+    "following_passed": "user",  # pipeline/followees.py: lookups of followees the re-read passed unseen
     "search_recent": "post",  # pricing.mdx: "Posts: Read", per post returned, search included
 }
 
