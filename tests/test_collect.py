@@ -10,6 +10,8 @@ from __future__ import annotations
 import pytest
 
 from followthrough.messages import CollectRequest, DigestRequest
+from followthrough.pipeline.collect import DM_SENDERS
+from followthrough.report import AUTO_DMS_SHOWN
 from followthrough_devkit.demo import DemoWorld
 from tests.support.twins import Twins
 from tests.support.world import (  # noqa: F401 (fixtures)
@@ -211,3 +213,28 @@ def test_the_credits_flag_is_read_once_a_minute_until_it_is_set(twins: Twins, mo
     at[0] += timedelta(hours=1)
     assert collector._credits_exhausted("2026-W48") == "X: credits exhausted" and len(reads) == 2
     assert collector._credits_exhausted("2026-W49") is None and reads == ["2026-W48", "2026-W48", "2026-W49"]
+
+
+@pytest.mark.parametrize("world", ["typical"], indirect=True)
+def test_the_automated_dms_a_digest_shows_name_their_senders(world: DemoWorld) -> None:
+    """Their senders are mostly in neither list the first run holds whole (the following list) nor the top
+    of followers it reads: one lookup of the shown ones names them."""
+    result = world.services.collect.run(_request(world))
+    assert result.status == "collected" and result.report is not None
+    shown = result.report.auto_dms.received[:AUTO_DMS_SHOWN]
+    assert shown
+    users = world.sim.accounts[world.subscriber.x_user_id].users
+    assert [d.sender_username for d in shown] == [users[d.sender_id].username for d in shown]
+    looked_up = result.spend.resources.get(DM_SENDERS, 0)
+    assert 0 < looked_up <= len(shown)  # only the unnamed among the shown; each once
+    assert world.sim.meter.snapshot()["users_lookup"]["requests"] == 1
+
+
+@pytest.mark.parametrize("world", ["typical"], indirect=True)
+def test_without_the_lookup_the_automated_dms_are_still_reported(world: DemoWorld) -> None:
+    world.sim.faults.inject("users_lookup", 503, times=10)
+    result = world.services.collect.run(_request(world))
+    assert result.status == "collected" and result.report is not None
+    shown = result.report.auto_dms.received[:AUTO_DMS_SHOWN]
+    assert shown and any(d.sender_username is None for d in shown)  # "An account", with the conversation
+    assert DM_SENDERS not in result.spend.resources

@@ -53,6 +53,10 @@ class AutoDmSent(BaseModel):
     last_sent_at: datetime | None = None
 
 
+# how many automated DMs received a digest shows; the collector looks up their senders' names (no more)
+AUTO_DMS_SHOWN = 5
+
+
 class AutoDms(BaseModel):
     received: list[AutoDmReceived] = []
     sent: list[AutoDmSent] = []

@@ -18,13 +18,13 @@ from followthrough.analysis.config import AnalysisConfig
 from followthrough.analysis.wording import UNAVAILABLE_WORDS, duration, plural
 from followthrough.digest.insights import Insights, build_insights
 from followthrough.digest.words import QUOTE_CHARS, handle, profile_url, short
-from followthrough.report import AutoDmReceived, Conversation, UnansweredMention, WeeklyReport
+from followthrough.report import AUTO_DMS_SHOWN, AutoDmReceived, Conversation, UnansweredMention, WeeklyReport
 from followthrough.subscriber import TURNED_OFF
 
 TREND_WEEKS = 8
 CHART_HEIGHT_PX = 64
 MORE_PEOPLE = 3  # passive follows named beyond the five conversations
-DMS_SHOWN = 5
+DMS_SHOWN = AUTO_DMS_SHOWN
 
 # the collector's endpoint names, as the reader knows them
 READS = {

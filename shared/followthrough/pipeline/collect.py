@@ -36,6 +36,7 @@ from followthrough.adapters.x import (
     XMalformed,
     XRateLimited,
     XRefreshUnavailable,
+    XUnavailable,
     XUsageCapped,
 )
 from followthrough.analysis import AnalysisResult, History, analyze
@@ -49,7 +50,7 @@ from followthrough.pipeline.delivery import PermanentFailure
 from followthrough.pipeline.postcap import Admission, PostCap
 from followthrough.pipeline.reads import Budget, BudgetExhausted, ListRead, fetch_for, read_since, read_until_known
 from followthrough.pipeline.tokens import TokenKeeper
-from followthrough.report import WeeklyReport
+from followthrough.report import AUTO_DMS_SHOWN, WeeklyReport
 from followthrough.subscriber import TURNED_OFF, Subscriber
 from followthrough.xmodels import XUser
 
@@ -62,6 +63,7 @@ SEARCH = "search_recent"  # the opt-in search for mentions without the @
 SEARCH_WINDOW = timedelta(days=7)  # what recent search reaches (search/introduction.mdx)
 RECENT_DAYS = 14  # posts, mentions and likes kept for the next run's analysis (a week + the answer grace)
 MENTIONS_FIRST_RUN_DAYS = 14
+DM_SENDERS = "dm_senders_lookup"  # the spend label of the lookup naming automated DMs' senders (users)
 CREDITS_FLAG = "credits_exhausted"
 # how long a process trusts that X's credits were not exhausted this week before reading the flag again
 CREDITS_UNFLAGGED_TRUSTED_S = 60
@@ -272,6 +274,7 @@ class Collector:
                 activity, history, week=week, own_domains=list(subscriber.own_domains), time_zone=subscriber.time_zone
             )
             analysis = self._name_only_followed(client, activity, history, subscriber, analysis, state, budget)
+            analysis = _name_dm_senders(client, analysis, budget)
         except Exception:
             # what was read is kept even if the analysis fails: a retry must not read it again
             self.state.save(state, graphs=read_lists)
@@ -860,6 +863,25 @@ def _not_read(endpoint: str, subscriber: Subscriber, admission: Admission) -> st
     if endpoint in subscriber.skipped_reads:  # turned off on the settings page: no credits spent
         return TURNED_OFF
     return admission.skipped.get(endpoint)
+
+
+def _name_dm_senders(client: XClient, analysis: AnalysisResult, budget: Budget) -> AnalysisResult:
+    """The automated DMs a digest shows come from accounts the lists read may not hold (a spammer, a follower
+    below the first run's top ten): one lookup of at most ``AUTO_DMS_SHOWN`` ids names them. If it cannot
+    be had (budget, X failing) the digest says "An account" and links the conversation."""
+    received = analysis.report.auto_dms.received
+    unnamed = [d.sender_id for d in received[:AUTO_DMS_SHOWN] if d.sender_username is None]
+    if not unnamed or budget.remaining < len(unnamed) * budget.price(DM_SENDERS):
+        return analysis
+    try:
+        result = client.users(unnamed)
+    except (XRateLimited, XUnavailable, XMalformed):
+        return analysis
+    budget.charge(DM_SENDERS, result.resources)
+    names = {u.id: u.username for u in result.page.data}
+    named = [d.model_copy(update={"sender_username": d.sender_username or names.get(d.sender_id)}) for d in received]
+    auto_dms = analysis.report.auto_dms.model_copy(update={"received": named})
+    return analysis.model_copy(update={"report": analysis.report.model_copy(update={"auto_dms": auto_dms})})
 
 
 def _likes_past(cut: datetime) -> Callable[[list[Any]], int | None]:

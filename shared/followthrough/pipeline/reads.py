@@ -50,6 +50,7 @@ PRICE_OF = {
     "dm_events": "dm_event",
     "users_me": "user",
     "users_lookup": "user",
+    "dm_senders_lookup": "user",  # pipeline/collect.py: the names of the automated DMs' senders a digest shows
     "following_reread": "user",  # pipeline/followees.py: the reconciliation re-read
     "following_unordered": "user",  # pipeline/followees.py: new follows sought past the known part
     "following_passed": "user",  # pipeline/followees.py: lookups of followees the re-read passed unseen
