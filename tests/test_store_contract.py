@@ -16,6 +16,7 @@ from moto import mock_aws
 from followthrough.activity import Account, Activity
 from followthrough.adapters.store import ConcurrentUpdate, Repositories, StoredSubscriptions
 from followthrough.adapters.store.memory import memory_repositories
+from followthrough.adapters.store.protocols import WeekCollected
 from followthrough.adapters.store.table import GRAPH_CHUNK
 from followthrough.analysis.models import Interaction
 from followthrough.cursors import Cursors, Spend
@@ -137,9 +138,11 @@ def _fill(repos: Repositories, clock: Clock) -> None:
     state = repos.collector_state.load("sub-1", "2026-W48")
     state.graphs["following"] = {"42": [None, "someone"]}
     repos.collector_state.save(
-        state, graphs=["following"], ledger_updates={"42": Interaction(at=MONDAY_8, kind="reply")}
+        state,
+        graphs=["following"],
+        ledger_updates={"42": Interaction(at=MONDAY_8, kind="reply")},
+        collected=WeekCollected("2026-W48", _report("2026-W48"), Spend()),
     )
-    repos.weeks.record_collected("sub-1", "2026-W48", _report("2026-W48"), Spend())
     repos.weeks.put_digest("sub-1", "2026-W48", b"From: x\r\n\r\nhello")
 
 
@@ -293,8 +296,8 @@ def test_subscriber_records_are_what_was_collected_and_reported_never_tokens(rep
         graphs=["following"],
         ledger_updates={"42": Interaction(at=MONDAY_8, kind="reply")},
         dm_conversation_updates={"c1": first},
+        collected=WeekCollected("2026-W48", _report("2026-W48", 5), Spend(requests={"tweets": 2})),
     )
-    repos.weeks.record_collected("sub-1", "2026-W48", _report("2026-W48", 5), Spend(requests={"tweets": 2}))
     repos.weeks.mark_week("sub-1", "2026-W48", "sent", "message-1")
     repos.weeks.mark_week("sub-1", "2026-W47", "no_digest", "why")  # a status only
     repos.weeks.put_digest("sub-1", "2026-W46", b"raw")  # a rendered digest is not a record of its own
@@ -324,7 +327,12 @@ def test_a_week_records_its_report_spend_and_status(repos: Repositories) -> None
     w.mark_week("sub-1", "2026-W48", "rate_limited", "tweets: retry in 60s")
     assert w.get_week_spend("sub-1", "2026-W48") == Spend(requests={"tweets": 1})
     assert w.get_week("sub-1", "2026-W48") is None
-    w.record_collected("sub-1", "2026-W48", _report("2026-W48", 3), Spend(requests={"tweets": 2}))
+    state = repos.collector_state.load("sub-1", "2026-W48")
+    state.subscriber = subscriber(1)
+    # the collect's save writes the record whole, in its batch: the earlier status and spend are replaced
+    repos.collector_state.save(
+        state, collected=WeekCollected("2026-W48", _report("2026-W48", 3), Spend(requests={"tweets": 2}))
+    )
     assert w.week_status("sub-1", "2026-W48") == ("collected", "")
     assert w.get_week("sub-1", "2026-W48") == (_report("2026-W48", 3), Spend(requests={"tweets": 2}))
     w.mark_week("sub-1", "2026-W48", "sent", "message-1")
@@ -349,7 +357,7 @@ def test_a_digest_loads_profile_week_and_earlier_reports_at_once(repos: Reposito
     state.recent = Activity(subscriber=Account(id="1001"), collected_at=MONDAY_8, window_start=MONDAY_8)
     repos.collector_state.save(state)
     repos.weeks.put_week("sub-1", "2026-W47", _report("2026-W47"), Spend())
-    repos.weeks.record_collected("sub-1", "2026-W48", _report("2026-W48", 5), Spend(notes=["n"]))
+    repos.collector_state.save(state, collected=WeekCollected("2026-W48", _report("2026-W48", 5), Spend(notes=["n"])))
     loaded = repos.weeks.for_digest("sub-1", "2026-W48")
     assert loaded.subscriber == subscriber(1)
     assert loaded.week is not None and loaded.week.status == "collected"

@@ -26,7 +26,7 @@ from followthrough.adapters.store import (
     SuppressionRepository,
     WeekRepository,
 )
-from followthrough.adapters.store.protocols import FOLLOW_LISTS
+from followthrough.adapters.store.protocols import FOLLOW_LISTS, WeekCollected
 from followthrough.adapters.x import (
     PageResult,
     XAuthRevoked,
@@ -285,8 +285,8 @@ class Collector:
             graphs=read_lists,
             ledger_updates=analysis.ledger_updates,
             dm_conversation_updates=analysis.dm_conversation_updates,
+            collected=WeekCollected(week, analysis.report, budget.spend),
         )
-        self.weeks.record_collected(sid, week, analysis.report, budget.spend)
         if first_run:
             self.subscribers.update_subscriber(sid, current=subscriber, first_collected_at=now)
         result.report = analysis.report

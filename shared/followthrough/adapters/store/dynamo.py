@@ -53,6 +53,7 @@ from followthrough.adapters.store.protocols import (
     StoredSubscriptions,
     StoredTokens,
     StoredWeek,
+    WeekCollected,
     export_records,
     reported_weeks,
     sent_weeks,
@@ -342,6 +343,7 @@ class DynamoCollectorState:
         graphs: Collection[str] = (),
         ledger_updates: Mapping[str, Interaction] | None = None,
         dm_conversation_updates: Mapping[str, datetime] | None = None,
+        collected: WeekCollected | None = None,
     ) -> None:
         assert state.subscriber is not None
         pk = sub_key(state.subscriber.subscriber_id)
@@ -373,6 +375,17 @@ class DynamoCollectorState:
                     "blob": pack({k: v.isoformat() for k, v in state.dm_conversations.items()}),
                 }
             )
+        if collected is not None:
+            # the record whole (every attribute a WEEK item has), in the same batch: no write of its own
+            puts.append(
+                {
+                    "pk": pk,
+                    "sk": week_key(collected.week),
+                    "report": pack(collected.report.model_dump(mode="json")),
+                    **DynamoWeeks.spend_attributes(collected.spend),
+                    **DynamoWeeks.status_attributes("collected", "", self.clock()),
+                }
+            )
         self.table.write_all(puts, deletes)
 
     def subscriber_records(self, subscriber_id: str) -> dict[str, Any]:
@@ -402,24 +415,21 @@ class DynamoWeeks:
         )
 
     @staticmethod
-    def _spend(spend: Spend) -> dict[str, Any]:
+    def spend_attributes(spend: Spend) -> dict[str, Any]:
         return {"spend": spend.model_dump_json(), "spend_usd": str(spend.total_usd)}
 
+    @staticmethod
+    def status_attributes(status: str, reason: str, at: datetime) -> dict[str, Any]:
+        return {"status": status, "reason": reason, "status_at": at.isoformat()}
+
     def _status(self, status: str, reason: str) -> dict[str, Any]:
-        return {"status": status, "reason": reason, "status_at": self.clock().isoformat()}
+        return self.status_attributes(status, reason, self.clock())
 
     def put_week(self, subscriber_id: str, week: str, report: WeeklyReport, spend: Spend) -> None:
-        self._set(subscriber_id, week, {"report": pack(report.model_dump(mode="json")), **self._spend(spend)})
-
-    def record_collected(self, subscriber_id: str, week: str, report: WeeklyReport, spend: Spend) -> None:
-        self._set(
-            subscriber_id,
-            week,
-            {"report": pack(report.model_dump(mode="json")), **self._spend(spend), **self._status("collected", "")},
-        )
+        self._set(subscriber_id, week, {"report": pack(report.model_dump(mode="json")), **self.spend_attributes(spend)})
 
     def put_week_spend(self, subscriber_id: str, week: str, spend: Spend) -> None:
-        self._set(subscriber_id, week, self._spend(spend))
+        self._set(subscriber_id, week, self.spend_attributes(spend))
 
     def get_week_spend(self, subscriber_id: str, week: str) -> Spend | None:
         stored = self.stored_week(subscriber_id, week)

@@ -28,6 +28,7 @@ from followthrough.adapters.store.protocols import (
     StoredSubscriptions,
     StoredTokens,
     StoredWeek,
+    WeekCollected,
     export_records,
     reported_weeks,
     sent_weeks,
@@ -112,6 +113,10 @@ class MemoryTable:
     def sort_keys(self, pk: str, prefix: str = "") -> list[str]:
         """The sort keys of ``pk``'s items (a keys-only query): nothing copied."""
         return sorted(sk for p, sk in self.items if p == pk and sk.startswith(prefix))
+
+
+def _status(table: MemoryTable, status: str, reason: str) -> dict[str, Any]:
+    return {"status": status, "reason": reason, "status_at": table.clock().isoformat()}
 
 
 def _weeks(table: MemoryTable, subscriber_id: str) -> dict[str, dict[str, Any]]:
@@ -288,6 +293,7 @@ class MemoryCollectorState:
         graphs: Collection[str] = (),
         ledger_updates: Mapping[str, Interaction] | None = None,
         dm_conversation_updates: Mapping[str, datetime] | None = None,
+        collected: WeekCollected | None = None,
     ) -> None:
         assert state.subscriber is not None
         pk = sub_key(state.subscriber.subscriber_id)
@@ -312,6 +318,16 @@ class MemoryCollectorState:
         for user_id, interaction in (ledger_updates or {}).items():
             self.table.put(pk, f"FOLLOWEE#{user_id}", {"interaction": interaction})
             state.ledger[user_id] = interaction
+        if collected is not None:
+            self.table.put(
+                pk,
+                week_key(collected.week),
+                {
+                    "report": collected.report.model_dump(mode="json"),
+                    "spend": collected.spend.model_dump(mode="json"),
+                    **_status(self.table, "collected", ""),
+                },
+            )
 
     def subscriber_records(self, subscriber_id: str) -> dict[str, Any]:
         state = self.load(subscriber_id, "")
@@ -327,19 +343,10 @@ class MemoryWeeks:
         self.table.update(sub_key(subscriber_id), week_key(week), **values)
 
     def _status(self, status: str, reason: str) -> dict[str, Any]:
-        return {"status": status, "reason": reason, "status_at": self.table.clock().isoformat()}
+        return _status(self.table, status, reason)
 
     def put_week(self, subscriber_id: str, week: str, report: WeeklyReport, spend: Spend) -> None:
         self._update(subscriber_id, week, report=report.model_dump(mode="json"), spend=spend.model_dump(mode="json"))
-
-    def record_collected(self, subscriber_id: str, week: str, report: WeeklyReport, spend: Spend) -> None:
-        self._update(
-            subscriber_id,
-            week,
-            report=report.model_dump(mode="json"),
-            spend=spend.model_dump(mode="json"),
-            **self._status("collected", ""),
-        )
 
     def put_week_spend(self, subscriber_id: str, week: str, spend: Spend) -> None:
         self._update(subscriber_id, week, spend=spend.model_dump(mode="json"))

@@ -165,6 +165,15 @@ class TokenRepository(Protocol):
         """Give the lease on ``version`` back early (a refresh that failed without using the token up)."""
 
 
+@dataclass(frozen=True)
+class WeekCollected:
+    """A collect's outcome for the week's record: its report and what it spent (status ``collected``)."""
+
+    week: str
+    report: WeeklyReport
+    spend: Spend
+
+
 class CollectorStateRepository(Protocol):
     def load(self, subscriber_id: str, week: str) -> CollectorState:
         """The subscriber's profile, tokens, this week's status, cursors, follow lists, recent activity,
@@ -177,9 +186,11 @@ class CollectorStateRepository(Protocol):
         graphs: Collection[str] = (),
         ledger_updates: Mapping[str, Interaction] | None = None,
         dm_conversation_updates: Mapping[str, datetime] | None = None,
+        collected: WeekCollected | None = None,
     ) -> None:
         """Write the cursors, the recent activity, the follow lists named in ``graphs`` (replacing them
-        whole), ledger updates and new DM conversations, in batches; ``state`` follows."""
+        whole), ledger updates, new DM conversations and, with ``collected``, the week's record (its report,
+        spend and the status ``collected``, replacing the record whole), in batches; ``state`` follows."""
 
     def subscriber_records(self, subscriber_id: str) -> dict[str, Any]:
         """What is stored about the subscriber besides the profile, for "download my data" (``export_records``).
@@ -188,9 +199,6 @@ class CollectorStateRepository(Protocol):
 
 class WeekRepository(Protocol):
     def put_week(self, subscriber_id: str, week: str, report: WeeklyReport, spend: Spend) -> None: ...
-
-    def record_collected(self, subscriber_id: str, week: str, report: WeeklyReport, spend: Spend) -> None:
-        """The report, the spend and the status ``collected``, in one write."""
 
     def put_week_spend(self, subscriber_id: str, week: str, spend: Spend) -> None: ...
 
