@@ -27,6 +27,7 @@ from moto import mock_aws
 from followthrough.bootstrap import from_environment
 from followthrough.messages import CollectRequest
 from followthrough_devkit.lambda_runtime import LambdaContext, load_function, scheduled_event
+from tests.support.aws import for_in_process_moto
 from tests.support.factories import MONDAY_8, subscriber
 from tests.support.template import ACCOUNT, CODE_BUCKET, REGION, code_key, resources_of, translated
 
@@ -59,13 +60,7 @@ def deployments(stacks: dict[str, dict[str, str]]) -> Iterator[dict[str, Stack]]
     """The template deployed in one moto, once per stack name with its parameters (moto's mocks do not nest)."""
     template = translated()
     with pytest.MonkeyPatch.context() as patch, mock_aws():
-        patch.delenv("AWS_ENDPOINT_URL", raising=False)
-        for name, value in {
-            "AWS_DEFAULT_REGION": REGION,
-            "AWS_ACCESS_KEY_ID": "testing",
-            "AWS_SECRET_ACCESS_KEY": "testing",
-        }.items():
-            patch.setenv(name, value)
+        for_in_process_moto(patch)
         # what `sam deploy` uploads: a zip per function and layer
         s3 = boto3.client("s3")
         s3.create_bucket(Bucket=CODE_BUCKET)

@@ -35,6 +35,18 @@ def _stored_pair(world: DemoWorld) -> dict[str, str]:
     return pair
 
 
+def _still_connected(world: DemoWorld, twins: Twins, before: dict[str, str], status: str) -> tuple[str, str]:
+    """Nobody was logged out or mailed, the stored pair is untouched and the week says ``status``."""
+    sid = world.subscriber.subscriber_id
+    subscriber = world.services.repositories.subscribers.get_subscriber(sid)
+    assert subscriber is not None and subscriber.status == "active" and subscriber.receives_digest
+    assert subscriber.reconnect_email_sent_at is None and twins.mailer.sent == []
+    assert _stored_pair(world) == before
+    recorded = world.services.repositories.weeks.week_status(sid, "2026-W48")
+    assert recorded is not None and recorded[0] == status, recorded
+    return recorded
+
+
 def _slow(sim: XSim) -> None:
     sim.faults.inject_slow("oauth_token", delay_s=1.5)
 
@@ -59,13 +71,8 @@ def test_a_token_endpoint_failure_keeps_the_tokens_mails_nobody_and_requeues(
     result = world.services.collect.run(_request(world))
 
     assert result.status == "refresh_deferred", result.reason
-    sid = world.subscriber.subscriber_id
-    subscriber = world.services.repositories.subscribers.get_subscriber(sid)
-    assert subscriber is not None and subscriber.status == "active" and subscriber.receives_digest
-    assert subscriber.reconnect_email_sent_at is None and twins.mailer.sent == []
-    assert _stored_pair(world) == before
-    status = world.services.repositories.weeks.week_status(sid, "2026-W48")
-    assert status is not None and status[0] == "refresh_deferred" and "tokens kept" in status[1], status
+    status = _still_connected(world, twins, before, "refresh_deferred")
+    assert "tokens kept" in status[1], status
     assert before["refresh"] not in status[1] and before["access"] not in status[1]
     [requeued] = twins.queued("collect")
     assert requeued["DelaySeconds"] == REFRESH_RETRY_S
@@ -141,13 +148,7 @@ def test_a_refused_client_secret_logs_nobody_out_and_alarms(world: DemoWorld, tw
 
     assert result.status == "client_refused", result.reason
     assert "401" in result.reason and "client secret" in result.reason
-    sid = world.subscriber.subscriber_id
-    subscriber = world.services.repositories.subscribers.get_subscriber(sid)
-    assert subscriber is not None and subscriber.status == "active" and subscriber.receives_digest
-    assert subscriber.reconnect_email_sent_at is None and twins.mailer.sent == []
-    assert _stored_pair(world) == before
-    status = world.services.repositories.weeks.week_status(sid, "2026-W48")
-    assert status is not None and status[0] == "client_refused", status
+    _still_connected(world, twins, before, "client_refused")
     assert world.services.collect.metrics.metric_set[CLIENT_REFUSED_METRIC]["Value"] == [1.0]
     [requeued] = twins.queued("collect")
     assert requeued["DelaySeconds"] == REFRESH_RETRY_S

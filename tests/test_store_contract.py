@@ -22,7 +22,8 @@ from followthrough.analysis.models import Interaction
 from followthrough.cursors import Cursors, Spend
 from followthrough.follow_events import FollowEvent
 from followthrough.report import WeeklyReport
-from followthrough_devkit.aws import REGION, create_table
+from followthrough_devkit.aws import create_table
+from tests.support.aws import for_in_process_moto
 from tests.support.factories import MONDAY_8, subscriber
 
 
@@ -51,14 +52,7 @@ def repos(request: pytest.FixtureRequest, clock: Clock) -> Iterator[Repositories
 
     # in-process moto with the project's table and nothing else: the queues, key and identity the `aws`
     # fixture also creates cost three times the table and no repository touches them
-    monkeypatch = request.getfixturevalue("monkeypatch")
-    for name, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
+    for_in_process_moto(request.getfixturevalue("monkeypatch"))
     with mock_aws():
         create_table(boto3.client("dynamodb"), "followthrough-contract")
         yield dynamo_repositories("followthrough-contract", clock)

@@ -39,7 +39,7 @@ from followthrough.subscriber import Subscriber
 from followthrough_devkit.aws import LocalAws, create_resources
 from followthrough_devkit.lambda_runtime import drain, load_function, scheduled_event
 from followthrough_devkit.xsim import XSim, XSimServer, generate_account
-from tests.support.aws import outbox
+from tests.support.aws import for_in_process_moto, outbox
 from tests.support.factories import MONDAY_8, subscriber
 from tests.support.template import (
     ACCOUNT,
@@ -289,13 +289,7 @@ def ses_as_aws(monkeypatch: pytest.MonkeyPatch, sandbox: bool) -> None:
 
 @pytest.fixture
 def deployment(monkeypatch: pytest.MonkeyPatch, recording: Recording, ses_setup: SesSetup) -> Iterator[Deployment]:
-    monkeypatch.delenv("AWS_ENDPOINT_URL", raising=False)
-    for name, value in {
-        "AWS_DEFAULT_REGION": REGION,
-        "AWS_ACCESS_KEY_ID": "testing",
-        "AWS_SECRET_ACCESS_KEY": "testing",
-    }.items():
-        monkeypatch.setenv(name, value)
+    for_in_process_moto(monkeypatch)
     ses_as_aws(monkeypatch, ses_setup.sandbox)
     with mock_aws():
         # a table name unlike the local default, so a missing TABLE_NAME cannot go unnoticed

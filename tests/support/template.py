@@ -17,9 +17,11 @@ from samtranslator.parser.parser import Parser
 from samtranslator.translator.translator import Translator
 from samtranslator.yaml_helper import yaml_parse
 
+from followthrough_devkit.aws import REGION
+
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
-REGION, ACCOUNT = "us-east-1", "123456789012"
+ACCOUNT = "123456789012"  # moto's default account (REGION: the local account's, re-exported)
 CODE_BUCKET = "followthrough-code"
 # Lambda runtimes the project's code and bytecode are built for (functions/Makefile)
 RUNTIMES = {"python3.12"}

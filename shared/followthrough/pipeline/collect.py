@@ -36,7 +36,6 @@ from followthrough.adapters.x import (
     XMalformed,
     XRateLimited,
     XRefreshUnavailable,
-    XUnavailable,
     XUsageCapped,
 )
 from followthrough.analysis import AnalysisResult, History, analyze
@@ -48,7 +47,15 @@ from followthrough.messages import CollectRequest, DigestRequest
 from followthrough.pipeline import followees
 from followthrough.pipeline.delivery import PermanentFailure
 from followthrough.pipeline.postcap import Admission, PostCap
-from followthrough.pipeline.reads import Budget, BudgetExhausted, ListRead, fetch_for, read_since, read_until_known
+from followthrough.pipeline.reads import (
+    Budget,
+    BudgetExhausted,
+    ListRead,
+    fetch_for,
+    look_up_users,
+    read_since,
+    read_until_known,
+)
 from followthrough.pipeline.tokens import TokenKeeper
 from followthrough.report import AUTO_DMS_SHOWN, WeeklyReport
 from followthrough.subscriber import TURNED_OFF, Subscriber
@@ -871,15 +878,15 @@ def _name_dm_senders(client: XClient, analysis: AnalysisResult, budget: Budget) 
     be had (budget, X failing) the digest says "An account" and links the conversation."""
     received = analysis.report.auto_dms.received
     unnamed = [d.sender_id for d in received[:AUTO_DMS_SHOWN] if d.sender_username is None]
-    if not unnamed or budget.remaining < len(unnamed) * budget.price(DM_SENDERS):
+    found = look_up_users(client, unnamed, budget, DM_SENDERS) if unnamed else None
+    if found is None:
         return analysis
-    try:
-        result = client.users(unnamed)
-    except (XRateLimited, XUnavailable, XMalformed):
-        return analysis
-    budget.charge(DM_SENDERS, result.resources)
-    names = {u.id: u.username for u in result.page.data}
-    named = [d.model_copy(update={"sender_username": d.sender_username or names.get(d.sender_id)}) for d in received]
+    named = [
+        d
+        if d.sender_username or d.sender_id not in found
+        else d.model_copy(update={"sender_username": found[d.sender_id].username})
+        for d in received
+    ]
     auto_dms = analysis.report.auto_dms.model_copy(update={"received": named})
     return analysis.model_copy(update={"report": analysis.report.model_copy(update={"auto_dms": auto_dms})})
 

@@ -30,9 +30,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from followthrough.adapters.store.protocols import Graph
-from followthrough.adapters.x import PageResult, XClient, XMalformed, XRateLimited, XUnavailable
+from followthrough.adapters.x import PageResult, XClient, XRateLimited
 from followthrough.cursors import EndpointCursor, FolloweeCheck
-from followthrough.pipeline.reads import HEAD_SIZE, PAGE_LIMITS, Budget, BudgetExhausted, ListRead
+from followthrough.pipeline.reads import HEAD_SIZE, PAGE_LIMITS, Budget, BudgetExhausted, ListRead, look_up_users
 from followthrough.xmodels import XUser
 
 # known entries read past the first one, at most, when X's count says some new follows are still below
@@ -291,14 +291,9 @@ def verify(
     changes = FolloweeChanges(now)
     for start in range(0, len(ids), 100):
         batch = ids[start : start + 100]
-        if budget.remaining < len(batch) * budget.price(label):
+        served = look_up_users(client, batch, budget, label)
+        if served is None:
             break
-        try:
-            result = client.users(batch)
-        except (XRateLimited, XUnavailable, XMalformed):
-            break
-        budget.charge(label, result.resources)
-        served = {u.id: u for u in result.page.data}
         for user_id in batch:
             user = served.get(user_id)
             if user is None:

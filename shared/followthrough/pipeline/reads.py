@@ -27,9 +27,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from followthrough.adapters.x import PageResult, XClient, XRateLimited
+from followthrough.adapters.x import PageResult, XClient, XMalformed, XRateLimited, XUnavailable
 from followthrough.config import XPrices
 from followthrough.cursors import EndpointCursor, Spend
+from followthrough.xmodels import XUser
 
 HEAD_SIZE = 20  # ids remembered at the top of a newest-first list, in case some are deleted
 PAGE_LIMITS = {  # (min, max) max_results per endpoint, from X's documentation
@@ -320,6 +321,20 @@ def _page_down(
         size = later if left is None else min(later, max(left, low))
     if backlog:
         cursor.backlog_token, cursor.backlog_found = None, None
+
+
+def look_up_users(client: XClient, ids: list[str], budget: Budget, label: str) -> dict[str, XUser] | None:
+    """Up to 100 accounts by id, as X serves them (suspended or deleted ones left out), charged to ``label``;
+    None when ``budget`` does not pay for them all or X does not answer this run (rate limit, failing,
+    malformed): the caller goes without, it never guesses."""
+    if budget.remaining < len(ids) * budget.price(label):
+        return None
+    try:
+        result = client.users(ids)
+    except (XRateLimited, XUnavailable, XMalformed):
+        return None
+    budget.charge(label, result.resources)
+    return {u.id: u for u in result.page.data}
 
 
 def fetch_for(client: XClient, endpoint: str, user_id: str) -> Callable[..., PageResult]:
