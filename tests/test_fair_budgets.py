@@ -159,3 +159,20 @@ def test_what_a_rate_limited_read_got_is_kept_and_the_retry_reads_only_the_rest(
     assert served > 100 and world.sim.meter.duplicates("liked_tweets") == 0
     state = world.services.repositories.collector_state.load(world.subscriber.subscriber_id, "2026-W49")
     assert state.recent is not None and len(state.recent.likes) == served  # the first page too
+
+
+def test_a_steady_read_the_budget_splits_between_rounds_still_measures_the_whole_week(world: DemoWorld) -> None:
+    """The likes read runs out of its share mid-read and finishes in a later round of the same run; the
+    next week's first page is sized from both parts, not from an estimate two weeks old."""
+    assert world.services.collect.run(_request(world, "2026-W48")).status == "collected"
+    delta = world.sim.advance_week(seed=4)[world.subscriber.x_user_id]
+    collector = world.services.collector
+    collector.config = collector.config.model_copy(update={"weekly_budget_usd": 0.25})
+
+    result = world.services.collect.run(_request(world, "2026-W49"))
+
+    assert result.status == "collected", result.reason
+    assert "liked_tweets" not in _skipped(result) and {"tweets", "dm_events"} <= set(_skipped(result))
+    assert result.counts["liked_tweets"] == len(delta.liked_post_ids)
+    state = world.services.repositories.collector_state.load(world.subscriber.subscriber_id, "2026-W49")
+    assert state.cursors.get("liked_tweets").weekly_estimate == len(delta.liked_post_ids)

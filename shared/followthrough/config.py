@@ -35,9 +35,10 @@ class CollectorConfig(BaseModel):
     full_followers_reread_weeks: int = Field(8, ge=1)
     # Never read more than this many followers in one run (large accounts).
     followers_read_cap: int = Field(5000, ge=1)
-    # A first run reads only the top of the followers list: next week's "new followers" stop at it (who
-    # follows back comes with the following list, connection_status); all ten leaving within a week is rare.
-    first_run_followers: int = Field(10, ge=1)
+    # A first run reads only the top of the followers list (who follows back comes with the following list,
+    # connection_status): next week's "new followers" stop at it. All five leaving within a week is rare;
+    # then that week's new followers are not measured (pipeline/collect.py, _new_followers).
+    first_run_followers: int = Field(5, ge=1)
     # What re-reading the following list may spend, accrued each week up to one whole list (docs/decisions.md
     # 2026-12-02: the followee set never knowingly stale); a long list is re-read across several weeks.
     followee_reread_usd_per_week: float = Field(1.0, ge=0, validation_alias="FOLLOWEE_REREAD_USD_PER_WEEK")

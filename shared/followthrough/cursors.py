@@ -108,6 +108,9 @@ class Cursors(BaseModel):
     followees: FolloweeCheck = FolloweeCheck()
     # the followers list holds only its newest part (a first run reads just the top: followers_partial)
     followers_partial: bool = False
+    # the week whose followers read reached no follower it knew: what it read became the known part,
+    # undated, and that week's new followers are not measured (pipeline/collect.py, _new_followers)
+    followers_undated_week: str | None = None
     # users/me as read at the start of ``me_week``: a rerun that week reuses it
     me: dict[str, Any] | None = None
     me_week: str | None = None

@@ -149,7 +149,9 @@ def analyze(
     f4f: list[FollowForFollow] = []
     # any edge with a known time (looked at in C: a large account has tens of thousands of followers)
     follow_times_known = any(map(is_not, map(_SINCE, who.followers.values()), repeat(None)))
-    if has["followers"] and (follow_times_known or not who.followers):
+    # "follower_baseline": the collector's read reached no follower it knew, so none is dated this week
+    lost_way = "follower_baseline" in missing
+    if has["followers"] and not lost_way and (follow_times_known or not who.followers):
         new, not_greeted = new_followers_not_greeted(who, touches, merged, cfg, start)
         # likely follow-for-follow followers are listed apart: never a welcome, never "not greeted"
         found_f4f = follow_for_follow(who, new, cfg)
@@ -163,7 +165,7 @@ def analyze(
     else:
         metrics["new_followers"] = metrics["new_followers_not_greeted"] = None
         metrics["follow_for_follow_followers"] = None
-        if has["followers"]:
+        if has["followers"] and not lost_way:
             unavailable.add("follow_times")
 
     chats: list[HashtagChat] = []

@@ -57,6 +57,8 @@ UNAVAILABLE_WORDS = {
     "following": "the accounts you follow could not be read",
     "followers": "your followers could not be read",
     "follow_times": "when people followed you is not known, so new followers cannot be told apart",
+    "follower_baseline": "the followers who were newest last week have all left, so this week's new followers "
+    "cannot be told from older ones; they are counted again from next week",
     "follower_counts": "how many accounts your new followers follow is not known, so follow-for-follow "
     "followers cannot be told apart",
     "search_recent": "the search for posts naming you without the @ could not be made this week",

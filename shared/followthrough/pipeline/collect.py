@@ -40,7 +40,7 @@ from followthrough.adapters.x import (
 )
 from followthrough.analysis import AnalysisResult, History, analyze
 from followthrough.config import CollectorConfig
-from followthrough.cursors import Cursors, FolloweeCheck, Spend
+from followthrough.cursors import Cursors, EndpointCursor, FolloweeCheck, Spend
 from followthrough.email import build_message
 from followthrough.follow_events import FollowEvent, apply_to_graphs, with_follow_times
 from followthrough.messages import CollectRequest, DigestRequest
@@ -95,6 +95,9 @@ REFRESH_RETRY_S = 60
 # share of the budget (CollectorConfig.read_weights); this order decides who
 # gets what the others leave.
 READ_ORDER = ("tweets", "mentions", "liked_tweets", "following", "dm_events", "followers")
+# a followers read that reaches no follower it knew within twice what it expects and this many more
+# stops: what it read cannot be told new from old (_new_followers)
+UNDATED_MARGIN = 50
 
 T = TypeVar("T")
 _EPOCH = datetime.min.replace(tzinfo=UTC)
@@ -259,7 +262,8 @@ class Collector:
             reads,
             now,
             me,
-            unavailable=[s.split(":")[0] for s in budget.spend.skipped],
+            unavailable=[s.split(":")[0] for s in budget.spend.skipped]
+            + (["follower_baseline"] if cursors.followers_undated_week == week else []),
             searched=SEARCH in reads or _read_in(cursors, SEARCH, week),
         )
         activity = with_follow_times(activity, events)
@@ -609,8 +613,10 @@ class Collector:
             return self._read_follows(endpoint, fetch, cursors, graphs[endpoint], me, budget, now, week)
         head = set(cursor.known_head)
         window = _likes_past(now - timedelta(days=self.config.first_run_lookback_days))
-        # resumed this week, a read returns only its rest: the estimate from the part read before stays
+        # resumed this week, a read returns only its rest: a first read's estimate, from the part read
+        # before, stays; a later read's first part found ``resume_found`` of the week's new items
         resumed = cursor.weekly_estimate is not None and bool(cursor.resume_token)
+        found_before = cursor.resume_found if resumed and head else None
         try:
             out = read_until_known(
                 endpoint,
@@ -630,6 +636,8 @@ class Collector:
             raise
         if not resumed:
             cursor.weekly_estimate = _weekly_volume(endpoint, out, now, first_read=not head)
+        elif found_before is not None:
+            cursor.weekly_estimate = found_before + len(out.items) - out.backlog  # both parts: the whole week
         return out
 
     def _read_follows(
@@ -690,13 +698,17 @@ class Collector:
                 out = followees.read_new_follows(
                     fetch, cursor, budget, known, max(growth, 0), expected, check, self._lookup_reserve(budget)
                 )
-            else:
-                # followers, or an earlier week's unfinished following read (a first run's on a small
-                # budget), which read_new_follows would not go on with: its backlog first, then the top
+            elif endpoint == "following":
+                # an earlier week's unfinished following read (a first run's on a small budget), which
+                # read_new_follows would not go on with: its backlog first, then the top
                 out = read_until_known(
                     endpoint, fetch, cursor, budget, known.__contains__, expected_new=expected, backlog_in_expected=True
                 )
-            cursor.lost_estimate = max(len(out.items) - max(growth, 0), 0)
+            else:
+                out = _new_followers(fetch, cursor, known, budget, expected, growth, self.config.followers_read_cap)
+                if out.undated:
+                    cursors.followers_undated_week = week
+            cursor.lost_estimate = 0 if out.undated else max(len(out.items) - max(growth, 0), 0)
             if endpoint == "following":
                 # gone followees are the reconciliation's business (_reconcile_following)
                 cursor.last_reported, cursor.completed_at = reported, now
@@ -761,10 +773,12 @@ class Collector:
         # followers are told by them); the graph keeps only ids, times and usernames. Nobody on a first
         # read: it cannot tell new followers from old.
         known = graphs["followers"]
-        new_followers = [u for u in items("followers") if u.id not in known] if known else []
+        undated = "followers" in reads and reads["followers"].undated  # none of them can be told new (_new_followers)
+        new_followers = [u for u in items("followers") if u.id not in known] if known and not undated else []
         for which in FOLLOW_LISTS:
             if which in reads:
-                stamp = now.isoformat() if graphs[which] else None  # the first read cannot tell when
+                # the first read cannot tell when, nor one that lost its way (_new_followers)
+                stamp = now.isoformat() if graphs[which] and not reads[which].undated else None
                 fresh: Graph = {
                     u.id: _entry(_since(graphs[which].get(u.id), stamp), u, which) for u in reads[which].items
                 }
@@ -874,7 +888,7 @@ def _not_read(endpoint: str, subscriber: Subscriber, admission: Admission) -> st
 
 def _name_dm_senders(client: XClient, analysis: AnalysisResult, budget: Budget) -> AnalysisResult:
     """The automated DMs a digest shows come from accounts the lists read may not hold (a spammer, a follower
-    below the first run's top ten): one lookup of at most ``AUTO_DMS_SHOWN`` ids names them. If it cannot
+    below the top the first run reads): one lookup of at most ``AUTO_DMS_SHOWN`` ids names them. If it cannot
     be had (budget, X failing) the digest says "An account" and links the conversation."""
     received = analysis.report.auto_dms.received
     unnamed = [d.sender_id for d in received[:AUTO_DMS_SHOWN] if d.sender_username is None]
@@ -925,6 +939,41 @@ def _likes_past(cut: datetime) -> Callable[[list[Any]], int | None]:
 def _median_time(likes: list[Any]) -> datetime | None:
     times = sorted(t.created_at for t in likes if t.created_at is not None)
     return times[len(times) // 2] if times else None
+
+
+def _new_followers(
+    fetch: Callable[..., PageResult],
+    cursor: EndpointCursor,
+    known: Graph,
+    budget: Budget,
+    expected: int,
+    growth: int,
+    cap: int,
+) -> ListRead:
+    """The followers above the part of the list known from earlier weeks, down to the first known one.
+
+    A first run keeps only the top of the list (``first_run_followers``). If
+    all of those have left by the next week, nothing known is left to stop
+    at, and every old follower read would be called new. So a read that
+    finds no known follower within twice what it expects plus
+    ``UNDATED_MARGIN`` (or by the list's end) stops there. X's count grew
+    by ``growth``, so when it read no more than that, all of it is new.
+    Otherwise the whole read is ``undated``: stored as known, with no date,
+    so the next week's read stops at it, and this week's new followers are
+    not measured.
+    """
+    out = read_until_known(
+        "followers",
+        fetch,
+        cursor,
+        budget,
+        known.__contains__,
+        expected_new=expected,
+        cap=min(cap, 2 * expected + UNDATED_MARGIN),
+        backlog_in_expected=True,
+    )
+    out.undated = not out.reached_known and len(out.items) > max(growth, 0)
+    return out
 
 
 def _add_read(reads: dict[str, ListRead], endpoint: str, more: ListRead) -> None:

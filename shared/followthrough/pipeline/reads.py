@@ -136,12 +136,17 @@ class ListRead:
     next_token: str | None = None
     # how many of ``items``, the first ones, are an earlier week's backlog (not this week's new)
     backlog: int = 0
+    # read_until_known: the read ended at a known id (not at its cap, the list's end or a window)
+    reached_known: bool = False
+    # followers: none of them could be told new from old (no known follower reached; collect.py)
+    undated: bool = False
 
     def extend(self, more: ListRead) -> None:
         self.items.extend(more.items)
         self.includes.extend(more.includes)
         self.served_ids.extend(more.served_ids)
         self.next_token = more.next_token  # the continued read stopped where ``more`` did
+        self.reached_known, self.undated = more.reached_known, more.undated
 
 
 def read_since(
@@ -245,6 +250,7 @@ def read_until_known(
                 expected_new = owed + out.backlog  # that week, read whole at last: the latest measure of a week
         # follow lists: X's counts expected what the backlog found too
         found = (owed or 0) + out.backlog if backlog_in_expected else 0
+        out.reached_known = False  # the backlog's end says nothing about the top's
         if cursor.resume_token and cursor.resume_found is not None:
             found = cursor.resume_found  # resumed this week: what it found already is not to come again
         _page_down(endpoint, fetch, budget, out, cursor, known, expected_new, found, cap, past_window, False)
@@ -302,7 +308,7 @@ def _page_down(
         new = 0
         for item in page.data:
             if known(item.id):
-                reached_known = True
+                reached_known = out.reached_known = True
                 break
             out.items.append(item)
             new += 1
