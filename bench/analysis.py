@@ -38,6 +38,7 @@ import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 OUT = ROOT / "out" / "analysis_bench.json"
@@ -272,7 +273,7 @@ def build_tweet(rng: random.Random, i: int, following: list[str], names: dict[st
             )
         if rng.random() < 0.2:
             hashtags.append(rng.choice(["buildinpublic", "python", "opensource"]))
-    tweet = {
+    tweet: dict[str, Any] = {
         "edit_info": {
             "initial": {
                 "editTweetIds": [tweet_id],
@@ -382,6 +383,7 @@ def build_dms(rng: random.Random, count: int, following: list[str], strangers: l
 PARSE = """
 import json, sys, time
 from pathlib import Path
+from typing import Any
 raw = [f.read_bytes() for f in sorted(Path(sys.argv[1], "data").glob("*.js")) if f.name != "manifest.js"]
 bodies = [r[r.index(b"=") + 1:] for r in raw]
 del raw
@@ -409,6 +411,7 @@ LOADS_ONE = (
     + """
 import json, sys
 from pathlib import Path
+from typing import Any
 largest = max((f for f in Path(sys.argv[1], "data").glob("*.js")), key=lambda f: f.stat().st_size)
 raw = largest.read_bytes()
 parsed = json.loads(raw[raw.index(b"=") + 1:])
@@ -422,6 +425,7 @@ AUDIT = (
     + """
 import json, sys, time
 from pathlib import Path
+from typing import Any
 from followthrough.analysis import History, analyze
 from followthrough.archive import load_archive
 from followthrough.cli import audit, one_shot_gc

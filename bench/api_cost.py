@@ -95,7 +95,8 @@ def _world(profile: str, first_run_budget: str = "100000") -> Iterator[DemoWorld
 
 def measure(profile: str, prices: XPrices) -> dict[str, dict[str, float | int]]:
     with _world(profile) as world:
-        sim = world.sim
+        sim, user_id = world.sim, world.subscriber.x_user_id
+        assert user_id is not None
         out: dict[str, dict[str, float | int]] = {}
 
         def run(label: str, lower: float, naive: float) -> None:
@@ -117,10 +118,10 @@ def measure(profile: str, prices: XPrices) -> dict[str, dict[str, float | int]]:
                 "seconds": round(time.perf_counter() - started, 2),
             }
 
-        account = sim.accounts[world.subscriber.x_user_id]
+        account = sim.accounts[user_id]
         full_lists = (len(account.following) + len(account.followers)) * prices.user
         run("first_run", lower=float("nan"), naive=float("nan"))
-        delta = sim.advance_week(seed=11)[world.subscriber.x_user_id]
+        delta = sim.advance_week(seed=11)[user_id]
         new_items = (
             len(delta.post_ids) * prices.post
             + len(delta.mention_ids) * prices.post
@@ -128,7 +129,7 @@ def measure(profile: str, prices: XPrices) -> dict[str, dict[str, float | int]]:
             + len(delta.dm_event_ids) * prices.dm_event
         )
         lower = new_items + (len(delta.new_following_ids) + len(delta.new_follower_ids)) * prices.user + prices.user
-        account = sim.accounts[world.subscriber.x_user_id]
+        account = sim.accounts[user_id]
         naive = (len(account.following) + len(account.followers)) * prices.user + new_items + prices.user
         run("steady", lower=lower, naive=naive)
         out["first_run"]["naive_usd"] = round(full_lists + out["first_run"]["cost_usd"], 4)
@@ -215,10 +216,10 @@ def main(argv: list[str] | None = None) -> int:
         for label, r in runs.items():
             lower = r.get("lower_bound_usd")
             ratio = f"{r['cost_usd'] / lower:.2f}" if lower else "-"
-            reading = f"{(r['cost_usd'] - r['reconcile_usd']) / lower:.2f}" if lower else "-"
+            reading_ratio = f"{(r['cost_usd'] - r['reconcile_usd']) / lower:.2f}" if lower else "-"
             print(
                 f"{profile:<9} {label:<10} {r['cost_usd']:>8.2f} {r['reconcile_usd']:>17.2f} "
-                f"{lower if lower else '-':>8} {r['naive_usd']:>9.2f} {ratio:>10} {reading:>13} "
+                f"{lower if lower else '-':>8} {r['naive_usd']:>9.2f} {ratio:>10} {reading_ratio:>13} "
                 f"{r['naive_usd'] / r['cost_usd']:>10.1f} {r['requests']:>8} {r['reread']:>7} {r['post_reads']:>7}"
             )
     cap = PostCapConfig().cap or 0
