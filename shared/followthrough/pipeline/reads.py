@@ -250,7 +250,6 @@ def read_until_known(
                 expected_new = owed + out.backlog  # that week, read whole at last: the latest measure of a week
         # follow lists: X's counts expected what the backlog found too
         found = (owed or 0) + out.backlog if backlog_in_expected else 0
-        out.reached_known = False  # the backlog's end says nothing about the top's
         if cursor.resume_token and cursor.resume_found is not None:
             found = cursor.resume_found  # resumed this week: what it found already is not to come again
         _page_down(endpoint, fetch, budget, out, cursor, known, expected_new, found, cap, past_window, False)
@@ -290,6 +289,7 @@ def _page_down(
     ``resume_*``.
     """
     token = cursor.backlog_token if backlog else cursor.resume_token
+    out.reached_known = False  # this part's own end: a backlog's says nothing about the top's
     low, high = PAGE_LIMITS[endpoint]
     if expected is None or found is None:
         size = later = high
@@ -304,11 +304,10 @@ def _page_down(
         result = fetch(pagination_token=token, max_results=budget.affordable_page(endpoint, wanted))
         budget.charge(endpoint, result.resources)
         page = result.page
-        reached_known = False
         new = 0
         for item in page.data:
             if known(item.id):
-                reached_known = out.reached_known = True
+                out.reached_known = True
                 break
             out.items.append(item)
             new += 1
@@ -322,7 +321,7 @@ def _page_down(
         else:
             cursor.resume_token, cursor.resume_found = token, found
         left = past_window(page.data) if past_window is not None else None
-        if reached_known or not token or left == 0:
+        if out.reached_known or not token or left == 0:
             break
         size = later if left is None else min(later, max(left, low))
     if backlog:
